@@ -1,0 +1,1 @@
+"""eKYC gateway: partner API, hosted capture flow and verification worker on PocketBase."""

@@ -1,0 +1,179 @@
+"""Settings, read once from the environment into a frozen, typed object.
+
+Secrets the operator did not provide (PocketBase superuser, link-signing key, data-encryption key)
+are generated on first start and kept in ``EKYC_HOME/secrets.json`` with 0600 permissions, so a
+second start on the same home reuses the same data and keeps old links valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+SECRETS_FILE = "secrets.json"
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value we cannot use; raised at start-up, never later."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_or_create_secrets(home: Path) -> dict[str, str]:
+    """Return the generated secrets kept in ``home``, creating them (0600) on first use."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / SECRETS_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "pb_superuser_email": "ekyc-gateway@localhost.localdomain",
+        "pb_superuser_password": secrets.token_urlsafe(24),
+        "link_secret": secrets.token_urlsafe(32),
+        "data_key": secrets.token_urlsafe(32),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway, the worker and the CLI need to know about their environment."""
+
+    ekyc_home: Path = Path(".ekyc")
+    pocketbase_url: str = "http://127.0.0.1:8090"
+    pb_superuser_email: str = ""
+    pb_superuser_password: str = field(default="", repr=False)
+    pb_timeout_s: float = 10.0
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_workers: int = 2
+    public_base_url: str = "http://127.0.0.1:8000"
+    kyc_frontend_url: str = "http://127.0.0.1:8000/flow"
+    link_secret: str = field(default="", repr=False)
+    data_key: str = field(default="", repr=False)
+    link_ttl_s: int = 86_400
+    valid_api_keys: tuple[str, ...] = field(default=(), repr=False)
+    rate_limit: str = "60/minute"
+    redis_url: str = ""
+    idempotency_ttl_s: int = 86_400
+    max_upload_bytes: int = 10 * 1024 * 1024
+    worker_processes: int = 1
+    log_level: str = "INFO"
+    log_json: bool = True
+    webhook_allow_private: bool = False
+    smtp_url: str = ""
+
+    @property
+    def rate_limit_storage_uri(self) -> str:
+        """Redis when configured (shared by every gunicorn worker and machine), else memory."""
+        return self.redis_url or "memory://"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Parse the environment once; unknown values fail here, at start-up."""
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("EKYC_HOME") or ".ekyc").resolve()
+        generated: dict[str, str] = {}
+        needs_generated = not all(
+            env.get(name)
+            for name in (
+                "PB_SUPERUSER_EMAIL",
+                "PB_SUPERUSER_PASSWORD",
+                "EKYC_LINK_SECRET",
+                "EKYC_DATA_KEY",
+            )
+        )
+        if needs_generated:
+            generated = load_or_create_secrets(home)
+        port = _int(env, "GATEWAY_PORT", 8000)
+        public = env.get("EKYC_PUBLIC_URL") or f"http://127.0.0.1:{port}"
+        pb_port = _int(env, "POCKETBASE_PORT", 8090)
+        settings = cls(
+            ekyc_home=home,
+            pocketbase_url=(env.get("POCKETBASE_URL") or f"http://127.0.0.1:{pb_port}").rstrip(
+                "/"
+            ),
+            pb_superuser_email=env.get("PB_SUPERUSER_EMAIL") or generated["pb_superuser_email"],
+            pb_superuser_password=env.get("PB_SUPERUSER_PASSWORD")
+            or generated["pb_superuser_password"],
+            gateway_host=env.get("GATEWAY_HOST") or "127.0.0.1",
+            gateway_port=port,
+            gateway_workers=_int(env, "GATEWAY_WORKERS", 2),
+            public_base_url=public.rstrip("/"),
+            kyc_frontend_url=(env.get("KYC_FRONTEND_URL") or f"{public.rstrip('/')}/flow").rstrip(
+                "/"
+            ),
+            link_secret=env.get("EKYC_LINK_SECRET") or generated["link_secret"],
+            data_key=env.get("EKYC_DATA_KEY") or generated["data_key"],
+            link_ttl_s=_int(env, "EKYC_LINK_TTL_S", 86_400),
+            valid_api_keys=tuple(
+                key.strip() for key in (env.get("VALID_API_KEYS") or "").split(",") if key.strip()
+            ),
+            rate_limit=env.get("EKYC_RATE_LIMIT") or "60/minute",
+            redis_url=env.get("REDIS_URL") or "",
+            idempotency_ttl_s=_int(env, "EKYC_IDEMPOTENCY_TTL_S", 86_400),
+            max_upload_bytes=_int(env, "EKYC_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+            worker_processes=_int(env, "EKYC_WORKER_PROCESSES", 1),
+            log_level=(env.get("EKYC_LOG_LEVEL") or "INFO").upper(),
+            log_json=_bool(env, "EKYC_LOG_JSON", True),
+            webhook_allow_private=_bool(env, "EKYC_WEBHOOK_ALLOW_PRIVATE", False),
+            smtp_url=env.get("EKYC_SMTP_URL") or "",
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Fail fast on values that would only break later, under load."""
+        if len(self.link_secret) < 16:
+            raise SettingsError("EKYC_LINK_SECRET must be at least 16 characters")
+        if len(self.data_key) < 16:
+            raise SettingsError("EKYC_DATA_KEY must be at least 16 characters")
+        if self.link_ttl_s <= 0:
+            raise SettingsError("EKYC_LINK_TTL_S must be positive")
+        from limits import parse  # local: keeps import of settings cheap for the CLI
+
+        try:
+            parse(self.rate_limit)
+        except ValueError as exc:
+            raise SettingsError(f"EKYC_RATE_LIMIT is not a rate: {self.rate_limit!r}") from exc
+
+    def child_env(self) -> dict[str, str]:
+        """The environment that makes a child process (gunicorn, worker) see these settings."""
+        return {
+            "EKYC_HOME": str(self.ekyc_home),
+            "POCKETBASE_URL": self.pocketbase_url,
+            "PB_SUPERUSER_EMAIL": self.pb_superuser_email,
+            "PB_SUPERUSER_PASSWORD": self.pb_superuser_password,
+            "GATEWAY_PORT": str(self.gateway_port),
+            "EKYC_PUBLIC_URL": self.public_base_url,
+            "KYC_FRONTEND_URL": self.kyc_frontend_url,
+            "EKYC_LINK_SECRET": self.link_secret,
+            "EKYC_DATA_KEY": self.data_key,
+        }
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))
