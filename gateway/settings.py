@@ -114,9 +114,7 @@ class Settings:
         pb_port = _int(env, "POCKETBASE_PORT", 8090)
         settings = cls(
             ekyc_home=home,
-            pocketbase_url=(env.get("POCKETBASE_URL") or f"http://127.0.0.1:{pb_port}").rstrip(
-                "/"
-            ),
+            pocketbase_url=(env.get("POCKETBASE_URL") or f"http://127.0.0.1:{pb_port}").rstrip("/"),
             pb_superuser_email=env.get("PB_SUPERUSER_EMAIL") or generated["pb_superuser_email"],
             pb_superuser_password=env.get("PB_SUPERUSER_PASSWORD")
             or generated["pb_superuser_password"],

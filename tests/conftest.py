@@ -1,10 +1,26 @@
-"""Shared fixtures: the shared datasets folder (skipped with a reason where it is absent)."""
+"""Shared fixtures: the real PocketBase binary on a free loopback port, the real Flask app, and
+partners made through the same service the CLI uses. Each test makes its own partner, so tests
+share one PocketBase without sharing data.
+"""
 
 from __future__ import annotations
 
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.pb_server import PocketBaseServer
+from gateway.services import partners
+from gateway.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
@@ -16,3 +32,119 @@ def datasets_dir() -> Path:
     if not (DATASETS_DIR / "faces").is_dir():
         pytest.skip(f"shared datasets not found at {DATASETS_DIR}")
     return DATASETS_DIR
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBaseServer]:
+    """The real PocketBase, migrated from pb_migrations/ with pb_hooks/, for the whole session."""
+    home = tmp_path_factory.mktemp("pb")
+    server = PocketBaseServer(
+        data_dir=home / "pb_data",
+        port=free_port(),
+        superuser_email="tests@ekyc.test",
+        superuser_password=secrets.token_urlsafe(16),
+    )
+    server.prepare()
+    server.start(log_path=home / "pocketbase.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ekyc_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway EKYC_HOME for the session."""
+    return tmp_path_factory.mktemp("ekyc_home")
+
+
+@pytest.fixture
+def make_settings(
+    pocketbase: PocketBaseServer, ekyc_home: Path
+) -> Callable[..., Settings]:
+    """Settings pointing at the test PocketBase; keyword overrides for one test."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "ekyc_home": ekyc_home,
+            "pocketbase_url": pocketbase.url,
+            "pb_superuser_email": pocketbase.superuser_email,
+            "pb_superuser_password": pocketbase.superuser_password,
+            "link_secret": "test-link-secret-0123456789",
+            "data_key": "test-data-key-0123456789abcdef",
+            "rate_limit": "1000/minute",
+            "log_json": True,
+            "kyc_frontend_url": "http://127.0.0.1:8000/flow",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Default test settings."""
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    """The real app on the test PocketBase."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def services(app: Flask) -> Services:
+    """The app's services (PocketBase client, profile service...)."""
+    return app.extensions["ekyc"]
+
+
+@dataclass
+class PartnerHandle:
+    """A partner made for one test, with its key and ready headers."""
+
+    partner_id: str
+    key_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers that authenticate as this partner."""
+        return {"x-api-key": self.api_key}
+
+
+@pytest.fixture
+def make_partner(services: Services) -> Callable[..., PartnerHandle]:
+    """Create a partner (with the given scopes) through the same service the CLI uses."""
+
+    def build(name: str = "Test partner", scopes: tuple[str, ...] = ("partner",)) -> PartnerHandle:
+        created = partners.create_partner(services.pb, name, scopes)
+        return PartnerHandle(created["partner_id"], created["key_id"], created["api_key"])
+
+    return build
+
+
+@pytest.fixture
+def partner(make_partner: Callable[..., PartnerHandle]) -> PartnerHandle:
+    """A partner with the ``partner`` scope."""
+    return make_partner()
+
+
+@pytest.fixture
+def reviewer(make_partner: Callable[..., PartnerHandle]) -> PartnerHandle:
+    """A partner key with both the ``partner`` and ``reviewer`` scopes."""
+    return make_partner("Reviewing partner", ("partner", "reviewer"))

@@ -1,0 +1,52 @@
+"""Prometheus metrics: request counts and latencies by route and status.
+
+Under gunicorn several processes serve requests, so when ``PROMETHEUS_MULTIPROC_DIR`` is set (the
+``ekyc up`` command sets it) ``/metrics`` aggregates every process's files; otherwise it reports
+this process alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+
+class RequestMetrics:
+    """Counters and histograms of one app, in their own registry (tests build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ekyc_http_requests_total",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ekyc_http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, latency_s: float) -> None:
+        """Count one finished request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(latency_s)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text, aggregated across processes when running multi-process."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

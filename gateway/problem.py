@@ -1,0 +1,122 @@
+"""One error format for every error: RFC 9457 ``application/problem+json``.
+
+``{type, title, status, detail, code, trace_id, errors?}``. GatewayErrors render as themselves;
+werkzeug HTTP errors, marshmallow validation errors and rate-limit refusals are mapped into the
+same shape; anything unexpected becomes a generic 500 that is logged with its traceback and never
+echoed to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import Flask, Response, g, json
+from flask_limiter.errors import RateLimitExceeded
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from gateway.errors import GatewayError, RateLimited, ValidationFailed
+
+PROBLEM_TYPE_BASE = "https://ekyc-gateway.dev/problems/"
+log = structlog.get_logger("gateway.errors")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """Build the one error body the gateway ever sends."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "trace_id": g.get("request_id"),
+    }
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def render_gateway_error(error: GatewayError) -> Response:
+    """A GatewayError as a problem."""
+    if error.status >= 500:
+        log.warning("request_failed", code=error.code, status=error.status, detail=error.detail)
+    return problem_response(
+        error.status,
+        error.code,
+        error.title,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every error the app can meet into the problem format."""
+
+    @app.errorhandler(GatewayError)
+    def _gateway(error: GatewayError) -> Response:
+        return render_gateway_error(error)
+
+    @app.errorhandler(ValidationError)
+    def _marshmallow(error: ValidationError) -> Response:
+        return render_gateway_error(
+            ValidationFailed("One or more fields are invalid", errors=error.messages)
+        )
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded) -> Response:
+        retry_after = str(int(error.retry_after)) if getattr(error, "retry_after", None) else "60"
+        return render_gateway_error(
+            RateLimited(
+                f"Rate limit of {error.description} exceeded", headers={"Retry-After": retry_after}
+            )
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        return problem_response(
+            status,
+            _HTTP_CODES.get(status, "http_error"),
+            error.name,
+            error.description or error.name,
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled_exception", error_type=type(error).__name__)
+        return problem_response(
+            500,
+            "internal_error",
+            "Internal server error",
+            "Something went wrong on our side; quote the trace_id if you contact us.",
+        )

@@ -1,0 +1,76 @@
+"""Reviewer routes: change status, attach documents, notes (keys with the ``reviewer`` scope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from gateway.routes import json_body
+from gateway.schemas.profiles import NoteSchema, StatusChangeSchema
+from gateway.services.profiles import DOCUMENT_FIELDS
+from gateway.services.uploads import sniff_image_type
+
+bp = Blueprint("reviewer", __name__, url_prefix="/api/profiles")
+limiter.limit(partner_rate_limit)(bp)
+
+_status_schema = StatusChangeSchema()
+_note_schema = NoteSchema()
+
+
+@bp.patch("/<profile_id>/status")
+@require_scope("reviewer")
+def change_status(profile_id: str) -> dict[str, Any]:
+    """Move a profile to another status; the data layer checks the transition."""
+    data = _status_schema.load(json_body())
+    return services().profiles.change_status(
+        current_principal(), profile_id, data["status"], data.get("reason")
+    )
+
+
+@bp.post("/<profile_id>/documents")
+@require_scope("reviewer")
+def attach_documents(profile_id: str) -> tuple[dict[str, Any], int]:
+    """Attach documents (multipart) as protected files."""
+    if not request.mimetype.startswith("multipart/"):
+        raise UnsupportedMediaType("Send documents as multipart/form-data")
+    unknown = sorted(set(request.files) - set(DOCUMENT_FIELDS))
+    if unknown or not request.files:
+        raise BadRequest(
+            f"Send files in the fields {', '.join(DOCUMENT_FIELDS)}",
+            errors={name: ["unknown field"] for name in unknown} or None,
+        )
+    files: dict[str, list[tuple[str, bytes, str]]] = {}
+    limit = services().settings.max_upload_bytes
+    for field_name in request.files:
+        for upload in request.files.getlist(field_name):
+            content = upload.read(limit + 1)
+            if len(content) > limit:
+                raise PayloadTooLarge(f"{field_name} is larger than {limit // (1024 * 1024)} MB")
+            mime = sniff_image_type(content, allow_pdf=field_name == "other")
+            if mime is None:
+                raise UnsupportedMediaType(
+                    f"{field_name} is not a JPEG, PNG or WebP image"
+                    + (" or PDF" if field_name == "other" else ""),
+                    errors={field_name: ["unsupported content"]},
+                )
+            extension = mime.split("/")[1]
+            files.setdefault(field_name, []).append((f"{field_name}.{extension}", content, mime))
+    return services().profiles.attach_documents(current_principal(), profile_id, files), 201
+
+
+@bp.post("/<profile_id>/notes")
+@require_scope("reviewer")
+def add_note(profile_id: str) -> tuple[dict[str, Any], int]:
+    """Attach a note to a profile."""
+    data = _note_schema.load(json_body())
+    return services().profiles.add_note(current_principal(), profile_id, data["body"]), 201
+
+
+@bp.get("/<profile_id>/notes")
+@require_scope("reviewer")
+def list_notes(profile_id: str) -> dict[str, Any]:
+    """A profile's notes, oldest first."""
+    return {"items": services().profiles.notes(current_principal(), profile_id)}

@@ -1,0 +1,89 @@
+"""Partners and their keys, as the operator's CLI manages them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.errors import NotFound, ValidationFailed
+from gateway.services.api_keys import SCOPES, mint_key, pb_datetime
+from gateway.services.pocketbase import PocketBase
+
+_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str) -> str:
+    """A URL-safe slug; a random suffix keeps two partners of the same name apart."""
+    base = _SLUG_CHARS.sub("-", name.lower()).strip("-")[:60] or "partner"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def create_partner(
+    pb: PocketBase, name: str, scopes: tuple[str, ...] = ("partner",)
+) -> dict[str, Any]:
+    """Create a partner and its first key: ``{partner_id, key_id, api_key}`` (key shown once)."""
+    if not name.strip():
+        raise ValidationFailed("A partner needs a name", errors={"name": ["must not be empty"]})
+    partner = pb.create(
+        "partners",
+        {"name": name.strip(), "slug": slugify(name), "status": "active", "settings": {}},
+    )
+    key = create_key(pb, partner["id"], scopes)
+    return {"partner_id": partner["id"], **key}
+
+
+def create_key(pb: PocketBase, partner_ref: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """A new key for a partner (by id or slug): ``{key_id, api_key}``."""
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown or not scopes:
+        raise ValidationFailed(
+            f"Scopes must be among {', '.join(SCOPES)}", errors={"scopes": unknown or ["empty"]}
+        )
+    partner = find_partner(pb, partner_ref)
+    key_id, api_key, secret_sha256 = mint_key()
+    pb.create(
+        "api_keys",
+        {
+            "partner": partner["id"],
+            "key_id": key_id,
+            "secret_sha256": secret_sha256,
+            "scopes": list(scopes),
+        },
+    )
+    return {"key_id": key_id, "api_key": api_key}
+
+
+def find_partner(pb: PocketBase, partner_ref: str) -> dict[str, Any]:
+    """A partner by id or slug."""
+    partner = pb.find_first("partners", "id = {:ref} || slug = {:ref}", {"ref": partner_ref})
+    if partner is None:
+        raise NotFound(f"No partner {partner_ref!r}")
+    return partner
+
+
+def list_keys(pb: PocketBase, partner_ref: str) -> list[dict[str, Any]]:
+    """A partner's keys, without their hashes."""
+    partner = find_partner(pb, partner_ref)
+    keys = pb.find("api_keys", "partner = {:partner}", {"partner": partner["id"]}, sort="created")
+    return [
+        {
+            "key_id": key["key_id"],
+            "scopes": key["scopes"],
+            "created": key["created"],
+            "last_used": key["last_used"] or None,
+            "revoked": key["revoked"] or None,
+        }
+        for key in keys
+    ]
+
+
+def revoke_key(pb: PocketBase, key_id: str) -> dict[str, Any]:
+    """Revoke a key for good (other processes stop accepting it within their cache TTL)."""
+    key = pb.find_first("api_keys", "key_id = {:key_id}", {"key_id": key_id})
+    if key is None:
+        raise NotFound(f"No key {key_id!r}")
+    if not key["revoked"]:
+        pb.update("api_keys", key["id"], {"revoked": pb_datetime(datetime.now(UTC))})
+    return {"key_id": key_id, "revoked": True}

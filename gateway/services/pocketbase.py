@@ -1,0 +1,320 @@
+"""The only module that speaks HTTP to PocketBase.
+
+A thin ``requests`` client rather than the PyPI SDK (see ARCHITECTURE.md: the SDK's filter helper
+can be injected across partners and it never refreshes tokens). Lookups by user-supplied values go
+through ``find``, whose values are bound server-side by the ``/api/ekyc/find`` hook route; atomic
+operations (profile upsert, status transitions) are hook routes that run in one transaction.
+
+Errors are translated once, here: PocketBase unreachable -> ``StoreUnavailable`` (503, retry later,
+nothing written by us), anything else unexpected -> ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from gateway.errors import (
+    Conflict,
+    IdempotencyConflict,
+    IllegalTransition,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
+
+JsonDict = dict[str, Any]
+FileTuple = tuple[str, bytes, str]  # (filename, content, mime type)
+RECORD_ID = re.compile(r"[a-z0-9]{15}")
+
+
+@dataclass(frozen=True)
+class PocketBaseConfig:
+    """Where PocketBase is and how the gateway authenticates to it."""
+
+    url: str
+    email: str
+    password: str
+    timeout_s: float = 10.0
+
+
+class PocketBase:
+    """Superuser client: one token per client, refreshed on 401, one session per thread."""
+
+    def __init__(self, config: PocketBaseConfig) -> None:
+        self.config = config
+        self._local = threading.local()
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    def _authenticate(self) -> str:
+        with self._token_lock:
+            response = self._send(
+                "POST",
+                "/api/collections/_superusers/auth-with-password",
+                json={"identity": self.config.email, "password": self.config.password},
+                authenticated=False,
+            )
+            if response.status_code != 200:
+                raise StoreError(
+                    f"PocketBase refused the gateway's superuser ({response.status_code})"
+                )
+            self._token = response.json()["token"]
+            return self._token
+
+    def _send(
+        self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if authenticated:
+            headers["Authorization"] = self._token or self._authenticate()
+        try:
+            return self._session.request(
+                method,
+                self.config.url + path,
+                headers=headers,
+                timeout=self.config.timeout_s,
+                **kwargs,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise StoreUnavailable("PocketBase did not answer; nothing was written") from exc
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send an authenticated request, re-authenticating once if the token was refused."""
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 401:
+            self._token = None
+            response = self._send(method, path, **kwargs)
+        if response.status_code >= 500:
+            raise StoreUnavailable(f"PocketBase failed with {response.status_code}")
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response, what: str) -> JsonDict:
+        if response.status_code == 404:
+            raise NotFound(f"{what} not found")
+        if response.status_code >= 400:
+            raise StoreError(
+                f"PocketBase refused {what}: {response.status_code} {response.text[:300]}"
+            )
+        return response.json()
+
+    # -- health -------------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """True when PocketBase answers its health endpoint."""
+        try:
+            response = self._send("GET", "/api/health", authenticated=False)
+        except StoreUnavailable:
+            return False
+        return response.status_code == 200
+
+    def wait_healthy(self, timeout_s: float = 15.0) -> None:
+        """Block until PocketBase answers, or raise ``StoreUnavailable`` after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        raise StoreUnavailable(f"PocketBase at {self.config.url} did not start in {timeout_s}s")
+
+    # -- records ------------------------------------------------------------------------------
+
+    def create(
+        self, collection: str, data: JsonDict, files: dict[str, list[FileTuple]] | None = None
+    ) -> JsonDict:
+        """Create a record; with ``files`` the body is multipart (JSON values as strings)."""
+        path = f"/api/collections/{collection}/records"
+        if files:
+            response = self.request("POST", path, data=_form(data), files=_file_parts(files))
+        else:
+            response = self.request("POST", path, json=data)
+        if response.status_code == 400:
+            raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
+        return self._json(response, collection)
+
+    def get(self, collection: str, record_id: str) -> JsonDict:
+        """One record by id; ``NotFound`` when absent."""
+        if not _is_record_id(record_id):
+            raise NotFound(f"{collection} record not found")
+        response = self.request("GET", f"/api/collections/{collection}/records/{record_id}")
+        return self._json(response, f"{collection} record")
+
+    def update(
+        self,
+        collection: str,
+        record_id: str,
+        data: JsonDict,
+        files: dict[str, list[FileTuple]] | None = None,
+    ) -> JsonDict:
+        """Patch a record. A file field name ending in ``+`` appends to a multi-file field."""
+        path = f"/api/collections/{collection}/records/{record_id}"
+        if files:
+            response = self.request("PATCH", path, data=_form(data), files=_file_parts(files))
+        else:
+            response = self.request("PATCH", path, json=data)
+        if response.status_code == 400:
+            body = response.json()
+            if any(
+                (item or {}).get("code") == "illegal_transition"
+                for item in (body.get("data") or {}).values()
+            ):
+                raise IllegalTransition(body.get("message"))
+            raise StoreError(f"PocketBase refused a {collection} update: {response.text[:300]}")
+        return self._json(response, f"{collection} record")
+
+    def delete(self, collection: str, record_id: str) -> None:
+        """Delete a record; refused (``Conflict``) for append-only collections."""
+        response = self.request("DELETE", f"/api/collections/{collection}/records/{record_id}")
+        if response.status_code == 400:
+            raise Conflict(response.json().get("message"))
+        if response.status_code not in (204, 404):
+            raise StoreError(f"PocketBase refused a delete: {response.status_code}")
+
+    def find(
+        self,
+        collection: str,
+        filter_template: str = "",
+        params: JsonDict | None = None,
+        *,
+        sort: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[JsonDict]:
+        """Records matching a filter; PocketBase binds its ``{:name}`` placeholders from ``params``.
+
+        Never format user input into ``filter_template``: put it in ``params``.
+        """
+        response = self.request(
+            "POST",
+            "/api/ekyc/find",
+            json={
+                "collection": collection,
+                "filter": filter_template or "1=1",
+                "params": params or {},
+                "sort": sort,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
+        return self._json(response, f"{collection} query")["items"]
+
+    def find_first(
+        self,
+        collection: str,
+        filter_template: str,
+        params: JsonDict | None = None,
+        *,
+        sort: str = "",
+    ) -> JsonDict | None:
+        """The first matching record, or None."""
+        items = self.find(collection, filter_template, params, sort=sort, limit=1)
+        return items[0] if items else None
+
+    # -- files --------------------------------------------------------------------------------
+
+    def download_file(self, collection: str, record_id: str, filename: str) -> bytes:
+        """Bytes of a protected file, fetched with a short-lived file token."""
+        token = self._json(self.request("POST", "/api/files/token"), "file token")["token"]
+        response = self.request(
+            "GET", f"/api/files/{collection}/{record_id}/{filename}", params={"token": token}
+        )
+        if response.status_code != 200:
+            raise NotFound("file not found")
+        return response.content
+
+    # -- profile operations that must be atomic -----------------------------------------------
+
+    def transitions(self) -> JsonDict:
+        """The state machine as the data layer enforces it."""
+        return self._json(self.request("GET", "/api/ekyc/transitions"), "transitions")
+
+    def upsert_profile(
+        self, partner_id: str, fields: JsonDict, idempotency: JsonDict | None = None
+    ) -> JsonDict:
+        """Create or reuse a profile in one transaction: ``{created, replayed, profile}``."""
+        response = self.request(
+            "POST",
+            "/api/ekyc/profiles/upsert",
+            json={"partner": partner_id, "fields": fields, "idempotency": idempotency},
+        )
+        if response.status_code == 409:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was used with a different request in the last 24 hours"
+            )
+        if response.status_code == 400:
+            raise StoreError(f"PocketBase refused the profile: {response.text[:300]}")
+        return self._json(response, "profile")
+
+    def transition(
+        self,
+        profile_id: str,
+        to_status: str,
+        *,
+        actor: str,
+        reason: str = "",
+        expected_from: list[str] | None = None,
+        set_fields: JsonDict | None = None,
+        increment: list[str] | None = None,
+    ) -> JsonDict:
+        """Change a profile's status atomically; returns ``{profile, from}``.
+
+        Raises ``IllegalTransition`` (with the allowed next states) when the table forbids it or
+        the profile is not in ``expected_from``.
+        """
+        if not _is_record_id(profile_id):
+            raise NotFound("profile not found")
+        response = self.request(
+            "POST",
+            f"/api/ekyc/profiles/{profile_id}/transition",
+            json={
+                "to": to_status,
+                "actor": actor,
+                "reason": reason,
+                "expected_from": expected_from,
+                "set": set_fields or {},
+                "increment": increment or [],
+            },
+        )
+        if response.status_code == 409:
+            body = response.json()
+            raise IllegalTransition(
+                f"Cannot move a profile from {body['current']} to {to_status}",
+                extra={"current_status": body["current"], "allowed": body["allowed"]},
+            )
+        if response.status_code == 400:
+            raise StoreError(f"PocketBase refused the transition: {response.text[:300]}")
+        return self._json(response, "profile")
+
+
+def _is_record_id(value: str) -> bool:
+    """PocketBase ids are 15 chars of [a-z0-9]; anything else cannot exist, so skip the call."""
+    return RECORD_ID.fullmatch(value) is not None
+
+
+def _form(data: JsonDict) -> dict[str, str]:
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in data.items()
+        if value is not None
+    }
+
+
+def _file_parts(files: dict[str, list[FileTuple]]) -> list[tuple[str, FileTuple]]:
+    return [(field, item) for field, items in files.items() for item in items]

@@ -1,0 +1,342 @@
+"""Applicant profiles as a partner and a reviewer see them.
+
+Every read and write is scoped to the calling partner: another partner's profile is reported as
+missing (404), the same answer as an id that does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gateway.errors import NotFound, ValidationFailed
+from gateway.services import crypto, links
+from gateway.services.api_keys import Principal, pb_datetime
+from gateway.services.pocketbase import FileTuple, PocketBase
+
+APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
+CAPTURE_CLOSED_STATUSES = frozenset(
+    {"approved", "rejected", "manual_review", "processing", "submitted"}
+)
+REOPENING_STATUSES = frozenset({"expired", "document_expired"})
+REASON_REQUIRED_FOR = frozenset({"approved", "rejected"})
+DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
+PER_PAGE = 50
+
+
+def iso(pb_time: str | None) -> str | None:
+    """PocketBase's ``2026-01-02 03:04:05.678Z`` as ISO 8601 ``2026-01-02T03:04:05.678Z``."""
+    return pb_time.replace(" ", "T", 1) if pb_time else None
+
+
+def parse_pb_time(pb_time: str) -> datetime:
+    """A PocketBase datetime as an aware ``datetime``."""
+    return datetime.strptime(pb_time, "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a request body, for Idempotency-Key comparison."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """What the service needs to mint capture links and protect document numbers."""
+
+    frontend_url: str
+    link_secret: str
+    data_key: str
+    idempotency_ttl_s: int = 86_400
+
+
+class ProfileService:
+    """Profile operations for partners and reviewers; no Flask, explicit arguments."""
+
+    def __init__(
+        self,
+        pb: PocketBase,
+        config: LinkConfig,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pb = pb
+        self.config = config
+        self.clock = clock
+
+    # -- creation ------------------------------------------------------------------------------
+
+    def create_or_reuse(
+        self, principal: Principal, body: dict[str, Any], idempotency_key: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Create a profile, or return the partner's existing one for the same reference or
+        document. Returns ``(link view, created)``."""
+        now = self.clock()
+        ttl_s = int(principal.settings.get("link_ttl_s") or 86_400)
+        self._check_return_url(principal, body.get("return_url"))
+        fields: dict[str, Any] = {
+            "external_ref": body.get("external_ref") or "",
+            "metadata": body.get("metadata") or None,
+            "return_url": body.get("return_url") or "",
+            "status_actor": f"partner:{principal.partner_id}",
+            "status_reason": "created by partner",
+            "link_nonce": links.new_nonce(),
+            "link_expires_at": pb_datetime(now + timedelta(seconds=ttl_s)),
+            "retention_until": pb_datetime(
+                now + timedelta(days=int(principal.settings.get("retention_days") or 90))
+            ),
+        }
+        for name in APPLICANT_FIELDS:
+            if body.get(name):
+                fields[name] = body[name]
+        document = body.get("document") or None
+        if document:
+            fields["document_type"] = document.get("type") or ""
+            fields["document_country"] = document["country"].upper()
+            fields["document_number_enc"] = crypto.encrypt_text(
+                self.config.data_key, document["number"]
+            )
+            fields["document_index"] = crypto.document_index(
+                self.config.data_key, document["country"], document["number"]
+            )
+        idempotency = None
+        if idempotency_key:
+            idempotency = {
+                "key": idempotency_key,
+                "request_sha256": request_fingerprint(body),
+                "expires_at": pb_datetime(now + timedelta(seconds=self.config.idempotency_ttl_s)),
+            }
+        result = self.pb.upsert_profile(principal.partner_id, fields, idempotency)
+        profile = result["profile"]
+        if not result["created"] and not result["replayed"]:
+            profile = self._refresh_link_if_expired(principal, profile)
+        return self.link_view(profile), bool(result["created"])
+
+    @staticmethod
+    def _check_return_url(principal: Principal, return_url: str | None) -> None:
+        allowed = principal.settings.get("allowed_return_urls") or []
+        if return_url and allowed and not any(return_url.startswith(p) for p in allowed):
+            raise ValidationFailed(
+                "return_url is not among this partner's allowed return URLs",
+                errors={"return_url": ["not an allowed prefix"]},
+            )
+
+    def _refresh_link_if_expired(
+        self, principal: Principal, profile: dict[str, Any]
+    ) -> dict[str, Any]:
+        expires = profile.get("link_expires_at")
+        if expires and parse_pb_time(expires) > self.clock():
+            return profile
+        if profile["status"] in CAPTURE_CLOSED_STATUSES:
+            return profile
+        return self._rotate_link(principal, profile)
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def link_view(self, profile: dict[str, Any]) -> dict[str, Any]:
+        """``{id, status, redirect_url, link_expires_at, created}`` for a profile."""
+        expires = parse_pb_time(profile["link_expires_at"])
+        token = links.sign_link(
+            self.config.link_secret, profile["id"], int(expires.timestamp()), profile["link_nonce"]
+        )
+        return {
+            "id": profile["id"],
+            "status": profile["status"],
+            "redirect_url": f"{self.config.frontend_url}/{profile['id']}?t={token}",
+            "link_expires_at": iso(profile["link_expires_at"]),
+            "created": iso(profile["created"]),
+        }
+
+    def new_link(self, principal: Principal, profile_id: str) -> dict[str, Any]:
+        """A fresh capture link; older links of the profile stop working at once."""
+        profile = self.load_owned(principal, profile_id)
+        if profile["status"] in REOPENING_STATUSES:
+            profile = self.pb.transition(
+                profile["id"],
+                "unverified",
+                actor=principal.actor,
+                reason="new capture link requested",
+                expected_from=[profile["status"]],
+            )["profile"]
+        return self.link_view(self._rotate_link(principal, profile))
+
+    def _rotate_link(self, principal: Principal, profile: dict[str, Any]) -> dict[str, Any]:
+        ttl_s = int(principal.settings.get("link_ttl_s") or 86_400)
+        return self.pb.update(
+            "profiles",
+            profile["id"],
+            {
+                "link_nonce": links.new_nonce(),
+                "link_expires_at": pb_datetime(self.clock() + timedelta(seconds=ttl_s)),
+            },
+        )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def load_owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
+        """The raw profile record if it belongs to the caller's partner, else ``NotFound``."""
+        try:
+            profile = self.pb.get("profiles", profile_id)
+        except NotFound:
+            profile = None
+        if profile is None or profile["partner"] != principal.partner_id:
+            raise NotFound("No such profile")
+        return profile
+
+    def view(self, principal: Principal, profile_id: str) -> dict[str, Any]:
+        """What a partner sees of a profile."""
+        profile = self.load_owned(principal, profile_id)
+        latest = self.pb.find_first(
+            "status_history", "profile = {:profile}", {"profile": profile["id"]}, sort="-@rowid"
+        )
+        return self.profile_view(profile, latest)
+
+    @staticmethod
+    def profile_view(profile: dict[str, Any], latest: dict[str, Any] | None) -> dict[str, Any]:
+        """The partner-facing shape of a profile record."""
+        return {
+            "id": profile["id"],
+            "external_ref": profile.get("external_ref") or None,
+            "status": profile["status"],
+            "decision": profile.get("decision") or None,
+            "score": profile.get("score") if profile.get("decision") else None,
+            "reasons": profile.get("reasons") or [],
+            "latest_history": history_view(latest) if latest else None,
+            "created": iso(profile["created"]),
+            "updated": iso(profile["updated"]),
+        }
+
+    def history(self, principal: Principal, profile_id: str) -> list[dict[str, Any]]:
+        """Every status change of a profile, oldest first."""
+        profile = self.load_owned(principal, profile_id)
+        rows = self.pb.find(
+            "status_history",
+            "profile = {:profile}",
+            {"profile": profile["id"]},
+            sort="@rowid",
+            limit=1000,
+        )
+        return [history_view(row) for row in rows]
+
+    def list(
+        self,
+        principal: Principal,
+        *,
+        external_ref: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+    ) -> dict[str, Any]:
+        """The partner's profiles, newest first, filtered by bound values only."""
+        clauses = ["partner = {:partner}"]
+        params: dict[str, Any] = {"partner": principal.partner_id}
+        if external_ref is not None:
+            clauses.append("external_ref = {:external_ref}")
+            params["external_ref"] = external_ref
+        if status is not None:
+            clauses.append("status = {:status}")
+            params["status"] = status
+        rows = self.pb.find(
+            "profiles",
+            " && ".join(clauses),
+            params,
+            sort="-@rowid",
+            limit=per_page + 1,
+            offset=(page - 1) * per_page,
+        )
+        return {
+            "page": page,
+            "per_page": per_page,
+            "has_more": len(rows) > per_page,
+            "items": [self.profile_view(row, None) for row in rows[:per_page]],
+        }
+
+    # -- reviewer operations -------------------------------------------------------------------
+
+    def change_status(
+        self, principal: Principal, profile_id: str, status: str, reason: str | None
+    ) -> dict[str, Any]:
+        """A reviewer's status change; the data layer checks the transition and writes history."""
+        if status in REASON_REQUIRED_FOR and not (reason or "").strip():
+            raise ValidationFailed(
+                f"A reason is required to set {status}", errors={"reason": ["required"]}
+            )
+        profile = self.load_owned(principal, profile_id)
+        changed = self.pb.transition(
+            profile["id"], status, actor=principal.actor, reason=(reason or "").strip()
+        )["profile"]
+        self.audit(principal.actor, "profile.status_changed", profile["id"], {"to": status})
+        return self.view(principal, changed["id"])
+
+    def add_note(self, principal: Principal, profile_id: str, body: str) -> dict[str, Any]:
+        """Attach a reviewer's note to a profile."""
+        profile = self.load_owned(principal, profile_id)
+        note = self.pb.create(
+            "notes", {"profile": profile["id"], "author": principal.actor, "body": body}
+        )
+        return note_view(note)
+
+    def notes(self, principal: Principal, profile_id: str) -> list[dict[str, Any]]:
+        """A profile's notes, oldest first."""
+        profile = self.load_owned(principal, profile_id)
+        rows = self.pb.find(
+            "notes", "profile = {:profile}", {"profile": profile["id"]}, sort="@rowid", limit=1000
+        )
+        return [note_view(row) for row in rows]
+
+    def attach_documents(
+        self, principal: Principal, profile_id: str, files: dict[str, list[FileTuple]]
+    ) -> dict[str, Any]:
+        """Store reviewer-supplied documents as protected files on the profile."""
+        profile = self.load_owned(principal, profile_id)
+        field_map = {
+            "document_front": "document_front",
+            "document_back": "document_back",
+            "selfie": "selfie",
+            "other": "other_documents+",
+        }
+        stored = self.pb.update(
+            "profiles", profile["id"], {}, files={field_map[k]: v for k, v in files.items()}
+        )
+        self.audit(
+            principal.actor, "profile.documents_attached", profile["id"], {"fields": sorted(files)}
+        )
+        return {
+            "id": stored["id"],
+            "documents": {
+                "document_front": stored.get("document_front") or None,
+                "document_back": stored.get("document_back") or None,
+                "selfie": stored.get("selfie") or None,
+                "other": stored.get("other_documents") or [],
+            },
+        }
+
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        """Append to the audit log (ids and codes only, never PII)."""
+        self.pb.create(
+            "audit_log", {"actor": actor, "action": action, "target": target, "detail": detail}
+        )
+
+
+def history_view(row: dict[str, Any]) -> dict[str, Any]:
+    """One status_history row as the API shows it."""
+    return {
+        "from": row.get("from_status") or None,
+        "to": row["to_status"],
+        "actor": row["actor"],
+        "reason": row.get("reason") or None,
+        "created": iso(row["created"]),
+    }
+
+
+def note_view(row: dict[str, Any]) -> dict[str, Any]:
+    """One reviewer note as the API shows it."""
+    return {
+        "id": row["id"],
+        "author": row["author"],
+        "body": row["body"],
+        "created": iso(row["created"]),
+    }

@@ -1,0 +1,64 @@
+/// <reference path="../.ekyc/pb_data/types.d.ts" />
+// Data-layer invariants of profiles. These run for every write, whether it comes from the gateway,
+// the worker or a reviewer in the admin UI, so no path can skip them:
+//  - a profile is born `unverified`, and every status change must be in the transition table;
+//  - every status change (and the creation) appends exactly one status_history row, in the same
+//    transaction as the change itself.
+// Handlers run in isolated contexts: shared code is require()d inside each one.
+
+onRecordCreate((e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
+  const status = e.record.getString("status");
+  if (status !== machine.INITIAL) {
+    throw new BadRequestError(`A profile starts as ${machine.INITIAL}, not ${status}.`, {
+      status: new ValidationError("invalid_initial_status", `must be ${machine.INITIAL}`),
+    });
+  }
+  e.app.runInTransaction((txApp) => {
+    e.app = txApp;
+    e.next();
+    require(`${__hooks}/lib/history.js`).appendHistory(txApp, e.record, "");
+  });
+}, "profiles");
+
+onRecordUpdate((e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
+  const fromStatus = e.record.original().getString("status");
+  const toStatus = e.record.getString("status");
+  if (fromStatus === toStatus) {
+    e.next();
+    return;
+  }
+  if (!machine.isAllowed(fromStatus, toStatus)) {
+    const allowed = machine.allowedFrom(fromStatus);
+    throw new BadRequestError(
+      `Illegal status change ${fromStatus} -> ${toStatus}; allowed: ${allowed.join(", ") || "none"}.`,
+      { status: new ValidationError("illegal_transition", `allowed from ${fromStatus}: ${allowed.join(", ")}`) },
+    );
+  }
+  e.app.runInTransaction((txApp) => {
+    e.app = txApp;
+    e.next();
+    require(`${__hooks}/lib/history.js`).appendHistory(txApp, e.record, fromStatus);
+  });
+}, "profiles");
+
+// A reviewer who changes the status in the admin UI (the records API) is named in the history.
+// The gateway and the worker change status only through /api/ekyc/profiles/{id}/transition.
+onRecordUpdateRequest((e) => {
+  const before = e.record.original().getString("status");
+  if (e.record.getString("status") !== before && e.auth) {
+    e.record.set("status_actor", `reviewer:${e.auth.id}`);
+  }
+  e.next();
+}, "profiles");
+
+// Append-only collections: nobody, superusers included, may rewrite or remove the record of what
+// happened. (SQLite triggers added by the migrations guard the same rows against raw SQL.)
+onRecordUpdate((e) => {
+  throw new BadRequestError(`${e.record.collection().name} is append-only: records cannot be changed.`);
+}, "status_history", "audit_log");
+
+onRecordDelete((e) => {
+  throw new BadRequestError(`${e.record.collection().name} is append-only: records cannot be deleted.`);
+}, "status_history", "audit_log");

@@ -1,0 +1,147 @@
+/// <reference path="../.ekyc/pb_data/types.d.ts" />
+// Superuser-only routes the gateway calls when an operation must be atomic or must look records up
+// by user-supplied values. Every lookup binds its values as parameters ({:name}); no filter string
+// is ever built from a partner's input, so quotes, backslashes, `||` or newlines are just data.
+
+routerAdd("GET", "/api/ekyc/transitions", (e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
+  return e.json(200, { initial: machine.INITIAL, transitions: machine.TRANSITIONS });
+}, $apis.requireSuperuserAuth());
+
+// Generic bound-parameter query: {collection, filter, params, sort, limit, offset}.
+routerAdd("POST", "/api/ekyc/find", (e) => {
+  const body = e.requestInfo().body;
+  const limit = Math.min(Math.max(parseInt(body.limit || 50, 10), 1), 1000);
+  const offset = Math.max(parseInt(body.offset || 0, 10), 0);
+  const records = $app.findRecordsByFilter(
+    String(body.collection),
+    String(body.filter || "1=1"),
+    String(body.sort || ""),
+    limit,
+    offset,
+    body.params || {},
+  );
+  const view = require(`${__hooks}/lib/view.js`);
+  return e.json(200, { items: records.map((r) => view.exportRecord(r)) });
+}, $apis.requireSuperuserAuth());
+
+// Create a profile, or return the partner's existing one with the same external_ref or document,
+// honouring an Idempotency-Key; all in one transaction so concurrent identical creates yield one.
+routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
+  const body = e.requestInfo().body;
+  const view = require(`${__hooks}/lib/view.js`);
+  const partner = String(body.partner || "");
+  const fields = body.fields || {};
+  const idem = body.idempotency || null;
+  let result = null;
+
+  $app.runInTransaction((txApp) => {
+    if (idem) {
+      const previous = txApp.findRecordsByFilter(
+        "idempotency_keys", "partner = {:partner} && key = {:key}", "", 1, 0,
+        { partner: partner, key: String(idem.key) },
+      );
+      if (previous.length) {
+        const record = previous[0];
+        const expired = new Date(record.getDateTime("expires_at").string()) < new Date();
+        if (!expired) {
+          if (record.getString("request_sha256") !== String(idem.request_sha256)) {
+            result = { status: 409, body: { code: "idempotency_conflict" } };
+            return;
+          }
+          const profile = txApp.findRecordById("profiles", record.getString("profile"));
+          result = { status: 200, body: { created: false, replayed: true, profile: view.exportRecord(profile) } };
+          return;
+        }
+        txApp.delete(record);
+      }
+    }
+
+    let existing = null;
+    if (fields.external_ref) {
+      const found = txApp.findRecordsByFilter(
+        "profiles", "partner = {:partner} && external_ref = {:ref}", "", 1, 0,
+        { partner: partner, ref: String(fields.external_ref) },
+      );
+      existing = found.length ? found[0] : null;
+    }
+    if (!existing && fields.document_index) {
+      const found = txApp.findRecordsByFilter(
+        "profiles",
+        "partner = {:partner} && document_country = {:country} && document_index = {:index}",
+        "", 1, 0,
+        { partner: partner, country: String(fields.document_country || ""), index: String(fields.document_index) },
+      );
+      existing = found.length ? found[0] : null;
+    }
+
+    let created = false;
+    if (!existing) {
+      existing = new Record(txApp.findCollectionByNameOrId("profiles"));
+      existing.set("partner", partner);
+      for (const name of Object.keys(fields)) {
+        existing.set(name, fields[name]);
+      }
+      existing.set("status", "unverified");
+      txApp.save(existing);
+      created = true;
+    }
+
+    if (idem) {
+      const record = new Record(txApp.findCollectionByNameOrId("idempotency_keys"));
+      record.set("partner", partner);
+      record.set("key", String(idem.key));
+      record.set("request_sha256", String(idem.request_sha256));
+      record.set("profile", existing.id);
+      record.set("expires_at", String(idem.expires_at));
+      txApp.save(record);
+    }
+    result = { status: 200, body: { created: created, replayed: false, profile: view.exportRecord(existing) } };
+  });
+  return e.json(result.status, result.body);
+}, $apis.requireSuperuserAuth());
+
+// Change a profile's status atomically: {to, expected_from?: [..], actor, reason, set?: {..},
+// increment?: [field..]}. The expected-from check and the save share one transaction, which is what
+// makes a worker's claim (submitted -> processing) happen once even if a job is delivered twice.
+routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
+  const view = require(`${__hooks}/lib/view.js`);
+  const id = e.request.pathValue("id");
+  const body = e.requestInfo().body;
+  const to = String(body.to || "");
+  let result = null;
+
+  $app.runInTransaction((txApp) => {
+    let profile;
+    try {
+      profile = txApp.findRecordById("profiles", id);
+    } catch (err) {
+      result = { status: 404, body: { code: "not_found" } };
+      return;
+    }
+    const current = profile.getString("status");
+    const expected = body.expected_from || null;
+    if (expected && expected.indexOf(current) === -1) {
+      result = { status: 409, body: { code: "unexpected_status", current: current, allowed: machine.allowedFrom(current) } };
+      return;
+    }
+    if (!machine.isAllowed(current, to)) {
+      result = { status: 409, body: { code: "illegal_transition", current: current, allowed: machine.allowedFrom(current) } };
+      return;
+    }
+    const extra = body.set || {};
+    for (const name of Object.keys(extra)) {
+      profile.set(name, extra[name]);
+    }
+    for (const name of body.increment || []) {
+      profile.set(name, profile.getInt(name) + 1);
+    }
+    profile.set("status", to);
+    profile.set("status_actor", String(body.actor || "system"));
+    profile.set("status_reason", String(body.reason || ""));
+    txApp.save(profile);
+    result = { status: 200, body: { profile: view.exportRecord(profile), from: current } };
+  });
+  return e.json(result.status, result.body);
+}, $apis.requireSuperuserAuth());
