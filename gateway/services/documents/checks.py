@@ -1,0 +1,253 @@
+"""The document checks, each reported as its own ``{name, status, detail}``.
+
+A check that lacks its inputs is ``not_checked`` with the reason, never ``pass``: an unread expiry
+date must not look like a valid one. Details never repeat names or numbers (they reach logs and
+webhooks); they say what was compared and how it came out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+PASS, FAIL, NOT_CHECKED = "pass", "fail", "not_checked"
+
+# ICAO 9303-3 transliterations that differ from dropping the accent; both spellings are accepted.
+TRANSLITERATIONS = {
+    "Ä": "AE",
+    "Ö": "OE",
+    "Ü": "UE",
+    "ß": "SS",
+    "ẞ": "SS",
+    "Ø": "OE",
+    "Æ": "AE",
+    "Å": "AA",
+    "Œ": "OE",
+    "Þ": "TH",
+    "Ð": "D",
+    "Đ": "D",
+    "Ł": "L",
+    "Ĳ": "IJ",
+}
+
+
+def check(name: str, status: str, detail: str) -> dict[str, str]:
+    return {"name": name, "status": status, "detail": detail}
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def name_variants(name: str) -> set[str]:
+    """Comparable spellings of a name: upper case, letters only, ICAO and plain transliteration."""
+    upper = name.replace("ß", "ẞ").upper()
+    icao = "".join(TRANSLITERATIONS.get(c, c) for c in upper)
+    plain = "".join(TRANSLITERATIONS.get(c, c) if c in "ßẞØÆŒÞÐĐŁĲ" else c for c in upper)
+    variants = set()
+    for spelled in (icao, plain):
+        letters = _strip_accents(spelled)
+        variants.add(re.sub(r"[^A-Z]", "", letters))
+    return variants
+
+
+def names_match(expected: str, read: str, *, read_may_be_truncated: bool = False) -> bool:
+    """Whether two names are the same allowing case, accents, transliteration and fillers.
+
+    ``read_may_be_truncated``: MRZ names that fill their field were cut by the issuer, so the
+    printed name only has to be a prefix of the expected one.
+    """
+    read_letters = re.sub(r"[^A-Z]", "", _strip_accents(read.replace("<", " ").upper()))
+    if not read_letters:
+        return False
+    for variant in name_variants(expected):
+        if variant == read_letters:
+            return True
+        if read_may_be_truncated and len(read_letters) >= 2 and variant.startswith(read_letters):
+            return True
+    return False
+
+
+def check_expiry(expiry: dt.date | None, today: dt.date) -> dict[str, str]:
+    if expiry is None:
+        return check("expiry", NOT_CHECKED, "expiry date not read")
+    if expiry < today:
+        return check("expiry", FAIL, f"document expired {(today - expiry).days} day(s) ago")
+    return check("expiry", PASS, f"valid for {(expiry - today).days} more day(s)")
+
+
+def check_birth_before_expiry(birth: dt.date | None, expiry: dt.date | None) -> dict[str, str]:
+    name = "birth_before_expiry"
+    if birth is None or expiry is None:
+        return check(name, NOT_CHECKED, "birth or expiry date not read")
+    if birth < expiry:
+        return check(name, PASS, "date of birth precedes expiry")
+    return check(name, FAIL, "date of birth is not before the expiry date")
+
+
+def age_on(birth: dt.date, today: dt.date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def check_minimum_age(birth: dt.date | None, today: dt.date, min_age: int) -> dict[str, str]:
+    name = "minimum_age"
+    if birth is None:
+        return check(name, NOT_CHECKED, "date of birth not read")
+    if birth > today:
+        return check(name, FAIL, "date of birth is in the future")
+    age = age_on(birth, today)
+    if age >= min_age:
+        return check(name, PASS, f"age {age} >= {min_age}")
+    return check(name, FAIL, f"age {age} < {min_age}")
+
+
+def check_digits(check_digit_results: list[Any]) -> list[dict[str, str]]:
+    """One check per ICAO check digit (``mrz_check_digit:<field>``)."""
+    out = []
+    for result in check_digit_results:
+        name = f"mrz_check_digit:{result.name}"
+        if result.valid:
+            out.append(check(name, PASS, "check digit agrees"))
+        else:
+            out.append(
+                check(name, FAIL, f"printed {result.expected!r}, computed {result.computed}")
+            )
+    return out
+
+
+def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _compact_number(value: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", value.upper())
+
+
+def compare_with_applicant(
+    fields: Mapping[str, Any],
+    applicant: Mapping[str, Any] | None,
+    *,
+    prefix: str = "applicant",
+    names_truncated: bool = False,
+) -> list[dict[str, str]]:
+    """The document's fields against what the partner sent (name, date of birth, number).
+
+    Accepted applicant keys: ``first_name``/``given_names``, ``last_name``/``surname``,
+    ``full_name``, ``date_of_birth``/``birth_date`` (ISO 8601), ``document_number``.
+    """
+    if not applicant:
+        return []
+    out = []
+    given = _first(applicant, "given_names", "first_name")
+    surname = _first(applicant, "surname", "last_name")
+    full = _first(applicant, "full_name", "name")
+    read_surname, read_given = fields.get("surname") or "", fields.get("given_names") or ""
+    if surname or given or full:
+        if not (read_surname or read_given):
+            out.append(check(f"{prefix}_name", NOT_CHECKED, "name not read from the document"))
+        else:
+            ok = True
+            if surname:
+                ok &= names_match(surname, read_surname, read_may_be_truncated=names_truncated)
+            if given:
+                ok &= names_match(given, read_given, read_may_be_truncated=names_truncated)
+            if full and not (surname or given):
+                ok = names_match(full, f"{read_given} {read_surname}") or names_match(
+                    full, f"{read_surname} {read_given}"
+                )
+            out.append(
+                check(
+                    f"{prefix}_name",
+                    PASS if ok else FAIL,
+                    "name matches" if ok else "name on the document differs",
+                )
+            )
+    expected_birth = _as_date(_first(applicant, "date_of_birth", "birth_date"))
+    if _first(applicant, "date_of_birth", "birth_date") is not None:
+        read_birth = _as_date(fields.get("birth_date"))
+        if expected_birth is None:
+            out.append(check(f"{prefix}_birth_date", NOT_CHECKED, "partner date is not ISO 8601"))
+        elif read_birth is None:
+            out.append(check(f"{prefix}_birth_date", NOT_CHECKED, "date of birth not read"))
+        else:
+            same = expected_birth == read_birth
+            out.append(
+                check(
+                    f"{prefix}_birth_date",
+                    PASS if same else FAIL,
+                    "date of birth matches" if same else "date of birth differs",
+                )
+            )
+    expected_number = _first(applicant, "document_number")
+    if expected_number is not None:
+        read_number = fields.get("document_number") or ""
+        if not read_number:
+            out.append(check(f"{prefix}_document_number", NOT_CHECKED, "number not read"))
+        else:
+            same = _compact_number(str(expected_number)) == _compact_number(read_number)
+            out.append(
+                check(
+                    f"{prefix}_document_number",
+                    PASS if same else FAIL,
+                    "document number matches" if same else "document number differs",
+                )
+            )
+    return out
+
+
+def compare_visual_with_mrz(
+    visual: Mapping[str, Any], mrz: Mapping[str, Any], *, names_truncated: bool = False
+) -> list[dict[str, str]]:
+    """Visual zone against MRZ, for each field both zones yielded (nothing read: no check)."""
+    out = []
+    for key in ("surname", "given_names"):
+        if visual.get(key) and mrz.get(key):
+            ok = names_match(str(visual[key]), str(mrz[key]), read_may_be_truncated=names_truncated)
+            out.append(
+                check(
+                    f"visual_vs_mrz:{key}",
+                    PASS if ok else FAIL,
+                    "zones agree" if ok else "visual zone and MRZ differ",
+                )
+            )
+    for key in ("birth_date", "expiry_date", "sex", "nationality"):
+        if visual.get(key) and mrz.get(key):
+            ok = str(visual[key]).upper() == str(mrz[key]).upper()
+            out.append(
+                check(
+                    f"visual_vs_mrz:{key}",
+                    PASS if ok else FAIL,
+                    "zones agree" if ok else "visual zone and MRZ differ",
+                )
+            )
+    if visual.get("document_number") and mrz.get("document_number"):
+        ok = _compact_number(str(visual["document_number"])) == _compact_number(
+            str(mrz["document_number"])
+        )
+        out.append(
+            check(
+                "visual_vs_mrz:document_number",
+                PASS if ok else FAIL,
+                "zones agree" if ok else "visual zone and MRZ differ",
+            )
+        )
+    return out

@@ -1,0 +1,156 @@
+"""Read one MRZ line by matching OCR-B glyphs cell by cell.
+
+ICAO 9303 prints every MRZ in OCR-B at a fixed pitch with a known character count (30, 36 or
+44 per line) from a 37-symbol alphabet. That makes the line a row of cells, and each cell a choice
+among 37 templates rendered from the OCR-B font (Debian ``fonts-ocr-b``). The general OCR engines
+measured beside it (tesseract ``eng``, PP-OCR via rapidocr) lose or invent ``<`` fillers; the
+cell count here is fixed, so they cannot. See docs/documents.md for the comparison.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+TEMPLATE_CAP_PX = 30
+OCRB_PATHS = [
+    "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
+    "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
+]
+
+
+class OcrbFontMissing(RuntimeError):
+    """The OCR-B font is not installed (Debian package fonts-ocr-b)."""
+
+
+@cache
+def _font_at(size: int) -> ImageFont.FreeTypeFont:
+    for path in OCRB_PATHS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    raise OcrbFontMissing("OCR-B font not found: install the Debian package fonts-ocr-b")
+
+
+@cache
+def templates() -> tuple[np.ndarray, float]:
+    """Glyph templates (37 x cap height x pitch, float32, ink high) and the pitch/cap ratio."""
+    probe = _font_at(200)
+    top, bottom = probe.getbbox("H")[1], probe.getbbox("H")[3]
+    size = round(200 * TEMPLATE_CAP_PX / (bottom - top))
+    font = _font_at(size)
+    pitch = round(font.getlength("<"))
+    cap_top, cap_bottom = font.getbbox("H")[1], font.getbbox("H")[3]
+    glyphs = []
+    for char in MRZ_ALPHABET:
+        canvas = Image.new("L", (pitch, cap_bottom + 10), 0)
+        ImageDraw.Draw(canvas).text((0, 0), char, font=font, fill=255)
+        cell = np.asarray(canvas, np.float32)[cap_top:cap_bottom]
+        glyphs.append(cv2.GaussianBlur(cell, (0, 0), 0.8))
+    return np.stack(glyphs), pitch / (cap_bottom - cap_top)
+
+
+def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Rows and columns of the text band in a line crop (ink is high).
+
+    Rows: the band around the fullest row (a neighbouring line's edge is cut away). Columns: the
+    widest run of ink whose gaps stay under one cap height (a card edge or a shadow caught in
+    the margin is a separate run and is dropped).
+    """
+    _, binary = cv2.threshold(ink.astype(np.uint8), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    rows = binary.mean(axis=1) / 255
+    if rows.max() <= 0:
+        return None
+    peak = int(np.argmax(rows))
+    top, bottom = peak, peak
+    while top > 0 and rows[top - 1] > 0.12 * rows.max():
+        top -= 1
+    while bottom < len(rows) - 1 and rows[bottom + 1] > 0.12 * rows.max():
+        bottom += 1
+    bottom += 1
+    cap = bottom - top
+    if cap < 3:
+        return None
+    cols = binary[top:bottom].mean(axis=0) / 255
+    inked = np.where(cols > 0.04)[0]
+    if len(inked) < 3:
+        return None
+    runs, start, previous = [], inked[0], inked[0]
+    for column in inked[1:]:
+        if column - previous > cap:
+            runs.append((start, previous + 1))
+            start = column
+        previous = column
+    runs.append((start, previous + 1))
+    left, right = max(runs, key=lambda run: run[1] - run[0])
+    return top, bottom, int(left), int(right)
+
+
+def estimate_char_count(line_gray: np.ndarray) -> float | None:
+    """How many OCR-B cells fit the line's ink width at its measured cap height."""
+    ink = 255 - line_gray.astype(np.float32)
+    extent = _ink_extent(ink)
+    if extent is None:
+        return None
+    top, bottom, left, right = extent
+    _, pitch_ratio = templates()
+    return (right - left) / ((bottom - top) * pitch_ratio)
+
+
+def read_line(line_gray: np.ndarray, char_count: int) -> tuple[str, list[float]]:
+    """The line as ``char_count`` MRZ characters, with each cell's match score (0-1).
+
+    The crop is scaled so the ink spans ``char_count`` template pitches; cell centres are
+    predicted from the ink extent and each cell may slide a third of a pitch, which absorbs mild
+    perspective.
+    """
+    glyphs, _ = templates()
+    ink = 255 - line_gray.astype(np.float32)
+    extent = _ink_extent(ink)
+    if extent is None:
+        return "", []
+    top, bottom, left, right = extent
+    cap = bottom - top
+    pitch = glyphs.shape[2]
+    # N cells span the ink less about a third of a cell of side bearings
+    measured_pitch = (right - left) / max(char_count - 0.3, 1)
+    scale = pitch / measured_pitch
+    pad_y = max(2, cap // 3)
+    x0 = max(0, left - cap)
+    band = ink[max(0, top - pad_y) : bottom + pad_y, x0 : right + cap]
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    band = cv2.resize(band, None, fx=scale, fy=scale, interpolation=interpolation)
+    band = cv2.normalize(band, None, 0, 255, cv2.NORM_MINMAX)
+    if band.shape[0] < glyphs.shape[1] or band.shape[1] < pitch:
+        return "", []
+    # response[c, x]: best vertical placement of glyph c with its left edge at column x
+    response = np.stack(
+        [cv2.matchTemplate(band, glyph, cv2.TM_CCOEFF_NORMED).max(axis=0) for glyph in glyphs]
+    )
+    response = np.nan_to_num(response, nan=-1.0)
+    step = float(pitch)
+    slack = max(2, round(0.33 * step))
+    text_left = (left - x0) * scale
+    text_width = (right - left) * scale
+    chars, scores = [], []
+    expected = text_left + (text_width - step * char_count) / 2
+    for _ in range(char_count):
+        lo = max(0, round(expected) - slack)
+        hi = min(response.shape[1], round(expected) + slack + 1)
+        if lo >= hi:
+            chars.append("<")
+            scores.append(0.0)
+            expected += step
+            continue
+        window = response[:, lo:hi]
+        char_index, offset = np.unravel_index(int(np.argmax(window)), window.shape)
+        chars.append(MRZ_ALPHABET[char_index])
+        scores.append(float(window[char_index, offset]))
+        found = lo + offset
+        expected = 0.5 * (found + step) + 0.5 * (expected + step)
+    return "".join(chars), scores
