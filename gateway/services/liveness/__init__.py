@@ -1,0 +1,44 @@
+"""Liveness: a server-issued challenge verified from the frames captured under it.
+
+Public API (no Flask here; the route and the worker call these):
+
+- `issue_challenge(...) -> Challenge` and `Challenge.to_dict` / `Challenge.from_dict`;
+- `verify_challenge(challenge, frames, ...) -> LivenessResult` (`.to_dict()` for the body);
+- `analyze_passive(rgb) -> PassiveResult` (`.to_liveness_dict()`), never live on its own;
+- `landmark_source_from_name(name)`: the replaceable source of eye and mouth measurements.
+
+Design, thresholds, licences and measured figures: docs/liveness.md.
+"""
+
+from gateway.services.liveness.challenge import (
+    PROMPTS,
+    Challenge,
+    ChallengeError,
+    issue_challenge,
+)
+from gateway.services.liveness.landmark_sources import (
+    DEFAULT_LANDMARK_SOURCE,
+    Dlib68LandmarkSource,
+    LandmarkSource,
+    RegionLandmarkSource,
+    landmark_source_from_name,
+)
+from gateway.services.liveness.passive import PassiveResult, analyze_passive
+from gateway.services.liveness.verify import SPOOF_TYPES, LivenessResult, verify_challenge
+
+__all__ = [
+    "DEFAULT_LANDMARK_SOURCE",
+    "PROMPTS",
+    "SPOOF_TYPES",
+    "Challenge",
+    "ChallengeError",
+    "Dlib68LandmarkSource",
+    "LandmarkSource",
+    "LivenessResult",
+    "PassiveResult",
+    "RegionLandmarkSource",
+    "analyze_passive",
+    "issue_challenge",
+    "landmark_source_from_name",
+    "verify_challenge",
+]

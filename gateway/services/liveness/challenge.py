@@ -1,0 +1,119 @@
+"""Server-issued liveness challenges: which prompts, in which order, valid until when.
+
+The order is random per attempt so a recording made for one attempt does not fit the next; no
+prompt follows itself, because two identical prompts in a row are indistinguishable in the
+frames and would let a single movement satisfy both. Storage and single use belong to the
+caller (the challenge is kept with the profile and consumed once); this module only makes a
+challenge and says whether it has expired.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
+DEFAULT_PROMPT_COUNT = 3
+DEFAULT_TTL_S = 600
+MAX_PROMPT_COUNT = 6
+
+
+class ChallengeError(ValueError):
+    """A challenge cannot be made or read from what was given (a caller bug, not the applicant)."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One attempt's prompts; times are Unix seconds (UTC)."""
+
+    id: str
+    prompts: tuple[str, ...]
+    issued_at: float
+    expires_at: float
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def is_expired(self, now: float | None = None) -> bool:
+        """True from `expires_at` on (a challenge is valid up to, not at, its expiry)."""
+        return (time.time() if now is None else now) >= self.expires_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored with the profile and sent to the hosted flow."""
+        return {
+            "id": self.id,
+            "prompts": list(self.prompts),
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Challenge:
+        """Inverse of `to_dict`; refuses unknown prompts so a tampered record cannot widen them."""
+        try:
+            prompts = tuple(str(prompt) for prompt in data["prompts"])
+            challenge = cls(
+                id=str(data["id"]),
+                prompts=prompts,
+                issued_at=float(data["issued_at"]),
+                expires_at=float(data["expires_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChallengeError(f"not a challenge record: {error}") from error
+        _check_prompts(challenge.prompts)
+        return challenge
+
+
+def issue_challenge(
+    *,
+    prompts_allowed: Sequence[str] = PROMPTS,
+    count: int = DEFAULT_PROMPT_COUNT,
+    ttl_s: float = DEFAULT_TTL_S,
+    rng: random.Random | None = None,
+    now: float | None = None,
+) -> Challenge:
+    """Draw `count` prompts from `prompts_allowed` in random order, never one twice in a row.
+
+    Prompts may repeat (not back to back) when `count` exceeds the allowed set. The default
+    generator is `secrets.SystemRandom` because the order is what makes a recording useless;
+    tests pass a seeded `random.Random`.
+    """
+    allowed = tuple(dict.fromkeys(prompts_allowed))
+    _check_prompts(allowed)
+    if not allowed:
+        raise ChallengeError("prompts_allowed is empty")
+    if not 1 <= count <= MAX_PROMPT_COUNT:
+        raise ChallengeError(f"count must be between 1 and {MAX_PROMPT_COUNT}")
+    if count > 1 and len(allowed) < 2:
+        raise ChallengeError("more than one prompt needs at least two allowed prompt types")
+    if ttl_s <= 0:
+        raise ChallengeError("ttl_s must be positive")
+    generator = rng or secrets.SystemRandom()
+    prompts: list[str] = []
+    # Prefer distinct prompts while the allowed set lasts: each distinct movement is more work
+    # for an attacker than the same movement twice.
+    pool = list(allowed)
+    generator.shuffle(pool)
+    while len(prompts) < count:
+        if not pool:
+            pool = list(allowed)
+            generator.shuffle(pool)
+        candidates = [prompt for prompt in pool if not prompts or prompt != prompts[-1]]
+        choice = candidates[0]
+        pool.remove(choice)
+        prompts.append(choice)
+    issued_at = time.time() if now is None else float(now)
+    return Challenge(
+        id=secrets.token_urlsafe(12),
+        prompts=tuple(prompts),
+        issued_at=issued_at,
+        expires_at=issued_at + float(ttl_s),
+    )
+
+
+def _check_prompts(prompts: Sequence[str]) -> None:
+    unknown = sorted(set(prompts) - set(PROMPTS))
+    if unknown:
+        raise ChallengeError(f"unknown prompt(s) {unknown}; allowed: {list(PROMPTS)}")

@@ -1,0 +1,138 @@
+"""Frames in, per-frame measurements out; plus the checks that need no face at all.
+
+A frame arrives as decoded pixels (``rgb``) or as image bytes (``image`` / ``image_bytes``),
+with the prompt it was captured under and a capture time in milliseconds. Cheap checks run
+first (count, time gaps, duplicates) so an obviously bad sequence costs no model time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gateway.errors import ValidationFailed
+from gateway.services.faces import DetectedFace, detect_faces
+from gateway.services.images import decode_image
+from gateway.services.liveness.landmark_sources import ExpressionMeasures, LandmarkSource
+from gateway.services.liveness.pose import HeadGeometry, head_geometry
+
+NEUTRAL_PROMPT = "neutral"
+THUMBNAIL_SIDE_PX = 32
+# Mean absolute grey-level difference (0-255) between two frames' 32x32 thumbnails below which
+# they count as the same image. Measured on the shared clip: frames ~100 ms apart differ by
+# 2.0 (median) and at least 0.79 even when the speaker hardly moves; one image re-encoded
+# or warped by a pixel stays below 0.3-0.6 (see eval/liveness_eval.py).
+DUPLICATE_MEAN_ABS_DIFF = 0.6
+# A second face at least this fraction of the main face's width means someone else is in view.
+SECOND_FACE_WIDTH_RATIO = 0.6
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame: upright RGB pixels, the prompt it answers, the capture time."""
+
+    rgb: np.ndarray
+    prompt: str
+    t_ms: float
+    sha256: str = ""
+
+
+@dataclass
+class FrameMeasure:
+    """Everything measured on one frame; `face` is None when no face was found."""
+
+    index: int
+    prompt: str
+    t_ms: float
+    thumbnail: np.ndarray
+    face: DetectedFace | None = None
+    face_count: int = 0
+    second_face_large: bool = False
+    geometry: HeadGeometry | None = None
+    expression: ExpressionMeasures | None = None
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def has_face(self) -> bool:
+        return self.face is not None and self.geometry is not None
+
+
+def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
+    """Accept ``{rgb | image | image_bytes, prompt, t_ms}`` mappings; decode bytes upright.
+
+    Malformed input (no pixels, no prompt, no time) is the caller's error and raises
+    `ValidationFailed`, naming the frame by index.
+    """
+    parsed = []
+    for index, item in enumerate(frames):
+        name = f"frames[{index}]"
+        prompt = item.get("prompt")
+        t_ms = item.get("t_ms")
+        if not isinstance(prompt, str) or not prompt:
+            raise ValidationFailed(f"{name}: prompt is missing", errors={name: "prompt"})
+        if isinstance(t_ms, bool) or not isinstance(t_ms, int | float) or not np.isfinite(t_ms):
+            raise ValidationFailed(f"{name}: t_ms must be a number", errors={name: "t_ms"})
+        rgb = item.get("rgb")
+        digest = ""
+        if rgb is None:
+            image_bytes = item.get("image") or item.get("image_bytes")
+            if not isinstance(image_bytes, bytes | bytearray):
+                raise ValidationFailed(f"{name}: no image", errors={name: "image"})
+            digest = hashlib.sha256(image_bytes).hexdigest()
+            rgb = decode_image(bytes(image_bytes), field=name)
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValidationFailed(f"{name}: expected HxWx3 uint8 RGB", errors={name: "rgb"})
+        parsed.append(Frame(rgb=rgb, prompt=prompt, t_ms=float(t_ms), sha256=digest))
+    return parsed
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """32x32 grey thumbnail: what the duplicate check compares (cheap, noise-averaging)."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(
+        gray, (THUMBNAIL_SIDE_PX, THUMBNAIL_SIDE_PX), interpolation=cv2.INTER_AREA
+    ).astype(np.float32)
+
+
+def duplicate_pairs(frames: Sequence[Frame], thumbnails: Sequence[np.ndarray]) -> list[tuple]:
+    """Pairs (i, j, mean_abs_diff) of frames that are the same image, byte-equal or near."""
+    pairs = []
+    for i in range(len(frames)):
+        for j in range(i + 1, len(frames)):
+            if frames[i].sha256 and frames[i].sha256 == frames[j].sha256:
+                pairs.append((i, j, 0.0))
+                continue
+            if thumbnails[i].shape != thumbnails[j].shape:
+                continue
+            difference = float(np.mean(np.abs(thumbnails[i] - thumbnails[j])))
+            if difference < DUPLICATE_MEAN_ABS_DIFF:
+                pairs.append((i, j, difference))
+    return pairs
+
+
+def measure_frame(
+    index: int, frame: Frame, source: LandmarkSource, *, mirrored: bool = False
+) -> FrameMeasure:
+    """Detect the face and measure pose and expression (embedding is added later, if needed)."""
+    measure = FrameMeasure(
+        index=index, prompt=frame.prompt, t_ms=frame.t_ms, thumbnail=thumbnail(frame.rgb)
+    )
+    faces = detect_faces(frame.rgb)
+    measure.face_count = len(faces)
+    if not faces:
+        return measure
+    face = faces[0]
+    measure.face = face
+    measure.second_face_large = len(faces) > 1 and (
+        faces[1].width_px >= SECOND_FACE_WIDTH_RATIO * face.width_px
+    )
+    measure.geometry = head_geometry(face.landmarks, mirrored=mirrored)
+    gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+    measure.expression = source.measure(frame.rgb, gray, face.box, face.landmarks)
+    return measure
