@@ -1,0 +1,296 @@
+"""The ``ekyc`` command: run the stack and manage partners and keys.
+
+``ekyc up`` starts PocketBase, the gateway (gunicorn) and the worker on 127.0.0.1, prints where to
+go, and stops all three on Ctrl-C or SIGTERM. The other commands are the pieces it is made of (for
+containers, one per service) and the operator's partner and key management.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gateway.pb_server import REPO_ROOT, PocketBaseServer
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.container import Services
+
+GUNICORN_TIMEOUT_S = 60
+
+
+def _pocketbase_port(settings: Settings) -> int:
+    return int(settings.pocketbase_url.rsplit(":", 1)[1].split("/")[0])
+
+
+def _pocketbase(settings: Settings) -> PocketBaseServer:
+    return PocketBaseServer(
+        data_dir=settings.ekyc_home / "pb_data",
+        port=_pocketbase_port(settings),
+        superuser_email=settings.pb_superuser_email,
+        superuser_password=settings.pb_superuser_password,
+    )
+
+
+def gunicorn_command(settings: Settings) -> list[str]:
+    """gunicorn for this machine and these settings.
+
+    With in-memory rate-limit storage every process would count on its own, so the gateway runs
+    one process with threads; with Redis it runs ``GATEWAY_WORKERS`` processes sharing the counts.
+    """
+    processes = settings.gateway_workers if settings.redis_url else 1
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "wsgi:app",
+        "--chdir",
+        str(REPO_ROOT),
+        "--bind",
+        f"{settings.gateway_host}:{settings.gateway_port}",
+        "--workers",
+        str(processes),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        str(GUNICORN_TIMEOUT_S),
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        "-" if settings.log_level == "DEBUG" else "/dev/null",
+    ]
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    metrics_dir = settings.ekyc_home / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, **settings.child_env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+
+
+def cmd_up(settings: Settings) -> int:
+    """Start PocketBase, the gateway and the worker; stop them all on Ctrl-C/SIGTERM."""
+    pocketbase = _pocketbase(settings)
+    print(f"ekyc: preparing PocketBase in {pocketbase.data_dir}", flush=True)
+    pocketbase.prepare()
+    pocketbase.start(log_path=settings.ekyc_home / "pocketbase.log")
+    env = _child_env(settings)
+    gateway = subprocess.Popen(gunicorn_command(settings), env=env)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "worker"], env=env, cwd=str(REPO_ROOT)
+    )
+    children = {"gateway": gateway, "worker": worker}
+    base = settings.public_base_url
+    print(
+        "\n".join(
+            [
+                "",
+                "eKYC gateway is up:",
+                f"  Partner API    {base}/api/profiles   (header x-api-key)",
+                f"  Hosted flow    {settings.kyc_frontend_url}/<profile_id>?t=<token>",
+                f"  Health         {base}/health   ready: {base}/health/ready",
+                f"  Metrics        {base}/metrics",
+                f"  Admin UI       {pocketbase.url}/_/   (superuser: {settings.pb_superuser_email},"
+                f" password in {settings.ekyc_home / 'secrets.json'} unless set in env)",
+                "  Make a partner: ekyc partner create 'Acme Bank'",
+                "Ctrl-C stops everything.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"ekyc: {name} exited with {child.returncode}; stopping", flush=True)
+                    exit_code = 1
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        for child in (worker, gateway):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in (worker, gateway):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=5)
+        pocketbase.stop()
+        print("ekyc: stopped", flush=True)
+    return exit_code
+
+
+def cmd_serve(settings: Settings) -> int:
+    """Run only the gateway (gunicorn) in the foreground, e.g. in its own container."""
+    os.execve(sys.executable, gunicorn_command(settings), _child_env(settings))
+    return 0  # pragma: no cover - execve does not return
+
+
+def cmd_pocketbase(settings: Settings) -> int:
+    """Migrate and run only PocketBase in the foreground, e.g. in its own container."""
+    pocketbase = _pocketbase(settings)
+    pocketbase.prepare()
+    pocketbase.start()
+    stopped = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stopped and pocketbase.process and pocketbase.process.poll() is None:
+        time.sleep(0.2)
+    pocketbase.stop()
+    return 0
+
+
+def cmd_worker(settings: Settings, processes: int | None) -> int:
+    """Run the verification worker (Huey consumer) in the foreground."""
+    from gateway.worker.consumer import run_consumer
+
+    run_consumer(processes or settings.worker_processes)
+    return 0
+
+
+def _services(settings: Settings) -> Services:
+    from gateway.container import Services
+
+    return Services.build(settings)
+
+
+def cmd_partner_create(settings: Settings, name: str, scopes: str, as_json: bool) -> int:
+    """Create a partner and print its first API key, once."""
+    from gateway.services import partners
+
+    created = partners.create_partner(
+        _services(settings).pb, name, tuple(s.strip() for s in scopes.split(",") if s.strip())
+    )
+    if as_json:
+        print(json.dumps(created))
+    else:
+        print(f"partner_id: {created['partner_id']}")
+        print(f"key_id:     {created['key_id']}")
+        print(f"api_key:    {created['api_key']}")
+        print("Store the API key now: it is not shown again.")
+    return 0
+
+
+def cmd_key_create(settings: Settings, partner: str, scopes: str, as_json: bool) -> int:
+    """Create another key for a partner (e.g. before revoking the old one)."""
+    from gateway.services import partners
+
+    created = partners.create_key(
+        _services(settings).pb, partner, tuple(s.strip() for s in scopes.split(",") if s.strip())
+    )
+    print(
+        json.dumps(created)
+        if as_json
+        else f"key_id: {created['key_id']}\napi_key: "
+        f"{created['api_key']}\nStore the API key now: it is not shown again."
+    )
+    return 0
+
+
+def cmd_key_list(settings: Settings, partner: str) -> int:
+    """List a partner's keys (ids, scopes, use, revocation; never secrets)."""
+    from gateway.services import partners
+
+    for key in partners.list_keys(_services(settings).pb, partner):
+        state = f"revoked {key['revoked']}" if key["revoked"] else "active"
+        print(
+            f"{key['key_id']}  {','.join(key['scopes']):<24} created {key['created']}"
+            f"  last used {key['last_used'] or '-'}  {state}"
+        )
+    return 0
+
+
+def cmd_key_revoke(settings: Settings, key_id: str) -> int:
+    """Revoke a key."""
+    from gateway.services import partners
+
+    partners.revoke_key(_services(settings).pb, key_id)
+    print(f"revoked {key_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ekyc`` argument parser."""
+    parser = argparse.ArgumentParser(prog="ekyc", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start PocketBase, the gateway and the worker")
+    commands.add_parser("serve", help="run the gateway only (gunicorn)")
+    commands.add_parser("pocketbase", help="migrate and run PocketBase only")
+    worker = commands.add_parser("worker", help="run the verification worker only")
+    worker.add_argument("--processes", type=int, default=None)
+
+    partner = commands.add_parser("partner", help="manage partners")
+    partner_commands = partner.add_subparsers(dest="partner_command", required=True)
+    create = partner_commands.add_parser("create", help="create a partner and its first key")
+    create.add_argument("name")
+    create.add_argument("--scopes", default="partner")
+    create.add_argument("--json", action="store_true")
+
+    key = commands.add_parser("key", help="manage API keys")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key_list = key_commands.add_parser("list", help="list a partner's keys")
+    key_list.add_argument("partner", help="partner id or slug")
+    key_create = key_commands.add_parser("create", help="add a key to a partner")
+    key_create.add_argument("partner", help="partner id or slug")
+    key_create.add_argument("--scopes", default="partner")
+    key_create.add_argument("--json", action="store_true")
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key")
+    key_revoke.add_argument("key_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ekyc`` console script."""
+    from gateway.errors import GatewayError
+
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        if args.command == "up":
+            return cmd_up(settings)
+        if args.command == "serve":
+            return cmd_serve(settings)
+        if args.command == "pocketbase":
+            return cmd_pocketbase(settings)
+        if args.command == "worker":
+            return cmd_worker(settings, args.processes)
+        if args.command == "partner":
+            return cmd_partner_create(settings, args.name, args.scopes, args.json)
+        if args.key_command == "list":
+            return cmd_key_list(settings, args.partner)
+        if args.key_command == "create":
+            return cmd_key_create(settings, args.partner, args.scopes, args.json)
+        return cmd_key_revoke(settings, args.key_id)
+    except GatewayError as error:
+        print(f"ekyc: {error.detail}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
