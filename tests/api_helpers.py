@@ -1,0 +1,43 @@
+"""Small helpers the API test modules share: one way to create a profile, one way to check a
+problem body, so every test asserts the RFC 9457 shape the same way."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from werkzeug.test import TestResponse
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "trace_id"}
+
+
+def unique_ref(prefix: str = "ref") -> str:
+    """An external_ref no other test uses (tests share one PocketBase)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def create_profile(client: Any, headers: dict[str, str], **body: Any) -> TestResponse:
+    """POST /api/profiles with ``body`` (a fresh external_ref unless one is given)."""
+    if "external_ref" not in body and "document" not in body:
+        body["external_ref"] = unique_ref()
+    return client.post("/api/profiles", json=body, headers=headers)
+
+
+def new_profile_id(client: Any, headers: dict[str, str], **body: Any) -> str:
+    """Create a profile and return its id, failing loudly if creation did not succeed."""
+    response = create_profile(client, headers, **body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
+    """Check the RFC 9457 problem shape, status and code; return the body for further checks."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json(force=True)
+    assert set(body) >= PROBLEM_KEYS, body
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith("/" + code)
+    assert body["trace_id"] == response.headers["X-Request-ID"]
+    return body
