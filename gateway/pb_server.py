@@ -8,6 +8,7 @@ Used by ``ekyc up`` and by the test fixture, so tests start PocketBase exactly a
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,13 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO_ROOT / "pb_migrations"
 HOOKS_DIR = REPO_ROOT / "pb_hooks"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def pocketbase_binary() -> str:
@@ -50,9 +58,7 @@ class PocketBaseServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self, *args: str) -> None:
-        subprocess.run(
-            [pocketbase_binary(), *args], check=True, capture_output=True, timeout=60
-        )
+        subprocess.run([pocketbase_binary(), *args], check=True, capture_output=True, timeout=60)
 
     def prepare(self) -> None:
         """Apply migrations and upsert the superuser; safe to repeat on existing data."""

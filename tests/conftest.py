@@ -6,7 +6,6 @@ share one PocketBase without sharing data.
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.container import Services
-from gateway.pb_server import PocketBaseServer
+from gateway.pb_server import PocketBaseServer, free_port
 from gateway.services import partners
 from gateway.settings import Settings
 
@@ -32,13 +31,6 @@ def datasets_dir() -> Path:
     if not (DATASETS_DIR / "faces").is_dir():
         pytest.skip(f"shared datasets not found at {DATASETS_DIR}")
     return DATASETS_DIR
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +56,7 @@ def ekyc_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_settings(
-    pocketbase: PocketBaseServer, ekyc_home: Path
-) -> Callable[..., Settings]:
+def make_settings(pocketbase: PocketBaseServer, ekyc_home: Path) -> Callable[..., Settings]:
     """Settings pointing at the test PocketBase; keyword overrides for one test."""
 
     def build(**overrides: Any) -> Settings:
