@@ -32,6 +32,9 @@ class TesseractUnavailable(RuntimeError):
 
 
 def _library() -> ctypes.CDLL:
+    # tesseract's OpenMP threads fight the worker's other processes for the same cores and made
+    # a line 4x slower here; one thread per engine, parallelism comes from worker processes.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     name = ctypes.util.find_library("tesseract") or "libtesseract.so.5"
     try:
         lib = ctypes.CDLL(name)

@@ -1,0 +1,288 @@
+"""The document factor's entry points: analyse a photo, validate an MRZ, validate given fields.
+
+Results share one shape, ``{document_valid, checks, confidence, ...}``; every check is its own
+``{name, status, detail}``. ``document_valid`` is true only when no check failed and the checks
+that define a readable, genuine-looking document (check digits or NIK structure, expiry) passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from gateway.errors import ValidationFailed
+from gateway.services.documents import checks as C
+from gateway.services.documents import normalize as N
+from gateway.services.documents.ktp import check_nik, read_ktp
+from gateway.services.documents.mrz import MrzReading, parse_mrz
+from gateway.services.documents.quality import assess_quality
+from gateway.services.documents.reader import read_mrz
+
+DOCUMENT_HINTS = ("auto", "passport", "id_card", "driver_license", "residence_permit")
+# Checks that must pass (not merely not fail) for a document to count as valid.
+_REQUIRED_MRZ = ("mrz_check_digit:composite", "expiry")
+_REQUIRED_KTP = ("nik_structure",)
+
+
+def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
+    """Normalised fields of a parsed MRZ (ISO dates, ISO 3166 countries, document type)."""
+    raw = reading.fields
+    issuing = N.normalize_country(raw["issuing_state"])
+    nationality = N.normalize_country(raw["nationality"])
+    birth = N.birth_date(raw["birth_date"], today)
+    expiry = N.expiry_date(raw["expiry_date"], today)
+    name_width = {"TD1": 30, "TD2": 31, "TD3": 39}[reading.layout]
+    name_line = reading.lines[2] if reading.layout == "TD1" else reading.lines[0]
+    return {
+        "mrz_layout": reading.layout,
+        "document_code": raw["document_code"],
+        "document_type": N.document_type(raw["document_code"]),
+        "issuing_state": issuing.alpha3 if issuing and issuing.alpha3 else raw["issuing_state"],
+        "issuing_state_code": raw["issuing_state"].replace("<", ""),
+        "nationality": nationality.alpha3 if nationality and nationality.alpha3 else None,
+        "nationality_code": raw["nationality"].replace("<", ""),
+        "document_number": raw["document_number"],
+        "surname": raw["surname"],
+        "given_names": raw["given_names"],
+        "birth_date": N.iso_date(birth),
+        "expiry_date": N.iso_date(expiry),
+        "sex": N.normalize_sex(raw["sex"]),
+        "optional_data": raw["optional_data"].replace("<", "") or None,
+        "names_truncated": not name_line.endswith("<")
+        and len(name_line) - (5 if reading.layout != "TD1" else 0) >= name_width,
+    }
+
+
+def _country_checks(reading: MrzReading) -> list[dict[str, str]]:
+    out = []
+    for key in ("issuing_state", "nationality"):
+        code = reading.fields[key]
+        found = N.normalize_country(code)
+        name = f"mrz_country:{key}"
+        if found is None:
+            out.append(C.check(name, C.FAIL, "not an ISO 3166 or ICAO 9303 code"))
+        else:
+            kind = "ISO 3166-1" if found.is_iso else "ICAO 9303"
+            out.append(C.check(name, C.PASS, f"known {kind} code"))
+    return out
+
+
+def _date_checks(fields: Mapping[str, Any], today: dt.date, min_age: int) -> list[dict]:
+    birth = dt.date.fromisoformat(fields["birth_date"]) if fields.get("birth_date") else None
+    expiry = dt.date.fromisoformat(fields["expiry_date"]) if fields.get("expiry_date") else None
+    return [
+        C.check_expiry(expiry, today),
+        C.check_birth_before_expiry(birth, expiry),
+        C.check_minimum_age(birth, today, min_age),
+    ]
+
+
+def _verdict(checks: list[dict[str, str]], required: tuple[str, ...]) -> tuple[bool, float]:
+    """Valid when nothing failed and the required checks passed; confidence = share passed."""
+    by_name = {c["name"]: c["status"] for c in checks}
+    failed = any(c["status"] == C.FAIL for c in checks)
+    required_ok = all(by_name.get(name) == C.PASS for name in required)
+    decided = [c for c in checks if c["status"] != C.NOT_CHECKED]
+    share = sum(c["status"] == C.PASS for c in decided) / len(decided) if decided else 0.0
+    return (not failed and required_ok), round(share, 3)
+
+
+def _mrz_checks(
+    reading: MrzReading,
+    fields: Mapping[str, Any],
+    *,
+    applicant: Mapping[str, Any] | None,
+    min_age: int,
+    today: dt.date,
+) -> list[dict[str, str]]:
+    out = C.check_digits(reading.check_digits)
+    out += _country_checks(reading)
+    out += _date_checks(fields, today, min_age)
+    out += C.compare_with_applicant(
+        fields, applicant, names_truncated=bool(fields.get("names_truncated"))
+    )
+    return out
+
+
+def validate_mrz(
+    text: str,
+    *,
+    applicant: Mapping[str, Any] | None = None,
+    min_age: int = 18,
+    today: dt.date | None = None,
+    repair: bool = False,
+) -> dict[str, Any]:
+    """Validate MRZ text (lines joined by newlines) as a partner sent it.
+
+    No OCR repair by default: typed text is taken as given, so any wrong check digit fails.
+    Malformed text (shape, alphabet) raises ValidationFailed.
+    """
+    today = today or dt.date.today()
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("mrz is empty", errors={"mrz": {"code": "empty"}})
+    reading = parse_mrz(text, repair=repair)
+    fields = mrz_fields(reading, today)
+    found = _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
+    valid, confidence = _verdict(found, _REQUIRED_MRZ)
+    return {
+        "document_valid": valid,
+        "checks": found,
+        "confidence": confidence,
+        "fields": fields,
+        "repairs": [r.as_dict() for r in reading.repairs],
+    }
+
+
+def validate_fields(
+    fields: Mapping[str, Any],
+    *,
+    applicant: Mapping[str, Any] | None = None,
+    min_age: int = 18,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Validate already-extracted fields: dates (ISO 8601), NIK when given, country codes."""
+    today = today or dt.date.today()
+    if not isinstance(fields, Mapping) or not fields:
+        raise ValidationFailed("fields must be a non-empty object", errors={"fields": {}})
+    for key in ("birth_date", "expiry_date"):
+        value = fields.get(key)
+        if value is not None:
+            try:
+                dt.date.fromisoformat(str(value))
+            except ValueError as exc:
+                raise ValidationFailed(
+                    f"{key} must be an ISO 8601 date (YYYY-MM-DD)",
+                    errors={key: {"code": "bad_date", "message": str(value)}},
+                ) from exc
+    found: list[dict[str, str]] = []
+    required: tuple[str, ...] = ("expiry",)
+    if fields.get("nik"):
+        found += check_nik({k: str(v) for k, v in fields.items()}, today)
+        required = _REQUIRED_KTP
+    for key in ("issuing_state", "nationality"):
+        if fields.get(key):
+            known = N.normalize_country(str(fields[key])) is not None
+            found.append(
+                C.check(
+                    f"country:{key}",
+                    C.PASS if known else C.FAIL,
+                    "known code" if known else "not an ISO 3166 or ICAO 9303 code",
+                )
+            )
+    found += _date_checks(fields, today, min_age)
+    found += C.compare_with_applicant(fields, applicant)
+    valid, confidence = _verdict(found, required)
+    return {"document_valid": valid, "checks": found, "confidence": confidence}
+
+
+def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
+    fields, _ = read_ktp(rgb, quality.card_corners)
+    found = check_nik(fields, today)
+    if fields.get("birth_date"):
+        found.append(
+            C.check_minimum_age(dt.date.fromisoformat(fields["birth_date"]), today, min_age)
+        )
+    if applicant:
+        full_name = applicant.get("full_name") or " ".join(
+            str(applicant.get(key) or "") for key in ("first_name", "given_names", "last_name")
+        )
+        expected = {
+            "full_name": full_name.strip(),
+            "date_of_birth": applicant.get("date_of_birth") or applicant.get("birth_date"),
+            "document_number": applicant.get("document_number"),
+        }
+        read = {
+            "surname": fields.get("name", ""),
+            "given_names": "",
+            "birth_date": fields.get("birth_date"),
+            "document_number": fields.get("nik", ""),
+        }
+        found += C.compare_with_applicant(read, {k: v for k, v in expected.items() if v})
+    read_ok = bool(fields.get("nik"))
+    detected = {"type": "id_card", "country": "IDN", "confidence": 0.9 if read_ok else 0.0}
+    return {"detected": detected, "fields": {**fields, "document_type": "id_card"}, "checks": found}
+
+
+def analyze_document(
+    front_rgb: np.ndarray,
+    back_rgb: np.ndarray | None = None,
+    *,
+    document_hint: str = "auto",
+    country_hint: str = "auto",
+    applicant: Mapping[str, Any] | None = None,
+    min_age: int = 18,
+    today: dt.date | None = None,
+    detect_face: bool = True,
+) -> dict[str, Any]:
+    """Read and check a document photo (and its back, where TD1 cards print the MRZ).
+
+    Returns ``{detected, fields, checks, document_valid, confidence, quality, mrz}``.
+    """
+    if document_hint not in DOCUMENT_HINTS:
+        raise ValidationFailed(f"document_hint must be one of {', '.join(DOCUMENT_HINTS)}")
+    if not isinstance(front_rgb, np.ndarray) or front_rgb.ndim != 3 or front_rgb.shape[2] != 3:
+        raise ValidationFailed("front image must be an RGB image")
+    today = today or dt.date.today()
+    quality = assess_quality(front_rgb, detect_face=detect_face)
+    found: list[dict[str, str]] = []
+    if detect_face and quality.metrics.get("face_on_document") is not None:
+        present = bool(quality.metrics["face_on_document"])
+        found.append(
+            C.check("face_on_document", C.PASS if present else C.FAIL,
+                    "portrait found" if present else "no face found on the document")
+        )  # fmt: skip
+    result = None
+    mrz_side = None
+    for side, image in (("front", front_rgb), ("back", back_rgb)):
+        if image is not None and (result := read_mrz(image)) is not None:
+            mrz_side = side
+            break
+    if result is None:
+        if country_hint in ("IDN", "auto"):
+            ktp = _analyze_ktp(front_rgb, quality, applicant, min_age, today)
+            if ktp["fields"].get("nik"):
+                checks_all = found + ktp["checks"]
+                valid, confidence = _verdict(checks_all, _REQUIRED_KTP)
+                return {**ktp, "checks": checks_all, "document_valid": valid,
+                        "confidence": confidence, "quality": quality.as_dict(), "mrz": None}  # fmt: skip
+        found.append(C.check("mrz_read", C.FAIL, "no machine-readable zone found"))
+        return {
+            "detected": {"type": "unknown", "country": None, "confidence": 0.0},
+            "fields": {},
+            "checks": found,
+            "document_valid": False,
+            "confidence": 0.0,
+            "quality": quality.as_dict(),
+            "mrz": None,
+        }
+    reading = result.reading
+    fields = mrz_fields(reading, today)
+    found.append(C.check("mrz_read", C.PASS, f"{reading.layout} read from the {mrz_side}"))
+    found += _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
+    valid, confidence = _verdict(found, _REQUIRED_MRZ)
+    detected_confidence = round(
+        max(0.0, min(1.0, result.mean_match_score))
+        * (1.0 if reading.all_check_digits_valid else 0.5),
+        3,
+    )
+    return {
+        "detected": {
+            "type": fields["document_type"],
+            "country": fields["issuing_state"],
+            "confidence": detected_confidence,
+        },
+        "fields": fields,
+        "checks": found,
+        "document_valid": valid,
+        "confidence": confidence,
+        "quality": quality.as_dict(),
+        "mrz": {
+            "lines": list(reading.lines),
+            "read_lines": list(reading.read_lines),
+            "repairs": [r.as_dict() for r in reading.repairs],
+            "elapsed_ms": round(result.elapsed_ms, 1),
+        },
+    }
