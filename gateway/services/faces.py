@@ -137,8 +137,8 @@ def detect_faces(
     face never pays for it. Landmarks are then located on the full-resolution image, so the
     aligned chip keeps every pixel the photo has. Faces come largest first.
     """
-    models = get_face_models()
     rgb = _as_rgb_uint8(rgb)
+    models = get_face_models()
     small, scale = downscale_to_max_side(rgb, max_side_px)
     rects, scores, _ = models.detector.run(small, 0, 0.0)
     upsampled = False
