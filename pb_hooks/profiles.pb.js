@@ -45,10 +45,15 @@ onRecordUpdate((e) => {
 
 // A reviewer who changes the status in the admin UI (the records API) is named in the history.
 // The gateway and the worker change status only through /api/ekyc/profiles/{id}/transition.
+// status_reason still holds the reason of the previous change; unless the reviewer typed a new
+// one, clear it so the history row does not credit the reviewer with someone else's reason.
 onRecordUpdateRequest((e) => {
-  const before = e.record.original().getString("status");
-  if (e.record.getString("status") !== before && e.auth) {
+  const original = e.record.original();
+  if (e.record.getString("status") !== original.getString("status") && e.auth) {
     e.record.set("status_actor", `reviewer:${e.auth.id}`);
+    if (e.record.getString("status_reason") === original.getString("status_reason")) {
+      e.record.set("status_reason", "");
+    }
   }
   e.next();
 }, "profiles");
