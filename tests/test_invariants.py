@@ -1,0 +1,280 @@
+"""Data-layer invariants, proven against the running PocketBase as a superuser (no gateway):
+the transition table, one history row per change, append-only history and audit log.
+
+Two write paths are exercised for every rule: the gateway's atomic transition route and the
+records API a reviewer uses from the admin UI (``PATCH /api/collections/profiles/records/{id}``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from gateway.errors import Conflict, IllegalTransition, StoreError
+from gateway.services.pocketbase import PocketBase
+
+# The state machine as ARCHITECTURE.md describes it; the data layer must enforce exactly this.
+EXPECTED_TRANSITIONS = {
+    "unverified": {"in_progress", "expired"},
+    "in_progress": {"submitted", "expired"},
+    "submitted": {"processing", "manual_review", "expired"},
+    "processing": {"approved", "manual_review", "rejected", "resubmission_requested", "submitted"},
+    "manual_review": {"approved", "rejected", "resubmission_requested"},
+    "resubmission_requested": {"in_progress", "expired"},
+    "approved": {"document_expired", "resubmission_requested"},
+    "rejected": {"resubmission_requested"},
+    "expired": {"unverified"},
+    "document_expired": {"unverified"},
+}
+STATUSES = sorted(EXPECTED_TRANSITIONS)
+EDGES = sorted((src, dst) for src, targets in EXPECTED_TRANSITIONS.items() for dst in targets)
+NON_EDGES = sorted(
+    (src, dst)
+    for src in STATUSES
+    for dst in STATUSES
+    if dst != src and dst not in EXPECTED_TRANSITIONS[src]
+)
+
+
+def path_to(status: str) -> list[str]:
+    """The shortest list of statuses that leads from ``unverified`` to ``status``."""
+    queue: deque[list[str]] = deque([["unverified"]])
+    while queue:
+        walk = queue.popleft()
+        if walk[-1] == status:
+            return walk[1:]
+        queue.extend(
+            [*walk, nxt] for nxt in sorted(EXPECTED_TRANSITIONS[walk[-1]]) if nxt not in walk
+        )
+    raise AssertionError(f"{status} is unreachable")
+
+
+class AdminUI:
+    """What the PocketBase admin UI does: the records API with a superuser token."""
+
+    def __init__(self, url: str, email: str, password: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        auth = self.session.post(
+            f"{url}/api/collections/_superusers/auth-with-password",
+            json={"identity": email, "password": password},
+            timeout=10,
+        ).json()
+        self.superuser_id = auth["record"]["id"]
+        self.session.headers["Authorization"] = auth["token"]
+
+    def patch(self, collection: str, record_id: str, data: dict) -> requests.Response:
+        """Edit a record as the admin UI would."""
+        return self.session.patch(
+            f"{self.url}/api/collections/{collection}/records/{record_id}", json=data, timeout=10
+        )
+
+    def delete(self, collection: str, record_id: str) -> requests.Response:
+        """Delete a record as the admin UI would."""
+        return self.session.delete(
+            f"{self.url}/api/collections/{collection}/records/{record_id}", timeout=10
+        )
+
+
+@pytest.fixture
+def admin_ui(pocketbase) -> Iterator[AdminUI]:
+    """A superuser session on the records API, closed after the test."""
+    ui = AdminUI(pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password)
+    yield ui
+    ui.session.close()
+
+
+@pytest.fixture
+def pb(services) -> PocketBase:
+    """The gateway's superuser client."""
+    return services.pb
+
+
+@pytest.fixture
+def partner_id(pb: PocketBase) -> str:
+    """A partner to own the profiles these tests make."""
+    from gateway.services import partners
+
+    return partners.create_partner(pb, "Invariants")["partner_id"]
+
+
+def new_profile(pb: PocketBase, partner_id: str) -> str:
+    """A bare profile created through the records API (the hook writes its first history row)."""
+    record = pb.create(
+        "profiles", {"partner": partner_id, "status": "unverified", "status_actor": "system"}
+    )
+    return record["id"]
+
+
+def history(pb: PocketBase, profile_id: str) -> list[dict]:
+    """The profile's status_history rows, oldest first."""
+    return pb.find("status_history", "profile = {:p}", {"p": profile_id}, sort="@rowid", limit=1000)
+
+
+def walk(pb: PocketBase, profile_id: str, status: str) -> None:
+    """Drive a profile to ``status`` along legal transitions."""
+    for step in path_to(status):
+        pb.transition(profile_id, step, actor="test", reason=f"walk to {status}")
+
+
+def test_the_data_layer_serves_the_architectures_table(pb):
+    served = pb.transitions()
+    assert served["initial"] == "unverified"
+    assert {src: set(dst) for src, dst in served["transitions"].items()} == EXPECTED_TRANSITIONS
+
+
+@pytest.mark.parametrize("src, dst", EDGES)
+def test_every_allowed_transition_is_accepted_by_both_paths(pb, admin_ui, partner_id, src, dst):
+    by_route, by_admin = new_profile(pb, partner_id), new_profile(pb, partner_id)
+    walk(pb, by_route, src)
+    walk(pb, by_admin, src)
+
+    result = pb.transition(by_route, dst, actor="worker", reason="edge test", expected_from=[src])
+    assert result["from"] == src and result["profile"]["status"] == dst
+    response = admin_ui.patch("profiles", by_admin, {"status": dst, "status_reason": "by hand"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == dst
+
+    route_last, admin_last = history(pb, by_route)[-1], history(pb, by_admin)[-1]
+    assert (route_last["from_status"], route_last["to_status"]) == (src, dst)
+    assert (route_last["actor"], route_last["reason"]) == ("worker", "edge test")
+    assert (admin_last["from_status"], admin_last["to_status"]) == (src, dst)
+    assert admin_last["actor"] == f"reviewer:{admin_ui.superuser_id}"
+    assert admin_last["reason"] == "by hand"
+
+
+@pytest.mark.parametrize("src", STATUSES)
+def test_every_illegal_transition_is_refused_by_both_paths(pb, admin_ui, partner_id, src):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, src)
+    rows_before = len(history(pb, profile_id))
+    illegal = [dst for s, dst in NON_EDGES if s == src]
+    assert illegal
+    for dst in illegal:
+        with pytest.raises(IllegalTransition) as refused:
+            pb.transition(profile_id, dst, actor="worker")
+        assert set(refused.value.extra["allowed"]) == EXPECTED_TRANSITIONS[src]
+        response = admin_ui.patch("profiles", profile_id, {"status": dst})
+        assert response.status_code == 400, response.text
+        assert response.json()["data"]["status"]["code"] == "illegal_transition"
+        with pytest.raises(IllegalTransition):
+            pb.update("profiles", profile_id, {"status": dst})
+    assert pb.get("profiles", profile_id)["status"] == src
+    assert len(history(pb, profile_id)) == rows_before
+
+
+def test_expected_from_refuses_a_profile_in_another_state(pb, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "submitted")
+    with pytest.raises(IllegalTransition) as refused:
+        pb.transition(profile_id, "processing", actor="worker", expected_from=["in_progress"])
+    assert refused.value.extra["current_status"] == "submitted"
+    assert pb.get("profiles", profile_id)["status"] == "submitted"
+
+
+def test_a_profile_is_born_unverified_with_one_history_row(pb, admin_ui, partner_id):
+    with pytest.raises(StoreError):
+        pb.create("profiles", {"partner": partner_id, "status": "approved"})
+    profile_id = new_profile(pb, partner_id)
+    rows = history(pb, profile_id)
+    assert [(row["from_status"], row["to_status"], row["actor"]) for row in rows] == [
+        ("", "unverified", "system")
+    ]
+
+
+def test_exactly_one_history_row_per_change_and_none_for_other_edits(pb, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    steps = ["in_progress", "submitted", "processing", "manual_review", "approved"]
+    for number, status in enumerate(steps, start=1):
+        pb.transition(profile_id, status, actor=f"actor-{number}", reason=f"reason {number}")
+        pb.update("profiles", profile_id, {"first_name": f"edit {number}"})  # not a status change
+        rows = history(pb, profile_id)
+        assert len(rows) == number + 1
+        assert (rows[-1]["to_status"], rows[-1]["actor"], rows[-1]["reason"]) == (
+            status,
+            f"actor-{number}",
+            f"reason {number}",
+        )
+    assert [row["from_status"] for row in history(pb, profile_id)] == [
+        "",
+        "unverified",
+        *steps[:-1],
+    ]
+
+
+def test_a_failed_save_writes_no_history(pb, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    with pytest.raises(StoreError):
+        # score has max 100: the profile save fails inside the transaction.
+        pb.transition(profile_id, "in_progress", actor="worker", set_fields={"score": 500})
+    assert pb.get("profiles", profile_id)["status"] == "unverified"
+    assert len(history(pb, profile_id)) == 1
+
+
+def test_admin_ui_change_without_a_reason_does_not_reuse_the_previous_reason(
+    pb, admin_ui, partner_id
+):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "processing")
+    pb.transition(profile_id, "manual_review", actor="worker", reason="score 72 in 60-79")
+    response = admin_ui.patch("profiles", profile_id, {"status": "resubmission_requested"})
+    assert response.status_code == 200, response.text
+    last = history(pb, profile_id)[-1]
+    assert last["actor"] == f"reviewer:{admin_ui.superuser_id}"
+    assert last["reason"] != "score 72 in 60-79"
+
+
+@pytest.mark.slow
+def test_racing_claims_change_the_status_once(pb, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "submitted")
+    barrier, outcomes = threading.Barrier(8), []
+
+    def claim() -> None:
+        barrier.wait(timeout=10)
+        try:
+            pb.transition(profile_id, "processing", actor="worker", expected_from=["submitted"])
+            outcomes.append("claimed")
+        except IllegalTransition:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["claimed"] + ["refused"] * 7
+    assert [row["to_status"] for row in history(pb, profile_id)].count("processing") == 1
+
+
+@pytest.mark.parametrize("collection", ["status_history", "audit_log"])
+def test_append_only_collections_refuse_superuser_patch_and_delete(
+    pb, admin_ui, partner_id, collection
+):
+    if collection == "status_history":
+        row = history(pb, new_profile(pb, partner_id))[0]
+        change = {"reason": "rewritten", "to_status": "approved"}
+    else:
+        row = pb.create("audit_log", {"actor": "system", "action": "test.event", "target": "x"})
+        change = {"action": "rewritten"}
+    patched = admin_ui.patch(collection, row["id"], change)
+    deleted = admin_ui.delete(collection, row["id"])
+    assert patched.status_code == 400, patched.text
+    assert deleted.status_code == 400, deleted.text
+    assert "append-only" in patched.json()["message"]
+    with pytest.raises(Conflict):
+        pb.delete(collection, row["id"])
+    after = pb.get(collection, row["id"])
+    assert after == row
+
+
+def test_a_profile_with_history_cannot_be_deleted(pb, admin_ui, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    response = admin_ui.delete("profiles", profile_id)
+    assert response.status_code == 400, response.text
+    assert pb.get("profiles", profile_id)["id"] == profile_id
+    assert len(history(pb, profile_id)) == 1
