@@ -50,7 +50,10 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
             return;
           }
           const profile = txApp.findRecordById("profiles", record.getString("profile"));
-          result = { status: 200, body: { created: false, replayed: true, profile: view.exportRecord(profile) } };
+          result = {
+            status: 200,
+            body: { created: record.getBool("created_profile"), replayed: true, profile: view.exportRecord(profile) },
+          };
           return;
         }
         txApp.delete(record);
@@ -93,6 +96,7 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
       record.set("key", String(idem.key));
       record.set("request_sha256", String(idem.request_sha256));
       record.set("profile", existing.id);
+      record.set("created_profile", created);
       record.set("expires_at", String(idem.expires_at));
       txApp.save(record);
     }
