@@ -1,0 +1,328 @@
+"""The verification pipeline: captures and applicant data in, factor results and a decision out.
+
+Factors run in the order that lets the cheapest refusal happen first: the document face (no
+face there means a new photo, nothing else is worth computing), then face match, liveness,
+document reading and KYA. Each factor is ``{status, score, reasons, detail}``; a factor whose
+service is not installed, or that lacks its inputs, is ``not_checked`` with the reason, never
+``pass``. A photo without a usable face raises `InvalidPhoto`: the applicant must resubmit, and
+the worker maps it to ``resubmission_requested`` without retrying. No Flask, no PocketBase here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import inspect
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gateway.errors import ValidationFailed
+from gateway.services import scoring
+from gateway.services.face_match import check_image_faces, match_document_to_selfies
+from gateway.services.faces import DEFAULT_THRESHOLD
+from gateway.services.images import decode_image
+from gateway.services.kya import MxLookup, dns_mx_lookup, kya_factor
+from gateway.services.scoring import FAIL, NOT_CHECKED, PASS, factor
+
+# Prompts under which the applicant faces the camera: the frames the face match prefers, because
+# a turned head matches a frontal document portrait worse and says nothing about identity.
+FRONTAL_PROMPTS = frozenset({"neutral", "blink", "smile", ""})
+DEFAULT_MIN_AGE = 18
+
+
+class InvalidPhoto(Exception):
+    """No usable face (or an undecodable image) on one side: the applicant must take it again."""
+
+    def __init__(self, side: str, detail: str) -> None:
+        super().__init__(detail)
+        self.side = side
+        self.detail = detail
+
+    @property
+    def code(self) -> str:
+        return f"INVALID_PHOTO:{self.side}"
+
+
+@dataclass(frozen=True)
+class SelfieFrame:
+    """One captured selfie frame as stored: image bytes, its prompt and capture time."""
+
+    image: bytes
+    prompt: str = ""
+    t_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Captures:
+    """Everything the applicant submitted, as bytes (the worker downloads it from PocketBase).
+
+    `challenge_checked_at` is the Unix time at which the challenge's expiry is judged: the time
+    the frames were uploaded, not the time a (possibly retried) job happens to run. `mirrored`
+    says the client flipped its frames left-right (turns then appear reversed).
+    """
+
+    document_front: bytes | None
+    selfie_frames: Sequence[SelfieFrame]
+    document_back: bytes | None = None
+    liveness_challenge: Mapping[str, Any] | None = None
+    challenge_checked_at: float | None = None
+    mirrored: bool = False
+
+
+@dataclass
+class PipelineResult:
+    """Each factor's output, the decision, and the effective settings and timings used."""
+
+    factors: dict[str, dict[str, Any]]
+    decision: scoring.Decision
+    effective: dict[str, Any]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def scores(self) -> dict[str, Any]:
+        """What is stored in the profile's ``scores``: every factor and the settings used."""
+        return {
+            "factors": self.factors,
+            "points": self.decision.points,
+            "settings": self.effective,
+            "timings_ms": self.timings_ms,
+        }
+
+
+def pipeline_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The effective pipeline settings of a partner, with the issue's defaults."""
+    settings = settings or {}
+    kya = settings.get("kya") or {}
+    return {
+        **scoring.scoring_settings(settings).as_dict(),
+        "face_match_threshold": float(settings.get("face_match_threshold", DEFAULT_THRESHOLD)),
+        "min_age": int(settings.get("min_age", DEFAULT_MIN_AGE)),
+        "kya": {
+            "enabled": bool(kya.get("enabled", True)),
+            "check_mx": bool(kya.get("check_mx", False)),
+        },
+    }
+
+
+def _decode(image: bytes | None, side: str, what: str) -> np.ndarray:
+    if not image:
+        raise InvalidPhoto(side, f"no {what} was submitted")
+    try:
+        return decode_image(image, field=what)
+    except ValidationFailed as error:
+        raise InvalidPhoto(side, error.detail) from error
+
+
+def _frontal_indexes(frames: Sequence[SelfieFrame]) -> list[int]:
+    frontal = [i for i, frame in enumerate(frames) if frame.prompt in FRONTAL_PROMPTS]
+    return frontal or list(range(len(frames)))
+
+
+def face_factor(
+    document_rgb: np.ndarray,
+    frames_rgb: Sequence[np.ndarray],
+    frames: Sequence[SelfieFrame],
+    threshold: float,
+) -> dict[str, Any]:
+    """Document portrait vs the frontal selfie frames (median distance, see face_match)."""
+    indexes = _frontal_indexes(frames)
+    result = match_document_to_selfies(
+        document_rgb, [frames_rgb[i] for i in indexes], threshold=threshold
+    )
+    detail = {**result.as_dict(), "frame_indexes": indexes}
+    side = result.code.partition(":")[2]
+    if side in {"document", "selfie"}:
+        raise InvalidPhoto(side, result.detail)
+    if result.code == "match":
+        return factor(PASS, result.similarity, [result.detail], detail)
+    return factor(FAIL, result.similarity or 0.0, [result.detail], detail)
+
+
+def _load(module_name: str, attribute: str) -> Callable[..., Any] | None:
+    """A collaborator's service function, or None when its module is not installed yet."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        if error.name and module_name.startswith(error.name):
+            return None
+        raise
+    return getattr(module, attribute, None)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    for method in ("to_dict", "as_dict"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot read a {type(value).__name__} result")
+
+
+def liveness_factor(
+    captures: Captures,
+    frames_rgb: Sequence[np.ndarray],
+    reference_embedding: np.ndarray | None,
+) -> dict[str, Any]:
+    """The challenge verified from the frames, with the document face as the reference."""
+    verify = _load("gateway.services.liveness.verify", "verify_challenge")
+    challenge_type = _load("gateway.services.liveness.challenge", "Challenge")
+    if verify is None or challenge_type is None:
+        return factor(NOT_CHECKED, None, ["liveness verification unavailable"])
+    if not captures.liveness_challenge:
+        return factor(NOT_CHECKED, None, ["no liveness challenge was issued for this capture"])
+    try:
+        challenge = challenge_type.from_dict(dict(captures.liveness_challenge))
+    except ValueError as error:
+        return factor(NOT_CHECKED, None, [f"the stored liveness challenge is unreadable: {error}"])
+    frames = [
+        {"rgb": rgb, "prompt": frame.prompt, "t_ms": frame.t_ms}
+        for rgb, frame in zip(frames_rgb, captures.selfie_frames, strict=True)
+    ]
+    try:
+        result = _as_dict(
+            verify(
+                challenge,
+                frames,
+                now=captures.challenge_checked_at,
+                reference_embedding=reference_embedding,
+                mirrored=captures.mirrored,
+            )
+        )
+    except ValidationFailed as error:
+        return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
+    confidence = float(result.get("confidence") or 0.0)
+    if result.get("is_live") is True:
+        return factor(PASS, confidence, ["the challenge was followed live"], result)
+    hints = [str(hint) for hint in result.get("hints") or []] or ["not live"]
+    return factor(FAIL, 0.0, hints, result)
+
+
+_DOCUMENT_ARGUMENTS = (
+    "back_rgb",
+    "applicant",
+    "min_age",
+    "document_hint",
+    "country_hint",
+    "today",
+    "detect_face",
+)
+_DOCUMENT_HINTS = {"passport", "id_card", "driver_license", "residence_permit"}
+
+
+def document_factor(
+    front_rgb: np.ndarray,
+    back_rgb: np.ndarray | None,
+    applicant: Mapping[str, Any],
+    *,
+    min_age: int,
+    today: dt.date | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document engineer's reading and checks; returns (factor, fields read).
+
+    The portrait was already checked by the pipeline, so the reader is asked not to look for it
+    again. An unreadable document whose photo has quality problems (blur, glare, cut off) is an
+    `InvalidPhoto`: a better photo will fix it, a reviewer cannot.
+    """
+    analyze = _load("gateway.services.documents.service", "analyze_document")
+    if analyze is None:
+        return factor(NOT_CHECKED, None, ["document reading unavailable"]), {}
+    offered = {
+        "back_rgb": back_rgb,
+        "applicant": dict(applicant),
+        "min_age": min_age,
+        "document_hint": applicant.get("document_type")
+        if applicant.get("document_type") in _DOCUMENT_HINTS
+        else "auto",
+        "country_hint": applicant.get("document_country") or "auto",
+        "today": today,
+        "detect_face": False,
+    }
+    accepted = inspect.signature(analyze).parameters
+    kwargs = {name: offered[name] for name in _DOCUMENT_ARGUMENTS if name in accepted}
+    result = _as_dict(analyze(front_rgb, **kwargs))
+    fields = dict(result.get("fields") or {})
+    checks = list(result.get("checks") or [])
+    failed = [item for item in checks if item.get("status") == FAIL]
+    confidence = result.get("confidence")
+    if result.get("document_valid") is True and not failed:
+        return factor(PASS, confidence, ["document checks passed"], result), fields
+    unread = [item for item in failed if item.get("name") == "mrz_read"]
+    quality_issues = (result.get("quality") or {}).get("issues") or []
+    if unread and not fields and quality_issues:
+        messages = "; ".join(str(issue.get("message")) for issue in quality_issues)
+        raise InvalidPhoto("document", f"the document could not be read: {messages}")
+    if result.get("document_valid") is None:
+        return factor(NOT_CHECKED, None, ["the document could not be read"], result), fields
+    reasons = [f"{item.get('name')}: {item.get('detail')}" for item in failed]
+    return factor(FAIL, 0.0, reasons or ["the document is not valid"], result), fields
+
+
+def run_pipeline(
+    captures: Captures,
+    applicant: Mapping[str, Any],
+    partner_settings: Mapping[str, Any] | None = None,
+    *,
+    today: dt.date | None = None,
+    mx_lookup: MxLookup | None = None,
+) -> PipelineResult:
+    """Run every factor and decide. Raises `InvalidPhoto`; transient errors propagate."""
+    effective = pipeline_settings(partner_settings)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = round((now - started) * 1000.0, 1)
+        started = now
+
+    document_rgb = _decode(captures.document_front, "document", "document_front")
+    back_rgb = (
+        _decode(captures.document_back, "document", "document_back")
+        if captures.document_back
+        else None
+    )
+    if not captures.selfie_frames:
+        raise InvalidPhoto("selfie", "no selfie frames were submitted")
+    frames_rgb = [
+        _decode(frame.image, "selfie", f"selfie_frames[{index}]")
+        for index, frame in enumerate(captures.selfie_frames)
+    ]
+    lap("decode")
+    document_face = check_image_faces(document_rgb)
+    if document_face.problem:
+        raise InvalidPhoto("document", document_face.describe("document", 80))
+    lap("document_face")
+
+    factors: dict[str, dict[str, Any]] = {}
+    factors["face_match"] = face_factor(
+        document_rgb, frames_rgb, captures.selfie_frames, effective["face_match_threshold"]
+    )
+    lap("face_match")
+    factors["liveness"] = liveness_factor(captures, frames_rgb, document_face.embedding)
+    lap("liveness")
+    factors["document"], document_fields = document_factor(
+        document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today
+    )
+    lap("document")
+    if effective["kya"]["enabled"]:
+        lookup = mx_lookup
+        if lookup is None and effective["kya"]["check_mx"]:
+            lookup = dns_mx_lookup()
+        factors["kya"] = kya_factor(applicant, document_fields, mx_lookup=lookup)
+        if effective["kya"]["check_mx"] and lookup is None:
+            factors["kya"]["detail"]["checks"].append(
+                {
+                    "name": "email_mx",
+                    "status": NOT_CHECKED,
+                    "detail": "MX lookup enabled but no DNS resolver library is installed",
+                }
+            )
+    else:
+        factors["kya"] = factor(NOT_CHECKED, None, ["KYA is disabled in the partner's settings"])
+    lap("kya")
+    decision = scoring.decide(factors, scoring.scoring_settings(partner_settings))
+    return PipelineResult(factors, decision, effective, timings)

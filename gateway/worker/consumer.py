@@ -1,0 +1,39 @@
+"""Run the worker: a Huey consumer with process workers, periodic jobs on.
+
+Process workers because verification is CPU-bound Python (the GIL would serialise threads);
+each process loads the face models once through the ``on_startup`` hook in ``tasks``. SIGINT
+stops gracefully (running jobs finish), SIGTERM at once; a job cut short is recovered by the
+reconciler when its lease runs out.
+"""
+
+from __future__ import annotations
+
+from huey.consumer import Consumer
+
+from gateway.settings import Settings
+
+
+def build_consumer(workers: int) -> Consumer:
+    """A consumer for the project's queue with every task module registered."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    # Importing registers the tasks and the periodic reconciler on the shared Huey instance.
+    from gateway.worker import reconciler, tasks  # noqa: F401
+    from gateway.worker.app import huey
+
+    return huey.create_consumer(
+        workers=workers,
+        worker_type="process",
+        periodic=True,
+        check_worker_health=True,
+        max_delay=2.0,
+    )
+
+
+def run_consumer(workers: int | None = None) -> None:
+    """Block running the worker; `workers` defaults to EKYC_WORKER_PROCESSES."""
+    from gateway.logging_setup import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
+    build_consumer(workers or settings.worker_processes).run()

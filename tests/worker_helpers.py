@@ -1,0 +1,126 @@
+"""What the worker tests share: a genuine capture made from the shared data, and a profile moved
+to ``submitted`` with its files stored the way the hosted flow stores them."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from gateway.services.faces import detect_faces
+from gateway.services.pocketbase import PocketBase
+
+CLIP_FPS = 29.97
+# Frame spans of the shared clip (measured by eval/liveness_eval.py): a frontal pause, the turn
+# to the right, a frontal pause, the turn to the left.
+NEUTRAL_FRAME = 93
+TURN_RIGHT_FRAMES = (100, 103, 106, 109, 112)
+DOCUMENT_PORTRAIT_FRAME = 148
+TURN_LEFT_FRAMES = (151, 154, 157, 160, 161)
+
+
+def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@cache
+def read_clip(path: Path) -> tuple[np.ndarray, ...]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return tuple(frames)
+
+
+def portrait_crop(rgb: np.ndarray) -> np.ndarray:
+    """Head-and-shoulders crop around the one face, as a document portrait is framed."""
+    faces = detect_faces(rgb)
+    assert len(faces) == 1
+    left, top, right, bottom = faces[0].box
+    width = right - left
+    height, full_width = rgb.shape[:2]
+    return rgb[
+        max(0, top - width // 2) : min(height, bottom + width // 3),
+        max(0, left - width // 3) : min(full_width, right + width // 3),
+    ]
+
+
+@dataclass
+class GenuineCapture:
+    """A synthetic passport with the clip's person and a live challenge sequence of that person."""
+
+    document_jpeg: bytes
+    fields: dict[str, str]
+    frames: list[tuple[str, bytes, str, float]]  # (filename, jpeg, prompt, t_ms)
+    prompts: tuple[str, ...] = ("turn_right", "turn_left")
+
+
+@cache
+def genuine_capture(datasets_dir: Path) -> GenuineCapture:
+    from gateway.synthetic.documents import make_passport
+
+    clip = read_clip(datasets_dir / "liveness" / "short_hamilton_clip.mp4")
+    document = make_passport(np.random.default_rng(7), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
+    plan = [("neutral", (NEUTRAL_FRAME,)), ("turn_right", TURN_RIGHT_FRAMES)]
+    plan.append(("turn_left", TURN_LEFT_FRAMES))
+    frames = [
+        (f"frame_{index:03d}.jpg", jpeg(clip[index]), prompt, round(index * 1000 / CLIP_FPS, 1))
+        for prompt, indexes in plan
+        for index in indexes
+    ]
+    return GenuineCapture(jpeg(document.image_rgb), dict(document.fields), frames)
+
+
+def challenge(prompts: tuple[str, ...], ttl_s: float = 600) -> dict[str, Any]:
+    now = time.time()
+    return {"id": "test", "prompts": list(prompts), "issued_at": now, "expires_at": now + ttl_s}
+
+
+def submit(
+    pb: PocketBase,
+    profile_id: str,
+    *,
+    document_jpeg: bytes | None,
+    frames: list[tuple[str, bytes, str, float]],
+    prompts: tuple[str, ...],
+) -> None:
+    """Store the captures on the profile and move it to ``submitted``, as the hosted flow does."""
+    pb.transition(profile_id, "in_progress", actor="applicant", reason="capture started")
+    files: dict[str, list[tuple[str, bytes, str]]] = {
+        "selfie_frames": [(name, data, "image/jpeg") for name, data, _, _ in frames]
+    }
+    if document_jpeg is not None:
+        files["document_front"] = [("document_front.jpg", document_jpeg, "image/jpeg")]
+    pb.update(
+        "profiles",
+        profile_id,
+        {
+            "capture": {
+                "frames": [
+                    {"filename": name, "prompt": prompt, "t_ms": t_ms}
+                    for name, _, prompt, t_ms in frames
+                ]
+            },
+            "liveness_challenge": challenge(prompts),
+        },
+        files=files,
+    )
+    pb.transition(profile_id, "submitted", actor="applicant", reason="captures complete")
+
+
+def history(pb: PocketBase, profile_id: str) -> list[tuple[str, str, str, str]]:
+    rows = pb.find("status_history", "profile = {:profile}", {"profile": profile_id}, sort="@rowid")
+    return [(row["from_status"], row["to_status"], row["actor"], row["reason"]) for row in rows]
