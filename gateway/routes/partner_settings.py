@@ -1,0 +1,34 @@
+"""``GET/PATCH /api/settings``: a partner reads and changes its own settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.routes import json_body
+from gateway.services import partner_settings
+
+bp = Blueprint("partner_settings", __name__, url_prefix="/api/settings")
+limiter.limit(partner_rate_limit)(bp)
+
+
+@bp.get("")
+@require_scope("partner")
+def get_settings() -> dict[str, Any]:
+    """The partner's effective settings (defaults included, credentials redacted)."""
+    return partner_settings.get_partner_settings(services().pb, current_principal().partner_id)
+
+
+@bp.patch("")
+@require_scope("partner")
+def patch_settings() -> dict[str, Any]:
+    """Change settings with a JSON merge patch (``null`` restores a default); validated whole.
+
+    Other gateway processes apply the change within their key cache's 10 s.
+    """
+    principal = current_principal()
+    return partner_settings.set_partner_settings(
+        services().pb, principal.partner_id, json_body(), actor=principal.actor
+    )

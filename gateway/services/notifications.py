@@ -1,0 +1,132 @@
+"""Email to a partner's review address when a profile needs a human (``manual_review``).
+
+Sent by the worker while it fans out the ``profile.manual_review`` event, only when the operator
+set ``EKYC_SMTP_URL``: ``smtp://[user:password@]host[:port][?from=addr&starttls=1]`` or
+``smtps://...`` (implicit TLS). The message names the profile by id and the partner's own
+reference and says why it is in review; no applicant data, no images.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import structlog
+
+from gateway.services.partner_settings import effective_settings
+from gateway.services.pocketbase import PocketBase
+
+log = structlog.get_logger("gateway.notifications")
+SMTP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to send mail."""
+
+    host: str
+    port: int
+    use_ssl: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    sender: str
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """``EKYC_SMTP_URL`` as a config; ``ValueError`` when it is not a usable SMTP URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("EKYC_SMTP_URL must look like smtp://host:port or smtps://host:port")
+    query = parse_qs(parts.query)
+    use_ssl = parts.scheme == "smtps"
+    return SmtpConfig(
+        host=parts.hostname,
+        port=parts.port or (465 if use_ssl else 25),
+        use_ssl=use_ssl,
+        starttls=(query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"}),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        sender=query.get("from", [f"ekyc-gateway@{parts.hostname}"])[0],
+    )
+
+
+def send_email(config: SmtpConfig, to_address: str, subject: str, body: str) -> None:
+    """Send one plain-text email."""
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = to_address
+    message["Subject"] = subject
+    message.set_content(body)
+    client_class = smtplib.SMTP_SSL if config.use_ssl else smtplib.SMTP
+    with client_class(config.host, config.port, timeout=SMTP_TIMEOUT_S) as client:
+        if config.starttls and not config.use_ssl:
+            client.starttls()
+        if config.username:
+            client.login(config.username, config.password or "")
+        client.send_message(message)
+
+
+def review_address(partner: dict[str, Any]) -> str | None:
+    """The partner's review address: its settings' ``review_email``, else the record's field."""
+    settings = effective_settings(partner.get("settings"))
+    return settings.get("review_email") or partner.get("review_email") or None
+
+
+def review_message(partner: dict[str, Any], event: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of the manual-review email (ids and reasons only)."""
+    data = event.get("data") or {}
+    reference = data.get("external_ref") or data.get("profile_id")
+    reasons = data.get("reasons") or []
+    lines = [
+        f"A profile of {partner.get('name') or 'your organisation'} needs a manual review.",
+        "",
+        f"Profile id: {data.get('profile_id')}",
+        f"Your reference: {data.get('external_ref') or '-'}",
+        f"Score: {data.get('score') if data.get('score') is not None else '-'}",
+        "Why:",
+        *(f"  - {_reason_text(reason)}" for reason in reasons),
+        *(["  - (no reason recorded)"] if not reasons else []),
+        "",
+        "Open the review queue in the admin UI to decide.",
+    ]
+    return f"[eKYC] Manual review needed: {reference}", "\n".join(lines)
+
+
+def _reason_text(reason: Any) -> str:
+    if isinstance(reason, dict):
+        return str(reason.get("message") or reason.get("reason") or reason.get("code") or reason)
+    return str(reason)
+
+
+def notify_manual_review(pb: PocketBase, config: SmtpConfig, event: dict[str, Any]) -> bool:
+    """Email the partner's review address about a ``profile.manual_review`` event.
+
+    Returns False (and logs) when the partner has no review address.
+    """
+    partner = pb.get("partners", event["partner"])
+    to_address = review_address(partner)
+    if not to_address:
+        log.info("review_email_skipped", partner_id=partner["id"], reason="no review address")
+        return False
+    subject, body = review_message(partner, event)
+    send_email(config, to_address, subject, body)
+    log.info("review_email_sent", partner_id=partner["id"], event_id=event["id"])
+    return True
+
+
+def review_notifier(pb: PocketBase, smtp_url: str) -> Callable[[dict[str, Any]], None] | None:
+    """The hook the webhook dispatcher calls for each event, or None when SMTP is not set."""
+    if not smtp_url:
+        return None
+    config = parse_smtp_url(smtp_url)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("type") == "profile.manual_review":
+            notify_manual_review(pb, config, event)
+
+    return on_event

@@ -1,0 +1,334 @@
+"""Webhook delivery end to end: profiles changed through the API write events in PocketBase's
+transaction, the worker's sweeper sends them to a real HTTP receiver on loopback, and the test
+verifies every signature with its own implementation of Standard Webhooks."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from api_helpers import new_profile_id
+from flask import Flask
+from flask.testing import FlaskClient
+from webhook_receiver import Receiver, independent_verify, start_receiver
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.services.webhooks import delivery as webhook_delivery
+from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
+from gateway.settings import Settings
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records what it receives."""
+    server = start_receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook_app(make_settings: Callable[..., Settings]) -> Flask:
+    """The app with loopback webhook URLs allowed (as the operator would for a local receiver)."""
+    application = create_app(make_settings(webhook_allow_private=True))
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def hook_client(hook_app: Flask) -> FlaskClient:
+    """A client of that app."""
+    return hook_app.test_client()
+
+
+@pytest.fixture
+def hook_services(hook_app: Flask) -> Services:
+    """That app's services."""
+    return hook_app.extensions["ekyc"]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock starting now."""
+    return Clock()
+
+
+@pytest.fixture
+def context(hook_services: Services, clock: Clock) -> Iterator[DeliveryContext]:
+    """The worker's delivery context on the test PocketBase, with the hand-moved clock."""
+    ctx = DeliveryContext(
+        pb=hook_services.pb,
+        data_key=hook_services.settings.data_key,
+        allow_private=True,
+        clock=clock,
+        rng=random.Random(7),
+    )
+    yield ctx
+    ctx.close()
+
+
+def register(client: FlaskClient, headers: dict[str, str], url: str, events: list[str]) -> dict:
+    """POST /api/webhooks and return the body (with the one-time secret)."""
+    response = client.post("/api/webhooks", json={"url": url, "events": events}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def deliveries(client: FlaskClient, headers: dict[str, str], **query: Any) -> list[dict]:
+    """The partner's deliveries through the API."""
+    response = client.get("/api/webhooks/deliveries", query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def test_status_changes_arrive_signed_with_thin_payloads(
+    hook_client: FlaskClient, make_partner: Callable, receiver: Receiver, context: DeliveryContext
+) -> None:
+    partner = make_partner("Hook partner")
+    endpoint = register(hook_client, partner.headers, receiver.url, ["*"])
+    assert endpoint["secret"].startswith("whsec_") and endpoint["enabled"] is True
+    assert set(endpoint) >= {"id", "url", "events", "enabled", "secret"}
+    profile_id = new_profile_id(
+        hook_client,
+        partner.headers,
+        first_name="Siti",
+        document={"type": "passport", "country": "IDN", "number": "X1234567"},
+    )
+
+    counts = sweep(context)
+
+    assert counts["succeeded"] == 2
+    types = sorted(json.loads(r.body)["type"] for r in receiver.requests)
+    assert types == ["profile.created", "profile.status_changed"]
+    for request in receiver.requests:
+        assert independent_verify(endpoint["secret"], request.headers, request.body)
+        assert request.headers["webhook-id"].startswith("msg_")
+        body = json.loads(request.body)
+        assert body["data"]["profile_id"] == profile_id
+        assert body["data"]["status"] == "unverified"
+        text = request.body.decode()
+        assert "X1234567" not in text and "Siti" not in text
+    # A tampered body does not verify (the checker can fail).
+    first = receiver.requests[0]
+    assert not independent_verify(endpoint["secret"], first.headers, first.body + b" ")
+    # Nothing is sent twice.
+    assert sweep(context)["attempted"] == 0 and len(receiver.requests) == 2
+    rows = deliveries(hook_client, partner.headers)
+    assert {row["status"] for row in rows} == {"succeeded"}
+    assert all(row["attempts"] == 1 and row["last_status_code"] == 200 for row in rows)
+    assert all(row["attempt_log"][0]["latency_ms"] >= 0 for row in rows)
+
+
+def test_a_500_is_retried_later_with_the_same_webhook_id(
+    hook_client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+    clock: Clock,
+) -> None:
+    partner = make_partner()
+    register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    receiver.statuses.extend([500])
+    new_profile_id(hook_client, partner.headers)
+
+    sweep(context)
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "pending" and row["last_status_code"] == 500
+    assert row["last_response"] == "status 500"
+    next_at = datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
+    assert timedelta(seconds=59) < next_at - clock.now < timedelta(seconds=73)
+
+    assert sweep(context)["attempted"] == 0  # not due yet
+    clock.advance(minutes=2)
+    assert sweep(context)["succeeded"] == 1
+
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "succeeded" and row["attempts"] == 2
+    assert [a["status_code"] for a in row["attempt_log"]] == [500, 200]
+    ids = {r.headers["webhook-id"] for r in receiver.requests}
+    assert len(receiver.requests) == 2 and ids == {row["message_id"]}
+
+
+def test_a_410_disables_the_endpoint_and_tells_the_partner(
+    hook_client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+    clock: Clock,
+) -> None:
+    partner = make_partner()
+    gone = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    other = start_receiver()
+    try:
+        register(hook_client, partner.headers, other.url, ["webhook.endpoint_disabled"])
+        receiver.statuses.extend([410])
+        new_profile_id(hook_client, partner.headers)
+        sweep(context)
+        sweep(context)  # fans out the endpoint_disabled event
+        [told] = other.requests
+        body = json.loads(told.body)
+        assert body["type"] == "webhook.endpoint_disabled"
+        assert body["data"]["endpoint_id"] == gone["id"]
+    finally:
+        other.stop()
+    view = hook_client.get(f"/api/webhooks/{gone['id']}", headers=partner.headers).get_json()
+    assert view["enabled"] is False and "410" in view["disabled_reason"]
+    [row] = deliveries(hook_client, partner.headers, endpoint_id=gone["id"])
+    assert row["status"] == "failed" and row["next_attempt_at"] is None
+    # Later events are not sent to the disabled endpoint.
+    new_profile_id(hook_client, partner.headers)
+    clock.advance(hours=1)
+    sweep(context)
+    assert len(receiver.requests) == 1
+
+
+def test_replay_sends_the_same_message_again(
+    hook_app: Flask,
+    hook_client: FlaskClient,
+    hook_services: Services,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+) -> None:
+    from gateway.worker.app import huey, use_services
+
+    partner = make_partner()
+    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    [row] = deliveries(hook_client, partner.headers)
+
+    huey.immediate = True
+    use_services(hook_services)
+    try:
+        response = hook_client.post(
+            f"/api/webhooks/deliveries/{row['id']}/replay", headers=partner.headers
+        )
+    finally:
+        huey.immediate = False
+        use_services(None)
+    assert response.status_code == 202, response.get_json()
+    assert len(receiver.requests) == 2
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body
+    assert independent_verify(endpoint["secret"], second.headers, second.body)
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "succeeded" and row["attempts"] == 2
+
+    stranger = make_partner("Someone else")
+    response = hook_client.post(
+        f"/api/webhooks/deliveries/{row['id']}/replay", headers=stranger.headers
+    )
+    assert response.status_code == 404
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(
+    hook_client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+    clock: Clock,
+) -> None:
+    partner = make_partner()
+    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    rotated = hook_client.post(
+        f"/api/webhooks/{endpoint['id']}/rotate", json={"overlap_s": 3600}, headers=partner.headers
+    )
+    assert rotated.status_code == 200
+    new_secret = rotated.get_json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != endpoint["secret"]
+
+    new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    [during] = receiver.requests
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert independent_verify(endpoint["secret"], during.headers, during.body)
+    assert independent_verify(new_secret, during.headers, during.body)
+
+    clock.advance(hours=2)
+    new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    after = receiver.requests[1]
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    assert independent_verify(new_secret, after.headers, after.body)
+    assert not independent_verify(endpoint["secret"], after.headers, after.body)
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled(
+    hook_client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+    clock: Clock,
+) -> None:
+    partner = make_partner()
+    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    receiver.default_status = 503
+    new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    clock.advance(hours=12)
+    sweep(context)
+    view = hook_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers)
+    assert view.get_json()["enabled"] is True and view.get_json()["failing_since"]
+    clock.advance(hours=13)
+    sweep(context)
+    view = hook_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers).get_json()
+    assert view["enabled"] is False and "24 hours" in view["disabled_reason"]
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "failed" and row["attempts"] == 3
+
+    # Re-enabling clears the failure record and a replay then succeeds.
+    receiver.default_status = 200
+    patched = hook_client.patch(
+        f"/api/webhooks/{endpoint['id']}", json={"enabled": True}, headers=partner.headers
+    ).get_json()
+    assert patched["enabled"] is True and patched["failing_since"] is None
+    webhook_delivery.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
+    assert sweep(context)["succeeded"] == 1
+
+
+def test_an_unreachable_receiver_is_recorded_as_an_error(
+    hook_client: FlaskClient, make_partner: Callable, context: DeliveryContext
+) -> None:
+    partner = make_partner()
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    register(hook_client, partner.headers, f"http://127.0.0.1:{port}/x", ["profile.created"])
+    new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "pending" and row["last_status_code"] is None
+    assert row["last_error"].startswith("ConnectionError")
+    assert row["attempt_log"][0]["next_attempt_at"] == row["next_attempt_at"]
+
+
+def test_backoff_spans_more_than_three_days_and_jitter_only_stretches() -> None:
+    policy = RetryPolicy()
+    assert policy.nominal_span_s() >= 3 * 86_400
+    rng = random.Random(1)
+    for step in range(policy.max_retries):
+        nominal = policy.nominal_delay_s(step)
+        delays = [policy.delay_s(step, rng) for _ in range(50)]
+        assert all(nominal <= delay <= nominal * (1 + policy.jitter) for delay in delays)
+        assert len(set(delays)) > 1
+    assert policy.nominal_delay_s(0) < policy.nominal_delay_s(1) < policy.nominal_delay_s(2)
