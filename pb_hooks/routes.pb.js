@@ -27,6 +27,10 @@ routerAdd("POST", "/api/ekyc/find", (e) => {
 
 // Create a profile, or return the partner's existing one with the same external_ref or document,
 // honouring an Idempotency-Key; all in one transaction so concurrent identical creates yield one.
+// Lookups here are SQL-bound ($dbx.hashExp), not filter strings: PocketBase's filter {:params}
+// never match a value holding a rune Go deems unprintable (NBSP, zero-width space, U+202E...), so
+// a second create with such an external_ref missed the first profile and hit the unique index.
+// The unique indexes make these lookups return at most one record.
 routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
   const body = e.requestInfo().body;
   const view = require(`${__hooks}/lib/view.js`);
@@ -37,9 +41,8 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
 
   $app.runInTransaction((txApp) => {
     if (idem) {
-      const previous = txApp.findRecordsByFilter(
-        "idempotency_keys", "partner = {:partner} && key = {:key}", "", 1, 0,
-        { partner: partner, key: String(idem.key) },
+      const previous = txApp.findAllRecords(
+        "idempotency_keys", $dbx.hashExp({ partner: partner, key: String(idem.key) }),
       );
       if (previous.length) {
         const record = previous[0];
@@ -62,18 +65,19 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
 
     let existing = null;
     if (fields.external_ref) {
-      const found = txApp.findRecordsByFilter(
-        "profiles", "partner = {:partner} && external_ref = {:ref}", "", 1, 0,
-        { partner: partner, ref: String(fields.external_ref) },
+      const found = txApp.findAllRecords(
+        "profiles", $dbx.hashExp({ partner: partner, external_ref: String(fields.external_ref) }),
       );
       existing = found.length ? found[0] : null;
     }
     if (!existing && fields.document_index) {
-      const found = txApp.findRecordsByFilter(
+      const found = txApp.findAllRecords(
         "profiles",
-        "partner = {:partner} && document_country = {:country} && document_index = {:index}",
-        "", 1, 0,
-        { partner: partner, country: String(fields.document_country || ""), index: String(fields.document_index) },
+        $dbx.hashExp({
+          partner: partner,
+          document_country: String(fields.document_country || ""),
+          document_index: String(fields.document_index),
+        }),
       );
       existing = found.length ? found[0] : null;
     }
