@@ -1,0 +1,22 @@
+"""Periodic jobs of partner integration: the webhook sweeper (every minute) and the daily
+document-expiry job. The consumer must import this module for Huey to schedule them."""
+
+from __future__ import annotations
+
+from huey import crontab
+
+from gateway.services.expiry import run_expiry_job
+from gateway.worker.app import huey, worker_services
+from gateway.worker.webhook_tasks import sweep_webhooks
+
+
+@huey.periodic_task(crontab(minute="*"))
+def webhook_sweeper() -> dict[str, int]:
+    """Fan out new outbox events and enqueue every due delivery."""
+    return sweep_webhooks()
+
+
+@huey.periodic_task(crontab(hour="2", minute="17"))
+def document_expiry() -> dict[str, int]:
+    """Warn about documents expiring in 90/30/7 days and expire the ones past their date."""
+    return run_expiry_job(worker_services().pb).as_dict()
