@@ -1,0 +1,241 @@
+"""Reviewer routes: status changes with reasons, documents stored as protected files, notes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+from api_helpers import assert_problem, new_profile_id
+from PIL import Image
+
+from gateway import create_app
+
+
+def image_bytes(kind: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, kind)
+    return buffer.getvalue()
+
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def in_manual_review(services, profile_id: str) -> None:
+    """Walk a profile to manual_review the way the pipeline does."""
+    for status in ("in_progress", "submitted", "processing", "manual_review"):
+        services.pb.transition(profile_id, status, actor="worker", reason="pipeline")
+
+
+def patch_status(client, headers, profile_id, **body):
+    """PATCH /api/profiles/{id}/status."""
+    return client.patch(f"/api/profiles/{profile_id}/status", json=body, headers=headers)
+
+
+def upload(client, headers, profile_id, files: dict[str, tuple[bytes, str]]):
+    """POST /api/profiles/{id}/documents as multipart."""
+    data = {field: (io.BytesIO(content), name) for field, (content, name) in files.items()}
+    return client.post(
+        f"/api/profiles/{profile_id}/documents",
+        data=data,
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def test_reviewer_approves_with_a_reason_and_is_named_in_history(client, reviewer, services):
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    response = patch_status(
+        client, reviewer.headers, profile_id, status="approved", reason="documents match"
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "approved"
+    assert body["latest_history"]["actor"] == f"reviewer:{reviewer.key_id}"
+    assert body["latest_history"]["reason"] == "documents match"
+    items = client.get(f"/api/profiles/{profile_id}/history", headers=reviewer.headers)
+    actors = [item["actor"] for item in items.get_json()["items"]]
+    assert actors == [
+        f"partner:{reviewer.partner_id}",
+        *["worker"] * 4,
+        f"reviewer:{reviewer.key_id}",
+    ]
+    audit = services.pb.find("audit_log", "target = {:t}", {"t": profile_id})
+    assert [(row["action"], row["actor"]) for row in audit] == [
+        ("profile.status_changed", f"reviewer:{reviewer.key_id}")
+    ]
+
+
+@pytest.mark.parametrize("status", ["approved", "rejected"])
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_approve_and_reject_require_a_reason(client, reviewer, services, status, reason):
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    body = {"status": status} if reason is None else {"status": status, "reason": reason}
+    response = patch_status(client, reviewer.headers, profile_id, **body)
+    assert "reason" in assert_problem(response, 422, "validation_failed")["errors"]
+    assert services.pb.get("profiles", profile_id)["status"] == "manual_review"
+
+
+def test_resubmission_needs_no_reason(client, reviewer, services):
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    response = patch_status(client, reviewer.headers, profile_id, status="resubmission_requested")
+    assert response.status_code == 200
+    assert response.get_json()["latest_history"]["reason"] is None
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({"status": "bogus"}, "status"), ({}, "status"), ({"status": "approved", "x": 1}, "x")],
+)
+def test_bad_status_bodies_are_422(client, reviewer, body, field):
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = patch_status(client, reviewer.headers, profile_id, **body)
+    assert field in assert_problem(response, 422, "validation_failed")["errors"]
+
+
+def test_partner_scope_alone_cannot_use_reviewer_routes(client, partner):
+    profile_id = new_profile_id(client, partner.headers)
+    responses = [
+        patch_status(client, partner.headers, profile_id, status="expired"),
+        client.post(
+            f"/api/profiles/{profile_id}/notes", json={"body": "x"}, headers=partner.headers
+        ),
+        client.get(f"/api/profiles/{profile_id}/notes", headers=partner.headers),
+        upload(client, partner.headers, profile_id, {"selfie": (image_bytes(), "s.jpg")}),
+    ]
+    for response in responses:
+        assert_problem(response, 403, "forbidden")
+
+
+def test_reviewer_of_another_partner_gets_404(client, make_partner, services):
+    owner = make_partner("Owner", ("partner", "reviewer"))
+    stranger = make_partner("Stranger", ("partner", "reviewer"))
+    profile_id = new_profile_id(client, owner.headers)
+    in_manual_review(services, profile_id)
+    responses = [
+        patch_status(client, stranger.headers, profile_id, status="approved", reason="x"),
+        client.post(
+            f"/api/profiles/{profile_id}/notes", json={"body": "x"}, headers=stranger.headers
+        ),
+        client.get(f"/api/profiles/{profile_id}/notes", headers=stranger.headers),
+        upload(client, stranger.headers, profile_id, {"selfie": (image_bytes(), "s.jpg")}),
+    ]
+    for response in responses:
+        assert_problem(response, 404, "not_found")
+    assert services.pb.get("profiles", profile_id)["status"] == "manual_review"
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def test_documents_are_stored_as_protected_files(client, reviewer, services, pocketbase):
+    profile_id = new_profile_id(client, reviewer.headers)
+    front, selfie = image_bytes("JPEG"), image_bytes("PNG")
+    response = upload(
+        client,
+        reviewer.headers,
+        profile_id,
+        {
+            "document_front": (front, "front.jpg"),
+            "selfie": (selfie, "me.png"),
+            "other": (PDF, "utility-bill.pdf"),
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    documents = response.get_json()["documents"]
+    assert documents["document_front"].endswith(".jpeg")
+    assert documents["selfie"].endswith(".png")
+    assert len(documents["other"]) == 1 and documents["other"][0].endswith(".pdf")
+    assert documents["document_back"] is None
+
+    url = f"{pocketbase.url}/api/files/profiles/{profile_id}/{documents['document_front']}"
+    anonymous = requests.get(url, timeout=5)
+    assert anonymous.status_code in (401, 403, 404)
+    assert anonymous.content != front
+    stored = services.pb.download_file("profiles", profile_id, documents["document_front"])
+    assert stored == front
+    assert services.pb.download_file("profiles", profile_id, documents["selfie"]) == selfie
+
+    again = upload(client, reviewer.headers, profile_id, {"other": (image_bytes(), "more.jpg")})
+    assert len(again.get_json()["documents"]["other"]) == 2
+    audit = services.pb.find("audit_log", "target = {:t}", {"t": profile_id})
+    assert [row["action"] for row in audit] == ["profile.documents_attached"] * 2
+
+
+def test_a_jpg_that_is_really_text_is_415(client, reviewer, services):
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = upload(
+        client, reviewer.headers, profile_id, {"document_front": (b"just some text", "x.jpg")}
+    )
+    assert "document_front" in assert_problem(response, 415, "unsupported_media_type")["errors"]
+    assert services.pb.get("profiles", profile_id)["document_front"] == ""
+
+
+def test_pdf_is_only_accepted_as_other(client, reviewer):
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = upload(client, reviewer.headers, profile_id, {"selfie": (PDF, "selfie.pdf")})
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_documents_must_be_multipart(client, reviewer):
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = client.post(
+        f"/api/profiles/{profile_id}/documents", json={"selfie": "x"}, headers=reviewer.headers
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_unknown_or_missing_file_fields_are_400(client, reviewer):
+    profile_id = new_profile_id(client, reviewer.headers)
+    unknown = upload(client, reviewer.headers, profile_id, {"passport": (image_bytes(), "p.jpg")})
+    assert "passport" in assert_problem(unknown, 400, "bad_request")["errors"]
+    empty = client.post(
+        f"/api/profiles/{profile_id}/documents",
+        data={"note": "no files"},
+        headers=reviewer.headers,
+        content_type="multipart/form-data",
+    )
+    assert_problem(empty, 400, "bad_request")
+
+
+def test_a_file_over_the_limit_is_413(make_settings, reviewer):
+    client = create_app(make_settings(max_upload_bytes=4096)).test_client()
+    profile_id = new_profile_id(client, reviewer.headers)
+    big = image_bytes("PNG", (400, 400))
+    big += b"\0" * max(0, 5000 - len(big))
+    response = upload(client, reviewer.headers, profile_id, {"selfie": (big, "big.png")})
+    assert_problem(response, 413, "payload_too_large")
+
+
+# -- notes -------------------------------------------------------------------------------------
+
+
+def test_notes_are_added_and_listed_oldest_first(client, reviewer):
+    profile_id = new_profile_id(client, reviewer.headers)
+    for text in ("called the applicant", "address confirmed"):
+        response = client.post(
+            f"/api/profiles/{profile_id}/notes", json={"body": text}, headers=reviewer.headers
+        )
+        assert response.status_code == 201
+        note = response.get_json()
+        assert note["author"] == f"reviewer:{reviewer.key_id}" and note["body"] == text
+    listed = client.get(f"/api/profiles/{profile_id}/notes", headers=reviewer.headers).get_json()
+    assert [note["body"] for note in listed["items"]] == [
+        "called the applicant",
+        "address confirmed",
+    ]
+    assert set(listed["items"][0]) == {"id", "author", "body", "created"}
+
+
+@pytest.mark.parametrize("body", [{}, {"body": ""}, {"body": "x" * 10_001}, {"body": "x", "y": 1}])
+def test_bad_notes_are_422(client, reviewer, body):
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = client.post(f"/api/profiles/{profile_id}/notes", json=body, headers=reviewer.headers)
+    assert_problem(response, 422, "validation_failed")
