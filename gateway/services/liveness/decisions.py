@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A deliberate head turn is 25-45 degrees; the estimate wobbles by about +-5 degrees between
-# frames of a still head (measured on the clip), and a flat photo turned in front of the camera
-# shows none. 18 degrees leaves room on both sides.
-TURN_YAW_DEG = 18.0
+# A deliberate head turn is 25-45 degrees; the estimate wobbles by up to +-6 degrees on a
+# speaking head that does not turn (measured on the clip), so 15 degrees is 2.5x that wobble.
+# Flat pictures tilted to fake a turn are refused by planarity.py, not by this threshold.
+TURN_YAW_DEG = 15.0
 # Looking up is a smaller movement than a turn and the pitch estimate is noisier (it also moves
 # with yaw), so the head must stay roughly frontal while it happens.
 LOOK_UP_PITCH_DEG = 15.0
@@ -38,6 +38,7 @@ class PromptOutcome:
     decisive_position: int | None  # position, within the prompt's frames, of the frame that counts
     reason: str
     lower_is_better: bool = False  # blink: the measure is how far the eyes stayed open
+    planar_fit: float | None = None  # turns and look_up: see planarity.py
 
     @property
     def strength(self) -> float:
@@ -57,6 +58,7 @@ class PromptOutcome:
             "measured": None if not math.isfinite(self.measured) else round(self.measured, 3),
             "threshold": self.threshold,
             "reason": self.reason,
+            "planar_fit": None if self.planar_fit is None else round(self.planar_fit, 3),
         }
 
 

@@ -13,9 +13,9 @@ the distance between the two eye centres, ~16 mm / ~61 mm for an average adult h
 therefore approximate (a few degrees, more for unusual faces); every decision compares a frame
 with the same person's neutral frames, so a constant per-person error cancels out.
 
-A flat photograph turned in front of the camera keeps the nose where it is relative to the
-eyes (a plane seen obliquely is squeezed evenly), so it shows no yaw: this is what makes the
-turn prompts hard to satisfy with a print or a screen.
+Geometry alone does not stop a flat picture: measured, the 5-point model places the nose of a
+face photo turned in front of the camera as if a head had turned (it reads appearance), so a
+turned print reports a yaw too. `planarity.py` is what refuses those.
 
 Directions are the applicant's own: `turn_left` means the applicant turns toward their left
 shoulder. In an unmirrored camera image (what getUserMedia and phone cameras deliver) their

@@ -9,6 +9,7 @@ frame and reported as evidence; they never make a sequence live.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from gateway.services.liveness.frames import (
 )
 from gateway.services.liveness.landmark_sources import LandmarkSource, landmark_source_from_name
 from gateway.services.liveness.passive import analyze_passive
+from gateway.services.liveness.planarity import PLANAR_CORRELATION, planar_fit
 from gateway.services.liveness.pose import pitch_up_deg
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
@@ -49,6 +51,11 @@ MAX_FACELESS_FRACTION = 0.25
 # shared clip, frames of one shot lie within 0.56 of their medoid; different people ~0.9.
 IDENTITY_MAX_DISTANCE = 0.6
 DOCUMENT_MAX_DISTANCE = 0.6
+# Between consecutive frames, what counts as a jump worth an embedding (see _discontinuities).
+JUMP_CENTRE_SHIFT = 0.35  # face box centre moved by this fraction of the face width
+JUMP_SIZE_RATIO = 1.3
+JUMP_SCENE_MIN_CHANGE = 8.0  # mean grey-level change of the 32x32 thumbnail
+JUMP_SCENE_FACTOR = 3.0
 
 
 @dataclass
@@ -104,8 +111,8 @@ def verify_challenge(
     `reference_embedding` is the document face's 128-D embedding: when given, the frames must
     show that person. `mirrored` says the client flipped its frames left-right (then a turn to
     the applicant's left appears as a turn to the right). `identity_frames` is "decisive" (the
-    first and last frames and each prompt's deciding frame are embedded: bounded cost) or
-    "all" (every frame: ~150 ms more per frame, catches a swap in a frame that decides nothing).
+    first and last frames, each prompt's deciding frame and any frame where the face or the
+    scene jumps are embedded: bounded cost) or "all" (every frame: ~100-250 ms per frame here).
     Malformed frames raise `ValidationFailed`; every other failure is a not-live result with a
     hint, never an exception.
     """
@@ -125,7 +132,7 @@ def verify_challenge(
         parsed = parse_frames(frames)
         blocks = _check_sequence(challenge, parsed, state)
         measures = _measure(parsed, source, mirrored, state)
-        outcomes = _decide_prompts(blocks, measures, source, state)
+        outcomes = _decide_prompts(blocks, measures, parsed, source, state)
         _check_identity(
             measures, outcomes, blocks, reference_embedding, identity_frames, parsed, state
         )
@@ -299,6 +306,7 @@ def _measure(
 def _decide_prompts(
     blocks: list[_Block],
     measures: list[FrameMeasure],
+    frames: list[Frame],
     source: LandmarkSource,
     state: _Verification,
 ) -> list[decisions.PromptOutcome]:
@@ -371,6 +379,8 @@ def _decide_prompts(
                 neutral_width,
                 source.smile_widen_ratio,
             )
+        if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
+            outcome = _refuse_planar_motion(outcome, block, neutral[0], measures, frames, state)
         outcomes.append(outcome)
         if not outcome.satisfied:
             state.hint(f"prompt_not_satisfied:{block.prompt}", f"{block.prompt}: {outcome.reason}.")
@@ -382,6 +392,34 @@ def _decide_prompts(
             0.5 + 0.4 * _shortfall(outcomes),
         )
     return outcomes
+
+
+def _refuse_planar_motion(
+    outcome: decisions.PromptOutcome,
+    block: _Block,
+    reference: FrameMeasure,
+    measures: list[FrameMeasure],
+    frames: list[Frame],
+    state: _Verification,
+) -> decisions.PromptOutcome:
+    """A head movement that one plane explains is a picture being tilted: not satisfied."""
+    decisive = measures[block.positions[outcome.decisive_position]]
+    fit = planar_fit(
+        frames[reference.index].rgb, reference.face, frames[decisive.index].rgb, decisive.face
+    )
+    if fit < PLANAR_CORRELATION:
+        return dataclasses.replace(outcome, planar_fit=fit)
+    state.hint(
+        "planar_motion",
+        f"{block.prompt}: the face moved like a flat picture (planar fit {fit:.2f} >= "
+        f"{PLANAR_CORRELATION}); show your own face to the camera.",
+    )
+    return dataclasses.replace(
+        outcome,
+        satisfied=False,
+        planar_fit=fit,
+        reason=f"{outcome.reason}, but the face moved as a flat picture (planar fit {fit:.2f})",
+    )
 
 
 def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
@@ -397,6 +435,39 @@ def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
         else:
             gaps.append(min(1.0, max(0.0, 1.0 - outcome.measured / outcome.threshold)))
     return min(gaps) if gaps else 0.0
+
+
+def _discontinuities(with_face: list[FrameMeasure]) -> list[FrameMeasure]:
+    """Frames whose face or scene jumps from the previous one: where a swap would show.
+
+    In "decisive" mode only these, the first and last frames and the deciding frames are
+    embedded (an embedding costs ~100-250 ms here). A frame from another capture moves the face
+    box, changes its size or changes the whole picture at once; a head turn does none of that
+    between frames 100-300 ms apart.
+    """
+    jumps = []
+    scene_changes = [
+        float(np.mean(np.abs(b.thumbnail - a.thumbnail))) for a, b in itertools.pairwise(with_face)
+    ]
+    typical_change = float(np.median(scene_changes)) if scene_changes else 0.0
+    for (previous, current), change in zip(
+        itertools.pairwise(with_face), scene_changes, strict=True
+    ):
+        width = max(previous.face.width_px, 1)
+        centre_shift = math.dist(_box_centre(previous), _box_centre(current)) / width
+        size_ratio = current.face.width_px / width
+        if (
+            centre_shift > JUMP_CENTRE_SHIFT
+            or not 1 / JUMP_SIZE_RATIO <= size_ratio <= JUMP_SIZE_RATIO
+            or change > max(JUMP_SCENE_MIN_CHANGE, JUMP_SCENE_FACTOR * typical_change)
+        ):
+            jumps.extend([previous, current])
+    return jumps
+
+
+def _box_centre(measure: FrameMeasure) -> tuple[float, float]:
+    left, top, right, bottom = measure.face.box
+    return (left + right) / 2, (top + bottom) / 2
 
 
 def _check_identity(
@@ -416,6 +487,7 @@ def _check_identity(
         for block, outcome in zip(blocks, outcomes, strict=True):
             if outcome.decisive_position is not None:
                 positions.add(block.positions[outcome.decisive_position])
+        positions.update(m.index for m in _discontinuities(with_face))
         chosen = [measures[p] for p in sorted(positions) if measures[p].has_face]
     for measure in chosen:
         measure.embedding = embed_face(frames[measure.index].rgb, measure.face)
