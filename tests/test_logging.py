@@ -1,0 +1,119 @@
+"""Structured logs: one JSON line per request with request id, partner, route, status and latency,
+and never the applicant's personal data or an API key's secret."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_helpers import create_profile
+
+from gateway import create_app
+
+PII = {
+    "first_name": "Zebulon",
+    "last_name": "Quackenbush",
+    "email": "zebulon.quack@example.org",
+    "phone": "+6281299887766",
+    "date_of_birth": "1987-06-05",
+}
+DOCUMENT_NUMBER = "ZX98765432"
+
+
+def json_lines(text: str) -> list[dict]:
+    """Every log line, each of which must be JSON."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def logged_client(make_settings, capsys):
+    """A client of an app built in the test body: structlog binds the stderr of the moment, and
+    pytest closes the setup phase's captured stderr before the test runs."""
+    client = create_app(make_settings(log_json=True)).test_client()
+    capsys.readouterr()
+    return client
+
+
+def test_each_request_writes_one_canonical_json_line(make_settings, partner, capsys):
+    client = logged_client(make_settings, capsys)
+    response = create_profile(client, partner.headers)
+    lines = [line for line in json_lines(capsys.readouterr().err) if line["event"] == "request"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["request_id"] == response.headers["X-Request-ID"]
+    assert line["partner_id"] == partner.partner_id
+    assert line["route"] == "/api/profiles"
+    assert line["method"] == "POST"
+    assert line["status"] == 201
+    assert isinstance(line["latency_ms"], float | int) and line["latency_ms"] >= 0
+    assert line["level"] == "info" and line["timestamp"].endswith("Z")
+
+
+def test_route_is_the_template_not_the_raw_path(make_settings, partner, capsys):
+    client = logged_client(make_settings, capsys)
+    client.get("/api/profiles/abcdefghijklmno", headers=partner.headers)
+    line = json_lines(capsys.readouterr().err)[-1]
+    assert (line["route"], line["status"]) == ("/api/profiles/<profile_id>", 404)
+
+
+def test_a_sane_incoming_request_id_is_kept_and_echoed(make_settings, capsys):
+    client = logged_client(make_settings, capsys)
+    response = client.get("/health", headers={"X-Request-ID": "partner-trace-0001"})
+    assert response.headers["X-Request-ID"] == "partner-trace-0001"
+    assert json_lines(capsys.readouterr().err)[-1]["request_id"] == "partner-trace-0001"
+
+
+@pytest.mark.parametrize("incoming", ["short", "x" * 65, 'evil" id', "new\\nline-header"])
+def test_an_insane_incoming_request_id_is_replaced(make_settings, capsys, incoming):
+    client = logged_client(make_settings, capsys)
+    response = client.get("/health", headers={"X-Request-ID": incoming})
+    assert response.headers["X-Request-ID"] != incoming
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_authentication_failures_are_logged_without_the_key(make_settings, partner, capsys):
+    client = logged_client(make_settings, capsys)
+    forged = f"ek_{partner.key_id}_this-secret-must-not-be-logged"
+    create_profile(client, {"x-api-key": forged})
+    text = capsys.readouterr().err
+    events = json_lines(text)
+    failures = [line for line in events if line["event"] == "authentication_failed"]
+    assert len(failures) == 1 and failures[0]["request_id"]
+    assert events[-1]["status"] == 401 and events[-1]["partner_id"] is None
+    assert "this-secret-must-not-be-logged" not in text
+
+
+def test_no_personal_data_reaches_the_logs(make_settings, reviewer, services, capsys):
+    client = logged_client(make_settings, capsys)
+    document = {"type": "passport", "country": "NLD", "number": DOCUMENT_NUMBER}
+    created = create_profile(client, reviewer.headers, document=document, **PII)
+    assert created.status_code == 201
+    profile_id = created.get_json()["id"]
+    # Failures carry the same data: a refused body, a refused transition, an unavailable store.
+    create_profile(client, reviewer.headers, **{**PII, "email": "zebulon.quack@@example"})
+    client.patch(
+        f"/api/profiles/{profile_id}/status",
+        json={"status": "approved", "reason": "Zebulon Quackenbush looks fine"},
+        headers=reviewer.headers,
+    )
+    client.post(
+        f"/api/profiles/{profile_id}/notes",
+        json={"body": f"called {PII['phone']}"},
+        headers=reviewer.headers,
+    )
+    text = capsys.readouterr().err
+    statuses = [line["status"] for line in json_lines(text) if line["event"] == "request"]
+    assert statuses == [201, 422, 409, 201]
+    for value in [*PII.values(), DOCUMENT_NUMBER, "zebulon", "Quackenbush"]:
+        assert value.lower() not in text.lower(), value
+    assert reviewer.api_key.split("_", 2)[2] not in text
+
+
+def test_store_failures_are_logged_as_warnings(make_settings, partner, capsys):
+    down = create_app(make_settings(pocketbase_url="http://127.0.0.1:9")).test_client()
+    capsys.readouterr()
+    create_profile(down, partner.headers, **PII)
+    lines = json_lines(capsys.readouterr().err)
+    failed = [line for line in lines if line["event"] == "request_failed"]
+    assert failed and failed[0]["level"] == "warning" and failed[0]["status"] == 503
+    assert lines[-1]["status"] == 503
+    assert "Zebulon" not in json.dumps(lines)
