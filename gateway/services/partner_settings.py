@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -338,10 +337,7 @@ def set_partner_settings(
             "actor": actor,
             "action": "partner.settings_changed",
             "target": partner_id,
-            "detail": {
-                "keys": sorted(patch),
-                "at": datetime.now(UTC).isoformat(),
-            },
+            "detail": {"keys": sorted(patch)},
         },
     )
     return redacted(effective)

@@ -14,10 +14,10 @@ function specificEvent(fromStatus, toStatus) {
 // Thin payload: ids, status, decision, score, reasons. Never images or document numbers.
 function profileData(profile, fromStatus, history) {
   const decision = profile.getString("decision");
-  const reasons = profile.get("reasons");
+  // A JSON field reads as raw bytes in the JSVM: parse its text.
   let reasonList = [];
   try {
-    const parsed = JSON.parse(JSON.stringify(reasons));
+    const parsed = JSON.parse(profile.getString("reasons") || "null");
     if (Array.isArray(parsed)) reasonList = parsed;
   } catch (err) {
     reasonList = [];

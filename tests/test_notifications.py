@@ -1,0 +1,125 @@
+"""Manual-review emails against a real SMTP server (aiosmtpd) started by the test: sent to the
+partner's review address when a profile enters manual_review, with ids and reasons only."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from api_helpers import new_profile_id
+from flask.testing import FlaskClient
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.services import notifications
+from gateway.services.partner_settings import set_partner_settings
+from gateway.services.webhooks.delivery import dispatch_events
+from gateway.settings import Settings
+from gateway.worker.webhook_tasks import delivery_context
+
+
+class Inbox:
+    """aiosmtpd handler that keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(
+            (list(envelope.rcpt_tos), message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[str, Inbox]]:
+    """A local SMTP server; yields its URL and inbox."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield f"smtp://127.0.0.1:{port}?from=ekyc%40gateway.test", inbox
+    controller.stop()
+
+
+def to_manual_review(services: Services, profile_id: str) -> None:
+    """Walk a profile to manual_review as the worker would, with a reason."""
+    for status in ("in_progress", "submitted", "processing"):
+        services.pb.transition(profile_id, status, actor="worker")
+    services.pb.transition(
+        profile_id,
+        "manual_review",
+        actor="worker",
+        set_fields={
+            "decision": "manual_review",
+            "score": 71,
+            "reasons": ["similarity 0.70 < 0.75 threshold"],
+        },
+    )
+
+
+def test_manual_review_emails_the_review_address(
+    make_settings: Callable[..., Settings], make_partner: Callable, smtp: tuple[str, Inbox]
+) -> None:
+    url, inbox = smtp
+    app = create_app(make_settings(smtp_url=url))
+    client: FlaskClient = app.test_client()
+    services: Services = app.extensions["ekyc"]
+    partner = make_partner("Mail partner")
+    set_partner_settings(
+        services.pb, partner.partner_id, {"review_email": "review@partner.test"}, actor="test"
+    )
+    profile_id = new_profile_id(
+        client, partner.headers, external_ref="case-77", first_name="Budi", email="b@x.test"
+    )
+    to_manual_review(services, profile_id)
+
+    context = delivery_context(services)  # the worker's wiring: SMTP on because the URL is set
+    dispatch_events(context)
+    dispatch_events(context)  # dispatched events are not mailed twice
+
+    mine = [(to, m) for to, m in inbox.messages if profile_id in m.get_payload()]
+    assert len(mine) == 1
+    recipients, message = mine[0]
+    assert recipients == ["review@partner.test"]
+    assert message["From"] == "ekyc@gateway.test"
+    assert "case-77" in message["Subject"]
+    body = message.get_payload()
+    assert "similarity 0.70 < 0.75 threshold" in body and "71" in body
+    assert "Budi" not in body and "b@x.test" not in body
+
+
+def test_no_review_address_no_email(
+    services: Services, make_partner: Callable, smtp: tuple[str, Inbox], client: FlaskClient
+) -> None:
+    url, inbox = smtp
+    partner = make_partner("Silent partner")
+    profile_id = new_profile_id(client, partner.headers)
+    to_manual_review(services, profile_id)
+    [event] = services.pb.find(
+        "webhook_events",
+        "profile = {:p} && type = 'profile.manual_review'",
+        {"p": profile_id},
+    )
+    sent = notifications.notify_manual_review(services.pb, notifications.parse_smtp_url(url), event)
+    assert sent is False and not inbox.messages
+
+
+def test_notifier_is_off_without_smtp_url(services: Services) -> None:
+    assert notifications.review_notifier(services.pb, "") is None
+
+
+def test_smtp_url_parsing() -> None:
+    config = notifications.parse_smtp_url("smtps://user%40x:p%2Fw@mail.test?from=a%40b.test")
+    assert (config.host, config.port, config.use_ssl) == ("mail.test", 465, True)
+    assert (config.username, config.password, config.sender) == ("user@x", "p/w", "a@b.test")
+    plain = notifications.parse_smtp_url("smtp://mail.test:2525?starttls=1")
+    assert (plain.port, plain.use_ssl, plain.starttls) == (2525, False, True)
+    with pytest.raises(ValueError):
+        notifications.parse_smtp_url("http://mail.test")

@@ -1,0 +1,188 @@
+"""Per-partner settings: defaults, validation on write (service and API), merge-patch semantics,
+operator-only keys, redaction, and that the existing consumers still read what they expect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from api_helpers import assert_problem, create_profile
+from flask.testing import FlaskClient
+
+from gateway.container import Services
+from gateway.errors import Forbidden, ValidationFailed
+from gateway.services.partner_settings import (
+    DEFAULT_SETTINGS,
+    effective_settings,
+    merge_patch,
+    set_partner_settings,
+    validate_settings,
+)
+
+
+def test_defaults_are_valid_and_as_specified() -> None:
+    settings = effective_settings(None)
+    validate_settings(settings)
+    assert settings["thresholds"] == {"approve": 80, "review": 60}
+    assert settings["weights"] == {"liveness": 30, "face_match": 40, "document": 25, "kya": 5}
+    assert settings["face_match_threshold"] == 0.75 and settings["min_age"] == 18
+    assert settings["required_checks"]["liveness"] is True
+    assert settings["required_checks"]["kya"] is False
+    # The keys other modules already read keep their meaning.
+    for key in ("link_ttl_s", "rate_limit", "retention_days", "allowed_return_urls", "branding"):
+        assert key in settings
+
+
+def test_effective_settings_merge_nested_and_leave_defaults_alone() -> None:
+    settings = effective_settings({"weights": {"kya": 0, "document": 30}, "min_age": 21})
+    assert settings["weights"] == {"liveness": 30, "face_match": 40, "document": 30, "kya": 0}
+    assert settings["min_age"] == 21
+    assert DEFAULT_SETTINGS["weights"]["kya"] == 5
+    assert effective_settings("garbage")["min_age"] == 18  # type: ignore[arg-type]
+
+
+def test_merge_patch_null_restores_default() -> None:
+    stored = {"min_age": 21, "branding": {"name": "Acme", "accent_color": "#000000"}}
+    patched = merge_patch(stored, {"min_age": None, "branding": {"name": None}})
+    assert patched == {"branding": {"accent_color": "#000000"}}
+
+
+@pytest.mark.parametrize(
+    ("patch", "path"),
+    [
+        ({"weights": {"kya": 10}}, "weights"),
+        ({"weights": {"liveness": -5, "face_match": 75}}, "weights"),
+        ({"thresholds": {"review": 85}}, "thresholds.review"),
+        ({"thresholds": {"approve": 120}}, "thresholds.approve"),
+        ({"face_match_threshold": 1.5}, "face_match_threshold"),
+        ({"face_match_threshold": True}, "face_match_threshold"),
+        ({"min_age": -1}, "min_age"),
+        ({"min_age": 18.5}, "min_age"),
+        ({"allowed_document_types": ["library_card"]}, "allowed_document_types"),
+        ({"allowed_document_types": []}, "allowed_document_types"),
+        ({"allowed_countries": ["XYZ"]}, "allowed_countries"),
+        ({"link_ttl_s": 10}, "link_ttl_s"),
+        ({"retention_days": 0}, "retention_days"),
+        ({"rate_limit": "lots"}, "rate_limit"),
+        ({"allowed_return_urls": ["javascript:alert(1)"]}, "allowed_return_urls"),
+        ({"allowed_return_urls": ["https://shop.example"]}, "allowed_return_urls"),
+        ({"branding": {"accent_color": "red"}}, "branding.accent_color"),
+        ({"branding": {"logo": "x.png"}}, "branding.logo"),
+        ({"liveness": {"prompts": ["wink"]}}, "liveness.prompts"),
+        ({"liveness": {"prompt_count": 9}}, "liveness.prompt_count"),
+        ({"kya": {"phone": "yes"}}, "kya.phone"),
+        ({"required_checks": {"registry": True}}, "required_checks.registry"),
+        ({"review_email": "not-an-address"}, "review_email"),
+        ({"registry": {"enabled": True}}, "registry.url"),
+        ({"registry": {"url": "ftp://x"}}, "registry.url"),
+        ({"registry": {"timeout_s": 600}}, "registry.timeout_s"),
+        ({"registry": {"auth_header_value": "a\r\nX-Evil: 1"}}, "registry.auth_header_value"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_invalid_settings_are_refused(patch: dict[str, Any], path: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_settings(effective_settings(merge_patch({}, patch)))
+    assert path in caught.value.errors, caught.value.errors
+
+
+def test_a_consistent_custom_profile_is_accepted() -> None:
+    validate_settings(
+        effective_settings(
+            {
+                "thresholds": {"approve": 85, "review": 70},
+                "weights": {"liveness": 35, "face_match": 45, "document": 20, "kya": 0},
+                "required_checks": {"kya": False, "registry": True},
+                "allowed_countries": ["IDN", "mys"],
+                "allowed_return_urls": ["https://shop.example/return"],
+                "rate_limit": "120/minute",
+                "branding": {"name": "Acme", "accent_color": "#AA3300"},
+                "liveness": {"prompts": ["blink", "turn_left"], "prompt_count": 2},
+                "review_email": "kyc@acme.example",
+                "registry": {"enabled": True, "url": "https://nik.example/lookup"},
+            }
+        )
+    )
+
+
+def test_api_reads_and_patches_own_settings(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    shown = client.get("/api/settings", headers=partner.headers)
+    assert shown.status_code == 200 and shown.get_json()["min_age"] == 18
+
+    patched = client.patch(
+        "/api/settings",
+        json={"min_age": 21, "branding": {"name": "Acme"}, "allowed_countries": ["IDN"]},
+        headers=partner.headers,
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["min_age"] == 21
+    assert patched.get_json()["branding"] == {"name": "Acme", "accent_color": "#1f4fd1"}
+    stored = services.pb.get("partners", partner.partner_id)["settings"]
+    assert stored == {"min_age": 21, "branding": {"name": "Acme"}, "allowed_countries": ["IDN"]}
+
+    reset = client.patch("/api/settings", json={"min_age": None}, headers=partner.headers)
+    assert reset.get_json()["min_age"] == 18
+
+    invalid = client.patch("/api/settings", json={"weights": {"kya": 50}}, headers=partner.headers)
+    body = assert_problem(invalid, 422, "validation_failed")
+    assert "weights" in body["errors"]
+    assert services.pb.get("partners", partner.partner_id)["settings"].get("weights") is None
+
+    for key in ("rate_limit", "registry"):
+        refused = client.patch("/api/settings", json={key: None}, headers=partner.headers)
+        assert_problem(refused, 403, "forbidden")
+
+    audit = services.pb.find(
+        "audit_log",
+        "target = {:t} && action = 'partner.settings_changed'",
+        {"t": partner.partner_id},
+    )
+    assert len(audit) == 2  # the refused patches left no trace
+    assert audit[0]["detail"] == {"keys": ["allowed_countries", "branding", "min_age"]}
+
+
+def test_operator_may_set_registry_and_credentials_are_redacted(
+    client: FlaskClient, services: Services, make_partner: Callable
+) -> None:
+    partner = make_partner()
+    with pytest.raises(Forbidden):
+        set_partner_settings(
+            services.pb, partner.partner_id, {"rate_limit": "5/minute"}, actor="partner:x"
+        )
+    shown = set_partner_settings(
+        services.pb,
+        partner.partner_id,
+        {
+            "rate_limit": "500/minute",
+            "registry": {
+                "enabled": True,
+                "url": "https://nik.example/lookup",
+                "auth_header_value": "Bearer very-secret",
+            },
+        },
+        actor="operator",
+        operator=True,
+    )
+    assert shown["registry"]["auth_header_value"] == "***"
+    api_view = client.get("/api/settings", headers=partner.headers).get_json()
+    assert api_view["registry"]["auth_header_value"] == "***"
+    assert api_view["rate_limit"] == "500/minute"
+    # The worker (through the key's principal) sees the real value.
+    principal = services.keys.authenticate(partner.api_key)
+    assert principal.settings["registry"]["auth_header_value"] == "Bearer very-secret"
+
+
+def test_link_ttl_setting_reaches_profile_links(
+    client: FlaskClient, services: Services, make_partner: Callable
+) -> None:
+    partner = make_partner()
+    set_partner_settings(services.pb, partner.partner_id, {"link_ttl_s": 600}, actor="operator")
+    response = create_profile(client, partner.headers)
+    assert response.status_code == 201
+    expires = datetime.fromisoformat(response.get_json()["link_expires_at"].replace("Z", "+00:00"))
+    remaining_s = (expires - datetime.now(UTC)).total_seconds()
+    assert 500 < remaining_s <= 600

@@ -1,0 +1,130 @@
+"""The transactional outbox in pb_hooks: every status change, from any path (the gateway's
+transition route, the records API the admin UI uses), writes its events in the same transaction;
+a refused change writes none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from api_helpers import new_profile_id
+from flask.testing import FlaskClient
+
+from gateway.container import Services
+from gateway.errors import IllegalTransition
+from gateway.services.webhooks.events import EVENT_TYPES, emit_event, message_body
+
+
+def event_rows(services: Services, profile_id: str) -> list[dict[str, Any]]:
+    """The outbox rows of a profile, oldest first."""
+    return services.pb.find(
+        "webhook_events", "profile = {:p}", {"p": profile_id}, sort="@rowid", limit=200
+    )
+
+
+def types_after(rows: list[dict[str, Any]], count: int) -> list[str]:
+    """Event types written after the first ``count`` rows."""
+    return [row["type"] for row in rows[count:]]
+
+
+def test_each_status_change_writes_its_events(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    profile_id = new_profile_id(client, partner.headers, external_ref="outbox-1")
+    rows = event_rows(services, profile_id)
+    assert [r["type"] for r in rows] == ["profile.created", "profile.status_changed"]
+    assert all(r["partner"] == partner.partner_id for r in rows)
+
+    expected = {
+        "in_progress": ["profile.started", "profile.status_changed"],
+        "submitted": ["profile.submitted", "profile.status_changed"],
+        "processing": ["profile.status_changed"],
+    }
+    for status, types in expected.items():
+        before = len(event_rows(services, profile_id))
+        services.pb.transition(profile_id, status, actor="worker")
+        assert types_after(event_rows(services, profile_id), before) == types
+
+    before = len(event_rows(services, profile_id))
+    services.pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        set_fields={"decision": "approved", "score": 92.5, "reasons": ["all checks passed"]},
+    )
+    approved = event_rows(services, profile_id)[before:]
+    assert [r["type"] for r in approved] == ["profile.approved", "profile.status_changed"]
+    data = approved[0]["data"]
+    assert data == {
+        "profile_id": profile_id,
+        "external_ref": "outbox-1",
+        "status": "approved",
+        "previous_status": "processing",
+        "decision": "approved",
+        "score": 92.5,
+        "reasons": ["all checks passed"],
+        "changed_by": "worker",
+        "history_id": data["history_id"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "specific"),
+    [
+        (["manual_review"], "profile.manual_review"),
+        (["rejected"], "profile.rejected"),
+        (["resubmission_requested"], "profile.resubmission_requested"),
+        (["approved", "document_expired"], "profile.document_expired"),
+    ],
+)
+def test_decision_events(
+    client: FlaskClient, services: Services, partner: Any, path: list[str], specific: str
+) -> None:
+    profile_id = new_profile_id(client, partner.headers)
+    for status in ("in_progress", "submitted", "processing", *path):
+        services.pb.transition(profile_id, status, actor="worker")
+    assert event_rows(services, profile_id)[-2]["type"] == specific
+
+
+def test_admin_ui_status_change_emits_events(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    profile_id = new_profile_id(client, partner.headers)
+    for status in ("in_progress", "submitted", "processing", "manual_review"):
+        services.pb.transition(profile_id, status, actor="worker")
+    before = len(event_rows(services, profile_id))
+    # What the admin UI does: PATCH the record through the records API as a superuser.
+    services.pb.update("profiles", profile_id, {"status": "approved", "status_reason": "ok"})
+    rows = event_rows(services, profile_id)[before:]
+    assert [r["type"] for r in rows] == ["profile.approved", "profile.status_changed"]
+    assert rows[0]["data"]["changed_by"] == "reviewer"
+
+
+def test_a_refused_change_writes_no_event(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    profile_id = new_profile_id(client, partner.headers)
+    before = len(event_rows(services, profile_id))
+    with pytest.raises(IllegalTransition):
+        services.pb.transition(profile_id, "approved", actor="worker")
+    with pytest.raises(IllegalTransition):
+        services.pb.update("profiles", profile_id, {"status": "approved"})
+    assert len(event_rows(services, profile_id)) == before
+
+
+def test_emitted_events_are_checked_and_deduplicated(
+    services: Services, make_partner: Callable
+) -> None:
+    partner = make_partner()
+    with pytest.raises(ValueError):
+        emit_event(services.pb, partner.partner_id, "profile.nope", {})
+    with pytest.raises(ValueError):  # no PII keys may slip into a payload
+        emit_event(services.pb, partner.partner_id, "profile.erased", {"first_name": "A"})
+    key = f"test:{partner.partner_id}"
+    first = emit_event(services.pb, partner.partner_id, "profile.erased", {}, dedupe_key=key)
+    assert first is not None
+    assert emit_event(services.pb, partner.partner_id, "profile.erased", {}, dedupe_key=key) is None
+    body = message_body(first)
+    assert body.startswith(b'{"data":{},"id":"') and b'"type":"profile.erased"' in body
+    assert "profile.erased" in EVENT_TYPES
