@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def test_same_person_matches(photo, source: str, target: str) -> None:
     assert result.similarity is not None and result.similarity >= 0.75
     assert result.distance is not None and result.distance < faces.EER_DISTANCE
     assert len(result.faces["source"]) == 1 and len(result.faces["target"]) == 1
+    as_json = json.loads(json.dumps(result.as_dict()))
+    assert as_json["match"] is True and as_json["similarity"] == round(result.similarity, 4)
+    assert as_json["faces"]["target"][0]["width_px"] >= faces.MIN_FACE_PX
 
 
 @pytest.mark.slow
@@ -142,6 +146,10 @@ def test_document_against_frames_uses_the_median_of_usable_frames(photo) -> None
     assert result.distance == pytest.approx(float(np.median(distances)))
     assert result.frames[2].distance == pytest.approx(0.0, abs=1e-6)  # the very same photo
     assert result.frame_spread is not None and result.frame_spread < faces.EER_DISTANCE
+    as_json = json.loads(json.dumps(result.as_dict()))
+    assert as_json["code"] == "match"
+    assert [frame["code"] for frame in as_json["frames"]] == ["usable", "no_face", "usable"]
+    assert as_json["distance"] == round(result.distance, 4)
 
 
 @pytest.mark.slow

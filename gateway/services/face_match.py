@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -67,15 +67,7 @@ class FaceMatchResult:
     faces: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "match": self.match,
-            "similarity": None if self.similarity is None else round(self.similarity, 4),
-            "threshold": self.threshold,
-            "code": self.code,
-            "detail": self.detail,
-            "distance": None if self.distance is None else round(self.distance, 4),
-            "faces": self.faces,
-        }
+        return _json_fields(self)
 
 
 def check_image_faces(
@@ -160,13 +152,7 @@ class SelfieFrameResult:
     similarity: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "code": self.code,
-            "face_count": self.face_count,
-            "distance": None if self.distance is None else round(self.distance, 4),
-            "similarity": None if self.similarity is None else round(self.similarity, 4),
-        }
+        return _json_fields(self)
 
 
 @dataclass(frozen=True)
@@ -186,19 +172,7 @@ class DocumentSelfieMatch:
     frames: list[SelfieFrameResult]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "match": self.match,
-            "similarity": None if self.similarity is None else round(self.similarity, 4),
-            "threshold": self.threshold,
-            "code": self.code,
-            "detail": self.detail,
-            "distance": None if self.distance is None else round(self.distance, 4),
-            "aggregate": self.aggregate,
-            "used_frames": self.used_frames,
-            "frame_spread": None if self.frame_spread is None else round(self.frame_spread, 4),
-            "document_faces": self.document_faces,
-            "frames": [frame.as_dict() for frame in self.frames],
-        }
+        return _json_fields(self)
 
 
 def match_document_to_selfies(
@@ -301,6 +275,21 @@ def match_document_to_selfies(
         f"(median of {len(distances)} of {len(frames)} frames)"
     )
     return result(code, detail, frames, **figures)
+
+
+def _json_fields(result: Any) -> dict[str, Any]:
+    """A result dataclass as JSON-ready dict: floats to 4 decimals, nested results expanded."""
+
+    def ready(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 4)
+        if isinstance(value, list):
+            return [ready(item) for item in value]
+        if hasattr(value, "as_dict"):
+            return value.as_dict()
+        return value
+
+    return {item.name: ready(getattr(result, item.name)) for item in fields(result)}
 
 
 def _dominant_frame_problem(frames: list[SelfieFrameResult]) -> str:
