@@ -39,6 +39,16 @@ def test_accepted_formats_decode_to_rgb_uint8(image_format: str) -> None:
     assert rgb[10, 35, 2] > 200 and rgb[10, 35, 0] < 50  # blue on the right
 
 
+def test_multi_picture_jpeg_from_phone_cameras_decodes_its_first_picture() -> None:
+    first, second = two_colour_image(), Image.new("RGB", (40, 20), (0, 255, 0))
+    data = encode(first, "MPO", save_all=True, append_images=[second], quality=95)
+    with Image.open(io.BytesIO(data)) as opened:
+        assert opened.format == "MPO"
+    rgb = decode_image(data)
+    assert rgb.shape == (20, 40, 3)
+    assert rgb[10, 5, 0] > 200 and rgb[10, 5, 1] < 50  # the first picture, not the green one
+
+
 def test_greyscale_and_alpha_images_become_rgb() -> None:
     grey = Image.new("L", (8, 6), 128)
     rgba = Image.new("RGBA", (8, 6), (10, 20, 30, 128))

@@ -16,7 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gateway.errors import ValidationFailed
 
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+# MPO is a JPEG with extra pictures appended (some phone cameras write it); Pillow names it
+# apart, but its first frame is an ordinary JPEG.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 # 40 megapixels: above any phone camera we expect, far below what would exhaust a worker's memory.
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_DETECTION_MAX_SIDE_PX = 640
