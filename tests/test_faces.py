@@ -129,6 +129,9 @@ def test_boxes_and_landmarks_are_in_original_pixels(datasets_dir: Path) -> None:
     left, top, right, bottom = full_face.box
     assert len(full_face.landmarks) == 5
     assert all(left <= x <= right and top <= y <= bottom for x, y in full_face.landmarks)
+    (outer_a, _), (inner_a, _), (outer_b, _), (inner_b, _), (_, nose_y) = full_face.landmarks
+    assert outer_a > inner_a > inner_b > outer_b  # documented order: image-right eye first
+    assert nose_y > max(y for _, y in full_face.landmarks[:4])
 
 
 @pytest.mark.slow

@@ -59,9 +59,9 @@ class FaceModels:
 class DetectedFace:
     """One face, in the pixel coordinates of the image given to `detect_faces`.
 
-    `box` is (left, top, right, bottom); `landmarks` are the 5 points of dlib's model in its
-    order: right eye outer and inner corner, left eye outer and inner corner, base of the nose
-    (right/left as seen in the image: index 0-1 are on the image's left side).
+    `box` is (left, top, right, bottom); `landmarks` are dlib's 5 points in its order: outer
+    and inner corner of the eye on the image's right (the subject's left eye), outer and inner
+    corner of the other eye, base of the nose.
     `upsampled` tells that only the second, upsampled detection pass found it.
     """
 
