@@ -1,0 +1,307 @@
+"""Hosted capture flow: the applicant's pages and the JSON calls they make.
+
+``GET /flow/<profile_id>?t=<token>`` opens the link (or shows a page saying why it cannot) and
+serves the single-page flow from ``hosted_flow/``; the page then calls
+``/flow/api/<profile_id>/...`` with the same token in ``X-Capture-Token`` (or ``?t=`` for images
+it embeds). The token is the only credential: no API key works here and a token never works on
+the partner API.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import segno
+from flask import Blueprint, Response, current_app, g, render_template_string, request
+from werkzeug.security import safe_join
+
+from gateway.auth import limiter, services
+from gateway.errors import BadRequest, NotFound
+from gateway.routes import json_body
+from gateway.services.capture import (
+    CaptureConfig,
+    CaptureService,
+    CaptureSession,
+    FrameUpload,
+    LinkFinished,
+    LinkRefused,
+)
+
+HOSTED_FLOW_DIR = Path(__file__).resolve().parents[2] / "hosted_flow"
+LANGUAGES = ("en", "fr")
+STATIC_SUFFIXES = frozenset({".js", ".css", ".json", ".svg", ".png", ".ico", ".html"})
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+        "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
+}
+
+bp = Blueprint("flow", __name__, url_prefix="/flow")
+
+
+def capture_service() -> CaptureService:
+    """The app's capture service, built on first use from its settings and PocketBase client."""
+    service = current_app.extensions.get("ekyc_capture")
+    if service is None:
+        from gateway.worker.app import enqueue_verification
+
+        app_services = services()
+        service = CaptureService(
+            app_services.pb,
+            CaptureConfig(
+                frontend_url=app_services.settings.kyc_frontend_url,
+                link_secret=app_services.settings.link_secret,
+                max_upload_bytes=app_services.settings.max_upload_bytes,
+            ),
+            enqueue=enqueue_verification,
+        )
+        current_app.extensions["ekyc_capture"] = service
+    return service
+
+
+def capture_token() -> str | None:
+    """The token from the header the page sends, or from ``?t=`` (links, embedded images)."""
+    return request.headers.get("X-Capture-Token") or request.args.get("t") or None
+
+
+def current_session(profile_id: str) -> CaptureSession:
+    """The verified session of this request, checked once per request."""
+    session = g.get("capture_session")
+    if session is None:
+        session = capture_service().verify(profile_id, capture_token())
+        g.capture_session = session
+    return session
+
+
+def choose_language() -> str:
+    """``?lang=`` if supported, else the best ``Accept-Language`` match, else English."""
+    asked = (request.args.get("lang") or "").lower()[:2]
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+
+
+@cache
+def catalogue() -> dict[str, dict[str, str]]:
+    """The one string catalogue the pages and the server-rendered pages share."""
+    return json.loads((HOSTED_FLOW_DIR / "strings.json").read_text(encoding="utf-8"))
+
+
+def _upload_key() -> str:
+    """Uploads count per link (per profile), whoever and wherever the applicant is."""
+    return f"capture:{request.view_args['profile_id']}"
+
+
+def _upload_limit() -> str:
+    return capture_service().upload_rate_limit(current_session(request.view_args["profile_id"]))
+
+
+upload_limit = limiter.limit(_upload_limit, key_func=_upload_key)
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@bp.get("/<profile_id>")
+def page(profile_id: str) -> Response | tuple[str, int]:
+    """Open a capture link: the flow if the link works, else a page that says why."""
+    lang = choose_language()
+    try:
+        capture_service().open(profile_id, capture_token())
+    except LinkRefused as refusal:
+        return message_page(refusal, lang)
+    return flow_file("index.html", cache_control="no-store")
+
+
+@bp.get("/")
+@bp.get("")
+def page_without_profile() -> tuple[str, int]:
+    """A link with its profile cut off."""
+    from gateway.services.capture import LinkMissing
+
+    return message_page(LinkMissing("missing"), choose_language())
+
+
+def message_page(refusal: LinkRefused, lang: str) -> tuple[str, int]:
+    """The plain page for a link that cannot be used (never a stack trace, nothing stored)."""
+    strings = catalogue()[lang]
+    kind = {
+        "link_missing": "missing",
+        "link_expired": "expired",
+        "link_finished": "finished",
+    }.get(refusal.code, "invalid")
+    return_url = refusal.extra.get("return_url") if isinstance(refusal, LinkFinished) else None
+    html = render_template_string(
+        (HOSTED_FLOW_DIR / "message.html").read_text(encoding="utf-8"),
+        lang=lang,
+        title=strings[f"link_{kind}_title"],
+        body=strings[f"link_{kind}_body"],
+        return_label=strings["done_return"],
+        return_url=return_url,
+        kind=kind,
+    )
+    return html, refusal.status
+
+
+@bp.get("/static/<path:filename>")
+def static_file(filename: str) -> Response:
+    """The flow's own scripts, styles and string catalogue (nothing is loaded from elsewhere)."""
+    if Path(filename).suffix not in STATIC_SUFFIXES or filename == "message.html":
+        raise NotFound("No such file")
+    return flow_file(filename, cache_control="public, max-age=300")
+
+
+def flow_file(filename: str, *, cache_control: str) -> Response:
+    """A file of ``hosted_flow/`` read whole (they are a few KB; no file handle outlives the
+    request)."""
+    path = safe_join(str(HOSTED_FLOW_DIR), filename)
+    if path is None or not Path(path).is_file():
+        raise NotFound("No such file")
+    mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if mimetype in ("text/javascript", "application/javascript"):
+        mimetype = "text/javascript"
+    response = Response(Path(path).read_bytes(), mimetype=mimetype)
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+# -- JSON calls --------------------------------------------------------------------------------
+
+
+@bp.post("/api/<profile_id>/start")
+def start(profile_id: str) -> dict[str, Any]:
+    """Open (or resume) the capture and return the state the page draws."""
+    service = capture_service()
+    session = service.open(profile_id, capture_token())
+    return service.state(session, lang=choose_language())
+
+
+@bp.get("/api/<profile_id>/state")
+def state(profile_id: str) -> dict[str, Any]:
+    """The current state (which step, what is captured)."""
+    return capture_service().state(current_session(profile_id), lang=choose_language())
+
+
+@bp.post("/api/<profile_id>/consent")
+def consent(profile_id: str) -> dict[str, Any]:
+    """Record consent; ``{"accepted": true}``."""
+    body = json_body()
+    service = capture_service()
+    session = current_session(profile_id)
+    lang = choose_language()
+    service.consent(session, accepted=body.get("accepted"), lang=lang)
+    return service.state(session, lang=lang)
+
+
+@bp.post("/api/<profile_id>/document")
+def document(profile_id: str) -> dict[str, Any]:
+    """Choose the document: ``{"type": "passport", "country": "FRA"}``."""
+    body = json_body()
+    service = capture_service()
+    session = current_session(profile_id)
+    service.choose_document(
+        session, document_type=str(body.get("type") or ""), country=str(body.get("country") or "")
+    )
+    return service.state(session, lang=choose_language())
+
+
+@bp.post("/api/<profile_id>/document/<side>")
+@upload_limit
+def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
+    """Upload one side (multipart ``file``); 200 with ``accepted`` false asks for a retake."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("Send the photo as the multipart field 'file'")
+    service = capture_service()
+    session = current_session(profile_id)
+    result = service.upload_document(session, side, upload.read())
+    lang = choose_language()
+    body = {
+        "accepted": result.accepted,
+        "issues": result.issues,
+        "state": service.state(session, lang=lang),
+    }
+    return body, 201 if result.accepted else 200
+
+
+@bp.post("/api/<profile_id>/challenge")
+@upload_limit
+def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
+    """A new liveness challenge for this selfie attempt."""
+    return capture_service().new_challenge(current_session(profile_id)), 201
+
+
+@bp.post("/api/<profile_id>/selfie")
+@upload_limit
+def selfie(profile_id: str) -> tuple[dict[str, Any], int]:
+    """Frames of one attempt: multipart ``challenge_id``, ``meta`` (``[{prompt, t_ms}]``) and
+    ``frames``."""
+    frames_meta = _json_field("meta")
+    uploads = request.files.getlist("frames")
+    if not isinstance(frames_meta, list) or len(frames_meta) != len(uploads):
+        raise BadRequest("'meta' must list one {prompt, t_ms} per uploaded frame")
+    frames = []
+    for index, (meta, upload) in enumerate(zip(frames_meta, uploads, strict=True)):
+        t_ms = meta.get("t_ms") if isinstance(meta, dict) else None
+        if isinstance(t_ms, bool) or not isinstance(t_ms, int | float):
+            raise BadRequest(f"meta[{index}] needs a prompt and a numeric t_ms")
+        frames.append(FrameUpload(prompt=str(meta.get("prompt")), t_ms=t_ms, content=upload.read()))
+    service = capture_service()
+    session = current_session(profile_id)
+    result = service.upload_selfie(session, str(request.form.get("challenge_id") or ""), frames)
+    result["state"] = service.state(session, lang=choose_language())
+    return result, 201
+
+
+@bp.get("/api/<profile_id>/image/<field_name>")
+def image(profile_id: str, field_name: str) -> Response:
+    """One of the applicant's own stored images (clean copy), for the review thumbnails."""
+    content = capture_service().image(current_session(profile_id), field_name)
+    response = Response(content, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/<profile_id>/qr.svg")
+def qr_code(profile_id: str) -> Response:
+    """The same link as a QR code, to continue on a device with a camera."""
+    service = capture_service()
+    url = service.link_url(current_session(profile_id))
+    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, title="QR")
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/api/<profile_id>/submit")
+def submit(profile_id: str) -> dict[str, Any]:
+    """Submit the captures for verification; returns the redirect to the partner, if allowed."""
+    return capture_service().submit(current_session(profile_id))
+
+
+def _json_field(name: str) -> Any:
+    raw = request.form.get(name)
+    if raw is None:
+        raise BadRequest(f"The multipart field '{name}' is required")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"The multipart field '{name}' is not JSON") from exc

@@ -1,0 +1,695 @@
+"""The applicant's side of a profile: what a capture link may see and do, step by step.
+
+A capture token (``gateway.services.links``) is the applicant's only credential. It is checked on
+every call against the profile named in the URL, the profile's current ``link_nonce`` and its
+status, so a token never reaches another profile, and issuing a new link retires the old one at
+once. Nothing is written for a refused link. Images pass ``image_policy.clean_image`` before they
+are stored; document photos are also checked for quality at once so the applicant can retake
+while still holding the document.
+
+The ``capture`` json on the profile records what the applicant did: consent, the document they
+chose, the selfie frames (``{prompt, t_ms, filename}``) and, after a reviewer or the worker asked
+for a resubmission, which step failed and why.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import structlog
+
+from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
+from gateway.services import links
+from gateway.services.api_keys import pb_datetime
+from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
+from gateway.services.partner_settings import effective_settings
+from gateway.services.pocketbase import FileTuple, PocketBase
+
+log = structlog.get_logger("gateway.capture")
+
+APPLICANT_ACTOR = "applicant"
+DOCUMENT_TYPES = ("passport", "id_card", "driver_license", "residence_permit")
+TWO_SIDED_TYPES = frozenset({"id_card", "driver_license", "residence_permit"})
+FINISHED_STATUSES = frozenset(
+    {"submitted", "processing", "approved", "rejected", "manual_review", "document_expired"}
+)
+NEUTRAL_PROMPT = "neutral"
+MAX_SELFIE_FRAMES = 40
+DEFAULT_UPLOAD_RATE_LIMIT = "30 per minute;300 per hour"
+ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_ACCENT = "#1f4fd1"
+SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
+IMAGE_FIELDS = ("document_front", "document_back", "selfie")
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class LinkRefused(GatewayError):
+    """The link cannot be used; ``reason`` picks the page the applicant sees."""
+
+    status, code, title = 403, "link_invalid", "This link is not valid"
+
+    def __init__(self, reason: str, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail or self.title, **kwargs)
+        self.reason = reason
+
+
+class LinkMissing(LinkRefused):
+    status, code, title = 401, "link_missing", "This page needs the full link you were sent"
+
+
+class LinkExpired(LinkRefused):
+    status, code, title = 410, "link_expired", "This link has expired"
+
+
+class LinkFinished(LinkRefused):
+    status, code, title = 409, "link_finished", "This verification is already complete"
+
+
+class StepNotReady(Conflict):
+    """The applicant skipped a step the next one needs (consent, document type, challenge)."""
+
+    code, title = "step_not_ready", "An earlier step is not complete"
+
+
+class ChallengeRefused(Conflict):
+    code, title = "challenge_refused", "This liveness challenge cannot be used"
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """What the applicant side needs from the gateway's settings."""
+
+    frontend_url: str
+    link_secret: str
+    max_upload_bytes: int = MAX_IMAGE_BYTES
+    challenge_ttl_s: int = 600
+
+
+@dataclass
+class CaptureSession:
+    """A verified link: the profile it opens and the partner's effective settings."""
+
+    profile: dict[str, Any]
+    settings: dict[str, Any]
+    partner_name: str
+    token: str
+
+    @property
+    def profile_id(self) -> str:
+        return self.profile["id"]
+
+    @property
+    def capture(self) -> dict[str, Any]:
+        return dict(self.profile.get("capture") or {})
+
+
+@dataclass
+class UploadResult:
+    """A document photo's verdict: stored when ``accepted``, else the issues to show."""
+
+    accepted: bool
+    issues: list[dict[str, str]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrameUpload:
+    """One selfie frame as the page sends it."""
+
+    prompt: str
+    t_ms: float
+    content: bytes
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class CaptureService:
+    """Applicant operations on one profile; no Flask, explicit arguments."""
+
+    def __init__(
+        self,
+        pb: PocketBase,
+        config: CaptureConfig,
+        *,
+        enqueue: Callable[[str], None] | None = None,
+        quality_check: Callable[[Any], Any] | None = None,
+        issue_challenge: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pb = pb
+        self.config = config
+        self.enqueue = enqueue
+        self.quality_check = quality_check or _default_quality_check
+        self.issue_challenge_fn = issue_challenge or _default_issue_challenge
+        self.clock = clock
+
+    # -- link ----------------------------------------------------------------------------------
+
+    def verify(self, profile_id: str, token: str | None) -> CaptureSession:
+        """The session for a token that opens ``profile_id`` now, else a ``LinkRefused``.
+
+        Reads only: a refused link writes nothing.
+        """
+        if not token:
+            raise LinkMissing("missing")
+        try:
+            claims = links.read_link(self.config.link_secret, token, now_ts=self.clock())
+        except links.InvalidLink as error:
+            if error.reason == "expired":
+                raise LinkExpired("expired") from error
+            raise LinkRefused(error.reason) from error
+        # A token for another profile is refused before that profile is even read.
+        if not hmac.compare_digest(claims.profile_id.encode(), profile_id.encode()):
+            raise LinkRefused("other_profile")
+        try:
+            profile = self.pb.get("profiles", profile_id)
+        except NotFound as error:
+            raise LinkRefused("not_found") from error
+        if not hmac.compare_digest(
+            (profile.get("link_nonce") or "").encode(), claims.nonce.encode()
+        ):
+            raise LinkRefused("superseded", "A newer link was issued for this verification")
+        partner = self.pb.get("partners", profile["partner"])
+        session = CaptureSession(
+            profile=profile,
+            settings=effective_settings(partner.get("settings")),
+            partner_name=partner.get("name") or "",
+            token=token,
+        )
+        status = profile["status"]
+        if status == "expired":
+            raise LinkExpired("expired")
+        if status in FINISHED_STATUSES:
+            raise LinkFinished(
+                "finished", extra={"return_url": self.return_url(session, status=status)}
+            )
+        if partner.get("status") == "suspended":
+            raise LinkRefused("partner_suspended")
+        return session
+
+    def open(self, profile_id: str, token: str | None) -> CaptureSession:
+        """Verify the link and start (or resume) the capture: ``unverified`` and
+        ``resubmission_requested`` move to ``in_progress`` with actor ``applicant``."""
+        session = self.verify(profile_id, token)
+        status = session.profile["status"]
+        if status == "unverified":
+            session.profile = self._move_to_in_progress(session, "unverified", "applicant opened")
+        elif status == "resubmission_requested":
+            session.profile = self._reopen_for_resubmission(session)
+        return session
+
+    def _move_to_in_progress(
+        self, session: CaptureSession, from_status: str, reason: str, **set_fields: Any
+    ) -> dict[str, Any]:
+        try:
+            return self.pb.transition(
+                session.profile_id,
+                "in_progress",
+                actor=APPLICANT_ACTOR,
+                reason=reason,
+                expected_from=[from_status],
+                set_fields=set_fields or None,
+            )["profile"]
+        except IllegalTransition:
+            # Opened twice at once (two tabs): the other request moved it; use what it made.
+            profile = self.pb.get("profiles", session.profile_id)
+            if profile["status"] != "in_progress":
+                raise
+            return profile
+
+    def _reopen_for_resubmission(self, session: CaptureSession) -> dict[str, Any]:
+        reason = session.profile.get("status_reason") or ""
+        step = resubmission_step(reason)
+        capture = session.capture
+        capture["resubmission"] = {
+            "reason": reason[:500],
+            "step": step,
+            "at": pb_datetime(datetime.now(UTC)),
+        }
+        capture.pop("submitted_at", None)
+        cleared: dict[str, Any] = {"capture": capture}
+        if step in ("document", "consent"):
+            cleared.update(document_front=None, document_back=None)
+        if step in ("selfie", "document", "consent"):
+            cleared.update(selfie=None, selfie_frames=[], liveness_challenge=None)
+            capture.pop("frames", None)
+        profile = self._move_to_in_progress(
+            session, "resubmission_requested", "applicant reopened the link for resubmission"
+        )
+        session.profile = profile
+        return self.pb.update("profiles", session.profile_id, cleared)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self, session: CaptureSession, *, lang: str = "en") -> dict[str, Any]:
+        """What the page needs to draw itself and resume at the right step."""
+        profile = session.profile
+        capture = session.capture
+        document = capture.get("document") or {}
+        document_type = document.get("type") or profile.get("document_type") or ""
+        if document_type not in DOCUMENT_TYPES:
+            document_type = ""
+        frames = capture.get("frames") or []
+        resubmission = capture.get("resubmission")
+        return {
+            "profile_id": profile["id"],
+            "status": profile["status"],
+            "lang": lang,
+            "step": self._next_step(profile, capture, document_type),
+            "branding": branding(session.settings, session.partner_name),
+            "retention_days": int(session.settings.get("retention_days") or 90),
+            "consent_at": _iso(profile.get("consent_at")),
+            "document": {
+                "type": document_type,
+                "country": (
+                    document.get("country")
+                    or profile.get("document_country")
+                    or profile.get("country")
+                    or ""
+                ).upper(),
+                "needs_back": document_type in TWO_SIDED_TYPES,
+                "types": list(DOCUMENT_TYPES),
+            },
+            "captured": {
+                "document_front": bool(profile.get("document_front")),
+                "document_back": bool(profile.get("document_back")),
+                "selfie": bool(profile.get("selfie")),
+                "selfie_frames": len(frames),
+            },
+            "resubmission": (
+                {"step": resubmission["step"], "reason": resubmission["reason"]}
+                if resubmission
+                else None
+            ),
+            "max_upload_bytes": self.config.max_upload_bytes,
+        }
+
+    @staticmethod
+    def _next_step(profile: dict[str, Any], capture: dict[str, Any], document_type: str) -> str:
+        if not profile.get("consent_at"):
+            return "consent"
+        if not document_type or not profile.get("document_front"):
+            return "document"
+        if document_type in TWO_SIDED_TYPES and not profile.get("document_back"):
+            return "document"
+        if not profile.get("selfie") or not capture.get("frames"):
+            return "selfie"
+        return "review"
+
+    # -- consent and document choice -------------------------------------------------------------
+
+    def consent(self, session: CaptureSession, *, accepted: bool, lang: str) -> dict[str, Any]:
+        """Record the applicant's consent (time, retention shown, language of the text)."""
+        self._require_in_progress(session)
+        if accepted is not True:
+            raise ValidationFailed(
+                "Consent is needed to continue", errors={"accepted": ["must be true"]}
+            )
+        now = pb_datetime(datetime.now(UTC))
+        capture = session.capture
+        capture["consent"] = {
+            "at": now,
+            "retention_days": int(session.settings.get("retention_days") or 90),
+            "lang": lang,
+        }
+        session.profile = self.pb.update(
+            "profiles", session.profile_id, {"consent_at": now, "capture": capture}
+        )
+        return session.profile
+
+    def choose_document(
+        self, session: CaptureSession, *, document_type: str, country: str
+    ) -> dict[str, Any]:
+        """Store the applicant's document type and issuing country (ISO 3166 alpha-3)."""
+        self._require_consent(session)
+        if document_type not in DOCUMENT_TYPES:
+            raise ValidationFailed(
+                "Unknown document type", errors={"type": [f"one of {list(DOCUMENT_TYPES)}"]}
+            )
+        alpha3 = normalize_country(country)
+        capture = session.capture
+        previous = (capture.get("document") or {}).get("type")
+        capture["document"] = {"type": document_type, "country": alpha3}
+        fields: dict[str, Any] = {"capture": capture}
+        # The partner's own document data wins; the applicant's choice fills what is missing.
+        if not session.profile.get("document_type"):
+            fields["document_type"] = document_type
+        if not session.profile.get("document_country"):
+            fields["document_country"] = alpha3
+        if previous and previous != document_type:
+            fields.update(document_front=None, document_back=None)
+        if document_type not in TWO_SIDED_TYPES and session.profile.get("document_back"):
+            fields["document_back"] = None
+        session.profile = self.pb.update("profiles", session.profile_id, fields)
+        return session.profile
+
+    # -- document photos -----------------------------------------------------------------------
+
+    def upload_document(self, session: CaptureSession, side: str, content: bytes) -> UploadResult:
+        """Check one document photo; store it only if it passes policy and quality."""
+        self._require_consent(session)
+        document_type = (session.capture.get("document") or {}).get("type")
+        if not document_type:
+            raise StepNotReady("Choose the document type first")
+        if side not in SIDE_FIELDS:
+            raise NotFound("No such document side")
+        if side == "back" and document_type not in TWO_SIDED_TYPES:
+            raise ValidationFailed(
+                "This document type has no back to photograph", errors={"side": ["front only"]}
+            )
+        image = clean_image(content, max_bytes=self.config.max_upload_bytes)
+        report = self.quality_check(image.rgb)
+        issues = [issue.as_dict() for issue in report.issues]
+        metrics = {k: v for k, v in report.metrics.items() if k != "elapsed_ms"}
+        if issues:
+            log.info("document_photo_refused", side=side, codes=[i["code"] for i in issues])
+            return UploadResult(accepted=False, issues=issues, metrics=metrics)
+        field_name = SIDE_FIELDS[side]
+        capture = session.capture
+        capture.setdefault("documents", {})[side] = {
+            "width_px": image.width_px,
+            "height_px": image.height_px,
+            "source_type": image.source_type,
+            "quality": metrics,
+        }
+        session.profile = self.pb.update(
+            "profiles",
+            session.profile_id,
+            {"capture": capture},
+            files={field_name: [_file(f"{field_name}.jpg", image)]},
+        )
+        return UploadResult(accepted=True, metrics=metrics)
+
+    # -- selfie with liveness challenge --------------------------------------------------------
+
+    def new_challenge(self, session: CaptureSession) -> dict[str, Any]:
+        """A fresh random challenge for this attempt; any earlier one can no longer be used."""
+        self._require_consent(session)
+        liveness = session.settings.get("liveness") or {}
+        prompts_allowed = liveness.get("prompts") or session.settings.get("liveness_prompts")
+        kwargs: dict[str, Any] = {"ttl_s": self.config.challenge_ttl_s}
+        if prompts_allowed:
+            kwargs["prompts_allowed"] = list(prompts_allowed)
+        if liveness.get("prompt_count"):
+            kwargs["count"] = int(liveness["prompt_count"])
+        challenge = self.issue_challenge_fn(**kwargs).to_dict()
+        previous = session.profile.get("liveness_challenge") or {}
+        challenge["attempt"] = int(previous.get("attempt") or 0) + 1
+        challenge["prompts_allowed"] = list(prompts_allowed or [])
+        challenge["used_at"] = None
+        session.profile = self.pb.update(
+            "profiles", session.profile_id, {"liveness_challenge": challenge}
+        )
+        return {
+            "id": challenge["id"],
+            "prompts": challenge["prompts"],
+            "expires_at": challenge["expires_at"],
+            "attempt": challenge["attempt"],
+        }
+
+    def upload_selfie(
+        self, session: CaptureSession, challenge_id: str, frames: Sequence[FrameUpload]
+    ) -> dict[str, Any]:
+        """Store the frames captured under the current challenge, which is then used up.
+
+        Every frame is checked before anything is stored, so a bad frame stores none of them.
+        """
+        self._require_consent(session)
+        challenge = session.profile.get("liveness_challenge") or {}
+        if not challenge.get("id") or not hmac.compare_digest(
+            str(challenge["id"]).encode(), challenge_id.encode()
+        ):
+            raise ChallengeRefused("This is not the current challenge; start the selfie again")
+        if challenge.get("used_at"):
+            raise ChallengeRefused("This challenge was already used; start the selfie again")
+        if float(challenge.get("expires_at") or 0) <= self.clock():
+            raise ChallengeRefused("This challenge has expired; start the selfie again")
+        check_frames(frames, challenge["prompts"])
+        cleaned = [
+            clean_image(frame.content, max_bytes=self.config.max_upload_bytes) for frame in frames
+        ]
+        names = [f"frame{index:02d}.jpg" for index in range(len(frames))]
+        selfie_index = _selfie_index(frames)
+        now = pb_datetime(datetime.now(UTC))
+        challenge["used_at"] = now
+        # Replace, not append: the frames of an earlier attempt belong to an earlier challenge.
+        stored = self.pb.update(
+            "profiles",
+            session.profile_id,
+            {"liveness_challenge": challenge},
+            files={
+                "selfie_frames": [
+                    _file(name, image) for name, image in zip(names, cleaned, strict=True)
+                ],
+                "selfie": [_file("selfie.jpg", cleaned[selfie_index])],
+            },
+        )
+        stored_names = _match_stored_names(names, stored.get("selfie_frames") or [])
+        capture = session.capture
+        capture["frames"] = [
+            {"prompt": frame.prompt, "t_ms": frame.t_ms, "filename": stored_name}
+            for frame, stored_name in zip(frames, stored_names, strict=True)
+        ]
+        capture["challenge_id"] = challenge["id"]
+        capture["mirrored"] = False
+        capture["selfie_frame_index"] = selfie_index
+        session.profile = self.pb.update("profiles", session.profile_id, {"capture": capture})
+        return {"frames": len(frames), "challenge_id": challenge["id"]}
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def image(self, session: CaptureSession, field_name: str) -> bytes:
+        """The stored (clean) bytes of one of the applicant's own images, for the review page."""
+        if field_name not in IMAGE_FIELDS:
+            raise NotFound("No such image")
+        filename = session.profile.get(field_name)
+        if not filename:
+            raise NotFound("Nothing captured yet")
+        return self.pb.download_file("profiles", session.profile_id, filename)
+
+    def link_url(self, session: CaptureSession) -> str:
+        """The same capture link, to continue on another device."""
+        return f"{self.config.frontend_url}/{session.profile_id}?t={session.token}"
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, session: CaptureSession) -> dict[str, Any]:
+        """``in_progress -> submitted`` (actor applicant), then queue the verification."""
+        self._require_in_progress(session)
+        profile = session.profile
+        capture = session.capture
+        missing = []
+        document_type = (capture.get("document") or {}).get("type")
+        if not profile.get("consent_at"):
+            missing.append("consent")
+        if not document_type or not profile.get("document_front"):
+            missing.append("document_front")
+        if document_type in TWO_SIDED_TYPES and not profile.get("document_back"):
+            missing.append("document_back")
+        if not profile.get("selfie") or not capture.get("frames"):
+            missing.append("selfie")
+        if missing:
+            raise StepNotReady(
+                "Some captures are missing", errors={name: ["missing"] for name in missing}
+            )
+        capture["submitted_at"] = pb_datetime(datetime.now(UTC))
+        capture.pop("resubmission", None)
+        try:
+            result = self.pb.transition(
+                session.profile_id,
+                "submitted",
+                actor=APPLICANT_ACTOR,
+                reason="applicant submitted the captures",
+                expected_from=["in_progress"],
+                set_fields={"capture": capture},
+            )
+        except IllegalTransition as error:
+            raise LinkFinished("finished") from error
+        session.profile = result["profile"]
+        if self.enqueue is not None:
+            try:
+                self.enqueue(session.profile_id)
+            except Exception:  # the reconciler re-enqueues anything left in submitted
+                log.exception("enqueue_failed", profile_id=session.profile_id)
+        return {
+            "status": session.profile["status"],
+            "redirect_url": self.return_url(session, status=session.profile["status"]),
+        }
+
+    # -- return --------------------------------------------------------------------------------
+
+    @staticmethod
+    def return_url(session: CaptureSession, *, status: str) -> str | None:
+        """The partner's return URL with ``profile_id`` and ``status``, only if it is allowed."""
+        return allowed_return_url(
+            session.profile.get("return_url") or "",
+            session.settings.get("allowed_return_urls") or [],
+            profile_id=session.profile_id,
+            status=status,
+        )
+
+    def upload_rate_limit(self, session: CaptureSession) -> str:
+        """The per-link upload limit: the partner's ``capture_upload_rate_limit`` or ours."""
+        return str(session.settings.get("capture_upload_rate_limit") or DEFAULT_UPLOAD_RATE_LIMIT)
+
+    # -- guards --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_in_progress(session: CaptureSession) -> None:
+        if session.profile["status"] != "in_progress":
+            raise StepNotReady("Open the link first")
+
+    def _require_consent(self, session: CaptureSession) -> None:
+        self._require_in_progress(session)
+        if not session.profile.get("consent_at"):
+            raise StepNotReady("Consent is needed first")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def resubmission_step(reason: str) -> str:
+    """The step a resubmission reopens at, from the reason the worker or reviewer gave."""
+    lowered = reason.lower()
+    if "document" in lowered:
+        return "document"
+    if any(word in lowered for word in ("selfie", "liveness", "face")):
+        return "selfie"
+    return "document"
+
+
+def check_frames(frames: Sequence[FrameUpload], prompts: Sequence[str]) -> None:
+    """Frames must answer this challenge: known prompts, in its order, with times."""
+    if not frames:
+        raise ValidationFailed("No frames were sent", errors={"frames": ["required"]})
+    if len(frames) > MAX_SELFIE_FRAMES:
+        raise ValidationFailed(
+            f"At most {MAX_SELFIE_FRAMES} frames are accepted", errors={"frames": ["too many"]}
+        )
+    allowed = set(prompts) | {NEUTRAL_PROMPT}
+    order: list[str] = []
+    for index, frame in enumerate(frames):
+        if frame.prompt not in allowed:
+            raise ValidationFailed(
+                f"frames[{index}] has a prompt that is not in this challenge",
+                errors={f"frames[{index}]": ["unknown prompt"]},
+            )
+        if not order or order[-1] != frame.prompt:
+            order.append(frame.prompt)
+    answered = [prompt for prompt in order if prompt != NEUTRAL_PROMPT]
+    if answered != list(prompts):
+        raise ValidationFailed(
+            "The frames do not follow the challenge's prompts in order",
+            errors={"frames": [f"expected {list(prompts)}"]},
+        )
+
+
+def _selfie_index(frames: Sequence[FrameUpload]) -> int:
+    """The still kept as ``selfie``: the last neutral (facing the camera) frame, else the first."""
+    neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
+    return neutral[-1] if neutral else 0
+
+
+def _match_stored_names(sent: Sequence[str], stored: Sequence[str]) -> list[str]:
+    """PocketBase renames files (``frame00_<random>.jpg``); map each sent name to its stored one."""
+    result = []
+    for name in sent:
+        stem = name.rsplit(".", 1)[0]
+        match = next((s for s in stored if s.startswith(stem + "_") or s == name), None)
+        result.append(match or "")
+    return result
+
+
+def _file(name: str, image: CleanImage) -> FileTuple:
+    return (name, image.content, image.mime_type)
+
+
+def _iso(pb_time: str | None) -> str | None:
+    return pb_time.replace(" ", "T", 1) if pb_time else None
+
+
+def normalize_country(country: str) -> str:
+    """ISO 3166-1 alpha-3 from an alpha-2 or alpha-3 code; ``ValidationFailed`` otherwise."""
+    import pycountry
+
+    code = (country or "").strip().upper()
+    found = None
+    if len(code) == 2:
+        found = pycountry.countries.get(alpha_2=code)
+    elif len(code) == 3:
+        found = pycountry.countries.get(alpha_3=code)
+    if found is None:
+        raise ValidationFailed("Unknown country", errors={"country": ["ISO 3166 code expected"]})
+    return found.alpha_3
+
+
+def branding(settings: dict[str, Any], partner_name: str) -> dict[str, str]:
+    """Name and accent colour, with a text colour that keeps WCAG AA contrast on the accent."""
+    brand = settings.get("branding") or {}
+    accent = str(brand.get("accent_color") or DEFAULT_ACCENT)
+    if not ACCENT_COLOUR.match(accent):
+        accent = DEFAULT_ACCENT
+    return {
+        "name": str(brand.get("name") or partner_name or ""),
+        "accent_color": accent.lower(),
+        "accent_text_color": readable_text_colour(accent),
+    }
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio between two ``#rrggbb`` colours."""
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable_text_colour(accent: str) -> str:
+    """White or near-black, whichever contrasts more with ``accent``."""
+    return max(("#ffffff", "#111111"), key=lambda colour: contrast_ratio(accent, colour))
+
+
+def allowed_return_url(
+    return_url: str, allowed_prefixes: Sequence[str], *, profile_id: str, status: str
+) -> str | None:
+    """``return_url`` with ``profile_id`` and ``status`` added, if it starts with an allowed
+    prefix (an empty allow-list allows nothing: the applicant stays on the done page)."""
+    if not return_url or not any(
+        prefix and return_url.startswith(prefix) for prefix in allowed_prefixes
+    ):
+        return None
+    parts = urlsplit(return_url)
+    if parts.scheme not in ("https", "http"):
+        return None
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("profile_id", "status")]
+    query += [("profile_id", profile_id), ("status", status)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def _default_quality_check(rgb: Any) -> Any:
+    from gateway.services.documents.quality import assess_quality
+
+    return assess_quality(rgb)
+
+
+def _default_issue_challenge(**kwargs: Any) -> Any:
+    from gateway.services.liveness.challenge import issue_challenge
+
+    return issue_challenge(**kwargs)

@@ -1,0 +1,124 @@
+"""What the gateway accepts as an applicant's image, and the clean copy it stores instead.
+
+Every upload from the hosted flow passes through ``clean_image`` before anything is written:
+the type is judged by the bytes (never by the name or the Content-Type header), the size and the
+pixel count are bounded before any pixel is decoded, and what gets stored is a fresh JPEG with
+the EXIF orientation applied and every metadata block (EXIF GPS, XMP, ICC, comments) left behind.
+A refused upload raises before the caller can store anything, so no orphan file is ever kept.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from gateway.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from gateway.services.uploads import sniff_image_type
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+# 40 megapixels: above any phone camera in use (a 200 MP sensor bins to 12-50 MP by default)
+# and far below what a hostile 10 MB PNG can claim (a solid-colour PNG of 10 MB decodes to
+# billions of pixels).
+MAX_IMAGE_PIXELS = 40_000_000
+# The stored copy's longest side; keeps a re-encoded phone photo well under PocketBase's 10 MB
+# file limit while leaving ~10 px per MRZ character on a passport filling the frame.
+MAX_STORED_SIDE_PX = 4096
+JPEG_QUALITY = 92
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    """The stored form of an upload: re-encoded JPEG bytes plus the upright pixels."""
+
+    content: bytes
+    rgb: np.ndarray
+    width_px: int
+    height_px: int
+    source_type: str
+    mime_type: str = "image/jpeg"
+    extension: str = "jpg"
+
+
+class ImageTooLarge(PayloadTooLarge):
+    code, title = "image_too_large", "The image is larger than allowed"
+
+
+class ImageTypeRefused(UnsupportedMediaType):
+    code, title = "image_type_refused", "Only JPEG, PNG and WebP images are accepted"
+
+
+class ImageRefused(ValidationFailed):
+    code, title = "image_refused", "The image cannot be used"
+
+
+def clean_image(
+    content: bytes,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    max_side_px: int = MAX_STORED_SIDE_PX,
+) -> CleanImage:
+    """Check ``content`` against the upload policy and return the copy that may be stored.
+
+    Raises ``ImageTooLarge`` (413) over ``max_bytes``, ``ImageTypeRefused`` (415) for anything
+    that is not JPEG, PNG or WebP by content, ``ImageRefused`` (422) for a pixel bomb or a file
+    that does not decode.
+    """
+    if len(content) > max_bytes:
+        raise ImageTooLarge(f"The image is {len(content)} bytes; at most {max_bytes} are accepted")
+    source_type = sniff_image_type(content)
+    if source_type is None:
+        raise ImageTypeRefused("The file is not a JPEG, PNG or WebP image")
+    try:
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; the warning is turned into
+        # an error here and the explicit header check below refuses before decoding either way.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content), formats=[PIL_FORMATS[source_type]]) as image:
+                width_px, height_px = image.size
+                if width_px * height_px > max_pixels:
+                    raise ImageRefused(
+                        f"The image claims {width_px}x{height_px} pixels; at most "
+                        f"{max_pixels} pixels are accepted",
+                        errors={"file": ["too_many_pixels"]},
+                    )
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb_image = _to_rgb(upright)
+    except ImageRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRefused(
+            "The image has too many pixels", errors={"file": ["too_many_pixels"]}
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageRefused(
+            "The image is damaged or incomplete", errors={"file": ["undecodable"]}
+        ) from exc
+    if max(rgb_image.size) > max_side_px:
+        rgb_image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    # No exif=, icc_profile= or comment= arguments: the new file carries pixels only.
+    rgb_image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return CleanImage(
+        content=buffer.getvalue(),
+        rgb=np.asarray(rgb_image),
+        width_px=rgb_image.width,
+        height_px=rgb_image.height,
+        source_type=source_type,
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Flatten transparency onto white (a transparent PNG would otherwise turn black)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")

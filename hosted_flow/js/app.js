@@ -1,0 +1,433 @@
+// The applicant's journey: consent, document, selfie with a liveness challenge, review, done.
+// Every decision (which step, is the photo good, where to return) is the server's; this page
+// only shows it and captures.
+import { ApiError, FlowApi } from "./api.js";
+import { NoCamera, grabFrame, openCamera, sleep, stopCamera } from "./camera.js";
+import { applyStrings, has, loadStrings, t } from "./i18n.js";
+
+const STATIC_BASE = "/flow/static";
+const STEPS = ["consent", "document", "selfie", "review", "done"];
+const NEUTRAL_FRAMES = 3;
+const FRAMES_PER_PROMPT = 5;
+const FRAME_INTERVAL_MS = 350;
+const PROMPT_LEAD_MS = 700;
+const SELFIE_MAX_SIDE = 640;
+const DOCUMENT_MAX_SIDE = 2048;
+
+const $ = (id) => document.getElementById(id);
+let api;
+let state;
+let photoSide = "front";
+let busy = false;
+
+function setBusy(value) {
+  busy = value;
+  for (const button of document.querySelectorAll("main button")) button.disabled = value;
+}
+
+function show(step) {
+  for (const section of document.querySelectorAll("main > section")) {
+    section.hidden = section.dataset.step !== step;
+  }
+  const index = STEPS.indexOf(step === "photo" ? "document" : step);
+  $("progress").textContent = index >= 0 ? t("step_progress", { n: index + 1, total: STEPS.length }) : "";
+  hideAlert();
+  const heading = document.querySelector(`section[data-step="${step}"] h1`);
+  if (heading) heading.focus();
+  document.body.dataset.step = step;
+}
+
+function showAlert(message) {
+  $("alert").textContent = message;
+  $("alert").hidden = false;
+}
+
+function hideAlert() {
+  $("alert").hidden = true;
+  $("alert").textContent = "";
+}
+
+function errorMessage(error) {
+  if (!(error instanceof ApiError)) return t("error_generic");
+  if (error.code.startsWith("link_")) {
+    // The link stopped working (expired, replaced, finished): the server's page says why.
+    window.location.reload();
+    return t("loading");
+  }
+  const keys = {
+    network: "error_network",
+    image_type_refused: "error_image_type",
+    unsupported_media_type: "error_image_type",
+    image_too_large: "error_too_large",
+    payload_too_large: "error_too_large",
+    image_refused: "error_image_refused",
+    rate_limited: "error_rate_limited",
+    challenge_refused: "error_challenge",
+  };
+  return t(keys[error.code] || "error_generic");
+}
+
+function applyBranding(branding) {
+  const root = document.documentElement.style;
+  root.setProperty("--accent", branding.accent_color);
+  root.setProperty("--accent-text", branding.accent_text_color);
+  $("brand-name").textContent = branding.name || "";
+}
+
+function showResubmission() {
+  const box = $("resubmission");
+  const info = state.resubmission;
+  if (!info) {
+    box.hidden = true;
+    return;
+  }
+  box.textContent = "";
+  const what = document.createElement("p");
+  what.textContent = t(`resubmission_${info.step === "selfie" ? "selfie" : "document"}`);
+  box.append(what);
+  if (info.reason) {
+    const why = document.createElement("p");
+    why.textContent = t("resubmission_reason", { reason: info.reason });
+    box.append(why);
+  }
+  box.hidden = false;
+}
+
+function route() {
+  showResubmission();
+  const step = state.step;
+  if (step === "consent") return showConsent();
+  if (step === "document") {
+    if (state.document.type && !state.captured.document_front) return showPhoto("front");
+    if (state.document.type && state.document.needs_back && !state.captured.document_back) {
+      return showPhoto("back");
+    }
+    return showDocument();
+  }
+  if (step === "selfie") return showSelfie();
+  return showReview();
+}
+
+// -- consent ---------------------------------------------------------------------------------
+
+function showConsent() {
+  $("consent-intro").textContent = t("consent_intro", { partner: state.branding.name || "" });
+  $("consent-retention").textContent = t("consent_retention", { days: state.retention_days });
+  show("consent");
+}
+
+async function acceptConsent() {
+  if (busy) return;
+  if (!$("consent-checkbox").checked) {
+    showAlert(t("consent_required"));
+    $("consent-checkbox").focus();
+    return;
+  }
+  setBusy(true);
+  try {
+    state = await api.consent();
+    route();
+  } catch (error) {
+    showAlert(errorMessage(error));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- document choice -------------------------------------------------------------------------
+
+function showDocument() {
+  const list = $("document-types");
+  list.textContent = "";
+  const chosen = state.document.type || "passport";
+  for (const type of state.document.types) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "document-type";
+    input.value = type;
+    input.id = `document-type-${type}`;
+    input.checked = type === chosen;
+    label.append(input, document.createTextNode(t(`doc_${type}`)));
+    list.append(label);
+  }
+  $("document-country").value = state.document.country || "";
+  show("document");
+}
+
+async function chooseDocument(event) {
+  event.preventDefault();
+  if (busy) return;
+  const type = document.querySelector('input[name="document-type"]:checked')?.value;
+  const country = $("document-country").value.trim().toUpperCase();
+  if (!/^[A-Z]{2,3}$/.test(country)) {
+    showAlert(t("country_invalid"));
+    $("document-country").focus();
+    return;
+  }
+  setBusy(true);
+  try {
+    state = await api.document(type, country);
+    await showPhoto("front");
+  } catch (error) {
+    showAlert(error instanceof ApiError && error.status === 422 ? t("country_invalid") : errorMessage(error));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- document photos -------------------------------------------------------------------------
+
+async function showPhoto(side) {
+  photoSide = side;
+  $("photo-title").textContent = t(side === "front" ? "front_title" : "back_title");
+  $("photo-issues").hidden = true;
+  $("photo-status").textContent = "";
+  $("photo-status").className = "status";
+  $("photo-file").value = "";
+  show("photo");
+  await startDocumentCamera();
+}
+
+async function startDocumentCamera() {
+  const video = $("photo-video");
+  if (video.srcObject) return;
+  $("photo-status").textContent = t("camera_starting");
+  try {
+    await openCamera(video, "environment");
+    $("photo-camera").hidden = false;
+    $("photo-take").hidden = false;
+    $("photo-status").textContent = "";
+  } catch (error) {
+    if (!(error instanceof NoCamera)) throw error;
+    $("photo-camera").hidden = true;
+    $("photo-take").hidden = true;
+    $("photo-status").textContent = t("camera_unavailable_document");
+  }
+}
+
+async function takePhoto() {
+  if (busy) return;
+  const blob = await grabFrame($("photo-video"), $("photo-canvas"), DOCUMENT_MAX_SIDE);
+  await uploadPhoto(blob, `${photoSide}.jpg`);
+}
+
+async function pickPhoto() {
+  const file = $("photo-file").files[0];
+  if (!file || busy) return;
+  await uploadPhoto(file, file.name);
+}
+
+async function uploadPhoto(blob, filename) {
+  setBusy(true);
+  $("photo-issues").hidden = true;
+  $("photo-status").className = "status";
+  $("photo-status").textContent = t("checking_photo");
+  try {
+    const result = await api.uploadDocument(photoSide, blob, filename);
+    state = result.state;
+    if (!result.accepted) {
+      showIssues(result.issues);
+      $("photo-status").textContent = "";
+      $("photo-take").textContent = t("retake");
+      return;
+    }
+    $("photo-status").textContent = t("photo_ok");
+    $("photo-status").className = "status ok";
+    $("photo-take").textContent = t("take_photo");
+    if (photoSide === "front" && state.document.needs_back && !state.captured.document_back) {
+      await showPhoto("back");
+    } else {
+      stopCamera($("photo-video"));
+      route();
+    }
+  } catch (error) {
+    $("photo-status").textContent = "";
+    showIssueText(errorMessage(error));
+  } finally {
+    $("photo-file").value = "";
+    setBusy(false);
+  }
+}
+
+function showIssues(issues) {
+  const box = $("photo-issues");
+  box.textContent = "";
+  for (const issue of issues.length ? issues : [{ code: "generic" }]) {
+    const line = document.createElement("p");
+    line.dataset.code = issue.code;
+    line.textContent = has(`quality_${issue.code}`) ? t(`quality_${issue.code}`) : issue.message || t("quality_generic");
+    box.append(line);
+  }
+  box.hidden = false;
+}
+
+function showIssueText(message) {
+  $("photo-issues").textContent = message;
+  $("photo-issues").hidden = false;
+}
+
+// -- selfie with the liveness challenge --------------------------------------------------------
+
+function showSelfie() {
+  stopCamera($("photo-video"));
+  $("selfie-prompt").textContent = "";
+  $("no-camera").hidden = true;
+  $("selfie-start").hidden = false;
+  $("selfie-start").textContent = t("selfie_start");
+  show("selfie");
+}
+
+function showNoCamera() {
+  $("selfie-camera").hidden = true;
+  $("selfie-start").hidden = true;
+  $("qr-code").src = api.qrUrl();
+  $("qr-code").alt = t("qr_alt");
+  $("no-camera").hidden = false;
+  $("no-camera").querySelector("h2").focus?.();
+}
+
+async function runSelfie() {
+  if (busy) return;
+  setBusy(true);
+  const video = $("selfie-video");
+  try {
+    try {
+      await openCamera(video, "user");
+    } catch (error) {
+      if (error instanceof NoCamera) {
+        showNoCamera();
+        return;
+      }
+      throw error;
+    }
+    $("no-camera").hidden = true;
+    $("selfie-camera").hidden = false;
+    $("selfie-start").hidden = true;
+    const challenge = await api.challenge();
+    const frames = [];
+    const started = performance.now();
+    const capture = async (prompt, count) => {
+      for (let index = 0; index < count; index += 1) {
+        const blob = await grabFrame(video, $("selfie-canvas"), SELFIE_MAX_SIDE, 0.9);
+        frames.push({ prompt, t_ms: Math.round(performance.now() - started), blob });
+        await sleep(FRAME_INTERVAL_MS);
+      }
+    };
+    $("selfie-prompt").textContent = t("prompt_neutral");
+    await sleep(PROMPT_LEAD_MS);
+    await capture("neutral", NEUTRAL_FRAMES);
+    for (const prompt of challenge.prompts) {
+      $("selfie-prompt").textContent = t(`prompt_${prompt}`);
+      document.body.dataset.prompt = prompt;
+      await sleep(PROMPT_LEAD_MS);
+      await capture(prompt, FRAMES_PER_PROMPT);
+    }
+    delete document.body.dataset.prompt;
+    $("selfie-prompt").textContent = t("selfie_uploading");
+    const result = await api.uploadSelfie(challenge.id, frames);
+    state = result.state;
+    stopCamera(video);
+    $("selfie-camera").hidden = true;
+    route();
+  } catch (error) {
+    stopCamera(video);
+    $("selfie-camera").hidden = true;
+    $("selfie-prompt").textContent = "";
+    $("selfie-start").hidden = false;
+    $("selfie-start").textContent = t("selfie_retry");
+    showAlert(errorMessage(error));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- review, submit, done ----------------------------------------------------------------------
+
+function showReview() {
+  const list = $("review-thumbs");
+  list.textContent = "";
+  const items = [["document_front", "review_front", () => showPhoto("front")]];
+  if (state.document.needs_back) items.push(["document_back", "review_back", () => showPhoto("back")]);
+  items.push(["selfie", "review_selfie", showSelfie]);
+  for (const [field, label, retake] of items) {
+    const item = document.createElement("li");
+    const image = document.createElement("img");
+    image.src = api.imageUrl(field);
+    image.alt = t(label);
+    image.id = `thumb-${field}`;
+    const caption = document.createElement("p");
+    caption.className = "caption";
+    caption.textContent = t(label);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button secondary";
+    button.id = `retake-${field}`;
+    button.textContent = t("retake");
+    button.setAttribute("aria-label", `${t("retake")}: ${t(label)}`);
+    button.addEventListener("click", retake);
+    item.append(image, caption, button);
+    list.append(item);
+  }
+  show("review");
+}
+
+async function submit() {
+  if (busy) return;
+  setBusy(true);
+  $("submit").textContent = t("submitting");
+  try {
+    const result = await api.submit();
+    showDone(result.redirect_url);
+  } catch (error) {
+    showAlert(errorMessage(error));
+    $("submit").textContent = t("submit");
+  } finally {
+    setBusy(false);
+  }
+}
+
+function showDone(redirectUrl) {
+  show("done");
+  if (!redirectUrl) return;
+  $("done-redirect").textContent = t("done_redirect", { partner: state.branding.name || "" });
+  $("done-redirect").hidden = false;
+  $("done-return").href = redirectUrl;
+  $("done-return").hidden = false;
+  setTimeout(() => window.location.assign(redirectUrl), 1500);
+}
+
+// -- start -----------------------------------------------------------------------------------
+
+async function main() {
+  const params = new URLSearchParams(window.location.search);
+  const profileId = window.location.pathname.split("/").filter(Boolean).pop();
+  const apiBase = document.querySelector('meta[name="ekyc-api"]').content;
+  api = new FlowApi(apiBase, profileId, params.get("t") || "", params.get("lang") || "");
+  try {
+    state = await api.start();
+  } catch (error) {
+    await loadStrings(STATIC_BASE, "en").catch(() => {});
+    if (error instanceof ApiError && error.code.startsWith("link_")) {
+      window.location.reload();
+      return;
+    }
+    applyStrings();
+    showAlert(errorMessage(error));
+    return;
+  }
+  await loadStrings(STATIC_BASE, state.lang);
+  api.lang = state.lang;
+  applyStrings();
+  applyBranding(state.branding);
+  $("consent-continue").addEventListener("click", acceptConsent);
+  $("document-form").addEventListener("submit", chooseDocument);
+  $("photo-take").addEventListener("click", takePhoto);
+  $("photo-file").addEventListener("change", pickPhoto);
+  $("selfie-start").addEventListener("click", runSelfie);
+  $("no-camera-retry").addEventListener("click", runSelfie);
+  $("submit").addEventListener("click", submit);
+  route();
+}
+
+main();
