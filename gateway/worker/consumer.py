@@ -17,8 +17,9 @@ def build_consumer(workers: int) -> Consumer:
     """A consumer for the project's queue with every task module registered."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    # Importing registers the tasks and the periodic reconciler on the shared Huey instance.
-    from gateway.worker import reconciler, tasks  # noqa: F401
+    # Importing registers every task and periodic job (verification, lease reconciler, webhook
+    # delivery and sweeper, document expiry) on the shared Huey instance.
+    from gateway.worker import periodic, reconciler, tasks, webhook_tasks  # noqa: F401
     from gateway.worker.app import huey
 
     return huey.create_consumer(
