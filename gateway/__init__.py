@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from gateway.logging_setup import configure_logging, install_request_logging
     from gateway.metrics import RequestMetrics
     from gateway.problem import register_error_handlers
-    from gateway.routes import flow, health, partner_settings, profiles, reviewer, webhooks
+    from gateway.routes import checks, flow, health, partner_settings, profiles, reviewer, webhooks
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         flow.bp,
         webhooks.bp,
         partner_settings.bp,
+        checks.bp,
     ):
         app.register_blueprint(blueprint)
     return app

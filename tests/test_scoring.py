@@ -170,3 +170,17 @@ def test_not_checked_factor_never_carries_a_score():
     assert factor(NOT_CHECKED, 0.9, ["x"])["score"] is None
     with pytest.raises(ValueError):
         factor("maybe", 0.5, [])
+
+
+def test_required_checks_as_stored_by_partner_settings():
+    settings = scoring_settings(
+        {"required_checks": {"liveness": True, "face_match": True, "document": False,
+                             "kya": False, "registry": True}}
+    )  # fmt: skip
+    assert settings.required_checks == ("liveness", "face_match", "registry")
+    factors = all_pass(registry=factor(NOT_CHECKED, None, ["no registry connector"]))
+    result = decide(factors, settings)
+    assert result.score == 100.0
+    assert result.decision == MANUAL_REVIEW
+    assert result.main_reason == "required check not run: registry check"
+    assert result.points["registry"] is None

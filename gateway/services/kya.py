@@ -214,14 +214,21 @@ def kya_factor(
     document_fields: Mapping[str, Any] | None = None,
     *,
     mx_lookup: MxLookup | None = None,
+    enabled: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """The KYA factor: its score is the share of checks that ran and passed."""
-    checks = [
-        *check_email(applicant.get("email"), mx_lookup=mx_lookup),
-        *check_phone(applicant.get("phone"), applicant.get("country")),
-        *check_country(applicant, document_fields),
-        *check_name(applicant, document_fields),
-    ]
+    """The KYA factor: its score is the share of checks that ran and passed.
+
+    `enabled` holds the partner's switches (``phone``, ``country_coherence``,
+    ``name_coherence``; all on when absent); email syntax always runs when an email was sent.
+    """
+    enabled = enabled or {}
+    checks = check_email(applicant.get("email"), mx_lookup=mx_lookup)
+    if enabled.get("phone", True):
+        checks += check_phone(applicant.get("phone"), applicant.get("country"))
+    if enabled.get("country_coherence", True):
+        checks += check_country(applicant, document_fields)
+    if enabled.get("name_coherence", True):
+        checks += check_name(applicant, document_fields)
     ran = [item for item in checks if item["status"] != NOT_CHECKED]
     failed = [item for item in ran if item["status"] == FAIL]
     detail = {"checks": checks}

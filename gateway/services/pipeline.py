@@ -96,14 +96,20 @@ def pipeline_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     """The effective pipeline settings of a partner, with the issue's defaults."""
     settings = settings or {}
     kya = settings.get("kya") or {}
+    registry = settings.get("registry") or {}
     return {
         **scoring.scoring_settings(settings).as_dict(),
         "face_match_threshold": float(settings.get("face_match_threshold", DEFAULT_THRESHOLD)),
         "min_age": int(settings.get("min_age", DEFAULT_MIN_AGE)),
+        "allowed_document_types": list(settings.get("allowed_document_types") or []),
+        "allowed_countries": list(settings.get("allowed_countries") or []),
         "kya": {
-            "enabled": bool(kya.get("enabled", True)),
-            "check_mx": bool(kya.get("check_mx", False)),
+            "email_mx": bool(kya.get("email_mx", kya.get("check_mx", False))),
+            "phone": bool(kya.get("phone", True)),
+            "country_coherence": bool(kya.get("country_coherence", True)),
+            "name_coherence": bool(kya.get("name_coherence", True)),
         },
+        "registry_enabled": bool(registry.get("enabled", False)),
     }
 
 
@@ -161,11 +167,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot read a {type(value).__name__} result")
 
 
-def liveness_factor(
-    captures: Captures,
-    frames_rgb: Sequence[np.ndarray],
-    reference_embedding: np.ndarray | None,
-) -> dict[str, Any]:
+def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) -> dict[str, Any]:
     """The challenge verified from the frames, with the document face as the reference."""
     verify = _load("gateway.services.liveness.verify", "verify_challenge")
     challenge_type = _load("gateway.services.liveness.challenge", "Challenge")
@@ -177,9 +179,10 @@ def liveness_factor(
         challenge = challenge_type.from_dict(dict(captures.liveness_challenge))
     except ValueError as error:
         return factor(NOT_CHECKED, None, [f"the stored liveness challenge is unreadable: {error}"])
+    # Bytes, not the decoded pixels: the service hashes them to catch one file sent twice.
     frames = [
-        {"rgb": rgb, "prompt": frame.prompt, "t_ms": frame.t_ms}
-        for rgb, frame in zip(frames_rgb, captures.selfie_frames, strict=True)
+        {"image": frame.image, "prompt": frame.prompt, "t_ms": frame.t_ms}
+        for frame in captures.selfie_frames
     ]
     try:
         result = _as_dict(
@@ -260,6 +263,58 @@ def document_factor(
     return factor(FAIL, 0.0, reasons or ["the document is not valid"], result), fields
 
 
+def _apply_document_policy(
+    document: dict[str, Any], fields: Mapping[str, Any], effective: Mapping[str, Any]
+) -> None:
+    """The partner's accepted document types and countries, as failed checks of the document."""
+    if document["status"] == NOT_CHECKED:
+        return
+    problems = []
+    allowed_types = effective["allowed_document_types"]
+    document_type = fields.get("document_type")
+    if allowed_types and document_type and document_type not in allowed_types:
+        problems.append(f"document type {document_type} is not accepted by this partner")
+    allowed_countries = effective["allowed_countries"]
+    issuer = fields.get("issuing_state")
+    if allowed_countries and issuer and issuer not in allowed_countries:
+        problems.append(f"documents issued by {issuer} are not accepted by this partner")
+    if problems:
+        if document["status"] == PASS:
+            document["reasons"] = []
+        document.update(status=FAIL, score=0.0)
+        document["reasons"] += problems
+
+
+def registry_check(
+    partner_settings: Mapping[str, Any],
+    applicant: Mapping[str, Any],
+    document_fields: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The optional registry connector (national ID or professional register)."""
+    registry_factor = _load("gateway.services.registry", "registry_factor")
+    subject_type = _load("gateway.services.registry", "RegistrySubject")
+    if registry_factor is None or subject_type is None:
+        return factor(NOT_CHECKED, None, ["no registry connector is installed in this gateway"])
+    kind = str((partner_settings.get("registry") or {}).get("kind") or "national_id")
+    full_name = " ".join(
+        str(part)
+        for part in (document_fields.get("given_names"), document_fields.get("surname"))
+        if part
+    ) or str(document_fields.get("name") or "")
+    subject = subject_type(
+        kind=kind,
+        id_number=document_fields.get("nik")
+        or document_fields.get("document_number")
+        or applicant.get("document_number"),
+        registration_number=applicant.get("registration_number"),
+        full_name=full_name or None,
+    )
+    result = dict(registry_factor(dict(partner_settings), subject))
+    status = result.pop("status", NOT_CHECKED)
+    reasons = [str(reason) for reason in result.pop("reasons", [])]
+    return factor(status, 1.0 if status == PASS else 0.0, reasons, result)
+
+
 def run_pipeline(
     captures: Captures,
     applicant: Mapping[str, Any],
@@ -302,27 +357,29 @@ def run_pipeline(
         document_rgb, frames_rgb, captures.selfie_frames, effective["face_match_threshold"]
     )
     lap("face_match")
-    factors["liveness"] = liveness_factor(captures, frames_rgb, document_face.embedding)
+    factors["liveness"] = liveness_factor(captures, document_face.embedding)
     lap("liveness")
     factors["document"], document_fields = document_factor(
         document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today
     )
+    _apply_document_policy(factors["document"], document_fields, effective)
     lap("document")
-    if effective["kya"]["enabled"]:
-        lookup = mx_lookup
-        if lookup is None and effective["kya"]["check_mx"]:
-            lookup = dns_mx_lookup()
-        factors["kya"] = kya_factor(applicant, document_fields, mx_lookup=lookup)
-        if effective["kya"]["check_mx"] and lookup is None:
-            factors["kya"]["detail"]["checks"].append(
-                {
-                    "name": "email_mx",
-                    "status": NOT_CHECKED,
-                    "detail": "MX lookup enabled but no DNS resolver library is installed",
-                }
-            )
-    else:
-        factors["kya"] = factor(NOT_CHECKED, None, ["KYA is disabled in the partner's settings"])
+    kya = effective["kya"]
+    lookup = mx_lookup
+    if lookup is None and kya["email_mx"]:
+        lookup = dns_mx_lookup()
+    factors["kya"] = kya_factor(applicant, document_fields, mx_lookup=lookup, enabled=kya)
+    if kya["email_mx"] and lookup is None:
+        factors["kya"]["detail"].setdefault("checks", []).append(
+            {
+                "name": "email_mx",
+                "status": NOT_CHECKED,
+                "detail": "MX lookup enabled but no DNS resolver library is installed",
+            }
+        )
     lap("kya")
+    if effective["registry_enabled"] or "registry" in effective["required_checks"]:
+        factors["registry"] = registry_check(partner_settings or {}, applicant, document_fields)
+        lap("registry")
     decision = scoring.decide(factors, scoring.scoring_settings(partner_settings))
     return PipelineResult(factors, decision, effective, timings)

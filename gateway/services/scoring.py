@@ -17,11 +17,14 @@ from typing import Any
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not_checked"
 FACTOR_STATUSES = (PASS, FAIL, NOT_CHECKED)
 FACTORS = ("liveness", "face_match", "document", "kya")
+# Checks that may be required; the registry connector carries no weight of its own.
+CHECKS = (*FACTORS, "registry")
 FACTOR_LABELS = {
     "liveness": "liveness",
     "face_match": "face match",
     "document": "document",
     "kya": "applicant data (KYA)",
+    "registry": "registry check",
 }
 
 DEFAULT_WEIGHTS: dict[str, float] = {"liveness": 30, "face_match": 40, "document": 25, "kya": 5}
@@ -53,7 +56,8 @@ def scoring_settings(settings: Mapping[str, Any] | None) -> ScoringSettings:
     """The scoring part of a partner's effective settings, defaults for anything not set.
 
     Accepts ``thresholds`` as ``{approve, review}`` (also ``approved``/``manual_review``
-    spellings). Unknown factors in ``weights`` and ``required_checks`` are ignored; a negative
+    spellings) and ``required_checks`` as ``{check: bool}`` or a list of names. Unknown
+    factors in ``weights`` and ``required_checks`` are ignored; a negative
     weight or thresholds out of order raise ``ValueError`` (settings are validated on write, so
     this is a bug, not an applicant's problem).
     """
@@ -70,11 +74,12 @@ def scoring_settings(settings: Mapping[str, Any] | None) -> ScoringSettings:
     if not 0 <= review_at <= approve_at <= 100:
         raise ValueError("thresholds must satisfy 0 <= review <= approve <= 100")
     required = settings.get("required_checks")
-    required_checks = (
-        DEFAULT_REQUIRED_CHECKS
-        if required is None
-        else tuple(name for name in required if name in FACTORS)
-    )
+    if required is None:
+        required_checks = DEFAULT_REQUIRED_CHECKS
+    elif isinstance(required, Mapping):  # {check: bool}, as partner_settings stores it
+        required_checks = tuple(name for name, on in required.items() if on and name in CHECKS)
+    else:
+        required_checks = tuple(name for name in required if name in CHECKS)
     return ScoringSettings(weights, approve_at, review_at, required_checks)
 
 
@@ -135,7 +140,8 @@ def decide(factors: Mapping[str, Mapping[str, Any]], settings: ScoringSettings) 
     failed_required: list[str] = []
     missing_required: list[str] = []
     failed_other: list[str] = []
-    for name in FACTORS:
+    names = [*FACTORS, *(name for name in CHECKS if name in factors and name not in FACTORS)]
+    for name in names:
         result = factors.get(name) or factor(NOT_CHECKED, None, ["this check was not run"])
         weight = settings.weights.get(name, 0.0)
         status = result.get("status", NOT_CHECKED)

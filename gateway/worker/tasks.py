@@ -234,6 +234,10 @@ def applicant_data(services: Services, profile: dict[str, Any]) -> dict[str, Any
             "document_country",
         )
     }
+    metadata = profile.get("metadata") or {}
+    if isinstance(metadata, dict) and metadata.get("registration_number"):
+        # A professional register's number, as the partner sent it (registry connector).
+        data["registration_number"] = str(metadata["registration_number"])
     if profile.get("document_number_enc"):
         data["document_number"] = crypto.decrypt_text(
             services.settings.data_key, profile["document_number_enc"]

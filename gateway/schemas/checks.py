@@ -1,0 +1,120 @@
+"""Request schemas of the synchronous ``/v1`` check endpoints.
+
+Images arrive as base64 strings here; the route turns them into bytes (strict base64, size and
+type checks with their own statuses: 422, 413, 415), so the schemas only check shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from gateway.schemas.profiles import _country_alpha3
+
+DOCUMENT_HINTS = ("auto", "passport", "id_card", "driver_license", "residence_permit")
+MAX_FRAMES = 40
+
+
+class FaceMatchSchema(Schema):
+    """``POST /v1/face/match``."""
+
+    class Meta:
+        unknown = RAISE
+
+    image_source_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    image_target_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    threshold = fields.Float(
+        validate=validate.Range(0, 1, min_inclusive=False, max_inclusive=False),
+        allow_nan=False,
+    )
+
+
+def _country_hint(value: str) -> None:
+    if value != "auto":
+        _country_alpha3(value)
+
+
+class DocumentOcrSchema(Schema):
+    """``POST /v1/document/ocr``."""
+
+    class Meta:
+        unknown = RAISE
+
+    image_front_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    image_back_base64 = fields.String(validate=validate.Length(min=1))
+    document_hint = fields.String(load_default="auto", validate=validate.OneOf(DOCUMENT_HINTS))
+    country_hint = fields.String(
+        load_default="auto", validate=[validate.Length(1, 4), _country_hint]
+    )
+
+
+class DocumentValidateSchema(Schema):
+    """``POST /v1/document/validate``: exactly one of ``mrz`` or ``fields``."""
+
+    class Meta:
+        unknown = RAISE
+
+    mrz = fields.String(validate=validate.Length(1, 200))
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(validate=validate.Length(1, 64)),
+        values=fields.Raw(allow_none=True),
+        validate=validate.Length(min=1, max=50),
+    )
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **_: Any) -> None:
+        if ("mrz" in data) == ("fields_" in data):
+            raise ValidationError("send exactly one of mrz or fields", "_schema")
+
+
+class FrameSchema(Schema):
+    """One frame of a liveness sequence."""
+
+    class Meta:
+        unknown = RAISE
+
+    image_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    prompt = fields.String(required=True, validate=validate.Length(1, 40))
+    t_ms = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+
+
+class ChallengeField(fields.Field):
+    """A list of prompts, or a challenge object ``{prompts: [...], ...}`` as issued."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        prompts = value.get("prompts") if isinstance(value, dict) else value
+        if (
+            not isinstance(prompts, list)
+            or not 1 <= len(prompts) <= 6
+            or not all(isinstance(prompt, str) and prompt for prompt in prompts)
+        ):
+            raise ValidationError("must be a list of 1 to 6 prompts (or {prompts: [...]})")
+        return list(prompts)
+
+
+class LivenessAnalyzeSchema(Schema):
+    """``POST /v1/liveness/analyze``: a challenge with frames, or one image (passive only)."""
+
+    class Meta:
+        unknown = RAISE
+
+    challenge = ChallengeField()
+    frames = fields.List(fields.Nested(FrameSchema), validate=validate.Length(1, MAX_FRAMES))
+    mirrored = fields.Boolean(load_default=False)
+    image_live_base64 = fields.String(validate=validate.Length(min=1))
+
+    @validates_schema
+    def _one_mode(self, data: dict[str, Any], **_: Any) -> None:
+        active = "challenge" in data or "frames" in data
+        if active and "image_live_base64" in data:
+            raise ValidationError(
+                "send either challenge and frames, or image_live_base64", "_schema"
+            )
+        if active and not ("challenge" in data and "frames" in data):
+            raise ValidationError("challenge and frames go together", "_schema")
+        if not active and "image_live_base64" not in data:
+            raise ValidationError(
+                "send challenge and frames, or image_live_base64 (passive only)", "_schema"
+            )
