@@ -21,8 +21,9 @@ What the data allows (and what it does not):
   and the two attack stills, submitted under turn challenges).
 - Blink: no real closed eyes exist in the data. The detector is run (a) on open-eye windows of
   the clip tagged `blink` (it must not fire), (b) on the GIF's live segment, (c) on clip frames
-  whose eyes were covered with the person's own cheek skin copied from below the eye, a
-  stand-in for a closed lid (it hides the iris as a lid does, but has no lash line or crease).
+  whose iris was covered with the person's own cheek skin copied from below the eye (corners
+  left visible; the frame is detected again), a stand-in for a closed lid: it hides the iris as
+  a lid does, but has no lash line or lid crease.
 - Passive cues: ROC AUC of each cue, live (GIF 0-32, still_real) vs screen (GIF 34-60,
   still_screen) and vs print (GIF 62-87, still_print).
 - Latency: wall time of `verify_challenge` per genuine sequence (6-10 frames), p50 and p95.
@@ -356,18 +357,24 @@ def blink_measurements(clip, gif) -> dict:
         "measured": len(finite),
         "min_over_p75": round(min(finite) / decisions.upper_level(finite), 3) if finite else None,
     }
-    # (c) eyes covered by the person's own cheek skin, in frontal frames
+    # (c) the iris covered by the person's own cheek skin, in frontal frames; the covered frame
+    # goes through detection again, as a real closed-eye frame would.
     detected = covered_count = 0
     ratios = []
-    for i in range(146, 176, 3):
-        rgb = clip[i]
-        faces = detect_faces(rgb)
+    for i in range(146, 181, 2):
+        faces = detect_faces(clip[i])
         if not faces:
             continue
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        covered = cover_eyes_with_skin(gray, faces[0].landmarks)
-        open_value = regions.eyes_openness(gray, faces[0].landmarks)
-        closed_value = regions.eyes_openness(covered, faces[0].landmarks)
+        covered_rgb = cover_iris_with_skin(clip[i], faces[0].landmarks)
+        covered_faces = detect_faces(covered_rgb)
+        if not covered_faces:
+            continue
+        open_value = regions.eyes_openness(
+            cv2.cvtColor(clip[i], cv2.COLOR_RGB2GRAY), faces[0].landmarks
+        )
+        closed_value = regions.eyes_openness(
+            cv2.cvtColor(covered_rgb, cv2.COLOR_RGB2GRAY), covered_faces[0].landmarks
+        )
         ratios.append(closed_value / open_value)
         outcome = decisions.blink_outcome(
             [open_value, closed_value, open_value],
@@ -386,21 +393,20 @@ def blink_measurements(clip, gif) -> dict:
     return results
 
 
-def cover_eyes_with_skin(gray: np.ndarray, landmarks) -> np.ndarray:
-    """Copy a patch of cheek (below each eye) over the eye: a stand-in for a closed lid."""
+def cover_iris_with_skin(rgb: np.ndarray, landmarks) -> np.ndarray:
+    """Copy cheek skin (from below each eye) over the iris, leaving the eye corners visible:
+    a stand-in for a closed lid (it hides the iris as a lid does; no lash line or crease)."""
     points = np.asarray(landmarks, dtype=np.float64)
-    covered = gray.copy()
+    covered = rgb.copy()
     for a, b in ((0, 1), (2, 3)):
         centre = (points[a] + points[b]) / 2
         width = float(np.linalg.norm(points[a] - points[b]))
-        half_w, half_h = int(width * 0.7), int(width * 0.35)
-        source_centre = (centre + np.array([0, width * 1.3])).astype(int)
+        half_w, half_h = max(1, int(width * 0.45)), max(1, int(width * 0.3))
+        source_x, source_y = int(centre[0]), int(centre[1] + width * 1.3)
         x0, y0 = int(centre[0]) - half_w, int(centre[1]) - half_h
-        patch = gray[
-            source_centre[1] - half_h : source_centre[1] + half_h,
-            source_centre[0] - half_w : source_centre[0] + half_w,
+        covered[y0 : y0 + 2 * half_h, x0 : x0 + 2 * half_w] = rgb[
+            source_y - half_h : source_y + half_h, source_x - half_w : source_x + half_w
         ]
-        covered[y0 : y0 + 2 * half_h, x0 : x0 + 2 * half_w] = patch
     return covered
 
 
