@@ -113,9 +113,9 @@ def test_status_changes_arrive_signed_with_thin_payloads(
         document={"type": "passport", "country": "IDN", "number": "X1234567"},
     )
 
-    counts = sweep(context)
+    sweep(context)
 
-    assert counts["succeeded"] == 2
+    assert len(receiver.requests) == 2
     types = sorted(json.loads(r.body)["type"] for r in receiver.requests)
     assert types == ["profile.created", "profile.status_changed"]
     for request in receiver.requests:
@@ -130,7 +130,8 @@ def test_status_changes_arrive_signed_with_thin_payloads(
     first = receiver.requests[0]
     assert not independent_verify(endpoint["secret"], first.headers, first.body + b" ")
     # Nothing is sent twice.
-    assert sweep(context)["attempted"] == 0 and len(receiver.requests) == 2
+    sweep(context)
+    assert len(receiver.requests) == 2
     rows = deliveries(hook_client, partner.headers)
     assert {row["status"] for row in rows} == {"succeeded"}
     assert all(row["attempts"] == 1 and row["last_status_code"] == 200 for row in rows)
@@ -156,9 +157,10 @@ def test_a_500_is_retried_later_with_the_same_webhook_id(
     next_at = datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
     assert timedelta(seconds=59) < next_at - clock.now < timedelta(seconds=73)
 
-    assert sweep(context)["attempted"] == 0  # not due yet
+    sweep(context)
+    assert len(receiver.requests) == 1  # not due yet
     clock.advance(minutes=2)
-    assert sweep(context)["succeeded"] == 1
+    sweep(context)
 
     [row] = deliveries(hook_client, partner.headers)
     assert row["status"] == "succeeded" and row["attempts"] == 2
@@ -303,7 +305,10 @@ def test_an_endpoint_failing_for_a_day_is_disabled(
     ).get_json()
     assert patched["enabled"] is True and patched["failing_since"] is None
     webhook_delivery.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
-    assert sweep(context)["succeeded"] == 1
+    sweep(context)
+    assert len(receiver.requests) == 4
+    [row] = deliveries(hook_client, partner.headers)
+    assert row["status"] == "succeeded" and row["attempts"] == 4
 
 
 def test_an_unreachable_receiver_is_recorded_as_an_error(

@@ -128,3 +128,20 @@ def test_emitted_events_are_checked_and_deduplicated(
     body = message_body(first)
     assert body.startswith(b'{"data":{},"id":"') and b'"type":"profile.erased"' in body
     assert "profile.erased" in EVENT_TYPES
+
+
+def test_erasure_event_is_announced_once(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    from gateway.services.webhooks.events import emit_profile_erased
+
+    profile_id = new_profile_id(client, partner.headers, external_ref="erase-me", first_name="A")
+    profile = services.pb.get("profiles", profile_id)
+    event = emit_profile_erased(services.pb, profile)
+    assert event is not None and event["type"] == "profile.erased"
+    assert event["data"] == {
+        "profile_id": profile_id,
+        "external_ref": "erase-me",
+        "status": "erased",
+    }
+    assert emit_profile_erased(services.pb, profile) is None

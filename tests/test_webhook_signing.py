@@ -53,3 +53,28 @@ def test_header_carries_one_signature_per_secret() -> None:
     assert headers["webhook-id"] == SPEC_ID
     assert headers["webhook-timestamp"] == str(SPEC_TIMESTAMP)
     assert headers["webhook-signature"] == SPEC_SIGNATURE
+
+
+def test_the_documented_partner_snippet_verifies_our_messages() -> None:
+    """The Python snippet in docs/webhooks.md, run as a partner would copy it."""
+    import re
+    import time
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "webhooks.md").read_text()
+    [snippet] = re.findall(r"```python\n(.*?)```", doc, re.S)
+    namespace: dict = {}
+    exec(compile(snippet, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 (our own doc)
+    verify = namespace["verify_webhook"]
+
+    old, new = generate_secret(), generate_secret()
+    now = int(time.time())
+    body = b'{"type":"profile.approved"}'
+    headers = {"Webhook-Id": "msg_x", "Webhook-Timestamp": str(now)}
+    headers["Webhook-Signature"] = signature_header([new, old], "msg_x", now, body)
+    assert verify(old, headers, body) and verify(new, headers, body)
+    assert not verify(generate_secret(), headers, body)
+    assert not verify(new, headers, body + b" ")
+    stale = dict(headers, **{"Webhook-Timestamp": str(now - 3600)})
+    stale["Webhook-Signature"] = signature_header([new], "msg_x", now - 3600, body)
+    assert not verify(new, stale, body)

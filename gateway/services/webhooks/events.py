@@ -100,6 +100,25 @@ def profile_data(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def emit_profile_erased(pb: PocketBase, profile: dict[str, Any]) -> dict[str, Any] | None:
+    """Announce an erasure (call it in the erasure path, with the record read before erasing).
+
+    The event keeps the ids only: the profile id and the partner's own reference.
+    """
+    return emit_event(
+        pb,
+        profile["partner"],
+        "profile.erased",
+        {
+            "profile_id": profile["id"],
+            "external_ref": profile.get("external_ref") or None,
+            "status": "erased",
+        },
+        profile_id=profile["id"],
+        dedupe_key=f"profile_erased:{profile['id']}",
+    )
+
+
 def iso_time(pb_time: str) -> str:
     """PocketBase's datetime text as ISO 8601."""
     return pb_time.replace(" ", "T", 1)

@@ -5,8 +5,9 @@ network. Only http(s) URLs without credentials are accepted, and every address t
 to must be public. The check runs when the URL is saved and again on the socket actually used for
 each delivery (the peer address after connect), so a DNS answer that changes between the check and
 the request (rebinding) is refused too. Loopback and private ranges can be allowed by the operator
-(``EKYC_WEBHOOK_ALLOW_PRIVATE``, for tests and single-host setups); link-local addresses, which hold
-cloud metadata services (169.254.169.254, fd00:ec2::254 aside, fe80::/10), never are.
+(``EKYC_WEBHOOK_ALLOW_PRIVATE``, for tests and single-host setups); link-local addresses
+(169.254.0.0/16, fe80::/10, where cloud metadata services live) and the known metadata
+addresses (169.254.169.254, fd00:ec2::254) never are.
 """
 
 from __future__ import annotations
