@@ -265,7 +265,12 @@ def _td1_long_document_number(lines: list[str]) -> tuple[str, str] | None:
     return lines[0][5:14] + overflow[:-1], overflow[-1]
 
 
-def _typed_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> list[Repair]:
+def _typed_repairs(
+    lines: list[str],
+    layout: str,
+    spans: dict[str, _Span],
+    alternatives: dict[tuple[int, int], str] | None,
+) -> list[Repair]:
     """Digits read in alpha-only fields become letters: nothing else is possible there.
 
     These fields (codes, names, sex) carry no check digit, so the repair is typed, not verified;
@@ -277,7 +282,10 @@ def _typed_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> li
             continue
         line = list(lines[span.line])
         for column in range(span.start, span.end):
-            replacement = DIGIT_TO_LETTER.get(line[column])
+            if not line[column].isdigit():
+                continue
+            offered = [c for c in (alternatives or {}).get((span.line, column), "") if c.isalpha()]
+            replacement = offered[0] if offered else DIGIT_TO_LETTER.get(line[column])
             if replacement:
                 repairs.append(
                     Repair(span.name, span.line, column, line[column], replacement, None)
@@ -287,20 +295,56 @@ def _typed_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> li
     return repairs
 
 
-def _candidates(value: str, check: str, kind: str, filler_allowed: bool) -> list[tuple[str, str]]:
-    """Readings of (value, check) that satisfy the check digit, fewest changes first."""
+def _candidates(
+    value: str,
+    check: str,
+    kind: str,
+    filler_allowed: bool,
+    value_alternatives: dict[int, str] | None,
+    check_alternative: str,
+) -> list[tuple[str, str]]:
+    """Readings of (value, check) that satisfy the check digit, fewest changes first.
+
+    ``value_alternatives`` maps positions the OCR found ambiguous to the glyphs it hesitated
+    with; only those positions may change. None (text without OCR evidence) allows the usual
+    confusion pairs at every position.
+    """
+    if kind == "numeric":  # letters cannot stand in a date: replace them before checking
+        value = "".join(
+            c if c.isdigit() else _digit_for(c, (value_alternatives or {}).get(i, ""))
+            for i, c in enumerate(value)
+        )
+    if not check.isdigit() and check != FILLER:
+        check = _digit_for(check, check_alternative)
     if digit_matches(value, check, filler_allowed=filler_allowed):
         return [(value, check)]
-    check_options = [check] + ([LETTER_TO_DIGIT[check]] if check in LETTER_TO_DIGIT else [])
-    if kind == "numeric":
-        fixed = "".join(LETTER_TO_DIGIT.get(c, c) for c in value)
-        return [(fixed, c) for c in check_options if digit_matches(fixed, c)]
-    found: list[tuple[str, str]] = []
-    positions = [i for i, c in enumerate(value) if c in AMBIGUOUS]
+    check_options = [check]
+    for option in (LETTER_TO_DIGIT.get(check, ""), check_alternative):
+        if option and option.isdigit() and option not in check_options:
+            check_options.append(option)
+    if value_alternatives is None:
+        position_options = {
+            i: AMBIGUOUS[c] for i, c in enumerate(value) if c in AMBIGUOUS and kind != "numeric"
+        }
+    else:
+        position_options = {}
+        for i, alternatives in value_alternatives.items():
+            if i >= len(value):
+                continue
+            table = AMBIGUOUS.get(value[i], "") if kind != "numeric" else ""
+            options = [c for c in dict.fromkeys(alternatives + table) if c != value[i]]
+            if kind == "numeric":
+                options = [c for c in options if c.isdigit()]
+            if options:
+                position_options[i] = "".join(options)
+    found = [
+        (value, c) for c in check_options if digit_matches(value, c, filler_allowed=filler_allowed)
+    ]
+    if found:
+        return found
     for changes in (1, 2):
-        for chosen in itertools.combinations(positions, changes):
-            options = [AMBIGUOUS[value[i]] for i in chosen]
-            for replacement in itertools.product(*options):
+        for chosen in itertools.combinations(sorted(position_options), changes):
+            for replacement in itertools.product(*(position_options[i] for i in chosen)):
                 chars = list(value)
                 for i, r in zip(chosen, replacement, strict=True):
                     chars[i] = r
@@ -312,8 +356,16 @@ def _candidates(value: str, check: str, kind: str, filler_allowed: bool) -> list
                 ]
         if found:
             break
-    found += [(value, c) for c in check_options[1:] if digit_matches(value, c)]
     return found
+
+
+def _digit_for(char: str, alternatives: str) -> str:
+    """The digit a letter read in a numeric field stands for: the OCR's own runner-up when it
+    is a digit, else the usual confusion."""
+    for option in alternatives:
+        if option.isdigit():
+            return option
+    return LETTER_TO_DIGIT.get(char, char)
 
 
 def _apply(lines: list[str], span: _Span, text: str, verified_by: str, out: list[Repair]) -> None:
@@ -326,7 +378,12 @@ def _apply(lines: list[str], span: _Span, text: str, verified_by: str, out: list
     lines[span.line] = "".join(line)
 
 
-def _digit_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> list[Repair]:
+def _digit_repairs(
+    lines: list[str],
+    layout: str,
+    spans: dict[str, _Span],
+    alternatives: dict[tuple[int, int], str] | None,
+) -> list[Repair]:
     """Fix check-digit-covered fields, keeping a change only when the digits then agree.
 
     Each field keeps the readings its own digit accepts; the composite digit then picks among the
@@ -338,8 +395,21 @@ def _digit_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> li
     options = []
     for value_name, check_name, filler_allowed in pairs:
         value_span, check_span = spans[value_name], spans[check_name]
+        value_alternatives = None
+        if alternatives is not None:
+            value_alternatives = {
+                column - value_span.start: options
+                for (line, column), options in alternatives.items()
+                if line == value_span.line and value_span.start <= column < value_span.end
+            }
+        check_alternative = (alternatives or {}).get((check_span.line, check_span.start), "")
         found = _candidates(
-            _get(lines, value_span), _get(lines, check_span), value_span.kind, filler_allowed
+            _get(lines, value_span),
+            _get(lines, check_span),
+            value_span.kind,
+            filler_allowed,
+            value_alternatives,
+            check_alternative,
         )
         options.append(found or [(_get(lines, value_span), _get(lines, check_span))])
     composite_span = spans["composite_check"]
@@ -359,7 +429,7 @@ def _digit_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> li
             if digit_matches(data, composite):
                 survivors.append((combination, composite))
     if len(survivors) != 1:
-        return []
+        return _own_digit_repairs(lines, pairs, spans, options)
     combination, composite = survivors[0]
     repairs: list[Repair] = []
     for (value_name, check_name, _), (value, check) in zip(pairs, combination, strict=True):
@@ -368,6 +438,20 @@ def _digit_repairs(lines: list[str], layout: str, spans: dict[str, _Span]) -> li
         _apply(lines, spans[value_name], value, verified_by, repairs)
         _apply(lines, spans[check_name], check, verified_by, repairs)
     _apply(lines, composite_span, composite, "composite_check", repairs)
+    return repairs
+
+
+def _own_digit_repairs(lines, pairs, spans, options) -> list[Repair]:
+    """With the composite unsettled, still fix numeric fields (dates) whose own check digit
+    accepts exactly one reading: the composite then fails on whatever else is wrong."""
+    repairs: list[Repair] = []
+    for (value_name, check_name, _), found in zip(pairs, options, strict=True):
+        if spans[value_name].kind != "numeric" or len(found) != 1:
+            continue
+        value, check = found[0]
+        if digit_matches(value, check):
+            _apply(lines, spans[value_name], value, check_name, repairs)
+            _apply(lines, spans[check_name], check, check_name, repairs)
     return repairs
 
 
@@ -385,10 +469,12 @@ def _check_all(lines: list[str], layout: str, spans: dict[str, _Span]) -> list[C
         value, check = _get(lines, spans[value_name]), _get(lines, spans[check_name])
         if value_name == "document_number" and long_number:
             value, check = long_number
+        # A, K and U weigh the same as 0 modulo 10: a date holding them is wrong whatever the sum
+        well_formed = spans[value_name].kind != "numeric" or value.isdigit()
         results.append(
             CheckDigit(
                 check_name.removesuffix("_check"),
-                digit_matches(value, check, filler_allowed=filler_allowed),
+                well_formed and digit_matches(value, check, filler_allowed=filler_allowed),
                 check,
                 check_digit(value),
             )
@@ -401,11 +487,19 @@ def _check_all(lines: list[str], layout: str, spans: dict[str, _Span]) -> list[C
     return results
 
 
-def parse_mrz(lines: list[str] | str, *, repair: bool = True) -> MrzReading:
+def parse_mrz(
+    lines: list[str] | str,
+    *,
+    repair: bool = True,
+    alternatives: dict[tuple[int, int], str] | None = None,
+) -> MrzReading:
     """Parse an MRZ (lines or text); check digits are reported, never raised.
 
     Malformed input (wrong shape, characters outside the MRZ alphabet) raises ValidationFailed.
     With ``repair`` the OCR confusions are fixed as the module docstring explains.
+    ``alternatives`` ({(line, column): glyphs}) is the OCR's evidence: when given, check-digit
+    fields only change where the OCR hesitated, so a misprinted (or forged) check digit is not
+    "repaired" by bending the number to fit it.
     """
     line_list = split_mrz_text(lines) if isinstance(lines, str) else [x.strip() for x in lines]
     layout = detect_layout(line_list)
@@ -414,8 +508,8 @@ def parse_mrz(lines: list[str] | str, *, repair: bool = True) -> MrzReading:
     work = list(line_list)
     repairs: list[Repair] = []
     if repair:
-        repairs += _typed_repairs(work, layout, spans)
-        repairs += _digit_repairs(work, layout, spans)
+        repairs += _typed_repairs(work, layout, spans, alternatives)
+        repairs += _digit_repairs(work, layout, spans, alternatives)
     fields = {name: _get(work, span) for name, span in spans.items() if span.kind != "check"}
     if layout == "TD1" and (long_number := _td1_long_document_number(work)):
         fields["document_number"] = long_number[0]

@@ -9,6 +9,7 @@ cell count here is fixed, so they cannot. See docs/documents.md for the comparis
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
 
 import cv2
@@ -17,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 TEMPLATE_CAP_PX = 30
+FINE_SLACK_PITCH = 0.1
 OCRB_PATHS = [
     "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
     "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
@@ -102,7 +104,19 @@ def estimate_char_count(line_gray: np.ndarray) -> float | None:
     return (right - left) / ((bottom - top) * pitch_ratio)
 
 
-def read_line(line_gray: np.ndarray, char_count: int) -> tuple[str, list[float]]:
+@dataclass
+class LineRead:
+    """A line read cell by cell: the best glyph per cell, its score, and the runner-up glyph
+    with how far behind it scored (a small ``margins`` value marks an ambiguous cell)."""
+
+    text: str
+    scores: list[float] = field(default_factory=list)
+    runners_up: str = ""
+    margins: list[float] = field(default_factory=list)
+    glyph_scores: list[np.ndarray] = field(default_factory=list)  # per cell, one per glyph
+
+
+def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
     """The line as ``char_count`` MRZ characters, with each cell's match score (0-1).
 
     The crop is scaled so the ink spans ``char_count`` template pitches; cell centres are
@@ -113,7 +127,7 @@ def read_line(line_gray: np.ndarray, char_count: int) -> tuple[str, list[float]]
     ink = 255 - line_gray.astype(np.float32)
     extent = _ink_extent(ink)
     if extent is None:
-        return "", []
+        return LineRead("")
     top, bottom, left, right = extent
     cap = bottom - top
     pitch = glyphs.shape[2]
@@ -127,7 +141,7 @@ def read_line(line_gray: np.ndarray, char_count: int) -> tuple[str, list[float]]
     band = cv2.resize(band, None, fx=scale, fy=scale, interpolation=interpolation)
     band = cv2.normalize(band, None, 0, 255, cv2.NORM_MINMAX)
     if band.shape[0] < glyphs.shape[1] or band.shape[1] < pitch:
-        return "", []
+        return LineRead("")
     # response[c, x]: best vertical placement of glyph c with its left edge at column x
     response = np.stack(
         [cv2.matchTemplate(band, glyph, cv2.TM_CCOEFF_NORMED).max(axis=0) for glyph in glyphs]
@@ -137,20 +151,52 @@ def read_line(line_gray: np.ndarray, char_count: int) -> tuple[str, list[float]]
     slack = max(2, round(0.33 * step))
     text_left = (left - x0) * scale
     text_width = (right - left) * scale
-    chars, scores = [], []
+    # pass 1: walk the cells, each free to slide, to learn where the glyphs really sit
     expected = text_left + (text_width - step * char_count) / 2
+    found_at = []
     for _ in range(char_count):
         lo = max(0, round(expected) - slack)
         hi = min(response.shape[1], round(expected) + slack + 1)
+        if lo < hi:
+            window = response[:, lo:hi]
+            found = lo + int(np.unravel_index(int(np.argmax(window)), window.shape)[1])
+        else:
+            found = round(expected)
+        found_at.append(found)
+        expected = 0.5 * (found + step) + 0.5 * (expected + step)
+    # pass 2: a smooth pitch (quadratic: perspective foreshortens a line) fitted to those positions (outliers dropped), small slack only,
+    # so a wide glyph cannot win a cell by sliding half a pitch (O against 0, U, D)
+    index = np.arange(char_count)
+    positions = np.array(found_at, np.float64)
+    keep = np.ones(char_count, bool)
+    fit = np.polyfit(index, positions, 2)
+    for _ in range(2):
+        residual = np.abs(positions - np.polyval(fit, index))
+        keep = residual < max(2.0, 0.15 * step)
+        if keep.sum() < char_count // 2:
+            break
+        fit = np.polyfit(index[keep], positions[keep], 2)
+    fine_slack = max(1, round(FINE_SLACK_PITCH * step))
+    chars, scores, runners_up, margins = [], [], [], []
+    glyph_scores: list[np.ndarray] = []
+    for i in range(char_count):
+        centre = round(float(np.polyval(fit, i)))
+        lo = max(0, centre - fine_slack)
+        hi = min(response.shape[1], centre + fine_slack + 1)
         if lo >= hi:
             chars.append("<")
             scores.append(0.0)
-            expected += step
+            runners_up.append("<")
+            margins.append(0.0)
+            glyph_scores.append(np.zeros(len(MRZ_ALPHABET), np.float32))
             continue
-        window = response[:, lo:hi]
-        char_index, offset = np.unravel_index(int(np.argmax(window)), window.shape)
+        per_glyph = response[:, lo:hi].max(axis=1)
+        char_index = int(np.argmax(per_glyph))
         chars.append(MRZ_ALPHABET[char_index])
-        scores.append(float(window[char_index, offset]))
-        found = lo + offset
-        expected = 0.5 * (found + step) + 0.5 * (expected + step)
-    return "".join(chars), scores
+        scores.append(float(per_glyph[char_index]))
+        glyph_scores.append(per_glyph.copy())
+        per_glyph[char_index] = -2.0
+        second = int(np.argmax(per_glyph))
+        runners_up.append(MRZ_ALPHABET[second])
+        margins.append(scores[-1] - float(per_glyph[second]))
+    return LineRead("".join(chars), scores, "".join(runners_up), margins, glyph_scores)

@@ -246,8 +246,14 @@ def analyze_document(
             if ktp["fields"].get("nik"):
                 checks_all = found + ktp["checks"]
                 valid, confidence = _verdict(checks_all, _REQUIRED_KTP)
-                return {**ktp, "checks": checks_all, "document_valid": valid,
-                        "confidence": confidence, "quality": quality.as_dict(), "mrz": None}  # fmt: skip
+                return {
+                    **ktp,
+                    "checks": checks_all,
+                    "document_valid": valid,
+                    "confidence": confidence,
+                    "quality": quality.as_dict(),
+                    "mrz": None,
+                }
         found.append(C.check("mrz_read", C.FAIL, "no machine-readable zone found"))
         return {
             "detected": {"type": "unknown", "country": None, "confidence": 0.0},
