@@ -123,3 +123,31 @@ def test_smtp_url_parsing() -> None:
     assert (plain.port, plain.use_ssl, plain.starttls) == (2525, False, True)
     with pytest.raises(ValueError):
         notifications.parse_smtp_url("http://mail.test")
+
+
+def test_reviewers_see_the_queue_and_the_timeline(
+    services: Services, make_partner: Callable, client: FlaskClient
+) -> None:
+    """The admin-UI views the migration declares for the review workflow."""
+    partner = make_partner("Queue partner")
+    profile_id = new_profile_id(client, partner.headers, external_ref="queue-1")
+    to_manual_review(services, profile_id)
+    services.pb.create("notes", {"profile": profile_id, "author": "reviewer:r1", "body": "check"})
+
+    [queued] = services.pb.find("review_queue", "id = {:id}", {"id": profile_id})
+    assert queued["external_ref"] == "queue-1" and queued["score"] == 71
+    assert queued["reasons"] == ["similarity 0.70 < 0.75 threshold"]
+    assert queued["waiting_since"]
+
+    timeline = services.pb.find(
+        "profile_timeline", "profile = {:id}", {"id": profile_id}, sort="created", limit=50
+    )
+    assert [row["kind"] for row in timeline].count("status") == 5
+    assert timeline[-1]["kind"] == "note" and timeline[-1]["detail"] == "check"
+
+    services.pb.transition(profile_id, "approved", actor="reviewer:r1", reason="ok")
+    assert services.pb.find("review_queue", "id = {:id}", {"id": profile_id}) == []
+
+    layout = services.pb.request("GET", "/api/collections/profiles").json()
+    first = [field["name"] for field in layout["fields"]][:7]
+    assert first == ["id", "external_ref", "partner", "status", "decision", "score", "reasons"]

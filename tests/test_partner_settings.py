@@ -3,6 +3,7 @@ operator-only keys, redaction, and that the existing consumers still read what t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,8 @@ from api_helpers import assert_problem, create_profile
 from flask.testing import FlaskClient
 
 from gateway.container import Services
-from gateway.errors import Forbidden, ValidationFailed
+from gateway.errors import Forbidden, StoreError, ValidationFailed
+from gateway.pb_server import REPO_ROOT
 from gateway.services.partner_settings import (
     DEFAULT_SETTINGS,
     effective_settings,
@@ -186,3 +188,61 @@ def test_link_ttl_setting_reaches_profile_links(
     expires = datetime.fromisoformat(response.get_json()["link_expires_at"].replace("Z", "+00:00"))
     remaining_s = (expires - datetime.now(UTC)).total_seconds()
     assert 500 < remaining_s <= 600
+
+
+FULL_SETTINGS = {
+    "thresholds": {"approve": 85, "review": 70},
+    "weights": {"liveness": 35, "face_match": 45, "document": 20, "kya": 0},
+    "required_checks": {"kya": False, "registry": True},
+    "face_match_threshold": 0.8,
+    "min_age": 21,
+    "allowed_document_types": ["passport", "id_card"],
+    "allowed_countries": ["IDN", "MYS"],
+    "link_ttl_s": 3600,
+    "rate_limit": "120/minute",
+    "capture_upload_rate_limit": "20 per minute;200 per hour",
+    "retention_days": 30,
+    "allowed_return_urls": ["https://shop.example/return"],
+    "branding": {"name": "Acme", "accent_color": "#AA3300"},
+    "liveness": {"prompts": ["blink", "turn_left"], "prompt_count": 2},
+    "kya": {"email_mx": True},
+    "review_email": "kyc@acme.example",
+    "registry": {"enabled": True, "url": "https://nik.example/lookup", "retries": 1},
+}
+
+
+def test_every_setting_can_be_written_through_the_data_layer_guard(
+    services: Services, make_partner: Callable
+) -> None:
+    partner = make_partner()
+    shown = set_partner_settings(
+        services.pb, partner.partner_id, FULL_SETTINGS, actor="operator", operator=True
+    )
+    assert shown["thresholds"] == {"approve": 85, "review": 70}
+    assert services.pb.get("partners", partner.partner_id)["settings"]["min_age"] == 21
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"weights": {"kya": 50}},
+        {"thresholds": {"review": 90}},
+        {"face_match_threshold": 7},
+        {"surprise": True},
+    ],
+)
+def test_admin_ui_edits_are_checked_by_pocketbase(
+    services: Services, make_partner: Callable, stored: dict[str, Any]
+) -> None:
+    """What the admin UI does: write the JSON straight through the records API."""
+    partner = make_partner()
+    with pytest.raises(StoreError, match="invalid_settings"):
+        services.pb.update("partners", partner.partner_id, {"settings": stored})
+    assert services.pb.get("partners", partner.partner_id)["settings"] == {}
+
+
+def test_data_layer_guard_knows_the_same_keys() -> None:
+    guard = (REPO_ROOT / "pb_hooks" / "lib" / "settings_guard.js").read_text()
+    known_block = re.search(r"const KNOWN = \[(.*?)\];", guard, re.S)
+    assert known_block is not None
+    assert set(re.findall(r'"([a-z_]+)"', known_block.group(1))) == set(DEFAULT_SETTINGS)

@@ -28,7 +28,7 @@ SCORED_FACTORS = ("liveness", "face_match", "document", "kya")
 REGISTRY_KINDS = ("national_id", "professional")
 # Keys only the operator may change: a partner must not raise its own rate limit, nor point the
 # worker's registry calls (which carry credentials) at a URL of its choosing.
-OPERATOR_ONLY_KEYS = frozenset({"rate_limit", "registry"})
+OPERATOR_ONLY_KEYS = frozenset({"rate_limit", "capture_upload_rate_limit", "registry"})
 SECRET_PATHS = (("registry", "auth_header_value"),)
 REDACTED = "***"
 
@@ -48,6 +48,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "allowed_countries": [],  # empty: every country
     "link_ttl_s": 86_400,
     "rate_limit": None,  # None: the gateway-wide EKYC_RATE_LIMIT
+    "capture_upload_rate_limit": None,  # None: the capture flow's own default per link
     "retention_days": 90,
     "allowed_return_urls": [],
     "branding": {"name": None, "accent_color": "#1f4fd1"},
@@ -187,7 +188,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
     retention = settings.get("retention_days")
     if not _integer(retention) or not 1 <= retention <= 3650:
         errors.add("retention_days", "must be an integer from 1 to 3650")
-    _validate_rate_limit(errors, settings.get("rate_limit"))
+    _validate_rate_limit(errors, "rate_limit", settings.get("rate_limit"))
+    _validate_rate_limit(
+        errors, "capture_upload_rate_limit", settings.get("capture_upload_rate_limit")
+    )
     _validate_return_urls(errors, settings.get("allowed_return_urls"))
 
     branding = settings["branding"]
@@ -227,17 +231,17 @@ def validate_settings(settings: dict[str, Any]) -> None:
         raise ValidationFailed("Invalid partner settings", errors=errors.items)
 
 
-def _validate_rate_limit(errors: _Errors, value: Any) -> None:
+def _validate_rate_limit(errors: _Errors, key: str, value: Any) -> None:
     if value is None:
         return
-    from limits import parse  # as gateway.settings does: the limiter's own grammar
+    from limits import parse_many  # as gateway.settings does: the limiter's own grammar
 
     try:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.strip():
             raise ValueError
-        parse(value)
+        parse_many(value)
     except ValueError:
-        errors.add("rate_limit", "must be a rate such as '120/minute', or null")
+        errors.add(key, "must be a rate such as '120/minute' (several joined by ';'), or null")
 
 
 def _validate_return_urls(errors: _Errors, value: Any) -> None:

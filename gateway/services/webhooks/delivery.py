@@ -110,36 +110,51 @@ class AttemptOutcome:
 # -- fan-out -------------------------------------------------------------------------------------
 
 
-def dispatch_events(ctx: DeliveryContext, limit: int = 200) -> list[str]:
+def dispatch_events(ctx: DeliveryContext, limit: int = 500, max_batches: int = 10) -> list[str]:
     """Create the deliveries of events not yet dispatched; returns the new delivery ids.
 
-    Safe to run twice: a delivery is unique per (event, endpoint).
+    Safe to run twice: a delivery is unique per (event, endpoint). Works through up to
+    ``max_batches`` pages of ``limit`` events, so a backlog drains within a few sweeps.
     """
     now = ctx.clock()
-    events = ctx.pb.find("webhook_events", "dispatched_at = ''", sort="@rowid", limit=limit)
     created: list[str] = []
     endpoints_by_partner: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        partner_id = event["partner"]
-        if partner_id not in endpoints_by_partner:
-            endpoints_by_partner[partner_id] = ctx.pb.find(
-                "webhook_endpoints",
-                "partner = {:partner} && enabled = true",
-                {"partner": partner_id},
-                limit=100,
-            )
-        for endpoint in endpoints_by_partner[partner_id]:
-            if not subscribed(endpoint.get("events"), event["type"]):
-                continue
-            delivery = _create_delivery(ctx.pb, event, endpoint, now)
-            if delivery is not None:
-                created.append(delivery["id"])
-        if ctx.on_event_dispatched is not None:
-            try:
-                ctx.on_event_dispatched(event)
-            except Exception:  # a notification must never hold back webhooks
-                log.exception("event_side_effect_failed", event_id=event["id"], type=event["type"])
-        ctx.pb.update("webhook_events", event["id"], {"dispatched_at": pb_datetime(now)})
+    for _ in range(max_batches):
+        events = ctx.pb.find("webhook_events", "dispatched_at = ''", sort="@rowid", limit=limit)
+        for event in events:
+            created.extend(_dispatch_one(ctx, event, endpoints_by_partner, now))
+        if len(events) < limit:
+            break
+    return created
+
+
+def _dispatch_one(
+    ctx: DeliveryContext,
+    event: dict[str, Any],
+    endpoints_by_partner: dict[str, list[dict[str, Any]]],
+    now: datetime,
+) -> list[str]:
+    partner_id = event["partner"]
+    if partner_id not in endpoints_by_partner:
+        endpoints_by_partner[partner_id] = ctx.pb.find(
+            "webhook_endpoints",
+            "partner = {:partner} && enabled = true",
+            {"partner": partner_id},
+            limit=100,
+        )
+    created: list[str] = []
+    for endpoint in endpoints_by_partner[partner_id]:
+        if not subscribed(endpoint.get("events"), event["type"]):
+            continue
+        delivery = _create_delivery(ctx.pb, event, endpoint, now)
+        if delivery is not None:
+            created.append(delivery["id"])
+    if ctx.on_event_dispatched is not None:
+        try:
+            ctx.on_event_dispatched(event)
+        except Exception:  # a notification must never hold back webhooks
+            log.exception("event_side_effect_failed", event_id=event["id"], type=event["type"])
+    ctx.pb.update("webhook_events", event["id"], {"dispatched_at": pb_datetime(now)})
     return created
 
 
@@ -176,7 +191,7 @@ def _create_delivery(
 # -- attempts ------------------------------------------------------------------------------------
 
 
-def due_deliveries(ctx: DeliveryContext, limit: int = 200) -> list[str]:
+def due_deliveries(ctx: DeliveryContext, limit: int = 1000) -> list[str]:
     """Ids of pending deliveries whose next attempt is due."""
     rows = ctx.pb.find(
         "webhook_deliveries",
@@ -358,9 +373,12 @@ def _disable(ctx: DeliveryContext, endpoint: dict[str, Any], reason: str) -> Non
     )
 
 
-def sweep(ctx: DeliveryContext, limit: int = 200) -> dict[str, int]:
-    """One pass of the periodic sweeper: fan out new events, then attempt every due delivery."""
-    created = dispatch_events(ctx, limit=limit)
+def sweep(ctx: DeliveryContext, limit: int = 1000) -> dict[str, int]:
+    """Fan out new events, then attempt every due delivery in this process, one after another.
+
+    For the CLI and tests; the worker enqueues each attempt as its own task instead.
+    """
+    created = dispatch_events(ctx)
     counts = {"dispatched": len(created), "attempted": 0, "succeeded": 0, "failed": 0}
     for delivery_id in due_deliveries(ctx, limit=limit):
         outcome = attempt_delivery(ctx, delivery_id)

@@ -1,0 +1,58 @@
+// Checks partners.settings on writes that bypass the gateway (an operator editing the JSON in the
+// admin UI): the rules a decision depends on (known keys, threshold order, weights summing to 100,
+// face-match threshold). The full validation, with every field, runs in
+// gateway/services/partner_settings.py (API and CLI); this is a subset of it, never stricter.
+
+function settingsProblems(settings) {
+  const KNOWN = [
+    "thresholds", "weights", "required_checks", "face_match_threshold", "min_age",
+    "allowed_document_types", "allowed_countries", "link_ttl_s", "rate_limit",
+    "capture_upload_rate_limit", "retention_days",
+    "allowed_return_urls", "branding", "liveness", "kya", "review_email", "registry",
+  ];
+  const problems = {};
+  if (settings === null || settings === undefined) return problems;
+  if (typeof settings !== "object" || Array.isArray(settings)) {
+    problems.settings = "must be a JSON object";
+    return problems;
+  }
+  for (const key of Object.keys(settings)) {
+    if (KNOWN.indexOf(key) === -1) problems[key] = "unknown setting";
+  }
+  const isNumber = (v) => typeof v === "number" && isFinite(v);
+  const thresholds = Object.assign({ approve: 80, review: 60 }, settings.thresholds || {});
+  if (!isNumber(thresholds.approve) || !isNumber(thresholds.review) ||
+      thresholds.review < 0 || thresholds.approve > 100 || thresholds.review > thresholds.approve) {
+    problems.thresholds = "need 0 <= review <= approve <= 100";
+  }
+  const weights = Object.assign({ liveness: 30, face_match: 40, document: 25, kya: 5 }, settings.weights || {});
+  const names = ["liveness", "face_match", "document", "kya"];
+  if (names.some((n) => !isNumber(weights[n]) || weights[n] < 0) ||
+      Math.abs(names.reduce((sum, n) => sum + weights[n], 0) - 100) > 1e-6) {
+    problems.weights = "liveness, face_match, document and kya must be non-negative and sum to 100";
+  }
+  if ("face_match_threshold" in settings) {
+    const t = settings.face_match_threshold;
+    if (!isNumber(t) || t <= 0 || t >= 1) problems.face_match_threshold = "must be between 0 and 1";
+  }
+  return problems;
+}
+
+function guardSettings(record) {
+  const raw = record.getString("settings");
+  let settings = null;
+  try {
+    settings = raw ? JSON.parse(raw) : null;
+  } catch (err) {
+    throw new BadRequestError("Partner settings are not valid JSON.");
+  }
+  const problems = settingsProblems(settings);
+  const keys = Object.keys(problems);
+  if (keys.length) {
+    throw new BadRequestError(`Invalid partner settings: ${keys.map((k) => `${k}: ${problems[k]}`).join("; ")}`, {
+      settings: new ValidationError("invalid_settings", keys.map((k) => `${k}: ${problems[k]}`).join("; ")),
+    });
+  }
+}
+
+module.exports = { settingsProblems, guardSettings };
