@@ -127,6 +127,25 @@ def _frontal_indexes(frames: Sequence[SelfieFrame]) -> list[int]:
     return frontal or list(range(len(frames)))
 
 
+def portrait_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The document cut around its one face (the face plus most of its width on every side).
+
+    The matcher detects the face again; on the cut-out a small portrait is found in the first
+    detection pass instead of the upsampled second pass (about four times the detection cost)
+    a small face on a full document photo needs. The pixels are the document's own, at full
+    resolution, so the embedding is the one the full photo would give.
+    """
+    left, top, right, bottom = box
+    margin = right - left
+    height, width = rgb.shape[:2]
+    return np.ascontiguousarray(
+        rgb[
+            max(0, top - margin) : min(height, bottom + margin),
+            max(0, left - margin) : min(width, right + margin),
+        ]
+    )
+
+
 def face_factor(
     document_rgb: np.ndarray,
     frames_rgb: Sequence[np.ndarray],
@@ -354,7 +373,10 @@ def run_pipeline(
 
     factors: dict[str, dict[str, Any]] = {}
     factors["face_match"] = face_factor(
-        document_rgb, frames_rgb, captures.selfie_frames, effective["face_match_threshold"]
+        portrait_region(document_rgb, document_face.faces[0].box),
+        frames_rgb,
+        captures.selfie_frames,
+        effective["face_match_threshold"],
     )
     lap("face_match")
     factors["liveness"] = liveness_factor(captures, document_face.embedding)
