@@ -1,0 +1,84 @@
+"""The real worker process: `run_consumer` drains the SQLite queue in EKYC_HOME, loads the face
+models once at start-up, decides a profile, and stops gracefully on SIGINT."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from api_helpers import new_profile_id
+from worker_helpers import history, submit
+
+from gateway.worker.app import build_huey, huey
+from gateway.worker.tasks import verify_profile
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_consumer_process_verifies_a_queued_profile(client, services, partner, settings, tmp_path):
+    home = tmp_path / "worker_home"
+    env = {
+        **os.environ,
+        **settings.child_env(),
+        "EKYC_HOME": str(home),
+        "EKYC_LOG_JSON": "true",
+        "EKYC_WORKER_PROCESSES": "1",
+    }
+    env.pop("REDIS_URL", None)
+    queue = build_huey({"EKYC_HOME": str(home)})
+    profile_id = new_profile_id(client, partner.headers)
+    submit(services.pb, profile_id, document_jpeg=None, frames=[], prompts=("blink",))
+    # Enqueue before the worker starts: the message waits in the SQLite file, as after a restart.
+    queue.storage.enqueue(huey.serialize_task(verify_profile.s(profile_id)))
+    assert queue.pending_count() == 1
+
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log_file:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.worker.consumer import run_consumer; "
+             "run_consumer()"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            decided = wait_for(
+                lambda: (
+                    services.pb.get("profiles", profile_id)["status"] != "submitted"
+                    and services.pb.get("profiles", profile_id)["status"] != "processing"
+                ),
+                timeout_s=90,
+            )
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                exit_code = worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+                exit_code = None
+    output = log_path.read_text()
+    assert decided, output[-3000:]
+    assert exit_code == 0, output[-3000:]
+    record = services.pb.get("profiles", profile_id)
+    assert record["status"] == "resubmission_requested"
+    assert history(services.pb, profile_id)[-2][1:3] == ("processing", "worker")
+    assert queue.pending_count() == 0
+    events = [json.loads(line).get("event") for line in output.splitlines() if line[:1] == "{"]
+    assert events.count("face_models_loaded") == 1
+    assert "verification_done" in events
+    assert "Unhandled exception" not in output, output[-3000:]
