@@ -42,6 +42,7 @@ RESPONSE_READ_BYTES = 8192
 ATTEMPT_LOG_KEPT = 60
 FAILING_DISABLES_AFTER_S = 24 * 3600
 LEASE_MARGIN_S = 30
+SUCCESS_MARK_EVERY_S = 60
 
 
 @dataclass(frozen=True)
@@ -251,11 +252,18 @@ def attempt_delivery(ctx: DeliveryContext, delivery_id: str) -> AttemptOutcome:
     disabled_reason = ""
     if succeeded:
         record.update(status="succeeded", delivered_at=pb_datetime(now), next_attempt_at="")
-        ctx.pb.update(
-            "webhook_endpoints",
-            endpoint["id"],
-            {"failing_since": "", "last_success_at": pb_datetime(now)},
-        )
+        last_success = endpoint.get("last_success_at")
+        if (
+            endpoint.get("failing_since")
+            or not last_success
+            or (now - parse_pb_time(last_success)).total_seconds() >= SUCCESS_MARK_EVERY_S
+        ):
+            # One endpoint write a minute at most: a write per delivery would halve throughput.
+            ctx.pb.update(
+                "webhook_endpoints",
+                endpoint["id"],
+                {"failing_since": "", "last_success_at": pb_datetime(now)},
+            )
     else:
         if gone:
             disabled_reason = "the receiver answered 410 Gone"
