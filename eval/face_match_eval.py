@@ -95,7 +95,9 @@ class ErrorRates:
             f"(one impostor = {far_resolution:.4%} FAR)",
             f"  genuine distance: median {self.genuine_median:.3f}, max {self.genuine_max:.3f}",
             f"  impostor distance: median {self.impostor_median:.3f}, min {self.impostor_min:.3f}",
-            f"  EER {self.eer:.2%} at distance {self.eer_distance:.3f}",
+            f"  EER {self.eer:.2%} at distance {self.eer_distance:.3f} (there FAR "
+            f"{self.far_at_eer_distance:.2%}, FRR {self.frr_at_eer_distance:.2%}: the rates move "
+            "in steps, the EER is their mean at the closest crossing)",
             f"  FRR at FAR <= {FAR_TARGET:.1%}: {self.frr_at_far_target:.2%}",
             f"  AUC {self.auc:.5f}",
         ]
