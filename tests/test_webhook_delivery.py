@@ -337,3 +337,24 @@ def test_backoff_spans_more_than_three_days_and_jitter_only_stretches() -> None:
         assert all(nominal <= delay <= nominal * (1 + policy.jitter) for delay in delays)
         assert len(set(delays)) > 1
     assert policy.nominal_delay_s(0) < policy.nominal_delay_s(1) < policy.nominal_delay_s(2)
+
+
+def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
+    hook_client: FlaskClient,
+    hook_services: Services,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
+) -> None:
+    partner = make_partner()
+    register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    profile_id = new_profile_id(hook_client, partner.headers)
+    sweep(context)
+    [event] = hook_services.pb.find(
+        "webhook_events", "profile = {:p} && type = 'profile.created'", {"p": profile_id}
+    )
+    # As if the worker died after creating the deliveries but before marking the event.
+    hook_services.pb.update("webhook_events", event["id"], {"dispatched_at": ""})
+    sweep(context)
+    assert len(deliveries(hook_client, partner.headers)) == 1
+    assert len(receiver.requests) == 1
