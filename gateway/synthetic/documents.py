@@ -271,20 +271,24 @@ def place_on_scene(
 
 
 def _make_mrz_document(
-    kind: str, rng: np.random.Generator, face_rgb, today, identity
+    kind: str,
+    rng: np.random.Generator,
+    face_rgb: np.ndarray | str | Path | None,
+    today: dt.date | None,
+    identity: Identity | None,
+    mrz_lines: tuple[str, ...] | None,
 ) -> SyntheticDocument:
     identity = identity or random_identity(rng, today)
     face = load_face(face_rgb)
     if kind == "TD3":
         mrz = td3_lines(identity)
-        document_code = "P"
     else:
         mrz = td1_lines(identity, document_code=str(rng.choice(["I<", "ID"])))
-        document_code = mrz[0][:2].replace("<", "")
+    mrz = tuple(mrz_lines) if mrz_lines else mrz
     card = _render_card(identity, kind, face, rng, mrz)
     image, corners = place_on_scene(card, rng)
     fields = _viz_fields(identity, kind)
-    fields["document_code"] = document_code
+    fields["document_code"] = mrz[0][:2].replace("<", "")
     return SyntheticDocument(image, kind, mrz, fields, corners)
 
 
@@ -294,9 +298,13 @@ def make_passport(
     *,
     today: dt.date | None = None,
     identity: Identity | None = None,
+    mrz_lines: tuple[str, ...] | None = None,
 ) -> SyntheticDocument:
-    """A TD3 passport data page photographed on a desk (no degradation; see ``degrade``)."""
-    return _make_mrz_document("TD3", rng, face_rgb, today, identity)
+    """A TD3 passport data page photographed on a desk (no degradation; see ``degrade``).
+
+    ``mrz_lines`` prints other lines than the identity's own (e.g. a corrupted check digit).
+    """
+    return _make_mrz_document("TD3", rng, face_rgb, today, identity, mrz_lines)
 
 
 def make_id_card(
@@ -305,6 +313,7 @@ def make_id_card(
     *,
     today: dt.date | None = None,
     identity: Identity | None = None,
+    mrz_lines: tuple[str, ...] | None = None,
 ) -> SyntheticDocument:
     """The front of a TD1 ID card with its MRZ (real TD1 cards print it on the back)."""
-    return _make_mrz_document("TD1", rng, face_rgb, today, identity)
+    return _make_mrz_document("TD1", rng, face_rgb, today, identity, mrz_lines)
