@@ -9,6 +9,7 @@ the partner API.
 
 from __future__ import annotations
 
+import io
 import json
 import mimetypes
 from functools import cache
@@ -285,10 +286,16 @@ def qr_code(profile_id: str) -> Response:
     """The same link as a QR code, to continue on a device with a camera."""
     service = capture_service()
     url = service.link_url(current_session(profile_id))
-    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, title="QR")
-    response = Response(svg, mimetype="image/svg+xml")
+    response = Response(qr_svg(url), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def qr_svg(url: str) -> bytes:
+    """A standalone SVG (with its namespace, so an ``<img>`` can show it) of ``url``."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, title="QR")
+    return buffer.getvalue()
 
 
 @bp.post("/api/<profile_id>/submit")

@@ -1,0 +1,389 @@
+"""The applicant's journey in real headless Chromium (Debian ``chromium`` driven by Playwright),
+against the real gateway on a loopback port and the real PocketBase.
+
+The camera is Chromium's fake device fed from generated .y4m files (scripts/make_fake_camera.py):
+a synthetic ID card for the rear camera and the shared head-turn clip for the selfie. One
+browser process has one fake camera, so the whole journey photographs the document in one
+browser and finishes the selfie in another on the same link, which is also how an applicant
+moves from a laptop to a phone. Screenshots of every step go to test-output/flow/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import cv2
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from gateway import create_app
+from gateway.pb_server import PocketBaseServer
+from gateway.routes.flow import capture_service
+from gateway.services import links, partners
+from gateway.settings import Settings
+from tests.conftest import free_port
+from tests.e2e.flow_support import document_rgb, read_link, set_partner_settings
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+werkzeug_serving = pytest.importorskip("werkzeug.serving")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-output" / "flow"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+RETURN_PREFIX = "https://partner.example/kyc/done"
+PHONE = {"width": 360, "height": 780}
+BASE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+]
+STEP_TIMEOUT_MS = 15_000
+SELFIE_TIMEOUT_MS = 40_000
+
+
+@dataclass
+class LiveGateway:
+    url: str
+    settings: Settings
+    api_key: str
+    partner_id: str
+    enqueued: list[str] = field(default_factory=list)
+
+    def create_profile(self, **body: Any):
+        body.setdefault("return_url", RETURN_PREFIX + "?session=42")
+        response = requests.post(
+            f"{self.url}/api/profiles", json=body, headers={"x-api-key": self.api_key}, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        return read_link(response.json()["redirect_url"])
+
+
+@pytest.fixture(scope="module")
+def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[LiveGateway]:
+    """The real app served by werkzeug on a free loopback port, in a thread."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        ekyc_home=ekyc_home,
+        pocketbase_url=pocketbase.url,
+        pb_superuser_email=pocketbase.superuser_email,
+        pb_superuser_password=pocketbase.superuser_password,
+        link_secret="test-link-secret-0123456789",
+        data_key="test-data-key-0123456789abcdef",
+        rate_limit="1000/minute",
+        public_base_url=url,
+        kyc_frontend_url=f"{url}/flow",
+        log_level="WARNING",
+    )
+    app = create_app(settings)
+    services = app.extensions["ekyc"]
+    created = partners.create_partner(services.pb, "Browser partner", ("partner",))
+    set_partner_settings(
+        services.pb,
+        created["partner_id"],
+        {
+            "allowed_return_urls": [RETURN_PREFIX],
+            "retention_days": 60,
+            "branding": {"name": "Acme Bank", "accent_color": "#0b6e4f"},
+        },
+    )
+    gateway = LiveGateway(url, settings, created["api_key"], created["partner_id"])
+    with app.app_context():
+        # Verification itself is the worker's (tested there); here we see that it was queued.
+        capture_service().enqueue = gateway.enqueued.append
+    server = werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield gateway
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def cameras(datasets_dir: Path) -> dict[str, Path]:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install -y ffmpeg)")
+    from scripts.make_fake_camera import build_fake_cameras
+
+    return build_fake_cameras(REPO_ROOT / "test-output" / "flow" / "camera", datasets_dir)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    with playwright_api.sync_playwright() as instance:
+        yield instance
+
+
+class Browsers:
+    """Chromium processes by fake camera (None: no camera at all), launched on first use."""
+
+    def __init__(self, playwright: Any, cameras: dict[str, Path]) -> None:
+        self.playwright = playwright
+        self.cameras = cameras
+        self.launched: dict[str | None, Any] = {}
+
+    def page(self, camera: str | None) -> Any:
+        if camera not in self.launched:
+            args = list(BASE_ARGS)
+            if camera:
+                args += [
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-video-capture={self.cameras[camera]}",
+                ]
+            self.launched[camera] = self.playwright.chromium.launch(
+                executable_path=CHROMIUM, args=args, headless=True
+            )
+        context = self.launched[camera].new_context(viewport=PHONE, locale="en-GB")
+        context.route(
+            "https://partner.example/**",
+            lambda route: route.fulfill(status=200, content_type="text/html", body="partner"),
+        )
+        # Anything else off loopback would be a page loading from outside: refuse it loudly.
+        context.route(
+            lambda url: not url.startswith(("http://127.0.0.1", "https://partner.example")),
+            lambda route: route.abort(),
+        )
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        return page
+
+    def close(self) -> None:
+        for browser in self.launched.values():
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browsers(playwright: Any, cameras: dict[str, Path]) -> Iterator[Browsers]:
+    pool = Browsers(playwright, cameras)
+    yield pool
+    pool.close()
+
+
+class Steps:
+    """Numbered screenshots of one journey."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(self, page: Any, label: str) -> Path:
+        self.count += 1
+        path = SCREENSHOTS / f"{self.name}-{self.count:02d}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def wait_js(page: Any, expression: str, timeout_ms: int = STEP_TIMEOUT_MS) -> None:
+    """Poll ``expression`` until truthy. Playwright's ``wait_for_function`` evaluates strings
+    inside the page, which the flow's CSP (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
+def visible(page: Any, selector: str, timeout_ms: int = STEP_TIMEOUT_MS) -> None:
+    page.locator(selector).wait_for(state="visible", timeout=timeout_ms)
+
+
+def write_document(tmp_path: Path, name: str, **kwargs: Any) -> Path:
+    path = tmp_path / name
+    Image.fromarray(document_rgb(**kwargs)).save(path, quality=92)
+    return path
+
+
+def consent_and_choose(page: Any, document_type: str) -> None:
+    visible(page, "#step-consent")
+    page.locator("#consent-checkbox").check()
+    page.locator("#consent-continue").click()
+    visible(page, "#step-document")
+    page.locator(f"#document-type-{document_type}").check()
+    if not page.locator("#document-country").input_value():
+        page.locator("#document-continue").click()
+        visible(page, "#alert")  # the country is needed: said, not silently ignored
+        page.locator("#document-country").fill("fra")
+    page.locator("#document-continue").click()
+    visible(page, "#step-photo")
+
+
+def do_selfie(page: Any, steps: Steps) -> None:
+    visible(page, "#step-selfie")
+    steps.shot(page, "selfie")
+    page.locator("#selfie-start").click()
+    page.locator("body[data-prompt]").wait_for(state="attached")
+    page.wait_for_timeout(400)
+    steps.shot(page, "selfie-prompt")
+    visible(page, "#step-review", SELFIE_TIMEOUT_MS)
+
+
+def submit_and_return(page: Any, steps: Steps, profile_id: str) -> dict[str, list[str]]:
+    wait_js(
+        page, "[...document.querySelectorAll('#review-thumbs img')].every(i => i.naturalWidth > 0)"
+    )
+    steps.shot(page, "review")
+    page.locator("#submit").click()
+    visible(page, "#step-done")
+    steps.shot(page, "done")
+    page.wait_for_url(f"{RETURN_PREFIX}**")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["profile_id"] == [profile_id]
+    assert query["status"] == ["submitted"]
+    assert query["session"] == ["42"]
+    return query
+
+
+def profile(gateway: LiveGateway, profile_id: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{gateway.url}/api/profiles/{profile_id}/history",
+        headers={"x-api-key": gateway.api_key},
+        timeout=10,
+    )
+    return response.json()
+
+
+def test_whole_journey_with_the_camera_from_create_to_return(
+    live_gateway: LiveGateway, browsers: Browsers
+) -> None:
+    steps = Steps("journey")
+    link = live_gateway.create_profile(country="FRA", external_ref="browser-journey")
+    page = browsers.page("document")
+    page.goto(link.url)
+    visible(page, "#step-consent")
+    assert page.locator("#brand-name").inner_text() == "Acme Bank"
+    assert "60 days" in page.locator("#consent-retention").inner_text()
+    steps.shot(page, "consent")
+    page.locator("#consent-checkbox").check()
+    page.locator("#consent-continue").click()
+    visible(page, "#step-document")
+    assert page.locator("#document-country").input_value() == "FRA"
+    page.locator("#document-type-id_card").check()
+    steps.shot(page, "document-type")
+    page.locator("#document-continue").click()
+    visible(page, "#photo-take")
+    page.wait_for_timeout(300)
+    steps.shot(page, "document-front-camera")
+    page.locator("#photo-take").click()
+    wait_js(
+        page,
+        "document.querySelector('#photo-title').textContent.includes('back')"
+        " || !document.querySelector('#photo-issues').hidden",
+    )
+    assert page.locator("#photo-issues").is_hidden(), page.locator("#photo-issues").inner_text()
+    steps.shot(page, "document-back-camera")
+    page.locator("#photo-take").click()
+    visible(page, "#step-selfie")
+    page.context.close()
+
+    # The selfie on another device (its camera is the head-turn clip), same link.
+    page = browsers.page("face")
+    page.goto(link.url)
+    do_selfie(page, steps)
+    submit_and_return(page, steps, link.profile_id)
+    page.context.close()
+
+    history = profile(live_gateway, link.profile_id)["items"]
+    assert [(row["from"], row["to"], row["actor"]) for row in history][1:] == [
+        ("unverified", "in_progress", "applicant"),
+        ("in_progress", "submitted", "applicant"),
+    ]
+    assert live_gateway.enqueued.count(link.profile_id) == 1
+
+
+def test_upload_fallback_without_a_camera_then_qr_to_another_device(
+    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+) -> None:
+    steps = Steps("fallback")
+    passport = write_document(tmp_path, "passport.jpg", kind="passport", seed=21)
+    link = live_gateway.create_profile(country="IDN", external_ref="browser-fallback")
+    page = browsers.page(None)
+    page.goto(link.url + "&lang=fr")
+    visible(page, "#step-consent")
+    assert page.locator("#consent-title").inner_text() == "Avant de commencer"
+    consent_and_choose(page, "passport")
+    wait_js(page, "document.querySelector('#photo-status').textContent.includes('Impossible')")
+    assert page.locator("#photo-take").is_hidden()
+    assert "caméra" in page.locator("#photo-status").inner_text()
+    steps.shot(page, "no-camera-upload")
+    page.locator("#photo-file").set_input_files(str(passport))
+    visible(page, "#step-selfie")
+    page.locator("#selfie-start").click()
+    visible(page, "#no-camera")
+    wait_js(page, "document.querySelector('#qr-code').naturalWidth > 0")
+    qr_src = page.locator("#qr-code").get_attribute("src")
+    assert qr_src.startswith(f"/flow/api/{link.profile_id}/qr.svg")
+    steps.shot(page, "no-camera-qr")
+    # The code on screen, read back by OpenCV's QR decoder, is this very link.
+    shown = cv2.imdecode(
+        np.frombuffer(page.locator("#qr-code").screenshot(), np.uint8), cv2.IMREAD_GRAYSCALE
+    )
+    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(shown)
+    assert decoded == f"{live_gateway.url}/flow/{link.profile_id}?t={link.token}"
+    page.context.close()
+
+    page = browsers.page("face")
+    page.goto(link.url)
+    do_selfie(page, steps)
+    submit_and_return(page, steps, link.profile_id)
+    page.context.close()
+    assert live_gateway.enqueued.count(link.profile_id) == 1
+
+
+def test_expired_link_shows_a_clear_page(live_gateway: LiveGateway, browsers: Browsers) -> None:
+    steps = Steps("expired")
+    link = live_gateway.create_profile(external_ref="browser-expired")
+    stored = requests.get(
+        f"{live_gateway.url}/api/profiles/{link.profile_id}",
+        headers={"x-api-key": live_gateway.api_key},
+        timeout=10,
+    ).json()
+    assert stored["status"] == "unverified"
+    app = create_app(live_gateway.settings)
+    nonce = app.extensions["ekyc"].pb.get("profiles", link.profile_id)["link_nonce"]
+    token = links.sign_link(live_gateway.settings.link_secret, link.profile_id, 1_000_000, nonce)
+    page = browsers.page(None)
+    response = page.goto(f"{live_gateway.url}/flow/{link.profile_id}?t={token}")
+    assert response.status == 410
+    assert page.locator("h1").inner_text() == "This link has expired"
+    steps.shot(page, "expired")
+    page.context.close()
+    assert app.extensions["ekyc"].pb.get("profiles", link.profile_id)["status"] == "unverified"
+
+
+def test_a_blurred_document_is_refused_and_retaken(
+    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+) -> None:
+    steps = Steps("retake")
+    blurred = write_document(tmp_path, "blurred.jpg", kind="passport", seed=5, blur_sigma_px=4.0)
+    sharp = write_document(tmp_path, "sharp.jpg", kind="passport", seed=5)
+    link = live_gateway.create_profile(external_ref="browser-retake")
+    page = browsers.page(None)
+    page.goto(link.url)
+    consent_and_choose(page, "passport")
+    page.locator("#photo-file").set_input_files(str(blurred))
+    visible(page, "#photo-issues")
+    assert "blurry" in page.locator("#photo-issues").inner_text()
+    assert page.locator("#photo-issues p").get_attribute("data-code") == "blurry"
+    steps.shot(page, "blurred-refused")
+    page.locator("#photo-file").set_input_files(str(sharp))
+    visible(page, "#step-selfie")
+    steps.shot(page, "sharp-accepted")
+    page.context.close()
