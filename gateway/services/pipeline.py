@@ -189,7 +189,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) -> dict[str, Any]:
     """The challenge verified from the frames, with the document face as the reference."""
     verify = _load("gateway.services.liveness.verify", "verify_challenge")
-    challenge_type = _load("gateway.services.liveness.challenge", "Challenge")
+    challenge_type = verify and _load("gateway.services.liveness.challenge", "Challenge")
     if verify is None or challenge_type is None:
         return factor(NOT_CHECKED, None, ["liveness verification unavailable"])
     if not captures.liveness_challenge:

@@ -1,0 +1,155 @@
+"""The pipeline on real images: factors that cannot run say so (never pass), the partner's document
+policy, the KYA switches, and which bad photos become INVALID_PHOTO."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+from worker_helpers import genuine_capture, jpeg
+
+from gateway.services.documents.normalize import normalize_country
+from gateway.services.pipeline import (
+    Captures,
+    InvalidPhoto,
+    SelfieFrame,
+    pipeline_settings,
+    run_pipeline,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def no_liveness(monkeypatch):
+    """The liveness service absent from this deployment (it is the slowest factor)."""
+    monkeypatch.setitem(sys.modules, "gateway.services.liveness.verify", None)
+
+
+def captures_of(capture, **overrides) -> Captures:
+    now = time.time()
+    values = {
+        "document_front": capture.document_jpeg,
+        "selfie_frames": [
+            SelfieFrame(data, prompt, t_ms) for _, data, prompt, t_ms in capture.frames
+        ],
+        "liveness_challenge": {
+            "id": "t",
+            "prompts": list(capture.prompts),
+            "issued_at": now,
+            "expires_at": now + 600,
+        },
+        "challenge_checked_at": now,
+    }
+    values.update(overrides)
+    return Captures(**values)
+
+
+def applicant_of(capture) -> dict:
+    return {
+        "first_name": capture.fields["given_names"],
+        "last_name": capture.fields["surname"],
+        "document_number": capture.fields["document_number"],
+        "document_country": capture.fields["issuing_state"],
+    }
+
+
+def test_missing_services_are_not_checked_and_block_approval(
+    datasets_dir, monkeypatch, no_liveness
+):
+    monkeypatch.setitem(sys.modules, "gateway.services.documents.service", None)
+    capture = genuine_capture(datasets_dir)
+    result = run_pipeline(captures_of(capture), applicant_of(capture), {})
+    assert result.factors["liveness"] == {
+        "status": "not_checked",
+        "score": None,
+        "reasons": ["liveness verification unavailable"],
+        "detail": {},
+    }
+    assert result.factors["document"]["status"] == "not_checked"
+    assert result.factors["document"]["reasons"] == ["document reading unavailable"]
+    assert result.factors["face_match"]["status"] == "pass"
+    # Face match and KYA alone score above the approval threshold, but two required checks
+    # did not run.
+    assert result.decision.score >= 80
+    assert result.decision.decision == "manual_review"
+    assert result.decision.main_reason == "required check not run: liveness, document"
+
+
+def test_partner_policy_refuses_a_document_country(datasets_dir, no_liveness):
+    capture = genuine_capture(datasets_dir)
+    # As the reader normalises it: ICAO codes such as GBD become their ISO 3166 country.
+    issuer = normalize_country(capture.fields["issuing_state"]).alpha3
+    other = "FRA" if issuer != "FRA" else "DEU"
+    settings = {"allowed_countries": [other], "required_checks": {"liveness": False}}
+    result = run_pipeline(captures_of(capture), applicant_of(capture), settings)
+    document = result.factors["document"]
+    assert document["status"] == "fail"
+    assert document["reasons"] == [f"documents issued by {issuer} are not accepted by this partner"]
+    assert result.decision.decision != "approved"
+    accepted = run_pipeline(
+        captures_of(capture), applicant_of(capture), {**settings, "allowed_countries": [issuer]}
+    )
+    assert accepted.factors["document"]["status"] == "pass"
+    assert accepted.decision.decision == "approved"
+    assert accepted.scores()["settings"]["allowed_countries"] == [issuer]
+
+
+def test_kya_switches_and_name_mismatch(datasets_dir, no_liveness):
+    capture = genuine_capture(datasets_dir)
+    applicant = {**applicant_of(capture), "last_name": "Someone-Else", "phone": "12345"}
+    result = run_pipeline(captures_of(capture), applicant, {})
+    checks = {c["name"]: c["status"] for c in result.factors["kya"]["detail"]["checks"]}
+    assert checks["name_coherence"] == "fail"
+    assert checks["phone_e164"] == "fail"
+    quiet = run_pipeline(
+        captures_of(capture),
+        applicant,
+        {"kya": {"phone": False, "name_coherence": False}},
+    )
+    checks = {c["name"]: c["status"] for c in quiet.factors["kya"]["detail"]["checks"]}
+    assert "phone_e164" not in checks and "name_coherence" not in checks
+
+
+def test_bad_photos_raise_invalid_photo(datasets_dir, no_liveness):
+    capture = genuine_capture(datasets_dir)
+    blank = jpeg(np.full((400, 600, 3), 160, dtype=np.uint8))
+    with pytest.raises(InvalidPhoto) as document_error:
+        run_pipeline(captures_of(capture, document_front=blank), {}, {})
+    assert document_error.value.code == "INVALID_PHOTO:document"
+    with pytest.raises(InvalidPhoto) as corrupt_error:
+        run_pipeline(captures_of(capture, document_front=b"\xff\xd8\xff" + b"\0" * 50), {}, {})
+    assert corrupt_error.value.code == "INVALID_PHOTO:document"
+    faceless = [SelfieFrame(blank, "neutral", float(i * 100)) for i in range(3)]
+    with pytest.raises(InvalidPhoto) as selfie_error:
+        run_pipeline(captures_of(capture, selfie_frames=faceless), {}, {})
+    assert selfie_error.value.code == "INVALID_PHOTO:selfie"
+    with pytest.raises(InvalidPhoto) as no_frames:
+        run_pipeline(captures_of(capture, selfie_frames=[]), {}, {})
+    assert no_frames.value.code == "INVALID_PHOTO:selfie"
+
+
+def test_effective_settings_defaults_and_partner_shape():
+    assert pipeline_settings(None) == {
+        "weights": {"liveness": 30, "face_match": 40, "document": 25, "kya": 5},
+        "thresholds": {"approve": 80, "review": 60},
+        "required_checks": ["liveness", "face_match", "document"],
+        "face_match_threshold": 0.75,
+        "min_age": 18,
+        "allowed_document_types": [],
+        "allowed_countries": [],
+        "kya": {
+            "email_mx": False,
+            "phone": True,
+            "country_coherence": True,
+            "name_coherence": True,
+        },
+        "registry_enabled": False,
+    }
+    from gateway.services.partner_settings import effective_settings
+
+    effective = pipeline_settings(effective_settings({"face_match_threshold": 0.8}))
+    assert effective["face_match_threshold"] == 0.8
+    assert effective["required_checks"] == ["liveness", "face_match", "document"]
