@@ -35,6 +35,7 @@ Writes eval/out/liveness_eval.json. Usage (repo root, venv active; ~3-5 min on 2
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import io
 import json
@@ -59,6 +60,7 @@ from gateway.services.images import load_image  # noqa: E402
 from gateway.services.liveness import Challenge, decisions, regions, verify_challenge  # noqa: E402  # noqa: E402
 from gateway.services.liveness.landmark_sources import RegionLandmarkSource  # noqa: E402
 from gateway.services.liveness.passive import passive_cues  # noqa: E402
+from gateway.services.liveness.pose import head_geometry, pitch_up_deg  # noqa: E402
 
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 OUT_DIR = REPO_ROOT / "eval" / "out"
@@ -209,6 +211,12 @@ def photo_sequence(rgb: np.ndarray, prompts: tuple[str, ...], make: Callable, co
     ]
 
 
+def enlarge(rgb: np.ndarray, zoom: float) -> np.ndarray:
+    if zoom == 1.0:
+        return rgb
+    return cv2.resize(rgb, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+
+
 def as_jpeg_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=90)
@@ -302,11 +310,14 @@ def attack_sequences(
         for offset in range(0, 4 if quick else 8):
             picks = list(range(start + offset, end + 1, 3))[:9]
             tags = ["neutral"] + [p for p in prompts for _ in range((len(picks) - 1) // 2)]
-            frames = [
-                {"rgb": gif[i], "prompt": tag, "t_ms": i * 100.0}
-                for i, tag in zip(picks, tags, strict=False)
-            ]
-            attacks.append((kind, f"gif {kind} offset {offset}", prompts, frames, {}))
+            # Native size (faces ~40 px: the face-size rule alone refuses them), and enlarged
+            # 2.5x so that the prompt, plane and identity checks are what is tested.
+            for zoom in (1.0, 2.5):
+                frames = [
+                    {"rgb": enlarge(gif[i], zoom), "prompt": tag, "t_ms": i * 100.0}
+                    for i, tag in zip(picks, tags, strict=False)
+                ]
+                attacks.append((kind, f"gif {kind} offset {offset} x{zoom}", prompts, frames, {}))
         frames = photo_sequence(still, prompts, lambda im, i, t: jitter(im, rng, 0.5))
         attacks.append((kind, f"still {kind} jittered", prompts, frames, {}))
     return attacks
@@ -410,6 +421,46 @@ def cover_iris_with_skin(rgb: np.ndarray, landmarks) -> np.ndarray:
     return covered
 
 
+def unprompted_satisfaction(clip) -> dict:
+    """How often look_up and smile are 'satisfied' by the clip, where nobody was asked to.
+
+    The speaker talks and turns; whether he ever looks up or smiles is not labelled, so these
+    are upper bounds on false satisfaction, not error rates. Windows: a neutral frame, then 4
+    frames every 2 video frames, over the one-shot part of the clip.
+    """
+    source = RegionLandmarkSource()
+    series = []
+    for i in range(82, 211, 2):
+        faces = detect_faces(clip[i])
+        if not faces:
+            series.append(None)
+            continue
+        gray = cv2.cvtColor(clip[i], cv2.COLOR_RGB2GRAY)
+        geometry = head_geometry(faces[0].landmarks)
+        measures = source.measure(clip[i], gray, faces[0].box, faces[0].landmarks)
+        series.append((geometry, measures))
+    counts = {"windows": 0, "look_up": 0, "smile": 0}
+    for start in range(0, len(series) - 5):
+        window = series[start : start + 5]
+        if any(item is None for item in window):
+            continue
+        neutral, block = window[0], window[1:]
+        counts["windows"] += 1
+        look_up = decisions.look_up_outcome(
+            [pitch_up_deg(g.nose_drop_ratio, neutral[0].nose_drop_ratio) for g, _ in block],
+            [g.yaw_deg for g, _ in block],
+            neutral[0].yaw_deg,
+        )
+        smile = decisions.smile_outcome(
+            [m.mouth_width_ratio for _, m in block],
+            neutral[1].mouth_width_ratio,
+            source.smile_widen_ratio,
+        )
+        counts["look_up"] += look_up.satisfied
+        counts["smile"] += smile.satisfied
+    return counts
+
+
 def passive_reliability(gif, stills) -> dict:
     groups: dict[str, list[dict]] = {"live": [], "screen": [], "print": []}
     for kind, (start, end) in (("live", GIF_LIVE), ("screen", GIF_SCREEN), ("print", GIF_PRINT)):
@@ -506,6 +557,8 @@ def main() -> int:
         progress("attack sequences", done, len(attacks))
     blink = blink_measurements(clip, gif)
     progress("blink measurements", 1, 1)
+    unprompted = unprompted_satisfaction(clip)
+    progress("unprompted look_up/smile", 1, 1)
     passive = passive_reliability(gif, stills)
     progress("passive cues", 1, 1)
 
@@ -549,6 +602,7 @@ def main() -> int:
                 if v
             },
             "blink": blink,
+            "unprompted_satisfaction": unprompted,
             "passive": passive,
             "load_average_at_end": os.getloadavg(),
         }
@@ -563,7 +617,14 @@ def main() -> int:
             print(f"  rejected genuine: {row['name']}: {row['hints']}")
     print("APCER per attack type (accepted / presented):")
     for kind, (accepted, total) in per_type.items():
-        print(f"  {kind:<26} {accepted:>3} / {total:<3} APCER {100 * accepted / total:5.1f} %")
+        reasons = collections.Counter(
+            (row["hints"] or ["accepted"])[0] for row in attack_rows if row["type"] == kind
+        )
+        common = ", ".join(f"{code} {count}" for code, count in reasons.most_common(3))
+        print(
+            f"  {kind:<26} {accepted:>3} / {total:<3} APCER {100 * accepted / total:5.1f} %"
+            f"   first hint: {common}"
+        )
     worst = max(a / n for a, n in per_type.values())
     print(f"  worst type (APCER of the attack potential, ISO/IEC 30107-3): {100 * worst:.1f} %")
     lat = report["latency_ms"]
@@ -579,6 +640,7 @@ def main() -> int:
     for kind, row in report["planar_fit"].items():
         print(f"  {kind:<26} n={row['count']:<3} min {row['min']:.3f} max {row['max']:.3f}")
     print(f"Blink: {json.dumps(blink)}")
+    print(f"look_up / smile satisfied without being asked (clip windows): {unprompted}")
     print("Passive cues, ROC AUC live vs attack (0.5 = chance, 1 or 0 = separated):")
     for cue, row in passive["auc"].items():
         print(f"  {cue:<22} screen {row.get('screen')}  print {row.get('print')}")

@@ -10,6 +10,7 @@ before any model and use noise images.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -178,6 +179,7 @@ def test_real_turns_in_the_challenged_order_are_live(clip):
     assert 0.6 <= result.confidence <= 1.0
     assert result.identity["max_distance_to_medoid"] <= 0.6
     assert all(detail["planar_fit"] < 0.9 for detail in result.challenge["details"])
+    assert json.loads(json.dumps(result.to_dict()))["is_live"] is True
     assert time.perf_counter() - started < 10
 
 
