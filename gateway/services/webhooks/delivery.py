@@ -238,6 +238,26 @@ def attempt_delivery(ctx: DeliveryContext, delivery_id: str) -> AttemptOutcome:
         return AttemptOutcome(delivery_id, attempted=False, status="failed")
 
     status_code, latency_ms, response_text, error = _send(ctx, endpoint, delivery, event)
+    try:
+        return _record_attempt(
+            ctx, delivery, endpoint, now, status_code, latency_ms, response_text, error
+        )
+    except NotFound:  # the endpoint was deleted during the attempt (its deliveries cascade)
+        return AttemptOutcome(delivery_id, attempted=True, status="gone", status_code=status_code)
+
+
+def _record_attempt(
+    ctx: DeliveryContext,
+    delivery: dict[str, Any],
+    endpoint: dict[str, Any],
+    now: datetime,
+    status_code: int | None,
+    latency_ms: float,
+    response_text: str,
+    error: str | None,
+) -> AttemptOutcome:
+    """Store the attempt's outcome, schedule the retry, disable the endpoint when due."""
+    delivery_id = delivery["id"]
     succeeded = status_code is not None and 200 <= status_code < 300
     gone = status_code == 410
     record: dict[str, Any] = {
