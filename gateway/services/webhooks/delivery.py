@@ -316,7 +316,8 @@ def _record_attempt(
         status_code=status_code,
         latency_ms=round(latency_ms, 1),
         outcome=record["status"],
-        error=error,
+        # The kind of error only: its text may quote the URL, whose query may hold a token.
+        error=error.split(":", 1)[0] if error else None,
     )
     if disabled_reason:
         _disable(ctx, endpoint, disabled_reason)
