@@ -85,7 +85,8 @@ def reconcile_once(
                 "manual_review",
                 "processing_timeout",
                 {
-                    "decision": "manual_review",
+                    "decision": "",
+                    "score": None,
                     "reasons": [f"processing_timeout: no worker finished in {attempts} attempts"],
                 },
             ):

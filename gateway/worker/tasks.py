@@ -90,15 +90,17 @@ def run_verification(services: Services, profile_id: str, *, retries_left: int =
         return None
     profile = claimed["profile"]
     started = time.perf_counter()
+    scored = False
     try:
         status = _verify_claimed(services, profile)
+        scored = status != "lease_lost"
     except InvalidPhoto as error:
         status = _finish(
             services,
             profile,
             "resubmission_requested",
             error.code,
-            decision="resubmission_requested",
+            decision="",
             reasons=[f"{error.code}: {error.detail}"],
         )
     except TRANSIENT_ERRORS as error:
@@ -110,7 +112,7 @@ def run_verification(services: Services, profile_id: str, *, retries_left: int =
             profile,
             "manual_review",
             "processing_failed",
-            decision="manual_review",
+            decision="",
             reasons=[f"processing_failed: {error.detail} (retries exhausted)"],
         )
     except Exception:
@@ -120,7 +122,7 @@ def run_verification(services: Services, profile_id: str, *, retries_left: int =
             profile,
             "manual_review",
             "processing_failed",
-            decision="manual_review",
+            decision="",
             reasons=["processing_failed: an internal error stopped the verification"],
         )
     processing_ms = (time.perf_counter() - started) * 1000.0
@@ -135,7 +137,7 @@ def run_verification(services: Services, profile_id: str, *, retries_left: int =
             pb,
             profile["partner"],
             "verification",
-            billed=status in {"approved", "manual_review", "rejected"},
+            billed=scored,  # a verification is billed when it reached a scored decision
             processing_ms=processing_ms,
             outcome=status or "skipped",
             profile=profile_id,
@@ -175,7 +177,11 @@ def _finish(
     score: float | None = None,
     scores: dict[str, Any] | None = None,
 ) -> str:
-    """Record the outcome and leave ``processing`` in one transition (lease released)."""
+    """Record the outcome and leave ``processing`` in one transition (lease released).
+
+    `decision` and `score` are only set by a scored decision; an outcome without a score (a bad
+    photo, a failure) clears them, so the partner never reads an old or a made-up score.
+    """
     fields: dict[str, Any] = {
         "decision": decision,
         "reasons": reasons,
