@@ -32,21 +32,11 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from worker_helpers import genuine_capture  # noqa: E402
 
+from bench.face_match_bench import rss_mib  # noqa: E402
 from gateway.services.faces import get_face_models  # noqa: E402
 from gateway.services.pipeline import Captures, SelfieFrame, run_pipeline  # noqa: E402
 
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-
-
-def rss_mib() -> tuple[float, float]:
-    """(current RSS, peak RSS) of this process in MiB, from /proc (Linux)."""
-    values = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, amount, _unit = line.split()
-                values[key] = int(amount) / 1024
-    return values["VmRSS:"], values["VmHWM:"]
 
 
 def p(samples: list[float], q: float) -> float:

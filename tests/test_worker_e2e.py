@@ -5,30 +5,18 @@ API; plus the error mapping and a twice-delivered job that runs once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import genuine_capture, history, jpeg, submit
+from worker_helpers import genuine_capture, history, jpeg, submit, worker  # noqa: F401
 
 from gateway.errors import StoreUnavailable
 from gateway.worker import tasks
-from gateway.worker.app import enqueue_verification, huey, use_services
+from gateway.worker.app import enqueue_verification, huey
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def worker(services) -> Iterator[None]:
-    """Tasks run in-process (Huey immediate mode) against the test PocketBase."""
-    use_services(services)
-    huey.immediate = True
-    try:
-        yield
-    finally:
-        huey.immediate = False
-        use_services(None)
+# Every test runs tasks in-process (Huey immediate mode) on the test PocketBase.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("worker")]
 
 
 def applicant_body(fields: dict[str, str]) -> dict:
@@ -45,7 +33,7 @@ def applicant_body(fields: dict[str, str]) -> dict:
 
 
 def test_genuine_capture_is_approved_with_every_factor_recorded(
-    client, services, partner, worker, datasets_dir
+    client, services, partner, datasets_dir
 ):
     capture = genuine_capture(datasets_dir)
     profile_id = new_profile_id(client, partner.headers, **applicant_body(capture.fields))
@@ -105,7 +93,7 @@ def test_genuine_capture_is_approved_with_every_factor_recorded(
     assert history(services.pb, profile_id) == rows
 
 
-def test_concurrent_deliveries_claim_once(client, services, partner, worker):
+def test_concurrent_deliveries_claim_once(client, services, partner):
     profile_id = new_profile_id(client, partner.headers)
     submit(services.pb, profile_id, document_jpeg=None, frames=[], prompts=("blink",))
     outcomes: list[str | None] = []
@@ -127,7 +115,7 @@ def test_concurrent_deliveries_claim_once(client, services, partner, worker):
 
 
 def test_document_without_a_face_asks_for_a_new_document_photo(
-    client, services, partner, worker, datasets_dir
+    client, services, partner, datasets_dir
 ):
     capture = genuine_capture(datasets_dir)
     blank = jpeg(np.full((600, 900, 3), 200, dtype=np.uint8))
@@ -150,9 +138,7 @@ def test_document_without_a_face_asks_for_a_new_document_photo(
     )
 
 
-def test_selfie_without_a_face_asks_for_a_new_selfie(
-    client, services, partner, worker, datasets_dir
-):
+def test_selfie_without_a_face_asks_for_a_new_selfie(client, services, partner, datasets_dir):
     capture = genuine_capture(datasets_dir)
     blank = jpeg(np.full((360, 640, 3), 90, dtype=np.uint8))
     frames = [(f"frame_{i}.jpg", blank, "neutral", i * 100.0) for i in range(3)]
@@ -172,7 +158,7 @@ def test_selfie_without_a_face_asks_for_a_new_selfie(
 
 
 def test_transient_error_retries_with_backoff_then_goes_to_review(
-    client, services, partner, worker, monkeypatch, datasets_dir
+    client, services, partner, monkeypatch, datasets_dir
 ):
     capture = genuine_capture(datasets_dir)
     profile_id = new_profile_id(client, partner.headers)

@@ -3,27 +3,18 @@ lost enqueue is re-enqueued, and a profile that keeps killing workers goes to a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import history, submit
+from worker_helpers import history, submit, worker  # noqa: F401
 
 from gateway.services.api_keys import pb_datetime
 from gateway.worker import reconciler
-from gateway.worker.app import huey, use_services
+from gateway.worker.app import huey
 
-
-@pytest.fixture
-def worker(services) -> Iterator[None]:
-    use_services(services)
-    huey.immediate = True
-    try:
-        yield
-    finally:
-        huey.immediate = False
-        use_services(None)
+# Every test runs tasks in-process (Huey immediate mode) on the test PocketBase.
+pytestmark = pytest.mark.usefixtures("worker")
 
 
 def submitted_profile(client, services, partner) -> str:
@@ -47,7 +38,7 @@ def killed_worker_claim(services, profile_id: str, lease_left_s: float) -> None:
     )
 
 
-def test_expired_lease_is_taken_back_and_verified(client, services, partner, worker):
+def test_expired_lease_is_taken_back_and_verified(client, services, partner):
     profile_id = submitted_profile(client, services, partner)
     killed_worker_claim(services, profile_id, lease_left_s=-5)
     still_running = submitted_profile(client, services, partner)
@@ -70,7 +61,7 @@ def test_expired_lease_is_taken_back_and_verified(client, services, partner, wor
     assert services.pb.get("profiles", still_running)["status"] == "processing"
 
 
-def test_profile_that_keeps_timing_out_goes_to_manual_review(client, services, partner, worker):
+def test_profile_that_keeps_timing_out_goes_to_manual_review(client, services, partner):
     profile_id = submitted_profile(client, services, partner)
     killed_worker_claim(services, profile_id, lease_left_s=-5)
     # Its earlier claims ran out too: this was the last allowed attempt.
@@ -93,7 +84,7 @@ def test_profile_that_keeps_timing_out_goes_to_manual_review(client, services, p
     )
 
 
-def test_lost_enqueue_is_reenqueued_after_the_grace_period(client, services, partner, worker):
+def test_lost_enqueue_is_reenqueued_after_the_grace_period(client, services, partner):
     profile_id = submitted_profile(client, services, partner)
 
     fresh = reconciler.reconcile_once(services, partner_id=partner.partner_id)
@@ -106,9 +97,7 @@ def test_lost_enqueue_is_reenqueued_after_the_grace_period(client, services, par
     assert services.pb.get("profiles", profile_id)["status"] == "resubmission_requested"
 
 
-def test_profile_already_waiting_in_the_queue_is_not_enqueued_twice(
-    client, services, partner, worker
-):
+def test_profile_already_waiting_in_the_queue_is_not_enqueued_twice(client, services, partner):
     from gateway.worker.tasks import verify_profile
 
     profile_id = submitted_profile(client, services, partner)

@@ -107,24 +107,10 @@ def run_verification(services: Services, profile_id: str, *, retries_left: int =
         if retries_left > 0:
             _release_for_retry(services, profile_id, str(error))
             raise
-        status = _finish(
-            services,
-            profile,
-            "manual_review",
-            "processing_failed",
-            decision="",
-            reasons=[f"processing_failed: {error.detail} (retries exhausted)"],
-        )
+        status = _processing_failed(services, profile, f"{error.detail} (retries exhausted)")
     except Exception:
         log.exception("verification_crashed", profile_id=profile_id)
-        status = _finish(
-            services,
-            profile,
-            "manual_review",
-            "processing_failed",
-            decision="",
-            reasons=["processing_failed: an internal error stopped the verification"],
-        )
+        status = _processing_failed(services, profile, "an internal error stopped the verification")
     processing_ms = (time.perf_counter() - started) * 1000.0
     log.info(
         "verification_done",
@@ -204,6 +190,18 @@ def _finish(
         log.warning("verification_lease_lost", profile_id=profile["id"])
         return "lease_lost"
     return to_status
+
+
+def _processing_failed(services: Services, profile: dict[str, Any], why: str) -> str:
+    """No decision could be reached: a person looks at it."""
+    return _finish(
+        services,
+        profile,
+        "manual_review",
+        "processing_failed",
+        decision="",
+        reasons=[f"processing_failed: {why}"],
+    )
 
 
 def _release_for_retry(services: Services, profile_id: str, why: str) -> None:
