@@ -35,17 +35,20 @@ def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-@cache
-def read_clip(path: Path) -> tuple[np.ndarray, ...]:
+def read_clip_frames(path: Path, indexes: set[int]) -> dict[int, np.ndarray]:
+    """Only the wanted frames of a clip (all 275 decoded frames would hold ~190 MB)."""
     capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
+    frames = {}
+    index = 0
+    while index <= max(indexes):
         ok, bgr = capture.read()
         if not ok:
             break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if index in indexes:
+            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        index += 1
     capture.release()
-    return tuple(frames)
+    return frames
 
 
 def portrait_crop(rgb: np.ndarray) -> np.ndarray:
@@ -75,7 +78,8 @@ class GenuineCapture:
 def genuine_capture(datasets_dir: Path) -> GenuineCapture:
     from gateway.synthetic.documents import make_passport
 
-    clip = read_clip(datasets_dir / "liveness" / "short_hamilton_clip.mp4")
+    wanted = {DOCUMENT_PORTRAIT_FRAME, NEUTRAL_FRAME, *TURN_RIGHT_FRAMES, *TURN_LEFT_FRAMES}
+    clip = read_clip_frames(datasets_dir / "liveness" / "short_hamilton_clip.mp4", wanted)
     document = make_passport(np.random.default_rng(7), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
     plan = [("neutral", (NEUTRAL_FRAME,)), ("turn_right", TURN_RIGHT_FRAMES)]
     plan.append(("turn_left", TURN_LEFT_FRAMES))
