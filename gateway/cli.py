@@ -1,14 +1,13 @@
-"""The ``ekyc`` command: run the stack and manage partners and keys.
+"""The ``ekyc`` command: run the stack (this module) and administer it (``cli_admin``).
 
 ``ekyc up`` starts PocketBase, the gateway (gunicorn) and the worker on 127.0.0.1, prints where to
-go, and stops all three on Ctrl-C or SIGTERM. The other commands are the pieces it is made of (for
-containers, one per service) and the operator's partner and key management.
+go, and stops all three on Ctrl-C or SIGTERM. ``serve``, ``pocketbase`` and ``worker`` are the
+pieces it is made of, one per container.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -16,13 +15,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from gateway.cli_admin import add_admin_commands, run_admin_command
 from gateway.pb_server import REPO_ROOT, PocketBaseServer
 from gateway.settings import Settings
-
-if TYPE_CHECKING:
-    from gateway.container import Services
 
 GUNICORN_TIMEOUT_S = 60
 
@@ -174,67 +170,6 @@ def cmd_worker(settings: Settings, processes: int | None) -> int:
     return 0
 
 
-def _services(settings: Settings) -> Services:
-    from gateway.container import Services
-
-    return Services.build(settings)
-
-
-def cmd_partner_create(settings: Settings, name: str, scopes: str, as_json: bool) -> int:
-    """Create a partner and print its first API key, once."""
-    from gateway.services import partners
-
-    created = partners.create_partner(
-        _services(settings).pb, name, tuple(s.strip() for s in scopes.split(",") if s.strip())
-    )
-    if as_json:
-        print(json.dumps(created))
-    else:
-        print(f"partner_id: {created['partner_id']}")
-        print(f"key_id:     {created['key_id']}")
-        print(f"api_key:    {created['api_key']}")
-        print("Store the API key now: it is not shown again.")
-    return 0
-
-
-def cmd_key_create(settings: Settings, partner: str, scopes: str, as_json: bool) -> int:
-    """Create another key for a partner (e.g. before revoking the old one)."""
-    from gateway.services import partners
-
-    created = partners.create_key(
-        _services(settings).pb, partner, tuple(s.strip() for s in scopes.split(",") if s.strip())
-    )
-    print(
-        json.dumps(created)
-        if as_json
-        else f"key_id: {created['key_id']}\napi_key: "
-        f"{created['api_key']}\nStore the API key now: it is not shown again."
-    )
-    return 0
-
-
-def cmd_key_list(settings: Settings, partner: str) -> int:
-    """List a partner's keys (ids, scopes, use, revocation; never secrets)."""
-    from gateway.services import partners
-
-    for key in partners.list_keys(_services(settings).pb, partner):
-        state = f"revoked {key['revoked']}" if key["revoked"] else "active"
-        print(
-            f"{key['key_id']}  {','.join(key['scopes']):<24} created {key['created']}"
-            f"  last used {key['last_used'] or '-'}  {state}"
-        )
-    return 0
-
-
-def cmd_key_revoke(settings: Settings, key_id: str) -> int:
-    """Revoke a key."""
-    from gateway.services import partners
-
-    partners.revoke_key(_services(settings).pb, key_id)
-    print(f"revoked {key_id}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``ekyc`` argument parser."""
     parser = argparse.ArgumentParser(prog="ekyc", description=__doc__.splitlines()[0])
@@ -245,32 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the verification worker only")
     worker.add_argument("--processes", type=int, default=None)
 
-    partner = commands.add_parser("partner", help="manage partners")
-    partner_commands = partner.add_subparsers(dest="partner_command", required=True)
-    create = partner_commands.add_parser("create", help="create a partner and its first key")
-    create.add_argument("name")
-    create.add_argument("--scopes", default="partner")
-    create.add_argument("--json", action="store_true")
-
-    key = commands.add_parser("key", help="manage API keys")
-    key_commands = key.add_subparsers(dest="key_command", required=True)
-    key_list = key_commands.add_parser("list", help="list a partner's keys")
-    key_list.add_argument("partner", help="partner id or slug")
-    key_create = key_commands.add_parser("create", help="add a key to a partner")
-    key_create.add_argument("partner", help="partner id or slug")
-    key_create.add_argument("--scopes", default="partner")
-    key_create.add_argument("--json", action="store_true")
-    key_revoke = key_commands.add_parser("revoke", help="revoke a key")
-    key_revoke.add_argument("key_id")
+    add_admin_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ekyc`` console script."""
     from gateway.errors import GatewayError
+    from gateway.logging_setup import configure_logging
 
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)  # to stderr: stdout is for results
     try:
         if args.command == "up":
             return cmd_up(settings)
@@ -280,13 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_pocketbase(settings)
         if args.command == "worker":
             return cmd_worker(settings, args.processes)
-        if args.command == "partner":
-            return cmd_partner_create(settings, args.name, args.scopes, args.json)
-        if args.key_command == "list":
-            return cmd_key_list(settings, args.partner)
-        if args.key_command == "create":
-            return cmd_key_create(settings, args.partner, args.scopes, args.json)
-        return cmd_key_revoke(settings, args.key_id)
+        return run_admin_command(settings, args)
     except GatewayError as error:
         print(f"ekyc: {error.detail}", file=sys.stderr)
         return 2

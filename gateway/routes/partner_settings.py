@@ -29,6 +29,8 @@ def patch_settings() -> dict[str, Any]:
     Other gateway processes apply the change within their key cache's 10 s.
     """
     principal = current_principal()
-    return partner_settings.set_partner_settings(
+    updated = partner_settings.set_partner_settings(
         services().pb, principal.partner_id, json_body(), actor=principal.actor
     )
+    services().keys.forget_partner(principal.partner_id)
+    return updated

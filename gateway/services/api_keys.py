@@ -105,6 +105,13 @@ class KeyAuthenticator:
             settings=effective_settings(partner.get("settings")),
         )
 
+    def forget_partner(self, partner_id: str) -> None:
+        """Drop this process's cached keys of a partner, so changed settings apply at once here
+        (other processes pick them up within ``CACHE_TTL_S``)."""
+        with self._lock:
+            for key_id in [k for k, (_, _, p) in self._cache.items() if p.get("id") == partner_id]:
+                del self._cache[key_id]
+
     def _bootstrap(self, api_key: str) -> Principal:
         digest = hash_secret(api_key)
         if not any(hmac.compare_digest(digest, known) for known in self._bootstrap_hashes):

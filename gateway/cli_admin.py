@@ -1,0 +1,292 @@
+"""The operator's ``ekyc`` commands for partners, keys, webhooks, settings and the expiry job.
+
+Thin on purpose: each command parses its arguments, calls one service function with operator
+rights, and prints the result (JSON with ``--json`` where scripts need it). Secrets (API keys,
+webhook signing secrets) are printed once, when they are made, and never again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.container import Services
+from gateway.settings import Settings
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(scope.strip() for scope in text.split(",") if scope.strip())
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _partner_id(services: Services, ref: str) -> str:
+    from gateway.services.partners import find_partner
+
+    return find_partner(services.pb, ref)["id"]
+
+
+def partner_create(services: Services, args: argparse.Namespace) -> int:
+    """Create a partner and print its first API key, once."""
+    from gateway.services import partners
+
+    created = partners.create_partner(services.pb, args.name, _scopes(args.scopes))
+    if args.json:
+        print(json.dumps(created))
+    else:
+        print(f"partner_id: {created['partner_id']}")
+        print(f"key_id:     {created['key_id']}")
+        print(f"api_key:    {created['api_key']}")
+        print("Store the API key now: it is not shown again.")
+    return 0
+
+
+def key_create(services: Services, args: argparse.Namespace) -> int:
+    """Add a key to a partner (e.g. before revoking the old one)."""
+    from gateway.services import partners
+
+    created = partners.create_key(services.pb, args.partner, _scopes(args.scopes))
+    if args.json:
+        print(json.dumps(created))
+    else:
+        print(f"key_id:  {created['key_id']}\napi_key: {created['api_key']}")
+        print("Store the API key now: it is not shown again.")
+    return 0
+
+
+def key_list(services: Services, args: argparse.Namespace) -> int:
+    """A partner's keys: ids, scopes, use, revocation; never secrets."""
+    from gateway.services import partners
+
+    for key in partners.list_keys(services.pb, args.partner):
+        state = f"revoked {key['revoked']}" if key["revoked"] else "active"
+        print(
+            f"{key['key_id']}  {','.join(key['scopes']):<24} created {key['created']}"
+            f"  last used {key['last_used'] or '-'}  {state}"
+        )
+    return 0
+
+
+def key_revoke(services: Services, args: argparse.Namespace) -> int:
+    """Revoke a key for good."""
+    from gateway.services import partners
+
+    partners.revoke_key(services.pb, args.key_id)
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def webhooks_add(services: Services, args: argparse.Namespace) -> int:
+    """Register a webhook endpoint; prints its signing secret once."""
+    from gateway.services.webhooks.endpoints import create_endpoint
+
+    events = ["*"] if args.events.strip() == "*" else _scopes(args.events)
+    _print(
+        create_endpoint(
+            services.pb,
+            services.settings.data_key,
+            _partner_id(services, args.partner),
+            args.url,
+            list(events),
+            allow_private=services.settings.webhook_allow_private,
+        )
+    )
+    return 0
+
+
+def webhooks_list(services: Services, args: argparse.Namespace) -> int:
+    """A partner's webhook endpoints."""
+    from gateway.services.webhooks.endpoints import list_endpoints
+
+    _print(list_endpoints(services.pb, _partner_id(services, args.partner)))
+    return 0
+
+
+def webhooks_rotate(services: Services, args: argparse.Namespace) -> int:
+    """A new signing secret; the old one keeps signing for ``--overlap-s``."""
+    from gateway.services.webhooks.endpoints import rotate_secret
+
+    _print(
+        rotate_secret(
+            services.pb,
+            services.settings.data_key,
+            None,
+            args.endpoint,
+            overlap_s=args.overlap_s,
+        )
+    )
+    return 0
+
+
+def webhooks_enable(services: Services, args: argparse.Namespace) -> int:
+    """Enable or disable an endpoint."""
+    from gateway.services.webhooks.endpoints import update_endpoint
+
+    _print(
+        update_endpoint(
+            services.pb,
+            None,
+            args.endpoint,
+            {"enabled": args.webhook_command == "enable"},
+            allow_private=services.settings.webhook_allow_private,
+        )
+    )
+    return 0
+
+
+def webhooks_remove(services: Services, args: argparse.Namespace) -> int:
+    """Remove an endpoint and its deliveries."""
+    from gateway.services.webhooks.endpoints import delete_endpoint
+
+    delete_endpoint(services.pb, None, args.endpoint)
+    print(f"removed {args.endpoint}")
+    return 0
+
+
+def webhooks_deliveries(services: Services, args: argparse.Namespace) -> int:
+    """A partner's recent deliveries."""
+    from gateway.services.webhooks.delivery import list_deliveries
+
+    _print(list_deliveries(services.pb, _partner_id(services, args.partner), status=args.status))
+    return 0
+
+
+def webhooks_replay(services: Services, args: argparse.Namespace) -> int:
+    """Send a delivery again with the same webhook-id."""
+    from gateway.services.webhooks.delivery import replay_delivery
+
+    _print(replay_delivery(services.pb, None, args.delivery))
+    return 0
+
+
+def webhooks_sweep(services: Services, args: argparse.Namespace) -> int:
+    """Dispatch pending events and attempt due deliveries now (what the worker does each minute)."""
+    from gateway.services.webhooks.delivery import sweep
+    from gateway.worker.webhook_tasks import delivery_context
+
+    _print(sweep(delivery_context(services)))
+    return 0
+
+
+def settings_show(services: Services, args: argparse.Namespace) -> int:
+    """A partner's effective settings (credentials redacted)."""
+    from gateway.services.partner_settings import get_partner_settings
+
+    _print(get_partner_settings(services.pb, _partner_id(services, args.partner)))
+    return 0
+
+
+def settings_set(services: Services, args: argparse.Namespace) -> int:
+    """Apply a JSON merge patch to a partner's settings, validated, with operator rights."""
+    from gateway.errors import ValidationFailed
+    from gateway.services.partner_settings import set_partner_settings
+
+    try:
+        patch = json.loads(args.patch)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"The patch is not JSON: {exc}") from exc
+    _print(
+        set_partner_settings(
+            services.pb,
+            _partner_id(services, args.partner),
+            patch,
+            actor="operator",
+            operator=True,
+        )
+    )
+    return 0
+
+
+def expiry_run(services: Services, args: argparse.Namespace) -> int:
+    """Run the document-expiry job now (or as of ``--date``)."""
+    from gateway.services.expiry import run_expiry_job
+
+    now = (
+        datetime.strptime(args.date, "%Y-%m-%d").replace(tzinfo=UTC)
+        if args.date
+        else datetime.now(UTC)
+    )
+    _print(run_expiry_job(services.pb, now=now).as_dict())
+    return 0
+
+
+def add_admin_commands(commands: argparse._SubParsersAction) -> None:
+    """Register the admin subcommands on the ``ekyc`` parser; each sets ``admin_handler``."""
+    partner = commands.add_parser("partner", help="manage partners")
+    partner_commands = partner.add_subparsers(dest="partner_command", required=True)
+    create = partner_commands.add_parser("create", help="create a partner and its first key")
+    create.add_argument("name")
+    create.add_argument("--scopes", default="partner", help="comma-separated: partner,reviewer")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(admin_handler=partner_create)
+
+    key = commands.add_parser("key", help="manage API keys")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    listing = key_commands.add_parser("list", help="list a partner's keys")
+    listing.add_argument("partner", help="partner id or slug")
+    listing.set_defaults(admin_handler=key_list)
+    adding = key_commands.add_parser("create", help="add a key to a partner")
+    adding.add_argument("partner", help="partner id or slug")
+    adding.add_argument("--scopes", default="partner")
+    adding.add_argument("--json", action="store_true")
+    adding.set_defaults(admin_handler=key_create)
+    revoking = key_commands.add_parser("revoke", help="revoke a key")
+    revoking.add_argument("key_id")
+    revoking.set_defaults(admin_handler=key_revoke)
+
+    webhooks = commands.add_parser("webhooks", help="manage partners' webhook endpoints")
+    hooks = webhooks.add_subparsers(dest="webhook_command", required=True)
+    add = hooks.add_parser("add", help="register an endpoint (prints its secret once)")
+    add.add_argument("partner")
+    add.add_argument("url")
+    add.add_argument("--events", default="*", help="comma-separated event names, or *")
+    add.set_defaults(admin_handler=webhooks_add)
+    hook_list = hooks.add_parser("list", help="a partner's endpoints")
+    hook_list.add_argument("partner")
+    hook_list.set_defaults(admin_handler=webhooks_list)
+    rotate = hooks.add_parser("rotate", help="add a new signing secret")
+    rotate.add_argument("endpoint")
+    rotate.add_argument("--overlap-s", type=int, default=86_400)
+    rotate.set_defaults(admin_handler=webhooks_rotate)
+    for name in ("enable", "disable"):
+        toggle = hooks.add_parser(name, help=f"{name} an endpoint")
+        toggle.add_argument("endpoint")
+        toggle.set_defaults(admin_handler=webhooks_enable)
+    remove = hooks.add_parser("remove", help="remove an endpoint")
+    remove.add_argument("endpoint")
+    remove.set_defaults(admin_handler=webhooks_remove)
+    deliveries = hooks.add_parser("deliveries", help="a partner's recent deliveries")
+    deliveries.add_argument("partner")
+    deliveries.add_argument("--status", default=None)
+    deliveries.set_defaults(admin_handler=webhooks_deliveries)
+    replay = hooks.add_parser("replay", help="send a delivery again")
+    replay.add_argument("delivery")
+    replay.set_defaults(admin_handler=webhooks_replay)
+    hooks.add_parser("sweep", help="deliver what is due now").set_defaults(
+        admin_handler=webhooks_sweep
+    )
+
+    settings = commands.add_parser("settings", help="per-partner settings")
+    settings_commands = settings.add_subparsers(dest="settings_command", required=True)
+    show = settings_commands.add_parser("show", help="a partner's effective settings")
+    show.add_argument("partner")
+    show.set_defaults(admin_handler=settings_show)
+    change = settings_commands.add_parser("set", help="apply a JSON merge patch")
+    change.add_argument("partner")
+    change.add_argument("patch", help='e.g. \'{"thresholds": {"approve": 85}}\'')
+    change.set_defaults(admin_handler=settings_set)
+
+    expiry = commands.add_parser("expiry", help="the document-expiry job")
+    expiry_commands = expiry.add_subparsers(dest="expiry_command", required=True)
+    run = expiry_commands.add_parser("run", help="run it now")
+    run.add_argument("--date", default=None, help="as of this day (YYYY-MM-DD)")
+    run.set_defaults(admin_handler=expiry_run)
+
+
+def run_admin_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the admin command ``args`` names."""
+    return args.admin_handler(Services.build(settings), args)

@@ -1,0 +1,89 @@
+"""The operator's ``ekyc`` admin commands, run in-process against the test PocketBase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.pb_server import PocketBaseServer
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, pocketbase: PocketBaseServer, tmp_path: Path) -> None:
+    """The environment an operator's shell would have, pointing at the test PocketBase."""
+    monkeypatch.setenv("EKYC_HOME", str(tmp_path))
+    monkeypatch.setenv("POCKETBASE_URL", pocketbase.url)
+    monkeypatch.setenv("PB_SUPERUSER_EMAIL", pocketbase.superuser_email)
+    monkeypatch.setenv("PB_SUPERUSER_PASSWORD", pocketbase.superuser_password)
+    monkeypatch.setenv("EKYC_LINK_SECRET", "cli-link-secret-0123456789")
+    monkeypatch.setenv("EKYC_DATA_KEY", "cli-data-key-0123456789abcdef")
+    monkeypatch.setenv("EKYC_WEBHOOK_ALLOW_PRIVATE", "true")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_partner_and_keys_lifecycle(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(
+        capsys, "partner", "create", "CLI Bank", "--scopes", "partner,reviewer", "--json"
+    )
+    assert code == 0
+    created = json.loads(out)
+    assert created["api_key"].startswith(f"ek_{created['key_id']}_")
+
+    code, out = run(capsys, "key", "create", created["partner_id"], "--json")
+    second = json.loads(out)
+    assert code == 0 and second["key_id"] != created["key_id"]
+
+    code, out = run(capsys, "key", "list", created["partner_id"])
+    assert code == 0
+    assert created["key_id"] in out and second["key_id"] in out
+    assert created["api_key"] not in out and "partner,reviewer" in out
+
+    assert run(capsys, "key", "revoke", second["key_id"])[0] == 0
+    _, out = run(capsys, "key", "list", created["partner_id"])
+    revoked_line = next(line for line in out.splitlines() if second["key_id"] in line)
+    assert "revoked" in revoked_line
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_unknown_key_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["key", "revoke", "doesnotexist"]) == 2
+    assert "No key" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_webhooks_settings_and_expiry_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = run(capsys, "partner", "create", "Hooks Bank", "--json")
+    partner_id = json.loads(out)["partner_id"]
+
+    code, out = run(
+        capsys, "webhooks", "add", partner_id, "http://127.0.0.1:9/hook", "--events", "*"
+    )
+    endpoint = json.loads(out)
+    assert code == 0 and endpoint["secret"].startswith("whsec_")
+
+    _, out = run(capsys, "webhooks", "list", partner_id)
+    listed = json.loads(out)
+    assert [item["id"] for item in listed] == [endpoint["id"]]
+    assert "secret" not in listed[0]
+
+    _, out = run(capsys, "webhooks", "disable", endpoint["id"])
+    assert json.loads(out)["enabled"] is False
+
+    code, out = run(capsys, "settings", "set", partner_id, '{"thresholds": {"approve": 85}}')
+    assert code == 0 and json.loads(out)["thresholds"]["approve"] == 85
+    _, out = run(capsys, "settings", "show", partner_id)
+    assert json.loads(out)["thresholds"]["approve"] == 85
+
+    assert main(["settings", "set", partner_id, '{"thresholds": {"approve": 500}}']) == 2
+    assert main(["settings", "set", partner_id, "not json"]) == 2
+
+    code, out = run(capsys, "expiry", "run", "--date", "2030-01-01")
+    assert code == 0 and set(json.loads(out)) >= {"notices", "expired"}
