@@ -534,6 +534,8 @@ def main() -> int:
                 "frames": len(frames),
                 "is_live": result.is_live,
                 "hints": result.hint_codes,
+                "turns_deg": [d["measured"] for d in result.challenge.get("details", [])],
+                "identity_spread": result.identity.get("max_distance_to_medoid"),
             }
         )
         progress("genuine sequences", done, len(genuine))

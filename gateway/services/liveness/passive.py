@@ -1,10 +1,12 @@
 """Passive cues from a single image: evidence for a reviewer, never a liveness verdict.
 
-Measured on the shared stills and the demo GIF (eval/liveness_eval.py, docs/liveness.md): none
-of these cues separates live faces from screen replays and prints reliably on that data, and no
-offline anti-spoofing model we could run did either. So a single image is never called live;
-the cues are reported with their measured reliability, and a spoof type is named only when a
-cue lies beyond every value measured on live faces (`EVIDENCE_RULES`).
+Measured on the shared stills and the demo GIF (eval/liveness_eval.py, docs/liveness.md): some
+cues separate that data's live images from its attack images, but each class there is one or
+two scenes, so the separation cannot be told apart from the scene, person or camera; and no
+offline anti-spoofing model we could run separated the stills either. So a single image is never
+called live, the cues are reported with their measured reliability, and a spoof type would be
+named only by a rule in `EVIDENCE_RULES` backed by data from more than a couple of scenes: none
+is, so the list is empty and `spoof_type` stays `unknown`.
 
 Cues, all on the face region resampled to a fixed size so faces of any size compare:
 - `moire_peak_ratio`: the strongest mid/high-frequency peak of the spectrum over the median of
@@ -31,9 +33,23 @@ from gateway.services.faces import DetectedFace, detect_faces
 
 FACE_SIDE_PX = 128
 
-# Reliability of each cue as measured by eval/liveness_eval.py on the shared data (ROC AUC of
-# live vs attack images, 0.5 = chance). Updated from the eval; see docs/liveness.md.
-MEASURED_RELIABILITY: dict[str, str] = {}
+# Reliability of each cue as measured by eval/liveness_eval.py on the shared data: ROC AUC of
+# live (33 GIF frames + 1 still) vs screen (27 + 1) and print (21 + 1) images with a face;
+# 0.5 = chance, 0 or 1 = fully separated on this data.
+MEASURED_RELIABILITY: dict[str, str] = {
+    "moire_peak_ratio": "not separating: ROC AUC 0.39 live vs screen, 0.68 live vs print",
+    "high_frequency_ratio": (
+        "lower on screens (AUC 0.00: every screen image below every live one) but prints "
+        "overlap live (AUC 0.65) and the print still is as low as the screens"
+    ),
+    "sharpness": "lower on prints (AUC 0.00, margin 1 %); screens overlap live (AUC 0.48)",
+    "saturation_mean": "lower on prints (AUC 0.00); screens barely (AUC 0.04, ranges touch)",
+    "skin_fraction": "lower on screens and prints (AUC 0.00; live >= 0.66, attacks <= 0.63)",
+    "face_width_ratio": "scene-dependent: larger on the screen GIF (AUC 1.00), mixed on prints",
+}
+# Every class above is one or two scenes (the demo GIF's segments and one still each), so a
+# separation can be the scene, the person or the camera rather than the attack: reported as
+# measured, never turned into a verdict. See docs/liveness.md.
 
 # (cue, comparison, threshold, spoof type): named only beyond every live value measured.
 EVIDENCE_RULES: tuple[tuple[str, str, float, str], ...] = ()
