@@ -102,8 +102,10 @@ def clean_image(
         ) from exc
     if max(rgb_image.size) > max_side_px:
         rgb_image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+    # Pillow's JPEG writer reuses what is left in ``info`` (comment, ICC profile, dpi): clear it
+    # so the new file carries pixels only, and pass no exif=.
+    rgb_image.info = {}
     buffer = io.BytesIO()
-    # No exif=, icc_profile= or comment= arguments: the new file carries pixels only.
     rgb_image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return CleanImage(
         content=buffer.getvalue(),

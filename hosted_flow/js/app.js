@@ -168,12 +168,14 @@ async function chooseDocument(event) {
   setBusy(true);
   try {
     state = await api.document(type, country);
-    await showPhoto("front");
   } catch (error) {
     showAlert(error instanceof ApiError && error.status === 422 ? t("country_invalid") : errorMessage(error));
+    return;
   } finally {
     setBusy(false);
   }
+  // Not busy while the camera starts: a file can be picked at once.
+  await showPhoto("front");
 }
 
 // -- document photos -------------------------------------------------------------------------
@@ -219,6 +221,7 @@ async function pickPhoto() {
 }
 
 async function uploadPhoto(blob, filename) {
+  let next = null;
   setBusy(true);
   $("photo-issues").hidden = true;
   $("photo-status").className = "status";
@@ -236,10 +239,10 @@ async function uploadPhoto(blob, filename) {
     $("photo-status").className = "status ok";
     $("photo-take").textContent = t("take_photo");
     if (photoSide === "front" && state.document.needs_back && !state.captured.document_back) {
-      await showPhoto("back");
+      next = () => showPhoto("back");
     } else {
       stopCamera($("photo-video"));
-      route();
+      next = route;
     }
   } catch (error) {
     $("photo-status").textContent = "";
@@ -248,6 +251,7 @@ async function uploadPhoto(blob, filename) {
     $("photo-file").value = "";
     setBusy(false);
   }
+  if (next) await next();
 }
 
 function showIssues(issues) {

@@ -176,6 +176,19 @@ def browsers(playwright: Any, cameras: dict[str, Path]) -> Iterator[Browsers]:
     pool.close()
 
 
+# Visible controls a screen reader could not name: inputs without a <label>, buttons and links
+# without text or aria-label.
+UNLABELLED_CONTROLS = """
+[...document.querySelectorAll('input, button, a, select, textarea')]
+  .filter(el => el.getClientRects().length > 0 || el.type === 'file')
+  .filter(el => el.closest('[hidden]') === null)
+  .filter(el => el.matches('input, select, textarea')
+      ? el.labels.length === 0 && !el.getAttribute('aria-label')
+      : !(el.textContent.trim() || el.getAttribute('aria-label')))
+  .map(el => el.id || el.outerHTML.slice(0, 60))
+"""
+
+
 class Steps:
     """Numbered screenshots of one journey."""
 
@@ -188,6 +201,9 @@ class Steps:
         self.count += 1
         path = SCREENSHOTS / f"{self.name}-{self.count:02d}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
+        # Every step fits a 360 px phone: nothing scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), label
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], label
         return path
 
 
@@ -377,7 +393,19 @@ def test_a_blurred_document_is_refused_and_retaken(
     link = live_gateway.create_profile(external_ref="browser-retake")
     page = browsers.page(None)
     page.goto(link.url)
-    consent_and_choose(page, "passport")
+    visible(page, "#step-consent")
+    # Keyboard only: tick the box with Space, move on with Tab and Enter.
+    page.locator("#consent-checkbox").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "consent-continue"
+    page.keyboard.press("Enter")
+    visible(page, "#step-document")
+    assert page.evaluate("document.activeElement.id") == "document-title"
+    page.locator("#document-type-passport").check()
+    page.locator("#document-country").fill("FRA")
+    page.locator("#document-country").press("Enter")
+    visible(page, "#step-photo")
     page.locator("#photo-file").set_input_files(str(blurred))
     visible(page, "#photo-issues")
     assert "blurry" in page.locator("#photo-issues").inner_text()

@@ -1,0 +1,88 @@
+"""The upload policy on its own: what is accepted, what is stored instead, what is refused."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gateway.services.image_policy import (
+    ImageRefused,
+    ImageTooLarge,
+    ImageTypeRefused,
+    clean_image,
+)
+
+
+def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def gradient(width: int = 320, height: int = 200) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    y = np.linspace(0, 255, height, dtype=np.uint8)
+    rgb = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.full((1, 1), 90, np.uint8)), -1)
+    return Image.fromarray(np.ascontiguousarray(rgb))
+
+
+@pytest.mark.parametrize(("fmt", "source_type"), [("JPEG", "image/jpeg"), ("PNG", "image/png"),
+                                                  ("WEBP", "image/webp")])  # fmt: skip
+def test_jpeg_png_and_webp_become_a_clean_jpeg(fmt: str, source_type: str) -> None:
+    clean = clean_image(encoded(gradient(), fmt))
+    assert clean.source_type == source_type
+    assert clean.content.startswith(b"\xff\xd8\xff")
+    assert (clean.width_px, clean.height_px) == (320, 200)
+    assert clean.rgb.shape == (200, 320, 3)
+
+
+def test_metadata_is_dropped_and_orientation_applied() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 counter-clockwise to display
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0)}
+    source = encoded(gradient(), "JPEG", exif=exif, comment=b"secret note")
+    clean = clean_image(source)
+    stored = Image.open(io.BytesIO(clean.content))
+    assert stored.size == (200, 320)
+    assert not stored.getexif()
+    assert b"secret note" not in clean.content and b"PhoneMaker" not in clean.content
+    assert "comment" not in stored.info
+
+
+def test_transparent_png_is_flattened_on_white() -> None:
+    rgba = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    clean = clean_image(encoded(rgba, "PNG"))
+    assert clean.rgb.min() >= 250
+
+
+def test_large_photos_are_scaled_to_the_stored_maximum() -> None:
+    clean = clean_image(encoded(gradient(5000, 1000), "JPEG"), max_side_px=4096)
+    assert (clean.width_px, clean.height_px) == (4096, 819)
+
+
+def test_refusals() -> None:
+    with pytest.raises(ImageTooLarge) as too_large:
+        clean_image(b"\xff\xd8\xff" + b"\0" * 2000, max_bytes=1000)
+    assert too_large.value.status == 413
+    with pytest.raises(ImageTypeRefused) as wrong_type:
+        clean_image(b"GIF89a" + b"\0" * 100)
+    assert wrong_type.value.status == 415
+    with pytest.raises(ImageRefused) as broken:
+        clean_image(encoded(gradient(), "PNG")[:200])
+    assert broken.value.errors == {"file": ["undecodable"]}
+    with pytest.raises(ImageRefused) as bomb:
+        clean_image(encoded(gradient(400, 300), "PNG"), max_pixels=100_000)
+    assert bomb.value.errors == {"file": ["too_many_pixels"]}
+
+
+def test_pillows_own_bomb_warning_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above Pillow's MAX_IMAGE_PIXELS it only warns; the policy makes that a refusal even when
+    its own limit is set higher."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)
+    with pytest.raises(ImageRefused) as refused:
+        clean_image(encoded(gradient(400, 200), "PNG"), max_pixels=10_000_000)
+    assert refused.value.errors == {"file": ["too_many_pixels"]}
