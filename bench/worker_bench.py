@@ -118,7 +118,7 @@ def main() -> None:
         )
     ]
     print(
-        f"face match (document face + {len(capture.frames)}-frame matcher): "
+        "face match (portrait detect + embed, then the matcher on the frontal frames): "
         f"p95 {p(face_ms, 0.95):.1f} ms (target <= 400)"
     )
     reference = statistics.median(references)
