@@ -86,16 +86,30 @@ def clip_to_y4m(clip: Path, out_path: Path, size: tuple[int, int], fps: int) -> 
     return out_path
 
 
-def build_fake_cameras(out_dir: Path, datasets_dir: Path) -> dict[str, Path]:
-    """``{"document": ..., "face": ...}`` y4m paths in ``out_dir`` (built when missing)."""
+def build_document_camera(out_dir: Path, datasets_dir: Path) -> Path:
+    """``out_dir/document.y4m`` (built when missing); the portrait is blank without the data."""
     out_dir.mkdir(parents=True, exist_ok=True)
     document = out_dir / "document.y4m"
-    face = out_dir / "face.y4m"
     if not document.exists():
         still_to_y4m(document_still(datasets_dir), document, DOCUMENT_SIZE)
+    return document
+
+
+def build_face_camera(out_dir: Path, datasets_dir: Path) -> Path:
+    """``out_dir/face.y4m`` from the shared head-turn clip (built when missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    face = out_dir / "face.y4m"
     if not face.exists():
         clip_to_y4m(datasets_dir / FACE_CLIP, face, FACE_SIZE, FACE_FPS)
-    return {"document": document, "face": face}
+    return face
+
+
+def build_fake_cameras(out_dir: Path, datasets_dir: Path) -> dict[str, Path]:
+    """``{"document": ..., "face": ...}`` y4m paths in ``out_dir`` (built when missing)."""
+    return {
+        "document": build_document_camera(out_dir, datasets_dir),
+        "face": build_face_camera(out_dir, datasets_dir),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,8 @@ function showResubmission() {
   const what = document.createElement("p");
   what.textContent = t(`resubmission_${info.step === "selfie" ? "selfie" : "document"}`);
   box.append(what);
-  if (info.reason) {
+  // A reviewer's words are shown as written; a machine code (INVALID_PHOTO:selfie) is not.
+  if (info.reason && !/^[A-Z_]+(:[a-z_]+)?$/.test(info.reason)) {
     const why = document.createElement("p");
     why.textContent = t("resubmission_reason", { reason: info.reason });
     box.append(why);

@@ -10,6 +10,7 @@ moves from a laptop to a phone. Screenshots of every step go to test-output/flow
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -40,6 +41,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-output" / "flow"
+CAMERA_DIR = SCREENSHOTS / "camera"
+DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RETURN_PREFIX = "https://partner.example/kyc/done"
 PHONE = {"width": 360, "height": 780}
@@ -114,13 +117,27 @@ def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[Live
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def cameras(datasets_dir: Path) -> dict[str, Path]:
+def _ffmpeg_or_skip() -> None:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (apt-get install -y ffmpeg)")
-    from scripts.make_fake_camera import build_fake_cameras
 
-    return build_fake_cameras(REPO_ROOT / "test-output" / "flow" / "camera", datasets_dir)
+
+@pytest.fixture(scope="module")
+def document_camera() -> Path:
+    """The rear camera: a synthetic ID card (needs no shared data)."""
+    _ffmpeg_or_skip()
+    from scripts.make_fake_camera import build_document_camera
+
+    return build_document_camera(CAMERA_DIR, DATASETS_DIR)
+
+
+@pytest.fixture(scope="module")
+def face_camera(datasets_dir: Path) -> Path:
+    """The front camera: the shared head-turn clip."""
+    _ffmpeg_or_skip()
+    from scripts.make_fake_camera import build_face_camera
+
+    return build_face_camera(CAMERA_DIR, datasets_dir)
 
 
 @pytest.fixture(scope="module")
@@ -132,20 +149,19 @@ def playwright() -> Iterator[Any]:
 
 
 class Browsers:
-    """Chromium processes by fake camera (None: no camera at all), launched on first use."""
+    """Chromium processes by fake camera file (None: no camera at all), launched on first use."""
 
-    def __init__(self, playwright: Any, cameras: dict[str, Path]) -> None:
+    def __init__(self, playwright: Any) -> None:
         self.playwright = playwright
-        self.cameras = cameras
-        self.launched: dict[str | None, Any] = {}
+        self.launched: dict[Path | None, Any] = {}
 
-    def page(self, camera: str | None) -> Any:
+    def page(self, camera: Path | None) -> Any:
         if camera not in self.launched:
             args = list(BASE_ARGS)
             if camera:
                 args += [
                     "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-video-capture={self.cameras[camera]}",
+                    f"--use-file-for-fake-video-capture={camera}",
                 ]
             self.launched[camera] = self.playwright.chromium.launch(
                 executable_path=CHROMIUM, args=args, headless=True
@@ -170,8 +186,8 @@ class Browsers:
 
 
 @pytest.fixture(scope="module")
-def browsers(playwright: Any, cameras: dict[str, Path]) -> Iterator[Browsers]:
-    pool = Browsers(playwright, cameras)
+def browsers(playwright: Any) -> Iterator[Browsers]:
+    pool = Browsers(playwright)
     yield pool
     pool.close()
 
@@ -277,11 +293,11 @@ def profile(gateway: LiveGateway, profile_id: str) -> dict[str, Any]:
 
 
 def test_whole_journey_with_the_camera_from_create_to_return(
-    live_gateway: LiveGateway, browsers: Browsers
+    live_gateway: LiveGateway, browsers: Browsers, document_camera: Path, face_camera: Path
 ) -> None:
     steps = Steps("journey")
     link = live_gateway.create_profile(country="FRA", external_ref="browser-journey")
-    page = browsers.page("document")
+    page = browsers.page(document_camera)
     page.goto(link.url)
     visible(page, "#step-consent")
     assert page.locator("#brand-name").inner_text() == "Acme Bank"
@@ -310,7 +326,7 @@ def test_whole_journey_with_the_camera_from_create_to_return(
     page.context.close()
 
     # The selfie on another device (its camera is the head-turn clip), same link.
-    page = browsers.page("face")
+    page = browsers.page(face_camera)
     page.goto(link.url)
     do_selfie(page, steps)
     submit_and_return(page, steps, link.profile_id)
@@ -325,7 +341,7 @@ def test_whole_journey_with_the_camera_from_create_to_return(
 
 
 def test_upload_fallback_without_a_camera_then_qr_to_another_device(
-    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+    live_gateway: LiveGateway, browsers: Browsers, face_camera: Path, tmp_path: Path
 ) -> None:
     steps = Steps("fallback")
     passport = write_document(tmp_path, "passport.jpg", kind="passport", seed=21)
@@ -355,7 +371,7 @@ def test_upload_fallback_without_a_camera_then_qr_to_another_device(
     assert decoded == f"{live_gateway.url}/flow/{link.profile_id}?t={link.token}"
     page.context.close()
 
-    page = browsers.page("face")
+    page = browsers.page(face_camera)
     page.goto(link.url)
     do_selfie(page, steps)
     submit_and_return(page, steps, link.profile_id)
@@ -415,3 +431,50 @@ def test_a_blurred_document_is_refused_and_retaken(
     visible(page, "#step-selfie")
     steps.shot(page, "sharp-accepted")
     page.context.close()
+
+
+def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
+    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+) -> None:
+    steps = Steps("resubmission")
+    link = live_gateway.create_profile(country="FRA", external_ref="browser-resubmission")
+    flow = requests.Session()
+    flow.headers["X-Capture-Token"] = link.token
+    base = f"{live_gateway.url}/flow/api/{link.profile_id}"
+    assert flow.post(f"{base}/start", timeout=10).ok
+    assert flow.post(f"{base}/consent", json={"accepted": True}, timeout=10).ok
+    assert flow.post(f"{base}/document", json={"type": "passport", "country": "FRA"}).ok
+    passport = write_document(tmp_path, "passport.jpg", kind="passport", seed=8)
+    with passport.open("rb") as handle:
+        assert flow.post(f"{base}/document/front", files={"file": handle}, timeout=30).ok
+    challenge = flow.post(f"{base}/challenge", timeout=10).json()
+    prompts = ["neutral"] + [p for p in challenge["prompts"] for _ in range(3)]
+    frame = passport.read_bytes()
+    sent = flow.post(
+        f"{base}/selfie",
+        data={
+            "challenge_id": challenge["id"],
+            "meta": json.dumps([{"prompt": p, "t_ms": 300 * i} for i, p in enumerate(prompts)]),
+        },
+        files=[("frames", (f"f{i}.jpg", frame, "image/jpeg")) for i in range(len(prompts))],
+        timeout=30,
+    )
+    assert sent.status_code == 201, sent.text
+    assert flow.post(f"{base}/submit", timeout=10).json()["status"] == "submitted"
+    flow.close()
+    pb = create_app(live_gateway.settings).extensions["ekyc"].pb
+    pb.transition(link.profile_id, "processing", actor="worker")
+    reason = "The photo of your document is cut off at the bottom."
+    pb.transition(link.profile_id, "manual_review", actor="worker")
+    pb.transition(link.profile_id, "resubmission_requested", actor="reviewer:r1", reason=reason)
+
+    page = browsers.page(None)
+    page.goto(link.url)
+    visible(page, "#resubmission")
+    assert reason in page.locator("#resubmission").inner_text()
+    assert "new photos of your document" in page.locator("#resubmission").inner_text()
+    visible(page, "#step-photo")
+    assert page.locator("#photo-title").inner_text() == "Photograph the front"
+    steps.shot(page, "reopened")
+    page.context.close()
+    assert pb.get("profiles", link.profile_id)["status"] == "in_progress"
