@@ -354,12 +354,13 @@ def document_experiment(
     face_px_range: tuple[int, int],
     *,
     figures_only: bool = False,
-) -> tuple[dict, list[tuple[float, float]] | None, np.ndarray | None]:
+) -> tuple[dict, list[tuple[float, float]] | None, np.ndarray | None, list[Embedded]]:
     """Render every photo as a printed card, match it against every other photo.
 
     Each card is detected twice, with and without the upsampled second pass, so the value of
     that pass (faces found, cost) is measured on the same renders.
-    Returns (figures, ROC points with the second pass, the last card rendered).
+    Returns (figures, ROC points with the second pass, the last card rendered, the documents'
+    embeddings with the second pass).
     """
     with_second: list[Embedded] = []
     first_only: list[Embedded] = []
@@ -452,7 +453,52 @@ def document_experiment(
         )
         for line in lines:
             print("  " + line)
-    return figures, curve, card
+    return figures, curve, card, with_second
+
+
+def frame_aggregation(
+    documents: list[Embedded], photos: list[Embedded], *, frames_per_set: int
+) -> dict:
+    """How the frame aggregate changes errors: min (best frame), median and mean of distances.
+
+    Each "submission" is a document against `frames_per_set` photos of one person standing in
+    for selfie frames (never the document's own source photo). Real frames of one capture are
+    far more alike than different photos, so this shows the direction, not the size, of the
+    effect on false accepts. Reuses experiment 2's embeddings: no extra model runs.
+    """
+    by_identity: dict[str, list[int]] = {}
+    for index, photo in enumerate(photos):
+        if photo.embedding is not None:
+            by_identity.setdefault(photo.identity, []).append(index)
+    aggregates = {"best frame (min)": min, "median": statistics.median, "mean": statistics.mean}
+    decisions: dict[str, dict[str, list[bool]]] = {
+        name: {"genuine": [], "impostor": []} for name in aggregates
+    }
+    for document_index, document in enumerate(documents):
+        if document.embedding is None:
+            continue
+        for identity, indexes in by_identity.items():
+            frame_pool = [i for i in indexes if i != document_index]
+            kind = "genuine" if identity == document.identity else "impostor"
+            for frame_set in itertools.combinations(frame_pool, frames_per_set):
+                distances = [
+                    face_service.face_distance(document.embedding, photos[i].embedding)
+                    for i in frame_set
+                ]
+                for name, aggregate in aggregates.items():
+                    accepted = aggregate(distances) <= face_service.EER_DISTANCE
+                    decisions[name][kind].append(accepted)
+    figures = {}
+    for name, by_kind in decisions.items():
+        genuine, impostor = by_kind["genuine"], by_kind["impostor"]
+        far = sum(impostor) / len(impostor)
+        frr = 1 - sum(genuine) / len(genuine)
+        figures[name] = {"far": far, "frr": frr, "genuine": len(genuine), "impostor": len(impostor)}
+        print(
+            f"  {name:<17} at 0.75: FAR {far:.3%}, FRR {frr:.2%} "
+            f"({len(genuine)} genuine, {len(impostor)} impostor submissions)"
+        )
+    return figures
 
 
 def main() -> None:
@@ -579,10 +625,12 @@ def main() -> None:
     # ---- Experiment 2: document photo vs selfie ---------------------------------------
     rng = np.random.default_rng(args.seed)
     print("\nExperiment 2: printed document photo (face 120-160 px) vs another photo")
-    document_figures, document_curve, card = document_experiment(
+    document_figures, document_curve, card, documents = document_experiment(
         photos, originals, boxes, rng, (120, 160)
     )
     report["document_vs_selfie"] = document_figures
+    print("\nExperiment 3: one document against 3 selfie frames, best frame vs median")
+    report["frame_aggregation"] = frame_aggregation(documents, photos, frames_per_set=3)
     if args.sample_card and card is not None:
         Image.fromarray(card).save(args.sample_card, quality=85)
     if args.face_size_sweep:
@@ -590,7 +638,7 @@ def main() -> None:
         report["face_size_sweep"] = {}
         for face_px in args.face_size_sweep:
             print(f"\n face {face_px} px:")
-            figures, _, _ = document_experiment(
+            figures, _, _, _ = document_experiment(
                 photos, originals, boxes, rng, (face_px, face_px), figures_only=True
             )
             report["face_size_sweep"][face_px] = figures
