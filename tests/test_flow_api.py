@@ -590,6 +590,16 @@ def test_return_url_outside_the_allow_list_is_not_followed(
     assert response == {"status": "submitted", "redirect_url": None}
 
 
+def ask_for_resubmission(
+    client: FlaskClient, link: Link, services: Services, passport: bytes, reason: str
+) -> None:
+    """Capture, submit, and have the worker ask for a retake with ``reason``."""
+    complete_captures(client, link, passport)
+    assert api(client, link, "POST", "/submit").status_code == 200
+    services.pb.transition(link.profile_id, "processing", actor="worker")
+    services.pb.transition(link.profile_id, "resubmission_requested", actor="worker", reason=reason)
+
+
 def test_resubmission_reopens_at_the_failed_step_with_the_reason(
     client: FlaskClient,
     link: Link,
@@ -597,12 +607,7 @@ def test_resubmission_reopens_at_the_failed_step_with_the_reason(
     sharp_passport: bytes,
     enqueued: list[str],
 ) -> None:
-    complete_captures(client, link, sharp_passport)
-    assert api(client, link, "POST", "/submit").status_code == 200
-    services.pb.transition(link.profile_id, "processing", actor="worker")
-    services.pb.transition(
-        link.profile_id, "resubmission_requested", actor="worker", reason="INVALID_PHOTO:selfie"
-    )
+    ask_for_resubmission(client, link, services, sharp_passport, "INVALID_PHOTO:selfie")
     assert client.get(link.path).status_code == 200
     profile = services.pb.get("profiles", link.profile_id)
     assert profile["status"] == "in_progress"
@@ -625,12 +630,7 @@ def test_document_resubmission_clears_the_document(
     sharp_passport: bytes,
     enqueued: list[str],
 ) -> None:
-    complete_captures(client, link, sharp_passport)
-    api(client, link, "POST", "/submit")
-    services.pb.transition(link.profile_id, "processing", actor="worker")
-    services.pb.transition(
-        link.profile_id, "resubmission_requested", actor="worker", reason="INVALID_PHOTO:document"
-    )
+    ask_for_resubmission(client, link, services, sharp_passport, "INVALID_PHOTO:document")
     state = api(client, link, "POST", "/start").get_json()
     assert state["step"] == "document"
     assert state["resubmission"]["step"] == "document"

@@ -671,9 +671,7 @@ def allowed_return_url(
 ) -> str | None:
     """``return_url`` with ``profile_id`` and ``status`` added, if it starts with an allowed
     prefix (an empty allow-list allows nothing: the applicant stays on the done page)."""
-    if not return_url or not any(
-        prefix and return_url.startswith(prefix) for prefix in allowed_prefixes
-    ):
+    if not return_url or not any(_under_prefix(return_url, p) for p in allowed_prefixes):
         return None
     parts = urlsplit(return_url)
     if parts.scheme not in ("https", "http"):
@@ -681,6 +679,16 @@ def allowed_return_url(
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("profile_id", "status")]
     query += [("profile_id", profile_id), ("status", status)]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def _under_prefix(url: str, prefix: str) -> bool:
+    """``url`` starts with ``prefix`` at a boundary: ``https://bank.example`` must not allow
+    ``https://bank.example.evil.test``, nor ``/done`` allow ``/done-elsewhere``."""
+    if not prefix or not url.startswith(prefix):
+        return False
+    if len(url) == len(prefix) or prefix[-1] in "/?#&=":
+        return True
+    return url[len(prefix)] in "/?#"
 
 
 def _default_quality_check(rgb: Any) -> Any:

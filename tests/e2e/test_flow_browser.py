@@ -283,6 +283,15 @@ def submit_and_return(page: Any, steps: Steps, profile_id: str) -> dict[str, lis
     return query
 
 
+def finish_on_camera_device(browsers: Browsers, face_camera: Path, link: Any, steps: Steps) -> None:
+    """Open the same link in a browser whose camera is the head-turn clip: selfie, submit."""
+    page = browsers.page(face_camera)
+    page.goto(link.url)
+    do_selfie(page, steps)
+    submit_and_return(page, steps, link.profile_id)
+    page.context.close()
+
+
 def profile(gateway: LiveGateway, profile_id: str) -> dict[str, Any]:
     response = requests.get(
         f"{gateway.url}/api/profiles/{profile_id}/history",
@@ -326,11 +335,7 @@ def test_whole_journey_with_the_camera_from_create_to_return(
     page.context.close()
 
     # The selfie on another device (its camera is the head-turn clip), same link.
-    page = browsers.page(face_camera)
-    page.goto(link.url)
-    do_selfie(page, steps)
-    submit_and_return(page, steps, link.profile_id)
-    page.context.close()
+    finish_on_camera_device(browsers, face_camera, link, steps)
 
     history = profile(live_gateway, link.profile_id)["items"]
     assert [(row["from"], row["to"], row["actor"]) for row in history][1:] == [
@@ -370,12 +375,7 @@ def test_upload_fallback_without_a_camera_then_qr_to_another_device(
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(shown)
     assert decoded == f"{live_gateway.url}/flow/{link.profile_id}?t={link.token}"
     page.context.close()
-
-    page = browsers.page(face_camera)
-    page.goto(link.url)
-    do_selfie(page, steps)
-    submit_and_return(page, steps, link.profile_id)
-    page.context.close()
+    finish_on_camera_device(browsers, face_camera, link, steps)
     assert live_gateway.enqueued.count(link.profile_id) == 1
 
 

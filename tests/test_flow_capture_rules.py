@@ -1,0 +1,95 @@
+"""The capture service's pure rules: return URLs, branding contrast, resubmission steps, frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import ValidationFailed
+from gateway.services.capture import (
+    FrameUpload,
+    allowed_return_url,
+    branding,
+    check_frames,
+    contrast_ratio,
+    normalize_country,
+    resubmission_step,
+)
+
+ALLOWED = ["https://bank.example/kyc", "https://shop.example/"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://bank.example/kyc", "https://bank.example/kyc?profile_id=p1&status=submitted"),
+        (
+            "https://bank.example/kyc/done?x=1&status=forged",
+            "https://bank.example/kyc/done?x=1&profile_id=p1&status=submitted",
+        ),
+        ("https://shop.example/back#top", "https://shop.example/back?profile_id=p1&status=submitted#top"),
+        ("https://bank.example/kyc.evil.test/x", None),
+        ("https://bank.example/kycx", None),
+        ("https://bank.example.evil.test/kyc", None),
+        ("javascript:alert(1)//https://bank.example/kyc", None),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_return_url_only_under_an_allowed_prefix(url: str, expected: str | None) -> None:
+    assert allowed_return_url(url, ALLOWED, profile_id="p1", status="submitted") == expected
+
+
+def test_an_empty_allow_list_allows_nothing() -> None:
+    assert allowed_return_url("https://x.example/", [], profile_id="p", status="s") is None
+
+
+@pytest.mark.parametrize("accent", ["#ffd700", "#1f4fd1", "#0b6e4f", "#ffffff", "#000000"])
+def test_branding_text_keeps_aa_contrast_on_any_accent(accent: str) -> None:
+    brand = branding({"branding": {"accent_color": accent, "name": "Bank"}}, "Partner")
+    assert brand["name"] == "Bank"
+    assert contrast_ratio(brand["accent_color"], brand["accent_text_color"]) >= 4.5
+
+
+def test_branding_refuses_anything_but_a_hex_colour() -> None:
+    brand = branding({"branding": {"accent_color": "red;background:url(x)"}}, "Partner")
+    assert brand["accent_color"] == "#1f4fd1"
+    assert brand["name"] == "Partner"
+
+
+@pytest.mark.parametrize(
+    ("reason", "step"),
+    [
+        ("INVALID_PHOTO:document", "document"),
+        ("INVALID_PHOTO:selfie", "selfie"),
+        ("liveness failed: turn_left not seen", "selfie"),
+        ("No face found on the document", "document"),
+        ("please try again", "document"),
+    ],
+)
+def test_resubmission_step_from_the_reason(reason: str, step: str) -> None:
+    assert resubmission_step(reason) == step
+
+
+def frames(*prompts: str) -> list[FrameUpload]:
+    return [FrameUpload(prompt, 100.0 * i, b"") for i, prompt in enumerate(prompts)]
+
+
+def test_frames_must_follow_the_challenge() -> None:
+    check_frames(
+        frames("neutral", "blink", "blink", "turn_left", "turn_left"), ["blink", "turn_left"]
+    )
+    for bad in (
+        frames("turn_left", "blink"),
+        frames("blink"),
+        frames("blink", "smile", "turn_left"),
+        frames(),
+        frames(*["blink"] * 41),
+    ):
+        with pytest.raises(ValidationFailed):
+            check_frames(bad, ["blink", "turn_left"])
+
+
+def test_countries_normalize_to_alpha_3() -> None:
+    assert normalize_country("fr") == "FRA"
+    assert normalize_country(" idn ") == "IDN"
+    with pytest.raises(ValidationFailed):
+        normalize_country("Utopia")
