@@ -27,6 +27,8 @@ NEUTRAL_FRAME = 93
 TURN_RIGHT_FRAMES = (100, 103, 106, 109, 112)
 DOCUMENT_PORTRAIT_FRAME = 148
 TURN_LEFT_FRAMES = (151, 154, 157, 160, 161)
+# The clip's second turn to the right, after the turn to the left.
+LATER_TURN_RIGHT_FRAMES = (190, 195, 200, 205, 210)
 
 
 def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
@@ -72,23 +74,46 @@ class GenuineCapture:
     fields: dict[str, str]
     frames: list[tuple[str, bytes, str, float]]  # (filename, jpeg, prompt, t_ms)
     prompts: tuple[str, ...] = ("turn_right", "turn_left")
+    # The same person answering the opposite order: turn left, then the clip's later right turn.
+    frames_left_then_right: tuple[tuple[str, bytes, str, float], ...] = ()
 
 
 @cache
 def genuine_capture(datasets_dir: Path) -> GenuineCapture:
     from gateway.synthetic.documents import make_passport
 
-    wanted = {DOCUMENT_PORTRAIT_FRAME, NEUTRAL_FRAME, *TURN_RIGHT_FRAMES, *TURN_LEFT_FRAMES}
+    wanted = {DOCUMENT_PORTRAIT_FRAME, DOCUMENT_PORTRAIT_FRAME - 2, NEUTRAL_FRAME}
+    wanted |= {*TURN_RIGHT_FRAMES, *TURN_LEFT_FRAMES, *LATER_TURN_RIGHT_FRAMES}
     clip = read_clip_frames(datasets_dir / "liveness" / "short_hamilton_clip.mp4", wanted)
     document = make_passport(np.random.default_rng(7), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
-    plan = [("neutral", (NEUTRAL_FRAME,)), ("turn_right", TURN_RIGHT_FRAMES)]
-    plan.append(("turn_left", TURN_LEFT_FRAMES))
-    frames = [
-        (f"frame_{index:03d}.jpg", jpeg(clip[index]), prompt, round(index * 1000 / CLIP_FPS, 1))
-        for prompt, indexes in plan
-        for index in indexes
-    ]
-    return GenuineCapture(jpeg(document.image_rgb), dict(document.fields), frames)
+
+    def tagged(plan):
+        return [
+            (f"frame_{i:03d}.jpg", jpeg(clip[i]), prompt, round(i * 1000 / CLIP_FPS, 1))
+            for prompt, indexes in plan
+            for i in indexes
+        ]
+
+    right_then_left = tagged(
+        [
+            ("neutral", (NEUTRAL_FRAME,)),
+            ("turn_right", TURN_RIGHT_FRAMES),
+            ("turn_left", TURN_LEFT_FRAMES),
+        ]
+    )
+    left_then_right = tagged(
+        [
+            ("neutral", (DOCUMENT_PORTRAIT_FRAME - 2,)),
+            ("turn_left", TURN_LEFT_FRAMES),
+            ("turn_right", LATER_TURN_RIGHT_FRAMES),
+        ]
+    )
+    return GenuineCapture(
+        jpeg(document.image_rgb),
+        dict(document.fields),
+        right_then_left,
+        frames_left_then_right=tuple(left_then_right),
+    )
 
 
 def challenge(prompts: tuple[str, ...], ttl_s: float = 600) -> dict[str, Any]:

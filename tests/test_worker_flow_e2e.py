@@ -1,0 +1,101 @@
+"""The whole product path with real images: a partner creates a profile, the applicant goes
+through the hosted flow's routes (consent, passport photo, a liveness challenge answered by a
+real person turning their head), submits, and the real worker task decides ``approved``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+from worker_helpers import genuine_capture, history, worker  # noqa: F401
+
+from gateway.services.documents.normalize import normalize_country
+from tests.e2e.flow_support import read_link
+from tests.test_flow_api import api, start_with_consent, upload
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("worker")]
+
+
+def send_clip_frames(client, link, challenge_id: str, frames) -> object:
+    """The selfie step's upload, encoded in memory (no temp file for a large body)."""
+    fields = MultiDict(
+        [("challenge_id", challenge_id)]
+        + [("meta", json.dumps([{"prompt": p, "t_ms": t} for _, _, p, t in frames]))]
+        + [
+            ("frames", FileStorage(io.BytesIO(data), name, content_type="image/jpeg"))
+            for name, data, _, _ in frames
+        ]
+    )
+    boundary, body = encode_multipart(fields)
+    return api(
+        client,
+        link,
+        "POST",
+        "/selfie",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets_dir):
+    capture = genuine_capture(datasets_dir)
+    # The partner asks for head turns only: the shared clip shows turns, not blinks or smiles.
+    settings = client.patch(
+        "/api/settings",
+        json={"liveness": {"prompts": ["turn_left", "turn_right"], "prompt_count": 2}},
+        headers=partner.headers,
+    )
+    assert settings.status_code == 200, settings.get_json()
+    issuer = normalize_country(capture.fields["issuing_state"]).alpha3
+    created = client.post(
+        "/api/profiles",
+        json={
+            "first_name": capture.fields["given_names"].title(),
+            "last_name": capture.fields["surname"].title(),
+            "document": {
+                "type": "passport",
+                "country": issuer,
+                "number": capture.fields["document_number"],
+            },
+        },
+        headers=partner.headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    link = read_link(created.get_json()["redirect_url"])
+
+    start_with_consent(client, link)
+    chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": issuer})
+    assert chosen.status_code == 200, chosen.get_json()
+    uploaded = upload(client, link, "front", capture.document_jpeg)
+    assert uploaded.status_code == 201, uploaded.get_json()
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    frames = (
+        capture.frames
+        if challenge["prompts"] == ["turn_right", "turn_left"]
+        else list(capture.frames_left_then_right)
+    )
+    sent = send_clip_frames(client, link, challenge["id"], frames)
+    assert sent.status_code == 201, sent.get_json()
+    submitted = api(client, link, "POST", "/submit")
+    assert submitted.status_code == 200, submitted.get_json()
+
+    view = client.get(f"/api/profiles/{link.profile_id}", headers=partner.headers).get_json()
+    record = services.pb.get("profiles", link.profile_id)
+    factors = record["scores"]["factors"]
+    assert view["status"] == "approved", (challenge["prompts"], record["reasons"])
+    assert {name: f["status"] for name, f in factors.items()} == {
+        "face_match": "pass",
+        "liveness": "pass",
+        "document": "pass",
+        "kya": "pass",
+    }
+    assert factors["liveness"]["detail"]["challenge"]["prompts"] == challenge["prompts"]
+    moves = [row[:3] for row in history(services.pb, link.profile_id)]
+    assert moves[-3:] == [
+        ("in_progress", "submitted", "applicant"),
+        ("submitted", "processing", "worker"),
+        ("processing", "approved", "worker"),
+    ]
