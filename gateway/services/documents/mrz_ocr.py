@@ -19,6 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 TEMPLATE_CAP_PX = 30
 FINE_SLACK_PITCH = 0.1
+VERTICAL_SCALES = (0.85, 0.93, 1.0, 1.08)
+SCALE_PROBE_GLYPHS = "<0OUDMIA58E"
 OCRB_PATHS = [
     "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
     "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
@@ -116,6 +118,20 @@ class LineRead:
     glyph_scores: list[np.ndarray] = field(default_factory=list)  # per cell, one per glyph
 
 
+def _scaled_band(band: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    interpolation = cv2.INTER_AREA if fx < 1 else cv2.INTER_CUBIC
+    scaled = cv2.resize(band, None, fx=fx, fy=fy, interpolation=interpolation)
+    return cv2.normalize(scaled, None, 0, 255, cv2.NORM_MINMAX)
+
+
+def _glyph_response(band: np.ndarray, glyphs: np.ndarray) -> np.ndarray:
+    """response[c, x]: glyph c's best vertical placement with its left edge at column x."""
+    response = np.stack(
+        [cv2.matchTemplate(band, glyph, cv2.TM_CCOEFF_NORMED).max(axis=0) for glyph in glyphs]
+    )
+    return np.nan_to_num(response, nan=-1.0)
+
+
 def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
     """The line as ``char_count`` MRZ characters, with each cell's match score (0-1).
 
@@ -137,16 +153,21 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
     pad_y = max(2, cap // 3)
     x0 = max(0, left - cap)
     band = ink[max(0, top - pad_y) : bottom + pad_y, x0 : right + cap]
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    band = cv2.resize(band, None, fx=scale, fy=scale, interpolation=interpolation)
-    band = cv2.normalize(band, None, 0, 255, cv2.NORM_MINMAX)
-    if band.shape[0] < glyphs.shape[1] or band.shape[1] < pitch:
+    # The vertical scale is the least certain (blur fattens the measured cap height, a tilted
+    # card changes the height/pitch ratio): try a few and keep the one the glyphs fit best.
+    # (scored on a few telling glyphs, then matched in full at the chosen scale only)
+    probe = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
+    chosen, best_fit = None, -np.inf
+    for vertical in VERTICAL_SCALES:
+        band_scaled = _scaled_band(band, scale, scale * vertical)
+        if band_scaled.shape[0] < glyphs.shape[1] or band_scaled.shape[1] < pitch:
+            continue
+        fit = float(np.mean(np.sort(_glyph_response(band_scaled, probe).max(axis=0))[-char_count:]))
+        if fit > best_fit:
+            chosen, best_fit = band_scaled, fit
+    if chosen is None:
         return LineRead("")
-    # response[c, x]: best vertical placement of glyph c with its left edge at column x
-    response = np.stack(
-        [cv2.matchTemplate(band, glyph, cv2.TM_CCOEFF_NORMED).max(axis=0) for glyph in glyphs]
-    )
-    response = np.nan_to_num(response, nan=-1.0)
+    response = _glyph_response(chosen, glyphs)
     step = float(pitch)
     slack = max(2, round(0.33 * step))
     text_left = (left - x0) * scale
@@ -164,8 +185,9 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
             found = round(expected)
         found_at.append(found)
         expected = 0.5 * (found + step) + 0.5 * (expected + step)
-    # pass 2: a smooth pitch (quadratic: perspective foreshortens a line) fitted to those positions (outliers dropped), small slack only,
-    # so a wide glyph cannot win a cell by sliding half a pitch (O against 0, U, D)
+    # pass 2: a smooth pitch (quadratic: perspective foreshortens a line) fitted to those
+    # positions, outliers dropped, then a small slack only, so a wide glyph cannot win a cell by
+    # sliding half a pitch (O against 0, U, D)
     index = np.arange(char_count)
     positions = np.array(found_at, np.float64)
     keep = np.ones(char_count, bool)

@@ -82,8 +82,8 @@ def find_card(gray_small: np.ndarray) -> np.ndarray | None:
         return None
     contour = max(contours, key=cv2.contourArea)
     area = cv2.contourArea(contour)
-    if area < 0.03 * gray_small.size:
-        return None
+    if not 0.03 * gray_small.size < area < 0.95 * gray_small.size:
+        return None  # nothing card-sized, or the "card" is the whole frame (no contrast)
     rect = cv2.minAreaRect(contour)
     (_, _), (w, h), _ = rect
     if w * h <= 0 or area / (w * h) < 0.75:  # not rectangle-like: no card found

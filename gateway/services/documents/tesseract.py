@@ -7,6 +7,7 @@ One engine per thread: the C API handle is not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import os
@@ -94,6 +95,16 @@ class Tesseract:
         self._lib.TessBaseAPISetVariable(self._handle, b"load_system_dawg", b"0")
         self._lib.TessBaseAPISetVariable(self._handle, b"load_freq_dawg", b"0")
         self._lib.TessBaseAPISetPageSegMode(self._handle, psm)
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Free the engine (at exit too: tesseract complains of leaked dictionaries otherwise)."""
+        if self._handle:
+            self._lib.TessBaseAPIEnd.argtypes = [ctypes.c_void_p]
+            self._lib.TessBaseAPIDelete.argtypes = [ctypes.c_void_p]
+            self._lib.TessBaseAPIEnd(self._handle)
+            self._lib.TessBaseAPIDelete(self._handle)
+            self._handle = None
 
     def read(self, gray: np.ndarray) -> tuple[str, int]:
         """Text and mean confidence (0-100) of an 8-bit greyscale image."""

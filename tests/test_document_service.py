@@ -1,0 +1,166 @@
+"""The document service's entry points on typed MRZs, given fields and generated photos."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from gateway.errors import ValidationFailed
+from gateway.services.documents.service import analyze_document, validate_fields, validate_mrz
+from gateway.synthetic.degrade import degrade
+from gateway.synthetic.documents import make_id_card, make_passport
+from gateway.synthetic.ktp import make_ktp
+
+SPECIMEN = (
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+)
+TODAY = dt.date(2026, 11, 23)
+
+
+def _statuses(result):
+    return {c["name"]: c["status"] for c in result["checks"]}
+
+
+def test_specimen_valid_before_its_expiry():
+    result = validate_mrz(SPECIMEN, today=dt.date(2010, 1, 1))
+    assert result["document_valid"] is True
+    assert result["confidence"] == 1.0
+    assert result["fields"]["birth_date"] == "1974-08-12"
+    assert result["fields"]["expiry_date"] == "2012-04-15"
+    assert result["fields"]["document_type"] == "passport"
+
+
+def test_specimen_expired_today():
+    result = validate_mrz(SPECIMEN, today=TODAY)
+    assert result["document_valid"] is False
+    assert _statuses(result)["expiry"] == "fail"
+    assert _statuses(result)["mrz_check_digit:composite"] == "pass"
+
+
+def test_corrupted_check_digit_is_a_failed_check():
+    corrupted = SPECIMEN.replace("7408122F", "7408123F")
+    result = validate_mrz(corrupted, today=dt.date(2010, 1, 1))
+    assert result["document_valid"] is False
+    assert _statuses(result)["mrz_check_digit:birth_date"] == "fail"
+    assert _statuses(result)["mrz_check_digit:composite"] == "fail"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "P<UTO\nL898", SPECIMEN.replace("ANNA", "An#a")])
+def test_malformed_mrz_is_a_validation_error(text):
+    with pytest.raises(ValidationFailed):
+        validate_mrz(text)
+
+
+def test_applicant_and_minimum_age_from_the_partner():
+    applicant = {"first_name": "Anna Maria", "last_name": "Eriksson", "date_of_birth": "1974-08-12"}
+    result = validate_mrz(SPECIMEN, applicant=applicant, today=dt.date(2010, 1, 1), min_age=40)
+    statuses = _statuses(result)
+    assert statuses["applicant_name"] == "pass"
+    assert statuses["applicant_birth_date"] == "pass"
+    assert statuses["minimum_age"] == "fail"  # 35 in 2010
+    assert result["document_valid"] is False
+
+
+def test_validate_fields_with_a_nik():
+    fields = {"nik": "3273025708950123", "birth_date": "1995-08-17", "sex": "F",
+              "expiry_date": "2030-01-01", "nationality": "IDN"}  # fmt: skip
+    result = validate_fields(fields, today=TODAY)
+    assert result["document_valid"] is True
+    assert _statuses(result)["nik_sex"] == "pass"
+    bad = validate_fields({**fields, "nik": "3273021708950123"}, today=TODAY)  # a man's NIK
+    assert bad["document_valid"] is False
+    assert _statuses(bad)["nik_sex"] == "fail"
+
+
+def test_validate_fields_rejects_non_iso_dates():
+    with pytest.raises(ValidationFailed):
+        validate_fields({"birth_date": "17/08/1995"})
+    with pytest.raises(ValidationFailed):
+        validate_fields({})
+
+
+def test_validate_fields_without_anything_decisive_is_not_valid():
+    result = validate_fields({"nationality": "FRA"}, today=TODAY)
+    assert result["document_valid"] is False  # expiry unknown: not_checked is never a pass
+    assert _statuses(result)["expiry"] == "not_checked"
+
+
+def test_photo_without_a_document_is_a_failed_read_not_an_error():
+    result = analyze_document(np.full((600, 800, 3), 120, np.uint8), detect_face=False)
+    assert result["document_valid"] is False
+    assert _statuses(result)["mrz_read"] == "fail"
+    assert "document_not_found" in [i["code"] for i in result["quality"]["issues"]]
+
+
+def test_bad_hint_or_image_is_a_validation_error():
+    with pytest.raises(ValidationFailed):
+        analyze_document(np.zeros((10, 10, 3), np.uint8), document_hint="library_card")
+    with pytest.raises(ValidationFailed):
+        analyze_document(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("maker", [make_passport, make_id_card])
+def test_generated_document_read_and_checked(maker):
+    doc = maker(np.random.default_rng(12), today=TODAY)
+    applicant = {"first_name": doc.fields["given_names"], "last_name": doc.fields["surname"],
+                 "date_of_birth": doc.fields["birth_date"],
+                 "document_number": doc.fields["document_number"]}  # fmt: skip
+    result = analyze_document(doc.image_rgb, applicant=applicant, today=TODAY, detect_face=False)
+    assert result["mrz"]["lines"] == list(doc.mrz_lines)
+    assert result["document_valid"] is True, result["checks"]
+    assert result["fields"]["birth_date"] == doc.fields["birth_date"]
+    assert result["fields"]["expiry_date"] == doc.fields["expiry_date"]
+    assert result["detected"]["type"] == doc.fields["document_type"]
+    assert set(_statuses(result).values()) == {"pass"}
+
+
+@pytest.mark.slow
+def test_degraded_passport_still_read():
+    rng = np.random.default_rng(5)
+    doc = degrade(make_passport(rng, today=TODAY), rng)
+    result = analyze_document(doc.image_rgb, today=TODAY, detect_face=False)
+    assert result["mrz"]["lines"] == list(doc.mrz_lines)
+    assert result["document_valid"] is True
+
+
+@pytest.mark.slow
+def test_mrz_on_the_back_of_an_id_card():
+    card = make_id_card(np.random.default_rng(3), today=TODAY)
+    front = make_ktp(np.random.default_rng(3), today=TODAY).image_rgb  # any MRZ-less front
+    result = analyze_document(front, card.image_rgb, today=TODAY, detect_face=False,
+                              country_hint="UTO")  # fmt: skip
+    assert result["mrz"]["lines"] == list(card.mrz_lines)
+    assert "from the back" in next(c["detail"] for c in result["checks"] if c["name"] == "mrz_read")
+
+
+@pytest.mark.slow
+def test_printed_corrupted_check_digit_is_caught():
+    rng = np.random.default_rng(9)
+    doc = make_passport(rng, today=TODAY)
+    line = doc.mrz_lines[1]
+    wrong = str((int(line[19]) + 4) % 10)  # birth date check digit
+    printed = (doc.mrz_lines[0], line[:19] + wrong + line[20:])
+    bad = make_passport(np.random.default_rng(9), today=TODAY, mrz_lines=printed)
+    result = analyze_document(bad.image_rgb, today=TODAY, detect_face=False)
+    assert result["document_valid"] is False
+    assert _statuses(result)["mrz_check_digit:birth_date"] == "fail"
+
+
+@pytest.mark.slow
+def test_ktp_photo_read_with_nik_checks():
+    card = make_ktp(np.random.default_rng(6), today=TODAY)
+    applicant = {
+        "full_name": card.fields["name"].title(),
+        "date_of_birth": card.fields["birth_date"],
+    }
+    result = analyze_document(card.image_rgb, applicant=applicant, today=TODAY, detect_face=False)
+    assert result["detected"]["country"] == "IDN"
+    assert result["fields"]["nik"] == card.fields["nik"]
+    statuses = _statuses(result)
+    assert statuses["nik_structure"] == "pass"
+    assert statuses["nik_birth_date"] == "pass"
+    assert statuses["applicant_name"] == "pass"
+    assert result["document_valid"] is True
