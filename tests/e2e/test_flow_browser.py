@@ -283,11 +283,18 @@ def submit_and_return(page: Any, steps: Steps, profile_id: str) -> dict[str, lis
     return query
 
 
-def finish_on_camera_device(browsers: Browsers, face_camera: Path, link: Any, steps: Steps) -> None:
+def finish_on_camera_device(
+    browsers: Browsers, face_camera: Path, link: Any, steps: Steps, *, retake_selfie: bool = False
+) -> None:
     """Open the same link in a browser whose camera is the head-turn clip: selfie, submit."""
     page = browsers.page(face_camera)
     page.goto(link.url)
     do_selfie(page, steps)
+    if retake_selfie:
+        # From the review, the selfie again: a new challenge, the old one is spent.
+        page.locator("#retake-selfie").click()
+        page.locator("#selfie-start").click()
+        visible(page, "#step-review", SELFIE_TIMEOUT_MS)
     submit_and_return(page, steps, link.profile_id)
     page.context.close()
 
@@ -335,7 +342,7 @@ def test_whole_journey_with_the_camera_from_create_to_return(
     page.context.close()
 
     # The selfie on another device (its camera is the head-turn clip), same link.
-    finish_on_camera_device(browsers, face_camera, link, steps)
+    finish_on_camera_device(browsers, face_camera, link, steps, retake_selfie=True)
 
     history = profile(live_gateway, link.profile_id)["items"]
     assert [(row["from"], row["to"], row["actor"]) for row in history][1:] == [
@@ -343,6 +350,16 @@ def test_whole_journey_with_the_camera_from_create_to_return(
         ("in_progress", "submitted", "applicant"),
     ]
     assert live_gateway.enqueued.count(link.profile_id) == 1
+    pb = create_app(live_gateway.settings).extensions["ekyc"].pb
+    stored = pb.get("profiles", link.profile_id)
+    assert stored["liveness_challenge"]["attempt"] == 2
+    assert stored["liveness_challenge"]["used_at"]
+    frames = stored["capture"]["frames"]
+    assert [frame["prompt"] for frame in frames] == ["neutral"] * 3 + [
+        prompt for prompt in stored["liveness_challenge"]["prompts"] for _ in range(5)
+    ]
+    assert len(stored["selfie_frames"]) == len(frames) == 18
+    assert stored["document_front"] and stored["document_back"]
 
 
 def test_upload_fallback_without_a_camera_then_qr_to_another_device(
