@@ -73,13 +73,16 @@ class PocketBaseServer:
             "--hooksDir",
             str(HOOKS_DIR),
         )
+        # "--" ends the flags: a generated password may start with "-" (token_urlsafe does so
+        # once in 64), which PocketBase's CLI would otherwise parse as an unknown flag.
         self._run(
             "superuser",
             "upsert",
-            self.superuser_email,
-            self.superuser_password,
             "--dir",
             str(self.data_dir),
+            "--",
+            self.superuser_email,
+            self.superuser_password,
         )
 
     def start(self, log_path: Path | None = None, timeout_s: float = 20.0) -> None:
