@@ -19,6 +19,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from gateway.container import Services
+from gateway.errors import NotFound
+from gateway.pb_server import PocketBaseServer
 from gateway.routes.flow import capture_service
 from gateway.services import links
 from tests.conftest import PartnerHandle
@@ -322,6 +324,7 @@ def test_document_choice_is_validated_and_normalized(
 
 
 def test_sharp_document_is_stored_clean_and_blurred_one_asks_for_a_retake(
+    pocketbase: PocketBaseServer,
     client: FlaskClient,
     link: Link,
     services: Services,
@@ -336,8 +339,11 @@ def test_sharp_document_is_stored_clean_and_blurred_one_asks_for_a_retake(
     assert body["accepted"] is False
     assert [issue["code"] for issue in body["issues"]] == ["blurry"]
     assert not services.pb.get("profiles", link.profile_id)["document_front"]
+    profile_storage = f"*/{link.profile_id}/*"
+    assert not list((pocketbase.data_dir / "storage").glob(profile_storage))
     sharp = upload(client, link, "front", sharp_passport)
     assert sharp.status_code == 201
+    assert list((pocketbase.data_dir / "storage").glob(profile_storage))
     assert sharp.get_json()["state"]["step"] == "selfie"
     profile = services.pb.get("profiles", link.profile_id)
     assert profile["document_front"]
@@ -372,7 +378,7 @@ def test_exif_is_stripped_and_orientation_applied(
 
 
 def test_uploads_are_judged_by_content_not_name(
-    client: FlaskClient, link: Link, services: Services
+    pocketbase: PocketBaseServer, client: FlaskClient, link: Link, services: Services
 ) -> None:
     start_with_consent(client, link)
     api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
@@ -384,6 +390,8 @@ def test_uploads_are_judged_by_content_not_name(
     truncated = upload(client, link, "front", document_jpeg("passport")[:4000])
     assert truncated.status_code == 422
     assert not services.pb.get("profiles", link.profile_id)["document_front"]
+    # No orphan: nothing of this profile reached PocketBase's storage.
+    assert not list((pocketbase.data_dir / "storage").glob(f"*/{link.profile_id}/*"))
 
 
 def test_uploads_over_10_mb_get_413_and_store_nothing(
@@ -590,6 +598,11 @@ def test_return_url_outside_the_allow_list_is_not_followed(
     assert response == {"status": "submitted", "redirect_url": None}
 
 
+def stored_file_names(pocketbase: PocketBaseServer) -> set[str]:
+    """Every file name in PocketBase's local storage."""
+    return {path.name for path in (pocketbase.data_dir / "storage").rglob("*") if path.is_file()}
+
+
 def ask_for_resubmission(
     client: FlaskClient, link: Link, services: Services, passport: bytes, reason: str
 ) -> None:
@@ -624,6 +637,7 @@ def test_resubmission_reopens_at_the_failed_step_with_the_reason(
 
 
 def test_document_resubmission_clears_the_document(
+    pocketbase: PocketBaseServer,
     client: FlaskClient,
     link: Link,
     services: Services,
@@ -631,11 +645,20 @@ def test_document_resubmission_clears_the_document(
     enqueued: list[str],
 ) -> None:
     ask_for_resubmission(client, link, services, sharp_passport, "INVALID_PHOTO:document")
+    old_files = services.pb.get("profiles", link.profile_id)
+    old_names = [old_files["document_front"], old_files["selfie"], *old_files["selfie_frames"]]
+    assert set(old_names) <= stored_file_names(pocketbase)
     state = api(client, link, "POST", "/start").get_json()
     assert state["step"] == "document"
     assert state["resubmission"]["step"] == "document"
     profile = services.pb.get("profiles", link.profile_id)
     assert not profile["document_front"] and not profile["selfie"]
+    assert not profile["selfie_frames"] and not profile["liveness_challenge"]
+    # The files themselves are gone from PocketBase's storage, not only unlinked.
+    assert not set(old_names) & stored_file_names(pocketbase)
+    for name in old_names:
+        with pytest.raises(NotFound):
+            services.pb.download_file("profiles", link.profile_id, name)
 
 
 # -- static files ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from gateway.services.capture import (
     CaptureSession,
     FrameUpload,
     LinkFinished,
+    LinkMissing,
     LinkRefused,
 )
 
@@ -136,8 +137,6 @@ def page(profile_id: str) -> Response | tuple[str, int]:
 @bp.get("")
 def page_without_profile() -> tuple[str, int]:
     """A link with its profile cut off."""
-    from gateway.services.capture import LinkMissing
-
     return message_page(LinkMissing("missing"), choose_language())
 
 

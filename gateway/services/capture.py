@@ -241,16 +241,18 @@ class CaptureService:
         }
         capture.pop("submitted_at", None)
         cleared: dict[str, Any] = {"capture": capture}
-        if step in ("document", "consent"):
-            cleared.update(document_front=None, document_back=None)
-        if step in ("selfie", "document", "consent"):
-            cleared.update(selfie=None, selfie_frames=[], liveness_challenge=None)
-            capture.pop("frames", None)
-        profile = self._move_to_in_progress(
-            session, "resubmission_requested", "applicant reopened the link for resubmission"
+        if step == "document":
+            cleared.update(document_front="", document_back="")
+        cleared.update(selfie="", selfie_frames=[], liveness_challenge=None)
+        capture.pop("frames", None)
+        # One transaction: the status change and the clearing of the failed step's captures, so
+        # a second tab opening at the same moment cannot clear what the first one re-captured.
+        return self._move_to_in_progress(
+            session,
+            "resubmission_requested",
+            "applicant reopened the link for resubmission",
+            **cleared,
         )
-        session.profile = profile
-        return self.pb.update("profiles", session.profile_id, cleared)
 
     # -- state ---------------------------------------------------------------------------------
 
