@@ -82,6 +82,8 @@ class Settings:
     idempotency_ttl_s: int = 86_400
     max_upload_bytes: int = 10 * 1024 * 1024
     worker_processes: int = 1
+    worker_lease_s: int = 600
+    max_processing_attempts: int = 3
     log_level: str = "INFO"
     log_json: bool = True
     webhook_allow_private: bool = False
@@ -136,6 +138,8 @@ class Settings:
             idempotency_ttl_s=_int(env, "EKYC_IDEMPOTENCY_TTL_S", 86_400),
             max_upload_bytes=_int(env, "EKYC_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             worker_processes=_int(env, "EKYC_WORKER_PROCESSES", 1),
+            worker_lease_s=_int(env, "EKYC_WORKER_LEASE_S", 600),
+            max_processing_attempts=_int(env, "EKYC_MAX_PROCESSING_ATTEMPTS", 3),
             log_level=(env.get("EKYC_LOG_LEVEL") or "INFO").upper(),
             log_json=_bool(env, "EKYC_LOG_JSON", True),
             webhook_allow_private=_bool(env, "EKYC_WEBHOOK_ALLOW_PRIVATE", False),

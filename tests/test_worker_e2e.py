@@ -74,6 +74,9 @@ def test_genuine_capture_is_approved_with_every_factor_recorded(
     )
     assert record["processing_attempts"] == 1
     assert record["lease_until"] == ""
+    # The expiry date read from the MRZ feeds the document-expiry job.
+    assert record["document_expires_on"] == factors["document"]["detail"]["fields"]["expiry_date"]
+    assert record["document_expires_on"] > "2026-01-01"
     rows = history(services.pb, profile_id)
     assert rows[-3:] == [
         ("in_progress", "submitted", "applicant", "captures complete"),

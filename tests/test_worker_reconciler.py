@@ -66,7 +66,7 @@ def test_profile_that_keeps_timing_out_goes_to_manual_review(client, services, p
     killed_worker_claim(services, profile_id, lease_left_s=-5)
     # Its earlier claims ran out too: this was the last allowed attempt.
     services.pb.update(
-        "profiles", profile_id, {"processing_attempts": reconciler.DEFAULT_MAX_ATTEMPTS}
+        "profiles", profile_id, {"processing_attempts": services.settings.max_processing_attempts}
     )
 
     outcome = reconciler.reconcile_once(services, partner_id=partner.partner_id)

@@ -81,6 +81,13 @@ class PipelineResult:
     decision: scoring.Decision
     effective: dict[str, Any]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    document_fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def document_expires_on(self) -> str | None:
+        """The document's expiry date (ISO) as read, for the document-expiry job."""
+        value = self.document_fields.get("expiry_date")
+        return str(value) if value else None
 
     def scores(self) -> dict[str, Any]:
         """What is stored in the profile's ``scores``: every factor and the settings used."""
@@ -404,4 +411,4 @@ def run_pipeline(
         factors["registry"] = registry_check(partner_settings or {}, applicant, document_fields)
         lap("registry")
     decision = scoring.decide(factors, scoring.scoring_settings(partner_settings))
-    return PipelineResult(factors, decision, effective, timings)
+    return PipelineResult(factors, decision, effective, timings, dict(document_fields))

@@ -23,7 +23,7 @@ from gateway.worker.app import enqueue_verification, huey, worker_services
 log = structlog.get_logger("gateway.reconciler")
 
 ACTOR = "system"
-DEFAULT_MAX_ATTEMPTS = 3
+
 # A profile submitted this recently may still be on its way through a healthy queue.
 SUBMITTED_GRACE_S = 60
 BATCH_LIMIT = 200
@@ -31,7 +31,7 @@ BATCH_LIMIT = 200
 
 def max_attempts(services: Services) -> int:
     """How many claims a profile gets before it goes to a person (setting, default 3)."""
-    return int(getattr(services.settings, "max_processing_attempts", DEFAULT_MAX_ATTEMPTS))
+    return services.settings.max_processing_attempts
 
 
 def queued_profile_ids() -> set[str]:

@@ -35,7 +35,6 @@ from gateway.worker.app import huey, worker_services
 log = structlog.get_logger("gateway.worker")
 
 ACTOR = "worker"
-DEFAULT_LEASE_S = 600
 RETRIES = 3
 RETRY_DELAY_S = 10
 RETRY_BACKOFF = 3  # 10 s, 30 s, 90 s: long enough for PocketBase to restart
@@ -44,7 +43,7 @@ TRANSIENT_ERRORS = (StoreUnavailable,)
 
 def lease_seconds(services: Services) -> int:
     """How long a claim holds before the reconciler may take the profile back."""
-    return int(getattr(services.settings, "worker_lease_s", DEFAULT_LEASE_S))
+    return services.settings.worker_lease_s
 
 
 @huey.on_startup()
@@ -149,6 +148,7 @@ def _verify_claimed(services: Services, profile: dict[str, Any]) -> str:
         score=decision.score,
         reasons=decision.reasons,
         scores=result.scores(),
+        document_expires_on=result.document_expires_on,
     )
 
 
@@ -162,6 +162,7 @@ def _finish(
     reasons: list[str],
     score: float | None = None,
     scores: dict[str, Any] | None = None,
+    document_expires_on: str | None = None,
 ) -> str:
     """Record the outcome and leave ``processing`` in one transition (lease released).
 
@@ -176,6 +177,8 @@ def _finish(
     }
     if scores is not None:
         fields["scores"] = scores
+    if document_expires_on:
+        fields["document_expires_on"] = document_expires_on
     try:
         services.pb.transition(
             profile["id"],
@@ -189,7 +192,19 @@ def _finish(
         # The reconciler took the profile back after our lease ran out: the next run decides.
         log.warning("verification_lease_lost", profile_id=profile["id"])
         return "lease_lost"
+    _dispatch_webhooks_soon()
     return to_status
+
+
+def _dispatch_webhooks_soon() -> None:
+    """Hand the decision's events (already in the outbox) to delivery now, not at the next
+    minute's sweep; a failure here loses nothing, the sweeper still finds them."""
+    from gateway.worker.webhook_tasks import dispatch_webhook_events
+
+    try:
+        dispatch_webhook_events()
+    except Exception:  # the decision is stored; delivery is the sweeper's job if this fails
+        log.warning("webhook_dispatch_enqueue_failed", exc_info=True)
 
 
 def _processing_failed(services: Services, profile: dict[str, Any], why: str) -> str:
