@@ -502,6 +502,11 @@ def _planar_fits(result) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sequences, for iterating")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="time the genuine sequences only (rerun when the machine is quiet)",
+    )
     parser.add_argument("--datasets", type=Path, default=DATASETS_DIR)
     args = parser.parse_args()
     liveness_dir, faces_dir = args.datasets / "liveness", args.datasets / "faces"
@@ -539,6 +544,17 @@ def main() -> int:
             }
         )
         progress("genuine sequences", done, len(genuine))
+    if args.latency_only:
+        latencies_ms.sort()
+        cpu_ms.sort()
+        print(
+            f"Latency, {len(genuine)} genuine sequences of "
+            f"{min(len(g[2]) for g in genuine)}-{max(len(g[2]) for g in genuine)} frames: "
+            f"wall p50 {statistics.median(latencies_ms):.0f} ms, p95 "
+            f"{percentile_95(latencies_ms):.0f} ms; CPU p50 {statistics.median(cpu_ms):.0f} ms, "
+            f"p95 {percentile_95(cpu_ms):.0f} ms; load average {os.getloadavg()[0]:.1f}"
+        )
+        return 0
     per_type: dict[str, list[int]] = {}
     attack_rows = []
     for done, (kind, name, prompts, frames, kwargs) in enumerate(attacks, start=1):

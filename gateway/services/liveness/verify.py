@@ -111,8 +111,8 @@ def verify_challenge(
     `reference_embedding` is the document face's 128-D embedding: when given, the frames must
     show that person. `mirrored` says the client flipped its frames left-right (then a turn to
     the applicant's left appears as a turn to the right). `identity_frames` is "decisive" (the
-    first and last frames, each prompt's deciding frame and any frame where the face or the
-    scene jumps are embedded: bounded cost) or "all" (every frame: ~100-250 ms per frame here).
+    first frame, each prompt's deciding frame and any frame where the face or the scene jumps
+    are embedded: bounded cost) or "all" (every frame: ~100-250 ms per frame here).
     Malformed frames raise `ValidationFailed`; every other failure is a not-live result with a
     hint, never an exception.
     """
@@ -440,10 +440,10 @@ def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
 def _discontinuities(with_face: list[FrameMeasure]) -> list[FrameMeasure]:
     """Frames whose face or scene jumps from the previous one: where a swap would show.
 
-    In "decisive" mode only these, the first and last frames and the deciding frames are
-    embedded (an embedding costs ~100-250 ms here). A frame from another capture moves the face
-    box, changes its size or changes the whole picture at once; a head turn does none of that
-    between frames 100-300 ms apart.
+    In "decisive" mode only these, the first frame and the deciding frames are embedded (an
+    embedding costs ~100-250 ms here). A frame from another capture moves the face box, changes
+    its size or changes the whole picture at once; a head turn does none of that between frames
+    100-300 ms apart.
     """
     jumps = []
     scene_changes = [
@@ -483,7 +483,7 @@ def _check_identity(
     if identity_frames == "all":
         chosen = with_face
     else:
-        positions = {with_face[0].index, with_face[-1].index}
+        positions = {with_face[0].index}
         for block, outcome in zip(blocks, outcomes, strict=True):
             if outcome.decisive_position is not None:
                 positions.add(block.positions[outcome.decisive_position])
