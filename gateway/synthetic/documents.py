@@ -35,6 +35,10 @@ COUNTRY_NAMES = {
 }  # fmt: skip
 
 
+# A photo printed on a card spans ink black to paper white: 15..232 of 255.
+PRINT_GAIN, PRINT_BLACK = 0.85, 15.0
+
+
 @dataclass
 class SyntheticDocument:
     """A rendered document photo and its ground truth.
@@ -103,7 +107,11 @@ def _portrait(face_rgb: np.ndarray | None, size: tuple[int, int]) -> Image.Image
     else:
         new_h = int(w / target)
         crop = face_rgb[: max(new_h, 1)]
-    return Image.fromarray(np.ascontiguousarray(crop)).resize(size, Image.Resampling.LANCZOS)
+    # printed on the card: ink cannot be brighter than the card stock, so no pure white
+    printed = (np.ascontiguousarray(crop).astype(np.float32) * PRINT_GAIN + PRINT_BLACK).astype(
+        np.uint8
+    )
+    return Image.fromarray(printed).resize(size, Image.Resampling.LANCZOS)
 
 
 def _background(

@@ -52,13 +52,16 @@ def _to_gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def _candidate_lengths(crops: list[np.ndarray]) -> list[int]:
-    """TD1 for three lines; for two, TD3 (44) or TD2 (36) by the measured cell count."""
+    """TD1 for three lines; for two, TD3 (44) and TD2 (36), likelier first by cell count.
+
+    The count measured from cap height runs ~10 % low on TD3 lines (blur fattens the cap), so
+    it only orders the tries; the check digits decide.
+    """
     if len(crops) == 3:
         return [30]
     estimates = [e for e in (estimate_char_count(c) for c in crops) if e]
-    estimate = float(np.median(estimates)) if estimates else 44.0
-    ordered = sorted([44, 36], key=lambda n: abs(n - estimate))
-    return ordered if 38 <= estimate <= 42 else ordered[:1]
+    estimate = 1.1 * float(np.median(estimates)) if estimates else 44.0
+    return sorted([44, 36], key=lambda n: abs(n - estimate))
 
 
 def _allowed_by_position(length: int, line_count: int) -> dict[tuple[int, int], str]:
@@ -117,6 +120,8 @@ def read_mrz(rgb: np.ndarray) -> MrzOcrResult | None:
         valid = sum(c.valid for c in reading.check_digits)
         if best is None or valid > best[0]:
             best = (valid, reading, scores)
+        if reading.all_check_digits_valid:
+            break
     if best is None:
         return None
     _, reading, scores = best
