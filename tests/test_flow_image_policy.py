@@ -44,13 +44,17 @@ def test_metadata_is_dropped_and_orientation_applied() -> None:
     exif[0x0112] = 8  # rotate 90 counter-clockwise to display
     exif[0x010F] = "PhoneMaker"
     exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0)}
-    source = encoded(gradient(), "JPEG", exif=exif, comment=b"secret note")
+    source = encoded(
+        gradient(), "JPEG", exif=exif, comment=b"secret note", icc_profile=b"icc-marker-bytes"
+    )
+    assert "icc_profile" in Image.open(io.BytesIO(source)).info
     clean = clean_image(source)
     stored = Image.open(io.BytesIO(clean.content))
     assert stored.size == (200, 320)
     assert not stored.getexif()
     assert b"secret note" not in clean.content and b"PhoneMaker" not in clean.content
-    assert "comment" not in stored.info
+    assert "comment" not in stored.info and "icc_profile" not in stored.info
+    assert b"icc-marker-bytes" not in clean.content
 
 
 def test_transparent_png_is_flattened_on_white() -> None:

@@ -28,6 +28,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 # file limit while leaving ~10 px per MRZ character on a passport filling the frame.
 MAX_STORED_SIDE_PX = 4096
 JPEG_QUALITY = 92
+EXIF_ORIENTATION = 0x0112
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
@@ -88,8 +89,13 @@ def clean_image(
                         errors={"file": ["too_many_pixels"]},
                     )
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                rgb_image = _to_rgb(upright)
+                # exif_transpose copies even when there is nothing to turn: skip it then.
+                if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                    upright = ImageOps.exif_transpose(image)
+                else:
+                    upright = image
+                # Encoded while the source is still open: ``upright`` may be the opened image.
+                clean = _encode(_to_rgb(upright), max_side_px, source_type)
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -100,13 +106,18 @@ def clean_image(
         raise ImageRefused(
             "The image is damaged or incomplete", errors={"file": ["undecodable"]}
         ) from exc
+    return clean
+
+
+def _encode(rgb_image: Image.Image, max_side_px: int, source_type: str) -> CleanImage:
+    """The stored copy: bounded size, a fresh JPEG with pixels only."""
     if max(rgb_image.size) > max_side_px:
+        rgb_image = rgb_image.copy()
         rgb_image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
-    # Pillow's JPEG writer reuses what is left in ``info`` (comment, ICC profile, dpi): clear it
-    # so the new file carries pixels only, and pass no exif=.
-    rgb_image.info = {}
     buffer = io.BytesIO()
-    rgb_image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    # Pillow's JPEG writer reuses what is in ``info`` (comment, ICC profile, dpi) when it is not
+    # given: pass empty ones explicitly (and no exif=) so the new file carries pixels only.
+    rgb_image.save(buffer, format="JPEG", quality=JPEG_QUALITY, comment=b"", icc_profile=None)
     return CleanImage(
         content=buffer.getvalue(),
         rgb=np.asarray(rgb_image),
@@ -123,4 +134,4 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
