@@ -249,6 +249,14 @@ class PocketBase:
         """The state machine as the data layer enforces it."""
         return self._json(self.request("GET", "/api/ekyc/transitions"), "transitions")
 
+    def profile_with_latest_history(self, profile_id: str) -> tuple[JsonDict, JsonDict | None]:
+        """A profile and its latest status_history row, in one round trip; ``NotFound``."""
+        if not _is_record_id(profile_id):
+            raise NotFound("profile not found")
+        response = self.request("GET", f"/api/ekyc/profiles/{profile_id}/view")
+        body = self._json(response, "profile")
+        return body["profile"], body["latest_history"]
+
     def upsert_profile(
         self, partner_id: str, fields: JsonDict, idempotency: JsonDict | None = None
     ) -> JsonDict:

@@ -187,11 +187,13 @@ class ProfileService:
         return profile
 
     def view(self, principal: Principal, profile_id: str) -> dict[str, Any]:
-        """What a partner sees of a profile."""
-        profile = self.load_owned(principal, profile_id)
-        latest = self.pb.find_first(
-            "status_history", "profile = {:profile}", {"profile": profile["id"]}, sort="-@rowid"
-        )
+        """What a partner sees of a profile (one PocketBase call: this is the polled route)."""
+        try:
+            profile, latest = self.pb.profile_with_latest_history(profile_id)
+        except NotFound:
+            profile = latest = None
+        if profile is None or profile["partner"] != principal.partner_id:
+            raise NotFound("No such profile")
         return self.profile_view(profile, latest)
 
     @staticmethod
