@@ -164,3 +164,48 @@ def test_ktp_photo_read_with_nik_checks():
     assert statuses["nik_birth_date"] == "pass"
     assert statuses["applicant_name"] == "pass"
     assert result["document_valid"] is True
+
+
+def test_labelled_visual_zone_text():
+    from gateway.services.documents.visual_zone import parse_labelled_text
+
+    text = """UNITED KINGDOM
+Surname / Nom
+MÜLLER
+Given names / Prénoms
+ANNA MARIA
+Date of birth / Date de naissance
+12.08.1974
+Sex / Sexe
+F
+Document No. / No. du document
+X1234567
+Date of expiry / Date d'expiration
+Nationality / Nationalité
+"""
+    fields = parse_labelled_text(text)
+    assert fields == {
+        "surname": "MÜLLER",
+        "given_names": "ANNA MARIA",
+        "birth_date": "1974-08-12",
+        "sex": "F",
+        "document_number": "X1234567",
+    }  # expiry's value line is another label: not read, so not compared
+
+
+@pytest.mark.slow
+def test_visual_zone_against_mrz_catches_a_swapped_mrz():
+    from gateway.synthetic.identities import random_identity, td3_lines
+
+    rng = np.random.default_rng(14)
+    genuine = make_passport(rng, today=TODAY)
+    result = analyze_document(genuine.image_rgb, today=TODAY, detect_face=False)
+    visual_checks = {k: v for k, v in _statuses(result).items() if k.startswith("visual_vs_mrz")}
+    assert len(visual_checks) >= 5
+    assert set(visual_checks.values()) == {"pass"}
+    other = td3_lines(random_identity(np.random.default_rng(99), TODAY))
+    forged = make_passport(np.random.default_rng(14), today=TODAY, mrz_lines=other)
+    result = analyze_document(forged.image_rgb, today=TODAY, detect_face=False)
+    assert _statuses(result)["mrz_check_digit:composite"] == "pass"  # a valid MRZ...
+    assert _statuses(result)["visual_vs_mrz:birth_date"] == "fail"  # ...of someone else
+    assert result["document_valid"] is False

@@ -20,6 +20,7 @@ from gateway.services.documents.ktp import check_nik, read_ktp
 from gateway.services.documents.mrz import MrzReading, parse_mrz
 from gateway.services.documents.quality import assess_quality
 from gateway.services.documents.reader import read_mrz
+from gateway.services.documents.visual_zone import read_visual_zone as read_labelled_fields
 
 DOCUMENT_HINTS = ("auto", "passport", "id_card", "driver_license", "residence_permit")
 # Checks that must pass (not merely not fail) for a document to count as valid.
@@ -206,6 +207,13 @@ def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
     return {"detected": detected, "fields": {**fields, "document_type": "id_card"}, "checks": found}
 
 
+def _visual_zone(image: np.ndarray, card_corners: np.ndarray | None, lines: int) -> dict:
+    """Labelled fields of the side that carries the MRZ, where its outline was found."""
+    if card_corners is None:
+        return {}
+    return read_labelled_fields(image, card_corners, lines)
+
+
 def analyze_document(
     front_rgb: np.ndarray,
     back_rgb: np.ndarray | None = None,
@@ -216,10 +224,14 @@ def analyze_document(
     min_age: int = 18,
     today: dt.date | None = None,
     detect_face: bool = True,
+    read_visual_zone: bool = True,
 ) -> dict[str, Any]:
     """Read and check a document photo (and its back, where TD1 cards print the MRZ).
 
-    Returns ``{detected, fields, checks, document_valid, confidence, quality, mrz}``.
+    Returns ``{detected, fields, checks, document_valid, confidence, quality, mrz,
+    visual_zone}``. ``detect_face`` adds the portrait check (dlib, ~100-300 ms);
+    ``read_visual_zone`` reads the labelled fields to compare with the MRZ (tesseract,
+    ~300-700 ms), on the side the MRZ was read from.
     """
     if document_hint not in DOCUMENT_HINTS:
         raise ValidationFailed(f"document_hint must be one of {', '.join(DOCUMENT_HINTS)}")
@@ -253,6 +265,7 @@ def analyze_document(
                     "confidence": confidence,
                     "quality": quality.as_dict(),
                     "mrz": None,
+                    "visual_zone": ktp["fields"],
                 }
         found.append(C.check("mrz_read", C.FAIL, "no machine-readable zone found"))
         return {
@@ -263,11 +276,23 @@ def analyze_document(
             "confidence": 0.0,
             "quality": quality.as_dict(),
             "mrz": None,
+            "visual_zone": {},
         }
     reading = result.reading
     fields = mrz_fields(reading, today)
     found.append(C.check("mrz_read", C.PASS, f"{reading.layout} read from the {mrz_side}"))
     found += _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
+    visual: dict[str, str] = {}
+    if read_visual_zone:
+        if mrz_side == "front":
+            visual = _visual_zone(front_rgb, quality.card_corners, len(reading.lines))
+        else:
+            back_corners = assess_quality(back_rgb).card_corners
+            visual = _visual_zone(back_rgb, back_corners, len(reading.lines))
+        comparable = {**fields, "nationality": fields["nationality_code"]}
+        found += C.compare_visual_with_mrz(
+            visual, comparable, names_truncated=bool(fields.get("names_truncated"))
+        )
     valid, confidence = _verdict(found, _REQUIRED_MRZ)
     detected_confidence = round(
         max(0.0, min(1.0, result.mean_match_score))
@@ -291,4 +316,5 @@ def analyze_document(
             "repairs": [r.as_dict() for r in reading.repairs],
             "elapsed_ms": round(result.elapsed_ms, 1),
         },
+        "visual_zone": visual,
     }
