@@ -209,3 +209,14 @@ def test_visual_zone_against_mrz_catches_a_swapped_mrz():
     assert _statuses(result)["mrz_check_digit:composite"] == "pass"  # a valid MRZ...
     assert _statuses(result)["visual_vs_mrz:birth_date"] == "fail"  # ...of someone else
     assert result["document_valid"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quarter_turns", [1, 2])
+def test_sideways_and_upside_down_photos_are_read(quarter_turns):
+    doc = make_id_card(np.random.default_rng(21), today=TODAY)
+    turned = np.ascontiguousarray(np.rot90(doc.image_rgb, quarter_turns))
+    result = analyze_document(turned, today=TODAY, detect_face=False)
+    assert result["mrz"]["lines"] == list(doc.mrz_lines)
+    assert result["document_valid"] is True
+    assert _statuses(result).get("visual_vs_mrz:surname") == "pass"

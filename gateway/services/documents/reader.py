@@ -43,6 +43,7 @@ class MrzOcrResult:
     min_match_score: float
     elapsed_ms: float
     line_boxes: list[np.ndarray]
+    quarter_turns: int = 0  # counter-clockwise turns applied to the photo before reading
 
 
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -97,9 +98,22 @@ def _alternatives(read: LineRead, line_number: int, length: int, line_count: int
 
 
 def read_mrz(rgb: np.ndarray) -> MrzOcrResult | None:
-    """The MRZ of a document photo, or None when no MRZ-shaped block of lines is found."""
+    """The MRZ of a document photo, or None when no MRZ-shaped block of lines is found.
+
+    A photo taken upside down or sideways (a phone held the other way) is turned by quarter
+    turns until an MRZ reads; the upright case costs nothing extra.
+    """
     started = time.perf_counter()
     gray = _to_gray(rgb)
+    for quarter_turns in (0, 2, 1, 3):
+        result = _read_oriented(np.ascontiguousarray(np.rot90(gray, quarter_turns)), started)
+        if result is not None:
+            result.quarter_turns = quarter_turns
+            return result
+    return None
+
+
+def _read_oriented(gray: np.ndarray, started: float) -> MrzOcrResult | None:
     lines = pick_mrz_lines(find_text_lines(gray))
     if len(lines) < 2:
         return None

@@ -284,11 +284,12 @@ def analyze_document(
     found += _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
     visual: dict[str, str] = {}
     if read_visual_zone:
-        if mrz_side == "front":
-            visual = _visual_zone(front_rgb, quality.card_corners, len(reading.lines))
-        else:
-            back_corners = assess_quality(back_rgb).card_corners
-            visual = _visual_zone(back_rgb, back_corners, len(reading.lines))
+        side_rgb = front_rgb if mrz_side == "front" else back_rgb
+        corners = quality.card_corners if mrz_side == "front" else None
+        if result.quarter_turns or corners is None:  # read upright, find the outline again
+            side_rgb = np.ascontiguousarray(np.rot90(side_rgb, result.quarter_turns))
+            corners = assess_quality(side_rgb).card_corners
+        visual = _visual_zone(side_rgb, corners, len(reading.lines))
         comparable = {**fields, "nationality": fields["nationality_code"]}
         found += C.compare_visual_with_mrz(
             visual, comparable, names_truncated=bool(fields.get("names_truncated"))
