@@ -3,6 +3,7 @@ every refusal (bad links, wrong content, oversized uploads, pixel bombs, rate li
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import struct
@@ -451,13 +452,29 @@ def test_uploads_are_rate_limited_per_link(
     for each in (limited, other):
         start_with_consent(client, each)
         api(client, each, "POST", "/document", json={"type": "passport", "country": "FRA"})
-    codes = [upload(client, limited, "front", blurred_passport).status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+    codes = [upload(client, limited, "front", blurred_passport).status_code for _ in range(2)]
+    codes += [api(client, limited, "POST", "/challenge").status_code for _ in range(2)]
+    assert codes == [200, 200, 201, 429]  # uploads and challenges share the allowance
     refused = upload(client, limited, "front", blurred_passport)
     assert refused.get_json()["code"] == "rate_limited"
     assert "Retry-After" in refused.headers
     # Another link of the same partner has its own allowance.
     assert upload(client, other, "front", blurred_passport).status_code == 200
+
+
+def test_every_other_call_is_rate_limited_per_link(
+    app: Flask, client: FlaskClient, flow_partner: PartnerHandle
+) -> None:
+    with app.app_context():
+        service = capture_service()
+        service.config = dataclasses.replace(service.config, api_rate_limit="4 per minute")
+    link = create_profile(client, flow_partner.headers)
+    forged = Link(link.profile_id, link.token[:-2] + "xx", link.url)
+    assert [api(client, forged, "GET", "/state").status_code for _ in range(6)] == [403] * 6
+    codes = [api(client, link, "POST", "/start").status_code for _ in range(2)]
+    codes += [api(client, link, "GET", "/state").status_code for _ in range(3)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert api(client, link, "POST", "/submit").get_json()["code"] == "rate_limited"
 
 
 def test_a_bad_token_does_not_spend_the_links_upload_allowance(

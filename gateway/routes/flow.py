@@ -105,11 +105,24 @@ def _upload_key() -> str:
     return f"capture:{request.view_args['profile_id']}"
 
 
+def _api_key() -> str:
+    return f"capture-api:{request.view_args['profile_id']}"
+
+
+# The limit callables check the link first: a forged token is refused (403) before it is
+# counted, so nobody can spend an applicant's allowance without the applicant's link.
 def _upload_limit() -> str:
     return capture_service().upload_rate_limit(current_session(request.view_args["profile_id"]))
 
 
-upload_limit = limiter.limit(_upload_limit, key_func=_upload_key)
+def _api_limit() -> str:
+    return capture_service().api_rate_limit(current_session(request.view_args["profile_id"]))
+
+
+# Shared limits: the routes of each group draw on one allowance per link (a plain limit would
+# count each route on its own).
+upload_limit = limiter.shared_limit(_upload_limit, "capture-upload", key_func=_upload_key)
+api_limit = limiter.shared_limit(_api_limit, "capture-api", key_func=_api_key)
 
 
 @bp.after_request
@@ -187,6 +200,7 @@ def flow_file(filename: str, *, cache_control: str) -> Response:
 
 
 @bp.post("/api/<profile_id>/start")
+@api_limit
 def start(profile_id: str) -> dict[str, Any]:
     """Open (or resume) the capture and return the state the page draws."""
     service = capture_service()
@@ -195,12 +209,14 @@ def start(profile_id: str) -> dict[str, Any]:
 
 
 @bp.get("/api/<profile_id>/state")
+@api_limit
 def state(profile_id: str) -> dict[str, Any]:
     """The current state (which step, what is captured)."""
     return capture_service().state(current_session(profile_id), lang=choose_language())
 
 
 @bp.post("/api/<profile_id>/consent")
+@api_limit
 def consent(profile_id: str) -> dict[str, Any]:
     """Record consent; ``{"accepted": true}``."""
     body = json_body()
@@ -212,6 +228,7 @@ def consent(profile_id: str) -> dict[str, Any]:
 
 
 @bp.post("/api/<profile_id>/document")
+@api_limit
 def document(profile_id: str) -> dict[str, Any]:
     """Choose the document: ``{"type": "passport", "country": "FRA"}``."""
     body = json_body()
@@ -272,6 +289,7 @@ def selfie(profile_id: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/api/<profile_id>/image/<field_name>")
+@api_limit
 def image(profile_id: str, field_name: str) -> Response:
     """One of the applicant's own stored images (clean copy), for the review thumbnails."""
     content = capture_service().image(current_session(profile_id), field_name)
@@ -281,6 +299,7 @@ def image(profile_id: str, field_name: str) -> Response:
 
 
 @bp.get("/api/<profile_id>/qr.svg")
+@api_limit
 def qr_code(profile_id: str) -> Response:
     """The same link as a QR code, to continue on a device with a camera."""
     service = capture_service()
@@ -298,6 +317,7 @@ def qr_svg(url: str) -> bytes:
 
 
 @bp.post("/api/<profile_id>/submit")
+@api_limit
 def submit(profile_id: str) -> dict[str, Any]:
     """Submit the captures for verification; returns the redirect to the partner, if allowed."""
     return capture_service().submit(current_session(profile_id))

@@ -43,6 +43,7 @@ FINISHED_STATUSES = frozenset(
 NEUTRAL_PROMPT = "neutral"
 MAX_SELFIE_FRAMES = 40
 DEFAULT_UPLOAD_RATE_LIMIT = "30 per minute;300 per hour"
+DEFAULT_API_RATE_LIMIT = "120 per minute;2000 per hour"
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_ACCENT = "#1f4fd1"
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
@@ -95,6 +96,7 @@ class CaptureConfig:
     link_secret: str
     max_upload_bytes: int = MAX_IMAGE_BYTES
     challenge_ttl_s: int = 600
+    api_rate_limit: str = DEFAULT_API_RATE_LIMIT
 
 
 @dataclass
@@ -546,6 +548,10 @@ class CaptureService:
     def upload_rate_limit(self, session: CaptureSession) -> str:
         """The per-link upload limit: the partner's ``capture_upload_rate_limit`` or ours."""
         return str(session.settings.get("capture_upload_rate_limit") or DEFAULT_UPLOAD_RATE_LIMIT)
+
+    def api_rate_limit(self, session: CaptureSession) -> str:
+        """The per-link limit on every other call (the same for every partner)."""
+        return self.config.api_rate_limit
 
     # -- guards --------------------------------------------------------------------------------
 
