@@ -1,0 +1,176 @@
+"""ICAO 9303 MRZ layouts: the alphabet, the 7-3-1 check digit, and where each field sits.
+
+TD1 (3x30, ID cards), TD2 (2x36) and TD3 (2x44, passports), parts 4-6 of the standard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.errors import ValidationFailed
+
+FILLER = "<"
+MRZ_CHARACTERS = re.compile(r"^[A-Z0-9<]+$")
+WEIGHTS = (7, 3, 1)
+
+# Layout name -> (line count, line length), ICAO 9303 parts 4-6.
+LAYOUTS: dict[str, tuple[int, int]] = {"TD1": (3, 30), "TD2": (2, 36), "TD3": (2, 44)}
+
+
+# What OCR engines mistake for what. Letters read where a digit must be, and the reverse.
+def character_value(char: str) -> int:
+    """ICAO value of one MRZ character: digits as themselves, A-Z as 10-35, the filler as 0."""
+    if char.isdigit():
+        return int(char)
+    if "A" <= char <= "Z":
+        return ord(char) - ord("A") + 10
+    if char == FILLER:
+        return 0
+    raise ValueError(f"not an MRZ character: {char!r}")
+
+
+def check_digit(data: str) -> int:
+    """The 7-3-1 weighted sum modulo 10 over ``data``."""
+    return sum(character_value(c) * WEIGHTS[i % 3] for i, c in enumerate(data)) % 10
+
+
+def digit_matches(data: str, check_char: str, *, filler_allowed: bool = False) -> bool:
+    """Whether ``check_char`` is the check digit of ``data``.
+
+    ``filler_allowed`` covers the optional fields whose check digit may be ``<`` when the field
+    itself is all fillers (ICAO 9303-4, personal number).
+    """
+    if check_char == FILLER:
+        return filler_allowed and set(data) <= {FILLER}
+    return check_char.isdigit() and int(check_char) == check_digit(data)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slice of one MRZ line with the kind of characters it may hold."""
+
+    name: str
+    line: int
+    start: int
+    end: int
+    kind: str  # "numeric", "alpha", "alnum" or "check"
+
+
+# Each layout: the spans checked by their own digit as (value span, check span, filler_allowed),
+# the composite (spans concatenated, check span), and the other spans worth typing.
+_TD3_SPANS = {
+    "document_code": Span("document_code", 0, 0, 2, "alpha"),
+    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
+    "name": Span("name", 0, 5, 44, "alpha"),
+    "document_number": Span("document_number", 1, 0, 9, "alnum"),
+    "document_number_check": Span("document_number_check", 1, 9, 10, "check"),
+    "nationality": Span("nationality", 1, 10, 13, "alpha"),
+    "birth_date": Span("birth_date", 1, 13, 19, "numeric"),
+    "birth_date_check": Span("birth_date_check", 1, 19, 20, "check"),
+    "sex": Span("sex", 1, 20, 21, "alpha"),
+    "expiry_date": Span("expiry_date", 1, 21, 27, "numeric"),
+    "expiry_date_check": Span("expiry_date_check", 1, 27, 28, "check"),
+    "optional_data": Span("optional_data", 1, 28, 42, "alnum"),
+    "optional_data_check": Span("optional_data_check", 1, 42, 43, "check"),
+    "composite_check": Span("composite_check", 1, 43, 44, "check"),
+}
+_TD2_SPANS = {
+    "document_code": Span("document_code", 0, 0, 2, "alpha"),
+    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
+    "name": Span("name", 0, 5, 36, "alpha"),
+    "document_number": Span("document_number", 1, 0, 9, "alnum"),
+    "document_number_check": Span("document_number_check", 1, 9, 10, "check"),
+    "nationality": Span("nationality", 1, 10, 13, "alpha"),
+    "birth_date": Span("birth_date", 1, 13, 19, "numeric"),
+    "birth_date_check": Span("birth_date_check", 1, 19, 20, "check"),
+    "sex": Span("sex", 1, 20, 21, "alpha"),
+    "expiry_date": Span("expiry_date", 1, 21, 27, "numeric"),
+    "expiry_date_check": Span("expiry_date_check", 1, 27, 28, "check"),
+    "optional_data": Span("optional_data", 1, 28, 35, "alnum"),
+    "composite_check": Span("composite_check", 1, 35, 36, "check"),
+}
+_TD1_SPANS = {
+    "document_code": Span("document_code", 0, 0, 2, "alpha"),
+    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
+    "document_number": Span("document_number", 0, 5, 14, "alnum"),
+    "document_number_check": Span("document_number_check", 0, 14, 15, "check"),
+    "optional_data": Span("optional_data", 0, 15, 30, "alnum"),
+    "birth_date": Span("birth_date", 1, 0, 6, "numeric"),
+    "birth_date_check": Span("birth_date_check", 1, 6, 7, "check"),
+    "sex": Span("sex", 1, 7, 8, "alpha"),
+    "expiry_date": Span("expiry_date", 1, 8, 14, "numeric"),
+    "expiry_date_check": Span("expiry_date_check", 1, 14, 15, "check"),
+    "nationality": Span("nationality", 1, 15, 18, "alpha"),
+    "optional_data_2": Span("optional_data_2", 1, 18, 29, "alnum"),
+    "composite_check": Span("composite_check", 1, 29, 30, "check"),
+    "name": Span("name", 2, 0, 30, "alpha"),
+}
+SPANS = {"TD1": _TD1_SPANS, "TD2": _TD2_SPANS, "TD3": _TD3_SPANS}
+
+# (field, its check, filler allowed) per layout; the composite covers the listed spans in order.
+DIGIT_PAIRS = {
+    "TD3": [
+        ("document_number", "document_number_check", False),
+        ("birth_date", "birth_date_check", False),
+        ("expiry_date", "expiry_date_check", False),
+        ("optional_data", "optional_data_check", True),
+    ],
+    "TD2": [
+        ("document_number", "document_number_check", False),
+        ("birth_date", "birth_date_check", False),
+        ("expiry_date", "expiry_date_check", False),
+    ],
+    "TD1": [
+        ("document_number", "document_number_check", False),
+        ("birth_date", "birth_date_check", False),
+        ("expiry_date", "expiry_date_check", False),
+    ],
+}
+COMPOSITE = {
+    "TD3": [(1, 0, 10), (1, 13, 20), (1, 21, 43)],
+    "TD2": [(1, 0, 10), (1, 13, 20), (1, 21, 35)],
+    "TD1": [(0, 5, 30), (1, 0, 7), (1, 8, 15), (1, 18, 29)],
+}
+
+
+def split_mrz_text(text: str) -> list[str]:
+    """Lines of a pasted MRZ: surrounding whitespace and blank lines dropped, nothing else."""
+    return [line.strip() for line in text.strip().splitlines() if line.strip()]
+
+
+def detect_layout(lines: list[str]) -> str:
+    """The layout from line count and length; malformed input raises ValidationFailed (a 422)."""
+    for name, (count, length) in LAYOUTS.items():
+        if len(lines) == count and all(len(line) == length for line in lines):
+            for number, line in enumerate(lines, start=1):
+                if not MRZ_CHARACTERS.match(line):
+                    bad = sorted({c for c in line if not re.match(r"[A-Z0-9<]", c)})
+                    raise ValidationFailed(
+                        f"MRZ line {number} holds characters outside A-Z, 0-9 and '<': {bad}",
+                        errors={"mrz": {"code": "illegal_characters", "message": str(bad)}},
+                    )
+            return name
+    shape = f"{len(lines)} line(s) of length {[len(line) for line in lines]}"
+    raise ValidationFailed(
+        f"MRZ must be 3x30 (TD1), 2x36 (TD2) or 2x44 (TD3) characters; got {shape}",
+        errors={"mrz": {"code": "bad_layout", "message": shape}},
+    )
+
+
+def get_span(lines: list[str], span: Span) -> str:
+    return lines[span.line][span.start : span.end]
+
+
+def composite_data(lines: list[str], layout: str) -> str:
+    return "".join(lines[line][a:b] for line, a, b in COMPOSITE[layout])
+
+
+def td1_long_document_number(lines: list[str]) -> tuple[str, str] | None:
+    """TD1 numbers over 9 characters: '<' in the check position, the rest in optional data."""
+    if lines[0][14] != FILLER:
+        return None
+    overflow = lines[0][15:30].split(FILLER, 1)[0]
+    if len(overflow) < 2:
+        return None
+    return lines[0][5:14] + overflow[:-1], overflow[-1]
