@@ -35,7 +35,6 @@ def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
     nationality = N.normalize_country(raw["nationality"])
     birth = N.birth_date(raw["birth_date"], today)
     expiry = N.expiry_date(raw["expiry_date"], today)
-    name_width = {"TD1": 30, "TD2": 31, "TD3": 39}[reading.layout]
     name_line = reading.lines[2] if reading.layout == "TD1" else reading.lines[0]
     return {
         "mrz_layout": reading.layout,
@@ -52,8 +51,8 @@ def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
         "expiry_date": N.iso_date(expiry),
         "sex": N.normalize_sex(raw["sex"]),
         "optional_data": raw["optional_data"].replace("<", "") or None,
-        "names_truncated": not name_line.endswith("<")
-        and len(name_line) - (5 if reading.layout != "TD1" else 0) >= name_width,
+        # a name field with no filler left was cut by the issuer: names compare as prefixes
+        "names_truncated": not name_line.endswith("<"),
     }
 
 
