@@ -100,18 +100,22 @@ def test_bad_status_bodies_are_422(client, reviewer, body, field):
     assert field in assert_problem(response, 422, "validation_failed")["errors"]
 
 
-def test_partner_scope_alone_cannot_use_reviewer_routes(client, partner):
-    profile_id = new_profile_id(client, partner.headers)
-    responses = [
-        patch_status(client, partner.headers, profile_id, status="expired"),
-        client.post(
-            f"/api/profiles/{profile_id}/notes", json={"body": "x"}, headers=partner.headers
-        ),
-        client.get(f"/api/profiles/{profile_id}/notes", headers=partner.headers),
-        upload(client, partner.headers, profile_id, {"selfie": (image_bytes(), "s.jpg")}),
+def every_reviewer_route(client, headers, profile_id) -> list:
+    """One call to each reviewer route (a status change that would be legal from manual_review)."""
+    return [
+        patch_status(client, headers, profile_id, status="approved", reason="x"),
+        client.post(f"/api/profiles/{profile_id}/notes", json={"body": "x"}, headers=headers),
+        client.get(f"/api/profiles/{profile_id}/notes", headers=headers),
+        upload(client, headers, profile_id, {"selfie": (image_bytes(), "s.jpg")}),
     ]
-    for response in responses:
+
+
+def test_partner_scope_alone_cannot_use_reviewer_routes(client, partner, services):
+    profile_id = new_profile_id(client, partner.headers)
+    in_manual_review(services, profile_id)
+    for response in every_reviewer_route(client, partner.headers, profile_id):
         assert_problem(response, 403, "forbidden")
+    assert services.pb.get("profiles", profile_id)["status"] == "manual_review"
 
 
 def test_reviewer_of_another_partner_gets_404(client, make_partner, services):
@@ -119,15 +123,7 @@ def test_reviewer_of_another_partner_gets_404(client, make_partner, services):
     stranger = make_partner("Stranger", ("partner", "reviewer"))
     profile_id = new_profile_id(client, owner.headers)
     in_manual_review(services, profile_id)
-    responses = [
-        patch_status(client, stranger.headers, profile_id, status="approved", reason="x"),
-        client.post(
-            f"/api/profiles/{profile_id}/notes", json={"body": "x"}, headers=stranger.headers
-        ),
-        client.get(f"/api/profiles/{profile_id}/notes", headers=stranger.headers),
-        upload(client, stranger.headers, profile_id, {"selfie": (image_bytes(), "s.jpg")}),
-    ]
-    for response in responses:
+    for response in every_reviewer_route(client, stranger.headers, profile_id):
         assert_problem(response, 404, "not_found")
     assert services.pb.get("profiles", profile_id)["status"] == "manual_review"
 
