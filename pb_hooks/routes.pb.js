@@ -8,20 +8,45 @@ routerAdd("GET", "/api/ekyc/transitions", (e) => {
   return e.json(200, { initial: machine.INITIAL, transitions: machine.TRANSITIONS });
 }, $apis.requireSuperuserAuth());
 
-// Generic bound-parameter query: {collection, filter, params, sort, limit, offset}.
+// Generic bound-parameter query: {collection, filter, params, sort, limit, offset}. With
+// {where: {field: value, ..}} instead of a filter, an equality lookup bound in SQL ($dbx.hashExp):
+// filter {:params} never match a value holding a rune Go deems unprintable (NBSP, U+200B, U+202E,
+// most control characters), so lookups by a partner's free text (external_ref) use `where`.
 routerAdd("POST", "/api/ekyc/find", (e) => {
   const body = e.requestInfo().body;
   const limit = Math.min(Math.max(parseInt(body.limit || 50, 10), 1), 1000);
   const offset = Math.max(parseInt(body.offset || 0, 10), 0);
-  const records = $app.findRecordsByFilter(
-    String(body.collection),
-    String(body.filter || "1=1"),
-    String(body.sort || ""),
-    limit,
-    offset,
-    body.params || {},
-  );
   const view = require(`${__hooks}/lib/view.js`);
+  if (!body.where) {
+    const records = $app.findRecordsByFilter(
+      String(body.collection),
+      String(body.filter || "1=1"),
+      String(body.sort || ""),
+      limit,
+      offset,
+      body.params || {},
+    );
+    return e.json(200, { items: records.map((r) => view.exportRecord(r)) });
+  }
+  const fieldPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  const where = {};
+  for (const name of Object.keys(body.where)) {
+    if (!fieldPattern.test(name)) {
+      throw new BadRequestError(`invalid field name ${name}`);
+    }
+    where[name] = String(body.where[name]);
+  }
+  let query = $app.recordQuery(String(body.collection)).andWhere($dbx.hashExp(where)).limit(limit).offset(offset);
+  const sort = String(body.sort || "");
+  if (sort) {
+    const column = sort.replace(/^[-+]/, "").replace(/^@/, "");
+    if (!fieldPattern.test(column)) {
+      throw new BadRequestError(`invalid sort ${sort}`);
+    }
+    query = query.orderBy(`${column} ${sort.startsWith("-") ? "DESC" : "ASC"}`);
+  }
+  const records = arrayOf(new Record());
+  query.all(records);
   return e.json(200, { items: records.map((r) => view.exportRecord(r)) });
 }, $apis.requireSuperuserAuth());
 

@@ -197,26 +197,30 @@ class PocketBase:
         filter_template: str = "",
         params: JsonDict | None = None,
         *,
+        where: dict[str, str] | None = None,
         sort: str = "",
         limit: int = 50,
         offset: int = 0,
     ) -> list[JsonDict]:
         """Records matching a filter; PocketBase binds its ``{:name}`` placeholders from ``params``.
 
-        Never format user input into ``filter_template``: put it in ``params``.
+        Never format user input into ``filter_template``: put it in ``params``. For equality
+        lookups by free text (a partner's external_ref), pass ``where={field: value}`` instead:
+        filter params never match values holding runes Go deems unprintable (e.g. NBSP), while
+        ``where`` binds them in SQL. ``sort`` is then one field, optionally ``-`` for descending.
         """
-        response = self.request(
-            "POST",
-            "/api/ekyc/find",
-            json={
-                "collection": collection,
-                "filter": filter_template or "1=1",
-                "params": params or {},
-                "sort": sort,
-                "limit": limit,
-                "offset": offset,
-            },
-        )
+        payload: JsonDict = {
+            "collection": collection,
+            "sort": sort,
+            "limit": limit,
+            "offset": offset,
+        }
+        if where is not None:
+            payload["where"] = where
+        else:
+            payload["filter"] = filter_template or "1=1"
+            payload["params"] = params or {}
+        response = self.request("POST", "/api/ekyc/find", json=payload)
         return self._json(response, f"{collection} query")["items"]
 
     def find_first(

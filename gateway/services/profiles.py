@@ -232,19 +232,15 @@ class ProfileService:
         page: int = 1,
         per_page: int = PER_PAGE,
     ) -> dict[str, Any]:
-        """The partner's profiles, newest first, filtered by bound values only."""
-        clauses = ["partner = {:partner}"]
-        params: dict[str, Any] = {"partner": principal.partner_id}
+        """The partner's profiles, newest first, filtered by SQL-bound values only."""
+        where = {"partner": principal.partner_id}
         if external_ref is not None:
-            clauses.append("external_ref = {:external_ref}")
-            params["external_ref"] = external_ref
+            where["external_ref"] = external_ref
         if status is not None:
-            clauses.append("status = {:status}")
-            params["status"] = status
+            where["status"] = status
         rows = self.pb.find(
             "profiles",
-            " && ".join(clauses),
-            params,
+            where=where,
             sort="-@rowid",
             limit=per_page + 1,
             offset=(page - 1) * per_page,
