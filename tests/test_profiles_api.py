@@ -417,3 +417,22 @@ def test_pocketbase_down_is_503_with_retry_after_and_nothing_written(
     assert_problem(response, 503, "store_unavailable")
     assert int(response.headers["Retry-After"]) > 0
     assert services.pb.find("profiles", "external_ref = {:ref}", {"ref": ref}) == []
+
+
+def test_an_unexpected_error_is_a_generic_500_that_echoes_nothing(client, partner, services):
+    profile_id = new_profile_id(client, partner.headers)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("internal detail that must not leak")
+
+    services.profiles.view = broken
+    response = client.get(f"/api/profiles/{profile_id}", headers=partner.headers)
+    body = assert_problem(response, 500, "internal_error")
+    assert "internal detail" not in response.get_data(as_text=True)
+    assert "trace_id" in body["detail"]
+
+
+def test_unknown_route_and_wrong_method_are_problems_too(client, partner):
+    assert_problem(client.get("/api/nothing-here", headers=partner.headers), 404, "not_found")
+    response = client.delete("/api/profiles", headers=partner.headers)
+    assert_problem(response, 405, "method_not_allowed")
