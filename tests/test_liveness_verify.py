@@ -337,3 +337,61 @@ def test_mirrored_client_frames_swap_the_directions(clip):
         challenge_of("turn_left", "turn_right"), frames, now=NOW, mirrored=True
     )
     assert result.is_live, result.hints
+
+
+def _photo(datasets_dir, name: str, max_side_px: int = 480) -> np.ndarray:
+    from gateway.services.images import load_image
+
+    photo = load_image(datasets_dir / "faces" / name)
+    scale = max_side_px / max(photo.shape[:2])
+    return np.ascontiguousarray(
+        cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    )
+
+
+TURN_TAGS = ["neutral", "turn_left", "turn_left", "turn_left", "turn_right", "turn_right"]
+
+
+@pytest.mark.slow
+def test_a_photo_jittered_frame_to_frame_is_refused(datasets_dir):
+    """Small random affine + perspective changes per frame: not duplicates, but no turn."""
+    photo = _photo(datasets_dir, "img2.jpg")
+    rng = np.random.default_rng(5)
+    height, width = photo.shape[:2]
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    frames = []
+    for i, tag in enumerate(TURN_TAGS):
+        moved = (corners + rng.uniform(-0.02, 0.02, (4, 2)) * (width, height)).astype(np.float32)
+        matrix = cv2.getPerspectiveTransform(corners, moved)
+        warped = cv2.warpPerspective(
+            photo, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE
+        )
+        frames.append({"rgb": warped, "prompt": tag, "t_ms": 150.0 * i})
+    result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
+    assert not result.is_live
+    assert result.frames["duplicates"] == 0
+    assert "challenge_not_completed" in result.hint_codes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("segment", [(34, 60), (62, 87)], ids=["screen", "print"])
+def test_screen_and_print_segments_are_refused(datasets_dir, segment):
+    """The demo GIF's screen-replay and printed-photo segments, enlarged 2.5x so the face-size
+    rule is not what refuses them."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(datasets_dir / "liveness" / "silentface_demo.gif") as image:
+        gif = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+    start, end = segment
+    picks = list(range(start + 1, end + 1, 4))[: len(TURN_TAGS)]
+    frames = [
+        {
+            "rgb": cv2.resize(gif[i], None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC),
+            "prompt": tag,
+            "t_ms": 100.0 * i,
+        }
+        for i, tag in zip(picks, TURN_TAGS, strict=True)
+    ]
+    result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
+    assert not result.is_live
+    assert result.spoof_type == "unknown"
