@@ -103,7 +103,8 @@ class KeyAuthenticator:
         """Drop this process's cached keys of a partner, so changed settings apply at once here
         (other processes pick them up within ``CACHE_TTL_S``)."""
         with self._lock:
-            for key_id in [k for k, (_, _, p) in self._cache.items() if p.get("id") == partner_id]:
+            stale = [key for key, entry in self._cache.items() if entry[2]["id"] == partner_id]
+            for key_id in stale:
                 del self._cache[key_id]
 
     def _bootstrap(self, api_key: str) -> Principal:
