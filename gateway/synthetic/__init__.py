@@ -1,5 +1,13 @@
-"""Synthetic test material (documents) generated in code: no real identity documents are needed.
+"""Synthetic test material generated in code: no real identity documents are needed.
 
-Public API: ``make_passport``, ``make_id_card``, ``make_ktp`` (each ``(rng, face_rgb=None)`` and
-returning a ``SyntheticDocument``) and ``degrade`` for camera-like damage.
+``make_passport``, ``make_id_card`` and ``make_ktp`` take ``(rng, face_rgb=None, *, today=None)``
+(a face as an RGB array or an image path; a grey silhouette without one) and return a
+``SyntheticDocument`` (``image_rgb``, ``mrz_lines``, ``fields``, ``card_corners``); ``degrade``
+adds camera-like damage (perspective, rotation, glare, blur, JPEG 60) to a copy.
 """
+
+from gateway.synthetic.degrade import degrade
+from gateway.synthetic.documents import SyntheticDocument, make_id_card, make_passport
+from gateway.synthetic.ktp import make_ktp
+
+__all__ = ["SyntheticDocument", "degrade", "make_id_card", "make_ktp", "make_passport"]
