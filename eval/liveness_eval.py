@@ -545,8 +545,25 @@ def main() -> int:
         )
         progress("genuine sequences", done, len(genuine))
     if args.latency_only:
+        # Best of 3 per sequence: the other runs only add waiting for a shared CPU, so the
+        # minimum is the closest estimate of the cost on a machine doing nothing else.
+        best_ms = []
+        six_plus = [g for g in genuine if len(g[2]) >= 6]
+        for done, (_, prompts, frames) in enumerate(six_plus, start=1):
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                verify_challenge(challenge_of(prompts), frames)
+                runs.append((time.perf_counter() - started) * 1000)
+            best_ms.append(min(runs))
+            progress("best of 3", done, len(six_plus))
+        best_ms.sort()
         latencies_ms.sort()
         cpu_ms.sort()
+        print(
+            f"Best of 3, {len(six_plus)} sequences of 6-9 frames: p50 "
+            f"{statistics.median(best_ms):.0f} ms, p95 {percentile_95(best_ms):.0f} ms"
+        )
         print(
             f"Latency, {len(genuine)} genuine sequences of "
             f"{min(len(g[2]) for g in genuine)}-{max(len(g[2]) for g in genuine)} frames: "

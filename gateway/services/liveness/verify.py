@@ -461,7 +461,9 @@ def _discontinuities(with_face: list[FrameMeasure]) -> list[FrameMeasure]:
             or not 1 / JUMP_SIZE_RATIO <= size_ratio <= JUMP_SIZE_RATIO
             or change > max(JUMP_SCENE_MIN_CHANGE, JUMP_SCENE_FACTOR * typical_change)
         ):
-            jumps.extend([previous, current])
+            # The frame after the jump: a foreign frame is entered by a jump (or is the first
+            # frame, which is always embedded), so its own embedding is what counts.
+            jumps.append(current)
     return jumps
 
 
