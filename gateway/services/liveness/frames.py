@@ -86,7 +86,7 @@ def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
                 raise ValidationFailed(f"{name}: no image", errors={name: "image"})
             digest = hashlib.sha256(image_bytes).hexdigest()
             rgb = decode_image(bytes(image_bytes), field=name)
-        rgb = np.asarray(rgb)
+        rgb = np.ascontiguousarray(rgb)  # OpenCV refuses views such as a flipped frame
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValidationFailed(f"{name}: expected HxWx3 uint8 RGB", errors={name: "rgb"})
         parsed.append(Frame(rgb=rgb, prompt=prompt, t_ms=float(t_ms), sha256=digest))
