@@ -239,11 +239,12 @@ def evaluate_set(
         f"our CPU time per page (all threads): p50 {ms(ours_cpu_ms, 50)}, p95 {ms(ours_cpu_ms, 95)}"
     )
     print(f"our reads that needed a verified repair: {pct(ours_repaired)}")
-    results[name]["compared_subset"] = {
-        "n": compared,
-        "ours_exact": float(np.mean(ours_exact[:compared])),
-        "ours_field_accuracy": float(np.mean(ours_fields[:compared])),
-    }
+    if compared:
+        results[name]["compared_subset"] = {
+            "n": compared,
+            "ours_exact": float(np.mean(ours_exact[:compared])),
+            "ours_field_accuracy": float(np.mean(ours_fields[:compared])),
+        }
 
 
 def corrupted_digits(n: int, seed: int, photographed: int) -> dict:
