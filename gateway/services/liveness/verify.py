@@ -10,7 +10,6 @@ frame and reported as evidence; they never make a sequence live.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,44 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from gateway.services.faces import MIN_FACE_PX, embed_face, face_distance
-from gateway.services.liveness import decisions
+from gateway.services.faces import MIN_FACE_PX
+from gateway.services.liveness import decisions, identity
 from gateway.services.liveness.challenge import Challenge
 from gateway.services.liveness.frames import (
     NEUTRAL_PROMPT,
     Frame,
     FrameMeasure,
-    duplicate_pairs,
     measure_frame,
     parse_frames,
-    thumbnail,
 )
 from gateway.services.liveness.landmark_sources import LandmarkSource, landmark_source_from_name
 from gateway.services.liveness.passive import analyze_passive
 from gateway.services.liveness.planarity import PLANAR_CORRELATION, planar_fit
 from gateway.services.liveness.pose import pitch_up_deg
+from gateway.services.liveness.sequence import PromptBlock, Refusal, check_sequence
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
-MIN_FRAMES_PER_PROMPT = 2
-MIN_FRAMES_BLINK = 3  # a dip needs a frame before, during and after
-MAX_FRAMES = 40
-# Between two frames: a prompt change with time to read it fits in 5 s; a longer hole is where
-# a different clip or person can be swapped in.
-MAX_FRAME_GAP_MS = 5_000
-MAX_SEQUENCE_MS = 60_000
-# Frames that are near copies of an earlier frame: one is tolerated (a very still applicant),
-# more fail.
-MAX_DUPLICATE_FRAMES = 1
 MAX_FACELESS_FRACTION = 0.25
-# One person across the frames: the project's same-person distance (similarity 0.75). On the
-# shared clip, frames of one shot lie within 0.56 of their medoid; different people ~0.9.
-IDENTITY_MAX_DISTANCE = 0.6
-DOCUMENT_MAX_DISTANCE = 0.6
-# Between consecutive frames, what counts as a jump worth an embedding (see _discontinuities).
-JUMP_CENTRE_SHIFT = 0.35  # face box centre moved by this fraction of the face width
-JUMP_SIZE_RATIO = 1.3
-JUMP_SCENE_MIN_CHANGE = 8.0  # mean grey-level change of the 32x32 thumbnail
-JUMP_SCENE_FACTOR = 3.0
 
 
 @dataclass
@@ -88,14 +67,6 @@ class LivenessResult:
         }
 
 
-class _Refusal(Exception):
-    """A check failed: stop, and answer not live with this hint."""
-
-    def __init__(self, code: str, message: str, confidence: float = 0.95) -> None:
-        super().__init__(message)
-        self.code, self.message, self.confidence = code, message, confidence
-
-
 def verify_challenge(
     challenge: Challenge,
     frames: Sequence[Mapping[str, Any]],
@@ -126,25 +97,20 @@ def verify_challenge(
     state = _Verification(challenge, source)
     try:
         if challenge.is_expired(now):
-            raise _Refusal(
+            raise Refusal(
                 "challenge_expired", "The challenge expired; start the liveness step again.", 1.0
             )
         parsed = parse_frames(frames)
-        blocks = _check_sequence(challenge, parsed, state)
+        state.frames = {"count": len(parsed)}
+        blocks = check_sequence(challenge, parsed, state.frames)
         measures = _measure(parsed, source, mirrored, state)
         outcomes = _decide_prompts(blocks, measures, parsed, source, state)
         _check_identity(
             measures, outcomes, blocks, reference_embedding, identity_frames, parsed, state
         )
-    except _Refusal as refusal:
+    except Refusal as refusal:
         state.refuse(refusal)
     return state.result()
-
-
-@dataclass
-class _Block:
-    prompt: str
-    positions: list[int]  # frame positions, in time order
 
 
 class _Verification:
@@ -156,7 +122,7 @@ class _Verification:
         self.outcomes: list[decisions.PromptOutcome] = []
         self.hints: list[str] = []
         self.hint_codes: list[str] = []
-        self.refusal: _Refusal | None = None
+        self.refusal: Refusal | None = None
         self.passive: dict[str, Any] = {}
         self.passive_spoof_type = "unknown"
         self.identity: dict[str, Any] = {}
@@ -166,7 +132,7 @@ class _Verification:
         self.hint_codes.append(code)
         self.hints.append(message)
 
-    def refuse(self, refusal: _Refusal) -> None:
+    def refuse(self, refusal: Refusal) -> None:
         self.refusal = refusal
         self.hint(refusal.code, refusal.message)
 
@@ -203,77 +169,6 @@ class _Verification:
         )
 
 
-def _check_sequence(
-    challenge: Challenge, frames: list[Frame], state: _Verification
-) -> list[_Block]:
-    """Count, time order, gaps, duplicates and prompt order: no model needed for any of it."""
-    state.frames = {"count": len(frames)}
-    allowed = set(challenge.prompts) | {NEUTRAL_PROMPT}
-    unexpected = sorted({frame.prompt for frame in frames} - allowed)
-    if unexpected:
-        raise _Refusal(
-            "unexpected_prompt",
-            f"Frames were tagged with prompts not in the challenge: {unexpected}.",
-        )
-    if len(frames) > MAX_FRAMES:
-        raise _Refusal("too_many_frames", f"At most {MAX_FRAMES} frames are accepted.")
-    times = [frame.t_ms for frame in frames]
-    if any(later <= earlier for earlier, later in itertools.pairwise(times)):
-        raise _Refusal(
-            "frames_out_of_order", "Frame capture times must increase from one frame to the next."
-        )
-    if len(times) >= 2:
-        largest_gap_ms = max(b - a for a, b in itertools.pairwise(times))
-        state.frames["largest_gap_ms"] = largest_gap_ms
-        if largest_gap_ms > MAX_FRAME_GAP_MS:
-            raise _Refusal(
-                "frames_time_gap",
-                f"Frames are {largest_gap_ms / 1000:.1f} s apart; capture the prompts in one go "
-                f"(at most {MAX_FRAME_GAP_MS / 1000:.0f} s between frames).",
-            )
-        if times[-1] - times[0] > MAX_SEQUENCE_MS:
-            raise _Refusal(
-                "sequence_too_long",
-                f"The capture took longer than {MAX_SEQUENCE_MS / 1000:.0f} s; start again.",
-            )
-    pairs = duplicate_pairs(frames, [thumbnail(frame.rgb) for frame in frames])
-    copies = sorted({j for _, j, _ in pairs})
-    state.frames["duplicates"] = len(copies)
-    if len(copies) > MAX_DUPLICATE_FRAMES:
-        raise _Refusal(
-            "frames_duplicated",
-            f"{len(copies)} frames are copies of earlier frames; a live capture never repeats "
-            "an image.",
-        )
-    blocks: list[_Block] = []
-    for position, frame in enumerate(frames):
-        if frame.prompt == NEUTRAL_PROMPT:
-            if blocks:
-                raise _Refusal(
-                    "prompt_order", "Neutral frames belong before the first prompt only."
-                )
-            continue
-        if blocks and blocks[-1].prompt == frame.prompt:
-            blocks[-1].positions.append(position)
-        else:
-            blocks.append(_Block(frame.prompt, [position]))
-    got = [block.prompt for block in blocks]
-    if got != list(challenge.prompts):
-        raise _Refusal(
-            "prompt_order",
-            f"Frames must follow the challenge in order {list(challenge.prompts)}; got {got}.",
-        )
-    for block in blocks:
-        needed = MIN_FRAMES_BLINK if block.prompt == "blink" else MIN_FRAMES_PER_PROMPT
-        if len(block.positions) < needed:
-            raise _Refusal(
-                "too_few_frames",
-                f"Prompt {block.prompt} needs at least {needed} frames; "
-                f"got {len(block.positions)}.",
-            )
-    return blocks
-
-
 def _measure(
     frames: list[Frame], source: LandmarkSource, mirrored: bool, state: _Verification
 ) -> list[FrameMeasure]:
@@ -291,20 +186,20 @@ def _measure(
         state.passive_spoof_type = passive.spoof_type
     faceless = len(measures) - len(with_face)
     if faceless > MAX_FACELESS_FRACTION * len(measures):
-        raise _Refusal(
+        raise Refusal(
             "face_not_found",
             f"No face was found in {faceless} of {len(measures)} frames; keep the face in view.",
         )
     if any(measure.second_face_large for measure in measures):
-        raise _Refusal("multiple_faces", "More than one face is in view; only the applicant.")
+        raise Refusal("multiple_faces", "More than one face is in view; only the applicant.")
     widths = [measure.face.width_px for measure in with_face]
     if widths and float(np.median(widths)) < MIN_FACE_PX:
-        raise _Refusal("face_too_small", "The face is too small; come closer to the camera.")
+        raise Refusal("face_too_small", "The face is too small; come closer to the camera.")
     return measures
 
 
 def _decide_prompts(
-    blocks: list[_Block],
+    blocks: list[PromptBlock],
     measures: list[FrameMeasure],
     frames: list[Frame],
     source: LandmarkSource,
@@ -386,7 +281,7 @@ def _decide_prompts(
             state.hint(f"prompt_not_satisfied:{block.prompt}", f"{block.prompt}: {outcome.reason}.")
     state.outcomes = outcomes
     if not all(outcome.satisfied for outcome in outcomes):
-        raise _Refusal(
+        raise Refusal(
             "challenge_not_completed",
             "Not every prompt was performed; follow each instruction while it is shown.",
             0.5 + 0.4 * _shortfall(outcomes),
@@ -396,7 +291,7 @@ def _decide_prompts(
 
 def _refuse_planar_motion(
     outcome: decisions.PromptOutcome,
-    block: _Block,
+    block: PromptBlock,
     reference: FrameMeasure,
     measures: list[FrameMeasure],
     frames: list[Frame],
@@ -437,45 +332,10 @@ def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
     return min(gaps) if gaps else 0.0
 
 
-def _discontinuities(with_face: list[FrameMeasure]) -> list[FrameMeasure]:
-    """Frames whose face or scene jumps from the previous one: where a swap would show.
-
-    In "decisive" mode only these, the first frame and the deciding frames are embedded (an
-    embedding costs ~100-250 ms here). A frame from another capture moves the face box, changes
-    its size or changes the whole picture at once; a head turn does none of that between frames
-    100-300 ms apart.
-    """
-    jumps = []
-    scene_changes = [
-        float(np.mean(np.abs(b.thumbnail - a.thumbnail))) for a, b in itertools.pairwise(with_face)
-    ]
-    typical_change = float(np.median(scene_changes)) if scene_changes else 0.0
-    for (previous, current), change in zip(
-        itertools.pairwise(with_face), scene_changes, strict=True
-    ):
-        width = max(previous.face.width_px, 1)
-        centre_shift = math.dist(_box_centre(previous), _box_centre(current)) / width
-        size_ratio = current.face.width_px / width
-        if (
-            centre_shift > JUMP_CENTRE_SHIFT
-            or not 1 / JUMP_SIZE_RATIO <= size_ratio <= JUMP_SIZE_RATIO
-            or change > max(JUMP_SCENE_MIN_CHANGE, JUMP_SCENE_FACTOR * typical_change)
-        ):
-            # The frame after the jump: a foreign frame is entered by a jump (or is the first
-            # frame, which is always embedded), so its own embedding is what counts.
-            jumps.append(current)
-    return jumps
-
-
-def _box_centre(measure: FrameMeasure) -> tuple[float, float]:
-    left, top, right, bottom = measure.face.box
-    return (left + right) / 2, (top + bottom) / 2
-
-
 def _check_identity(
     measures: list[FrameMeasure],
     outcomes: list[decisions.PromptOutcome],
-    blocks: list[_Block],
+    blocks: list[PromptBlock],
     reference_embedding: np.ndarray | None,
     identity_frames: str,
     frames: list[Frame],
@@ -485,43 +345,15 @@ def _check_identity(
     if identity_frames == "all":
         chosen = with_face
     else:
-        positions = {with_face[0].index}
-        for block, outcome in zip(blocks, outcomes, strict=True):
-            if outcome.decisive_position is not None:
-                positions.add(block.positions[outcome.decisive_position])
-        positions.update(m.index for m in _discontinuities(with_face))
-        chosen = [measures[p] for p in sorted(positions) if measures[p].has_face]
-    for measure in chosen:
-        measure.embedding = embed_face(frames[measure.index].rgb, measure.face)
-    embeddings = np.stack([m.embedding for m in chosen])
-    distances = np.linalg.norm(embeddings[:, None, :] - embeddings[None, :, :], axis=2)
-    medoid = int(np.argmin(distances.sum(axis=1)))
-    spread = float(distances[medoid].max())
-    state.identity = {
-        "frames_compared": len(chosen),
-        "max_distance_to_medoid": round(spread, 3),
-        "threshold": IDENTITY_MAX_DISTANCE,
-        "margin": float(min(1.0, max(0.0, (IDENTITY_MAX_DISTANCE - spread) / 0.3))),
-    }
-    if spread > IDENTITY_MAX_DISTANCE:
-        raise _Refusal(
-            "identity_changed",
-            f"The frames do not all show the same person (distance {spread:.2f} > "
-            f"{IDENTITY_MAX_DISTANCE}).",
-        )
-    if reference_embedding is not None:
-        # The mean of the frames' embeddings is steadier than any single frame.
-        centre = embeddings.mean(axis=0)
-        distance = face_distance(centre, np.asarray(reference_embedding, dtype=np.float64))
-        state.identity["document_distance"] = round(distance, 3)
-        state.identity["document_threshold"] = DOCUMENT_MAX_DISTANCE
-        if distance > DOCUMENT_MAX_DISTANCE:
-            raise _Refusal(
-                "not_document_holder",
-                f"The person in the frames does not match the document photo (distance "
-                f"{distance:.2f} > {DOCUMENT_MAX_DISTANCE}).",
-            )
-        state.identity["margin"] = min(
-            state.identity["margin"],
-            float(min(1.0, max(0.0, (DOCUMENT_MAX_DISTANCE - distance) / 0.3))),
-        )
+        deciding = [
+            block.positions[outcome.decisive_position]
+            for block, outcome in zip(blocks, outcomes, strict=True)
+            if outcome.decisive_position is not None
+        ]
+        chosen = identity.frames_to_embed(with_face, [measures[p] for p in deciding])
+    report = identity.compare_identities(
+        [(frames[m.index].rgb, m) for m in chosen], reference_embedding
+    )
+    state.identity = report.as_dict()
+    if report.refusal_code:
+        raise Refusal(report.refusal_code, report.refusal_message)
