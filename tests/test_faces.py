@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from gateway.services import faces
-from gateway.services.images import load_image
+from gateway.services.images import downscale_to_max_side, load_image
 
 
 def test_similarity_is_the_threshold_at_the_calibrated_eer_distance() -> None:
@@ -169,3 +169,22 @@ def test_embeddings_are_128_floats_closer_for_the_same_person(datasets_dir: Path
     assert np.isfinite(bezos_a).all()
     assert faces.face_distance(bezos_a, bezos_b) < faces.EER_DISTANCE
     assert faces.face_distance(bezos_a, dorsey) > faces.EER_DISTANCE
+
+
+@pytest.mark.slow
+def test_a_large_photo_is_searched_at_a_larger_scale_before_upsampling(datasets_dir):
+    """An ID-card portrait too small for the 640 px copy is found in the 1024 px one, which
+    costs about half the upsampled pass; the upsampled pass stays the last resort."""
+    from gateway.synthetic.documents import make_id_card
+
+    card = make_id_card(np.random.default_rng(1), load_image(datasets_dir / "faces" / "img1.jpg"))
+    assert max(card.image_rgb.shape[:2]) > 1024
+    # The 640 px copy alone misses this portrait...
+    assert faces.detect_faces(card.image_rgb, upsample_if_none=False) == []
+    # ...and the 1024 px copy finds it, so the upsampled pass is not needed.
+    [found] = faces.detect_faces(card.image_rgb)
+    assert found.upsampled is False
+    # Without the larger copy (a 640 px photo of the same card) only upsampling finds it.
+    small, _ = downscale_to_max_side(card.image_rgb, 640)
+    [small_found] = faces.detect_faces(small)
+    assert small_found.upsampled is True

@@ -182,6 +182,7 @@ def match_document_to_selfies(
     *,
     min_face_px: int = MIN_FACE_PX,
     max_frame_spread: float | None = None,
+    document_check: FaceCheck | None = None,
 ) -> DocumentSelfieMatch:
     """Match the document portrait against several selfie frames; decide on their median.
 
@@ -193,10 +194,12 @@ def match_document_to_selfies(
     (default: the calibrated equal-error distance) the result is `inconsistent_selfie_frames`,
     a swap of faces during capture, never a match.
     Codes: `match`, `no_match`, `<problem>:document`, `<problem>:selfie`, `inconsistent_...`.
+    `document_check` is the caller's own `check_image_faces(document_rgb)` when it already has
+    one (the pipeline also needs the document embedding for liveness): one embedding, not two.
     """
     _check_threshold(threshold)
     spread_limit = EER_DISTANCE if max_frame_spread is None else max_frame_spread
-    document = check_image_faces(document_rgb, min_face_px=min_face_px)
+    document = document_check or check_image_faces(document_rgb, min_face_px=min_face_px)
     document_faces = [face.as_dict() for face in document.faces]
 
     def result(code: str, detail: str, frames: list[SelfieFrameResult], **figures: Any):

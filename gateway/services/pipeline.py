@@ -22,7 +22,7 @@ import numpy as np
 
 from gateway.errors import ValidationFailed
 from gateway.services import scoring
-from gateway.services.face_match import check_image_faces, match_document_to_selfies
+from gateway.services.face_match import FaceCheck, check_image_faces, match_document_to_selfies
 from gateway.services.faces import DEFAULT_THRESHOLD
 from gateway.services.images import decode_image
 from gateway.services.kya import MxLookup, dns_mx_lookup, kya_factor
@@ -158,11 +158,15 @@ def face_factor(
     frames_rgb: Sequence[np.ndarray],
     frames: Sequence[SelfieFrame],
     threshold: float,
+    document_check: FaceCheck | None = None,
 ) -> dict[str, Any]:
     """Document portrait vs the frontal selfie frames (median distance, see face_match)."""
     indexes = _frontal_indexes(frames)
     result = match_document_to_selfies(
-        document_rgb, [frames_rgb[i] for i in indexes], threshold=threshold
+        document_rgb,
+        [frames_rgb[i] for i in indexes],
+        threshold=threshold,
+        document_check=document_check,
     )
     detail = {**result.as_dict(), "frame_indexes": indexes}
     side = result.code.partition(":")[2]
@@ -373,20 +377,25 @@ def run_pipeline(
         for index, frame in enumerate(captures.selfie_frames)
     ]
     lap("decode")
-    document_face = check_image_faces(document_rgb)
+    # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
+    # the portrait cut-out, and serves both the face match and liveness's same-person check.
+    document_face = check_image_faces(document_rgb, embed=False)
     if document_face.problem:
         raise InvalidPhoto("document", document_face.describe("document", 80))
+    portrait_rgb = portrait_region(document_rgb, document_face.faces[0].box)
+    portrait_face = check_image_faces(portrait_rgb)
     lap("document_face")
 
     factors: dict[str, dict[str, Any]] = {}
     factors["face_match"] = face_factor(
-        portrait_region(document_rgb, document_face.faces[0].box),
+        portrait_rgb,
         frames_rgb,
         captures.selfie_frames,
         effective["face_match_threshold"],
+        document_check=portrait_face,
     )
     lap("face_match")
-    factors["liveness"] = liveness_factor(captures, document_face.embedding)
+    factors["liveness"] = liveness_factor(captures, portrait_face.embedding)
     lap("liveness")
     factors["document"], document_fields = document_factor(
         document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today
