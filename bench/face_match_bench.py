@@ -21,6 +21,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from gateway.progress import progress  # noqa: E402
 from gateway.services import faces as face_service  # noqa: E402
 from gateway.services.face_match import match_faces  # noqa: E402
 from gateway.services.images import downscale_to_max_side, load_image  # noqa: E402
@@ -48,14 +49,6 @@ def rss_mib() -> tuple[float, float]:
 
 def percentile(samples_ms: list[float], fraction: float) -> float:
     return float(np.quantile(np.array(samples_ms), fraction))
-
-
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = round(width * done / total)
-    sys.stderr.write(f"\r{label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done == total:
-        sys.stderr.write("\n")
 
 
 def describe(label: str, samples_ms: list[float]) -> str:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 from worker_helpers import genuine_capture  # noqa: E402
 
 from bench.face_match_bench import rss_mib  # noqa: E402
+from gateway.progress import progress  # noqa: E402
 from gateway.services.faces import get_face_models  # noqa: E402
 from gateway.services.pipeline import Captures, SelfieFrame, run_pipeline  # noqa: E402
 
@@ -50,13 +51,6 @@ def reference_ms(rng: np.random.Generator) -> float:
     for _ in range(20):
         a = np.tanh(a @ a.T / 256.0)
     return (time.perf_counter() - started) * 1000.0
-
-
-def progress(done: int, total: int) -> None:
-    filled = round(30 * done / total)
-    sys.stderr.write(f"\rverifications [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-    if done == total:
-        sys.stderr.write("\n")
 
 
 def main() -> None:
@@ -103,7 +97,7 @@ def main() -> None:
         decisions.add(result.decision.decision)
         for name, value in result.timings_ms.items():
             per_factor.setdefault(name, []).append(value)
-        progress(run + 1, args.runs)
+        progress("verifications", run + 1, args.runs)
     rss_now, rss_peak = rss_mib()
 
     print(f"frames per verification: {len(capture.frames)}, decisions: {sorted(decisions)}")

@@ -29,6 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from gateway.progress import progress  # noqa: E402
 from gateway.services.documents import mrz_locate  # noqa: E402
 from gateway.services.documents.mrz import parse_mrz  # noqa: E402
 from gateway.services.documents.quality import assess_quality  # noqa: E402
@@ -47,15 +48,6 @@ from gateway.synthetic.identities import (  # noqa: E402
 FACES = REPO.parent / "shared" / "datasets" / "faces"
 OUT = REPO / "eval" / "out"
 TODAY = dt.date(2026, 11, 23)
-
-
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = round(width * done / max(total, 1))
-    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def pct(values: list[float]) -> str:

@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from gateway.progress import progress  # noqa: E402
 from gateway.services import faces as face_service  # noqa: E402
 from gateway.services.images import load_image  # noqa: E402
 
@@ -43,16 +44,6 @@ DEFAULT_FACES_DIR = REPO_ROOT.parent / "shared" / "datasets" / "faces"
 FAR_TARGET = 0.001
 # The similarity the mapping gives the median impostor distance: sets the slope.
 IMPOSTOR_MEDIAN_SIMILARITY = 0.05
-
-
-def progress(label: str, done: int, total: int) -> None:
-    """A one-line progress bar on stderr (stdout carries only the figures)."""
-    width = 30
-    filled = round(width * done / total) if total else width
-    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def read_identities(faces_dir: Path) -> dict[str, str]:

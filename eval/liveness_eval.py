@@ -55,6 +55,7 @@ from PIL import Image, ImageSequence
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from gateway.progress import progress  # noqa: E402
 from gateway.services.faces import detect_faces  # noqa: E402
 from gateway.services.images import load_image  # noqa: E402
 from gateway.services.liveness import Challenge, decisions, regions, verify_challenge  # noqa: E402  # noqa: E402
@@ -72,16 +73,6 @@ NEUTRAL_BEFORE_LEFT = (146, 150)
 TURN_LEFT = (151, 160)
 TURN_RIGHT_2 = (184, 210)
 GIF_LIVE, GIF_SCREEN, GIF_PRINT = (0, 32), (34, 60), (62, 87)
-
-
-def progress(label: str, done: int, total: int) -> None:
-    """One-line progress bar on stderr; stdout carries only the figures."""
-    width = 30
-    filled = round(width * done / total) if total else width
-    sys.stderr.write(f"\r{label:<26} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def read_clip(path: Path) -> list[np.ndarray]:
