@@ -223,6 +223,38 @@ class PocketBase:
         response = self.request("POST", "/api/ekyc/find", json=payload)
         return self._json(response, f"{collection} query")["items"]
 
+    def find_page(
+        self,
+        collection: str,
+        filter_template: str = "",
+        params: JsonDict | None = None,
+        *,
+        where: dict[str, str] | None = None,
+        sort: str = "-@rowid",
+        page: int = 1,
+        per_page: int = 50,
+    ) -> JsonDict:
+        """One page of ``find``: ``{page, per_page, has_more, items}`` (raw records).
+
+        Asks for one record more than the page to learn ``has_more`` without counting the whole
+        collection (PocketBase's totals need a full scan).
+        """
+        rows = self.find(
+            collection,
+            filter_template,
+            params,
+            where=where,
+            sort=sort,
+            limit=per_page + 1,
+            offset=(page - 1) * per_page,
+        )
+        return {
+            "page": page,
+            "per_page": per_page,
+            "has_more": len(rows) > per_page,
+            "items": rows[:per_page],
+        }
+
     def find_first(
         self,
         collection: str,

@@ -238,19 +238,9 @@ class ProfileService:
             where["external_ref"] = external_ref
         if status is not None:
             where["status"] = status
-        rows = self.pb.find(
-            "profiles",
-            where=where,
-            sort="-@rowid",
-            limit=per_page + 1,
-            offset=(page - 1) * per_page,
-        )
-        return {
-            "page": page,
-            "per_page": per_page,
-            "has_more": len(rows) > per_page,
-            "items": [self.profile_view(row, None) for row in rows[:per_page]],
-        }
+        listing = self.pb.find_page("profiles", where=where, page=page, per_page=per_page)
+        listing["items"] = [self.profile_view(row, None) for row in listing["items"]]
+        return listing
 
     # -- reviewer operations -------------------------------------------------------------------
 

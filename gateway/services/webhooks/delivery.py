@@ -477,20 +477,11 @@ def list_deliveries(
     if endpoint_id:
         clauses.append("endpoint = {:endpoint}")
         params["endpoint"] = endpoint_id
-    rows = pb.find(
-        "webhook_deliveries",
-        " && ".join(clauses),
-        params,
-        sort="-@rowid",
-        limit=per_page + 1,
-        offset=(page - 1) * per_page,
+    listing = pb.find_page(
+        "webhook_deliveries", " && ".join(clauses), params, page=page, per_page=per_page
     )
-    return {
-        "page": page,
-        "per_page": per_page,
-        "has_more": len(rows) > per_page,
-        "items": [delivery_view(row) for row in rows[:per_page]],
-    }
+    listing["items"] = [delivery_view(row) for row in listing["items"]]
+    return listing
 
 
 def replay_delivery(
