@@ -60,19 +60,21 @@ class PocketBaseServer:
     def _run(self, *args: str) -> None:
         subprocess.run([pocketbase_binary(), *args], check=True, capture_output=True, timeout=60)
 
-    def prepare(self) -> None:
-        """Apply migrations and upsert the superuser; safe to repeat on existing data."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._run(
-            "migrate",
-            "up",
+    def _project_dirs(self) -> list[str]:
+        """The data, migrations and hooks folders, the same for every pocketbase command."""
+        return [
             "--dir",
             str(self.data_dir),
             "--migrationsDir",
             str(MIGRATIONS_DIR),
             "--hooksDir",
             str(HOOKS_DIR),
-        )
+        ]
+
+    def prepare(self) -> None:
+        """Apply migrations and upsert the superuser; safe to repeat on existing data."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._run("migrate", "up", *self._project_dirs())
         # "--" ends the flags: a generated password may start with "-" (token_urlsafe does so
         # once in 64), which PocketBase's CLI would otherwise parse as an unknown flag.
         self._run(
@@ -94,12 +96,7 @@ class PocketBaseServer:
                 "serve",
                 "--http",
                 f"127.0.0.1:{self.port}",
-                "--dir",
-                str(self.data_dir),
-                "--migrationsDir",
-                str(MIGRATIONS_DIR),
-                "--hooksDir",
-                str(HOOKS_DIR),
+                *self._project_dirs(),
                 "--automigrate=false",
                 "--hooksWatch=false",
             ],
