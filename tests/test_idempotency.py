@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from api_helpers import assert_problem, unique_ref
 
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import pb_datetime
 
 CONCURRENCY = 8
 

@@ -12,7 +12,7 @@ from api_helpers import assert_problem, create_profile, new_profile_id, unique_r
 
 from gateway import create_app
 from gateway.services import links
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import pb_datetime
 
 PASSPORT = {"type": "passport", "country": "NLD", "number": "XN12AB34C"}
 

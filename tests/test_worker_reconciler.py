@@ -9,7 +9,7 @@ import pytest
 from api_helpers import new_profile_id
 from worker_helpers import history, submit, worker  # noqa: F401
 
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import pb_datetime
 from gateway.worker import reconciler
 from gateway.worker.app import huey
 

@@ -56,6 +56,13 @@ def get_history(profile_id: str) -> dict[str, Any]:
     return {"items": services().profiles.history(current_principal(), profile_id)}
 
 
+@bp.delete("/<profile_id>")
+@require_scope("partner")
+def erase_profile(profile_id: str) -> dict[str, Any]:
+    """Erase the profile's personal data (captures, applicant data, notes); history stays."""
+    return services().profiles.erase(current_principal(), profile_id)
+
+
 @bp.post("/<profile_id>/link")
 @require_scope("partner")
 def new_link(profile_id: str) -> dict[str, Any]:

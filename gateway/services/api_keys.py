@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.errors import Forbidden, Unauthorized
 from gateway.services.partner_settings import effective_settings
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
 
 KEY_PREFIX = "ek"
@@ -157,13 +158,6 @@ class KeyAuthenticator:
             return
         self._last_used_written[key["id"]] = now
         self.pb.update("api_keys", key["id"], {"last_used": pb_datetime(datetime.now(UTC))})
-
-
-def pb_datetime(moment: datetime) -> str:
-    """PocketBase's datetime text."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
 
 
 def ensure_bootstrap_partner(pb: PocketBase) -> dict[str, Any]:

@@ -27,9 +27,9 @@ import structlog
 
 from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
 from gateway.services import links
-from gateway.services.api_keys import pb_datetime
 from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
 from gateway.services.partner_settings import effective_settings
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
 
 log = structlog.get_logger("gateway.capture")

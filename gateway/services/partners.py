@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.errors import NotFound, ValidationFailed
-from gateway.services.api_keys import SCOPES, mint_key, pb_datetime
+from gateway.services.api_keys import SCOPES, mint_key
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
 
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services import crypto, links
-from gateway.services.api_keys import Principal, pb_datetime
+from gateway.services.api_keys import Principal
+from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
+from gateway.services.webhooks.events import emit_profile_erased
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
 CAPTURE_CLOSED_STATUSES = frozenset(
@@ -24,18 +26,12 @@ CAPTURE_CLOSED_STATUSES = frozenset(
 )
 REOPENING_STATUSES = frozenset({"expired", "document_expired"})
 REASON_REQUIRED_FOR = frozenset({"approved", "rejected"})
+# Statuses whose capture is still open: erasing ends it (-> expired) in the same transaction.
+ERASURE_ENDS_CAPTURE = frozenset(
+    {"unverified", "in_progress", "submitted", "resubmission_requested"}
+)
 DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
 PER_PAGE = 50
-
-
-def iso(pb_time: str | None) -> str | None:
-    """PocketBase's ``2026-01-02 03:04:05.678Z`` as ISO 8601 ``2026-01-02T03:04:05.678Z``."""
-    return pb_time.replace(" ", "T", 1) if pb_time else None
-
-
-def parse_pb_time(pb_time: str) -> datetime:
-    """A PocketBase datetime as an aware ``datetime``."""
-    return datetime.strptime(pb_time, "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -302,11 +298,88 @@ class ProfileService:
             },
         }
 
+    # -- erasure -------------------------------------------------------------------------------
+
+    def erase(self, principal: Principal, profile_id: str) -> dict[str, Any]:
+        """Erase a profile's personal data at the partner's request; idempotent.
+
+        Everything personal goes: applicant fields, the encrypted document number and its index,
+        metadata, every capture file, reviewer notes, and the per-factor details of the scores
+        (they quote what was read from the document). What stays explains what happened without
+        naming anyone: the status history, the decision, score and reasons. An open capture ends
+        (status ``expired``, in the same transaction as the wipe) and every link stops working; a
+        running verification is refused (409) because the worker would write its results back.
+        """
+        profile = self.load_owned(principal, profile_id)
+        if profile.get("erased_at"):
+            return erasure_view(profile)
+        if profile["status"] == "processing":
+            raise Conflict("A verification is running on this profile; erase it when it ends")
+        wipe = erasure_fields(profile, erased_at=pb_datetime(self.clock()))
+        if profile["status"] in ERASURE_ENDS_CAPTURE:
+            erased = self.pb.transition(
+                profile["id"],
+                "expired",
+                actor=principal.actor,
+                reason="personal data erased at the partner's request",
+                expected_from=[profile["status"]],
+                set_fields=wipe,
+            )["profile"]
+        else:
+            erased = self.pb.update("profiles", profile["id"], wipe)
+        for note in self.pb.find(
+            "notes", "profile = {:profile}", {"profile": profile["id"]}, limit=1000
+        ):
+            self.pb.delete("notes", note["id"])
+        self.audit(principal.actor, "profile.erased", profile["id"], {"status": erased["status"]})
+        emit_profile_erased(self.pb, profile)
+        return erasure_view(erased)
+
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         """Append to the audit log (ids and codes only, never PII)."""
         self.pb.create(
             "audit_log", {"actor": actor, "action": action, "target": target, "detail": detail}
         )
+
+
+def erasure_fields(profile: dict[str, Any], *, erased_at: str) -> dict[str, Any]:
+    """The values that erase a profile's personal data (files are removed by emptying them)."""
+    factors = (profile.get("scores") or {}).get("factors") or {}
+    return {
+        **{name: "" for name in APPLICANT_FIELDS},
+        "document_number_enc": "",
+        "document_index": "",
+        "metadata": None,
+        "return_url": "",
+        "capture": None,
+        "liveness_challenge": None,
+        "consent_at": "",
+        "document_front": "",
+        "document_back": "",
+        "selfie": "",
+        "selfie_frames": [],
+        "other_documents": [],
+        "scores": {
+            "erased": True,
+            "factors": {
+                name: {"status": factor.get("status"), "score": factor.get("score")}
+                for name, factor in factors.items()
+            },
+        }
+        if factors
+        else None,
+        "link_nonce": links.new_nonce(),
+        "erased_at": erased_at,
+    }
+
+
+def erasure_view(profile: dict[str, Any]) -> dict[str, Any]:
+    """What the partner is told after an erasure."""
+    return {
+        "id": profile["id"],
+        "status": profile["status"],
+        "erased_at": iso(profile["erased_at"]),
+    }
 
 
 def history_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from huey import crontab
 
 from gateway.container import Services
 from gateway.errors import IllegalTransition
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import pb_datetime
 from gateway.worker.app import enqueue_verification, huey, worker_services
 
 log = structlog.get_logger("gateway.reconciler")

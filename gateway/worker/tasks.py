@@ -26,8 +26,8 @@ from huey.api import Task
 from gateway.container import Services
 from gateway.errors import IllegalTransition, NotFound, StoreUnavailable
 from gateway.services import crypto
-from gateway.services.api_keys import pb_datetime
 from gateway.services.partner_settings import effective_settings
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
 from gateway.services.usage import record_usage
 from gateway.worker.app import huey, worker_services

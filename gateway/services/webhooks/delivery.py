@@ -20,9 +20,8 @@ import requests
 import structlog
 
 from gateway.errors import IllegalTransition, NotFound, StoreError
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
-from gateway.services.profiles import parse_pb_time
 from gateway.services.webhooks.endpoints import active_secrets, disable_endpoint
 from gateway.services.webhooks.events import (
     ENDPOINT_DISABLED,

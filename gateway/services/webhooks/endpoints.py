@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import NotFound, ValidationFailed
 from gateway.services import crypto
-from gateway.services.api_keys import pb_datetime
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.webhooks.events import ALL_EVENTS, EVENT_TYPES, iso_time
 from gateway.services.webhooks.signing import generate_secret

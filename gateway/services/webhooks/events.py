@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import StoreError
+from gateway.services.pb_time import iso
 from gateway.services.pocketbase import PocketBase
 
 PROFILE_EVENTS = (
@@ -119,9 +120,7 @@ def emit_profile_erased(pb: PocketBase, profile: dict[str, Any]) -> dict[str, An
     )
 
 
-def iso_time(pb_time: str) -> str:
-    """PocketBase's datetime text as ISO 8601."""
-    return pb_time.replace(" ", "T", 1)
+iso_time = iso  # the event envelope's timestamp: PocketBase's datetime text as ISO 8601
 
 
 def message_body(event: dict[str, Any]) -> bytes:
