@@ -137,3 +137,76 @@ def test_factor_score_and_status():
     # Details never carry the applicant's data.
     text = repr(kya_factor(applicant, document))
     assert "ana@example.com" not in text and "4915123456789" not in text
+
+
+class LoopbackDns:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP): MX for mail.test, NXDOMAIN else."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import dns.message
+        import dns.rcode
+        import dns.rrset
+
+        while self.running:
+            try:
+                wire, address = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(wire)
+            response = dns.message.make_response(query)
+            name = query.question[0].name.to_text()
+            if name == "mail.test.":
+                response.answer.append(
+                    dns.rrset.from_text(name, 300, "IN", "MX", "10 mx.mail.test.")
+                )
+            else:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self.sock.sendto(response.to_wire(), address)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def test_mx_lookup_asks_a_real_dns_server():
+    from gateway.services.kya import dns_mx_lookup
+
+    server = LoopbackDns()
+    try:
+        lookup = dns_mx_lookup(timeout_s=2.0, nameservers=["127.0.0.1"], port=server.port)
+        assert lookup is not None
+        assert lookup("mail.test") is True
+        assert lookup("nomail.test") is False
+        assert statuses(check_email("ana@mail.test", mx_lookup=lookup))["email_mx"] == "pass"
+        assert statuses(check_email("ana@nomail.test", mx_lookup=lookup))["email_mx"] == "fail"
+    finally:
+        server.close()
+
+
+def test_an_unreachable_dns_is_not_checked_never_passed():
+    import socket
+
+    from gateway.services.kya import dns_mx_lookup
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # bound, never answers
+        lookup = dns_mx_lookup(
+            timeout_s=0.3, nameservers=["127.0.0.1"], port=silent.getsockname()[1]
+        )
+        assert lookup is not None
+        assert lookup("mail.test") is None
+        result = statuses(check_email("ana@mail.test", mx_lookup=lookup))
+    assert result["email_mx"] == "not_checked"

@@ -49,17 +49,28 @@ def email_syntax_problem(email: str) -> str | None:
     return None
 
 
-def dns_mx_lookup(timeout_s: float = 3.0) -> MxLookup | None:
-    """An MX lookup backed by dnspython, or None when dnspython is not installed."""
+def dns_mx_lookup(
+    timeout_s: float = 3.0, nameservers: list[str] | None = None, port: int = 53
+) -> MxLookup | None:
+    """An MX lookup backed by dnspython (None if it is not installed).
+
+    The system's resolvers by default; ``nameservers``/``port`` point it elsewhere. A lookup
+    that gets no answer (offline, timeout) returns None, which the check reports as
+    ``not_checked``: an unreachable DNS never passes nor fails an applicant.
+    """
     try:
         import dns.exception
         import dns.resolver
     except ImportError:
         return None
+    resolver = dns.resolver.Resolver(configure=nameservers is None)
+    if nameservers is not None:
+        resolver.nameservers = nameservers
+        resolver.port = port
 
     def lookup(domain: str) -> bool | None:
         try:
-            answers = dns.resolver.resolve(domain, "MX", lifetime=timeout_s)
+            answers = resolver.resolve(domain, "MX", lifetime=timeout_s)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return False
         except dns.exception.DNSException:
