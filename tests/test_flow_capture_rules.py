@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.services.capture import (
+from gateway.services.capture_rules import (
     FrameUpload,
     allowed_return_url,
     branding,

@@ -27,11 +27,11 @@ from gateway.services.capture import (
     CaptureConfig,
     CaptureService,
     CaptureSession,
-    FrameUpload,
     LinkFinished,
     LinkMissing,
     LinkRefused,
 )
+from gateway.services.capture_rules import FrameUpload
 
 HOSTED_FLOW_DIR = Path(__file__).resolve().parents[2] / "hosted_flow"
 LANGUAGES = ("en", "fr")

@@ -15,21 +15,28 @@ for a resubmission, which step failed and why.
 from __future__ import annotations
 
 import hmac
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
 
 from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
 from gateway.services import links
+from gateway.services.capture_rules import (
+    NEUTRAL_PROMPT,
+    FrameUpload,
+    allowed_return_url,
+    branding,
+    check_frames,
+    normalize_country,
+    resubmission_step,
+)
 from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
 from gateway.services.partner_settings import effective_settings
-from gateway.services.pb_time import pb_datetime
+from gateway.services.pb_time import iso, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
 
 log = structlog.get_logger("gateway.capture")
@@ -40,12 +47,8 @@ TWO_SIDED_TYPES = frozenset({"id_card", "driver_license", "residence_permit"})
 FINISHED_STATUSES = frozenset(
     {"submitted", "processing", "approved", "rejected", "manual_review", "document_expired"}
 )
-NEUTRAL_PROMPT = "neutral"
-MAX_SELFIE_FRAMES = 40
 DEFAULT_UPLOAD_RATE_LIMIT = "30 per minute;300 per hour"
 DEFAULT_API_RATE_LIMIT = "120 per minute;2000 per hour"
-ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-DEFAULT_ACCENT = "#1f4fd1"
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 
@@ -124,15 +127,6 @@ class UploadResult:
     accepted: bool
     issues: list[dict[str, str]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FrameUpload:
-    """One selfie frame as the page sends it."""
-
-    prompt: str
-    t_ms: float
-    content: bytes
 
 
 # -- the service -------------------------------------------------------------------------------
@@ -275,7 +269,7 @@ class CaptureService:
             "step": self._next_step(profile, capture, document_type),
             "branding": branding(session.settings, session.partner_name),
             "retention_days": int(session.settings.get("retention_days") or 90),
-            "consent_at": _iso(profile.get("consent_at")),
+            "consent_at": iso(profile.get("consent_at")),
             "document": {
                 "type": document_type,
                 "country": (
@@ -569,42 +563,6 @@ class CaptureService:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def resubmission_step(reason: str) -> str:
-    """The step a resubmission reopens at, from the reason the worker or reviewer gave."""
-    lowered = reason.lower()
-    if "document" in lowered:
-        return "document"
-    if any(word in lowered for word in ("selfie", "liveness", "face")):
-        return "selfie"
-    return "document"
-
-
-def check_frames(frames: Sequence[FrameUpload], prompts: Sequence[str]) -> None:
-    """Frames must answer this challenge: known prompts, in its order, with times."""
-    if not frames:
-        raise ValidationFailed("No frames were sent", errors={"frames": ["required"]})
-    if len(frames) > MAX_SELFIE_FRAMES:
-        raise ValidationFailed(
-            f"At most {MAX_SELFIE_FRAMES} frames are accepted", errors={"frames": ["too many"]}
-        )
-    allowed = set(prompts) | {NEUTRAL_PROMPT}
-    order: list[str] = []
-    for index, frame in enumerate(frames):
-        if frame.prompt not in allowed:
-            raise ValidationFailed(
-                f"frames[{index}] has a prompt that is not in this challenge",
-                errors={f"frames[{index}]": ["unknown prompt"]},
-            )
-        if not order or order[-1] != frame.prompt:
-            order.append(frame.prompt)
-    answered = [prompt for prompt in order if prompt != NEUTRAL_PROMPT]
-    if answered != list(prompts):
-        raise ValidationFailed(
-            "The frames do not follow the challenge's prompts in order",
-            errors={"frames": [f"expected {list(prompts)}"]},
-        )
-
-
 def _selfie_index(frames: Sequence[FrameUpload]) -> int:
     """The still kept as ``selfie``: the last neutral (facing the camera) frame, else the first."""
     neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
@@ -623,80 +581,6 @@ def _match_stored_names(sent: Sequence[str], stored: Sequence[str]) -> list[str]
 
 def _file(name: str, image: CleanImage) -> FileTuple:
     return (name, image.content, image.mime_type)
-
-
-def _iso(pb_time: str | None) -> str | None:
-    return pb_time.replace(" ", "T", 1) if pb_time else None
-
-
-def normalize_country(country: str) -> str:
-    """ISO 3166-1 alpha-3 from an alpha-2 or alpha-3 code; ``ValidationFailed`` otherwise."""
-    import pycountry
-
-    code = (country or "").strip().upper()
-    found = None
-    if len(code) == 2:
-        found = pycountry.countries.get(alpha_2=code)
-    elif len(code) == 3:
-        found = pycountry.countries.get(alpha_3=code)
-    if found is None:
-        raise ValidationFailed("Unknown country", errors={"country": ["ISO 3166 code expected"]})
-    return found.alpha_3
-
-
-def branding(settings: dict[str, Any], partner_name: str) -> dict[str, str]:
-    """Name and accent colour, with a text colour that keeps WCAG AA contrast on the accent."""
-    brand = settings.get("branding") or {}
-    accent = str(brand.get("accent_color") or DEFAULT_ACCENT)
-    if not ACCENT_COLOUR.match(accent):
-        accent = DEFAULT_ACCENT
-    return {
-        "name": str(brand.get("name") or partner_name or ""),
-        "accent_color": accent.lower(),
-        "accent_text_color": readable_text_colour(accent),
-    }
-
-
-def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(first: str, second: str) -> float:
-    """WCAG 2 contrast ratio between two ``#rrggbb`` colours."""
-    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def readable_text_colour(accent: str) -> str:
-    """White or near-black, whichever contrasts more with ``accent``."""
-    return max(("#ffffff", "#111111"), key=lambda colour: contrast_ratio(accent, colour))
-
-
-def allowed_return_url(
-    return_url: str, allowed_prefixes: Sequence[str], *, profile_id: str, status: str
-) -> str | None:
-    """``return_url`` with ``profile_id`` and ``status`` added, if it starts with an allowed
-    prefix (an empty allow-list allows nothing: the applicant stays on the done page)."""
-    if not return_url or not any(_under_prefix(return_url, p) for p in allowed_prefixes):
-        return None
-    parts = urlsplit(return_url)
-    if parts.scheme not in ("https", "http"):
-        return None
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("profile_id", "status")]
-    query += [("profile_id", profile_id), ("status", status)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-def _under_prefix(url: str, prefix: str) -> bool:
-    """``url`` starts with ``prefix`` at a boundary: ``https://bank.example`` must not allow
-    ``https://bank.example.evil.test``, nor ``/done`` allow ``/done-elsewhere``."""
-    if not prefix or not url.startswith(prefix):
-        return False
-    if len(url) == len(prefix) or prefix[-1] in "/?#&=":
-        return True
-    return url[len(prefix)] in "/?#"
 
 
 def _default_quality_check(rgb: Any) -> Any:
