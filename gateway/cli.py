@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -21,6 +22,18 @@ from gateway.pb_server import REPO_ROOT, PocketBaseServer
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
+
+
+def stop_requested() -> threading.Event:
+    """An event set by Ctrl-C (SIGINT) or SIGTERM, so a foreground command can stop cleanly."""
+    event = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        event.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    return event
 
 
 def _pocketbase_port(settings: Settings) -> int:
@@ -105,22 +118,15 @@ def cmd_up(settings: Settings) -> int:
         ),
         flush=True,
     )
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop = stop_requested()
     exit_code = 0
     try:
-        while not stopping:
+        while not stop.is_set():
             for name, child in children.items():
                 if child.poll() is not None:
                     print(f"ekyc: {name} exited with {child.returncode}; stopping", flush=True)
                     exit_code = 1
-                    stopping = True
+                    stop.set()
             time.sleep(0.2)
     finally:
         for child in (worker, gateway):
@@ -148,15 +154,8 @@ def cmd_pocketbase(settings: Settings) -> int:
     pocketbase = _pocketbase(settings)
     pocketbase.prepare()
     pocketbase.start()
-    stopped = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopped
-        stopped = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    while not stopped and pocketbase.process and pocketbase.process.poll() is None:
+    stop = stop_requested()
+    while not stop.is_set() and pocketbase.process and pocketbase.process.poll() is None:
         time.sleep(0.2)
     pocketbase.stop()
     return 0
