@@ -62,6 +62,7 @@ from gateway.services.liveness import Challenge, decisions, regions, verify_chal
 from gateway.services.liveness.landmark_sources import RegionLandmarkSource  # noqa: E402
 from gateway.services.liveness.passive import passive_cues  # noqa: E402
 from gateway.services.liveness.pose import head_geometry, pitch_up_deg  # noqa: E402
+from gateway.synthetic.eyes import cover_iris_with_skin  # noqa: E402
 
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 OUT_DIR = REPO_ROOT / "eval" / "out"
@@ -393,23 +394,6 @@ def blink_measurements(clip, gif) -> dict:
         "covered_over_open_max": round(max(ratios), 3) if ratios else None,
     }
     return results
-
-
-def cover_iris_with_skin(rgb: np.ndarray, landmarks) -> np.ndarray:
-    """Copy cheek skin (from below each eye) over the iris, leaving the eye corners visible:
-    a stand-in for a closed lid (it hides the iris as a lid does; no lash line or crease)."""
-    points = np.asarray(landmarks, dtype=np.float64)
-    covered = rgb.copy()
-    for a, b in ((0, 1), (2, 3)):
-        centre = (points[a] + points[b]) / 2
-        width = float(np.linalg.norm(points[a] - points[b]))
-        half_w, half_h = max(1, int(width * 0.45)), max(1, int(width * 0.3))
-        source_x, source_y = int(centre[0]), int(centre[1] + width * 1.3)
-        x0, y0 = int(centre[0]) - half_w, int(centre[1]) - half_h
-        covered[y0 : y0 + 2 * half_h, x0 : x0 + 2 * half_w] = rgb[
-            source_y - half_h : source_y + half_h, source_x - half_w : source_x + half_w
-        ]
-    return covered
 
 
 def unprompted_satisfaction(clip) -> dict:

@@ -20,6 +20,7 @@ import pytest
 
 from gateway.errors import ValidationFailed
 from gateway.services.liveness import Challenge, verify_challenge
+from gateway.synthetic.eyes import cover_iris_with_skin
 
 NOW = 1_700_000_000.0
 
@@ -284,27 +285,11 @@ def test_a_photo_tilted_in_front_of_the_camera_does_not_turn(datasets_dir):
     assert fits and min(fits) >= 0.9
 
 
-def cover_eyes(rgb: np.ndarray, landmarks) -> np.ndarray:
-    """Copy cheek skin from below each eye over its iris, leaving the corners (see docstring)."""
-    covered = rgb.copy()
-    points = np.asarray(landmarks)
-    for a, b in ((0, 1), (2, 3)):
-        centre = (points[a] + points[b]) / 2
-        width = float(np.linalg.norm(points[a] - points[b]))
-        half_w, half_h = max(1, int(width * 0.45)), max(1, int(width * 0.3))
-        source_x, source_y = int(centre[0]), int(centre[1] + width * 1.3)
-        x0, y0 = int(centre[0]) - half_w, int(centre[1]) - half_h
-        covered[y0 : y0 + 2 * half_h, x0 : x0 + 2 * half_w] = rgb[
-            source_y - half_h : source_y + half_h, source_x - half_w : source_x + half_w
-        ]
-    return covered
-
-
 @pytest.mark.slow
 def test_blink_satisfied_with_covered_eyes_and_not_without(clip):
     from gateway.services.faces import detect_faces
 
-    closed = cover_eyes(clip[171], detect_faces(clip[171])[0].landmarks)
+    closed = cover_iris_with_skin(clip[171], detect_faces(clip[171])[0].landmarks)
     parts = [("neutral", [167]), ("blink", [169, 171, 173])]
     frames = clip_frames(clip, parts)
     open_result = verify_challenge(challenge_of("blink"), frames, now=NOW)
@@ -314,7 +299,10 @@ def test_blink_satisfied_with_covered_eyes_and_not_without(clip):
     blink_result = verify_challenge(challenge_of("blink"), frames, now=NOW)
     assert blink_result.is_live, blink_result.hints
     # eyes that close and never reopen are not a blink
-    frames[3] = {**frames[3], "rgb": cover_eyes(clip[173], detect_faces(clip[173])[0].landmarks)}
+    frames[3] = {
+        **frames[3],
+        "rgb": cover_iris_with_skin(clip[173], detect_faces(clip[173])[0].landmarks),
+    }
     assert not verify_challenge(challenge_of("blink"), frames, now=NOW).is_live
 
 
