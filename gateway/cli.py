@@ -77,6 +77,10 @@ def gunicorn_command(settings: Settings) -> list[str]:
         "10",
         "--access-logfile",
         "-" if settings.log_level == "DEBUG" else "/dev/null",
+        # Per home, not gunicorn's default in ~/.gunicorn, so two stacks on one machine
+        # (two homes, or a test beside a running stack) never share a control socket.
+        "--control-socket",
+        str(settings.ekyc_home / "gunicorn.ctl"),
     ]
 
 
