@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import sys
 
 import numpy as np
 import pytest
@@ -236,13 +235,6 @@ def test_document_ocr_reads_a_synthetic_passport(client, partner, datasets_dir):
         headers=partner.headers,
     )
     assert_problem(bad_hint, 422, "validation_failed")
-
-
-def test_unavailable_service_is_503(client, partner, monkeypatch):
-    monkeypatch.setitem(sys.modules, "gateway.services.documents.service", None)
-    response = client.post("/v1/document/validate", json={"mrz": "P<UTO"}, headers=partner.headers)
-    problem = assert_problem(response, 503, "check_unavailable")
-    assert "MRZ validation is not available" in problem["detail"]
 
 
 # -- liveness -----------------------------------------------------------------------------------

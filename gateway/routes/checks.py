@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,8 +31,13 @@ from gateway.schemas.checks import (
     FaceMatchSchema,
     LivenessAnalyzeSchema,
 )
+from gateway.services.documents.service import analyze_document, validate_fields, validate_mrz
+from gateway.services.face_match import match_faces
 from gateway.services.faces import DEFAULT_THRESHOLD
 from gateway.services.images import decode_image
+from gateway.services.liveness.challenge import Challenge
+from gateway.services.liveness.passive import analyze_passive
+from gateway.services.liveness.verify import verify_challenge
 from gateway.services.uploads import sniff_image_type
 from gateway.services.usage import record_usage
 
@@ -44,21 +48,6 @@ _face_schema = FaceMatchSchema()
 _ocr_schema = DocumentOcrSchema()
 _validate_schema = DocumentValidateSchema()
 _liveness_schema = LivenessAnalyzeSchema()
-
-
-class CheckUnavailable(GatewayError):
-    """The service behind this check is not installed in this deployment."""
-
-    status, code, title = 503, "check_unavailable", "This check is not available"
-
-
-def _service(module: str, name: str, check: str) -> Callable[..., Any]:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as error:
-        raise CheckUnavailable(
-            f"{check} is not available on this gateway ({module}.{name} is not installed)"
-        ) from error
 
 
 def _image_bytes(value: str, field: str) -> bytes:
@@ -176,7 +165,6 @@ def face_match() -> dict[str, Any]:
 
     def run() -> dict[str, Any]:
         data = _face_match_input()
-        match_faces = _service("gateway.services.face_match", "match_faces", "face match")
         threshold = data.get(
             "threshold",
             float(current_principal().settings.get("face_match_threshold", DEFAULT_THRESHOLD)),
@@ -195,16 +183,13 @@ def document_ocr() -> dict[str, Any]:
 
     def run() -> dict[str, Any]:
         body = _ocr_schema.load(json_body())
-        analyze = _service(
-            "gateway.services.documents.service", "analyze_document", "document reading"
-        )
         front = _rgb(body["image_front_base64"], "image_front_base64")
         back = (
             _rgb(body["image_back_base64"], "image_back_base64")
             if body.get("image_back_base64")
             else None
         )
-        return analyze(
+        return analyze_document(
             front,
             back,
             document_hint=body["document_hint"],
@@ -224,13 +209,7 @@ def document_validate() -> dict[str, Any]:
         body = _validate_schema.load(json_body())
         min_age = int(current_principal().settings.get("min_age", 18))
         if "mrz" in body:
-            validate_mrz = _service(
-                "gateway.services.documents.service", "validate_mrz", "MRZ validation"
-            )
             return validate_mrz(body["mrz"], min_age=min_age)
-        validate_fields = _service(
-            "gateway.services.documents.service", "validate_fields", "field validation"
-        )
         return validate_fields(body["fields_"], min_age=min_age)
 
     return _metered("document_validate", run)
@@ -244,20 +223,11 @@ def liveness_analyze() -> dict[str, Any]:
     def run() -> dict[str, Any]:
         body = _liveness_schema.load(json_body())
         if "image_live_base64" in body:
-            analyze_passive = _service(
-                "gateway.services.liveness.passive", "analyze_passive", "passive liveness"
-            )
             rgb = _rgb(body["image_live_base64"], "image_live_base64")
             return analyze_passive(rgb).to_liveness_dict()
-        verify = _service(
-            "gateway.services.liveness.verify", "verify_challenge", "liveness verification"
-        )
-        challenge_type = _service(
-            "gateway.services.liveness.challenge", "Challenge", "liveness verification"
-        )
         now = time.time()
         try:
-            challenge = challenge_type.from_dict(
+            challenge = Challenge.from_dict(
                 {"id": "api", "prompts": body["challenge"], "issued_at": now,
                  "expires_at": now + 600}
             )  # fmt: skip
@@ -273,6 +243,6 @@ def liveness_analyze() -> dict[str, Any]:
             }
             for index, frame in enumerate(body["frames"])
         ]
-        return verify(challenge, frames, now=now, mirrored=body["mirrored"]).to_dict()
+        return verify_challenge(challenge, frames, now=now, mirrored=body["mirrored"]).to_dict()
 
     return _metered("liveness", run)

@@ -11,10 +11,8 @@ the worker maps it to ``resubmission_requested`` without retrying. No Flask, no 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +20,14 @@ import numpy as np
 
 from gateway.errors import ValidationFailed
 from gateway.services import scoring
+from gateway.services.documents.service import analyze_document
 from gateway.services.face_match import FaceCheck, check_image_faces, match_document_to_selfies
 from gateway.services.faces import DEFAULT_THRESHOLD
 from gateway.services.images import decode_image
 from gateway.services.kya import MxLookup, dns_mx_lookup, kya_factor
+from gateway.services.liveness.challenge import Challenge
+from gateway.services.liveness.verify import verify_challenge
+from gateway.services.registry import RegistrySubject, registry_factor
 from gateway.services.scoring import FAIL, NOT_CHECKED, PASS, factor
 
 # Prompts under which the applicant faces the camera: the frames the face match prefers, because
@@ -177,36 +179,12 @@ def face_factor(
     return factor(FAIL, result.similarity or 0.0, [result.detail], detail)
 
 
-def _load(module_name: str, attribute: str) -> Callable[..., Any] | None:
-    """A collaborator's service function, or None when its module is not installed yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        if error.name and module_name.startswith(error.name):
-            return None
-        raise
-    return getattr(module, attribute, None)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    for method in ("to_dict", "as_dict"):
-        if hasattr(value, method):
-            return getattr(value, method)()
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"cannot read a {type(value).__name__} result")
-
-
 def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) -> dict[str, Any]:
     """The challenge verified from the frames, with the document face as the reference."""
-    verify = _load("gateway.services.liveness.verify", "verify_challenge")
-    challenge_type = verify and _load("gateway.services.liveness.challenge", "Challenge")
-    if verify is None or challenge_type is None:
-        return factor(NOT_CHECKED, None, ["liveness verification unavailable"])
     if not captures.liveness_challenge:
         return factor(NOT_CHECKED, None, ["no liveness challenge was issued for this capture"])
     try:
-        challenge = challenge_type.from_dict(dict(captures.liveness_challenge))
+        challenge = Challenge.from_dict(dict(captures.liveness_challenge))
     except ValueError as error:
         return factor(NOT_CHECKED, None, [f"the stored liveness challenge is unreadable: {error}"])
     # Bytes, not the decoded pixels: the service hashes them to catch one file sent twice.
@@ -215,15 +193,13 @@ def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) 
         for frame in captures.selfie_frames
     ]
     try:
-        result = _as_dict(
-            verify(
-                challenge,
-                frames,
-                now=captures.challenge_checked_at,
-                reference_embedding=reference_embedding,
-                mirrored=captures.mirrored,
-            )
-        )
+        result = verify_challenge(
+            challenge,
+            frames,
+            now=captures.challenge_checked_at,
+            reference_embedding=reference_embedding,
+            mirrored=captures.mirrored,
+        ).to_dict()
     except ValidationFailed as error:
         return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
     confidence = float(result.get("confidence") or 0.0)
@@ -233,15 +209,6 @@ def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) 
     return factor(FAIL, 0.0, hints, result)
 
 
-_DOCUMENT_ARGUMENTS = (
-    "back_rgb",
-    "applicant",
-    "min_age",
-    "document_hint",
-    "country_hint",
-    "today",
-    "detect_face",
-)
 _DOCUMENT_HINTS = {"passport", "id_card", "driver_license", "residence_permit"}
 
 
@@ -259,23 +226,18 @@ def document_factor(
     again. An unreadable document whose photo has quality problems (blur, glare, cut off) is an
     `InvalidPhoto`: a better photo will fix it, a reviewer cannot.
     """
-    analyze = _load("gateway.services.documents.service", "analyze_document")
-    if analyze is None:
-        return factor(NOT_CHECKED, None, ["document reading unavailable"]), {}
-    offered = {
-        "back_rgb": back_rgb,
-        "applicant": dict(applicant),
-        "min_age": min_age,
-        "document_hint": applicant.get("document_type")
+    result = analyze_document(
+        front_rgb,
+        back_rgb,
+        applicant=dict(applicant),
+        min_age=min_age,
+        document_hint=applicant.get("document_type")
         if applicant.get("document_type") in _DOCUMENT_HINTS
         else "auto",
-        "country_hint": applicant.get("document_country") or "auto",
-        "today": today,
-        "detect_face": False,
-    }
-    accepted = inspect.signature(analyze).parameters
-    kwargs = {name: offered[name] for name in _DOCUMENT_ARGUMENTS if name in accepted}
-    result = _as_dict(analyze(front_rgb, **kwargs))
+        country_hint=applicant.get("document_country") or "auto",
+        today=today,
+        detect_face=False,
+    )
     fields = dict(result.get("fields") or {})
     checks = list(result.get("checks") or [])
     failed = [item for item in checks if item.get("status") == FAIL]
@@ -321,17 +283,13 @@ def registry_check(
     document_fields: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The optional registry connector (national ID or professional register)."""
-    registry_factor = _load("gateway.services.registry", "registry_factor")
-    subject_type = _load("gateway.services.registry", "RegistrySubject")
-    if registry_factor is None or subject_type is None:
-        return factor(NOT_CHECKED, None, ["no registry connector is installed in this gateway"])
     kind = str((partner_settings.get("registry") or {}).get("kind") or "national_id")
     full_name = " ".join(
         str(part)
         for part in (document_fields.get("given_names"), document_fields.get("surname"))
         if part
     ) or str(document_fields.get("name") or "")
-    subject = subject_type(
+    subject = RegistrySubject(
         kind=kind,
         id_number=document_fields.get("nik")
         or document_fields.get("document_number")
