@@ -30,18 +30,22 @@ def _partner_id(services: Services, ref: str) -> str:
     return find_partner(services.pb, ref)["id"]
 
 
+def _print_new_key(created: dict[str, Any], as_json: bool) -> None:
+    """A freshly minted key, the only time it is shown: one JSON line for scripts, or lines."""
+    if as_json:
+        print(json.dumps(created))
+        return
+    for name in ("partner_id", "key_id", "api_key"):
+        if name in created:
+            print(f"{name + ':':<12}{created[name]}")
+    print("Store the API key now: it is not shown again.")
+
+
 def partner_create(services: Services, args: argparse.Namespace) -> int:
     """Create a partner and print its first API key, once."""
     from gateway.services import partners
 
-    created = partners.create_partner(services.pb, args.name, _scopes(args.scopes))
-    if args.json:
-        print(json.dumps(created))
-    else:
-        print(f"partner_id: {created['partner_id']}")
-        print(f"key_id:     {created['key_id']}")
-        print(f"api_key:    {created['api_key']}")
-        print("Store the API key now: it is not shown again.")
+    _print_new_key(partners.create_partner(services.pb, args.name, _scopes(args.scopes)), args.json)
     return 0
 
 
@@ -49,12 +53,7 @@ def key_create(services: Services, args: argparse.Namespace) -> int:
     """Add a key to a partner (e.g. before revoking the old one)."""
     from gateway.services import partners
 
-    created = partners.create_key(services.pb, args.partner, _scopes(args.scopes))
-    if args.json:
-        print(json.dumps(created))
-    else:
-        print(f"key_id:  {created['key_id']}\napi_key: {created['api_key']}")
-        print("Store the API key now: it is not shown again.")
+    _print_new_key(partners.create_key(services.pb, args.partner, _scopes(args.scopes)), args.json)
     return 0
 
 

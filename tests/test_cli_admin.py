@@ -53,6 +53,16 @@ def test_partner_and_keys_lifecycle(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_a_new_key_is_printed_once_for_people_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "partner", "create", "Text Bank")
+    assert code == 0
+    lines = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    assert lines["api_key"].strip().startswith(f"ek_{lines['key_id'].strip()}_")
+    assert lines["partner_id"].strip()
+    assert "not shown again" in out
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_unknown_key_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["key", "revoke", "doesnotexist"]) == 2
     assert "No key" in capsys.readouterr().err
