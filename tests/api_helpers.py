@@ -9,6 +9,8 @@ from typing import Any
 from werkzeug.test import TestResponse
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "trace_id"}
+# The path every verified profile takes before a decision.
+TO_PROCESSING = ("in_progress", "submitted", "processing")
 
 
 def unique_ref(prefix: str = "ref") -> str:
@@ -41,3 +43,9 @@ def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, 
     assert body["type"].endswith("/" + code)
     assert body["trace_id"] == response.headers["X-Request-ID"]
     return body
+
+
+def walk(pb: Any, profile_id: str, *statuses: str, actor: str = "worker", reason: str = "") -> None:
+    """Move a profile through ``statuses`` in order, each a real transition with its history."""
+    for status in statuses:
+        pb.transition(profile_id, status, actor=actor, reason=reason)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from api_helpers import TO_PROCESSING, assert_problem, walk
 from PIL import Image
 
 from gateway.errors import NotFound
 from gateway.services import links
-from tests.api_helpers import assert_problem
 
 
 def jpeg_bytes() -> bytes:
@@ -102,8 +102,7 @@ def test_erasing_a_decided_profile_keeps_the_decision_and_removes_files_and_note
         json={"body": "Ada looks fine"},
         headers=reviewer.headers,
     )
-    for status in ("in_progress", "submitted", "processing"):
-        services.pb.transition(profile_id, status, actor="system")
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="system")
     services.pb.transition(
         profile_id,
         "approved",
@@ -147,8 +146,7 @@ def test_erasing_a_decided_profile_keeps_the_decision_and_removes_files_and_note
 
 def test_a_running_verification_is_not_erased(client, services, partner):
     created = create(client, partner.headers, external_ref="running")
-    for status in ("in_progress", "submitted", "processing"):
-        services.pb.transition(created["id"], status, actor="system")
+    walk(services.pb, created["id"], *TO_PROCESSING, actor="system")
 
     response = client.delete(f"/api/profiles/{created['id']}", headers=partner.headers)
 

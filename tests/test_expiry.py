@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from api_helpers import new_profile_id
+from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -21,8 +21,7 @@ def approved_profile(
 ) -> str:
     """A profile created through the API and walked to ``approved`` with a document expiry."""
     profile_id = new_profile_id(client, headers)
-    for status in ("in_progress", "submitted", "processing"):
-        services.pb.transition(profile_id, status, actor="worker")
+    walk(services.pb, profile_id, *TO_PROCESSING)
     services.pb.transition(
         profile_id,
         "approved",
@@ -101,8 +100,7 @@ def test_only_approved_profiles_are_considered(
 ) -> None:
     partner = make_partner()
     profile_id = new_profile_id(client, partner.headers)
-    for status in ("in_progress", "submitted", "processing", "manual_review"):
-        services.pb.transition(profile_id, status, actor="worker")
+    walk(services.pb, profile_id, *TO_PROCESSING, "manual_review")
     services.pb.update("profiles", profile_id, {"document_expires_on": "2030-06-01"})
     report = run_expiry_job(services.pb, now=TODAY)
     assert profile_id not in report.expired

@@ -10,7 +10,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from api_helpers import new_profile_id
+from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
 
 from gateway import create_app
@@ -50,8 +50,7 @@ def smtp() -> Iterator[tuple[str, Inbox]]:
 
 def to_manual_review(services: Services, profile_id: str) -> None:
     """Walk a profile to manual_review as the worker would, with a reason."""
-    for status in ("in_progress", "submitted", "processing"):
-        services.pb.transition(profile_id, status, actor="worker")
+    walk(services.pb, profile_id, *TO_PROCESSING)
     services.pb.transition(
         profile_id,
         "manual_review",

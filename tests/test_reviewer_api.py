@@ -6,7 +6,7 @@ import io
 
 import pytest
 import requests
-from api_helpers import assert_problem, new_profile_id
+from api_helpers import TO_PROCESSING, assert_problem, new_profile_id, walk
 from PIL import Image
 
 from gateway import create_app
@@ -24,8 +24,7 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 def in_manual_review(services, profile_id: str) -> None:
     """Walk a profile to manual_review the way the pipeline does."""
-    for status in ("in_progress", "submitted", "processing", "manual_review"):
-        services.pb.transition(profile_id, status, actor="worker", reason="pipeline")
+    walk(services.pb, profile_id, *TO_PROCESSING, "manual_review", reason="pipeline")
 
 
 def patch_status(client, headers, profile_id, **body):

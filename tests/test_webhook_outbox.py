@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from api_helpers import new_profile_id
+from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -82,8 +82,7 @@ def test_decision_events(
     client: FlaskClient, services: Services, partner: Any, path: list[str], specific: str
 ) -> None:
     profile_id = new_profile_id(client, partner.headers)
-    for status in ("in_progress", "submitted", "processing", *path):
-        services.pb.transition(profile_id, status, actor="worker")
+    walk(services.pb, profile_id, *TO_PROCESSING, *path)
     assert event_rows(services, profile_id)[-2]["type"] == specific
 
 
@@ -91,8 +90,7 @@ def test_admin_ui_status_change_emits_events(
     client: FlaskClient, services: Services, partner: Any
 ) -> None:
     profile_id = new_profile_id(client, partner.headers)
-    for status in ("in_progress", "submitted", "processing", "manual_review"):
-        services.pb.transition(profile_id, status, actor="worker")
+    walk(services.pb, profile_id, *TO_PROCESSING, "manual_review")
     before = len(event_rows(services, profile_id))
     # What the admin UI does: PATCH the record through the records API as a superuser.
     services.pb.update("profiles", profile_id, {"status": "approved", "status_reason": "ok"})
