@@ -92,6 +92,26 @@ def app(settings: Settings) -> Flask:
 
 
 @pytest.fixture
+def hook_app(make_settings: Callable[..., Settings]) -> Flask:
+    """The app with loopback webhook URLs allowed (as an operator would for a local receiver)."""
+    application = create_app(make_settings(webhook_allow_private=True))
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def hook_client(hook_app: Flask) -> FlaskClient:
+    """A client of that app."""
+    return hook_app.test_client()
+
+
+@pytest.fixture
+def hook_services(hook_app: Flask) -> Services:
+    """That app's services."""
+    return hook_app.extensions["ekyc"]
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client of the app."""
     return app.test_client()

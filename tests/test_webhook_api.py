@@ -7,21 +7,9 @@ from typing import Any
 
 import pytest
 from api_helpers import assert_problem
-from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import create_app
-from gateway.settings import Settings
-
 PUBLIC_URL = "https://93.184.215.14/hooks"  # a public literal: no DNS needed
-
-
-@pytest.fixture
-def loopback_client(make_settings: Callable[..., Settings]) -> FlaskClient:
-    """A client of an app that allows loopback webhook URLs."""
-    application: Flask = create_app(make_settings(webhook_allow_private=True))
-    application.config["TESTING"] = True
-    return application.test_client()
 
 
 def create(client: FlaskClient, headers: dict[str, str], **body: Any) -> Any:
@@ -84,10 +72,10 @@ def test_invalid_bodies_are_422(
 
 
 def test_loopback_is_allowed_when_the_operator_says_so(
-    loopback_client: FlaskClient, make_partner: Callable
+    hook_client: FlaskClient, make_partner: Callable
 ) -> None:
     partner = make_partner()
-    response = create(loopback_client, partner.headers, url="http://localhost:9/x")
+    response = create(hook_client, partner.headers, url="http://localhost:9/x")
     assert response.status_code == 201
 
 

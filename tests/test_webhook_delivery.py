@@ -17,11 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
-from gateway import create_app
 from gateway.container import Services
 from gateway.services.webhooks import delivery as webhook_delivery
 from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
-from gateway.settings import Settings
 
 
 @pytest.fixture
@@ -30,26 +28,6 @@ def receiver() -> Iterator[Receiver]:
     server = start_receiver()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def hook_app(make_settings: Callable[..., Settings]) -> Flask:
-    """The app with loopback webhook URLs allowed (as the operator would for a local receiver)."""
-    application = create_app(make_settings(webhook_allow_private=True))
-    application.config["TESTING"] = True
-    return application
-
-
-@pytest.fixture
-def hook_client(hook_app: Flask) -> FlaskClient:
-    """A client of that app."""
-    return hook_app.test_client()
-
-
-@pytest.fixture
-def hook_services(hook_app: Flask) -> Services:
-    """That app's services."""
-    return hook_app.extensions["ekyc"]
 
 
 class Clock:

@@ -11,19 +11,9 @@ from api_helpers import new_profile_id
 from flask import Flask
 from webhook_receiver import Receiver, start_receiver
 
-from gateway import create_app
 from gateway.container import Services
-from gateway.settings import Settings
 from gateway.worker import periodic, webhook_tasks
 from gateway.worker.app import huey, use_services
-
-
-@pytest.fixture
-def hook_app(make_settings: Callable[..., Settings]) -> Flask:
-    """The app with loopback webhook URLs allowed."""
-    application = create_app(make_settings(webhook_allow_private=True))
-    application.config["TESTING"] = True
-    return application
 
 
 @pytest.fixture
