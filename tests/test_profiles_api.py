@@ -163,6 +163,22 @@ def test_return_url_outside_the_partners_allowed_prefixes_is_422(client, partner
     assert good.status_code == 201
 
 
+def test_an_allowed_prefix_ends_at_a_boundary(client, partner, services):
+    """The hosted flow only redirects under an allowed prefix at a path boundary; creation
+    applies the same rule, so a look-alike host is refused up front, not silently later."""
+    services.pb.update(
+        "partners",
+        partner.partner_id,
+        {"settings": {"allowed_return_urls": ["https://partner.example"]}},
+    )
+    lookalike = create_profile(
+        client, partner.headers, return_url="https://partner.example.evil.test/x"
+    )
+    assert "return_url" in assert_problem(lookalike, 422, "validation_failed")["errors"]
+    good = create_profile(client, partner.headers, return_url="https://partner.example/back")
+    assert good.status_code == 201
+
+
 # -- reads -------------------------------------------------------------------------------------
 
 

@@ -116,7 +116,7 @@ def allowed_return_url(
 ) -> str | None:
     """``return_url`` with ``profile_id`` and ``status`` added, if it starts with an allowed
     prefix (an empty allow-list allows nothing: the applicant stays on the done page)."""
-    if not return_url or not any(_under_prefix(return_url, p) for p in allowed_prefixes):
+    if not return_url or not any(url_under_prefix(return_url, p) for p in allowed_prefixes):
         return None
     parts = urlsplit(return_url)
     if parts.scheme not in ("https", "http"):
@@ -126,7 +126,7 @@ def allowed_return_url(
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-def _under_prefix(url: str, prefix: str) -> bool:
+def url_under_prefix(url: str, prefix: str) -> bool:
     """``url`` starts with ``prefix`` at a boundary: ``https://bank.example`` must not allow
     ``https://bank.example.evil.test``, nor ``/done`` allow ``/done-elsewhere``."""
     if not prefix or not url.startswith(prefix):

@@ -16,6 +16,7 @@ from typing import Any
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
+from gateway.services.capture_rules import url_under_prefix
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
 from gateway.services.webhooks.events import emit_profile_erased
@@ -114,7 +115,7 @@ class ProfileService:
     @staticmethod
     def _check_return_url(principal: Principal, return_url: str | None) -> None:
         allowed = principal.settings.get("allowed_return_urls") or []
-        if return_url and allowed and not any(return_url.startswith(p) for p in allowed):
+        if return_url and allowed and not any(url_under_prefix(return_url, p) for p in allowed):
             raise ValidationFailed(
                 "return_url is not among this partner's allowed return URLs",
                 errors={"return_url": ["not an allowed prefix"]},
