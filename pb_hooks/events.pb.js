@@ -1,7 +1,8 @@
 /// <reference path="../.ekyc/pb_data/types.d.ts" />
 // Webhook events and deliveries at the data layer:
-//  - every status_history row (every status change, from any path) writes its events to the
-//    webhook_events outbox in the same transaction;
+//  - every status change, from any path, writes its events to the webhook_events outbox in the
+//    transaction of its status_history row (lib/history.js); a history row a superuser saves
+//    through the records API gets its events here;
 //  - a worker claims a due delivery with a lease in one transaction, so two workers (or a retry
 //    and the sweeper) never send the same attempt twice.
 

@@ -36,7 +36,8 @@ routerAdd("POST", "/api/ekyc/find", (e) => {
     }
     where[name] = String(body.where[name]);
   }
-  let query = $app.recordQuery(String(body.collection)).andWhere($dbx.hashExp(where)).limit(limit).offset(offset);
+  const bound = require(`${__hooks}/lib/bound.js`);
+  let query = $app.recordQuery(String(body.collection)).andWhere(bound.equality(where)).limit(limit).offset(offset);
   const sort = String(body.sort || "");
   if (sort) {
     const column = sort.replace(/^[-+]/, "").replace(/^@/, "");
@@ -79,6 +80,7 @@ routerAdd("GET", "/api/ekyc/profiles/{id}/view", (e) => {
 routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
   const body = e.requestInfo().body;
   const view = require(`${__hooks}/lib/view.js`);
+  const bound = require(`${__hooks}/lib/bound.js`);
   const partner = String(body.partner || "");
   const fields = body.fields || {};
   const idem = body.idempotency || null;
@@ -111,14 +113,14 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
     let existing = null;
     if (fields.external_ref) {
       const found = txApp.findAllRecords(
-        "profiles", $dbx.hashExp({ partner: partner, external_ref: String(fields.external_ref) }),
+        "profiles", bound.equality({ partner: partner, external_ref: String(fields.external_ref) }),
       );
       existing = found.length ? found[0] : null;
     }
     if (!existing && fields.document_index) {
       const found = txApp.findAllRecords(
         "profiles",
-        $dbx.hashExp({
+        bound.equality({
           partner: partner,
           document_country: String(fields.document_country || ""),
           document_index: String(fields.document_index),

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from gateway.container import Services
 from gateway.errors import IllegalTransition
+from gateway.services.pb_time import parse_pb_time
 from gateway.services.webhooks.events import EVENT_TYPES, emit_event, message_body
 
 
@@ -67,6 +68,11 @@ def test_each_status_change_writes_its_events(
         "changed_by": "worker",
         "history_id": data["history_id"],
     }
+    latest = services.pb.find_first("status_history", where={"profile": profile_id}, sort="-@rowid")
+    assert latest is not None
+    assert data["history_id"] == latest["id"]
+    assert (latest["from_status"], latest["to_status"]) == ("processing", "approved")
+    assert parse_pb_time(latest["created"]) <= parse_pb_time(approved[0]["created"])
 
 
 @pytest.mark.parametrize(
@@ -96,6 +102,28 @@ def test_admin_ui_status_change_emits_events(
     services.pb.update("profiles", profile_id, {"status": "approved", "status_reason": "ok"})
     rows = event_rows(services, profile_id)[before:]
     assert [r["type"] for r in rows] == ["profile.approved", "profile.status_changed"]
+    assert rows[0]["data"]["changed_by"] == "reviewer"
+
+
+def test_history_row_saved_through_the_records_api_emits_events(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    # Status changes write their history and events together (lib/history.js); a superuser who
+    # adds a history row by hand in the admin UI still gets the events of that row.
+    profile_id = new_profile_id(client, partner.headers, external_ref="outbox-manual")
+    before = len(event_rows(services, profile_id))
+    row = services.pb.create(
+        "status_history",
+        {
+            "profile": profile_id,
+            "from_status": "unverified",
+            "to_status": "in_progress",
+            "actor": "reviewer:manual",
+        },
+    )
+    rows = event_rows(services, profile_id)[before:]
+    assert [r["type"] for r in rows] == ["profile.started", "profile.status_changed"]
+    assert rows[0]["data"]["history_id"] == row["id"]
     assert rows[0]["data"]["changed_by"] == "reviewer"
 
 

@@ -258,13 +258,14 @@ class PocketBase:
     def find_first(
         self,
         collection: str,
-        filter_template: str,
+        filter_template: str = "",
         params: JsonDict | None = None,
         *,
+        where: dict[str, str] | None = None,
         sort: str = "",
     ) -> JsonDict | None:
         """The first matching record, or None."""
-        items = self.find(collection, filter_template, params, sort=sort, limit=1)
+        items = self.find(collection, filter_template, params, where=where, sort=sort, limit=1)
         return items[0] if items else None
 
     # -- files --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// The transactional outbox of profile events. Called for every status_history row, inside the
-// transaction that writes it, so the status change and its events commit (or roll back) together,
-// whichever path made the change: the gateway, the worker, or a reviewer in the admin UI.
+// The transactional outbox of profile events. Every status change writes its events in the
+// transaction that writes its status_history row, so the change and its events commit (or roll
+// back) together, whichever path made the change: the gateway, the worker, or a reviewer in the
+// admin UI.
 
 // The specific event of a status change, besides profile.status_changed (null: none).
 function specificEvent(fromStatus, toStatus) {
@@ -12,7 +13,8 @@ function specificEvent(fromStatus, toStatus) {
 }
 
 // Thin payload: ids, status, decision, score, reasons. Never images or document numbers.
-function profileData(profile, fromStatus, history) {
+// `history` is the status_history row as a plain object: {id, from_status, actor, ..}.
+function profileData(profile, history) {
   const decision = profile.getString("decision");
   // A JSON field reads as raw bytes in the JSVM: parse its text.
   let reasonList = [];
@@ -26,33 +28,45 @@ function profileData(profile, fromStatus, history) {
     profile_id: profile.id,
     external_ref: profile.getString("external_ref") || null,
     status: profile.getString("status"),
-    previous_status: fromStatus || null,
+    previous_status: history.from_status || null,
     decision: decision || null,
     score: decision ? profile.getFloat("score") : null,
     reasons: reasonList,
-    changed_by: history.getString("actor").split(":")[0],
+    changed_by: String(history.actor).split(":")[0],
     history_id: history.id,
   };
 }
 
-function recordStatusEvents(txApp, history) {
-  const profile = txApp.findRecordById("profiles", history.getString("profile"));
-  const fromStatus = history.getString("from_status");
-  const toStatus = history.getString("to_status");
-  const data = profileData(profile, fromStatus, history);
-  const collection = txApp.findCollectionByNameOrId("webhook_events");
+// The events of one status change, as outbox rows (see rows.js for why not Record saves).
+function writeStatusEvents(txApp, profile, history) {
+  const rows = require(`${__hooks}/lib/rows.js`);
+  const data = JSON.stringify(profileData(profile, history));
   const types = [];
-  const specific = specificEvent(fromStatus, toStatus);
+  const specific = specificEvent(history.from_status, history.to_status);
   if (specific) types.push(specific);
   types.push("profile.status_changed");
   for (const type of types) {
-    const event = new Record(collection);
-    event.set("partner", profile.getString("partner"));
-    event.set("profile", profile.id);
-    event.set("type", type);
-    event.set("data", data);
-    txApp.save(event);
+    rows.insertRow(txApp, "webhook_events", {
+      partner: profile.getString("partner"),
+      profile: profile.id,
+      type: type,
+      data: data,
+      dedupe_key: "",
+      dispatched_at: "",
+    });
   }
 }
 
-module.exports = { recordStatusEvents, specificEvent };
+// The events of a status_history record saved through the records API (a superuser in the admin
+// UI), which did not come through history.appendHistory.
+function recordStatusEvents(txApp, historyRecord) {
+  const profile = txApp.findRecordById("profiles", historyRecord.getString("profile"));
+  writeStatusEvents(txApp, profile, {
+    id: historyRecord.id,
+    from_status: historyRecord.getString("from_status"),
+    to_status: historyRecord.getString("to_status"),
+    actor: historyRecord.getString("actor"),
+  });
+}
+
+module.exports = { recordStatusEvents, specificEvent, writeStatusEvents };

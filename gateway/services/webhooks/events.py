@@ -67,7 +67,8 @@ def emit_event(
     unknown = set(data) - PAYLOAD_KEYS
     if unknown:
         raise ValueError(f"payload keys not allowed in a webhook: {sorted(unknown)}")
-    if dedupe_key and pb.find_first("webhook_events", "dedupe_key = {:key}", {"key": dedupe_key}):
+    # `where`, not a filter: only an SQL-bound lookup can use the partial unique index on the key.
+    if dedupe_key and pb.find_first("webhook_events", where={"dedupe_key": dedupe_key}):
         return None
     record = {
         "partner": partner_id,
@@ -80,9 +81,7 @@ def emit_event(
         return pb.create("webhook_events", record)
     except StoreError:
         # Lost a race on the unique dedupe key: the other writer's event stands.
-        if dedupe_key and pb.find_first(
-            "webhook_events", "dedupe_key = {:key}", {"key": dedupe_key}
-        ):
+        if dedupe_key and pb.find_first("webhook_events", where={"dedupe_key": dedupe_key}):
             return None
         raise
 
