@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import requests
@@ -128,6 +129,32 @@ class Measurement:
     p99_ms: float
     bad_status: int
     socket_errors: int
+    # CPU milliseconds per request spent by each process during the row (user + system).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state, ppid, ..., utime (14), stime (15).
+        rest = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(rest[1])
+        times[int(entry.name)] = (int(rest[11]) + int(rest[12])) / ticks
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += times.get(current, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == current)
+    return total
 
 
 def free_port() -> int:
@@ -162,8 +189,9 @@ def run_wrk(
     wrk_threads: int,
     script: Path,
     extra_env: dict[str, str],
+    watched: dict[str, int],
 ) -> Measurement:
-    """One wrk run of ``seconds``."""
+    """One wrk run of ``seconds``, with the CPU each ``watched`` process tree spent meanwhile."""
     env = {
         **os.environ,
         **extra_env,
@@ -175,6 +203,8 @@ def run_wrk(
         "BENCH_EXPECTED_STATUS": "201" if (op, side) == ("create", "gateway") else "200",
         "BENCH_RUN": secrets.token_hex(4),
     }
+    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in watched.items()}
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(
         [
             "wrk",
@@ -191,8 +221,14 @@ def run_wrk(
         timeout=seconds + 30,
         check=True,
     )
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {name: tree_cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
+    cpu["client"] = (client_after.ru_utime + client_after.ru_stime) - (
+        client_before.ru_utime + client_before.ru_stime
+    )
     line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT "))
     result = json.loads(line.removeprefix("BENCH_RESULT "))
+    count = max(result["requests"], 1)
     seconds = result["duration_us"] / 1e6
     return Measurement(
         side=side,
@@ -205,6 +241,7 @@ def run_wrk(
         p99_ms=round(result["p99_us"] / 1000, 2),
         bad_status=result["bad_status"],
         socket_errors=result["socket_errors"],
+        cpu_ms={name: round(seconds * 1000 / count, 3) for name, seconds in cpu.items()},
     )
 
 
@@ -230,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         superuser_password=secrets.token_urlsafe(16),
     )
     gateway: subprocess.Popen[bytes] | None = None
+    floor: subprocess.Popen[bytes] | None = None
     gateway_log = open(workdir / "gateway.log", "wb")  # noqa: SIM115 (closed in finally)
     try:
         pocketbase.prepare()
@@ -277,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         gateway_url = f"http://127.0.0.1:{settings.gateway_port}"
         print(f"... {' '.join(command[1:])}", file=sys.stderr, flush=True)
         wait_for(f"{gateway_url}/health/ready", 30)
+        # The same gunicorn command serving a bare Flask app: the ceiling of any Flask GET here.
+        floor_port = free_port()
+        floor_command = ["bench.floor_app:app" if part == "wsgi:app" else part for part in command]
+        floor_command[floor_command.index("--bind") + 1] = f"127.0.0.1:{floor_port}"
+        floor_command[floor_command.index("--control-socket") + 1] = str(workdir / "floor.ctl")
+        floor = subprocess.Popen(
+            floor_command, env=env, stdout=gateway_log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
+        floor_url = f"http://127.0.0.1:{floor_port}"
+        wait_for(f"{floor_url}/floor/ready", 30)
 
         script = workdir / "bench.lua"
         script.write_text(WRK_SCRIPT)
@@ -299,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 "get": "/api/collections/profiles/records/",
             },
         }
+        sides["floor"] = {"base_url": floor_url, "auth": ("x-api-key", "unused"), "get": "/floor/"}
         extra = {"BENCH_PARTNER": created["partner_id"], "BENCH_IDS_FILE": ""}
 
         def measure(side: str, op: str, seconds: int) -> Measurement:
@@ -312,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
                 auth=target["auth"],
                 extra_env=extra,
                 seconds=seconds,
+                watched={
+                    "gateway": gateway.pid,
+                    "pocketbase": pocketbase.process.pid,
+                    "floor": floor.pid,
+                },
                 **common,
             )
 
@@ -330,11 +384,15 @@ def main(argv: list[str] | None = None) -> int:
         ids_file = workdir / "ids.txt"
         ids_file.write_text("\n".join(ids) + "\n")
         extra["BENCH_IDS_FILE"] = str(ids_file)
-        for side in ("gateway", "direct"):
+        for side in ("gateway", "direct", "floor"):
             measure(side, "get", 2)
         results.append(measure("direct", "get", args.seconds))
         results.append(measure("gateway", "get", args.seconds))
+        results.append(measure("floor", "get", args.seconds))
     finally:
+        if floor is not None and floor.poll() is None:
+            floor.send_signal(signal.SIGTERM)
+            floor.wait(timeout=15)
         if gateway is not None and gateway.poll() is None:
             gateway.send_signal(signal.SIGTERM)
             try:
@@ -354,17 +412,28 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.wrk_threads} threads, {args.concurrency} connections, {args.seconds} s per row;"
         f" {os.cpu_count()} CPUs"
     )
-    print(f"{'side':<8} {'op':<7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} errors")
+    print(
+        f"{'side':<8} {'op':<7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} errors"
+        "   CPU ms per request: python    pb  client  -> CPU-bound ceiling req/s"
+    )
     for m in results:
+        python_ms = m.cpu_ms["floor"] if m.side == "floor" else m.cpu_ms["gateway"]
+        pb_ms = m.cpu_ms["pocketbase"]
+        total_ms = python_ms + pb_ms + m.cpu_ms["client"]
         print(
             f"{m.side:<8} {m.op:<7} {m.per_second:>8.1f} {m.p50_ms:>8.2f} {m.p95_ms:>8.2f} "
-            f"{m.p99_ms:>8.2f} {m.bad_status + m.socket_errors}"
+            f"{m.p99_ms:>8.2f} {m.bad_status + m.socket_errors:>6}"
+            f"   {'':>18} {python_ms:>6.2f} {pb_ms:>5.2f} {m.cpu_ms['client']:>7.2f}"
+            f"  -> {(os.cpu_count() or 1) * 1000 / total_ms:>8.0f}"
         )
     ratios = {}
     for op in ("create", "get"):
         ratio = by_key[("gateway", op)].per_second / by_key[("direct", op)].per_second
         ratios[op] = round(ratio, 3)
         print(f"ratio gateway/direct {op}: {ratio:.0%}")
+    floor_ratio = by_key[("floor", "get")].per_second / by_key[("direct", "get")].per_second
+    ratios["floor_get"] = round(floor_ratio, 3)
+    print(f"ratio bare-Flask floor/direct get: {floor_ratio:.0%} (no gateway can exceed this)")
     create_p95 = by_key[("gateway", "create")].p95_ms
     verdict = {
         "gateway_create_p95_under_50ms": create_p95 < 50,
