@@ -120,7 +120,12 @@ def dispatch_events(ctx: DeliveryContext, limit: int = 500, max_batches: int = 1
     created: list[str] = []
     endpoints_by_partner: dict[str, list[dict[str, Any]]] = {}
     for _ in range(max_batches):
-        events = ctx.pb.find("webhook_events", "dispatched_at = ''", sort="@rowid", limit=limit)
+        # `where`, not the filter `dispatched_at = ''`: PocketBase compiles that filter to
+        # `(dispatched_at = '' OR dispatched_at IS NULL)`, which no index serves, so every sweep
+        # scanned the whole (ever-growing) outbox.
+        events = ctx.pb.find(
+            "webhook_events", where={"dispatched_at": ""}, sort="@rowid", limit=limit
+        )
         for event in events:
             created.extend(_dispatch_one(ctx, event, endpoints_by_partner, now))
         if len(events) < limit:
