@@ -1,16 +1,31 @@
-"""The floor under the gateway's GET: a bare Flask app that answers a constant JSON body.
+"""Floors under the gateway: the least a Flask app under the same gunicorn command can do.
 
-``gateway_bench.py`` serves it with the exact gunicorn command ``ekyc serve`` runs and drives it
-like the gateway's GET. No authentication, rate limit, store call, log line or metric: whatever it
-reaches is the most any Flask app under that command can answer on this machine, so the gateway's
-GET ratio can be read against it.
+``gateway_bench.py`` serves this app with the exact gunicorn command ``ekyc serve`` runs and drives
+it like the gateway. No authentication, rate limit, validation, log line or metric, so what it
+reaches is the most any Flask gateway served that way could reach on this machine:
+
+- ``GET /floor/<id>`` answers a constant JSON body (no store call at all);
+- ``POST /floor/profiles`` makes the one PocketBase call a create cannot do without: a native
+  records-API create of the profile (the data layer's hooks still write its history and outbox
+  rows), with no lookup, idempotency or link signing.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+import json
+import os
+import secrets
+
+import urllib3
+from flask import Flask, Response, jsonify, request
 
 app = Flask(__name__)
+
+# Set by gateway_bench.py: where PocketBase is, a superuser token, and the partner to create for.
+PB_URL = os.environ.get("FLOOR_PB_URL", "")
+PB_TOKEN = os.environ.get("FLOOR_PB_TOKEN", "")
+PARTNER = os.environ.get("FLOOR_PARTNER", "")
+pool = urllib3.connection_from_url(PB_URL, maxsize=16, retries=False) if PB_URL else None
 
 # About the size of the gateway's profile view.
 BODY = {
@@ -36,3 +51,31 @@ BODY = {
 def floor(profile_id: str) -> Response:
     """The constant view, with the id asked for."""
     return jsonify({**BODY, "id": profile_id})
+
+
+@app.post("/floor/profiles")
+def floor_create() -> tuple[Response, int]:
+    """One native PocketBase create with the fields the gateway writes for this body."""
+    body = request.get_json()
+    fields = {
+        "partner": PARTNER,
+        "status": "unverified",
+        "external_ref": body["external_ref"],
+        "first_name": body["first_name"],
+        "last_name": body["last_name"],
+        "status_actor": f"partner:{PARTNER}",
+        "status_reason": "created by partner",
+        "link_nonce": secrets.token_urlsafe(16),
+        "link_expires_at": "2099-01-01 00:00:00.000Z",
+        "retention_until": "2099-01-01 00:00:00.000Z",
+    }
+    assert pool is not None, "FLOOR_PB_URL is not set"
+    answer = pool.urlopen(
+        "POST",
+        "/api/collections/profiles/records",
+        body=json.dumps(fields),
+        headers={"Authorization": PB_TOKEN, "Content-Type": "application/json"},
+    )
+    if answer.status != 200:
+        return jsonify({"error": answer.data.decode()[:300]}), 502
+    return jsonify({"id": json.loads(answer.data)["id"]}), 201
