@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 
@@ -19,7 +20,8 @@ from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.webhooks.delivery import dispatch_events
 from gateway.settings import Settings
-from gateway.worker.webhook_tasks import delivery_context
+from gateway.worker import app as worker_app
+from gateway.worker.webhook_tasks import delivery_context, review_email_hook
 
 
 class Inbox:
@@ -48,6 +50,24 @@ def smtp() -> Iterator[tuple[str, Inbox]]:
     controller.stop()
 
 
+@pytest.fixture
+def immediate_queue() -> Iterator[None]:
+    """Huey runs queued tasks inline (scheduled ones wait in its in-memory schedule)."""
+    previous = worker_app.huey.immediate
+    worker_app.huey.immediate = True
+    yield
+    worker_app.huey.immediate = previous
+    worker_app.use_services(None)
+
+
+def closed_smtp_url() -> str:
+    """An SMTP URL where nothing listens: a mail server that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"smtp://127.0.0.1:{port}?from=ekyc%40gateway.test"
+
+
 def to_manual_review(services: Services, profile_id: str) -> None:
     """Walk a profile to manual_review as the worker would, with a reason."""
     walk(services.pb, profile_id, *TO_PROCESSING)
@@ -64,12 +84,16 @@ def to_manual_review(services: Services, profile_id: str) -> None:
 
 
 def test_manual_review_emails_the_review_address(
-    make_settings: Callable[..., Settings], make_partner: Callable, smtp: tuple[str, Inbox]
+    make_settings: Callable[..., Settings],
+    make_partner: Callable,
+    smtp: tuple[str, Inbox],
+    immediate_queue: None,
 ) -> None:
     url, inbox = smtp
     app = create_app(make_settings(smtp_url=url))
     client: FlaskClient = app.test_client()
     services: Services = app.extensions["ekyc"]
+    worker_app.use_services(services)  # the queued email task runs inline on these services
     partner = make_partner("Mail partner")
     set_partner_settings(
         services.pb, partner.partner_id, {"review_email": "review@partner.test"}, actor="test"
@@ -110,8 +134,77 @@ def test_no_review_address_no_email(
     assert sent is False and not inbox.messages
 
 
-def test_notifier_is_off_without_smtp_url(services: Services) -> None:
-    assert notifications.review_notifier(services.pb, "") is None
+def test_notifier_is_off_without_smtp_url() -> None:
+    assert review_email_hook("") is None
+    with pytest.raises(ValueError):
+        review_email_hook("http://not-smtp.test")
+
+
+def manual_review_event(services: Services, make_partner: Callable, client: FlaskClient) -> str:
+    """The id of a fresh profile.manual_review event of a partner with a review address."""
+    partner = make_partner("Retry partner")
+    set_partner_settings(
+        services.pb, partner.partner_id, {"review_email": "review@retry.test"}, actor="test"
+    )
+    profile_id = new_profile_id(client, partner.headers, external_ref="retry-1")
+    to_manual_review(services, profile_id)
+    [event] = services.pb.find(
+        "webhook_events",
+        "profile = {:p} && type = 'profile.manual_review'",
+        {"p": profile_id},
+    )
+    return event["id"]
+
+
+def test_review_email_is_retried_until_the_mail_server_answers(
+    services: Services, make_partner: Callable, smtp: tuple[str, Inbox], client: FlaskClient
+) -> None:
+    url, inbox = smtp
+    event_id = manual_review_event(services, make_partner, client)
+    down = notifications.parse_smtp_url(closed_smtp_url())
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    retry_at = notifications.attempt_review_email(services.pb, down, event_id, 1, now)
+    assert retry_at == now + timedelta(seconds=notifications.RETRY_DELAYS_S[0])
+    retry_at = notifications.attempt_review_email(services.pb, down, event_id, 2, now)
+    assert retry_at == now + timedelta(seconds=notifications.RETRY_DELAYS_S[1])
+    assert not inbox.messages
+
+    up = notifications.parse_smtp_url(url)
+    assert notifications.attempt_review_email(services.pb, up, event_id, 3, now) is None
+    [(recipients, message)] = inbox.messages
+    assert recipients == ["review@retry.test"] and "retry-1" in message["Subject"]
+
+
+def test_review_email_is_abandoned_after_the_last_attempt(
+    services: Services, make_partner: Callable, client: FlaskClient
+) -> None:
+    event_id = manual_review_event(services, make_partner, client)
+    down = notifications.parse_smtp_url(closed_smtp_url())
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    last = len(notifications.RETRY_DELAYS_S) + 1
+    assert notifications.attempt_review_email(services.pb, down, event_id, last - 1, now)
+    assert notifications.attempt_review_email(services.pb, down, event_id, last, now) is None
+
+
+def test_the_worker_schedules_the_next_attempt_when_mail_is_down(
+    make_settings: Callable[..., Settings], make_partner: Callable, immediate_queue: None
+) -> None:
+    app = create_app(make_settings(smtp_url=closed_smtp_url()))
+    services: Services = app.extensions["ekyc"]
+    worker_app.use_services(services)
+    event_id = manual_review_event(services, make_partner, app.test_client())
+
+    dispatch_events(delivery_context(services))  # queues the email; the task runs inline
+
+    # The shared store may hold other tests' undispatched events: look at this one's.
+    retries = [
+        task
+        for task in worker_app.huey.scheduled()
+        if task.name.endswith("send_review_email") and task.args[0] == event_id
+    ]
+    assert [task.args for task in retries] == [(event_id, 2)]
+    assert retries[0].eta > datetime.now(UTC).replace(tzinfo=None)
 
 
 def test_smtp_url_parsing() -> None:

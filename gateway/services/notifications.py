@@ -1,16 +1,21 @@
 """Email to a partner's review address when a profile needs a human (``manual_review``).
 
-Sent by the worker while it fans out the ``profile.manual_review`` event, only when the operator
+Queued by the worker while it fans out the ``profile.manual_review`` event, only when the operator
 set ``EKYC_SMTP_URL``: ``smtp://[user:password@]host[:port][?from=addr&starttls=1]`` or
 ``smtps://...`` (implicit TLS). The message names the profile by id and the partner's own
 reference and says why it is in review; no applicant data, no images.
+
+A mail server that is down or refuses the message is retried on a growing schedule
+(``RETRY_DELAYS_S``, about a day in all); a review that waits on an email nobody sent is the failure
+this guards against. Delivery is at least once: a worker killed between sending and recording can
+send one email twice.
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -22,6 +27,8 @@ from gateway.services.pocketbase import PocketBase
 
 log = structlog.get_logger("gateway.notifications")
 SMTP_TIMEOUT_S = 10.0
+# Waits before the 2nd, 3rd, ... attempt: 1 min, 5 min, 30 min, 2 h, 6 h, 16 h (~25 h in all).
+RETRY_DELAYS_S = (60, 300, 1800, 7200, 21600, 57600)
 
 
 @dataclass(frozen=True)
@@ -119,14 +126,29 @@ def notify_manual_review(pb: PocketBase, config: SmtpConfig, event: dict[str, An
     return True
 
 
-def review_notifier(pb: PocketBase, smtp_url: str) -> Callable[[dict[str, Any]], None] | None:
-    """The hook the webhook dispatcher calls for each event, or None when SMTP is not set."""
-    if not smtp_url:
+def wants_review_email(event: dict[str, Any]) -> bool:
+    """Whether an outbox event calls for the review email."""
+    return event.get("type") == "profile.manual_review"
+
+
+def attempt_review_email(
+    pb: PocketBase, config: SmtpConfig, event_id: str, attempt: int, now: datetime
+) -> datetime | None:
+    """One attempt at the review email of an event; when the next attempt is due, or None.
+
+    None when the email went out, was not wanted (no review address), or failed its last attempt
+    (logged as ``review_email_abandoned``). Errors of the mail server are caught here and
+    retried; a PocketBase outage propagates (the worker task retries that attempt).
+    """
+    event = pb.get("webhook_events", event_id)
+    try:
+        notify_manual_review(pb, config, event)
         return None
-    config = parse_smtp_url(smtp_url)
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") == "profile.manual_review":
-            notify_manual_review(pb, config, event)
-
-    return on_event
+    except (smtplib.SMTPException, OSError) as exc:
+        fields = {"event_id": event_id, "attempt": attempt, "error": type(exc).__name__}
+        if attempt > len(RETRY_DELAYS_S):
+            log.error("review_email_abandoned", **fields)
+            return None
+        retry_at = now + timedelta(seconds=RETRY_DELAYS_S[attempt - 1])
+        log.warning("review_email_failed", retry_at=retry_at.isoformat(), **fields)
+        return retry_at
