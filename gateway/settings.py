@@ -12,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SECRETS_FILE = "secrets.json"
 
@@ -28,6 +29,12 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, as a browser's Origin header spells it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -88,6 +95,14 @@ class Settings:
     log_json: bool = True
     webhook_allow_private: bool = False
     smtp_url: str = ""
+
+    @property
+    def flow_cross_origin(self) -> str | None:
+        """The origin of ``KYC_FRONTEND_URL`` when the flow's pages are served from elsewhere than
+        the gateway: the one origin whose pages may call the flow API (CORS). None when same-origin.
+        """
+        frontend = _origin(self.kyc_frontend_url)
+        return frontend if frontend != _origin(self.public_base_url) else None
 
     @property
     def rate_limit_storage_uri(self) -> str:

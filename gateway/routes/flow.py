@@ -132,6 +132,26 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+@bp.after_request
+def _cross_origin(response: Response) -> Response:
+    """CORS for the JSON calls, for the one origin of ``KYC_FRONTEND_URL`` when the pages are
+    served from there. Only the capture token (a header, no cookie) authenticates, so no
+    credentials are allowed; any other origin gets no CORS headers and the browser refuses."""
+    allowed = services().settings.flow_cross_origin
+    if not allowed or not request.path.startswith(f"{bp.url_prefix}/api/"):
+        return response
+    response.vary.add("Origin")
+    if request.headers.get("Origin") != allowed:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = allowed
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Capture-Token"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 

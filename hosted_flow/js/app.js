@@ -5,7 +5,8 @@ import { ApiError, FlowApi } from "./api.js";
 import { NoCamera, grabFrame, openCamera, sleep, stopCamera } from "./camera.js";
 import { applyStrings, has, loadStrings, t } from "./i18n.js";
 
-const STATIC_BASE = "/flow/static";
+// static/ holds this script's js/ folder, wherever the pages are served from.
+const STATIC_BASE = new URL("..", import.meta.url).href.replace(/\/$/, "");
 const STEPS = ["consent", "document", "selfie", "review", "done"];
 const NEUTRAL_FRAMES = 3;
 const FRAMES_PER_PROMPT = 5;
@@ -16,6 +17,7 @@ const DOCUMENT_MAX_SIDE = 2048;
 
 const $ = (id) => document.getElementById(id);
 let api;
+let apiIsRemote = false;
 let state;
 let photoSide = "front";
 let busy = false;
@@ -47,12 +49,29 @@ function hideAlert() {
   $("alert").textContent = "";
 }
 
+// The link stopped working (expired, replaced, finished). When the gateway serves these pages, a
+// reload gets its page saying why; served from KYC_FRONTEND_URL elsewhere, this page says it.
+function linkStopped(error) {
+  if (!apiIsRemote) {
+    window.location.reload();
+    return;
+  }
+  const kinds = { link_missing: "missing", link_expired: "expired", link_finished: "finished" };
+  const kind = kinds[error.code] || "invalid";
+  $("link-title").textContent = t(`link_${kind}_title`);
+  $("link-body").textContent = t(`link_${kind}_body`);
+  if (error.body.return_url) {
+    $("link-return").href = error.body.return_url;
+    $("link-return").hidden = false;
+  }
+  show("link");
+}
+
 function errorMessage(error) {
   if (!(error instanceof ApiError)) return t("error_generic");
   if (error.code.startsWith("link_")) {
-    // The link stopped working (expired, replaced, finished): the server's page says why.
-    window.location.reload();
-    return t("loading");
+    linkStopped(error);
+    return "";
   }
   const keys = {
     network: "error_network",
@@ -408,16 +427,19 @@ async function main() {
   const params = new URLSearchParams(window.location.search);
   const profileId = window.location.pathname.split("/").filter(Boolean).pop();
   const apiBase = document.querySelector('meta[name="ekyc-api"]').content;
+  apiIsRemote = new URL(apiBase, window.location.href).origin !== window.location.origin;
   api = new FlowApi(apiBase, profileId, params.get("t") || "", params.get("lang") || "");
   try {
     state = await api.start();
   } catch (error) {
-    await loadStrings(STATIC_BASE, "en").catch(() => {});
+    // No state, so no server-chosen language: the link's, else the browser's (English if unknown).
+    const lang = (params.get("lang") || navigator.language || "en").slice(0, 2).toLowerCase();
+    await loadStrings(STATIC_BASE, lang).catch(() => {});
+    applyStrings();
     if (error instanceof ApiError && error.code.startsWith("link_")) {
-      window.location.reload();
+      linkStopped(error);
       return;
     }
-    applyStrings();
     showAlert(errorMessage(error));
     return;
   }

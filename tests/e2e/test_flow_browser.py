@@ -11,10 +11,12 @@ moves from a laptop to a phone. Screenshots of every step go to test-output/flow
 from __future__ import annotations
 
 import json
+import mimetypes
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from PIL import Image
 
 from gateway import create_app
 from gateway.pb_server import PocketBaseServer
-from gateway.routes.flow import capture_service
+from gateway.routes.flow import HOSTED_FLOW_DIR, capture_service
 from gateway.services import links, partners
 from gateway.settings import Settings
 from tests.conftest import free_port
@@ -36,6 +38,9 @@ from tests.e2e.flow_support import document_rgb, read_link, set_partner_settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 werkzeug_serving = pytest.importorskip("werkzeug.serving")
+from werkzeug.security import safe_join  # noqa: E402
+from werkzeug.wrappers import Request as WerkzeugRequest  # noqa: E402
+from werkzeug.wrappers import Response as WerkzeugResponse  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -75,10 +80,24 @@ class LiveGateway:
         return read_link(response.json()["redirect_url"])
 
 
-@pytest.fixture(scope="module")
-def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[LiveGateway]:
-    """The real app served by werkzeug on a free loopback port, in a thread."""
-    port = free_port()
+@contextmanager
+def serving(app: Any, port: int) -> Iterator[None]:
+    """A WSGI app served by werkzeug on a loopback port, in a thread, for the block."""
+    server = werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+def start_gateway(
+    pocketbase: PocketBaseServer, ekyc_home: Path, port: int, frontend_url: str
+) -> tuple[Any, LiveGateway]:
+    """The real app for a partner with flow settings; verification is only recorded as queued."""
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
         ekyc_home=ekyc_home,
@@ -89,7 +108,7 @@ def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[Live
         data_key="test-data-key-0123456789abcdef",
         rate_limit="1000/minute",
         public_base_url=url,
-        kyc_frontend_url=f"{url}/flow",
+        kyc_frontend_url=frontend_url,
         log_level="WARNING",
     )
     app = create_app(settings)
@@ -108,13 +127,48 @@ def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[Live
     with app.app_context():
         # Verification itself is the worker's (tested there); here we see that it was queued.
         capture_service().enqueue = gateway.enqueued.append
-    server = werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield gateway
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    return app, gateway
+
+
+@pytest.fixture(scope="module")
+def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[LiveGateway]:
+    """The real app serving its own flow pages, on a free loopback port."""
+    port = free_port()
+    app, gateway = start_gateway(pocketbase, ekyc_home, port, f"http://127.0.0.1:{port}/flow")
+    with serving(app, port):
+        yield gateway
+
+
+def partner_frontend(gateway_url: str) -> Callable[..., Any]:
+    """A partner's own web server with a copy of hosted_flow/ under /verify: a static page whose
+    `ekyc-api` meta names the gateway's flow API on its other origin."""
+    page = (HOSTED_FLOW_DIR / "index.html").read_text(encoding="utf-8")
+    page = page.replace('content="/flow/api"', f'content="{gateway_url}/flow/api"')
+    assert gateway_url in page
+
+    @WerkzeugRequest.application
+    def app(request: Any) -> WerkzeugResponse:
+        if request.path.startswith("/verify/static/"):
+            path = safe_join(str(HOSTED_FLOW_DIR), request.path.removeprefix("/verify/static/"))
+            if path is None or not Path(path).is_file():
+                return WerkzeugResponse("not found", status=404)
+            mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+            return WerkzeugResponse(Path(path).read_bytes(), mimetype=mimetype)
+        if request.path.startswith("/verify/"):
+            return WerkzeugResponse(page, mimetype="text/html")
+        return WerkzeugResponse("not found", status=404)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def cross_origin_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[LiveGateway]:
+    """The gateway on one loopback origin, its flow pages on a partner's server on another."""
+    gateway_port, frontend_port = free_port(), free_port()
+    frontend_url = f"http://127.0.0.1:{frontend_port}/verify"
+    app, gateway = start_gateway(pocketbase, ekyc_home, gateway_port, frontend_url)
+    with serving(app, gateway_port), serving(partner_frontend(gateway.url), frontend_port):
+        yield gateway
 
 
 def _ffmpeg_or_skip() -> None:
@@ -495,3 +549,41 @@ def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
     steps.shot(page, "reopened")
     page.context.close()
     assert pb.get("profiles", link.profile_id)["status"] == "in_progress"
+
+
+def test_pages_served_from_the_partners_own_origin(
+    cross_origin_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+) -> None:
+    """KYC_FRONTEND_URL on another origin: the pages there call the gateway's flow API across
+    origins (JSON with a preflight, multipart uploads), and a dead link says why in the page."""
+    gateway = cross_origin_gateway
+    frontend = gateway.settings.kyc_frontend_url
+    steps = Steps("cross-origin")
+    passport = write_document(tmp_path, "passport.jpg", kind="passport", seed=23)
+    link = gateway.create_profile(country="IDN", external_ref="browser-cross-origin")
+    assert link.url.startswith(f"{frontend}/{link.profile_id}?t=")
+
+    page = browsers.page(None)
+    page.goto(link.url)
+    visible(page, "#step-consent")
+    assert page.locator("#brand-name").inner_text() == "Acme Bank"
+    steps.shot(page, "consent")
+    consent_and_choose(page, "passport")
+    page.locator("#photo-file").set_input_files(str(passport))
+    visible(page, "#step-selfie")
+    steps.shot(page, "selfie")
+    page.context.close()
+
+    app = create_app(gateway.settings)
+    nonce = app.extensions["ekyc"].pb.get("profiles", link.profile_id)["link_nonce"]
+    token = links.sign_link(gateway.settings.link_secret, link.profile_id, 1_000_000, nonce)
+    page = browsers.page(None)
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+    page.goto(f"{frontend}/{link.profile_id}?t={token}")
+    visible(page, "#step-link")
+    assert page.locator("#link-title").inner_text() == "This link has expired"
+    page.wait_for_timeout(1000)
+    assert len(loads) == 1  # said in the page, not a reload loop on a host that cannot say it
+    steps.shot(page, "expired")
+    page.context.close()
