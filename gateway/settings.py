@@ -95,6 +95,8 @@ class Settings:
     log_json: bool = True
     webhook_allow_private: bool = False
     smtp_url: str = ""
+    # A PEM file of the CAs trusted for HTTPS webhook receivers; empty: the public CAs (certifi).
+    webhook_ca_bundle: str = ""
 
     @property
     def flow_cross_origin(self) -> str | None:
@@ -159,6 +161,7 @@ class Settings:
             log_json=_bool(env, "EKYC_LOG_JSON", True),
             webhook_allow_private=_bool(env, "EKYC_WEBHOOK_ALLOW_PRIVATE", False),
             smtp_url=env.get("EKYC_SMTP_URL") or "",
+            webhook_ca_bundle=env.get("EKYC_WEBHOOK_CA_BUNDLE") or "",
         )
         settings.validate()
         return settings
@@ -171,6 +174,8 @@ class Settings:
             raise SettingsError("EKYC_DATA_KEY must be at least 16 characters")
         if self.link_ttl_s <= 0:
             raise SettingsError("EKYC_LINK_TTL_S must be positive")
+        if self.webhook_ca_bundle and not Path(self.webhook_ca_bundle).is_file():
+            raise SettingsError(f"EKYC_WEBHOOK_CA_BUNDLE is not a file: {self.webhook_ca_bundle}")
         from limits import parse  # local: keeps import of settings cheap for the CLI
 
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,10 +34,13 @@ class Receiver:
     default_status: int = 200
     requests: list[Received] = field(default_factory=list)
 
+    tls: bool = False
+
     @property
     def url(self) -> str:
         """The receiver's URL on 127.0.0.1."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hooks"
 
     def stop(self) -> None:
         """Shut the server down and close its socket."""
@@ -45,8 +49,8 @@ class Receiver:
         self.thread.join(5)
 
 
-def start_receiver() -> Receiver:
-    """Start a receiver in a thread."""
+def start_receiver(tls: ssl.SSLContext | None = None) -> Receiver:
+    """Start a receiver in a thread; with ``tls``, it speaks HTTPS."""
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -70,8 +74,10 @@ def start_receiver() -> Receiver:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
-    receiver = Receiver(server, thread)
+    receiver = Receiver(server, thread, tls=tls is not None)
     holder["receiver"] = receiver
     thread.start()
     return receiver

@@ -36,6 +36,7 @@ def delivery_context(services: Services | None = None) -> DeliveryContext:
                 pb=services.pb,
                 data_key=services.settings.data_key,
                 allow_private=services.settings.webhook_allow_private,
+                ca_bundle=services.settings.webhook_ca_bundle,
                 on_event_dispatched=review_email_hook(services.settings.smtp_url),
             )
             _contexts.clear()  # services were swapped (tests): drop contexts of the old ones

@@ -75,6 +75,7 @@ class DeliveryContext:
     pb: PocketBase
     data_key: str
     allow_private: bool = False
+    ca_bundle: str = ""
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = TIMEOUT_S
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -85,7 +86,7 @@ class DeliveryContext:
     def http(self) -> requests.Session:
         """The guarded session (built on first use)."""
         if self.session is None:
-            self.session = guarded_session(self.allow_private)
+            self.session = guarded_session(self.allow_private, self.ca_bundle)
         return self.session
 
     def close(self) -> None:

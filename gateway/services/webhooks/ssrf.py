@@ -134,10 +134,12 @@ class GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _guarded_pools(self.allow_private)
 
 
-def guarded_session(allow_private: bool) -> requests.Session:
-    """A session for webhook deliveries: no proxies from the environment, guarded sockets."""
+def guarded_session(allow_private: bool, ca_bundle: str = "") -> requests.Session:
+    """A session for webhook deliveries: no proxies from the environment, guarded sockets, and
+    HTTPS receivers verified against ``ca_bundle`` (a PEM file) or else the public CAs."""
     session = requests.Session()
     session.trust_env = False
+    session.verify = ca_bundle or True
     adapter = GuardedAdapter(allow_private, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
