@@ -137,6 +137,47 @@ def test_mrz_on_the_back_of_an_id_card():
 
 
 @pytest.mark.slow
+def test_the_declared_type_is_checked_against_the_document_read():
+    passport = make_passport(np.random.default_rng(14), today=TODAY).image_rgb
+    declared = analyze_document(passport, document_hint="passport", today=TODAY, detect_face=False)
+    assert _statuses(declared)["document_type"] == "pass"
+    assert declared["document_valid"] is True
+    wrong = analyze_document(passport, document_hint="id_card", today=TODAY, detect_face=False)
+    assert _statuses(wrong)["document_type"] == "fail"
+    assert "declared id card" in next(c["detail"] for c in wrong["checks"]
+                                      if c["name"] == "document_type")  # fmt: skip
+    assert wrong["document_valid"] is False
+    undeclared = analyze_document(passport, today=TODAY, detect_face=False)
+    assert "document_type" not in _statuses(undeclared)
+
+
+@pytest.mark.slow
+def test_a_declared_card_is_read_from_its_back_first():
+    # Both sides carry an MRZ here, so the side read first is the one reported.
+    passport = make_passport(np.random.default_rng(15), today=TODAY).image_rgb
+    card = make_id_card(np.random.default_rng(15), today=TODAY).image_rgb
+    as_card = analyze_document(passport, card, document_hint="id_card", today=TODAY,
+                               detect_face=False)  # fmt: skip
+    assert as_card["detected"]["type"] == "id_card"
+    assert "from the back" in next(
+        c["detail"] for c in as_card["checks"] if c["name"] == "mrz_read"
+    )
+    as_auto = analyze_document(passport, card, today=TODAY, detect_face=False)
+    assert as_auto["detected"]["type"] == "passport"
+
+
+@pytest.mark.slow
+def test_a_ktp_is_not_read_as_a_declared_passport():
+    ktp = make_ktp(np.random.default_rng(16), today=TODAY).image_rgb
+    as_passport = analyze_document(ktp, document_hint="passport", today=TODAY, detect_face=False)
+    assert as_passport["detected"]["type"] == "unknown"
+    assert _statuses(as_passport)["mrz_read"] == "fail"
+    as_card = analyze_document(ktp, document_hint="id_card", today=TODAY, detect_face=False)
+    assert as_card["fields"]["nik"]
+    assert _statuses(as_card)["document_type"] == "pass"
+
+
+@pytest.mark.slow
 def test_printed_corrupted_check_digit_is_caught():
     rng = np.random.default_rng(9)
     doc = make_passport(rng, today=TODAY)

@@ -11,8 +11,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.schemas.profiles import _country_alpha3
+from gateway.services.documents.normalize import DOCUMENT_HINTS
 
-DOCUMENT_HINTS = ("auto", "passport", "id_card", "driver_license", "residence_permit")
 MAX_FRAMES = 40
 
 

@@ -15,7 +15,8 @@ from marshmallow import (
     validates_schema,
 )
 
-DOCUMENT_TYPES = ("passport", "id_card", "driver_license", "residence_permit")
+from gateway.services.documents.normalize import DOCUMENT_TYPES
+
 PROFILE_STATUSES = (
     "unverified",
     "in_progress",

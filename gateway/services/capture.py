@@ -34,6 +34,7 @@ from gateway.services.capture_rules import (
     normalize_country,
     resubmission_step,
 )
+from gateway.services.documents.normalize import DOCUMENT_TYPES
 from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import iso, pb_datetime
@@ -42,7 +43,6 @@ from gateway.services.pocketbase import FileTuple, PocketBase
 log = structlog.get_logger("gateway.capture")
 
 APPLICANT_ACTOR = "applicant"
-DOCUMENT_TYPES = ("passport", "id_card", "driver_license", "residence_permit")
 TWO_SIDED_TYPES = frozenset({"id_card", "driver_license", "residence_permit"})
 FINISHED_STATUSES = frozenset(
     {"submitted", "processing", "approved", "rejected", "manual_review", "document_expired"}

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pycountry
 
 from gateway.errors import Forbidden, ValidationFailed
+from gateway.services.documents.normalize import DOCUMENT_TYPES
 from gateway.services.pocketbase import PocketBase
 
-DOCUMENT_TYPES = ("passport", "id_card", "driver_license", "residence_permit")
 # The liveness engineer's prompt names (gateway/services/liveness/challenge.py PROMPTS).
 LIVENESS_PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
 CHECKS = ("liveness", "face_match", "document", "kya", "registry")

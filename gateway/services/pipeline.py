@@ -20,6 +20,7 @@ import numpy as np
 
 from gateway.errors import ValidationFailed
 from gateway.services import scoring
+from gateway.services.documents.normalize import DOCUMENT_HINTS
 from gateway.services.documents.service import analyze_document
 from gateway.services.face_match import FaceCheck, check_image_faces, match_document_to_selfies
 from gateway.services.faces import DEFAULT_THRESHOLD
@@ -209,9 +210,6 @@ def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) 
     return factor(FAIL, 0.0, hints, result)
 
 
-_DOCUMENT_HINTS = {"passport", "id_card", "driver_license", "residence_permit"}
-
-
 def document_factor(
     front_rgb: np.ndarray,
     back_rgb: np.ndarray | None,
@@ -232,7 +230,7 @@ def document_factor(
         applicant=dict(applicant),
         min_age=min_age,
         document_hint=applicant.get("document_type")
-        if applicant.get("document_type") in _DOCUMENT_HINTS
+        if applicant.get("document_type") in DOCUMENT_HINTS
         else "auto",
         country_hint=applicant.get("document_country") or "auto",
         today=today,

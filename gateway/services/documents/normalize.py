@@ -157,6 +157,12 @@ def normalize_sex(value: str) -> str | None:
     return None
 
 
+# The kinds of document a partner may ask for and an applicant may declare.
+DOCUMENT_TYPES = ("passport", "id_card", "driver_license", "residence_permit")
+# What a caller of the reader may declare ("auto": not declared).
+DOCUMENT_HINTS = ("auto", *DOCUMENT_TYPES)
+
+
 def document_type(document_code: str) -> str:
     """The kind of document from its ICAO code (9303-4/5/6/7 first letters, second letter free)."""
     code = document_code.replace("<", "").upper()
