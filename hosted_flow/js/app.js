@@ -39,7 +39,9 @@ function show(step) {
   document.body.dataset.step = step;
 }
 
+// An empty message shows nothing: errorMessage() returns one when the whole page changed instead.
 function showAlert(message) {
+  if (!message) return;
   $("alert").textContent = message;
   $("alert").hidden = false;
 }
@@ -287,6 +289,7 @@ function showIssues(issues) {
 }
 
 function showIssueText(message) {
+  if (!message) return;
   $("photo-issues").textContent = message;
   $("photo-issues").hidden = false;
 }

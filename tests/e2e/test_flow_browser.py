@@ -587,3 +587,22 @@ def test_pages_served_from_the_partners_own_origin(
     assert len(loads) == 1  # said in the page, not a reload loop on a host that cannot say it
     steps.shot(page, "expired")
     page.context.close()
+
+    # A link replaced while the applicant is on it: the next call says so, in the page.
+    replaced = gateway.create_profile(external_ref="browser-cross-origin-replaced")
+    page = browsers.page(None)
+    page.goto(replaced.url)
+    visible(page, "#step-consent")
+    fresh = requests.post(
+        f"{gateway.url}/api/profiles/{replaced.profile_id}/link",
+        headers={"x-api-key": gateway.api_key},
+        timeout=10,
+    )
+    assert fresh.status_code == 200, fresh.text
+    page.locator("#consent-checkbox").check()
+    page.locator("#consent-continue").click()
+    visible(page, "#step-link")
+    assert page.locator("#alert").is_hidden()
+    assert page.locator("#step-consent").is_hidden()
+    steps.shot(page, "replaced")
+    page.context.close()
