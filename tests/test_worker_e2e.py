@@ -117,6 +117,25 @@ def test_concurrent_deliveries_claim_once(client, services, partner):
     assert services.pb.get("profiles", profile_id)["processing_attempts"] == 1
 
 
+def test_invalid_partner_settings_send_the_profile_to_review(client, services, make_partner):
+    partner = make_partner("Misconfigured partner")
+    # What an operator could type in the admin UI: keys it knows, values of the wrong kind
+    # (its guard checks the rules a score depends on, not every field).
+    services.pb.update(
+        "partners",
+        partner.partner_id,
+        {"settings": {"min_age": "eighteen", "allowed_countries": "FRA"}},
+    )
+    profile_id = new_profile_id(client, partner.headers)
+    submit(services.pb, profile_id, document_jpeg=None, frames=[], prompts=("blink",))
+    assert tasks.run_verification(services, profile_id) == "manual_review"
+    stored = services.pb.get("profiles", profile_id)
+    assert stored["decision"] == "" and stored["score"] == 0
+    [reason] = stored["reasons"]
+    assert reason.startswith("processing_failed: the partner's settings are invalid")
+    assert "min_age" in reason and "allowed_countries" in reason
+
+
 def test_document_without_a_face_asks_for_a_new_document_photo(
     client, services, partner, datasets_dir
 ):

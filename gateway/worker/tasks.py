@@ -24,9 +24,9 @@ import structlog
 from huey.api import Task
 
 from gateway.container import Services
-from gateway.errors import IllegalTransition, NotFound, StoreUnavailable
+from gateway.errors import IllegalTransition, NotFound, StoreUnavailable, ValidationFailed
 from gateway.services import crypto
-from gateway.services.partner_settings import effective_settings
+from gateway.services.partner_settings import effective_settings, validate_settings
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
 from gateway.services.usage import record_usage
@@ -136,6 +136,19 @@ def _verify_claimed(services: Services, profile: dict[str, Any]) -> str:
     pb = services.pb
     partner = pb.get("partners", profile["partner"])
     settings = effective_settings(partner.get("settings"))
+    try:
+        # The API and CLI refuse invalid settings; the admin UI's guard checks only a subset, and
+        # a decision under a value read wrongly (a country list given as a string, an age as
+        # words) would be silently wrong. No decision, then: a person looks at it.
+        validate_settings(settings)
+    except ValidationFailed as error:
+        problems = "; ".join(
+            f"{path}: {', '.join(why)}" for path, why in (error.errors or {}).items()
+        )
+        log.error("partner_settings_invalid", partner_id=partner["id"], problems=problems)
+        return _processing_failed(
+            services, profile, f"the partner's settings are invalid ({problems})"
+        )
     captures = load_captures(services, profile)
     result = run_pipeline(captures, applicant_data(services, profile), settings)
     decision = result.decision

@@ -1,7 +1,9 @@
 // Checks partners.settings on writes that bypass the gateway (an operator editing the JSON in the
 // admin UI): the rules a decision depends on (known keys, threshold order, weights summing to 100,
 // face-match threshold). The full validation, with every field, runs in
-// gateway/services/partner_settings.py (API and CLI); this is a subset of it, never stricter.
+// gateway/services/partner_settings.py (API and CLI); this is a subset of it, never stricter. The
+// worker runs the full validation before each decision and sends the profile to manual review
+// rather than decide under settings that fail it.
 
 function settingsProblems(settings) {
   const KNOWN = [
