@@ -1,4 +1,4 @@
-"""The operator's ``ekyc`` commands for partners, keys, webhooks, settings and the expiry job.
+"""The operator's ``ekyc`` commands for partners, keys, webhooks, settings and the daily jobs.
 
 Thin on purpose: each command parses its arguments, calls one service function with operator
 rights, and prints the result (JSON with ``--json`` where scripts need it). Secrets (API keys,
@@ -284,6 +284,19 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     run = expiry_commands.add_parser("run", help="run it now")
     run.add_argument("--date", default=None, help="as of this day (YYYY-MM-DD)")
     run.set_defaults(admin_handler=expiry_run)
+
+    retention = commands.add_parser("retention", help="the retention job")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    erase_now = retention_commands.add_parser("run", help="erase what is past its date, now")
+    erase_now.set_defaults(admin_handler=retention_run)
+
+
+def retention_run(services: Services, args: argparse.Namespace) -> int:
+    """Run the retention job now (no other date: a date ahead would erase early)."""
+    from gateway.services.retention import run_retention_job
+
+    _print(run_retention_job(services.profiles).as_dict())
+    return 0
 
 
 def run_admin_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -97,3 +97,8 @@ def test_webhooks_settings_and_expiry_commands(capsys: pytest.CaptureFixture[str
 
     code, out = run(capsys, "expiry", "run", "--date", "2030-01-01")
     assert code == 0 and set(json.loads(out)) >= {"notices", "expired"}
+
+    code, out = run(capsys, "retention", "run")
+    assert code == 0 and set(json.loads(out)) == {"erased", "deferred"}
+    with pytest.raises(SystemExit):  # no date: a date ahead would erase before time
+        main(["retention", "run", "--date", "2030-01-01"])

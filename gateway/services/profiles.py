@@ -312,8 +312,16 @@ class ProfileService:
         running verification is refused (409) because the worker would write its results back.
         """
         profile = self.load_owned(principal, profile_id)
+        erased = self.erase_record(
+            profile, actor=principal.actor, reason="personal data erased at the partner's request"
+        )
+        return erasure_view(erased)
+
+    def erase_record(self, profile: dict[str, Any], *, actor: str, reason: str) -> dict[str, Any]:
+        """Erase one profile record (see ``erase``), for whoever is entitled to: the partner's
+        request, or the end of its retention period. Returns the record as erased."""
         if profile.get("erased_at"):
-            return erasure_view(profile)
+            return profile
         if profile["status"] == "processing":
             raise Conflict("A verification is running on this profile; erase it when it ends")
         wipe = erasure_fields(profile, erased_at=pb_datetime(self.clock()))
@@ -321,8 +329,8 @@ class ProfileService:
             erased = self.pb.transition(
                 profile["id"],
                 "expired",
-                actor=principal.actor,
-                reason="personal data erased at the partner's request",
+                actor=actor,
+                reason=reason,
                 expected_from=[profile["status"]],
                 set_fields=wipe,
             )["profile"]
@@ -332,9 +340,9 @@ class ProfileService:
             "notes", "profile = {:profile}", {"profile": profile["id"]}, limit=1000
         ):
             self.pb.delete("notes", note["id"])
-        self.audit(principal.actor, "profile.erased", profile["id"], {"status": erased["status"]})
+        self.audit(actor, "profile.erased", profile["id"], {"status": erased["status"]})
         emit_profile_erased(self.pb, profile)
-        return erasure_view(erased)
+        return erased
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         """Append to the audit log (ids and codes only, never PII)."""

@@ -1,11 +1,12 @@
-"""Periodic jobs of partner integration: the webhook sweeper (every minute) and the daily
-document-expiry job. The consumer must import this module for Huey to schedule them."""
+"""Periodic jobs: the webhook sweeper (every minute), the daily document-expiry job and the daily
+retention job. The consumer must import this module for Huey to schedule them."""
 
 from __future__ import annotations
 
 from huey import crontab
 
 from gateway.services.expiry import run_expiry_job
+from gateway.services.retention import run_retention_job
 from gateway.worker.app import huey, worker_services
 from gateway.worker.webhook_tasks import sweep_webhooks
 
@@ -20,3 +21,9 @@ def webhook_sweeper() -> dict[str, int]:
 def document_expiry() -> dict[str, int]:
     """Warn about documents expiring in 90/30/7 days and expire the ones past their date."""
     return run_expiry_job(worker_services().pb).as_dict()
+
+
+@huey.periodic_task(crontab(hour="3", minute="17"))
+def retention() -> dict[str, int]:
+    """Erase the personal data of profiles whose retention period has ended."""
+    return run_retention_job(worker_services().profiles).as_dict()
