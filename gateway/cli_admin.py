@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -290,12 +291,45 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     erase_now = retention_commands.add_parser("run", help="erase what is past its date, now")
     erase_now.set_defaults(admin_handler=retention_run)
 
+    backup = commands.add_parser("backup", help="PocketBase backups (database and files)")
+    backup_commands = backup.add_subparsers(dest="backup_command", required=True)
+    backup_commands.add_parser("create", help="back up now").set_defaults(
+        admin_handler=backup_create
+    )
+    backup_commands.add_parser("list", help="list the backups").set_defaults(
+        admin_handler=backup_list
+    )
+
 
 def retention_run(services: Services, args: argparse.Namespace) -> int:
     """Run the retention job now (no other date: a date ahead would erase early)."""
     from gateway.services.retention import run_retention_job
 
     _print(run_retention_job(services.profiles).as_dict())
+    return 0
+
+
+def backup_create(services: Services, args: argparse.Namespace) -> int:
+    """Back up PocketBase's data now; say where it is and what it does not hold."""
+    name = f"ekyc_{datetime.now(UTC):%Y%m%d_%H%M%S}.zip"
+    services.pb.create_backup(name)
+    [made] = [item for item in services.pb.backups() if item["key"] == name]
+    _print(made)
+    print(
+        f"In pb_data/backups/ of the PocketBase at {services.settings.pocketbase_url}"
+        " (EKYC_HOME/pb_data under `ekyc up`); download or restore it in the admin UI,"
+        " Settings > Backups.\n"
+        "Not in it: EKYC_HOME/secrets.json (or your EKYC_DATA_KEY and EKYC_LINK_SECRET). Without"
+        " the data key, the document numbers and webhook secrets it holds cannot be read: keep"
+        " the key too, apart from the backup.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def backup_list(services: Services, args: argparse.Namespace) -> int:
+    """The backups PocketBase holds, newest first."""
+    _print(sorted(services.pb.backups(), key=lambda item: item["modified"], reverse=True))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,21 @@ def test_webhooks_settings_and_expiry_commands(capsys: pytest.CaptureFixture[str
     assert code == 0 and set(json.loads(out)) == {"erased", "deferred"}
     with pytest.raises(SystemExit):  # no date: a date ahead would erase before time
         main(["retention", "run", "--date", "2030-01-01"])
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_backup_create_and_list(
+    capsys: pytest.CaptureFixture[str], pocketbase: PocketBaseServer
+) -> None:
+    code = main(["backup", "create"])
+    captured = capsys.readouterr()
+    assert code == 0
+    made = json.loads(captured.out)
+    assert made["key"].startswith("ekyc_") and made["size"] > 0
+    assert "secrets.json" in captured.err  # the data key is not in the backup: said so
+    stored = pocketbase.data_dir / "backups" / made["key"]
+    with zipfile.ZipFile(stored) as archive:
+        assert "data.db" in archive.namelist()
+    code, out = run(capsys, "backup", "list")
+    assert code == 0 and made["key"] in [item["key"] for item in json.loads(out)]
+    stored.unlink()

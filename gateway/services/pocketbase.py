@@ -318,6 +318,21 @@ class PocketBase:
             raise NotFound("file not found")
         return response.content
 
+    # -- backups --------------------------------------------------------------------------------
+
+    def create_backup(self, name: str) -> None:
+        """Zip ``pb_data`` (database and files) into PocketBase's backups storage as ``name``."""
+        response = self.request("POST", "/api/backups", json={"name": name})
+        if response.status_code != 204:
+            raise StoreError(f"PocketBase refused the backup: {response.text[:300]}")
+
+    def backups(self) -> list[JsonDict]:
+        """The stored backups: ``[{key, size, modified}]``."""
+        response = self.request("GET", "/api/backups")
+        if response.status_code != 200:
+            raise StoreError(f"PocketBase refused the backup list: {response.text[:300]}")
+        return response.json()
+
     # -- profile operations that must be atomic -----------------------------------------------
 
     def transitions(self) -> JsonDict:
