@@ -9,7 +9,7 @@ routerAdd("GET", "/api/ekyc/transitions", (e) => {
 }, $apis.requireSuperuserAuth());
 
 // Generic bound-parameter query: {collection, filter, params, sort, limit, offset}. With
-// {where: {field: value, ..}} instead of a filter, an equality lookup bound in SQL ($dbx.hashExp):
+// {where: {field: value, ..}} instead of a filter, an equality lookup bound in SQL (lib/bound.js):
 // filter {:params} never match a value holding a rune Go deems unprintable (NBSP, U+200B, U+202E,
 // most control characters), so lookups by a partner's free text (external_ref) use `where`.
 routerAdd("POST", "/api/ekyc/find", (e) => {
@@ -73,7 +73,7 @@ routerAdd("GET", "/api/ekyc/profiles/{id}/view", (e) => {
 
 // Create a profile, or return the partner's existing one with the same external_ref or document,
 // honouring an Idempotency-Key; all in one transaction so concurrent identical creates yield one.
-// Lookups here are SQL-bound ($dbx.hashExp), not filter strings: PocketBase's filter {:params}
+// Lookups here are SQL-bound (lib/bound.js), not filter strings: PocketBase's filter {:params}
 // never match a value holding a rune Go deems unprintable (NBSP, zero-width space, U+202E...), so
 // a second create with such an external_ref missed the first profile and hit the unique index.
 // The unique indexes make these lookups return at most one record.

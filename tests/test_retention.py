@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
@@ -14,6 +13,7 @@ from flask.testing import FlaskClient
 from gateway.container import Services
 from gateway.services.pb_time import pb_datetime
 from gateway.services.retention import ACTOR, run_retention_job
+from tests.test_erasure import erased_events
 
 NOW = datetime.now(UTC)
 
@@ -25,14 +25,6 @@ def applicant(client: FlaskClient, headers: dict[str, str], retention_until: dat
     )
     services.pb.update("profiles", profile_id, {"retention_until": pb_datetime(retention_until)})
     return profile_id
-
-
-def erased_events(services: Services, profile_id: str) -> list[dict[str, Any]]:
-    return services.pb.find(
-        "webhook_events",
-        "profile = {:p} && type = 'profile.erased'",
-        {"p": profile_id},
-    )
 
 
 def test_profiles_past_retention_are_erased_once_and_the_rest_kept(
