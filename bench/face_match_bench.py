@@ -22,9 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from gateway.progress import progress  # noqa: E402
-from gateway.services import faces as face_service  # noqa: E402
-from gateway.services.face_match import match_faces  # noqa: E402
-from gateway.services.images import downscale_to_max_side, load_image  # noqa: E402
+from gateway.verification.faces import recognition as face_service  # noqa: E402
+from gateway.verification.faces.match import match_faces  # noqa: E402
+from gateway.verification.images import downscale_to_max_side, load_image  # noqa: E402
 
 DEFAULT_FACES_DIR = REPO_ROOT.parent / "shared" / "datasets" / "faces"
 SAME_PERSON_PAIRS = [

@@ -30,11 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from gateway.progress import progress  # noqa: E402
-from gateway.services.documents import mrz_locate  # noqa: E402
-from gateway.services.documents.mrz import parse_mrz  # noqa: E402
-from gateway.services.documents.quality import assess_quality  # noqa: E402
-from gateway.services.documents.reader import read_mrz  # noqa: E402
-from gateway.services.documents.service import validate_mrz  # noqa: E402
+from gateway.verification.documents import mrz_locate  # noqa: E402
+from gateway.verification.documents.mrz import parse_mrz  # noqa: E402
+from gateway.verification.documents.quality import assess_quality  # noqa: E402
+from gateway.verification.documents.reader import read_mrz  # noqa: E402
+from gateway.verification.documents.service import validate_mrz  # noqa: E402
 from gateway.synthetic.degrade import blur, degrade  # noqa: E402
 from gateway.synthetic.documents import make_id_card, make_passport  # noqa: E402
 from gateway.synthetic.identities import (  # noqa: E402
@@ -132,7 +132,7 @@ def run_passporteye(pe_read_mrz, image_rgb: np.ndarray) -> tuple[tuple | None, d
 def other_engines():
     """Tesseract (C API, eng, MRZ whitelist) and rapidocr's PP-OCR recogniser, per line."""
     engines = {}
-    from gateway.services.documents import tesseract
+    from gateway.verification.documents import tesseract
 
     try:
         tess = tesseract.engine("eval_mrz", whitelist="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")

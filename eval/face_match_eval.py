@@ -3,7 +3,7 @@
 Experiment 1 (photo vs photo): every pair formed from identities.csv (plus the pairs.csv pairs,
 which are a subset and whose labels are checked against identities.csv). Prints the genuine and
 impostor distance distributions, the EER, FRR at FAR 0.1 %, and fits the distance->similarity
-mapping hard-coded in gateway/services/faces.py (EER_DISTANCE, SIMILARITY_SLOPE).
+mapping hard-coded in gateway/verification/faces/recognition.py (EER_DISTANCE, SIMILARITY_SLOPE).
 A two-fold split by identity then checks the EER threshold out of sample: the threshold fitted
 on one half of the people is applied to the other half.
 
@@ -37,8 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from gateway.progress import progress  # noqa: E402
-from gateway.services import faces as face_service  # noqa: E402
-from gateway.services.images import load_image  # noqa: E402
+from gateway.verification.faces import recognition as face_service  # noqa: E402
+from gateway.verification.images import load_image  # noqa: E402
 
 DEFAULT_FACES_DIR = REPO_ROOT.parent / "shared" / "datasets" / "faces"
 FAR_TARGET = 0.001

@@ -56,12 +56,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from gateway.progress import progress  # noqa: E402
-from gateway.services.faces import detect_faces  # noqa: E402
-from gateway.services.images import load_image  # noqa: E402
-from gateway.services.liveness import Challenge, decisions, regions, verify_challenge  # noqa: E402  # noqa: E402
-from gateway.services.liveness.landmark_sources import RegionLandmarkSource  # noqa: E402
-from gateway.services.liveness.passive import passive_cues  # noqa: E402
-from gateway.services.liveness.pose import head_geometry, pitch_up_deg  # noqa: E402
+from gateway.verification.faces.recognition import detect_faces  # noqa: E402
+from gateway.verification.images import load_image  # noqa: E402
+from gateway.verification.liveness import Challenge, decisions, regions, verify_challenge  # noqa: E402  # noqa: E402
+from gateway.verification.liveness.landmark_sources import RegionLandmarkSource  # noqa: E402
+from gateway.verification.liveness.passive import passive_cues  # noqa: E402
+from gateway.verification.liveness.pose import head_geometry, pitch_up_deg  # noqa: E402
 from gateway.synthetic.eyes import cover_iris_with_skin  # noqa: E402
 
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"

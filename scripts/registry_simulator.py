@@ -1,6 +1,6 @@
 """A tiny local registry for manual runs of the registry connector (not for production).
 
-Serves the protocol of ``gateway.services.registry`` on loopback:
+Serves the protocol of ``gateway.verification.registry`` on loopback:
 
     python scripts/registry_simulator.py --port 8765 --token secret-token
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.services.documents import checks as C
+from gateway.verification.documents import checks as C
 
 TODAY = dt.date(2026, 11, 23)
 

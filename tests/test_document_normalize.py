@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.services.documents import normalize as N
+from gateway.verification.documents import normalize as N
 
 TODAY = dt.date(2026, 11, 23)
 

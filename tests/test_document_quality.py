@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from gateway.services.documents.quality import MESSAGES, assess_quality
+from gateway.verification.documents.quality import MESSAGES, assess_quality
 from gateway.synthetic import degrade as D
 from gateway.synthetic.documents import make_id_card, make_passport
 

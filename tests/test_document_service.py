@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.services.documents.service import analyze_document, validate_fields, validate_mrz
+from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
 from gateway.synthetic.degrade import degrade
 from gateway.synthetic.documents import make_id_card, make_passport
 from gateway.synthetic.ktp import make_ktp
@@ -208,7 +208,7 @@ def test_ktp_photo_read_with_nik_checks():
 
 
 def test_labelled_visual_zone_text():
-    from gateway.services.documents.visual_zone import parse_labelled_text
+    from gateway.verification.documents.visual_zone import parse_labelled_text
 
     text = """UNITED KINGDOM
 Surname / Nom

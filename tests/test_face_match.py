@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.services import faces
-from gateway.services.face_match import match_document_to_selfies, match_faces
-from gateway.services.images import load_image
+from gateway.verification.faces import recognition as faces
+from gateway.verification.faces.match import match_document_to_selfies, match_faces
+from gateway.verification.images import load_image
 
 GREY = (205, 205, 200)
 

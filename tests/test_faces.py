@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.services import faces
-from gateway.services.images import downscale_to_max_side, load_image
+from gateway.verification.faces import recognition as faces
+from gateway.verification.images import downscale_to_max_side, load_image
 
 
 def test_similarity_is_the_threshold_at_the_calibrated_eer_distance() -> None:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gateway.errors import ValidationFailed
-from gateway.services.images import decode_image, downscale_to_max_side, load_image
+from gateway.verification.images import decode_image, downscale_to_max_side, load_image
 
 EXIF_ORIENTATION = 0x0112
 

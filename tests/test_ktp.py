@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from gateway.services.documents.ktp import check_nik, parse_ktp_text, parse_nik
+from gateway.verification.documents.ktp import check_nik, parse_ktp_text, parse_nik
 from gateway.synthetic.ktp import make_ktp, make_nik
 
 TODAY = dt.date(2026, 11, 23)
@@ -97,8 +97,8 @@ Agama : ISLAM
 
 @pytest.mark.slow
 def test_read_generated_ktp():
-    from gateway.services.documents.ktp import read_ktp
-    from gateway.services.documents.quality import assess_quality
+    from gateway.verification.documents.ktp import read_ktp
+    from gateway.verification.documents.quality import assess_quality
 
     card = make_ktp(np.random.default_rng(4), today=TODAY)
     fields, _ = read_ktp(card.image_rgb, assess_quality(card.image_rgb).card_corners)

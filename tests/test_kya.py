@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.services.kya import (
+from gateway.verification.kya import (
     check_country,
     check_email,
     check_name,
@@ -182,7 +182,7 @@ class LoopbackDns:
 
 
 def test_mx_lookup_asks_a_real_dns_server():
-    from gateway.services.kya import dns_mx_lookup
+    from gateway.verification.kya import dns_mx_lookup
 
     server = LoopbackDns()
     try:
@@ -199,7 +199,7 @@ def test_mx_lookup_asks_a_real_dns_server():
 def test_an_unreachable_dns_is_not_checked_never_passed():
     import socket
 
-    from gateway.services.kya import dns_mx_lookup
+    from gateway.verification.kya import dns_mx_lookup
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))  # bound, never answers

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gateway.services.liveness import PROMPTS, Challenge, ChallengeError, issue_challenge
+from gateway.verification.liveness import PROMPTS, Challenge, ChallengeError, issue_challenge
 
 
 def test_prompts_come_from_the_allowed_set_without_immediate_repeats():

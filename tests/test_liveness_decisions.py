@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from gateway.services.liveness import decisions
-from gateway.services.liveness.landmark_sources import RegionLandmarkSource
+from gateway.verification.liveness import decisions
+from gateway.verification.liveness.landmark_sources import RegionLandmarkSource
 
 # Yaw (deg) measured on short_hamilton_clip.mp4 frames 146-160 (he turns to his left) and
 # 93-112 (he turns to his right).

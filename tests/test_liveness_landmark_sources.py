@@ -7,7 +7,7 @@ import math
 import cv2
 import pytest
 
-from gateway.services.liveness import (
+from gateway.verification.liveness import (
     DEFAULT_LANDMARK_SOURCE,
     Dlib68LandmarkSource,
     RegionLandmarkSource,
@@ -29,7 +29,7 @@ def test_unknown_source_names_fail():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["regions", "dlib68_noncommercial"])
 def test_each_source_measures_a_real_face(datasets_dir, name):
-    from gateway.services.faces import detect_faces
+    from gateway.verification.faces.recognition import detect_faces
 
     capture = cv2.VideoCapture(str(datasets_dir / "liveness" / "short_hamilton_clip.mp4"))
     capture.set(cv2.CAP_PROP_POS_FRAMES, 171)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.services.images import load_image
-from gateway.services.liveness import analyze_passive
-from gateway.services.liveness.passive import EVIDENCE_RULES
+from gateway.verification.images import load_image
+from gateway.verification.liveness import analyze_passive
+from gateway.verification.liveness.passive import EVIDENCE_RULES
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.services.liveness import Challenge, verify_challenge
+from gateway.verification.liveness import Challenge, verify_challenge
 from gateway.synthetic.eyes import cover_iris_with_skin
 
 NOW = 1_700_000_000.0
@@ -208,7 +208,7 @@ def test_a_still_head_does_not_satisfy_a_turn(clip):
 
 @pytest.mark.slow
 def test_identity_switch_is_caught(clip, datasets_dir):
-    from gateway.services.images import load_image
+    from gateway.verification.images import load_image
 
     other = load_image(datasets_dir / "faces" / "img1.jpg")
     scale = 640 / max(other.shape[:2])
@@ -224,8 +224,8 @@ def test_identity_switch_is_caught(clip, datasets_dir):
 
 @pytest.mark.slow
 def test_document_reference_must_match(clip, datasets_dir):
-    from gateway.services.faces import detect_faces, embed_face
-    from gateway.services.images import load_image
+    from gateway.verification.faces.recognition import detect_faces, embed_face
+    from gateway.verification.images import load_image
 
     stranger = load_image(datasets_dir / "faces" / "img1.jpg")
     stranger_embedding = embed_face(stranger, detect_faces(stranger)[0])
@@ -242,7 +242,7 @@ def test_document_reference_must_match(clip, datasets_dir):
 @pytest.mark.slow
 def test_a_photo_tilted_in_front_of_the_camera_does_not_turn(datasets_dir):
     """A face photo rendered as a flat card rotated +-35 deg: yaw moves, the plane fit refuses."""
-    from gateway.services.images import load_image
+    from gateway.verification.images import load_image
 
     photo = load_image(datasets_dir / "faces" / "img5.jpg")
     scale = 480 / max(photo.shape[:2])
@@ -287,7 +287,7 @@ def test_a_photo_tilted_in_front_of_the_camera_does_not_turn(datasets_dir):
 
 @pytest.mark.slow
 def test_blink_satisfied_with_covered_eyes_and_not_without(clip):
-    from gateway.services.faces import detect_faces
+    from gateway.verification.faces.recognition import detect_faces
 
     closed = cover_iris_with_skin(clip[171], detect_faces(clip[171])[0].landmarks)
     parts = [("neutral", [167]), ("blink", [169, 171, 173])]
@@ -328,7 +328,7 @@ def test_mirrored_client_frames_swap_the_directions(clip):
 
 
 def _photo(datasets_dir, name: str, max_side_px: int = 480) -> np.ndarray:
-    from gateway.services.images import load_image
+    from gateway.verification.images import load_image
 
     photo = load_image(datasets_dir / "faces" / name)
     scale = max_side_px / max(photo.shape[:2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.services.documents.mrz import check_digit, parse_mrz
+from gateway.verification.documents.mrz import check_digit, parse_mrz
 
 # ICAO 9303 specimens (Utopia, Anna Maria Eriksson).
 TD3 = [

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from worker_helpers import genuine_capture, jpeg
 
-from gateway.services import pipeline
-from gateway.services.documents.normalize import normalize_country
-from gateway.services.pipeline import (
+from gateway.verification import pipeline
+from gateway.verification.documents.normalize import normalize_country
+from gateway.verification.pipeline import (
     Captures,
     InvalidPhoto,
     SelfieFrame,
     pipeline_settings,
     run_pipeline,
 )
-from gateway.services.scoring import NOT_CHECKED, factor
+from gateway.verification.scoring import NOT_CHECKED, factor
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import requests
 import responses
 
 from gateway.services.partner_settings import DEFAULT_SETTINGS, effective_settings
-from gateway.services.registry import (
+from gateway.verification.registry import (
     CircuitBreaker,
     HttpRegistryConnector,
     RegistryConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.services.scoring import (
+from gateway.verification.scoring import (
     APPROVED,
     FAIL,
     MANUAL_REVIEW,

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 from worker_helpers import genuine_capture, history, worker  # noqa: F401
 
-from gateway.services.documents.normalize import normalize_country
+from gateway.verification.documents.normalize import normalize_country
 from tests.e2e.flow_support import read_link
 from tests.test_flow_api import api, start_with_consent, upload
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.services.faces import detect_faces
+from gateway.verification.faces.recognition import detect_faces
 from gateway.services.pocketbase import PocketBase
 from gateway.worker.app import huey, use_services
 

@@ -31,13 +31,13 @@ from gateway.schemas.checks import (
     FaceMatchSchema,
     LivenessAnalyzeSchema,
 )
-from gateway.services.documents.service import analyze_document, validate_fields, validate_mrz
-from gateway.services.face_match import match_faces
-from gateway.services.faces import DEFAULT_THRESHOLD
-from gateway.services.images import decode_image
-from gateway.services.liveness.challenge import Challenge
-from gateway.services.liveness.passive import analyze_passive
-from gateway.services.liveness.verify import verify_challenge
+from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
+from gateway.verification.faces.match import match_faces
+from gateway.verification.faces.recognition import DEFAULT_THRESHOLD
+from gateway.verification.images import decode_image
+from gateway.verification.liveness.challenge import Challenge
+from gateway.verification.liveness.passive import analyze_passive
+from gateway.verification.liveness.verify import verify_challenge
 from gateway.services.uploads import sniff_image_type
 from gateway.services.usage import record_usage
 

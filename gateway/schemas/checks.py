@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.schemas.profiles import _country_alpha3
-from gateway.services.documents.normalize import DOCUMENT_HINTS
+from gateway.verification.documents.normalize import DOCUMENT_HINTS
 
 MAX_FRAMES = 40
 

@@ -15,7 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from gateway.services.documents.normalize import DOCUMENT_TYPES
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 PROFILE_STATUSES = (
     "unverified",

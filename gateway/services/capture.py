@@ -34,7 +34,7 @@ from gateway.services.capture_rules import (
     normalize_country,
     resubmission_step,
 )
-from gateway.services.documents.normalize import DOCUMENT_TYPES
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import iso, pb_datetime
@@ -584,12 +584,12 @@ def _file(name: str, image: CleanImage) -> FileTuple:
 
 
 def _default_quality_check(rgb: Any) -> Any:
-    from gateway.services.documents.quality import assess_quality
+    from gateway.verification.documents.quality import assess_quality
 
     return assess_quality(rgb)
 
 
 def _default_issue_challenge(**kwargs: Any) -> Any:
-    from gateway.services.liveness.challenge import issue_challenge
+    from gateway.verification.liveness.challenge import issue_challenge
 
     return issue_challenge(**kwargs)

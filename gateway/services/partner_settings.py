@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import pycountry
 
 from gateway.errors import Forbidden, ValidationFailed
-from gateway.services.documents.normalize import DOCUMENT_TYPES
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 from gateway.services.pocketbase import PocketBase
 
-# The liveness engineer's prompt names (gateway/services/liveness/challenge.py PROMPTS).
+# The liveness engineer's prompt names (gateway/verification/liveness/challenge.py PROMPTS).
 LIVENESS_PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
 CHECKS = ("liveness", "face_match", "document", "kya", "registry")
 SCORED_FACTORS = ("liveness", "face_match", "document", "kya")

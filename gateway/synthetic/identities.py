@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.services.documents.checks import TRANSLITERATIONS
-from gateway.services.documents.mrz import check_digit
+from gateway.verification.documents.checks import TRANSLITERATIONS
+from gateway.verification.documents.mrz import check_digit
 
 SURNAMES = [
     "MÜLLER", "ERIKSSON", "SANTOSO", "GARCÍA", "NGUYEN", "O'BRIEN", "KOWALSKI", "HØJBERG",

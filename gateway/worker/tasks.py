@@ -28,7 +28,7 @@ from gateway.errors import IllegalTransition, NotFound, StoreUnavailable, Valida
 from gateway.services import crypto
 from gateway.services.partner_settings import effective_settings, validate_settings
 from gateway.services.pb_time import pb_datetime
-from gateway.services.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
+from gateway.verification.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
 from gateway.services.usage import record_usage
 from gateway.worker.app import huey, worker_services
 
@@ -49,7 +49,7 @@ def lease_seconds(services: Services) -> int:
 @huey.on_startup()
 def warm_models() -> None:
     """Load the face models once per worker process, before the first job pays for it."""
-    from gateway.services.faces import get_face_models
+    from gateway.verification.faces.recognition import get_face_models
 
     started = time.perf_counter()
     get_face_models()

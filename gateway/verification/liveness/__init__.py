@@ -10,21 +10,21 @@ Public API (no Flask here; the route and the worker call these):
 Design, thresholds, licences and measured figures: docs/liveness.md.
 """
 
-from gateway.services.liveness.challenge import (
+from gateway.verification.liveness.challenge import (
     PROMPTS,
     Challenge,
     ChallengeError,
     issue_challenge,
 )
-from gateway.services.liveness.landmark_sources import (
+from gateway.verification.liveness.landmark_sources import (
     DEFAULT_LANDMARK_SOURCE,
     Dlib68LandmarkSource,
     LandmarkSource,
     RegionLandmarkSource,
     landmark_source_from_name,
 )
-from gateway.services.liveness.passive import PassiveResult, analyze_passive
-from gateway.services.liveness.verify import SPOOF_TYPES, LivenessResult, verify_challenge
+from gateway.verification.liveness.passive import PassiveResult, analyze_passive
+from gateway.verification.liveness.verify import SPOOF_TYPES, LivenessResult, verify_challenge
 
 __all__ = [
     "DEFAULT_LANDMARK_SOURCE",

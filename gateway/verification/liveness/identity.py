@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.services.faces import embed_face, face_distance
-from gateway.services.liveness.frames import FrameMeasure
+from gateway.verification.faces.recognition import embed_face, face_distance
+from gateway.verification.liveness.frames import FrameMeasure
 
 # The project's same-person distance (similarity 0.75 on the face-match scale). On the shared
 # clip, frames of one shot lie within 0.56 of their medoid (0.59 at most in a genuine sequence

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.services.documents import checks as C
-from gateway.services.documents import normalize as N
-from gateway.services.documents.ktp import check_nik, read_ktp
-from gateway.services.documents.mrz import MrzReading, parse_mrz
-from gateway.services.documents.quality import assess_quality
-from gateway.services.documents.reader import read_mrz
-from gateway.services.documents.visual_zone import read_visual_zone as read_labelled_fields
+from gateway.verification.documents import checks as C
+from gateway.verification.documents import normalize as N
+from gateway.verification.documents.ktp import check_nik, read_ktp
+from gateway.verification.documents.mrz import MrzReading, parse_mrz
+from gateway.verification.documents.quality import assess_quality
+from gateway.verification.documents.reader import read_mrz
+from gateway.verification.documents.visual_zone import read_visual_zone as read_labelled_fields
 
 # What a read document may be for each declared kind. Card-sized permits and identity cards share
 # the TD1 format and issuers code them either way (I, A, C, IR, AR...), so they count as one.

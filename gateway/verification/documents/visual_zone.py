@@ -13,9 +13,9 @@ import re
 import cv2
 import numpy as np
 
-from gateway.services.documents import tesseract
-from gateway.services.documents.geometry import warp_card
-from gateway.services.documents.normalize import normalize_sex, parse_visual_date
+from gateway.verification.documents import tesseract
+from gateway.verification.documents.geometry import warp_card
+from gateway.verification.documents.normalize import normalize_sex, parse_visual_date
 
 PSM_AUTO = 3
 # first words of each label (English part) -> field

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gateway.services.liveness import regions
+from gateway.verification.liveness import regions
 
 DEFAULT_LANDMARK_SOURCE = "regions"
 
@@ -96,7 +96,7 @@ class Dlib68LandmarkSource:
                 if cls._predictor is None:
                     import dlib
 
-                    from gateway.services.faces import models_dir
+                    from gateway.verification.faces.recognition import models_dir
 
                     path = models_dir() / "shape_predictor_68_face_landmarks.dat"
                     cls._predictor = dlib.shape_predictor(str(path))

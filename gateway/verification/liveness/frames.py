@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.services.faces import DetectedFace, detect_faces
-from gateway.services.images import decode_image
-from gateway.services.liveness.landmark_sources import ExpressionMeasures, LandmarkSource
-from gateway.services.liveness.pose import HeadGeometry, head_geometry
+from gateway.verification.faces.recognition import DetectedFace, detect_faces
+from gateway.verification.images import decode_image
+from gateway.verification.liveness.landmark_sources import ExpressionMeasures, LandmarkSource
+from gateway.verification.liveness.pose import HeadGeometry, head_geometry
 
 NEUTRAL_PROMPT = "neutral"
 THUMBNAIL_SIDE_PX = 32

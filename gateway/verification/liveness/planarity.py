@@ -24,7 +24,7 @@ import threading
 import cv2
 import numpy as np
 
-from gateway.services.faces import DetectedFace
+from gateway.verification.faces.recognition import DetectedFace
 
 CROP_SIDE_PX = 128
 CROP_EXPAND = 1.3

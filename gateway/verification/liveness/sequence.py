@@ -10,8 +10,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.services.liveness.challenge import Challenge
-from gateway.services.liveness.frames import NEUTRAL_PROMPT, Frame, duplicate_pairs, thumbnail
+from gateway.verification.liveness.challenge import Challenge
+from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, duplicate_pairs, thumbnail
 
 MIN_FRAMES_PER_PROMPT = 2
 MIN_FRAMES_BLINK = 3  # a dip needs a frame before, during and after

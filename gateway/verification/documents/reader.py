@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.services.documents.mrz import LAYOUTS, SPANS, MrzReading, parse_mrz
-from gateway.services.documents.mrz_locate import cut_line, find_text_lines, pick_mrz_lines
-from gateway.services.documents.mrz_ocr import (
+from gateway.verification.documents.mrz import LAYOUTS, SPANS, MrzReading, parse_mrz
+from gateway.verification.documents.mrz_locate import cut_line, find_text_lines, pick_mrz_lines
+from gateway.verification.documents.mrz_ocr import (
     MRZ_ALPHABET,
     LineRead,
     estimate_char_count,

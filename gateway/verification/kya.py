@@ -14,9 +14,9 @@ from typing import Any
 
 import phonenumbers
 
-from gateway.services.documents.checks import names_match
-from gateway.services.documents.normalize import normalize_country
-from gateway.services.scoring import FAIL, NOT_CHECKED, PASS, factor
+from gateway.verification.documents.checks import names_match
+from gateway.verification.documents.normalize import normalize_country
+from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 
 # RFC 5321/5322 in the form real mailboxes use: a dot-atom local part and a domain of LDH labels
 # with a TLD of letters. Quoted local parts and IP literals are legal but are not how applicants

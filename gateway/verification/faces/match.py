@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.services.faces import (
+from gateway.verification.faces.recognition import (
     DEFAULT_THRESHOLD,
     EER_DISTANCE,
     MIN_FACE_PX,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from gateway.services.faces import DetectedFace, detect_faces
+from gateway.verification.faces.recognition import DetectedFace, detect_faces
 
 FACE_SIDE_PX = 128
 

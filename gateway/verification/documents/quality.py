@@ -94,7 +94,7 @@ def find_card(gray_small: np.ndarray) -> np.ndarray | None:
 def _face_present(rgb: np.ndarray) -> bool | None:
     """Whether a face is printed on the document, by the shared face detector."""
     try:
-        from gateway.services.faces import detect_faces
+        from gateway.verification.faces.recognition import detect_faces
     except ImportError:  # the face service is not installed in this build
         return None
     return bool(detect_faces(rgb, max_side_px=800))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from gateway.services.documents.mrz_layout import (
+from gateway.verification.documents.mrz_layout import (
     DIGIT_PAIRS,
     FILLER,
     Span,

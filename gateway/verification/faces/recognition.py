@@ -24,7 +24,7 @@ import dlib
 import face_recognition_models
 import numpy as np
 
-from gateway.services.images import DEFAULT_DETECTION_MAX_SIDE_PX, downscale_to_max_side
+from gateway.verification.images import DEFAULT_DETECTION_MAX_SIDE_PX, downscale_to_max_side
 
 # Distance -> similarity mapping, fitted by `python eval/face_match_eval.py` on
 # ../shared/datasets/faces (all pairs from identities.csv plus pairs.csv):

@@ -17,21 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from gateway.services.faces import MIN_FACE_PX
-from gateway.services.liveness import decisions, identity
-from gateway.services.liveness.challenge import Challenge
-from gateway.services.liveness.frames import (
+from gateway.verification.faces.recognition import MIN_FACE_PX
+from gateway.verification.liveness import decisions, identity
+from gateway.verification.liveness.challenge import Challenge
+from gateway.verification.liveness.frames import (
     NEUTRAL_PROMPT,
     Frame,
     FrameMeasure,
     measure_frame,
     parse_frames,
 )
-from gateway.services.liveness.landmark_sources import LandmarkSource, landmark_source_from_name
-from gateway.services.liveness.passive import analyze_passive
-from gateway.services.liveness.planarity import PLANAR_CORRELATION, planar_fit
-from gateway.services.liveness.pose import pitch_up_deg
-from gateway.services.liveness.sequence import PromptBlock, Refusal, check_sequence
+from gateway.verification.liveness.landmark_sources import LandmarkSource, landmark_source_from_name
+from gateway.verification.liveness.passive import analyze_passive
+from gateway.verification.liveness.planarity import PLANAR_CORRELATION, planar_fit
+from gateway.verification.liveness.pose import pitch_up_deg
+from gateway.verification.liveness.sequence import PromptBlock, Refusal, check_sequence
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
 MAX_FACELESS_FRACTION = 0.25

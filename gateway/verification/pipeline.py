@@ -19,17 +19,17 @@ from typing import Any
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.services import scoring
-from gateway.services.documents.normalize import DOCUMENT_HINTS
-from gateway.services.documents.service import analyze_document
-from gateway.services.face_match import FaceCheck, check_image_faces, match_document_to_selfies
-from gateway.services.faces import DEFAULT_THRESHOLD
-from gateway.services.images import decode_image
-from gateway.services.kya import MxLookup, dns_mx_lookup, kya_factor
-from gateway.services.liveness.challenge import Challenge
-from gateway.services.liveness.verify import verify_challenge
-from gateway.services.registry import RegistrySubject, registry_factor
-from gateway.services.scoring import FAIL, NOT_CHECKED, PASS, factor
+from gateway.verification import scoring
+from gateway.verification.documents.normalize import DOCUMENT_HINTS
+from gateway.verification.documents.service import analyze_document
+from gateway.verification.faces.match import FaceCheck, check_image_faces, match_document_to_selfies
+from gateway.verification.faces.recognition import DEFAULT_THRESHOLD
+from gateway.verification.images import decode_image
+from gateway.verification.kya import MxLookup, dns_mx_lookup, kya_factor
+from gateway.verification.liveness.challenge import Challenge
+from gateway.verification.liveness.verify import verify_challenge
+from gateway.verification.registry import RegistrySubject, registry_factor
+from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 
 # Prompts under which the applicant faces the camera: the frames the face match prefers, because
 # a turned head matches a frontal document portrait worse and says nothing about identity.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gateway.services.documents.mrz_layout import (
+from gateway.verification.documents.mrz_layout import (
     DIGIT_PAIRS,
     FILLER,
     LAYOUTS,
@@ -25,7 +25,7 @@ from gateway.services.documents.mrz_layout import (
     split_mrz_text,
     td1_long_document_number,
 )
-from gateway.services.documents.mrz_repair import Repair, digit_repairs, typed_repairs
+from gateway.verification.documents.mrz_repair import Repair, digit_repairs, typed_repairs
 
 __all__ = ["LAYOUTS", "SPANS", "CheckDigit", "MrzReading", "Repair", "check_digit", "parse_mrz"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gateway.services.documents import tesseract
-from gateway.services.documents.checks import FAIL, NOT_CHECKED, PASS, check
-from gateway.services.documents.normalize import normalize_sex, parse_visual_date
+from gateway.verification.documents import tesseract
+from gateway.verification.documents.checks import FAIL, NOT_CHECKED, PASS, check
+from gateway.verification.documents.normalize import normalize_sex, parse_visual_date
 
 # Province codes in use (Kemendagri), including the four Papua provinces created in 2022.
 PROVINCE_CODES = frozenset(
@@ -158,7 +158,7 @@ def read_ktp(rgb: np.ndarray, card_corners: np.ndarray | None = None) -> tuple[d
     """
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
     if card_corners is not None:
-        from gateway.services.documents.geometry import warp_card
+        from gateway.verification.documents.geometry import warp_card
 
         gray = warp_card(gray, card_corners, width_px=1100)
     engine = tesseract.engine("ktp_block", psm=tesseract.PSM_BLOCK)
