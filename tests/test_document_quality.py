@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from gateway.verification.documents.quality import MESSAGES, assess_quality
 from gateway.synthetic import degrade as D
 from gateway.synthetic.documents import make_id_card, make_passport
+from gateway.verification.documents.quality import MESSAGES, assess_quality
 
 
 @pytest.fixture(scope="module")

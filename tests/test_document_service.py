@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
 from gateway.synthetic.degrade import degrade
 from gateway.synthetic.documents import make_id_card, make_passport
 from gateway.synthetic.ktp import make_ktp
+from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
 
 SPECIMEN = (
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from gateway.container import Services
-from gateway.worker import app as worker_app
+from gateway.worker import queue as worker_app
 from tests.conftest import PartnerHandle
 from tests.e2e.flow_support import create_profile
 from tests.test_flow_api import api, complete_captures, history

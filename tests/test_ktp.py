@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from gateway.verification.documents.ktp import check_nik, parse_ktp_text, parse_nik
 from gateway.synthetic.ktp import make_ktp, make_nik
+from gateway.verification.documents.ktp import check_nik, parse_ktp_text, parse_nik
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.verification.liveness import Challenge, verify_challenge
 from gateway.synthetic.eyes import cover_iris_with_skin
+from gateway.verification.liveness import Challenge, verify_challenge
 
 NOW = 1_700_000_000.0
 

@@ -20,7 +20,7 @@ from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.webhooks.delivery import dispatch_events
 from gateway.settings import Settings
-from gateway.worker import app as worker_app
+from gateway.worker import queue as worker_app
 from gateway.worker.webhook_tasks import delivery_context, review_email_hook
 
 

@@ -188,7 +188,7 @@ def test_replay_sends_the_same_message_again(
     receiver: Receiver,
     context: DeliveryContext,
 ) -> None:
-    from gateway.worker.app import huey, use_services
+    from gateway.worker.queue import huey, use_services
 
     partner = make_partner()
     endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])

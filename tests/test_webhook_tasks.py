@@ -13,7 +13,7 @@ from webhook_receiver import Receiver, start_receiver
 
 from gateway.container import Services
 from gateway.worker import periodic, webhook_tasks
-from gateway.worker.app import huey, use_services
+from gateway.worker.queue import huey, use_services
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from api_helpers import new_profile_id
 from worker_helpers import history, submit
 
-from gateway.worker.app import build_huey, huey
+from gateway.worker.queue import build_huey, huey
 from gateway.worker.tasks import verify_profile
 
 pytestmark = pytest.mark.slow

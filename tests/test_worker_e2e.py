@@ -12,8 +12,9 @@ from api_helpers import new_profile_id
 from worker_helpers import genuine_capture, history, jpeg, submit, worker  # noqa: F401
 
 from gateway.errors import StoreUnavailable
-from gateway.worker import tasks
-from gateway.worker.app import enqueue_verification, huey
+from gateway.worker import tasks, verification_job
+from gateway.worker.queue import huey
+from gateway.worker.tasks import enqueue_verification
 
 # Every test runs tasks in-process (Huey immediate mode) on the test PocketBase.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("worker")]
@@ -92,7 +93,7 @@ def test_genuine_capture_is_approved_with_every_factor_recorded(
     ]
 
     # A second delivery of the same job finds the profile decided and changes nothing.
-    assert tasks.run_verification(services, profile_id) is None
+    assert verification_job.run_verification(services, profile_id) is None
     assert history(services.pb, profile_id) == rows
 
 
@@ -104,7 +105,7 @@ def test_concurrent_deliveries_claim_once(client, services, partner):
 
     def deliver() -> None:
         barrier.wait()
-        outcomes.append(tasks.run_verification(services, profile_id))
+        outcomes.append(verification_job.run_verification(services, profile_id))
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for thread in threads:
@@ -128,7 +129,7 @@ def test_invalid_partner_settings_send_the_profile_to_review(client, services, m
     )
     profile_id = new_profile_id(client, partner.headers)
     submit(services.pb, profile_id, document_jpeg=None, frames=[], prompts=("blink",))
-    assert tasks.run_verification(services, profile_id) == "manual_review"
+    assert verification_job.run_verification(services, profile_id) == "manual_review"
     stored = services.pb.get("profiles", profile_id)
     assert stored["decision"] == "" and stored["score"] == 0
     [reason] = stored["reasons"]
@@ -207,7 +208,8 @@ def test_transient_error_retries_with_backoff_then_goes_to_review(
     huey.flush()
 
     # The last attempt: no retries left, so a person looks at it.
-    assert tasks.run_verification(services, profile_id, retries_left=0) == "manual_review"
+    outcome = verification_job.run_verification(services, profile_id, retries_left=0)
+    assert outcome == "manual_review"
     record = services.pb.get("profiles", profile_id)
     assert record["decision"] == ""  # no scored decision was reached
     assert record["reasons"] == [

@@ -11,7 +11,7 @@ from worker_helpers import history, submit, worker  # noqa: F401
 
 from gateway.services.pb_time import pb_datetime
 from gateway.worker import reconciler
-from gateway.worker.app import huey
+from gateway.worker.queue import huey
 
 # Every test runs tasks in-process (Huey immediate mode) on the test PocketBase.
 pytestmark = pytest.mark.usefixtures("worker")

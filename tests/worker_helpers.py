@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.verification.faces.recognition import detect_faces
 from gateway.services.pocketbase import PocketBase
-from gateway.worker.app import huey, use_services
+from gateway.verification.faces.recognition import detect_faces
+from gateway.worker.queue import huey, use_services
 
 CLIP_FPS = 29.97
 # Frame spans of the shared clip (measured by eval/liveness_eval.py): a frontal pause, the turn

@@ -56,7 +56,7 @@ def capture_service() -> CaptureService:
     """The app's capture service, built on first use from its settings and PocketBase client."""
     service = current_app.extensions.get("ekyc_capture")
     if service is None:
-        from gateway.worker.app import enqueue_verification
+        from gateway.worker.tasks import enqueue_verification
 
         app_services = services()
         service = CaptureService(

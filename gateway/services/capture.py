@@ -34,11 +34,11 @@ from gateway.services.capture_rules import (
     normalize_country,
     resubmission_step,
 )
-from gateway.verification.documents.normalize import DOCUMENT_TYPES
 from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import iso, pb_datetime
-from gateway.services.pocketbase import FileTuple, PocketBase
+from gateway.services.pocketbase import FileTuple, PocketBase, stored_name_for
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 log = structlog.get_logger("gateway.capture")
 
@@ -455,7 +455,8 @@ class CaptureService:
                 "selfie": [_file("selfie.jpg", cleaned[selfie_index])],
             },
         )
-        stored_names = _match_stored_names(names, stored.get("selfie_frames") or [])
+        stored_frames = stored.get("selfie_frames") or []
+        stored_names = [stored_name_for(name, stored_frames) or "" for name in names]
         capture = session.capture
         capture["frames"] = [
             {"prompt": frame.prompt, "t_ms": frame.t_ms, "filename": stored_name}
@@ -567,16 +568,6 @@ def _selfie_index(frames: Sequence[FrameUpload]) -> int:
     """The still kept as ``selfie``: the last neutral (facing the camera) frame, else the first."""
     neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
     return neutral[-1] if neutral else 0
-
-
-def _match_stored_names(sent: Sequence[str], stored: Sequence[str]) -> list[str]:
-    """PocketBase renames files (``frame00_<random>.jpg``); map each sent name to its stored one."""
-    result = []
-    for name in sent:
-        stem = name.rsplit(".", 1)[0]
-        match = next((s for s in stored if s.startswith(stem + "_") or s == name), None)
-        result.append(match or "")
-    return result
 
 
 def _file(name: str, image: CleanImage) -> FileTuple:

@@ -405,6 +405,26 @@ class PocketBase:
         return self._json(response, "profile")
 
 
+def stored_name_for(sent_name: str, stored_names: list[str]) -> str | None:
+    """The name PocketBase stored an uploaded file under, among ``stored_names``.
+
+    PocketBase keeps a file's name only when it is free, and otherwise stores
+    ``<stem>_<random><suffix>``; callers that sent several files need each one's stored name back.
+    """
+    if not sent_name:
+        return None
+    if sent_name in stored_names:
+        return sent_name
+    stem, dot, suffix = sent_name.rpartition(".")
+    if not dot:
+        stem, suffix = sent_name, ""
+    for stored in stored_names:
+        stored_stem, _, stored_suffix = stored.rpartition(".")
+        if stored_suffix.lower() == suffix.lower() and stored_stem.startswith(stem + "_"):
+            return stored
+    return None
+
+
 def _encode_json(value: Any) -> bytes:
     return json.dumps(value).encode()
 

@@ -20,7 +20,7 @@ def build_consumer(workers: int) -> Consumer:
     # Importing registers every task and periodic job (verification, lease reconciler, webhook
     # delivery and sweeper, document expiry) on the shared Huey instance.
     from gateway.worker import periodic, reconciler, tasks, webhook_tasks  # noqa: F401
-    from gateway.worker.app import huey
+    from gateway.worker.queue import huey
 
     return huey.create_consumer(
         workers=workers,

@@ -7,7 +7,7 @@ from huey import crontab
 
 from gateway.services.expiry import run_expiry_job
 from gateway.services.retention import run_retention_job
-from gateway.worker.app import huey, worker_services
+from gateway.worker.queue import huey, worker_services
 from gateway.worker.webhook_tasks import sweep_webhooks
 
 

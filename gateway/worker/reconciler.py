@@ -18,7 +18,8 @@ from huey import crontab
 from gateway.container import Services
 from gateway.errors import IllegalTransition
 from gateway.services.pb_time import pb_datetime
-from gateway.worker.app import enqueue_verification, huey, worker_services
+from gateway.worker.queue import huey, worker_services
+from gateway.worker.tasks import enqueue_verification
 
 log = structlog.get_logger("gateway.reconciler")
 

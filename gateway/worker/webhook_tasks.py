@@ -20,7 +20,7 @@ from gateway.services.webhooks.delivery import (
     dispatch_events,
     due_deliveries,
 )
-from gateway.worker.app import huey, worker_services
+from gateway.worker.queue import huey, worker_services
 
 _contexts: dict[int, DeliveryContext] = {}
 _lock = threading.Lock()

@@ -1,5 +1,8 @@
 """The Huey instance every task module registers on, and the services a worker process uses.
 
+This module imports no task module, so every task module can import it: the queue is the root of
+the worker's import graph.
+
 Storage is a SQLite file in ``EKYC_HOME`` by default and Redis when ``REDIS_URL`` is set, read
 straight from the environment here because Huey tasks register at import time. Tests switch the
 queue to immediate mode (``huey.immediate = True``) and inject their own services with
@@ -48,13 +51,3 @@ def use_services(services: Services | None) -> None:
     global _services
     with _services_lock:
         _services = services
-
-
-def enqueue_verification(profile_id: str) -> None:
-    """Queue the verification of a submitted profile.
-
-    Losing this enqueue loses nothing: the reconciler re-enqueues profiles left in ``submitted``.
-    """
-    from gateway.worker.tasks import verify_profile
-
-    verify_profile(profile_id)
