@@ -31,6 +31,8 @@ from gateway.schemas.checks import (
     FaceMatchSchema,
     LivenessAnalyzeSchema,
 )
+from gateway.services.uploads import sniff_image_type
+from gateway.services.usage import record_usage
 from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
 from gateway.verification.faces.match import match_faces
 from gateway.verification.faces.recognition import DEFAULT_THRESHOLD
@@ -38,8 +40,6 @@ from gateway.verification.images import decode_image
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.passive import analyze_passive
 from gateway.verification.liveness.verify import verify_challenge
-from gateway.services.uploads import sniff_image_type
-from gateway.services.usage import record_usage
 
 bp = Blueprint("checks", __name__, url_prefix="/v1")
 limiter.limit(partner_rate_limit)(bp)

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pycountry
 
 from gateway.errors import Forbidden, ValidationFailed
-from gateway.verification.documents.normalize import DOCUMENT_TYPES
 from gateway.services.pocketbase import PocketBase
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 # The liveness engineer's prompt names (gateway/verification/liveness/challenge.py PROMPTS).
 LIVENESS_PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
