@@ -36,10 +36,61 @@ class UrlRefused(ValidationFailed):
     code, title = "webhook_url_refused", "This webhook URL is not allowed"
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address that a gateway, relay or the host's own
+# stack will reach: 6to4 (RFC 3056), Teredo (RFC 4380), NAT64's well-known and local-use prefixes
+# (RFC 6052, RFC 8215), and the IPv4-mapped, -translated (RFC 2765) and -compatible forms.
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+TEREDO = ipaddress.ip_network("2001::/32")
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address ``address`` carries (empty for a plain IPv6 address).
+
+    Judging such an address by its IPv6 properties alone is wrong: Python calls
+    ``2002:7f00:1::`` (6to4 of 127.0.0.1) global, and a 6to4 relay or NAT64 gateway on the
+    operator's network would deliver the request to the embedded IPv4 address.
+    """
+    value = int(address)
+    low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address in SIX_TO_FOUR:
+        return [ipaddress.IPv4Address((value >> 80) & 0xFFFFFFFF)]
+    if address in TEREDO:
+        server, client = address.teredo  # type: ignore[misc]
+        return [server, client]
+    if address in NAT64_WELL_KNOWN or address in IPV4_TRANSLATED:
+        return [low32]
+    if address in NAT64_LOCAL_USE:
+        # A /48 NAT64 prefix puts the IPv4 address in bits 48-63 and 72-87 (bits 64-71 are the
+        # reserved "u" octet), RFC 6052 section 2.2.
+        high16 = (value >> 64) & 0xFFFF
+        low16 = (value >> 40) & 0xFFFF
+        return [ipaddress.IPv4Address((high16 << 16) | low16)]
+    if address in IPV4_COMPATIBLE and value > 1:  # :: and ::1 are not IPv4-compatible forms
+        return [low32]
+    return []
+
+
 def address_refusal(address: IpAddress, allow_private: bool) -> str | None:
-    """Why ``address`` may not be called, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why ``address`` may not be called, or None when it may.
+
+    An IPv6 address that carries an IPv4 address is judged as every IPv4 address it carries.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = embedded_ipv4(address)
+        if carried:
+            for ipv4 in carried:
+                refusal = address_refusal(ipv4, allow_private)
+                if refusal:
+                    return f"{refusal} (embedded in an IPv6 address)"
+            if address in NAT64_LOCAL_USE and not allow_private:
+                return "private, loopback and internal addresses are not allowed"
+            return None
     if address in METADATA_ADDRESSES or address.is_link_local:
         return "link-local and metadata addresses are never allowed"
     if address.is_multicast or address.is_unspecified or address.is_reserved:
