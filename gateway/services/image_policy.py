@@ -18,12 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gateway.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from gateway.services.uploads import sniff_image_type
+from gateway.verification.images import MAX_IMAGE_PIXELS
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-# 40 megapixels: above any phone camera in use (a 200 MP sensor bins to 12-50 MP by default)
-# and far below what a hostile 10 MB PNG can claim (a solid-colour PNG of 10 MB decodes to
-# billions of pixels).
-MAX_IMAGE_PIXELS = 40_000_000
 # The stored copy's longest side; keeps a re-encoded phone photo well under PocketBase's 10 MB
 # file limit while leaving ~10 px per MRZ character on a passport filling the frame.
 MAX_STORED_SIDE_PX = 4096
@@ -55,6 +52,20 @@ class ImageTypeRefused(UnsupportedMediaType):
 
 class ImageRefused(ValidationFailed):
     code, title = "image_refused", "The image cannot be used"
+
+
+def check_image_bytes(content: bytes, *, max_bytes: int, field: str) -> str:
+    """The gate for an image that is analysed but not stored (the /v1 checks): size, then type by
+    content, before any pixel is decoded. Returns the MIME type; decoding then applies the pixel
+    limit (``gateway.verification.images.decode_image``)."""
+    if not content:
+        raise ValidationFailed(f"{field}: the image is empty", errors={field: "empty"})
+    if len(content) > max_bytes:
+        raise PayloadTooLarge(f"{field}: the image is larger than {max_bytes} bytes")
+    source_type = sniff_image_type(content)
+    if source_type is None:
+        raise UnsupportedMediaType(f"{field}: the content is not a JPEG, PNG or WebP image")
+    return source_type
 
 
 def clean_image(

@@ -19,13 +19,17 @@ from gateway.errors import ValidationFailed
 # MPO is a JPEG with extra pictures appended (some phone cameras write it); Pillow names it
 # apart, but its first frame is an ordinary JPEG.
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
-# 40 megapixels: above any phone camera we expect, far below what would exhaust a worker's memory.
-DEFAULT_MAX_PIXELS = 40_000_000
+# 40 megapixels: above any phone camera in use (a 200 MP sensor bins to 12-50 MP by default),
+# far below what would exhaust a worker's memory, and far below what a hostile 10 MB PNG can claim
+# (a solid-colour PNG of 10 MB decodes to billions of pixels). The one pixel limit: the upload
+# gate (gateway.services.image_policy) refuses above it before storing, and decoding refuses
+# above it again, so the worker never decodes more.
+MAX_IMAGE_PIXELS = 40_000_000
 DEFAULT_DETECTION_MAX_SIDE_PX = 640
 
 
 def decode_image(
-    image_bytes: bytes, *, field: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+    image_bytes: bytes, *, field: str = "image", max_pixels: int = MAX_IMAGE_PIXELS
 ) -> np.ndarray:
     """Decode JPEG/PNG/WebP bytes to an upright RGB uint8 array of shape (height, width, 3).
 
