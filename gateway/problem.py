@@ -88,9 +88,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _marshmallow(error: ValidationError) -> Response:
-        return render_gateway_error(
-            ValidationFailed("One or more fields are invalid", errors=error.messages)
-        )
+        # The detail names the fields, so a partner reading only the detail knows where to look.
+        fields = sorted(error.messages) if isinstance(error.messages, dict) else []
+        detail = "Invalid fields: " + ", ".join(fields) if fields else "The body is invalid"
+        return render_gateway_error(ValidationFailed(detail, errors=error.messages))
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
