@@ -9,6 +9,7 @@ from gateway.settings import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app for ``settings`` (read from the environment when not given)."""
+    from gateway import handoff
     from gateway.auth import limiter
     from gateway.container import Services
     from gateway.logging_setup import configure_logging, install_request_logging
@@ -25,7 +26,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["ekyc"] = Services.build(settings)
+    app.extensions["ekyc"] = Services.build(
+        settings,
+        enqueue_verification=handoff.enqueue_verification,
+        enqueue_delivery=handoff.enqueue_delivery,
+    )
     app.extensions["ekyc_metrics"] = RequestMetrics()
     install_request_logging(app)
     register_error_handlers(app)

@@ -149,7 +149,7 @@ def webhooks_remove(services: Services, args: argparse.Namespace) -> int:
 
 def webhooks_deliveries(services: Services, args: argparse.Namespace) -> int:
     """A partner's recent deliveries."""
-    from gateway.services.webhooks.delivery import list_deliveries
+    from gateway.services.webhooks.delivery_views import list_deliveries
 
     _print(list_deliveries(services.pb, _partner_id(services, args.partner), status=args.status))
     return 0
@@ -157,7 +157,7 @@ def webhooks_deliveries(services: Services, args: argparse.Namespace) -> int:
 
 def webhooks_replay(services: Services, args: argparse.Namespace) -> int:
     """Send a delivery again with the same webhook-id."""
-    from gateway.services.webhooks.delivery import replay_delivery
+    from gateway.services.webhooks.delivery_views import replay_delivery
 
     _print(replay_delivery(services.pb, None, args.delivery))
     return 0

@@ -1,12 +1,23 @@
-"""The services one app (or one worker process) uses, built once from the settings."""
+"""The services one app (or one worker process) uses, built once from the settings.
+
+Every route reaches its service the same way, ``services().<name>``; nothing else builds a
+service or hands the store client and the data key around. The queue is handed in (the web app
+passes ``gateway.handoff``'s functions) rather than imported, so the container, which the worker
+also uses, does not depend on the worker.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.services.api_keys import KeyAuthenticator
+from gateway.services.capture import CaptureConfig, CaptureService
+from gateway.services.checks import CheckService
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
+from gateway.services.usage import UsageMeter
+from gateway.services.webhooks.partner_api import WebhookService
 from gateway.settings import Settings
 
 
@@ -18,10 +29,21 @@ class Services:
     pb: PocketBase
     keys: KeyAuthenticator
     profiles: ProfileService
+    capture: CaptureService
+    checks: CheckService
+    usage: UsageMeter
+    webhooks: WebhookService
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        """Wire the services for ``settings``."""
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        enqueue_verification: Callable[[str], None] | None = None,
+        enqueue_delivery: Callable[[str], None] | None = None,
+    ) -> Services:
+        """Wire the services for ``settings``; without the queue's functions nothing is enqueued
+        (the reconciler and the webhook sweeper still pick the work up)."""
         pb = PocketBase(
             PocketBaseConfig(
                 url=settings.pocketbase_url,
@@ -42,5 +64,22 @@ class Services:
                     data_key=settings.data_key,
                     idempotency_ttl_s=settings.idempotency_ttl_s,
                 ),
+            ),
+            capture=CaptureService(
+                pb,
+                CaptureConfig(
+                    frontend_url=settings.kyc_frontend_url,
+                    link_secret=settings.link_secret,
+                    max_upload_bytes=settings.max_upload_bytes,
+                ),
+                enqueue=enqueue_verification,
+            ),
+            checks=CheckService(max_upload_bytes=settings.max_upload_bytes),
+            usage=UsageMeter(pb),
+            webhooks=WebhookService(
+                pb,
+                data_key=settings.data_key,
+                allow_private_urls=settings.webhook_allow_private,
+                enqueue_delivery=enqueue_delivery,
             ),
         )

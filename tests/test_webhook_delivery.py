@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
 from gateway.container import Services
-from gateway.services.webhooks import delivery as webhook_delivery
+from gateway.services.webhooks import delivery_views
 from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
 
 
@@ -282,7 +282,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled(
         f"/api/webhooks/{endpoint['id']}", json={"enabled": True}, headers=partner.headers
     ).get_json()
     assert patched["enabled"] is True and patched["failing_since"] is None
-    webhook_delivery.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
+    delivery_views.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
     sweep(context)
     assert len(receiver.requests) == 4
     [row] = deliveries(hook_client, partner.headers)

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, current_app, g, render_template_string, request
+from flask import Blueprint, Response, g, render_template_string, request
 from werkzeug.security import safe_join
 
 from gateway.auth import limiter, services
 from gateway.errors import BadRequest, NotFound
 from gateway.routes import json_body
 from gateway.services.capture import (
-    CaptureConfig,
     CaptureService,
     CaptureSession,
     LinkFinished,
@@ -53,23 +52,8 @@ bp = Blueprint("flow", __name__, url_prefix="/flow")
 
 
 def capture_service() -> CaptureService:
-    """The app's capture service, built on first use from its settings and PocketBase client."""
-    service = current_app.extensions.get("ekyc_capture")
-    if service is None:
-        from gateway.worker.tasks import enqueue_verification
-
-        app_services = services()
-        service = CaptureService(
-            app_services.pb,
-            CaptureConfig(
-                frontend_url=app_services.settings.kyc_frontend_url,
-                link_secret=app_services.settings.link_secret,
-                max_upload_bytes=app_services.settings.max_upload_bytes,
-            ),
-            enqueue=enqueue_verification,
-        )
-        current_app.extensions["ekyc_capture"] = service
-    return service
+    """The app's capture service (built once with the app's other services)."""
+    return services().capture
 
 
 def capture_token() -> str | None:

@@ -1,15 +1,16 @@
 """Request schemas of the synchronous ``/v1`` check endpoints.
 
-Images arrive as base64 strings here; the route turns them into bytes (strict base64, size and
-type checks with their own statuses: 422, 413, 415), so the schemas only check shape.
+Images arrive as base64 strings and load to bytes (``Base64Image``: strict base64, else 422);
+their size and type are the upload gate's (413, 415), checked by the service.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from gateway.schemas.fields import Base64Image
 from gateway.schemas.profiles import _country_alpha3
 from gateway.verification.documents.normalize import DOCUMENT_HINTS
 
@@ -22,8 +23,24 @@ class FaceMatchSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    image_source_base64 = fields.String(required=True, validate=validate.Length(min=1))
-    image_target_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    image_source_base64 = Base64Image(required=True)
+    image_target_base64 = Base64Image(required=True)
+    threshold = fields.Float(
+        validate=validate.Range(0, 1, min_inclusive=False, max_inclusive=False),
+        allow_nan=False,
+    )
+
+
+class FaceMatchFormSchema(Schema):
+    """``POST /v1/face/match`` as multipart: files ``image_source``/``image_target`` (read by the
+    route) or their base64 in form fields, and an optional threshold. Other form fields are
+    ignored, as a browser form may carry its own."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    image_source_base64 = Base64Image()
+    image_target_base64 = Base64Image()
     threshold = fields.Float(
         validate=validate.Range(0, 1, min_inclusive=False, max_inclusive=False),
         allow_nan=False,
@@ -41,8 +58,8 @@ class DocumentOcrSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    image_front_base64 = fields.String(required=True, validate=validate.Length(min=1))
-    image_back_base64 = fields.String(validate=validate.Length(min=1))
+    image_front_base64 = Base64Image(required=True)
+    image_back_base64 = Base64Image()
     document_hint = fields.String(load_default="auto", validate=validate.OneOf(DOCUMENT_HINTS))
     country_hint = fields.String(
         load_default="auto", validate=[validate.Length(1, 4), _country_hint]
@@ -75,7 +92,7 @@ class FrameSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    image_base64 = fields.String(required=True, validate=validate.Length(min=1))
+    image_base64 = Base64Image(required=True)
     prompt = fields.String(required=True, validate=validate.Length(1, 40))
     t_ms = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0))
 
@@ -103,7 +120,7 @@ class LivenessAnalyzeSchema(Schema):
     challenge = ChallengeField()
     frames = fields.List(fields.Nested(FrameSchema), validate=validate.Length(1, MAX_FRAMES))
     mirrored = fields.Boolean(load_default=False)
-    image_live_base64 = fields.String(validate=validate.Length(min=1))
+    image_live_base64 = Base64Image()
 
     @validates_schema
     def _one_mode(self, data: dict[str, Any], **_: Any) -> None:

@@ -4,7 +4,9 @@
 - ``ssrf``: which URLs the worker may call;
 - ``endpoints``: partners' endpoints and secret rotation;
 - ``events``: event names, the outbox writer and the message body;
-- ``delivery``: fan-out, attempts, retries, replay.
+- ``delivery``: fan-out, attempts, retries (the engine the worker runs);
+- ``delivery_views``: deliveries as the API shows them, and replay;
+- ``partner_api``: ``WebhookService``, what the partner routes call.
 """
 
 from gateway.services.webhooks.delivery import (
@@ -14,10 +16,9 @@ from gateway.services.webhooks.delivery import (
     attempt_delivery,
     dispatch_events,
     due_deliveries,
-    list_deliveries,
-    replay_delivery,
     sweep,
 )
+from gateway.services.webhooks.delivery_views import list_deliveries, replay_delivery
 from gateway.services.webhooks.endpoints import (
     create_endpoint,
     delete_endpoint,
