@@ -18,10 +18,15 @@ import time
 from collections.abc import Sequence
 
 from gateway.cli_admin import add_admin_commands, run_admin_command
-from gateway.pb_server import REPO_ROOT, PocketBaseServer
+from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
+# gunicorn's largest request line (its default is 4,094); a longer one, or a header over the field
+# limit, is refused by gunicorn itself, as problem JSON through the worker class below.
+LIMIT_REQUEST_LINE_BYTES = 8190
+LIMIT_REQUEST_FIELD_BYTES = 8190
+GUNICORN_WORKER_CLASS = "gateway.gunicorn_worker.ProblemJsonThreadWorker"
 
 
 def stop_requested() -> threading.Event:
@@ -68,13 +73,17 @@ def gunicorn_command(settings: Settings) -> list[str]:
         "--workers",
         str(processes),
         "--worker-class",
-        "gthread",
+        GUNICORN_WORKER_CLASS,
         "--threads",
         "8",
         "--timeout",
         str(GUNICORN_TIMEOUT_S),
         "--graceful-timeout",
         "10",
+        "--limit-request-line",
+        str(LIMIT_REQUEST_LINE_BYTES),
+        "--limit-request-field_size",
+        str(LIMIT_REQUEST_FIELD_BYTES),
         # Gunicorn's access log only at DEBUG (the capture token is in flow URLs); the gateway's
         # own request log line already holds method, route, status and latency. Left unset, not
         # /dev/null: with any access log file gunicorn formats every line, ~5 % of a GET's CPU.
@@ -195,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gateway.logging_setup import configure_logging
 
     args = build_parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # inherited by PocketBase, gunicorn and the worker
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)  # to stderr: stdout is for results
     try:

@@ -7,6 +7,7 @@ Used by ``ekyc up`` and by the test fixture, so tests start PocketBase exactly a
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,11 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO_ROOT / "pb_migrations"
 HOOKS_DIR = REPO_ROOT / "pb_hooks"
+# Everything the stack writes in EKYC_HOME (PocketBase's data.db and WAL, capture files, backups,
+# the queue file, secrets) is for the service account alone: files 0600, folders 0700. The
+# ``ekyc`` command sets it for itself and its children; PocketBase gets it here as well, so a
+# server started by other code (the test fixture) writes its files the same way.
+PRIVATE_UMASK = 0o077
 
 
 def free_port() -> int:
@@ -41,6 +47,11 @@ def pocketbase_binary() -> str:
     return found
 
 
+def _open_private_log(path: Path) -> IO[bytes]:
+    """The server's log file, 0600 like everything else in EKYC_HOME (closed in ``stop``)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
 @dataclass
 class PocketBaseServer:
     """One PocketBase process on a loopback port with its data in ``data_dir``."""
@@ -58,7 +69,13 @@ class PocketBaseServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self, *args: str) -> None:
-        subprocess.run([pocketbase_binary(), *args], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [pocketbase_binary(), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            umask=PRIVATE_UMASK,
+        )
 
     def _project_dirs(self) -> list[str]:
         """The data, migrations and hooks folders, the same for every pocketbase command."""
@@ -73,7 +90,7 @@ class PocketBaseServer:
 
     def prepare(self) -> None:
         """Apply migrations and upsert the superuser; safe to repeat on existing data."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._run("migrate", "up", *self._project_dirs())
         # "--" ends the flags: a generated password may start with "-" (token_urlsafe does so
         # once in 64), which PocketBase's CLI would otherwise parse as an unknown flag.
@@ -89,7 +106,7 @@ class PocketBaseServer:
 
     def start(self, log_path: Path | None = None, timeout_s: float = 20.0) -> None:
         """Serve on 127.0.0.1 and wait until healthy."""
-        self._log = open(log_path, "ab") if log_path else None  # noqa: SIM115 (closed in stop)
+        self._log = _open_private_log(log_path) if log_path else None
         self.process = subprocess.Popen(
             [
                 pocketbase_binary(),
@@ -102,6 +119,7 @@ class PocketBaseServer:
             ],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            umask=PRIVATE_UMASK,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

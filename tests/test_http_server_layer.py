@@ -1,0 +1,193 @@
+"""The HTTP server layer as operators run it: the gunicorn command of ``ekyc serve`` on the real
+PocketBase. What gunicorn refuses itself (an over-long request line, an oversized header) is
+problem JSON like every other error, and a refused body never breaks a keep-alive connection:
+it is drained, or the response says ``Connection: close``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from gateway.cli import LIMIT_REQUEST_FIELD_BYTES, LIMIT_REQUEST_LINE_BYTES, gunicorn_command
+from gateway.pb_server import PocketBaseServer, free_port
+from gateway.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+MAX_UPLOAD_BYTES = 100_000  # the app's body limit is five times this (MAX_CONTENT_LENGTH)
+
+
+@dataclass
+class Served:
+    """A running gunicorn and how to reach it."""
+
+    port: int
+    api_key: str
+
+
+@pytest.fixture(scope="module")
+def served(
+    pocketbase: PocketBaseServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """gunicorn started with the exact command ``ekyc serve`` runs."""
+    home = tmp_path_factory.mktemp("served_home")
+    settings = Settings(
+        ekyc_home=home,
+        gateway_port=free_port(),
+        pocketbase_url=pocketbase.url,
+        pb_superuser_email=pocketbase.superuser_email,
+        pb_superuser_password=pocketbase.superuser_password,
+        link_secret="test-link-secret-0123456789",
+        data_key="test-data-key-0123456789abcdef",
+    )
+    env = {
+        **os.environ,
+        **settings.child_env(),
+        "EKYC_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "EKYC_RATE_LIMIT": "1000/minute",
+        "VALID_API_KEYS": "served-test-key-0123456789",
+        "PROMETHEUS_MULTIPROC_DIR": str(home),
+    }
+    log = open(home / "gunicorn.log", "ab")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(gunicorn_command(settings), env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (home / "gunicorn.log").read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{settings.gateway_port}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        yield Served(settings.gateway_port, "served-test-key-0123456789")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def exchange(sock: socket.socket, raw: bytes, timeout_s: float = 10.0) -> tuple[bytes, bytes]:
+    """Send ``raw`` and read one response: (head, body)."""
+    sock.sendall(raw)
+    sock.settimeout(timeout_s)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a response: {data!r}")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed mid-body")
+        body += chunk
+    return head, body
+
+
+def header(head: bytes, name: str) -> str | None:
+    """One response header's value."""
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.decode("latin-1").partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+def status_of(head: bytes) -> int:
+    return int(head.split(b" ", 2)[1])
+
+
+def assert_problem_bytes(head: bytes, body: bytes, status: int) -> dict[str, object]:
+    assert status_of(head) == status, head
+    assert header(head, "Content-Type") == "application/problem+json", head
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["code"] and problem["trace_id"]
+    return problem
+
+
+def connect(served: Served) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", served.port), timeout=10)
+
+
+def test_a_request_line_over_the_limit_is_problem_json(served: Served) -> None:
+    path = "/api/profiles?q=" + "a" * (LIMIT_REQUEST_LINE_BYTES + 10)
+    with connect(served) as sock:
+        head, body = exchange(sock, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    problem = assert_problem_bytes(head, body, 414)
+    assert problem["code"] == "uri_too_long"
+
+
+def test_a_long_url_within_the_limit_reaches_the_app(served: Served) -> None:
+    # 4,094 bytes was gunicorn's default and the probe's HTML 414; the app answers now.
+    path = "/api/profiles?external_ref=" + "a" * 5000
+    with connect(served) as sock:
+        head, body = exchange(sock, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert_problem_bytes(head, body, 401)
+
+
+def test_an_oversized_header_is_problem_json(served: Served) -> None:
+    big = "b" * (LIMIT_REQUEST_FIELD_BYTES + 100)
+    with connect(served) as sock:
+        raw = f"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n"
+        head, body = exchange(sock, raw.encode())
+    problem = assert_problem_bytes(head, body, 431)
+    assert problem["code"] == "request_header_fields_too_large"
+
+
+def test_a_malformed_request_is_problem_json(served: Served) -> None:
+    with connect(served) as sock:
+        head, body = exchange(sock, b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n")
+    assert_problem_bytes(head, body, 400)
+
+
+def post(path: str, body: bytes, content_type: str, key: str, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+@pytest.mark.parametrize("size", [100_000, 450_000])
+def test_a_refused_unread_body_keeps_the_connection(served: Served, size: int) -> None:
+    with connect(served) as sock:
+        head, body = exchange(
+            sock, post("/api/profiles", b"x" * size, "text/plain", served.api_key)
+        )
+        assert_problem_bytes(head, body, 415)
+        assert header(head, "Connection") != "close"
+        again_head, _ = exchange(sock, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(again_head) == 200
+
+
+def test_a_refused_body_without_a_key_keeps_the_connection(served: Served) -> None:
+    with connect(served) as sock:
+        head, body = exchange(sock, post("/api/profiles", b"{}" * 60_000, "application/json", ""))
+        assert_problem_bytes(head, body, 401)
+        again_head, _ = exchange(sock, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(again_head) == 200
+
+
+def test_a_body_over_the_limit_is_refused_and_the_close_is_announced(served: Served) -> None:
+    size = MAX_UPLOAD_BYTES * 5 + 1
+    with connect(served) as sock:
+        head, body = exchange(
+            sock, post("/api/profiles", b"x" * size, "application/json", served.api_key)
+        )
+    assert_problem_bytes(head, body, 413)
+    assert header(head, "Connection") == "close"
