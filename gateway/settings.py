@@ -115,7 +115,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Parse the environment once; unknown values fail here, at start-up."""
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("EKYC_HOME") or ".ekyc").resolve()
+        default = cls()  # each default is written once, on the field above
+        home = Path(env.get("EKYC_HOME") or default.ekyc_home).resolve()
         generated: dict[str, str] = {}
         needs_generated = not all(
             env.get(name)
@@ -128,38 +129,42 @@ class Settings:
         )
         if needs_generated:
             generated = load_or_create_secrets(home)
-        port = _int(env, "GATEWAY_PORT", 8000)
+        port = _int(env, "GATEWAY_PORT", default.gateway_port)
         public = env.get("EKYC_PUBLIC_URL") or f"http://127.0.0.1:{port}"
-        pb_port = _int(env, "POCKETBASE_PORT", 8090)
+        pb_port = _int(env, "POCKETBASE_PORT", int(urlsplit(default.pocketbase_url).port or 0))
         settings = cls(
             ekyc_home=home,
             pocketbase_url=(env.get("POCKETBASE_URL") or f"http://127.0.0.1:{pb_port}").rstrip("/"),
             pb_superuser_email=env.get("PB_SUPERUSER_EMAIL") or generated["pb_superuser_email"],
             pb_superuser_password=env.get("PB_SUPERUSER_PASSWORD")
             or generated["pb_superuser_password"],
-            gateway_host=env.get("GATEWAY_HOST") or "127.0.0.1",
+            gateway_host=env.get("GATEWAY_HOST") or default.gateway_host,
             gateway_port=port,
-            gateway_workers=_int(env, "GATEWAY_WORKERS", 2),
+            gateway_workers=_int(env, "GATEWAY_WORKERS", default.gateway_workers),
             public_base_url=public.rstrip("/"),
             kyc_frontend_url=(env.get("KYC_FRONTEND_URL") or f"{public.rstrip('/')}/flow").rstrip(
                 "/"
             ),
             link_secret=env.get("EKYC_LINK_SECRET") or generated["link_secret"],
             data_key=env.get("EKYC_DATA_KEY") or generated["data_key"],
-            link_ttl_s=_int(env, "EKYC_LINK_TTL_S", 86_400),
+            link_ttl_s=_int(env, "EKYC_LINK_TTL_S", default.link_ttl_s),
             valid_api_keys=tuple(
                 key.strip() for key in (env.get("VALID_API_KEYS") or "").split(",") if key.strip()
             ),
-            rate_limit=env.get("EKYC_RATE_LIMIT") or "60/minute",
+            rate_limit=env.get("EKYC_RATE_LIMIT") or default.rate_limit,
             redis_url=env.get("REDIS_URL") or "",
-            idempotency_ttl_s=_int(env, "EKYC_IDEMPOTENCY_TTL_S", 86_400),
-            max_upload_bytes=_int(env, "EKYC_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
-            worker_processes=_int(env, "EKYC_WORKER_PROCESSES", 1),
-            worker_lease_s=_int(env, "EKYC_WORKER_LEASE_S", 600),
-            max_processing_attempts=_int(env, "EKYC_MAX_PROCESSING_ATTEMPTS", 3),
-            log_level=(env.get("EKYC_LOG_LEVEL") or "INFO").upper(),
-            log_json=_bool(env, "EKYC_LOG_JSON", True),
-            webhook_allow_private=_bool(env, "EKYC_WEBHOOK_ALLOW_PRIVATE", False),
+            idempotency_ttl_s=_int(env, "EKYC_IDEMPOTENCY_TTL_S", default.idempotency_ttl_s),
+            max_upload_bytes=_int(env, "EKYC_MAX_UPLOAD_BYTES", default.max_upload_bytes),
+            worker_processes=_int(env, "EKYC_WORKER_PROCESSES", default.worker_processes),
+            worker_lease_s=_int(env, "EKYC_WORKER_LEASE_S", default.worker_lease_s),
+            max_processing_attempts=_int(
+                env, "EKYC_MAX_PROCESSING_ATTEMPTS", default.max_processing_attempts
+            ),
+            log_level=(env.get("EKYC_LOG_LEVEL") or default.log_level).upper(),
+            log_json=_bool(env, "EKYC_LOG_JSON", default.log_json),
+            webhook_allow_private=_bool(
+                env, "EKYC_WEBHOOK_ALLOW_PRIVATE", default.webhook_allow_private
+            ),
             smtp_url=env.get("EKYC_SMTP_URL") or "",
             webhook_ca_bundle=env.get("EKYC_WEBHOOK_CA_BUNDLE") or "",
         )

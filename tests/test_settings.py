@@ -1,0 +1,34 @@
+"""Settings from the environment: an empty environment gives the dataclass's own defaults."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from gateway.settings import Settings, SettingsError
+
+# Derived from the home folder or generated on first start, so never equal to the class default.
+DERIVED = {"ekyc_home", "pb_superuser_email", "pb_superuser_password", "link_secret", "data_key"}
+
+
+def test_empty_environment_gives_the_declared_defaults(tmp_path):
+    loaded = Settings.from_env({"EKYC_HOME": str(tmp_path)})
+    declared = Settings()
+    different = {
+        field.name: (getattr(loaded, field.name), getattr(declared, field.name))
+        for field in fields(Settings)
+        if field.name not in DERIVED
+        and getattr(loaded, field.name) != getattr(declared, field.name)
+    }
+    assert different == {}
+
+
+def test_values_are_parsed_and_bad_ones_fail_at_start(tmp_path):
+    env = {"EKYC_HOME": str(tmp_path), "EKYC_LINK_TTL_S": "600", "GATEWAY_WORKERS": "4"}
+    loaded = Settings.from_env(env)
+    assert (loaded.link_ttl_s, loaded.gateway_workers) == (600, 4)
+    with pytest.raises(SettingsError, match="EKYC_LINK_TTL_S"):
+        Settings.from_env({**env, "EKYC_LINK_TTL_S": "0"})
+    with pytest.raises(SettingsError, match="GATEWAY_WORKERS"):
+        Settings.from_env({**env, "GATEWAY_WORKERS": "many"})
