@@ -20,6 +20,7 @@ from gateway.container import Services
 from gateway.pb_server import PocketBaseServer, free_port
 from gateway.services import partners
 from gateway.settings import Settings
+from gateway.worker import queue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
@@ -158,3 +159,30 @@ def partner(make_partner: Callable[..., PartnerHandle]) -> PartnerHandle:
 def reviewer(make_partner: Callable[..., PartnerHandle]) -> PartnerHandle:
     """A partner key with both the ``partner`` and ``reviewer`` scopes."""
     return make_partner("Reviewing partner", ("partner", "reviewer"))
+
+
+@pytest.fixture
+def inline_worker() -> Iterator[Callable[[Services], Services]]:
+    """Huey runs queued tasks in-process (immediate mode) on the services the test hands it.
+
+    ``inline_worker(services)`` points the worker at an app's services and returns them; the
+    queue's mode and the worker's services are restored afterwards whatever the test did.
+    """
+    previous = queue.huey.immediate
+    queue.huey.immediate = True
+
+    def run_on(services: Services) -> Services:
+        queue.use_services(services)
+        return services
+
+    try:
+        yield run_on
+    finally:
+        queue.huey.immediate = previous
+        queue.use_services(None)
+
+
+@pytest.fixture
+def worker(services: Services, inline_worker: Callable[[Services], Services]) -> Services:
+    """The common case: tasks run in-process on the default app's services."""
+    return inline_worker(services)

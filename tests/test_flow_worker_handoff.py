@@ -3,13 +3,10 @@ sends back for a retake reopens the flow at the step it names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask.testing import FlaskClient
 
 from gateway.container import Services
-from gateway.worker import queue as worker_app
 from tests.conftest import PartnerHandle
 from tests.e2e.flow_support import create_profile
 from tests.test_flow_api import api, complete_captures, history
@@ -17,19 +14,9 @@ from tests.test_flow_api import api, complete_captures, history
 pytest.importorskip("gateway.worker.tasks")
 
 
-@pytest.fixture
-def immediate_queue(services: Services) -> Iterator[None]:
-    previous = worker_app.huey.immediate
-    worker_app.huey.immediate = True
-    worker_app.use_services(services)
-    yield
-    worker_app.huey.immediate = previous
-    worker_app.use_services(None)
-
-
 @pytest.mark.slow
 def test_submit_runs_the_worker_and_a_retake_reopens_at_the_failed_step(
-    client: FlaskClient, partner: PartnerHandle, services: Services, immediate_queue: None
+    client: FlaskClient, partner: PartnerHandle, services: Services, worker: Services
 ) -> None:
     from tests.e2e.flow_support import document_jpeg
 

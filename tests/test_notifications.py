@@ -20,7 +20,7 @@ from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.webhooks.delivery import dispatch_events
 from gateway.settings import Settings
-from gateway.worker import queue as worker_app
+from gateway.worker import queue
 from gateway.worker.webhook_tasks import delivery_context, review_email_hook
 
 
@@ -50,16 +50,6 @@ def smtp() -> Iterator[tuple[str, Inbox]]:
     controller.stop()
 
 
-@pytest.fixture
-def immediate_queue() -> Iterator[None]:
-    """Huey runs queued tasks inline (scheduled ones wait in its in-memory schedule)."""
-    previous = worker_app.huey.immediate
-    worker_app.huey.immediate = True
-    yield
-    worker_app.huey.immediate = previous
-    worker_app.use_services(None)
-
-
 def closed_smtp_url() -> str:
     """An SMTP URL where nothing listens: a mail server that is down."""
     with socket.socket() as sock:
@@ -87,13 +77,13 @@ def test_manual_review_emails_the_review_address(
     make_settings: Callable[..., Settings],
     make_partner: Callable,
     smtp: tuple[str, Inbox],
-    immediate_queue: None,
+    inline_worker: Callable[[Services], Services],
 ) -> None:
     url, inbox = smtp
     app = create_app(make_settings(smtp_url=url))
     client: FlaskClient = app.test_client()
     services: Services = app.extensions["ekyc"]
-    worker_app.use_services(services)  # the queued email task runs inline on these services
+    inline_worker(services)  # the queued email task runs inline on these services
     partner = make_partner("Mail partner")
     set_partner_settings(
         services.pb, partner.partner_id, {"review_email": "review@partner.test"}, actor="test"
@@ -188,11 +178,13 @@ def test_review_email_is_abandoned_after_the_last_attempt(
 
 
 def test_the_worker_schedules_the_next_attempt_when_mail_is_down(
-    make_settings: Callable[..., Settings], make_partner: Callable, immediate_queue: None
+    make_settings: Callable[..., Settings],
+    make_partner: Callable,
+    inline_worker: Callable[[Services], Services],
 ) -> None:
     app = create_app(make_settings(smtp_url=closed_smtp_url()))
     services: Services = app.extensions["ekyc"]
-    worker_app.use_services(services)
+    inline_worker(services)
     event_id = manual_review_event(services, make_partner, app.test_client())
 
     dispatch_events(delivery_context(services))  # queues the email; the task runs inline
@@ -200,7 +192,7 @@ def test_the_worker_schedules_the_next_attempt_when_mail_is_down(
     # The shared store may hold other tests' undispatched events: look at this one's.
     retries = [
         task
-        for task in worker_app.huey.scheduled()
+        for task in queue.huey.scheduled()
         if task.name.endswith("send_review_email") and task.args[0] == event_id
     ]
     assert [task.args for task in retries] == [(event_id, 2)]

@@ -187,24 +187,18 @@ def test_replay_sends_the_same_message_again(
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
+    inline_worker: Callable[[Services], Services],
 ) -> None:
-    from gateway.worker.queue import huey, use_services
-
     partner = make_partner()
     endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
     new_profile_id(hook_client, partner.headers)
     sweep(context)
     [row] = deliveries(hook_client, partner.headers)
 
-    huey.immediate = True
-    use_services(hook_services)
-    try:
-        response = hook_client.post(
-            f"/api/webhooks/deliveries/{row['id']}/replay", headers=partner.headers
-        )
-    finally:
-        huey.immediate = False
-        use_services(None)
+    inline_worker(hook_services)
+    response = hook_client.post(
+        f"/api/webhooks/deliveries/{row['id']}/replay", headers=partner.headers
+    )
     assert response.status_code == 202, response.get_json()
     assert len(receiver.requests) == 2
     first, second = receiver.requests

@@ -13,18 +13,13 @@ from webhook_receiver import Receiver, start_receiver
 
 from gateway.container import Services
 from gateway.worker import periodic, webhook_tasks
-from gateway.worker.queue import huey, use_services
+from gateway.worker.queue import huey
 
 
 @pytest.fixture
-def immediate(hook_app: Flask) -> Iterator[Services]:
-    """Huey in immediate mode with the app's services injected into the worker."""
-    services = hook_app.extensions["ekyc"]
-    huey.immediate = True
-    use_services(services)
-    yield services
-    use_services(None)
-    huey.immediate = False
+def immediate(hook_services: Services, inline_worker: Callable[[Services], Services]) -> Services:
+    """Tasks run in-process on the services of the app that allows loopback receivers."""
+    return inline_worker(hook_services)
 
 
 @pytest.fixture

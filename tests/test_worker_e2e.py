@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import genuine_capture, history, jpeg, submit, worker  # noqa: F401
+from worker_helpers import genuine_capture, history, jpeg, submit
 
 from gateway.errors import StoreUnavailable
 from gateway.worker import tasks, verification_job

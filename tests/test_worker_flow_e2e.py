@@ -10,7 +10,7 @@ import json
 import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
-from worker_helpers import genuine_capture, history, worker  # noqa: F401
+from worker_helpers import genuine_capture, history
 
 from gateway.verification.documents.normalize import normalize_country
 from tests.e2e.flow_support import read_link

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import history, submit, worker  # noqa: F401
+from worker_helpers import history, submit
 
 from gateway.services.pb_time import pb_datetime
 from gateway.worker import reconciler

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -13,12 +12,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 from PIL import Image
 
 from gateway.services.pocketbase import PocketBase
 from gateway.verification.faces.recognition import detect_faces
-from gateway.worker.queue import huey, use_services
 
 CLIP_FPS = 29.97
 # Frame spans of the shared clip (measured by eval/liveness_eval.py): a frontal pause, the turn
@@ -156,18 +153,3 @@ def submit(
 def history(pb: PocketBase, profile_id: str) -> list[tuple[str, str, str, str]]:
     rows = pb.find("status_history", "profile = {:profile}", {"profile": profile_id}, sort="@rowid")
     return [(row["from_status"], row["to_status"], row["actor"], row["reason"]) for row in rows]
-
-
-@pytest.fixture
-def worker(services) -> Iterator[None]:
-    """Tasks run in-process (Huey immediate mode) against the test PocketBase.
-
-    Import it into a test module to use it (``from worker_helpers import worker``).
-    """
-    use_services(services)
-    huey.immediate = True
-    try:
-        yield
-    finally:
-        huey.immediate = False
-        use_services(None)
