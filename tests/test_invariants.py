@@ -282,10 +282,10 @@ def test_a_profile_with_history_cannot_be_deleted(pb, admin_ui, partner_id):
 
 def test_every_copy_of_the_status_list_matches_the_data_layer(services):
     """The API schema and the hosted flow name statuses too; they must be the data layer's own."""
-    from gateway.schemas.profiles import PROFILE_STATUSES
+    from gateway.statuses import ALL_STATUSES
 
     served = services.pb.transitions()["transitions"]
-    assert set(PROFILE_STATUSES) == set(served) == set(STATUSES)
+    assert set(ALL_STATUSES) == set(served) == set(STATUSES)
     collection = services.pb.request("GET", "/api/collections/profiles").json()
     [status_field] = [field for field in collection["fields"] if field["name"] == "status"]
     assert set(status_field["values"]) == set(STATUSES)

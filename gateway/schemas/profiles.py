@@ -15,20 +15,9 @@ from marshmallow import (
     validates_schema,
 )
 
+from gateway.statuses import ALL_STATUSES
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
-PROFILE_STATUSES = (
-    "unverified",
-    "in_progress",
-    "submitted",
-    "processing",
-    "approved",
-    "manual_review",
-    "rejected",
-    "resubmission_requested",
-    "expired",
-    "document_expired",
-)
 # ICAO 9303 codes that are not ISO 3166 alpha-3 but appear on real documents.
 ICAO_EXTRA_CODES = frozenset(
     {
@@ -126,7 +115,7 @@ class ProfileListQuerySchema(Schema):
         unknown = RAISE
 
     external_ref = fields.String(validate=validate.Length(1, 200))
-    status = fields.String(validate=validate.OneOf(PROFILE_STATUSES))
+    status = fields.String(validate=validate.OneOf(ALL_STATUSES))
     page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
@@ -137,7 +126,7 @@ class StatusChangeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(required=True, validate=validate.OneOf(PROFILE_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(ALL_STATUSES))
     reason = fields.String(validate=validate.Length(max=1000))
 
 
