@@ -3,11 +3,18 @@
 ``{type, title, status, detail, code, trace_id, errors?}``. GatewayErrors render as themselves;
 werkzeug HTTP errors, marshmallow validation errors and rate-limit refusals are mapped into the
 same shape; anything unexpected becomes a generic 500 that is logged with its traceback and never
-echoed to the caller.
+echoed to the caller. A 5xx GatewayError is logged with its detail and answered with a generic one:
+its detail may quote PocketBase's own response (a StoreError), which is not the caller's business.
+
+``Retry-After`` is sent only on 429 and 503, with the wait that answer means (the rate window's
+reset, or the store's retry delay). Flask-Limiter adds one to every response when its headers are
+on, and raises a 503's own delay to the rate window's: the after-request hook here sets it right.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import structlog
@@ -19,6 +26,8 @@ from werkzeug.exceptions import HTTPException
 from gateway.errors import GatewayError, RateLimited, ValidationFailed
 
 PROBLEM_TYPE_BASE = "https://ekyc-gateway.dev/problems/"
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+GENERIC_5XX_DETAIL = "Something went wrong on our side; quote the trace_id if you contact us."
 log = structlog.get_logger("gateway.errors")
 
 _HTTP_CODES = {
@@ -61,18 +70,23 @@ def problem_response(
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if "Retry-After" in response.headers:
+        g.retry_after = response.headers["Retry-After"]
     return response
 
 
 def render_gateway_error(error: GatewayError) -> Response:
     """A GatewayError as a problem."""
+    detail = error.detail
     if error.status >= 500:
         log.warning("request_failed", code=error.code, status=error.status, detail=error.detail)
+        if error.status != 503:
+            detail = GENERIC_5XX_DETAIL
     return problem_response(
         error.status,
         error.code,
         error.title,
-        error.detail,
+        detail,
         errors=error.errors,
         headers=error.headers,
         extra=error.extra,
@@ -95,12 +109,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded) -> Response:
-        retry_after = str(int(error.retry_after)) if getattr(error, "retry_after", None) else "60"
         return render_gateway_error(
             RateLimited(
-                f"Rate limit of {error.description} exceeded", headers={"Retry-After": retry_after}
+                f"Rate limit of {error.description} exceeded",
+                headers={"Retry-After": str(_rate_window_wait_s())},
             )
         )
+
+    @app.after_request
+    def _retry_after_only_when_meant(response: Response) -> Response:
+        # Registered before the limiter's hook, so it runs after it (Flask runs them reversed).
+        if response.status_code in RETRY_AFTER_STATUSES and g.get("retry_after"):
+            response.headers["Retry-After"] = g.retry_after
+        elif response.status_code not in RETRY_AFTER_STATUSES:
+            response.headers.pop("Retry-After", None)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -119,5 +142,16 @@ def register_error_handlers(app: Flask) -> None:
             500,
             "internal_error",
             "Internal server error",
-            "Something went wrong on our side; quote the trace_id if you contact us.",
+            GENERIC_5XX_DETAIL,
         )
+
+
+def _rate_window_wait_s() -> int:
+    """Whole seconds until the exceeded rate window resets (at least 1)."""
+    from gateway.auth import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    # window[0] is the reset time as a float; ``reset_at`` rounds it up by a whole second.
+    return max(1, math.ceil(current.window[0] - time.time()))

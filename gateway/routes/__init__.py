@@ -7,13 +7,14 @@ from typing import Any
 from flask import request
 
 from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.request_json import parse_json
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 415/400 problem."""
+    """The request's JSON object, or a 415/400 problem (depth bounded: see request_json)."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json")
-    body = request.get_json(silent=True)
+    body = parse_json(request.get_data(cache=True))
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object")
     return body

@@ -4,6 +4,10 @@ A secret is shown once, when it is made, and kept encrypted with the gateway's d
 must sign with it, so a hash would not do). A rotation adds a new secret and keeps the previous one
 for an overlap period; during the overlap both signatures are sent, so the partner can switch
 its receiver to the new secret at its own pace.
+
+Rotations can follow each other faster than the overlap runs out (a partner's script in a loop).
+The set of secrets is bounded so that a rotation never fails on the stored field's size: the
+newest ``MAX_SIGNING_SECRETS`` are kept and older ones still in their overlap are retired at once.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from gateway.services.webhooks.ssrf import check_url
 
 ROTATION_OVERLAP_S = 24 * 3600
 MAX_ENDPOINTS_PER_PARTNER = 20
+# The new secret plus three still in overlap. One sealed entry is ~200 characters, so four stay
+# far under PocketBase's 4,000-character text field that the probe's 18th rotation overflowed;
+# and a receiver checks at most four signatures per delivery.
+MAX_SIGNING_SECRETS = 4
 
 
 def validate_events(events: Any) -> list[str]:
@@ -186,7 +194,11 @@ def rotate_secret(
     overlap_s: int = ROTATION_OVERLAP_S,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Add a new secret (shown once); the current one keeps signing for ``overlap_s``."""
+    """Add a new secret (shown once); the current one keeps signing for ``overlap_s``.
+
+    At most ``MAX_SIGNING_SECRETS`` are kept, newest first: a rotation never fails for the
+    number of earlier rotations.
+    """
     if overlap_s < 0:
         raise ValidationFailed("overlap_s must not be negative")
     record = load_endpoint(pb, partner_id, endpoint_id)
@@ -202,6 +214,8 @@ def rotate_secret(
         kept.append(entry)
     secret = generate_secret()
     kept.append({"secret": secret, "created": moment.isoformat(), "expires_at": None})
+    kept.sort(key=lambda entry: entry["created"], reverse=True)
+    kept = kept[:MAX_SIGNING_SECRETS]  # the oldest overlapping secrets are retired
     pb.update("webhook_endpoints", record["id"], {"signing_secrets": _seal(data_key, kept)})
     return {
         "id": record["id"],
