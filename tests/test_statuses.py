@@ -28,7 +28,8 @@ def test_every_status_is_in_exactly_one_stage():
 
 
 def test_the_link_groups_differ_only_by_document_expired():
-    assert LINK_SHOWS_FINISHED - LINK_NOT_REFRESHED == {ProfileStatus.DOCUMENT_EXPIRED}
+    difference = LINK_SHOWS_FINISHED - LINK_NOT_REFRESHED
+    assert difference == {ProfileStatus.DOCUMENT_EXPIRED}
     assert not LINK_SHOWS_FINISHED & CAPTURE_OPEN
     # Erasing ends a capture that may still run; it never touches a decided profile.
     assert not ERASURE_ENDS_CAPTURE & DECIDED
