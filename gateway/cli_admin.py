@@ -36,7 +36,7 @@ def _print_new_key(created: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(created))
         return
-    for name in ("partner_id", "key_id", "api_key"):
+    for name in ("partner_id", "slug", "key_id", "api_key"):
         if name in created:
             print(f"{name + ':':<12}{created[name]}")
     print("Store the API key now: it is not shown again.")
@@ -47,6 +47,19 @@ def partner_create(services: Services, args: argparse.Namespace) -> int:
     from gateway.services import partners
 
     _print_new_key(partners.create_partner(services.pb, args.name, _scopes(args.scopes)), args.json)
+    return 0
+
+
+def partner_list(services: Services, args: argparse.Namespace) -> int:
+    """Every partner with its id and slug, which (like its name) the other commands accept."""
+    from gateway.services import partners
+
+    rows = partners.list_partners(services.pb)
+    if args.json:
+        _print(rows)
+        return 0
+    for row in rows:
+        print(f"{row['id']}  {row['slug']:<32} {row['status']:<10} {row['name']}")
     return 0
 
 
@@ -223,14 +236,17 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--scopes", default="partner", help="comma-separated: partner,reviewer")
     create.add_argument("--json", action="store_true")
     create.set_defaults(admin_handler=partner_create)
+    partner_listing = partner_commands.add_parser("list", help="every partner: id, slug, name")
+    partner_listing.add_argument("--json", action="store_true", help="print JSON")
+    partner_listing.set_defaults(admin_handler=partner_list)
 
     key = commands.add_parser("key", help="manage API keys")
     key_commands = key.add_subparsers(dest="key_command", required=True)
     listing = key_commands.add_parser("list", help="list a partner's keys")
-    listing.add_argument("partner", help="partner id or slug")
+    listing.add_argument("partner", help="partner id, slug or name")
     listing.set_defaults(admin_handler=key_list)
     adding = key_commands.add_parser("create", help="add a key to a partner")
-    adding.add_argument("partner", help="partner id or slug")
+    adding.add_argument("partner", help="partner id, slug or name")
     adding.add_argument("--scopes", default="partner")
     adding.add_argument("--json", action="store_true")
     adding.set_defaults(admin_handler=key_create)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import zipfile
 from pathlib import Path
 
@@ -121,3 +122,30 @@ def test_backup_create_and_list(
     code, out = run(capsys, "backup", "list")
     assert code == 0 and made["key"] in [item["key"] for item in json.loads(out)]
     stored.unlink()
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_partners_are_found_by_name_and_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    name = f"Acme Bank {secrets.token_hex(3)}"
+    code, out = run(capsys, "partner", "create", name, "--json")
+    created = json.loads(out)
+    assert code == 0 and created["slug"].startswith("acme-bank-")
+
+    code, out = run(capsys, "partner", "list")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if created["partner_id"] in line]
+    assert created["slug"] in line and name in line
+
+    # By name, in any case, as an operator types it.
+    code, out = run(capsys, "key", "list", name.upper())
+    assert code == 0 and created["key_id"] in out
+
+    # Two partners of one name: the name alone is refused, and both slugs are offered.
+    _, out = run(capsys, "partner", "create", name, "--json")
+    twin = json.loads(out)
+    assert main(["key", "list", name]) == 2
+    refusal = capsys.readouterr().err
+    assert created["slug"] in refusal and twin["slug"] in refusal
+    assert run(capsys, "key", "list", twin["slug"])[0] == 0
+    assert main(["key", "list", "No Such Partner"]) == 2
+    assert "partner list" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services.api_keys import SCOPES, mint_key
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
@@ -32,7 +32,7 @@ def create_partner(
         {"name": name.strip(), "slug": slugify(name), "status": "active", "settings": {}},
     )
     key = create_key(pb, partner["id"], scopes)
-    return {"partner_id": partner["id"], **key}
+    return {"partner_id": partner["id"], "slug": partner["slug"], **key}
 
 
 def create_key(pb: PocketBase, partner_ref: str, scopes: tuple[str, ...]) -> dict[str, Any]:
@@ -57,11 +57,39 @@ def create_key(pb: PocketBase, partner_ref: str, scopes: tuple[str, ...]) -> dic
 
 
 def find_partner(pb: PocketBase, partner_ref: str) -> dict[str, Any]:
-    """A partner by id or slug."""
+    """A partner by id, slug or name (any case); a name two partners share is refused.
+
+    Operators think of partners by name ("Acme Bank"); the slug carries a random suffix so two
+    partners of one name can exist, and then only the id or the slug tells them apart.
+    """
     partner = pb.find_first("partners", "id = {:ref} || slug = {:ref}", {"ref": partner_ref})
-    if partner is None:
-        raise NotFound(f"No partner {partner_ref!r}")
-    return partner
+    if partner is not None:
+        return partner
+    named = pb.find("partners", "name ~ {:name}", {"name": partner_ref.strip()}, limit=1000)
+    same_name = [row for row in named if row["name"].casefold() == partner_ref.strip().casefold()]
+    if len(same_name) == 1:
+        return same_name[0]
+    if same_name:
+        choices = ", ".join(f"{row['slug']} ({row['id']})" for row in same_name)
+        raise Conflict(
+            f"{len(same_name)} partners are named {partner_ref!r}; use one of: {choices}"
+        )
+    raise NotFound(f"No partner {partner_ref!r} (give its id, slug or name; see 'partner list')")
+
+
+def list_partners(pb: PocketBase) -> list[dict[str, Any]]:
+    """Every partner: id, slug, name, status and when it was created (no settings, no keys)."""
+    rows = pb.find("partners", sort="created", limit=1000)
+    return [
+        {
+            "id": row["id"],
+            "slug": row["slug"],
+            "name": row["name"],
+            "status": row["status"],
+            "created": row["created"],
+        }
+        for row in rows
+    ]
 
 
 def list_keys(pb: PocketBase, partner_ref: str) -> list[dict[str, Any]]:
