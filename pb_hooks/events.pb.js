@@ -1,15 +1,10 @@
 /// <reference path="../.ekyc/pb_data/types.d.ts" />
 // Webhook events and deliveries at the data layer:
 //  - every status change, from any path, writes its events to the webhook_events outbox in the
-//    transaction of its status_history row (lib/history.js); a history row a superuser saves
-//    through the records API gets its events here;
+//    transaction of its status_history row (lib/history.js); no history row can be created any
+//    other way (profiles.pb.js), so no event is ever announced for a change that did not happen;
 //  - a worker claims a due delivery with a lease in one transaction, so two workers (or a retry
 //    and the sweeper) never send the same attempt twice.
-
-onRecordCreate((e) => {
-  e.next();
-  require(`${__hooks}/lib/outbox.js`).recordStatusEvents(e.app, e.record);
-}, "status_history");
 
 // Claim one delivery for an attempt: {now, lease_until, force?}. 200 with the delivery, or 409
 // when it is not due, already leased, or no longer pending.

@@ -58,6 +58,17 @@ onRecordUpdateRequest((e) => {
   e.next();
 }, "profiles");
 
+// History and audit rows come only from the data layer's own code: lib/history.js inside the
+// transaction of a status change, and POST /api/ekyc/audit (lib/audit.js) for the gateway's audit
+// entries, both as plain INSERTs that fire no record hook. A record created any other way, by
+// anyone, superusers included (records API, admin UI, a JSVM save), is refused: a forged history
+// row contradicted the profile's status and was announced to the partner as a signed webhook.
+onRecordCreate((e) => {
+  throw new BadRequestError(
+    `${e.record.collection().name} rows are written by the data layer only, never created directly.`,
+  );
+}, "status_history", "audit_log");
+
 // Append-only collections: nobody, superusers included, may rewrite or remove the record of what
 // happened. (SQLite triggers added by the migrations guard the same rows against raw SQL.)
 onRecordUpdate((e) => {

@@ -200,3 +200,14 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
   });
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
+
+// Append one audit entry {actor, action, target, detail}: 201 {id}. The only way an audit row is
+// written (direct creates are refused in profiles.pb.js).
+routerAdd("POST", "/api/ekyc/audit", (e) => {
+  const checked = require(`${__hooks}/lib/audit.js`).auditRow(e.requestInfo().body || {});
+  if (checked.error) {
+    throw new BadRequestError(checked.error);
+  }
+  const id = require(`${__hooks}/lib/rows.js`).insertRow($app, "audit_log", checked.row);
+  return e.json(201, { id: id });
+}, $apis.requireSuperuserAuth());

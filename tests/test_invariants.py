@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from gateway.errors import Conflict, IllegalTransition, StoreError
+from gateway.services.audit import append_audit
 from gateway.services.pocketbase import PocketBase
 
 # The state machine as ARCHITECTURE.md describes it; the data layer must enforce exactly this.
@@ -259,7 +260,7 @@ def test_append_only_collections_refuse_superuser_patch_and_delete(
         row = history(pb, new_profile(pb, partner_id))[0]
         change = {"reason": "rewritten", "to_status": "approved"}
     else:
-        row = pb.create("audit_log", {"actor": "system", "action": "test.event", "target": "x"})
+        row = pb.get("audit_log", append_audit(pb, "system", "test.event", "x", None))
         change = {"action": "rewritten"}
     patched = admin_ui.patch(collection, row["id"], change)
     deleted = admin_ui.delete(collection, row["id"])

@@ -105,28 +105,6 @@ def test_admin_ui_status_change_emits_events(
     assert rows[0]["data"]["changed_by"] == "reviewer"
 
 
-def test_history_row_saved_through_the_records_api_emits_events(
-    client: FlaskClient, services: Services, partner: Any
-) -> None:
-    # Status changes write their history and events together (lib/history.js); a superuser who
-    # adds a history row by hand in the admin UI still gets the events of that row.
-    profile_id = new_profile_id(client, partner.headers, external_ref="outbox-manual")
-    before = len(event_rows(services, profile_id))
-    row = services.pb.create(
-        "status_history",
-        {
-            "profile": profile_id,
-            "from_status": "unverified",
-            "to_status": "in_progress",
-            "actor": "reviewer:manual",
-        },
-    )
-    rows = event_rows(services, profile_id)[before:]
-    assert [r["type"] for r in rows] == ["profile.started", "profile.status_changed"]
-    assert rows[0]["data"]["history_id"] == row["id"]
-    assert rows[0]["data"]["changed_by"] == "reviewer"
-
-
 def test_a_refused_change_writes_no_event(
     client: FlaskClient, services: Services, partner: Any
 ) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pycountry
 
 from gateway.errors import Forbidden, ValidationFailed
+from gateway.services.audit import append_audit
 from gateway.services.pocketbase import PocketBase
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
@@ -335,13 +336,5 @@ def set_partner_settings(
     effective = effective_settings(new_stored)
     validate_settings(effective)
     pb.update("partners", partner_id, {"settings": new_stored})
-    pb.create(
-        "audit_log",
-        {
-            "actor": actor,
-            "action": "partner.settings_changed",
-            "target": partner_id,
-            "detail": {"keys": sorted(patch)},
-        },
-    )
+    append_audit(pb, actor, "partner.settings_changed", partner_id, {"keys": sorted(patch)})
     return redacted(effective)

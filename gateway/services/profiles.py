@@ -16,6 +16,7 @@ from typing import Any
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
+from gateway.services.audit import append_audit
 from gateway.services.capture_rules import url_under_prefix
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
@@ -346,9 +347,7 @@ class ProfileService:
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         """Append to the audit log (ids and codes only, never PII)."""
-        self.pb.create(
-            "audit_log", {"actor": actor, "action": action, "target": target, "detail": detail}
-        )
+        append_audit(self.pb, actor, action, target, detail)
 
 
 def erasure_fields(profile: dict[str, Any], *, erased_at: str) -> dict[str, Any]:

@@ -57,16 +57,4 @@ function writeStatusEvents(txApp, profile, history) {
   }
 }
 
-// The events of a status_history record saved through the records API (a superuser in the admin
-// UI), which did not come through history.appendHistory.
-function recordStatusEvents(txApp, historyRecord) {
-  const profile = txApp.findRecordById("profiles", historyRecord.getString("profile"));
-  writeStatusEvents(txApp, profile, {
-    id: historyRecord.id,
-    from_status: historyRecord.getString("from_status"),
-    to_status: historyRecord.getString("to_status"),
-    actor: historyRecord.getString("actor"),
-  });
-}
-
-module.exports = { recordStatusEvents, specificEvent, writeStatusEvents };
+module.exports = { specificEvent, writeStatusEvents };

@@ -20,6 +20,7 @@ import requests
 import structlog
 
 from gateway.errors import NotFound, StoreError
+from gateway.services.audit import append_audit
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.webhooks.endpoints import active_secrets, disable_endpoint
@@ -390,14 +391,12 @@ def _disable(ctx: DeliveryContext, endpoint: dict[str, Any], reason: str) -> Non
         partner_id=endpoint["partner"],
         reason=reason,
     )
-    ctx.pb.create(
-        "audit_log",
-        {
-            "actor": "system",
-            "action": "webhook.endpoint_disabled",
-            "target": endpoint["id"],
-            "detail": {"partner": endpoint["partner"], "reason": reason},
-        },
+    append_audit(
+        ctx.pb,
+        "system",
+        "webhook.endpoint_disabled",
+        endpoint["id"],
+        {"partner": endpoint["partner"], "reason": reason},
     )
     emit_event(
         ctx.pb,

@@ -1,0 +1,24 @@
+// The audit log's one door: the gateway's audit entries (who did what to which record) are
+// inserted here, checked like the collection's fields, since a plain INSERT skips PocketBase's
+// field validation. Direct record creates are refused (profiles.pb.js), so every row has passed
+// through this check. No PII: ids, codes and counts only, as the gateway sends them.
+
+const ACTION_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+const LIMITS = { actor: 120, action: 80, target: 120, detail: 16384 };
+
+// The row to insert for `body` ({actor, action, target, detail}), or an error message.
+function auditRow(body) {
+  const actor = String(body.actor || "");
+  const action = String(body.action || "");
+  const target = String(body.target || "");
+  const detail = JSON.stringify(body.detail === undefined ? null : body.detail);
+  if (!actor || actor.length > LIMITS.actor) return { error: "actor: 1-120 characters" };
+  if (!ACTION_PATTERN.test(action) || action.length > LIMITS.action) {
+    return { error: "action: dotted lower-case name of at most 80 characters" };
+  }
+  if (target.length > LIMITS.target) return { error: "target: at most 120 characters" };
+  if (detail.length > LIMITS.detail) return { error: "detail: at most 16384 bytes of JSON" };
+  return { row: { actor: actor, action: action, target: target, detail: detail } };
+}
+
+module.exports = { auditRow };
