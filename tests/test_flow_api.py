@@ -30,6 +30,7 @@ from tests.e2e.flow_support import (
     create_profile,
     document_jpeg,
     jpeg_bytes,
+    real_face_frames,
     set_partner_settings,
 )
 
@@ -49,6 +50,12 @@ def sharp_id_card() -> bytes:
 @pytest.fixture(scope="module")
 def blurred_passport() -> bytes:
     return document_jpeg("passport", seed=11, blur_sigma_px=4.0)
+
+
+@pytest.fixture(scope="module")
+def face_frames(datasets_dir: Any) -> list[bytes]:
+    """Frames of a real person: the selfie is checked for a usable face before it is stored."""
+    return real_face_frames(datasets_dir, 30)
 
 
 @pytest.fixture
@@ -118,14 +125,20 @@ def frame_jpeg(seed: int) -> bytes:
     return jpeg_bytes(rng.integers(0, 255, size=(48, 64, 3), dtype=np.uint8))
 
 
-def send_frames(client: FlaskClient, link: Link, challenge_id: str, prompts: list[str]):
+def send_frames(
+    client: FlaskClient,
+    link: Link,
+    challenge_id: str,
+    prompts: list[str],
+    faces: list[bytes] | None = None,
+):
+    """One selfie upload; ``faces`` (real frames, reused in turn) or noise without a face."""
     meta = [{"prompt": p, "t_ms": 100 * i} for i, p in enumerate(prompts)]
+    images = [faces[i % len(faces)] if faces else frame_jpeg(i) for i in range(len(meta))]
     data: dict[str, Any] = {
         "challenge_id": challenge_id,
         "meta": json.dumps(meta),
-        "frames": [
-            (io.BytesIO(frame_jpeg(i)), f"f{i}.jpg", "image/jpeg") for i in range(len(meta))
-        ],
+        "frames": [(io.BytesIO(data), f"f{i}.jpg", "image/jpeg") for i, data in enumerate(images)],
     }
     return api(client, link, "POST", "/selfie", data=data, content_type="multipart/form-data")
 
@@ -141,13 +154,14 @@ def start_with_consent(client: FlaskClient, link: Link) -> dict[str, Any]:
     return response.get_json()
 
 
-def complete_captures(client: FlaskClient, link: Link, passport: bytes) -> None:
+def complete_captures(client: FlaskClient, link: Link, passport: bytes, faces: list[bytes]) -> None:
     start_with_consent(client, link)
     chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FR"})
     assert chosen.status_code == 200
     assert upload(client, link, "front", passport).status_code == 201
     challenge = api(client, link, "POST", "/challenge").get_json()
-    assert send_frames(client, link, challenge["id"], prompts_for(challenge)).status_code == 201
+    sent = send_frames(client, link, challenge["id"], prompts_for(challenge), faces)
+    assert sent.status_code == 201, sent.get_json()
 
 
 # -- link check ----------------------------------------------------------------------------------
@@ -492,7 +506,7 @@ def test_a_bad_token_does_not_spend_the_links_upload_allowance(
 
 
 def test_challenge_is_random_stored_and_single_use(
-    client: FlaskClient, link: Link, services: Services
+    client: FlaskClient, link: Link, services: Services, face_frames: list[bytes]
 ) -> None:
     start_with_consent(client, link)
     first = api(client, link, "POST", "/challenge")
@@ -506,9 +520,9 @@ def test_challenge_is_random_stored_and_single_use(
     if out_of_order[1:] != prompts_for(challenge)[2:]:
         assert send_frames(client, link, challenge["id"], out_of_order).status_code == 422
     assert send_frames(client, link, challenge["id"], ["neutral", "wave"]).status_code == 422
-    wrong_id = send_frames(client, link, "not-the-challenge", prompts_for(challenge))
+    wrong_id = send_frames(client, link, "not-the-challenge", prompts_for(challenge), face_frames)
     assert wrong_id.status_code == 409
-    good = send_frames(client, link, challenge["id"], prompts_for(challenge))
+    good = send_frames(client, link, challenge["id"], prompts_for(challenge), face_frames)
     assert good.status_code == 201, good.get_json()
     profile = services.pb.get("profiles", link.profile_id)
     frames = profile["capture"]["frames"]
@@ -517,13 +531,14 @@ def test_challenge_is_random_stored_and_single_use(
     assert sorted(f["filename"] for f in frames) == sorted(profile["selfie_frames"])
     assert profile["selfie"]
     assert profile["liveness_challenge"]["used_at"]
-    again = send_frames(client, link, challenge["id"], prompts_for(challenge))
+    again = send_frames(client, link, challenge["id"], prompts_for(challenge), face_frames)
     assert again.status_code == 409
     assert again.get_json()["code"] == "challenge_refused"
     # A new attempt gets a new challenge and replaces the frames of the old one.
     second = api(client, link, "POST", "/challenge").get_json()
     assert second["id"] != challenge["id"] and second["attempt"] == 2
-    assert send_frames(client, link, second["id"], prompts_for(second, 2)).status_code == 201
+    sent = send_frames(client, link, second["id"], prompts_for(second, 2), face_frames)
+    assert sent.status_code == 201
     profile = services.pb.get("profiles", link.profile_id)
     assert len(profile["selfie_frames"]) == len(prompts_for(second, 2))
 
@@ -573,8 +588,9 @@ def test_submit_moves_to_submitted_enqueues_and_returns_to_the_allowed_url(
     services: Services,
     sharp_passport: bytes,
     enqueued: list[str],
+    face_frames: list[bytes],
 ) -> None:
-    complete_captures(client, link, sharp_passport)
+    complete_captures(client, link, sharp_passport, face_frames)
     state = api(client, link, "GET", "/state").get_json()
     assert state["step"] == "review"
     response = api(client, link, "POST", "/submit")
@@ -606,11 +622,12 @@ def test_return_url_outside_the_allow_list_is_not_followed(
     services: Services,
     sharp_passport: bytes,
     enqueued: list[str],
+    face_frames: list[bytes],
 ) -> None:
     # No allow-list when the profile was created, then the partner restricts it.
     link = create_profile(client, partner.headers, return_url="https://evil.example/steal")
     set_partner_settings(services.pb, partner.partner_id, {"allowed_return_urls": [RETURN_PREFIX]})
-    complete_captures(client, link, sharp_passport)
+    complete_captures(client, link, sharp_passport, face_frames)
     response = api(client, link, "POST", "/submit").get_json()
     assert response == {"status": "submitted", "redirect_url": None}
 
@@ -621,10 +638,15 @@ def stored_file_names(pocketbase: PocketBaseServer) -> set[str]:
 
 
 def ask_for_resubmission(
-    client: FlaskClient, link: Link, services: Services, passport: bytes, reason: str
+    client: FlaskClient,
+    link: Link,
+    services: Services,
+    passport: bytes,
+    reason: str,
+    faces: list[bytes],
 ) -> None:
     """Capture, submit, and have the worker ask for a retake with ``reason``."""
-    complete_captures(client, link, passport)
+    complete_captures(client, link, passport, faces)
     assert api(client, link, "POST", "/submit").status_code == 200
     services.pb.transition(link.profile_id, "processing", actor="worker")
     services.pb.transition(link.profile_id, "resubmission_requested", actor="worker", reason=reason)
@@ -636,8 +658,11 @@ def test_resubmission_reopens_at_the_failed_step_with_the_reason(
     services: Services,
     sharp_passport: bytes,
     enqueued: list[str],
+    face_frames: list[bytes],
 ) -> None:
-    ask_for_resubmission(client, link, services, sharp_passport, "INVALID_PHOTO:selfie")
+    ask_for_resubmission(
+        client, link, services, sharp_passport, "INVALID_PHOTO:selfie", face_frames
+    )
     assert client.get(link.path).status_code == 200
     profile = services.pb.get("profiles", link.profile_id)
     assert profile["status"] == "in_progress"
@@ -648,7 +673,10 @@ def test_resubmission_reopens_at_the_failed_step_with_the_reason(
     assert state["step"] == "selfie"
     assert state["resubmission"] == {"step": "selfie", "reason": "INVALID_PHOTO:selfie"}
     challenge = api(client, link, "POST", "/challenge").get_json()
-    assert send_frames(client, link, challenge["id"], prompts_for(challenge)).status_code == 201
+    sent = send_frames(client, link, challenge["id"], prompts_for(challenge), face_frames)
+    assert sent.status_code == 201
+    # A good selfie answers the resubmission: its notice is gone from the page's state.
+    assert sent.get_json()["state"]["resubmission"] is None
     assert api(client, link, "POST", "/submit").get_json()["status"] == "submitted"
     assert enqueued == [link.profile_id, link.profile_id]
 
@@ -660,8 +688,11 @@ def test_document_resubmission_clears_the_document(
     services: Services,
     sharp_passport: bytes,
     enqueued: list[str],
+    face_frames: list[bytes],
 ) -> None:
-    ask_for_resubmission(client, link, services, sharp_passport, "INVALID_PHOTO:document")
+    ask_for_resubmission(
+        client, link, services, sharp_passport, "INVALID_PHOTO:document", face_frames
+    )
     old_files = services.pb.get("profiles", link.profile_id)
     old_names = [old_files["document_front"], old_files["selfie"], *old_files["selfie_frames"]]
     assert set(old_names) <= stored_file_names(pocketbase)
@@ -682,7 +713,8 @@ def test_document_resubmission_clears_the_document(
 
 
 def test_static_files_are_served_and_the_catalogue_is_complete(client: FlaskClient) -> None:
-    for path in ("js/app.js", "js/api.js", "js/camera.js", "js/i18n.js", "flow.css"):
+    scripts = ("js/app.js", "js/api.js", "js/camera.js", "js/i18n.js", "js/selfie.js")
+    for path in (*scripts, "flow.css"):
         response = client.get(f"/flow/static/{path}")
         assert response.status_code == 200, path
         response.close()

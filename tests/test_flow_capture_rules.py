@@ -6,7 +6,10 @@ import pytest
 
 from gateway.errors import ValidationFailed
 from gateway.services.capture_rules import (
+    SELFIE_CAPTURE,
     FrameUpload,
+    SelfieCapture,
+    SelfieTooLarge,
     allowed_return_url,
     branding,
     check_frames,
@@ -82,10 +85,42 @@ def test_frames_must_follow_the_challenge() -> None:
         frames("blink"),
         frames("blink", "smile", "turn_left"),
         frames(),
-        frames(*["blink"] * 41),
     ):
         with pytest.raises(ValidationFailed):
             check_frames(bad, ["blink", "turn_left"])
+
+
+def dense(prompts: list[str], capture: SelfieCapture, rate_factor: float = 1.0, size: int = 0):
+    """The frames the page sends for ``prompts`` at ``capture.fps`` x ``rate_factor``."""
+    fps = capture.fps * rate_factor
+    neutral = round(capture.neutral_ms / 1000 * fps)
+    per_prompt = round(capture.prompt_ms / 1000 * fps)
+    tags = ["neutral"] * neutral + [p for p in prompts for _ in range(per_prompt)]
+    return [FrameUpload(tag, 1000 / fps * i, b"x" * size) for i, tag in enumerate(tags)]
+
+
+def test_a_dense_capture_fits_with_slack_for_fast_timers() -> None:
+    prompts = ["blink", "turn_left", "smile"]
+    assert len(dense(prompts, SELFIE_CAPTURE)) == 102  # 8.5 s at 12 frames a second
+    check_frames(dense(prompts, SELFIE_CAPTURE, rate_factor=1.2), prompts)
+    with pytest.raises(ValidationFailed):
+        check_frames(dense(prompts, SELFIE_CAPTURE, rate_factor=1.5), prompts)
+
+
+def test_the_byte_budget_is_per_challenge() -> None:
+    prompts = ["blink", "turn_left", "smile"]
+    capture = SelfieCapture(max_bytes=102 * 1000)
+    check_frames(dense(prompts, capture, size=1000), prompts, capture)
+    with pytest.raises(SelfieTooLarge) as refused:
+        check_frames(dense(prompts, capture, size=1001), prompts, capture)
+    assert refused.value.status == 413 and refused.value.code == "selfie_too_large"
+
+
+def test_the_longest_challenge_fits_the_stored_field() -> None:
+    """pb_migrations/1763900400_dense_selfie_frames.js lets the field hold 250 files."""
+    from gateway.verification.liveness.challenge import MAX_PROMPT_COUNT
+
+    assert SELFIE_CAPTURE.max_frames(MAX_PROMPT_COUNT) <= 250
 
 
 def test_countries_normalize_to_alpha_3() -> None:

@@ -7,9 +7,15 @@ once. Nothing is written for a refused link. Images pass ``image_policy.clean_im
 are stored; document photos are also checked for quality at once so the applicant can retake
 while still holding the document.
 
+The selfie is checked at capture time too: before a challenge the page sends stills to
+``check_selfie_still`` until the face is found, large enough, in frame, frontal and lit (the
+worker's own detector and size rule), and ``upload_selfie`` refuses frames whose neutral stills
+all fail that check, so a selfie the worker would refuse as ``INVALID_PHOTO:selfie`` is retaken
+while the applicant is still there, with a message that says what to change.
+
 The ``capture`` json on the profile records what the applicant did: consent, the document they
 chose, the selfie frames (``{prompt, t_ms, filename}``) and, after a reviewer or the worker asked
-for a resubmission, which step failed and why.
+for a resubmission, which step failed and why (cleared once that step is captured again).
 """
 
 from __future__ import annotations
@@ -26,19 +32,28 @@ import structlog
 from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
 from gateway.services import links
 from gateway.services.capture_rules import (
+    MAX_FRAME_SIDE_PX,
     NEUTRAL_PROMPT,
+    SELFIE_CAPTURE,
     FrameUpload,
+    SelfieCapture,
     allowed_return_url,
     branding,
     check_frames,
     normalize_country,
     resubmission_step,
 )
-from gateway.services.image_policy import MAX_IMAGE_BYTES, CleanImage, clean_image
+from gateway.services.image_policy import (
+    MAX_IMAGE_BYTES,
+    CleanImage,
+    check_image_bytes,
+    clean_image,
+)
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import iso, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase, stored_name_for
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
+from gateway.verification.images import decode_image
 
 log = structlog.get_logger("gateway.capture")
 
@@ -49,8 +64,21 @@ FINISHED_STATUSES = frozenset(
 )
 DEFAULT_UPLOAD_RATE_LIMIT = "30 per minute;300 per hour"
 DEFAULT_API_RATE_LIMIT = "120 per minute;2000 per hour"
+# The page checks a framing still at most every ~300 ms plus the answer's ~50-150 ms: ~150 a
+# minute while the applicant adjusts, each ~20-40 ms of detection on the gateway.
+DEFAULT_CHECK_RATE_LIMIT = "150 per minute;1500 per hour"
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
+# A framing still is one 480 px JPEG (~25 KB); anything near a photo's size is not one.
+MAX_CHECK_STILL_BYTES = 2 * 1024 * 1024
+# The framing check's minimum face width on the page's 480 px stills: the worker's 80 px rule
+# (faces.recognition.MIN_FACE_PX) with a quarter of margin (a judgement, not a measurement), so
+# a face that just passes before the challenge stays above 80 px if the applicant leans back a
+# little during it. The dev clips' faces are 200-260 px wide at this size, far above either.
+FRAMING_MIN_FACE_PX = 100
+# Neutral frames tried, last first, for the stored ``selfie`` before the upload is refused: the
+# applicant passed the framing check a second earlier, so the last one nearly always passes.
+SELFIE_CANDIDATES = 4
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -86,6 +114,12 @@ class StepNotReady(Conflict):
 
 class ChallengeRefused(Conflict):
     code, title = "challenge_refused", "This liveness challenge cannot be used"
+
+
+class SelfieRefused(ValidationFailed):
+    """No neutral frame is a usable selfie; ``extra["issue"]`` says what to change."""
+
+    code, title = "selfie_refused", "The selfie cannot be used"
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -143,6 +177,8 @@ class CaptureService:
         enqueue: Callable[[str], None] | None = None,
         quality_check: Callable[[Any], Any] | None = None,
         issue_challenge: Callable[..., Any] | None = None,
+        selfie_check: Callable[[Any], Any] | None = None,
+        selfie_capture: SelfieCapture = SELFIE_CAPTURE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.pb = pb
@@ -150,6 +186,8 @@ class CaptureService:
         self.enqueue = enqueue
         self.quality_check = quality_check or _default_quality_check
         self.issue_challenge_fn = issue_challenge or _default_issue_challenge
+        self.selfie_check = selfie_check or _default_selfie_check
+        self.selfie_capture = selfie_capture
         self.clock = clock
 
     # -- link ----------------------------------------------------------------------------------
@@ -383,6 +421,10 @@ class CaptureService:
             "source_type": image.source_type,
             "quality": metrics,
         }
+        # The document photos the resubmission asked for are all here: its notice goes.
+        complete = side == "back" or document_type not in TWO_SIDED_TYPES
+        if complete and (capture.get("resubmission") or {}).get("step") == "document":
+            capture.pop("resubmission")
         session.profile = self.pb.update(
             "profiles",
             session.profile_id,
@@ -416,7 +458,19 @@ class CaptureService:
             "prompts": challenge["prompts"],
             "expires_at": challenge["expires_at"],
             "attempt": challenge["attempt"],
+            "capture": self.selfie_capture.as_dict(),
         }
+
+    def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
+        """Is this camera still a usable selfie? ``{ok, issue}``; nothing is stored.
+
+        The page calls it before asking for a challenge and shows ``issue.code``'s sentence
+        ("come closer", "look straight at the camera") until the face passes.
+        """
+        self._require_consent(session)
+        check_image_bytes(content, max_bytes=MAX_CHECK_STILL_BYTES, field="file")
+        result = self.selfie_check(decode_image(content, field="file"))
+        return {"ok": bool(result.ok), "issue": None if result.ok else _issue(result)}
 
     def upload_selfie(
         self, session: CaptureSession, challenge_id: str, frames: Sequence[FrameUpload]
@@ -435,12 +489,17 @@ class CaptureService:
             raise ChallengeRefused("This challenge was already used; start the selfie again")
         if float(challenge.get("expires_at") or 0) <= self.clock():
             raise ChallengeRefused("This challenge has expired; start the selfie again")
-        check_frames(frames, challenge["prompts"])
+        check_frames(frames, challenge["prompts"], self.selfie_capture)
         cleaned = [
-            clean_image(frame.content, max_bytes=self.config.max_upload_bytes) for frame in frames
+            clean_image(
+                frame.content,
+                max_bytes=self.config.max_upload_bytes,
+                max_side_px=MAX_FRAME_SIDE_PX,
+            )
+            for frame in frames
         ]
-        names = [f"frame{index:02d}.jpg" for index in range(len(frames))]
-        selfie_index = _selfie_index(frames)
+        names = [f"frame{index:03d}.jpg" for index in range(len(frames))]
+        selfie_index = self._usable_selfie_index(frames, cleaned)
         now = pb_datetime(datetime.now(UTC))
         challenge["used_at"] = now
         # Replace, not append: the frames of an earlier attempt belong to an earlier challenge.
@@ -465,8 +524,25 @@ class CaptureService:
         capture["challenge_id"] = challenge["id"]
         capture["mirrored"] = False
         capture["selfie_frame_index"] = selfie_index
+        # The selfie the resubmission asked for is here: the notice has nothing more to ask.
+        if (capture.get("resubmission") or {}).get("step") == "selfie":
+            capture.pop("resubmission")
         session.profile = self.pb.update("profiles", session.profile_id, {"capture": capture})
         return {"frames": len(frames), "challenge_id": challenge["id"]}
+
+    def _usable_selfie_index(
+        self, frames: Sequence[FrameUpload], cleaned: Sequence[CleanImage]
+    ) -> int:
+        """The frame kept as ``selfie``: the latest neutral frame that passes the capture-time
+        check, else ``SelfieRefused`` with the last frame's issue (nothing is stored)."""
+        candidates = _selfie_candidates(frames)[:SELFIE_CANDIDATES]
+        result = None
+        for index in candidates:
+            result = self.selfie_check(cleaned[index].rgb)
+            if result.ok:
+                return index
+        issue = _issue(result) if result is not None else {"code": "face_not_found"}
+        raise SelfieRefused(f"The selfie cannot be used: {issue['code']}", extra={"issue": issue})
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -548,6 +624,10 @@ class CaptureService:
         """The per-link limit on every other call (the same for every partner)."""
         return self.config.api_rate_limit
 
+    def check_rate_limit(self, session: CaptureSession) -> str:
+        """The per-link limit on framing checks (the same for every partner)."""
+        return DEFAULT_CHECK_RATE_LIMIT
+
     # -- guards --------------------------------------------------------------------------------
 
     @staticmethod
@@ -564,10 +644,16 @@ class CaptureService:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _selfie_index(frames: Sequence[FrameUpload]) -> int:
-    """The still kept as ``selfie``: the last neutral (facing the camera) frame, else the first."""
+def _selfie_candidates(frames: Sequence[FrameUpload]) -> list[int]:
+    """Frames that may become ``selfie``, best first: the neutral ones (facing the camera), last
+    first; without any, the first frame."""
     neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
-    return neutral[-1] if neutral else 0
+    return neutral[::-1] or [0]
+
+
+def _issue(result: Any) -> dict[str, str]:
+    """A selfie check's refusal as the page reads it: the code picks its own sentence."""
+    return {"code": str(result.code), "message": str(result.message)}
 
 
 def _file(name: str, image: CleanImage) -> FileTuple:
@@ -578,6 +664,12 @@ def _default_quality_check(rgb: Any) -> Any:
     from gateway.verification.documents.quality import assess_quality
 
     return assess_quality(rgb)
+
+
+def _default_selfie_check(rgb: Any) -> Any:
+    from gateway.verification.liveness.selfie_check import check_selfie
+
+    return check_selfie(rgb, min_face_px=FRAMING_MIN_FACE_PX)
 
 
 def _default_issue_challenge(**kwargs: Any) -> Any:

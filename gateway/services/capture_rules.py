@@ -1,5 +1,6 @@
 """The capture flow's pure rules: which return URLs are allowed, a readable branding, which step
-a resubmission reopens at, what a frame upload must look like, and country codes.
+a resubmission reopens at, how densely the selfie is captured and what a frame upload must look
+like, and country codes.
 
 No PocketBase and no Flask here: ``capture.CaptureService`` applies these rules, and they are
 tested on their own.
@@ -7,16 +8,16 @@ tested on their own.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gateway.errors import ValidationFailed
+from gateway.errors import PayloadTooLarge, ValidationFailed
 
 NEUTRAL_PROMPT = "neutral"
-MAX_SELFIE_FRAMES = 40
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_ACCENT = "#1f4fd1"
 
@@ -30,6 +31,52 @@ class FrameUpload:
     content: bytes
 
 
+class SelfieTooLarge(PayloadTooLarge):
+    code, title = "selfie_too_large", "The selfie frames exceed the challenge's upload budget"
+
+
+@dataclass(frozen=True)
+class SelfieCapture:
+    """How the page captures a challenge, sent with it (``capture``) and enforced on upload.
+
+    Dense, because a natural blink keeps the lids down for 70-170 ms and a real head turn shows
+    its intermediate poses only at a few frames per 100 ms: at the old 5 frames ~350 ms apart per
+    prompt, most blinks fell between frames. 12 frames a second gives 1-2 frames inside the
+    shortest blink and keeps at least 10 a second when a phone drops an occasional frame. 480 px
+    on the long side keeps a face at arm's length well over the 80 px the face match needs
+    (~150-250 px wide) while a frame stays near 20-30 KB at JPEG quality 0.8 (measured on the
+    dev clips; docs/hosted-flow.md has what headless Chromium sent). The budget, 3 MB per
+    challenge, holds a three-prompt challenge (~100 frames) at ~29 KB a frame; the page lowers
+    its JPEG quality when it runs over, and the server refuses anything larger.
+    """
+
+    fps: int = 12
+    neutral_ms: int = 1000
+    prompt_ms: int = 2500
+    max_side_px: int = 480
+    jpeg_quality: float = 0.8
+    max_bytes: int = 3_000_000
+
+    def duration_ms(self, prompt_count: int) -> int:
+        """How long the page captures a challenge of ``prompt_count`` prompts."""
+        return self.neutral_ms + self.prompt_ms * prompt_count
+
+    def max_frames(self, prompt_count: int) -> int:
+        """The most frames accepted: the nominal count with a quarter of slack for clocks and
+        timers that run fast."""
+        nominal = self.duration_ms(prompt_count) * self.fps / 1000
+        return math.ceil(nominal * 1.25) + 2
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SELFIE_CAPTURE = SelfieCapture()
+# The stored frames' longest side: the page sends 480 px; a larger frame (another client) is
+# scaled down to this rather than refused.
+MAX_FRAME_SIDE_PX = 640
+
+
 def resubmission_step(reason: str) -> str:
     """The step a resubmission reopens at, from the reason the worker or reviewer gave."""
     lowered = reason.lower()
@@ -40,13 +87,24 @@ def resubmission_step(reason: str) -> str:
     return "document"
 
 
-def check_frames(frames: Sequence[FrameUpload], prompts: Sequence[str]) -> None:
-    """Frames must answer this challenge: known prompts, in its order, with times."""
+def check_frames(
+    frames: Sequence[FrameUpload], prompts: Sequence[str], capture: SelfieCapture = SELFIE_CAPTURE
+) -> None:
+    """Frames must answer this challenge: known prompts, in its order, with times, within the
+    capture's frame count and byte budget (``SelfieTooLarge``, 413, over the budget)."""
     if not frames:
         raise ValidationFailed("No frames were sent", errors={"frames": ["required"]})
-    if len(frames) > MAX_SELFIE_FRAMES:
+    most = capture.max_frames(len(prompts))
+    if len(frames) > most:
         raise ValidationFailed(
-            f"At most {MAX_SELFIE_FRAMES} frames are accepted", errors={"frames": ["too many"]}
+            f"At most {most} frames are accepted for {len(prompts)} prompts",
+            errors={"frames": ["too many"]},
+        )
+    total_bytes = sum(len(frame.content) for frame in frames)
+    if total_bytes > capture.max_bytes:
+        raise SelfieTooLarge(
+            f"The frames hold {total_bytes} bytes; at most {capture.max_bytes} are accepted "
+            "per challenge"
         )
     allowed = set(prompts) | {NEUTRAL_PROMPT}
     order: list[str] = []

@@ -81,3 +81,24 @@ def create_profile(client: Any, headers: dict[str, str], **body: Any) -> Link:
     response = client.post("/api/profiles", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     return read_link(response.get_json()["redirect_url"])
+
+
+def real_face_frames(datasets_dir: Path, count: int, clip: str = "d5.mp4") -> list[bytes]:
+    """``count`` consecutive frames of a real clip (a young man facing the camera, d5.mp4) as the
+    page sends them: JPEG, 480 px on the longer side. Every one passes the framing check."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(datasets_dir / "liveness" / "real" / clip))
+    frames = []
+    try:
+        while len(frames) < count:
+            ok, bgr = capture.read()
+            if not ok:
+                raise ValueError(f"{clip} holds fewer than {count} frames")
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            scale = 480 / max(rgb.shape[:2])
+            size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+            frames.append(jpeg_bytes(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), 80))
+    finally:
+        capture.release()
+    return frames
