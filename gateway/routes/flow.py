@@ -93,6 +93,10 @@ def _api_key() -> str:
     return f"capture-api:{request.view_args['profile_id']}"
 
 
+def _check_key() -> str:
+    return f"capture-check:{request.view_args['profile_id']}"
+
+
 # The limit callables check the link first: a forged token is refused (403) before it is
 # counted, so nobody can spend an applicant's allowance without the applicant's link.
 def _upload_limit() -> str:
@@ -103,10 +107,17 @@ def _api_limit() -> str:
     return capture_service().api_rate_limit(current_session(request.view_args["profile_id"]))
 
 
+def _check_limit() -> str:
+    return capture_service().check_rate_limit(current_session(request.view_args["profile_id"]))
+
+
 # Shared limits: the routes of each group draw on one allowance per link (a plain limit would
 # count each route on its own).
 upload_limit = limiter.shared_limit(_upload_limit, "capture-upload", key_func=_upload_key)
 api_limit = limiter.shared_limit(_api_limit, "capture-api", key_func=_api_key)
+# The framing checks come every few hundred ms while the applicant finds the right distance: an
+# allowance of their own, so they neither starve nor are starved by the other calls.
+check_limit = limiter.shared_limit(_check_limit, "capture-check", key_func=_check_key)
 
 
 @bp.after_request
@@ -268,6 +279,16 @@ def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
 def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
     """A new liveness challenge for this selfie attempt."""
     return capture_service().new_challenge(current_session(profile_id)), 201
+
+
+@bp.post("/api/<profile_id>/selfie/check")
+@check_limit
+def selfie_check(profile_id: str) -> dict[str, Any]:
+    """Check one camera still (multipart ``file``) for framing; ``{ok, issue}``, nothing stored."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("Send the still as the multipart field 'file'")
+    return capture_service().check_selfie_still(current_session(profile_id), upload.read())
 
 
 @bp.post("/api/<profile_id>/selfie")
