@@ -13,8 +13,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from gateway.schemas.fields import Base64Image
 from gateway.schemas.profiles import _country_alpha3
 from gateway.verification.documents.normalize import DOCUMENT_HINTS
-
-MAX_FRAMES = 40
+from gateway.verification.liveness.sequence import MAX_FRAMES
 
 
 class FaceMatchSchema(Schema):
@@ -118,6 +117,8 @@ class LivenessAnalyzeSchema(Schema):
         unknown = RAISE
 
     challenge = ChallengeField()
+    # The verifier's own limit: the dense captures the hosted flow sends (12 frames a second,
+    # ~100 for three prompts) are accepted, and nothing the verifier would refuse for its count.
     frames = fields.List(fields.Nested(FrameSchema), validate=validate.Length(1, MAX_FRAMES))
     mirrored = fields.Boolean(load_default=False)
     image_live_base64 = Base64Image()
