@@ -15,7 +15,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     from gateway.logging_setup import configure_logging, install_request_logging
     from gateway.metrics import RequestMetrics
     from gateway.problem import register_error_handlers
-    from gateway.routes import checks, flow, health, partner_settings, profiles, reviewer, webhooks
+    from gateway.routes import (
+        checks,
+        docs,
+        flow,
+        health,
+        intake,
+        partner_settings,
+        profiles,
+        reviewer,
+        webhooks,
+    )
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
@@ -43,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         webhooks.bp,
         partner_settings.bp,
         checks.bp,
+        docs.bp,
+        intake.bp,
     ):
         app.register_blueprint(blueprint)
     return app

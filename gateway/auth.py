@@ -52,6 +52,7 @@ def require_scope(scope: str) -> Callable[[F], F]:
             current_principal().require(scope)
             return view(*args, **kwargs)
 
+        wrapper.required_scope = scope  # type: ignore[attr-defined]  # read by gateway.openapi
         return wrapper  # type: ignore[return-value]
 
     return decorator

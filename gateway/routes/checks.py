@@ -15,6 +15,7 @@ from flask import Blueprint, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
 from gateway.errors import ValidationFailed
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.schemas.checks import (
     DocumentOcrSchema,
@@ -27,6 +28,17 @@ from gateway.schemas.checks import (
 bp = Blueprint("checks", __name__, url_prefix="/v1")
 limiter.limit(partner_rate_limit)(bp)
 
+FACE_MATCH_FORM = {
+    "type": "object",
+    "description": "Files `image_source` and `image_target` (or their base64 in form fields)",
+    "properties": {
+        "image_source": {"type": "string", "contentMediaType": "image/jpeg"},
+        "image_target": {"type": "string", "contentMediaType": "image/jpeg"},
+        "image_source_base64": {"type": "string"},
+        "image_target_base64": {"type": "string"},
+        "threshold": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    },
+}
 _face_schema = FaceMatchSchema()
 _face_form_schema = FaceMatchFormSchema()
 _ocr_schema = DocumentOcrSchema()
@@ -61,6 +73,7 @@ def _face_match_input() -> dict[str, Any]:
 
 @bp.post("/face/match")
 @require_scope("partner")
+@documented(body=FaceMatchSchema, form=FACE_MATCH_FORM)
 def face_match() -> dict[str, Any]:
     """Is the face in one image the face in another?"""
     principal = current_principal()
@@ -75,6 +88,7 @@ def face_match() -> dict[str, Any]:
 
 @bp.post("/document/ocr")
 @require_scope("partner")
+@documented(body=DocumentOcrSchema)
 def document_ocr() -> dict[str, Any]:
     """Read a document photo: type, fields, MRZ and its checks."""
     principal = current_principal()
@@ -94,6 +108,7 @@ def document_ocr() -> dict[str, Any]:
 
 @bp.post("/document/validate")
 @require_scope("partner")
+@documented(body=DocumentValidateSchema)
 def document_validate() -> dict[str, Any]:
     """Validate an MRZ or extracted fields: check digits, dates, codes."""
     principal = current_principal()
@@ -109,6 +124,7 @@ def document_validate() -> dict[str, Any]:
 
 @bp.post("/liveness/analyze")
 @require_scope("partner")
+@documented(body=LivenessAnalyzeSchema)
 def liveness_analyze() -> dict[str, Any]:
     """Liveness from frames captured under a challenge, or passive evidence from one image."""
     principal = current_principal()

@@ -7,8 +7,14 @@ from typing import Any
 from flask import Blueprint
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.services import partner_settings
+
+SETTINGS_PATCH = {
+    "type": "object",
+    "description": "A JSON merge patch (RFC 7396) of the settings that GET returns",
+}
 
 bp = Blueprint("partner_settings", __name__, url_prefix="/api/settings")
 limiter.limit(partner_rate_limit)(bp)
@@ -23,6 +29,7 @@ def get_settings() -> dict[str, Any]:
 
 @bp.patch("")
 @require_scope("partner")
+@documented(body=SETTINGS_PATCH)
 def patch_settings() -> dict[str, Any]:
     """Change settings with a JSON merge patch (``null`` restores a default); validated whole.
 

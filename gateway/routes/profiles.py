@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
 from gateway.errors import BadRequest
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.schemas.profiles import ProfileCreateSchema, ProfileListQuerySchema
 
@@ -21,6 +22,11 @@ _list_schema = ProfileListQuerySchema()
 @bp.post("")
 @bp.post("/create")
 @require_scope("partner")
+@documented(
+    body=ProfileCreateSchema,
+    statuses={201: "Created", 200: "An existing profile of the same reference or document"},
+    errors={409: "The Idempotency-Key was used with another body"},
+)
 def create_profile() -> tuple[dict[str, Any], int]:
     """Create a profile, or return the existing one for the same reference or document."""
     body = json_body()
@@ -36,6 +42,7 @@ def create_profile() -> tuple[dict[str, Any], int]:
 
 @bp.get("")
 @require_scope("partner")
+@documented(query=ProfileListQuerySchema)
 def list_profiles() -> dict[str, Any]:
     """The partner's profiles, newest first."""
     query = _list_schema.load(request.args.to_dict())
@@ -58,6 +65,7 @@ def get_history(profile_id: str) -> dict[str, Any]:
 
 @bp.delete("/<profile_id>")
 @require_scope("partner")
+@documented(errors={409: "The profile is being verified; erase it once decided"})
 def erase_profile(profile_id: str) -> dict[str, Any]:
     """Erase the profile's personal data (captures, applicant data, notes); history stays."""
     return services().profiles.erase(current_principal(), profile_id)
@@ -65,6 +73,7 @@ def erase_profile(profile_id: str) -> dict[str, Any]:
 
 @bp.post("/<profile_id>/link")
 @require_scope("partner")
+@documented(errors={409: "The profile's status does not allow a new link"})
 def new_link(profile_id: str) -> dict[str, Any]:
     """A fresh capture link (resubmission or re-verification)."""
     return services().profiles.new_link(current_principal(), profile_id)

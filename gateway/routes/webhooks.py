@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.schemas.webhooks import (
     DeliveryListQuerySchema,
@@ -33,6 +34,7 @@ def list_webhooks() -> dict[str, Any]:
 
 @bp.post("")
 @require_scope("partner")
+@documented(body=WebhookCreateSchema, status=201)
 def create_webhook() -> tuple[dict[str, Any], int]:
     """Register an endpoint; the response carries its signing secret, shown this once."""
     data = _create_schema.load(json_body())
@@ -47,6 +49,7 @@ def create_webhook() -> tuple[dict[str, Any], int]:
 
 @bp.get("/deliveries")
 @require_scope("partner")
+@documented(query=DeliveryListQuerySchema)
 def list_deliveries() -> dict[str, Any]:
     """The partner's deliveries, newest first, with every attempt."""
     query = _deliveries_schema.load(request.args.to_dict())
@@ -62,6 +65,7 @@ def get_delivery(delivery_id: str) -> dict[str, Any]:
 
 @bp.post("/deliveries/<delivery_id>/replay")
 @require_scope("partner")
+@documented(status=202, errors={409: "An attempt is in flight, or the endpoint is disabled"})
 def replay_delivery(delivery_id: str) -> tuple[dict[str, Any], int]:
     """Send a delivery again, with the same webhook-id; the worker sends it."""
     return services().webhooks.replay_delivery(current_principal().partner_id, delivery_id), 202
@@ -76,6 +80,7 @@ def get_webhook(endpoint_id: str) -> dict[str, Any]:
 
 @bp.patch("/<endpoint_id>")
 @require_scope("partner")
+@documented(body=WebhookUpdateSchema)
 def update_webhook(endpoint_id: str) -> dict[str, Any]:
     """Change an endpoint's URL, events, description or enabled flag."""
     data = _update_schema.load(json_body())
@@ -84,6 +89,7 @@ def update_webhook(endpoint_id: str) -> dict[str, Any]:
 
 @bp.delete("/<endpoint_id>")
 @require_scope("partner")
+@documented(status=204)
 def delete_webhook(endpoint_id: str) -> tuple[str, int]:
     """Remove an endpoint and its deliveries."""
     services().webhooks.delete_endpoint(current_principal().partner_id, endpoint_id)
@@ -92,6 +98,7 @@ def delete_webhook(endpoint_id: str) -> tuple[str, int]:
 
 @bp.post("/<endpoint_id>/rotate")
 @require_scope("partner")
+@documented(body=RotateSchema)
 def rotate_webhook_secret(endpoint_id: str) -> dict[str, Any]:
     """A new signing secret (shown once); the old one keeps signing during the overlap."""
     data = _rotate_schema.load(json_body() if request.content_length else {})

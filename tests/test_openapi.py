@@ -1,0 +1,90 @@
+"""The OpenAPI document: valid 3.1, every API route in it, and its schemas the routes' own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from openapi_spec_validator import validate
+
+from gateway.openapi import is_api_rule, openapi_path
+from gateway.routes import docs
+
+
+def spec_of(app: Flask) -> dict:
+    response = app.test_client().get("/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_the_document_is_valid_openapi_3_1(app: Flask) -> None:
+    spec = spec_of(app)
+    assert spec["openapi"] == "3.1.0"
+    validate(spec)
+
+
+def test_every_api_route_and_method_is_documented(app: Flask) -> None:
+    paths = spec_of(app)["paths"]
+    missing = [
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if is_api_rule(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        if method.lower() not in paths.get(openapi_path(rule.rule), {})
+    ]
+    assert missing == []
+    # The walk covers what a partner integrates against, not only what is declared.
+    for path in (
+        "/api/profiles",
+        "/api/profiles/{profile_id}/status",
+        "/v1/face/match",
+        "/api/webhooks/{endpoint_id}/rotate",
+        "/flow/api/{profile_id}/submit",
+    ):
+        assert path in paths, path
+
+
+def test_operations_carry_their_security_schemas_and_problem_errors(app: Flask) -> None:
+    spec = spec_of(app)
+    create = spec["paths"]["/api/profiles"]["post"]
+    assert create["security"] == [{"apiKey": []}]
+    assert set(create["responses"]) >= {"200", "201", "401", "422", "default"}
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    component = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert {"external_ref", "document", "return_url"} <= set(component["properties"])
+    problem = create["responses"]["422"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+    reviewer = spec["paths"]["/api/profiles/{profile_id}/status"]["patch"]
+    assert "Scope: `reviewer`" in reviewer["description"]
+    flow = spec["paths"]["/flow/api/{profile_id}/state"]["get"]
+    assert flow["security"] == [{"captureToken": []}]
+    assert spec["paths"]["/health"]["get"]["security"] == []
+    # Base64 images are strings in bytes format, as the schema field loads them.
+    face = spec["paths"]["/v1/face/match"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(face)
+
+
+def test_the_docs_page_and_its_assets_are_served_by_the_gateway(app: Flask) -> None:
+    if not (docs.SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
+        pytest.skip(f"Swagger UI assets not installed in {docs.SWAGGER_UI_DIR} (scripts/install)")
+    client = app.test_client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/docs/assets/swagger-ui-bundle.js" in html and "://" not in html
+    assert "'self'" in page.headers["Content-Security-Policy"]
+    with client.get("/docs/assets/swagger-ui-bundle.js") as script:
+        assert script.status_code == 200 and len(script.data) > 100_000
+    assert "/openapi.json" in client.get("/docs/start.js").get_data(as_text=True)
+    assert client.get("/docs/assets/index.html").status_code == 404
+
+
+def test_without_its_assets_the_docs_page_says_how_to_install_them(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docs, "SWAGGER_UI_DIR", tmp_path)
+    page = app.test_client().get("/docs")
+    assert page.status_code == 503
+    assert page.get_json()["code"] == "docs_assets_missing"
+    assert "scripts/install" in page.get_json()["detail"]
