@@ -8,6 +8,7 @@ import pytest
 import requests
 from api_helpers import TO_PROCESSING, assert_problem, new_profile_id, walk
 from PIL import Image
+from pypdf import PdfWriter
 
 from gateway import create_app
 
@@ -19,7 +20,16 @@ def image_bytes(kind: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+def pdf_bytes() -> bytes:
+    """A small real one-page PDF."""
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+PDF = pdf_bytes()
 
 
 def in_manual_review(services, profile_id: str) -> None:
@@ -145,8 +155,9 @@ def test_documents_are_stored_as_protected_files(client, reviewer, services, poc
     )
     assert response.status_code == 201, response.get_json()
     documents = response.get_json()["documents"]
-    assert documents["document_front"].endswith(".jpeg")
-    assert documents["selfie"].endswith(".png")
+    # Every image is stored as the upload policy's re-encoded JPEG (tests/test_upload_policy.py).
+    assert documents["document_front"].endswith(".jpg")
+    assert documents["selfie"].endswith(".jpg")
     assert len(documents["other"]) == 1 and documents["other"][0].endswith(".pdf")
     assert documents["document_back"] is None
 
@@ -155,8 +166,9 @@ def test_documents_are_stored_as_protected_files(client, reviewer, services, poc
     assert anonymous.status_code in (401, 403, 404)
     assert anonymous.content != front
     stored = services.pb.download_file("profiles", profile_id, documents["document_front"])
-    assert stored == front
-    assert services.pb.download_file("profiles", profile_id, documents["selfie"]) == selfie
+    assert Image.open(io.BytesIO(stored)).size == Image.open(io.BytesIO(front)).size
+    stored_selfie = services.pb.download_file("profiles", profile_id, documents["selfie"])
+    assert Image.open(io.BytesIO(stored_selfie)).size == Image.open(io.BytesIO(selfie)).size
 
     again = upload(client, reviewer.headers, profile_id, {"other": (image_bytes(), "more.jpg")})
     assert len(again.get_json()["documents"]["other"]) == 2
@@ -169,14 +181,14 @@ def test_a_jpg_that_is_really_text_is_415(client, reviewer, services):
     response = upload(
         client, reviewer.headers, profile_id, {"document_front": (b"just some text", "x.jpg")}
     )
-    assert "document_front" in assert_problem(response, 415, "unsupported_media_type")["errors"]
+    assert "document_front" in assert_problem(response, 415, "image_type_refused")["errors"]
     assert services.pb.get("profiles", profile_id)["document_front"] == ""
 
 
 def test_pdf_is_only_accepted_as_other(client, reviewer):
     profile_id = new_profile_id(client, reviewer.headers)
     response = upload(client, reviewer.headers, profile_id, {"selfie": (PDF, "selfie.pdf")})
-    assert_problem(response, 415, "unsupported_media_type")
+    assert_problem(response, 415, "image_type_refused")
 
 
 def test_documents_must_be_multipart(client, reviewer):
@@ -206,7 +218,7 @@ def test_a_file_over_the_limit_is_413(make_settings, reviewer):
     big = image_bytes("PNG", (400, 400))
     big += b"\0" * max(0, 5000 - len(big))
     response = upload(client, reviewer.headers, profile_id, {"selfie": (big, "big.png")})
-    assert_problem(response, 413, "payload_too_large")
+    assert_problem(response, 413, "image_too_large")
 
 
 # -- notes -------------------------------------------------------------------------------------

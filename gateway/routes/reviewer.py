@@ -7,21 +7,31 @@ from typing import Any
 from flask import Blueprint, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
-from gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.schemas.profiles import NoteSchema, StatusChangeSchema
 from gateway.services.profiles import DOCUMENT_FIELDS
-from gateway.services.uploads import sniff_image_type
+from gateway.services.uploads import accept_upload
 
 bp = Blueprint("reviewer", __name__, url_prefix="/api/profiles")
 limiter.limit(partner_rate_limit)(bp)
 
+DOCUMENTS_FORM = {
+    "type": "object",
+    "description": "One or more files in these fields; `other` also takes a PDF.",
+    "properties": {
+        name: {"type": "array", "items": {"type": "string", "contentMediaType": "image/jpeg"}}
+        for name in DOCUMENT_FIELDS
+    },
+}
 _status_schema = StatusChangeSchema()
 _note_schema = NoteSchema()
 
 
 @bp.patch("/<profile_id>/status")
 @require_scope("reviewer")
+@documented(body=StatusChangeSchema, errors={409: "The data layer refuses that transition"})
 def change_status(profile_id: str) -> dict[str, Any]:
     """Move a profile to another status; the data layer checks the transition."""
     data = _status_schema.load(json_body())
@@ -32,8 +42,9 @@ def change_status(profile_id: str) -> dict[str, Any]:
 
 @bp.post("/<profile_id>/documents")
 @require_scope("reviewer")
+@documented(form=DOCUMENTS_FORM, status=201)
 def attach_documents(profile_id: str) -> tuple[dict[str, Any], int]:
-    """Attach documents (multipart) as protected files."""
+    """Attach documents (multipart) as protected files, each through the upload policy."""
     if not request.mimetype.startswith("multipart/"):
         raise UnsupportedMediaType("Send documents as multipart/form-data")
     unknown = sorted(set(request.files) - set(DOCUMENT_FIELDS))
@@ -46,23 +57,18 @@ def attach_documents(profile_id: str) -> tuple[dict[str, Any], int]:
     limit = services().settings.max_upload_bytes
     for field_name in request.files:
         for upload in request.files.getlist(field_name):
-            content = upload.read(limit + 1)
-            if len(content) > limit:
-                raise PayloadTooLarge(f"{field_name} is larger than {limit // (1024 * 1024)} MB")
-            mime = sniff_image_type(content, allow_pdf=field_name == "other")
-            if mime is None:
-                raise UnsupportedMediaType(
-                    f"{field_name} is not a JPEG, PNG or WebP image"
-                    + (" or PDF" if field_name == "other" else ""),
-                    errors={field_name: ["unsupported content"]},
-                )
-            extension = mime.split("/")[1]
-            files.setdefault(field_name, []).append((f"{field_name}.{extension}", content, mime))
+            stored = accept_upload(
+                field_name, upload.read(limit + 1), max_bytes=limit, allow_pdf=field_name == "other"
+            )
+            files.setdefault(field_name, []).append(
+                (stored.filename, stored.content, stored.mime_type)
+            )
     return services().profiles.attach_documents(current_principal(), profile_id, files), 201
 
 
 @bp.post("/<profile_id>/notes")
 @require_scope("reviewer")
+@documented(body=NoteSchema, status=201)
 def add_note(profile_id: str) -> tuple[dict[str, Any], int]:
     """Attach a note to a profile."""
     data = _note_schema.load(json_body())

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gateway.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from gateway.services.uploads import sniff_image_type
+from gateway.services.file_types import sniff_image_type
 from gateway.verification.images import MAX_IMAGE_PIXELS
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -74,18 +74,27 @@ def clean_image(
     max_bytes: int = MAX_IMAGE_BYTES,
     max_pixels: int = MAX_IMAGE_PIXELS,
     max_side_px: int = MAX_STORED_SIDE_PX,
+    field: str = "file",
 ) -> CleanImage:
     """Check ``content`` against the upload policy and return the copy that may be stored.
+
+    ``field`` names the upload in the problem's ``errors`` (the flow sends one ``file``; the
+    reviewer route several named fields).
 
     Raises ``ImageTooLarge`` (413) over ``max_bytes``, ``ImageTypeRefused`` (415) for anything
     that is not JPEG, PNG or WebP by content, ``ImageRefused`` (422) for a pixel bomb or a file
     that does not decode.
     """
     if len(content) > max_bytes:
-        raise ImageTooLarge(f"The image is {len(content)} bytes; at most {max_bytes} are accepted")
+        raise ImageTooLarge(
+            f"The image is {len(content)} bytes; at most {max_bytes} are accepted",
+            errors={field: ["too_large"]},
+        )
     source_type = sniff_image_type(content)
     if source_type is None:
-        raise ImageTypeRefused("The file is not a JPEG, PNG or WebP image")
+        raise ImageTypeRefused(
+            "The file is not a JPEG, PNG or WebP image", errors={field: ["unsupported content"]}
+        )
     try:
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; the warning is turned into
         # an error here and the explicit header check below refuses before decoding either way.
@@ -97,7 +106,7 @@ def clean_image(
                     raise ImageRefused(
                         f"The image claims {width_px}x{height_px} pixels; at most "
                         f"{max_pixels} pixels are accepted",
-                        errors={"file": ["too_many_pixels"]},
+                        errors={field: ["too_many_pixels"]},
                     )
                 image.load()
                 # exif_transpose copies even when there is nothing to turn: skip it then.
@@ -111,11 +120,11 @@ def clean_image(
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRefused(
-            "The image has too many pixels", errors={"file": ["too_many_pixels"]}
+            "The image has too many pixels", errors={field: ["too_many_pixels"]}
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRefused(
-            "The image is damaged or incomplete", errors={"file": ["undecodable"]}
+            "The image is damaged or incomplete", errors={field: ["undecodable"]}
         ) from exc
     return clean
 
