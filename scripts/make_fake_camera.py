@@ -1,11 +1,28 @@
 """Build .y4m videos for Chromium's fake camera (``--use-file-for-fake-video-capture``).
 
-Two cameras, both generated, nothing downloaded:
+Two kinds of camera, both generated here, nothing downloaded:
 
 - ``document.y4m``: a still of a synthetic TD1 identity card (portrait from the shared face set)
   on a desk, the way a rear camera sees a card held under it;
-- ``face.y4m``: the shared head-turn clip (a real person turning left and right), so the selfie
-  frames the browser uploads show a moving head, not a frozen photo.
+- a selfie camera cut from a REAL clip of ``liveness/real/`` (``segments.csv`` says where each
+  blink, smile and turn is): first the person too far away (the clip scaled to a third), so the
+  page's framing check says "come closer"; then full-size footage, cut so the person rests while
+  the page captures its neutral frames and performs each challenged movement while the page
+  shows that prompt.
+
+A fake camera cannot react to the page, so the cuts follow the page's schedule instead
+(``SelfieSchedule``): Chromium restarts the file at its first frame on every ``getUserMedia``,
+the page starts the challenge at the first still that passes the framing check (which the
+full-size footage decides), then shows "look straight" for ``neutral_ms`` and each prompt for
+``prompt_ms``. Each movement is placed where its prompt is on screen whatever the few hundred
+milliseconds the checks and the challenge request take. Frames are never repeated, because a
+live camera never delivers the same image twice; the clip keeps its own frame rate (25-30 fps,
+above the page's 12).
+
+Why the old camera failed: it was ``short_hamilton_clip.mp4`` squeezed to 640x360 at 10 fps,
+whose first three seconds show a face 45-53 px wide or none at all (turned away) and which the
+page began to sample as soon as the camera opened, so the "neutral" frames and the stored selfie
+held no usable face (the face match needs 80 px) and the worker answered ``INVALID_PHOTO:selfie``.
 
 Usage: ``python scripts/make_fake_camera.py OUT_DIR [--datasets ../shared/datasets]``.
 Needs Debian ``ffmpeg``. Files are rebuilt only when missing.
@@ -18,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +47,78 @@ sys.path.insert(0, str(REPO_ROOT))
 from gateway.synthetic.documents import make_id_card  # noqa: E402
 
 DOCUMENT_SIZE = (1280, 960)  # 4:3, what a phone's rear camera streams by default
-FACE_SIZE = (640, 360)
-FACE_FPS = 10
 DOCUMENT_FACE = "faces/img2.jpg"
-FACE_CLIP = "liveness/short_hamilton_clip.mp4"
+REAL_CLIPS = "liveness/real"
+# A selfie camera's frames are at most this size on their longer side (a phone's front camera
+# streams 640x480); the page scales them to 480 px.
+SELFIE_MAX_SIDE_PX = 640
+# The framing pre-roll shows the clip at this scale: a ~200 px face becomes ~65 px, under the
+# 80 px the framing check and the face match need.
+TOO_FAR_SCALE = 1 / 3
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A stretch of a clip, in seconds from its start."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class SelfieSchedule:
+    """The page's selfie timing (``capture_rules.SelfieCapture`` and ``hosted_flow/js/selfie.js``)
+    as the fake camera follows it.
+
+    ``start_jitter_s`` bounds the time from the footage turning full-size to the first prompt-
+    free frame of the neutral phase: the framing check in flight and its pause (300 ms each at
+    most here, measured in the browser tests), then the challenge request.
+    """
+
+    framing_s: float = 3.0
+    neutral_s: float = 1.0
+    prompt_s: float = 2.5
+    start_jitter_s: float = 0.8
+    tail_s: float = 1.0
+
+    def sure_window(self, position: int) -> tuple[float, float]:
+        """Seconds after the full-size footage starts during which prompt ``position`` is on
+        screen whatever the jitter."""
+        start = self.start_jitter_s + self.neutral_s + position * self.prompt_s
+        return start, self.neutral_s + (position + 1) * self.prompt_s
+
+
+@dataclass(frozen=True)
+class SelfieScript:
+    """Which footage of one real clip the camera shows: ``movements`` in the challenge's order
+    (each a cut from just before to just after one labelled movement), with ``rest`` (stretches
+    where the person is at rest) filling the time before, between and after them."""
+
+    clip: str
+    rest: tuple[Cut, ...]
+    movements: tuple[Cut, ...]
 
 
 class FakeCameraError(RuntimeError):
-    """ffmpeg is missing or failed."""
+    """ffmpeg is missing or failed, or a script does not fit the schedule."""
+
+
+# Selfie cameras by name, each one person (one clip) answering one challenge order. d9.mp4: a man
+# with glasses (segments.csv ``d9_smile`` 10.0-12.0 s, ``d9_blink_c`` 14.93-15.10 s,
+# ``d9_blink_b`` 6.43-6.50 s); rest is where he looks at the camera without a labelled movement.
+D9_REST = (Cut(0.6, 2.2), Cut(12.3, 14.5), Cut(7.4, 7.8), Cut(8.3, 9.0), Cut(15.9, 17.0))
+SELFIE_SCRIPTS = {
+    "selfie_smile_blink": SelfieScript(
+        "d9.mp4", rest=D9_REST, movements=(Cut(9.9, 11.5), Cut(14.6, 15.4))
+    ),
+    "selfie_blink_smile": SelfieScript(
+        "d9.mp4", rest=D9_REST, movements=(Cut(6.1, 6.9), Cut(9.9, 11.5))
+    ),
+}
 
 
 def _ffmpeg() -> str:
@@ -74,16 +156,92 @@ def still_to_y4m(rgb: np.ndarray, out_path: Path, size: tuple[int, int], frames:
     return out_path
 
 
-def clip_to_y4m(clip: Path, out_path: Path, size: tuple[int, int], fps: int) -> Path:
-    """The head-turn clip, resampled to ``fps`` so the file stays small."""
+def selfie_cuts(script: SelfieScript, schedule: SelfieSchedule) -> list[Cut]:
+    """The full-size cuts, in order: rest until each movement's middle falls in the middle of
+    its prompt's sure window, the movement, and rest again for the tail. Rest is consumed, never
+    shown twice."""
+    pool = list(script.rest)
+    cuts: list[Cut] = []
+
+    def take_rest(seconds: float) -> None:
+        while seconds > 1e-3:
+            if not pool:
+                raise FakeCameraError(f"{script.clip}: not enough rest footage in the script")
+            piece = pool[0]
+            used = min(seconds, piece.duration_s)
+            cuts.append(Cut(piece.start_s, piece.start_s + used))
+            seconds -= used
+            if used >= piece.duration_s - 1e-3:
+                pool.pop(0)
+            else:
+                pool[0] = Cut(piece.start_s + used, piece.end_s)
+
+    elapsed = 0.0
+    for position, movement in enumerate(script.movements):
+        window_start, window_end = schedule.sure_window(position)
+        if movement.duration_s > window_end - window_start:
+            raise FakeCameraError(
+                f"{script.clip}: movement {movement} is longer than the "
+                f"{window_end - window_start:.1f} s a prompt surely stays on screen"
+            )
+        starts_at = (window_start + window_end - movement.duration_s) / 2
+        if starts_at < elapsed:
+            raise FakeCameraError(f"{script.clip}: movements overlap in the schedule")
+        take_rest(starts_at - elapsed)
+        cuts.append(movement)
+        elapsed = starts_at + movement.duration_s
+    end = schedule.neutral_s + schedule.prompt_s * len(script.movements) + schedule.tail_s
+    take_rest(end - elapsed)
+    return cuts
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def selfie_script_to_y4m(
+    clip: Path, script: SelfieScript, schedule: SelfieSchedule, out_path: Path
+) -> Path:
+    """The camera file: the framing pre-roll (the clip's first seconds, a third of the size, on
+    grey), then ``selfie_cuts`` at full size, at the clip's own frame rate."""
+    width, height = _video_size(clip)
+    scale = min(1.0, SELFIE_MAX_SIDE_PX / max(width, height))
+    out_w, out_h = _even(width * scale), _even(height * scale)
+    far_w, far_h = _even(out_w * TOO_FAR_SCALE), _even(out_h * TOO_FAR_SCALE)
+    parts = [
+        f"[0:v]trim=start=0:end={schedule.framing_s},setpts=PTS-STARTPTS,"
+        f"scale={far_w}:{far_h},pad={out_w}:{out_h}:(ow-iw)/2:(oh-ih)/2:color=0x808080,"
+        "setsar=1[p0]"
+    ]
+    cuts = selfie_cuts(script, schedule)
+    for index, cut in enumerate(cuts, start=1):
+        parts.append(
+            f"[0:v]trim=start={cut.start_s:.3f}:end={cut.end_s:.3f},setpts=PTS-STARTPTS,"
+            f"scale={out_w}:{out_h},setsar=1[p{index}]"
+        )
+    labels = "".join(f"[p{index}]" for index in range(len(cuts) + 1))
+    graph = ";".join(parts) + f";{labels}concat=n={len(cuts) + 1}:v=1:a=0[out]"
     _run(
         [
-            _ffmpeg(), "-y", "-loglevel", "error", "-i", str(clip),
-            "-vf", f"fps={fps},scale={size[0]}:{size[1]}", "-pix_fmt", "yuv420p", "-an",
-            str(out_path),
+            _ffmpeg(), "-y", "-loglevel", "error", "-i", str(clip), "-filter_complex", graph,
+            "-map", "[out]", "-pix_fmt", "yuv420p", "-an", str(out_path),
         ]
     )  # fmt: skip
     return out_path
+
+
+def _video_size(clip: Path) -> tuple[int, int]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(clip))
+    try:
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
+    if not width or not height:
+        raise FakeCameraError(f"cannot read {clip}")
+    return width, height
 
 
 def build_document_camera(out_dir: Path, datasets_dir: Path) -> Path:
@@ -95,21 +253,28 @@ def build_document_camera(out_dir: Path, datasets_dir: Path) -> Path:
     return document
 
 
-def build_face_camera(out_dir: Path, datasets_dir: Path) -> Path:
-    """``out_dir/face.y4m`` from the shared head-turn clip (built when missing)."""
+def build_selfie_camera(
+    out_dir: Path,
+    datasets_dir: Path,
+    script: SelfieScript,
+    name: str,
+    schedule: SelfieSchedule | None = None,
+) -> Path:
+    """``out_dir/<name>.y4m`` from ``script`` (built when missing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    face = out_dir / "face.y4m"
-    if not face.exists():
-        clip_to_y4m(datasets_dir / FACE_CLIP, face, FACE_SIZE, FACE_FPS)
-    return face
+    camera = out_dir / f"{name}.y4m"
+    if not camera.exists():
+        clip = datasets_dir / REAL_CLIPS / script.clip
+        selfie_script_to_y4m(clip, script, schedule or SelfieSchedule(), camera)
+    return camera
 
 
 def build_fake_cameras(out_dir: Path, datasets_dir: Path) -> dict[str, Path]:
-    """``{"document": ..., "face": ...}`` y4m paths in ``out_dir`` (built when missing)."""
-    return {
-        "document": build_document_camera(out_dir, datasets_dir),
-        "face": build_face_camera(out_dir, datasets_dir),
-    }
+    """The document camera and the selfie cameras of ``SELFIE_SCRIPTS`` (built when missing)."""
+    cameras = {"document": build_document_camera(out_dir, datasets_dir)}
+    for name, script in SELFIE_SCRIPTS.items():
+        cameras[name] = build_selfie_camera(out_dir, datasets_dir, script, name)
+    return cameras
 
 
 def main(argv: list[str] | None = None) -> int:

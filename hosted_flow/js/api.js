@@ -61,6 +61,13 @@ export class FlowApi {
 
   challenge() { return this.call("POST", "/challenge"); }
 
+  // One still, checked for framing and not stored: {ok, issue: {code, message} | null}.
+  checkSelfie(blob) {
+    const form = new FormData();
+    form.append("file", blob, "check.jpg");
+    return this.call("POST", "/selfie/check", form);
+  }
+
   uploadSelfie(challengeId, frames) {
     const form = new FormData();
     form.append("challenge_id", challengeId);

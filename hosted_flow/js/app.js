@@ -2,17 +2,13 @@
 // Every decision (which step, is the photo good, where to return) is the server's; this page
 // only shows it and captures.
 import { ApiError, FlowApi } from "./api.js";
-import { NoCamera, grabFrame, openCamera, sleep, stopCamera } from "./camera.js";
+import { NoCamera, grabFrame, openCamera, stopCamera } from "./camera.js";
 import { applyStrings, has, loadStrings, t } from "./i18n.js";
+import { FramingTimeout, captureChallenge, waitForGoodFraming } from "./selfie.js";
 
 // static/ holds this script's js/ folder, wherever the pages are served from.
 const STATIC_BASE = new URL("..", import.meta.url).href.replace(/\/$/, "");
 const STEPS = ["consent", "document", "selfie", "review", "done"];
-const NEUTRAL_FRAMES = 3;
-const FRAMES_PER_PROMPT = 5;
-const FRAME_INTERVAL_MS = 350;
-const PROMPT_LEAD_MS = 700;
-const SELFIE_MAX_SIDE = 640;
 const DOCUMENT_MAX_SIDE = 2048;
 
 const $ = (id) => document.getElementById(id);
@@ -82,9 +78,11 @@ function errorMessage(error) {
     image_too_large: "error_too_large",
     payload_too_large: "error_too_large",
     image_refused: "error_image_refused",
+    selfie_too_large: "error_selfie_too_large",
     rate_limited: "error_rate_limited",
     challenge_refused: "error_challenge",
   };
+  if (error.code === "selfie_refused") return selfieIssueText(error.body.issue?.code);
   return t(keys[error.code] || "error_generic");
 }
 
@@ -296,9 +294,21 @@ function showIssueText(message) {
 
 // -- selfie with the liveness challenge --------------------------------------------------------
 
+// What to change, in the applicant's words, for a framing problem the server found.
+function selfieIssueText(code) {
+  return has(`selfie_issue_${code}`) ? t(`selfie_issue_${code}`) : t("selfie_issue_generic");
+}
+
+function setSelfieFeedback(text, kind = "") {
+  $("selfie-feedback").textContent = text;
+  $("selfie-feedback").className = `status ${kind}`.trim();
+}
+
 function showSelfie() {
   stopCamera($("photo-video"));
   $("selfie-prompt").textContent = "";
+  $("selfie-progress").textContent = "";
+  setSelfieFeedback("");
   $("no-camera").hidden = true;
   $("selfie-start").hidden = false;
   $("selfie-start").textContent = t("selfie_start");
@@ -314,9 +324,17 @@ function showNoCamera() {
   $("no-camera").querySelector("h2").focus?.();
 }
 
+function showPrompt(prompt, index, total) {
+  $("selfie-prompt").textContent = t(`prompt_${prompt}`);
+  $("selfie-progress").textContent = index >= 0 ? t("prompt_progress", { n: index + 1, total }) : "";
+  if (prompt === "neutral") delete document.body.dataset.prompt;
+  else document.body.dataset.prompt = prompt;
+}
+
 async function runSelfie() {
   if (busy) return;
   setBusy(true);
+  hideAlert();
   const video = $("selfie-video");
   try {
     try {
@@ -331,27 +349,23 @@ async function runSelfie() {
     $("no-camera").hidden = true;
     $("selfie-camera").hidden = false;
     $("selfie-start").hidden = true;
+    // Framing first: nothing is stored until the face is found, large enough and frontal.
+    document.body.dataset.selfiePhase = "framing";
+    setSelfieFeedback(t("selfie_framing"));
+    await waitForGoodFraming(api, video, $("selfie-canvas"), {
+      onIssue: (code) => setSelfieFeedback(selfieIssueText(code), "issue"),
+    });
+    setSelfieFeedback(t("selfie_framing_ok"), "ok");
+    document.body.dataset.selfiePhase = "challenge";
     const challenge = await api.challenge();
-    const frames = [];
-    const started = performance.now();
-    const capture = async (prompt, count) => {
-      for (let index = 0; index < count; index += 1) {
-        const blob = await grabFrame(video, $("selfie-canvas"), SELFIE_MAX_SIDE, 0.9);
-        frames.push({ prompt, t_ms: Math.round(performance.now() - started), blob });
-        await sleep(FRAME_INTERVAL_MS);
-      }
-    };
-    $("selfie-prompt").textContent = t("prompt_neutral");
-    await sleep(PROMPT_LEAD_MS);
-    await capture("neutral", NEUTRAL_FRAMES);
-    for (const prompt of challenge.prompts) {
-      $("selfie-prompt").textContent = t(`prompt_${prompt}`);
-      document.body.dataset.prompt = prompt;
-      await sleep(PROMPT_LEAD_MS);
-      await capture(prompt, FRAMES_PER_PROMPT);
-    }
+    const frames = await captureChallenge(video, $("selfie-canvas"), challenge, {
+      onPrompt: (prompt, index) => showPrompt(prompt, index, challenge.prompts.length),
+    });
     delete document.body.dataset.prompt;
+    document.body.dataset.selfiePhase = "upload";
+    $("selfie-progress").textContent = "";
     $("selfie-prompt").textContent = t("selfie_uploading");
+    setSelfieFeedback("");
     const result = await api.uploadSelfie(challenge.id, frames);
     state = result.state;
     stopCamera(video);
@@ -359,12 +373,16 @@ async function runSelfie() {
     route();
   } catch (error) {
     stopCamera(video);
+    delete document.body.dataset.prompt;
     $("selfie-camera").hidden = true;
     $("selfie-prompt").textContent = "";
+    $("selfie-progress").textContent = "";
+    setSelfieFeedback("");
     $("selfie-start").hidden = false;
     $("selfie-start").textContent = t("selfie_retry");
-    showAlert(errorMessage(error));
+    showAlert(error instanceof FramingTimeout ? selfieIssueText(error.message) : errorMessage(error));
   } finally {
+    delete document.body.dataset.selfiePhase;
     setBusy(false);
   }
 }

@@ -2,10 +2,12 @@
 against the real gateway on a loopback port and the real PocketBase.
 
 The camera is Chromium's fake device fed from generated .y4m files (scripts/make_fake_camera.py):
-a synthetic ID card for the rear camera and the shared head-turn clip for the selfie. One
-browser process has one fake camera, so the whole journey photographs the document in one
-browser and finishes the selfie in another on the same link, which is also how an applicant
-moves from a laptop to a phone. Screenshots of every step go to test-output/flow/.
+a synthetic ID card for the rear camera and a real person's clip for the selfie (too far away
+first, so the page asks them to come closer). One browser process has one fake camera, so the
+whole journey photographs the document in one browser and finishes the selfie in another on the
+same link, which is also how an applicant moves from a laptop to a phone. Screenshots of every
+step go to test-output/flow/. The worker's decision on such a journey is in
+test_flow_to_decision.py.
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ from gateway.routes.flow import HOSTED_FLOW_DIR, capture_service
 from gateway.services import links, partners
 from gateway.settings import Settings
 from tests.conftest import free_port
-from tests.e2e.flow_support import document_rgb, read_link, set_partner_settings
+from tests.e2e.flow_support import (
+    document_rgb,
+    read_link,
+    real_face_frames,
+    set_partner_settings,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 werkzeug_serving = pytest.importorskip("werkzeug.serving")
@@ -187,11 +194,12 @@ def document_camera() -> Path:
 
 @pytest.fixture(scope="module")
 def face_camera(datasets_dir: Path) -> Path:
-    """The front camera: the shared head-turn clip."""
+    """The front camera: a real person (d9.mp4), too far away at first, then close."""
     _ffmpeg_or_skip()
-    from scripts.make_fake_camera import build_face_camera
+    from scripts.make_fake_camera import SELFIE_SCRIPTS, build_selfie_camera
 
-    return build_face_camera(CAMERA_DIR, datasets_dir)
+    name = "selfie_smile_blink"
+    return build_selfie_camera(CAMERA_DIR, datasets_dir, SELFIE_SCRIPTS[name], name)
 
 
 @pytest.fixture(scope="module")
@@ -315,6 +323,10 @@ def do_selfie(page: Any, steps: Steps) -> None:
     visible(page, "#step-selfie")
     steps.shot(page, "selfie")
     page.locator("#selfie-start").click()
+    # The camera shows the person too far away first: the page says so before any challenge.
+    page.locator("#selfie-feedback.issue").wait_for(state="visible")
+    assert "closer" in page.locator("#selfie-feedback").inner_text()
+    steps.shot(page, "selfie-too-far")
     page.locator("body[data-prompt]").wait_for(state="attached")
     page.wait_for_timeout(400)
     steps.shot(page, "selfie-prompt")
@@ -409,10 +421,14 @@ def test_whole_journey_with_the_camera_from_create_to_return(
     assert stored["liveness_challenge"]["attempt"] == 2
     assert stored["liveness_challenge"]["used_at"]
     frames = stored["capture"]["frames"]
-    assert [frame["prompt"] for frame in frames] == ["neutral"] * 3 + [
-        prompt for prompt in stored["liveness_challenge"]["prompts"] for _ in range(5)
-    ]
-    assert len(stored["selfie_frames"]) == len(frames) == 18
+    order = [frame["prompt"] for index, frame in enumerate(frames)
+             if index == 0 or frames[index - 1]["prompt"] != frame["prompt"]]  # fmt: skip
+    assert order == ["neutral", *stored["liveness_challenge"]["prompts"]]
+    # Dense: at least 10 frames a second over the whole capture, none at the same time.
+    times = [frame["t_ms"] for frame in frames]
+    assert times == sorted(set(times))
+    assert len(frames) >= 10 * times[-1] / 1000, (len(frames), times[-1])
+    assert len(stored["selfie_frames"]) == len(frames)
     assert stored["document_front"] and stored["document_back"]
 
 
@@ -505,7 +521,7 @@ def test_a_blurred_document_is_refused_and_retaken(
 
 
 def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
-    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path
+    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path, datasets_dir: Path
 ) -> None:
     steps = Steps("resubmission")
     link = live_gateway.create_profile(country="FRA", external_ref="browser-resubmission")
@@ -520,14 +536,15 @@ def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
         assert flow.post(f"{base}/document/front", files={"file": handle}, timeout=30).ok
     challenge = flow.post(f"{base}/challenge", timeout=10).json()
     prompts = ["neutral"] + [p for p in challenge["prompts"] for _ in range(3)]
-    frame = passport.read_bytes()
+    # A real person's frames: the flow stores no selfie without a usable face.
+    faces = real_face_frames(datasets_dir, len(prompts))
     sent = flow.post(
         f"{base}/selfie",
         data={
             "challenge_id": challenge["id"],
             "meta": json.dumps([{"prompt": p, "t_ms": 300 * i} for i, p in enumerate(prompts)]),
         },
-        files=[("frames", (f"f{i}.jpg", frame, "image/jpeg")) for i in range(len(prompts))],
+        files=[("frames", (f"f{i}.jpg", face, "image/jpeg")) for i, face in enumerate(faces)],
         timeout=30,
     )
     assert sent.status_code == 201, sent.text
