@@ -97,6 +97,19 @@ class Settings:
     smtp_url: str = ""
     # A PEM file of the CAs trusted for HTTPS webhook receivers; empty: the public CAs (certifi).
     webhook_ca_bundle: str = ""
+    # The KYC Service intake (docs/intake.md): its shared secrets (several during a rotation),
+    # the S3-compatible store its images are in, and the PostgreSQL its results are written to.
+    kyc_service_secrets: tuple[str, ...] = field(default=(), repr=False)
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = field(default="", repr=False)
+    s3_secret_key: str = field(default="", repr=False)
+    s3_bucket: str = "kyc-data"
+    s3_presign_ttl_s: int = 300
+    s3_timeout_s: float = 10.0
+    postgres_url: str = field(default="", repr=False)
+    kyc_result_key: str = field(default="", repr=False)
+    kyc_stuck_timeout_min: int = 30
 
     @property
     def flow_cross_origin(self) -> str | None:
@@ -167,6 +180,20 @@ class Settings:
             ),
             smtp_url=env.get("EKYC_SMTP_URL") or "",
             webhook_ca_bundle=env.get("EKYC_WEBHOOK_CA_BUNDLE") or "",
+            kyc_service_secrets=tuple(
+                secret.strip()
+                for secret in (env.get("KYC_SERVICE_SECRET") or "").split(",")
+                if secret.strip()
+            ),
+            s3_endpoint=(env.get("S3_ENDPOINT") or default.s3_endpoint).rstrip("/"),
+            s3_region=env.get("S3_REGION") or default.s3_region,
+            s3_access_key=env.get("S3_ACCESS_KEY") or default.s3_access_key,
+            s3_secret_key=env.get("S3_SECRET_KEY") or default.s3_secret_key,
+            s3_bucket=env.get("S3_BUCKET") or default.s3_bucket,
+            s3_presign_ttl_s=_int(env, "S3_PRESIGN_TTL_S", default.s3_presign_ttl_s),
+            postgres_url=env.get("POSTGRES_URL") or default.postgres_url,
+            kyc_result_key=env.get("KYC_RESULT_KEY") or default.kyc_result_key,
+            kyc_stuck_timeout_min=_int(env, "KYC_STUCK_TIMEOUT_MIN", default.kyc_stuck_timeout_min),
         )
         settings.validate()
         return settings
@@ -179,6 +206,17 @@ class Settings:
             raise SettingsError("EKYC_DATA_KEY must be at least 16 characters")
         if self.link_ttl_s <= 0:
             raise SettingsError("EKYC_LINK_TTL_S must be positive")
+        if self.postgres_url and not self.kyc_result_key:
+            raise SettingsError("POSTGRES_URL is set: KYC_RESULT_KEY (the result's AES key) too")
+        if self.kyc_result_key:
+            from gateway.services.result_seal import parse_key  # local: cryptography is heavy
+
+            try:
+                parse_key(self.kyc_result_key)
+            except ValueError as exc:
+                raise SettingsError(f"KYC_RESULT_KEY: {exc}") from exc
+        if self.kyc_stuck_timeout_min <= 0:
+            raise SettingsError("KYC_STUCK_TIMEOUT_MIN must be positive")
         if self.webhook_ca_bundle and not Path(self.webhook_ca_bundle).is_file():
             raise SettingsError(f"EKYC_WEBHOOK_CA_BUNDLE is not a file: {self.webhook_ca_bundle}")
         from limits import parse  # local: keeps import of settings cheap for the CLI
