@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from gateway.services.api_keys import KeyAuthenticator
 from gateway.services.capture import CaptureConfig, CaptureService
 from gateway.services.checks import CheckService
+from gateway.services.intake.kyc_service import IntakeConfig, KycIntakeService
+from gateway.services.object_store import ObjectStore, ObjectStoreConfig
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
+from gateway.services.result_sink import ResultSink, ResultSinkConfig
 from gateway.services.usage import UsageMeter
 from gateway.services.webhooks.partner_api import WebhookService
 from gateway.settings import Settings
@@ -33,6 +36,10 @@ class Services:
     checks: CheckService
     usage: UsageMeter
     webhooks: WebhookService
+    object_store: ObjectStore
+    kyc_intake: KycIntakeService
+    # The KYC Service's PostgreSQL, when POSTGRES_URL is set (None: results stay in PocketBase).
+    result_sink: ResultSink | None
 
     @classmethod
     def build(
@@ -50,6 +57,17 @@ class Services:
                 email=settings.pb_superuser_email,
                 password=settings.pb_superuser_password,
                 timeout_s=settings.pb_timeout_s,
+            )
+        )
+        object_store = ObjectStore(
+            ObjectStoreConfig(
+                endpoint=settings.s3_endpoint,
+                region=settings.s3_region,
+                access_key=settings.s3_access_key,
+                secret_key=settings.s3_secret_key,
+                bucket=settings.s3_bucket,
+                presign_ttl_s=settings.s3_presign_ttl_s,
+                timeout_s=settings.s3_timeout_s,
             )
         )
         return cls(
@@ -82,4 +100,23 @@ class Services:
                 allow_private_urls=settings.webhook_allow_private,
                 enqueue_delivery=enqueue_delivery,
             ),
+            object_store=object_store,
+            kyc_intake=KycIntakeService(
+                pb,
+                object_store,
+                IntakeConfig(
+                    service_secrets=settings.kyc_service_secrets,
+                    max_upload_bytes=settings.max_upload_bytes,
+                ),
+                enqueue=enqueue_verification,
+            ),
+            result_sink=ResultSink(
+                ResultSinkConfig(
+                    postgres_url=settings.postgres_url,
+                    result_key=settings.kyc_result_key,
+                    stuck_timeout_min=settings.kyc_stuck_timeout_min,
+                )
+            )
+            if settings.postgres_url
+            else None,
         )
