@@ -1,5 +1,6 @@
-"""Periodic jobs: the webhook sweeper (every minute), the daily document-expiry job and the daily
-retention job. The consumer must import this module for Huey to schedule them."""
+"""Periodic jobs: the webhook sweeper and the KYC Service watchdog (every minute), the daily
+document-expiry job and the daily retention job. The consumer must import this module for Huey to
+schedule them."""
 
 from __future__ import annotations
 
@@ -27,3 +28,10 @@ def document_expiry() -> dict[str, int]:
 def retention() -> dict[str, int]:
     """Erase the personal data of profiles whose retention period has ended."""
     return run_retention_job(worker_services().profiles).as_dict()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def kyc_watchdog() -> list[int]:
+    """Fail KYC Service rows stuck ``in_review`` past KYC_STUCK_TIMEOUT_MIN (when POSTGRES_URL)."""
+    sink = worker_services().result_sink
+    return sink.fail_stuck() if sink is not None else []

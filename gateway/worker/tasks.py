@@ -12,6 +12,7 @@ import time
 import structlog
 from huey.api import Task
 
+from gateway.worker.intake_tasks import after_decision
 from gateway.worker.queue import huey, worker_services
 from gateway.worker.verification_job import run_verification
 from gateway.worker.webhook_tasks import dispatch_webhook_events
@@ -41,10 +42,17 @@ def verify_profile(profile_id: str, task: Task | None = None) -> str | None:
         worker_services(),
         profile_id,
         retries_left=retries_left,
-        # The decision's events are already in the outbox: hand them to delivery now rather than
-        # at the next minute's sweep (which still finds them if this enqueue fails).
-        on_decided=dispatch_webhook_events,
+        on_decided=lambda: _decided(profile_id),
     )
+
+
+def _decided(profile_id: str) -> None:
+    """The outcome is stored: deliver its webhooks now rather than at the next minute's sweep
+    (which still finds them if this fails), and write a KYC Service result to its PostgreSQL."""
+    try:
+        dispatch_webhook_events()
+    finally:
+        after_decision(profile_id)
 
 
 def enqueue_verification(profile_id: str) -> None:
