@@ -1,0 +1,28 @@
+"""Request schema of the KYC Service intake (``POST /api/v1/process``)."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+# An S3 object key: 1-1024 bytes (S3's own limit), no control characters.
+OBJECT_KEY = validate.And(
+    validate.Length(min=1, max=1024),
+    validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not hold control characters"),
+)
+
+
+class KycProcessSchema(Schema):
+    """``{userId, kycId, passportKey, selfieKey, stampKey?}`` exactly as the KYC Service sends it.
+
+    Unknown keys are ignored rather than refused: the sender is a back end we do not deploy, and
+    a field it adds later must not stop verifications.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    userId = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    kycId = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    passportKey = fields.String(required=True, validate=OBJECT_KEY)
+    selfieKey = fields.String(required=True, validate=OBJECT_KEY)
+    stampKey = fields.String(load_default=None, allow_none=True, validate=OBJECT_KEY)

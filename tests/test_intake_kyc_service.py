@@ -1,0 +1,267 @@
+"""The KYC Service intake end to end: images in a real S3 (SeaweedFS), the real PocketBase, the
+real worker code in-process, and the result in a real PostgreSQL, decrypted with the snippet the
+docs give the receiving side."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from api_helpers import assert_problem
+from gateway import create_app
+from gateway.container import Services
+from gateway.services.intake.kyc_service import PARTNER_SLUG
+from gateway.services.result_seal import open_sealed, parse_key
+from gateway.settings import Settings
+from intake_fixtures import (
+    RESULT_KEY_HEX,
+    SERVICE_TOKENS,
+    insert_row,
+    intake_settings,
+    new_kyc_id,
+    put_images,
+    read_row,
+    shared_postgres,
+    shared_s3,
+)
+from worker_helpers import genuine_capture
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    return shared_s3(request.config, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    return shared_postgres(request.config, tmp_path_factory)
+
+
+@pytest.fixture
+def kyc_app(make_settings: Callable[..., Settings], s3, postgres) -> Flask:
+    application = create_app(make_settings(**intake_settings(s3, postgres)))
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def kyc_client(kyc_app: Flask) -> FlaskClient:
+    return kyc_app.test_client()
+
+
+@pytest.fixture
+def kyc_worker(kyc_app: Flask, inline_worker: Callable[[Services], Services]) -> Services:
+    """Queued verifications run in-process on the intake app's services (with the sink)."""
+    return inline_worker(kyc_app.extensions["ekyc"])
+
+
+@pytest.fixture(scope="module")
+def person(datasets_dir: Path) -> dict[str, bytes]:
+    """A synthetic passport of the shared clip's person, a selfie of them, another person."""
+    capture = genuine_capture(datasets_dir)
+    selfie = next(data for _, data, prompt, _ in capture.frames if prompt == "neutral")
+    return {
+        "passport": capture.document_jpeg,
+        "selfie": selfie,
+        "other": (datasets_dir / "faces" / "img1.jpg").read_bytes(),
+    }
+
+
+def blank_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((480, 640, 3), 200, np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def headers(token: str = SERVICE_TOKENS[0]) -> dict[str, str]:
+    return {"X-Service-Token": token}
+
+
+def submit(client: FlaskClient, body: dict[str, Any], token: str = SERVICE_TOKENS[0]):
+    return client.post("/api/v1/process", json=body, headers=headers(token))
+
+
+def decrypt_with_doc_snippet() -> Callable[[str, int, bytes], dict]:
+    """The decrypt function exactly as docs/intake.md prints it."""
+    text = (REPO_ROOT / "docs" / "intake.md").read_text()
+    after = text.split("<!-- decrypt-snippet -->", 1)[1]
+    code = re.search(r"```python\n(.*?)```", after, re.S).group(1)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/intake.md", "exec"), namespace)  # noqa: S102 (our own docs)
+    return namespace["decrypt_ocr_result"]
+
+
+def test_service_token_is_required_and_rotation_accepts_either(kyc_client, s3):
+    body = {"userId": 1, "kycId": new_kyc_id(), "passportKey": "a", "selfieKey": "b"}
+    assert_problem(kyc_client.post("/api/v1/process", json=body), 401, "unauthorized")
+    assert_problem(submit(kyc_client, body, token="wrong"), 401, "unauthorized")
+    assert_problem(
+        kyc_client.get(f"/api/v1/process/{body['kycId']}", headers=headers("wrong")),
+        401,
+        "unauthorized",
+    )
+    # Both configured tokens get past authentication (then the keys are not in the store).
+    for token in SERVICE_TOKENS:
+        assert_problem(submit(kyc_client, body, token=token), 422, "object_missing")
+    assert kyc_client.get("/health").get_json() == {"status": "ok"}
+
+
+def test_body_is_validated(kyc_client):
+    response = submit(kyc_client, {"userId": "x", "kycId": 5, "selfieKey": ""})
+    body = assert_problem(response, 422, "validation_failed")
+    assert {"userId", "passportKey", "selfieKey"} <= set(body["errors"])
+
+
+def test_verification_reaches_postgres_sealed_and_duplicates_are_not_requeued(
+    kyc_client, kyc_worker, s3, postgres, person
+):
+    kyc_id = new_kyc_id()
+    keys = put_images(
+        s3,
+        kyc_id,
+        {"passport": person["passport"], "selfie": person["selfie"], "stamp": blank_jpeg()},
+    )
+    insert_row(postgres, kyc_id, user_id=123)
+    response = submit(kyc_client, {"userId": 123, "kycId": kyc_id, **keys})
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["jobId"] == f"kyc-{kyc_id}"
+
+    row = read_row(postgres, kyc_id)
+    assert row["status"] == "ocr_complete"
+    assert row["reviewedAt"] is not None
+    result = decrypt_with_doc_snippet()(RESULT_KEY_HEX, kyc_id, row["ocrResult"])
+    assert result["status"] == "ocr_complete" and result["error"] is None
+    assert result["kycId"] == kyc_id and result["userId"] == 123
+    assert result["faceMatch"]["status"] == "pass"
+    assert result["faceMatch"]["similarity"] >= result["faceMatch"]["threshold"] == 0.75
+    assert result["document"]["fields"]["document_number"]
+    # Bound to its row: the same bytes do not open as another row's result.
+    with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
+        open_sealed(parse_key(RESULT_KEY_HEX), kyc_id + 1, row["ocrResult"])
+
+    services = kyc_worker
+    profile = services.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
+    assert profile["document_front"] and len(profile["selfie_frames"]) == 1
+    assert len(profile["other_documents"]) == 1  # the stamp, kept with the profile
+    partner = services.pb.get("partners", profile["partner"])
+    assert partner["slug"] == PARTNER_SLUG
+    history = services.pb.find(
+        "status_history", "profile = {:p}", {"p": profile["id"]}, sort="@rowid"
+    )
+    assert [row["to_status"] for row in history][:4] == [
+        "unverified",
+        "in_progress",
+        "submitted",
+        "processing",
+    ]
+
+    status = kyc_client.get(f"/api/v1/process/{kyc_id}", headers=headers(SERVICE_TOKENS[1]))
+    assert status.status_code == 200
+    assert status.get_json()["status"] == "ocr_complete"
+    assert status.get_json()["result"]["faceMatch"]["status"] == "pass"
+
+    # A duplicate: same job id, nothing queued again (no new history, no second claim).
+    again = submit(kyc_client, {"userId": 123, "kycId": kyc_id, **keys})
+    assert again.status_code == 202
+    assert again.get_json()["jobId"] == f"kyc-{kyc_id}"
+    assert again.get_json()["status"] == "ocr_complete"
+    after = services.pb.find("status_history", "profile = {:p}", {"p": profile["id"]})
+    assert len(after) == len(history)
+
+
+@pytest.mark.parametrize(
+    ("passport", "selfie", "expected"),
+    [
+        ("blank", "selfie", r"INVALID_PHOTO:passport:.+"),
+        ("passport", "blank", r"INVALID_PHOTO:selfie:.+"),
+        ("passport", "other", r"FACE_MISMATCH:0\.\d{3}:.+"),
+    ],
+)
+def test_failures_use_the_kyc_service_codes(
+    kyc_client, kyc_worker, s3, postgres, person, passport, selfie, expected
+):
+    images = {**person, "blank": blank_jpeg()}
+    kyc_id = new_kyc_id()
+    keys = put_images(s3, kyc_id, {"passport": images[passport], "selfie": images[selfie]})
+    insert_row(postgres, kyc_id)
+    assert submit(kyc_client, {"userId": 9, "kycId": kyc_id, **keys}).status_code == 202
+    row = read_row(postgres, kyc_id)
+    assert row["status"] == "ocr_failed"
+    result = decrypt_with_doc_snippet()(RESULT_KEY_HEX, kyc_id, row["ocrResult"])
+    assert re.fullmatch(expected, result["error"]), result["error"]
+    if expected.startswith("FACE_MISMATCH"):
+        similarity = float(result["error"].split(":")[1])
+        assert similarity < 0.75
+    # Not retried: the profile was claimed once.
+    profile = kyc_worker.pb.find_first(
+        "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
+    )
+    assert profile["processing_attempts"] == 1
+
+
+def test_object_store_failures_are_answered_at_intake(
+    make_settings, kyc_client, kyc_worker, s3, postgres, person
+):
+    kyc_id = new_kyc_id()
+    keys = put_images(s3, kyc_id, {"passport": person["passport"]})
+    missing = {"userId": 1, "kycId": kyc_id, **keys, "selfieKey": f"kyc/{kyc_id}/nothing.jpg"}
+    body = assert_problem(submit(kyc_client, missing), 422, "object_missing")
+    assert "selfieKey" in body["errors"]
+    assert (
+        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
+        is None
+    )
+
+    full = {**missing, "selfieKey": keys["passportKey"]}
+    wrong_key = create_app(
+        make_settings(**{**intake_settings(s3, postgres), "s3_secret_key": "not-the-secret"})
+    ).test_client()
+    assert_problem(submit(wrong_key, full), 502, "object_store_denied")
+
+    from gateway.pb_server import free_port
+
+    unreachable = create_app(
+        make_settings(
+            **{**intake_settings(s3, postgres), "s3_endpoint": f"http://127.0.0.1:{free_port()}"}
+        )
+    ).test_client()
+    response = submit(unreachable, full)
+    assert_problem(response, 503, "object_store_unavailable")
+    assert response.headers["Retry-After"]
+
+
+def test_watchdog_fails_rows_stuck_in_review(kyc_worker, postgres):
+    stuck, fresh = new_kyc_id(), new_kyc_id()
+    insert_row(postgres, stuck, age_min=31)
+    insert_row(postgres, fresh, age_min=5)
+    from gateway.worker.periodic import kyc_watchdog
+
+    failed = kyc_watchdog.call_local()
+    assert stuck in failed and fresh not in failed
+    assert read_row(postgres, stuck)["status"] == "ocr_failed"
+    assert read_row(postgres, stuck)["failureCode"] == "processing_timeout"
+    assert read_row(postgres, fresh)["status"] == "in_review"
+
+
+def test_an_unreachable_database_is_a_retryable_error(postgres):
+    from gateway.pb_server import free_port
+    from gateway.services.result_sink import ResultSink, ResultSinkConfig, ResultSinkUnavailable
+
+    sink = ResultSink(
+        ResultSinkConfig(f"postgresql://ekyc@127.0.0.1:{free_port()}/kyc", RESULT_KEY_HEX)
+    )
+    decided = {"id": "x", "status": "approved", "metadata": {"kyc_service": {"kycId": 1}}}
+    with pytest.raises(ResultSinkUnavailable):
+        sink.write(decided)
