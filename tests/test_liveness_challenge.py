@@ -7,7 +7,12 @@ import random
 
 import pytest
 
-from gateway.verification.liveness import PROMPTS, Challenge, ChallengeError, issue_challenge
+from gateway.verification.liveness import (
+    OFFERED_PROMPTS,
+    Challenge,
+    ChallengeError,
+    issue_challenge,
+)
 
 
 def test_prompts_come_from_the_allowed_set_without_immediate_repeats():
@@ -21,8 +26,22 @@ def test_prompts_come_from_the_allowed_set_without_immediate_repeats():
 
 
 def test_distinct_prompts_while_the_allowed_set_lasts():
-    challenge = issue_challenge(count=5, rng=random.Random(3))
-    assert sorted(challenge.prompts) == sorted(PROMPTS)
+    challenge = issue_challenge(count=4, rng=random.Random(3))
+    assert sorted(challenge.prompts) == sorted(OFFERED_PROMPTS)
+
+
+def test_only_validated_prompts_are_offered():
+    assert "look_up" not in OFFERED_PROMPTS
+    for seed in range(50):
+        challenge = issue_challenge(
+            prompts_allowed=("look_up", "blink", "smile"), count=3, rng=random.Random(seed)
+        )
+        assert "look_up" not in challenge.prompts
+    with pytest.raises(ChallengeError, match="offered"):
+        issue_challenge(prompts_allowed=("look_up",), count=1)
+    # a stored challenge that names look_up stays readable
+    record = {"id": "x", "prompts": ["look_up"], "issued_at": 1.0, "expires_at": 2.0}
+    assert Challenge.from_dict(record).prompts == ("look_up",)
 
 
 def test_order_is_random_across_attempts():

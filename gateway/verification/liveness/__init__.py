@@ -2,15 +2,17 @@
 
 Public API (no Flask here; the route and the worker call these):
 
-- `issue_challenge(...) -> Challenge` and `Challenge.to_dict` / `Challenge.from_dict`;
+- `issue_challenge(...) -> Challenge` (only OFFERED_PROMPTS, the validated ones) and
+  `Challenge.to_dict` / `Challenge.from_dict`;
 - `verify_challenge(challenge, frames, ...) -> LivenessResult` (`.to_dict()` for the body);
 - `analyze_passive(rgb) -> PassiveResult` (`.to_liveness_dict()`), never live on its own;
-- `landmark_source_from_name(name)`: the replaceable source of eye and mouth measurements.
+- `check_selfie(image) -> SelfieCheck`: the capture-time check (face found, large, frontal).
 
 Design, thresholds, licences and measured figures: docs/liveness.md.
 """
 
 from gateway.verification.liveness.challenge import (
+    OFFERED_PROMPTS,
     PROMPTS,
     Challenge,
     ChallengeError,
@@ -24,10 +26,12 @@ from gateway.verification.liveness.landmark_sources import (
     landmark_source_from_name,
 )
 from gateway.verification.liveness.passive import PassiveResult, analyze_passive
+from gateway.verification.liveness.selfie_check import SelfieCheck, check_selfie
 from gateway.verification.liveness.verify import SPOOF_TYPES, LivenessResult, verify_challenge
 
 __all__ = [
     "DEFAULT_LANDMARK_SOURCE",
+    "OFFERED_PROMPTS",
     "PROMPTS",
     "SPOOF_TYPES",
     "Challenge",
@@ -37,7 +41,9 @@ __all__ = [
     "LivenessResult",
     "PassiveResult",
     "RegionLandmarkSource",
+    "SelfieCheck",
     "analyze_passive",
+    "check_selfie",
     "issue_challenge",
     "landmark_source_from_name",
     "verify_challenge",

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# Every prompt a stored challenge may name (records issued before a prompt was withdrawn stay
+# readable and are still verified).
 PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
+# The prompts the issuer offers: only those the evaluation validated on real people
+# (eval/liveness_eval.py, docs/liveness.md): blink and smile on the dev clips' labelled
+# segments, turn_right on the dev turn and turn_left on that turn mirrored left-right plus the
+# shared head-turn clip. `look_up` has no real example in the data, so it is not offered.
+OFFERED_PROMPTS = ("blink", "smile", "turn_left", "turn_right")
 DEFAULT_PROMPT_COUNT = 3
 DEFAULT_TTL_S = 600
 MAX_PROMPT_COUNT = 6
@@ -68,7 +75,7 @@ class Challenge:
 
 def issue_challenge(
     *,
-    prompts_allowed: Sequence[str] = PROMPTS,
+    prompts_allowed: Sequence[str] = OFFERED_PROMPTS,
     count: int = DEFAULT_PROMPT_COUNT,
     ttl_s: float = DEFAULT_TTL_S,
     rng: random.Random | None = None,
@@ -76,14 +83,17 @@ def issue_challenge(
 ) -> Challenge:
     """Draw `count` prompts from `prompts_allowed` in random order, never one twice in a row.
 
+    Only OFFERED_PROMPTS are ever drawn: an allowed prompt that the evaluation did not validate
+    (a partner setting may still list `look_up`) is left out; if none is left, ChallengeError.
+
     Prompts may repeat (not back to back) when `count` exceeds the allowed set. The default
     generator is `secrets.SystemRandom` because the order is what makes a recording useless;
     tests pass a seeded `random.Random`.
     """
-    allowed = tuple(dict.fromkeys(prompts_allowed))
-    _check_prompts(allowed)
+    _check_prompts(tuple(prompts_allowed))
+    allowed = tuple(p for p in dict.fromkeys(prompts_allowed) if p in OFFERED_PROMPTS)
     if not allowed:
-        raise ChallengeError("prompts_allowed is empty")
+        raise ChallengeError(f"prompts_allowed holds none of the offered prompts {OFFERED_PROMPTS}")
     if not 1 <= count <= MAX_PROMPT_COUNT:
         raise ChallengeError(f"count must be between 1 and {MAX_PROMPT_COUNT}")
     if count > 1 and len(allowed) < 2:
