@@ -12,6 +12,7 @@ from api_helpers import new_profile_id
 from worker_helpers import genuine_capture, history, jpeg, submit
 
 from gateway.errors import StoreUnavailable
+from gateway.services.sealed_scores import reveal_scores
 from gateway.worker import tasks, verification_job
 from gateway.worker.queue import huey
 from gateway.worker.tasks import enqueue_verification
@@ -69,10 +70,12 @@ def test_genuine_capture_is_approved_with_every_factor_recorded(
         "kya": 5,
     }
     assert record["scores"]["settings"]["face_match_threshold"] == 0.75
-    assert (
-        factors["document"]["detail"]["fields"]["document_number"]
-        == (capture.fields["document_number"])
-    )
+    # What was read is stored masked (last 3 characters), the full value sealed with the data key.
+    number = capture.fields["document_number"]
+    stored_number = factors["document"]["detail"]["fields"]["document_number"]
+    assert stored_number == "*" * (len(number) - 3) + number[-3:]
+    revealed = reveal_scores(services.settings.data_key, record["scores"])
+    assert revealed["factors"]["document"]["detail"]["fields"]["document_number"] == number
     assert record["processing_attempts"] == 1
     assert record["lease_until"] == ""
     # The expiry date read from the MRZ feeds the document-expiry job.

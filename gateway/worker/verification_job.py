@@ -31,6 +31,7 @@ from gateway.services import crypto
 from gateway.services.partner_settings import effective_settings, validate_settings
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import stored_name_for
+from gateway.services.sealed_scores import seal_scores
 from gateway.services.usage import record_usage
 from gateway.verification.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
 
@@ -178,7 +179,8 @@ def _finish(
         "score": score,
     }
     if scores is not None:
-        fields["scores"] = scores
+        # What was read from the document is stored masked, the full values sealed.
+        fields["scores"] = seal_scores(services.settings.data_key, scores)
     if document_expires_on:
         fields["document_expires_on"] = document_expires_on
     try:
