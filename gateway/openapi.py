@@ -81,7 +81,7 @@ def documented(
 
 def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``app``'s API routes."""
-    marshmallow = MarshmallowPlugin()
+    marshmallow = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
         title="eKYC gateway",
         version="1",
@@ -125,6 +125,14 @@ def build_spec(app: Flask) -> dict[str, Any]:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def schema_name(schema: Any) -> str:
+    """``gateway.schemas.checks.FrameSchema`` -> ``ChecksFrame``: unique across modules, which
+    may each have a schema of the same name (a frame of /v1 checks, a frame of an intake)."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    module = cls.__module__.rsplit(".", 1)[-1].title().replace("_", "")
+    return module + cls.__name__.removesuffix("Schema")
 
 
 def is_api_rule(rule: str) -> bool:
