@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any
 
 from api_helpers import assert_problem, new_profile_id
 from flask.testing import FlaskClient
 
 from gateway import create_app
-from gateway.pb_server import free_port
+from gateway.pb_server import PocketBaseServer, free_port
+from gateway.services import partners
 
 
 def test_success_and_not_found_carry_no_retry_after(client: FlaskClient, partner: Any) -> None:
@@ -51,3 +54,35 @@ def test_503_says_the_store_delay_not_the_rate_window(make_settings: Any) -> Non
     api = client.get("/api/profiles", headers={"x-api-key": "bootstrap-key-0123456789"})
     assert api.status_code == 503, api.get_data(as_text=True)
     assert api.headers["Retry-After"] == "5"
+
+
+def test_503_after_the_rate_limit_counted_keeps_the_store_delay(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    # PocketBase stops between two requests of a known key: the limiter has counted the second
+    # request (its key is cached), so its window used to replace the store's 5 s.
+    server = PocketBaseServer(
+        data_dir=tmp_path / "pb_data",
+        port=free_port(),
+        superuser_email="retry@ekyc.test",
+        superuser_password=secrets.token_urlsafe(16),
+    )
+    server.prepare()
+    server.start()
+    try:
+        app = create_app(
+            make_settings(
+                pocketbase_url=server.url,
+                pb_superuser_email=server.superuser_email,
+                pb_superuser_password=server.superuser_password,
+            )
+        )
+        created = partners.create_partner(app.extensions["ekyc"].pb, "Retry", ("partner",))
+        client = app.test_client()
+        headers = {"x-api-key": created["api_key"]}
+        assert client.get("/api/profiles", headers=headers).status_code == 200
+    finally:
+        server.stop()
+    down = client.get("/api/profiles", headers=headers)
+    assert_problem(down, 503, "store_unavailable")
+    assert down.headers["Retry-After"] == "5"
