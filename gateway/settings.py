@@ -31,6 +31,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _pairs(env: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``a=x,b=y`` as ``(("a", "x"), ("b", "y"))``."""
+    pairs = []
+    for item in (env.get(name) or "").split(","):
+        if not item.strip():
+            continue
+        left, sep, right = item.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise SettingsError(f"{name} must be id=value pairs separated by commas, got {item!r}")
+        pairs.append((left.strip(), right.strip()))
+    return tuple(pairs)
+
+
 def _origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL, as a browser's Origin header spells it."""
     parts = urlsplit(url)
@@ -106,6 +119,8 @@ class Settings:
     s3_secret_key: str = field(default="", repr=False)
     s3_bucket: str = "kyc-data"
     s3_presign_ttl_s: int = 300
+    # Partners' own buckets for POST /api/verifications object keys: ((partner id, bucket), ...).
+    partner_s3_buckets: tuple[tuple[str, str], ...] = ()
     s3_timeout_s: float = 10.0
     postgres_url: str = field(default="", repr=False)
     kyc_result_key: str = field(default="", repr=False)
@@ -191,6 +206,7 @@ class Settings:
             s3_secret_key=env.get("S3_SECRET_KEY") or default.s3_secret_key,
             s3_bucket=env.get("S3_BUCKET") or default.s3_bucket,
             s3_presign_ttl_s=_int(env, "S3_PRESIGN_TTL_S", default.s3_presign_ttl_s),
+            partner_s3_buckets=_pairs(env, "EKYC_PARTNER_S3_BUCKETS"),
             postgres_url=env.get("POSTGRES_URL") or default.postgres_url,
             kyc_result_key=env.get("KYC_RESULT_KEY") or default.kyc_result_key,
             kyc_stuck_timeout_min=_int(env, "KYC_STUCK_TIMEOUT_MIN", default.kyc_stuck_timeout_min),
