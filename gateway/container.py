@@ -15,6 +15,7 @@ from gateway.services.api_keys import KeyAuthenticator
 from gateway.services.capture import CaptureConfig, CaptureService
 from gateway.services.checks import CheckService
 from gateway.services.intake.kyc_service import IntakeConfig, KycIntakeService
+from gateway.services.intake.partner_verifications import PartnerVerificationService
 from gateway.services.object_store import ObjectStore, ObjectStoreConfig
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
@@ -38,6 +39,7 @@ class Services:
     webhooks: WebhookService
     object_store: ObjectStore
     kyc_intake: KycIntakeService
+    verifications: PartnerVerificationService
     # The KYC Service's PostgreSQL, when POSTGRES_URL is set (None: results stay in PocketBase).
     result_sink: ResultSink | None
 
@@ -70,19 +72,20 @@ class Services:
                 timeout_s=settings.s3_timeout_s,
             )
         )
+        profiles = ProfileService(
+            pb,
+            LinkConfig(
+                frontend_url=settings.kyc_frontend_url,
+                link_secret=settings.link_secret,
+                data_key=settings.data_key,
+                idempotency_ttl_s=settings.idempotency_ttl_s,
+            ),
+        )
         return cls(
             settings=settings,
             pb=pb,
             keys=KeyAuthenticator(pb, settings.valid_api_keys),
-            profiles=ProfileService(
-                pb,
-                LinkConfig(
-                    frontend_url=settings.kyc_frontend_url,
-                    link_secret=settings.link_secret,
-                    data_key=settings.data_key,
-                    idempotency_ttl_s=settings.idempotency_ttl_s,
-                ),
-            ),
+            profiles=profiles,
             capture=CaptureService(
                 pb,
                 CaptureConfig(
@@ -108,6 +111,15 @@ class Services:
                     service_secrets=settings.kyc_service_secrets,
                     max_upload_bytes=settings.max_upload_bytes,
                 ),
+                enqueue=enqueue_verification,
+            ),
+            verifications=PartnerVerificationService(
+                pb,
+                profiles,
+                object_store,
+                signing_secret=settings.link_secret,
+                max_upload_bytes=settings.max_upload_bytes,
+                partner_buckets=dict(settings.partner_s3_buckets),
                 enqueue=enqueue_verification,
             ),
             result_sink=ResultSink(
