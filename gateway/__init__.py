@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         partner_settings,
         profiles,
         reviewer,
+        verifications,
         webhooks,
     )
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         checks.bp,
         docs.bp,
         intake.bp,
+        verifications.bp,
     ):
         app.register_blueprint(blueprint)
     return app
