@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 import pytest
-
 from intake_servers import Postgres, RedisServer, SeaweedS3, postgres_bin_dir, weed_binary
 
 BUCKET = "kyc-data"

@@ -12,16 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from api_helpers import assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
-from PIL import Image
-
-from api_helpers import assert_problem
-from gateway import create_app
-from gateway.container import Services
-from gateway.services.intake.kyc_service import PARTNER_SLUG
-from gateway.services.result_seal import open_sealed, parse_key
-from gateway.settings import Settings
 from intake_fixtures import (
     RESULT_KEY_HEX,
     SERVICE_TOKENS,
@@ -33,7 +26,14 @@ from intake_fixtures import (
     shared_postgres,
     shared_s3,
 )
+from PIL import Image
 from worker_helpers import genuine_capture
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.services.intake.kyc_service import PARTNER_SLUG
+from gateway.services.result_seal import open_sealed, parse_key
+from gateway.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -1,0 +1,224 @@
+"""Partners' server-side verification end to end: a server-issued challenge, images as base64,
+multipart files or keys in the partner's bucket on a real S3, the real worker code in-process,
+and the decision read back the way a partner polls it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_helpers import assert_problem, unique_ref
+from flask import Flask
+from intake_fixtures import intake_settings, s3_client, shared_s3
+from worker_helpers import genuine_capture
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.verification.documents.normalize import normalize_country
+
+pytestmark = pytest.mark.slow
+PARTNER_BUCKET = "partner-acme"
+
+
+@pytest.fixture(scope="session")
+def s3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    server = shared_s3(request.config, tmp_path_factory)
+    client = s3_client(server)
+    if PARTNER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=PARTNER_BUCKET)
+    return server
+
+
+@pytest.fixture
+def turning_partner(services: Services, partner):
+    """A partner whose challenges are two head turns (what the shared clip can answer)."""
+    services.pb.update(
+        "partners",
+        partner.partner_id,
+        {"settings": {"liveness": {"prompts": ["turn_right", "turn_left"], "prompt_count": 2}}},
+    )
+    services.keys.forget_partner(partner.partner_id)
+    return partner
+
+
+@pytest.fixture
+def s3_app(make_settings: Callable, s3, turning_partner) -> Flask:
+    """The app with the partner's bucket configured (EKYC_PARTNER_S3_BUCKETS)."""
+    application = create_app(
+        make_settings(
+            **intake_settings(s3, None),
+            partner_s3_buckets=((turning_partner.partner_id, PARTNER_BUCKET),),
+        )
+    )
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def s3_worker(s3_app: Flask, inline_worker: Callable[[Services], Services]) -> Services:
+    return inline_worker(s3_app.extensions["ekyc"])
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def applicant(capture) -> dict[str, Any]:
+    return {
+        "external_ref": unique_ref("server"),
+        "first_name": capture.fields["given_names"].title(),
+        "last_name": capture.fields["surname"].title(),
+        "document": {
+            "type": "passport",
+            "country": normalize_country(capture.fields["issuing_state"]).alpha3,
+            "number": capture.fields["document_number"],
+        },
+    }
+
+
+def test_challenge_frames_as_base64_go_through_the_same_pipeline(
+    s3_app, s3_worker, turning_partner, datasets_dir: Path
+):
+    client = s3_app.test_client()
+    capture = genuine_capture(datasets_dir)
+    challenge = client.post("/v1/liveness/challenge", headers=turning_partner.headers)
+    assert challenge.status_code == 200, challenge.get_json()
+    issued = challenge.get_json()
+    assert set(issued["prompts"]) == {"turn_right", "turn_left"}
+    frames = (
+        capture.frames
+        if issued["prompts"] == ["turn_right", "turn_left"]
+        else list(capture.frames_left_then_right)
+    )
+    body = {
+        **applicant(capture),
+        "document_front_base64": b64(capture.document_jpeg),
+        "challenge_token": issued["challenge_token"],
+        "frames": [
+            {"image_base64": b64(data), "prompt": prompt, "t_ms": t_ms}
+            for _, data, prompt, t_ms in frames
+        ],
+    }
+    response = client.post("/api/verifications", json=body, headers=turning_partner.headers)
+    assert response.status_code == 202, response.get_json()
+    accepted = response.get_json()
+    assert accepted["liveness"] == "challenge"
+
+    polled = client.get(f"/api/profiles/{accepted['id']}", headers=turning_partner.headers)
+    view = polled.get_json()
+    profile = s3_worker.pb.get("profiles", accepted["id"])
+    # Liveness ran on the frames under the server's challenge (its verdict is the liveness
+    # module's: the shared clip has 5 frames per turn, sparser than the hosted flow's capture).
+    assert profile["liveness_challenge"]["id"] == issued["id"]
+    assert profile["scores"]["factors"]["liveness"]["status"] in {"pass", "fail"}
+    assert profile["scores"]["factors"]["face_match"]["status"] == "pass"
+    assert profile["scores"]["factors"]["document"]["status"] == "pass"
+    assert view["status"] == profile["status"] in {"approved", "manual_review", "rejected"}
+    assert view["score"] == profile["score"] is not None
+    # The events a hosted-flow verification emits, from the same outbox.
+    events = s3_worker.pb.find(
+        "webhook_events", "profile = {:p}", {"p": accepted["id"]}, sort="@rowid"
+    )
+    assert f"profile.{profile['status']}" in [event["type"] for event in events]
+
+    # The token is single-use.
+    again = client.post(
+        "/api/verifications",
+        json={**body, "external_ref": unique_ref("server")},
+        headers=turning_partner.headers,
+    )
+    assert_problem(again, 422, "challenge_refused")
+
+
+def test_multipart_and_bucket_keys_without_frames_leave_liveness_not_checked(
+    s3_app, s3_worker, turning_partner, datasets_dir: Path
+):
+    client = s3_app.test_client()
+    capture = genuine_capture(datasets_dir)
+    key = f"acme/{unique_ref('doc')}.jpg"
+    s3_client(s3_worker_store(s3_app)).put_object(
+        Bucket=PARTNER_BUCKET, Key=key, Body=capture.document_jpeg
+    )
+    selfie = next(data for _, data, prompt, _ in capture.frames if prompt == "neutral")
+    response = client.post(
+        "/api/verifications",
+        data={
+            "data": json.dumps({**applicant(capture), "document_front_key": key}),
+            "selfie": (_file(selfie), "selfie.jpg"),
+        },
+        headers=turning_partner.headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["liveness"] == "not_checked"
+    profile = s3_worker.pb.get("profiles", response.get_json()["id"])
+    assert profile["scores"]["factors"]["liveness"]["status"] == "not_checked"
+    assert profile["scores"]["factors"]["face_match"]["status"] == "pass"
+    # Liveness is required by default: without it the profile is never approved automatically.
+    assert profile["status"] in {"manual_review", "rejected"}
+
+
+def test_refusals(s3_app, turning_partner, make_partner, datasets_dir: Path):
+    client = s3_app.test_client()
+    capture = genuine_capture(datasets_dir)
+    other = make_partner("Other partner")
+    # Keys need the operator to have configured a bucket for the caller.
+    no_bucket = client.post(
+        "/api/verifications",
+        json={**applicant(capture), "document_front_key": "x.jpg", "selfie_key": "y.jpg"},
+        headers=other.headers,
+    )
+    assert_problem(no_bucket, 422, "validation_failed")
+    # A key that is not in the partner's bucket.
+    missing = client.post(
+        "/api/verifications",
+        json={**applicant(capture), "document_front_key": "nothing.jpg", "selfie_key": "n.jpg"},
+        headers=turning_partner.headers,
+    )
+    assert_problem(missing, 422, "object_missing")
+    # Frames need a challenge issued to this partner.
+    frame = {"image_base64": b64(capture.document_jpeg), "prompt": "turn_left", "t_ms": 0}
+    body = {**applicant(capture), "document_front_base64": b64(capture.document_jpeg)}
+    no_token = client.post(
+        "/api/verifications", json={**body, "frames": [frame]}, headers=turning_partner.headers
+    )
+    assert_problem(no_token, 422, "challenge_refused")
+    foreign = client.post("/v1/liveness/challenge", headers=other.headers).get_json()
+    stolen = client.post(
+        "/api/verifications",
+        json={**body, "frames": [frame], "challenge_token": foreign["challenge_token"]},
+        headers=turning_partner.headers,
+    )
+    assert_problem(stolen, 422, "challenge_refused")
+    forged = foreign["challenge_token"][:-4] + "0000"
+    assert_problem(
+        client.post(
+            "/api/verifications",
+            json={**body, "frames": [frame], "challenge_token": forged},
+            headers=other.headers,
+        ),
+        422,
+        "challenge_refused",
+    )
+    assert_problem(
+        client.post("/api/verifications", json=body, headers={"x-api-key": "ek_nope_nope"}),
+        401,
+        "unauthorized",
+    )
+
+
+def _file(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+def s3_worker_store(app: Flask):
+    """The SeaweedFS server behind the app (for the test's own puts)."""
+    from intake_fixtures import _servers
+
+    return _servers["s3"]
