@@ -47,7 +47,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "min_age": 18,
     "allowed_document_types": list(DOCUMENT_TYPES),
     "allowed_countries": [],  # empty: every country
-    "link_ttl_s": 86_400,
+    "link_ttl_s": None,  # None: the gateway-wide EKYC_LINK_TTL_S
     "rate_limit": None,  # None: the gateway-wide EKYC_RATE_LIMIT
     "capture_upload_rate_limit": None,  # None: the capture flow's own default per link
     "retention_days": 90,
@@ -184,8 +184,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
                 errors.add("allowed_countries", f"not an ISO 3166 alpha-3 code: {code!r}")
 
     ttl = settings.get("link_ttl_s")
-    if not _integer(ttl) or not 300 <= ttl <= 30 * 86_400:
-        errors.add("link_ttl_s", "must be an integer from 300 (5 min) to 2592000 (30 days)")
+    if ttl is not None and (not _integer(ttl) or not 300 <= ttl <= 30 * 86_400):
+        errors.add(
+            "link_ttl_s", "must be an integer from 300 (5 min) to 2592000 (30 days), or null"
+        )
     retention = settings.get("retention_days")
     if not _integer(retention) or not 1 <= retention <= 3650:
         errors.add("retention_days", "must be an integer from 1 to 3650")

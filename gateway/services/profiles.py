@@ -21,17 +21,15 @@ from gateway.services.capture_rules import url_under_prefix
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
 from gateway.services.webhooks.events import emit_profile_erased
+from gateway.settings import Settings
+from gateway.statuses import (
+    ERASURE_ENDS_CAPTURE,
+    LINK_NOT_REFRESHED,
+    REASON_REQUIRED,
+    REOPENED_BY_NEW_LINK,
+)
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
-CAPTURE_CLOSED_STATUSES = frozenset(
-    {"approved", "rejected", "manual_review", "processing", "submitted"}
-)
-REOPENING_STATUSES = frozenset({"expired", "document_expired"})
-REASON_REQUIRED_FOR = frozenset({"approved", "rejected"})
-# Statuses whose capture is still open: erasing ends it (-> expired) in the same transaction.
-ERASURE_ENDS_CAPTURE = frozenset(
-    {"unverified", "in_progress", "submitted", "resubmission_requested"}
-)
 DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
 PER_PAGE = 50
 
@@ -49,7 +47,9 @@ class LinkConfig:
     frontend_url: str
     link_secret: str
     data_key: str
-    idempotency_ttl_s: int = 86_400
+    idempotency_ttl_s: int = Settings.idempotency_ttl_s
+    # The link lifetime of partners that set none (EKYC_LINK_TTL_S).
+    link_ttl_s: int = Settings.link_ttl_s
 
 
 class ProfileService:
@@ -73,7 +73,7 @@ class ProfileService:
         """Create a profile, or return the partner's existing one for the same reference or
         document. Returns ``(link view, created)``."""
         now = self.clock()
-        ttl_s = int(principal.settings.get("link_ttl_s") or 86_400)
+        ttl_s = int(principal.settings["link_ttl_s"] or self.config.link_ttl_s)
         self._check_return_url(principal, body.get("return_url"))
         fields: dict[str, Any] = {
             "external_ref": body.get("external_ref") or "",
@@ -84,7 +84,7 @@ class ProfileService:
             "link_nonce": links.new_nonce(),
             "link_expires_at": pb_datetime(now + timedelta(seconds=ttl_s)),
             "retention_until": pb_datetime(
-                now + timedelta(days=int(principal.settings.get("retention_days") or 90))
+                now + timedelta(days=int(principal.settings["retention_days"]))
             ),
         }
         for name in APPLICANT_FIELDS:
@@ -128,7 +128,7 @@ class ProfileService:
         expires = profile.get("link_expires_at")
         if expires and parse_pb_time(expires) > self.clock():
             return profile
-        if profile["status"] in CAPTURE_CLOSED_STATUSES:
+        if profile["status"] in LINK_NOT_REFRESHED:
             return profile
         return self._rotate_link(principal, profile)
 
@@ -151,7 +151,7 @@ class ProfileService:
     def new_link(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """A fresh capture link; older links of the profile stop working at once."""
         profile = self.load_owned(principal, profile_id)
-        if profile["status"] in REOPENING_STATUSES:
+        if profile["status"] in REOPENED_BY_NEW_LINK:
             profile = self.pb.transition(
                 profile["id"],
                 "unverified",
@@ -162,7 +162,7 @@ class ProfileService:
         return self.link_view(self._rotate_link(principal, profile))
 
     def _rotate_link(self, principal: Principal, profile: dict[str, Any]) -> dict[str, Any]:
-        ttl_s = int(principal.settings.get("link_ttl_s") or 86_400)
+        ttl_s = int(principal.settings["link_ttl_s"] or self.config.link_ttl_s)
         return self.pb.update(
             "profiles",
             profile["id"],
@@ -246,7 +246,7 @@ class ProfileService:
         self, principal: Principal, profile_id: str, status: str, reason: str | None
     ) -> dict[str, Any]:
         """A reviewer's status change; the data layer checks the transition and writes history."""
-        if status in REASON_REQUIRED_FOR and not (reason or "").strip():
+        if status in REASON_REQUIRED and not (reason or "").strip():
             raise ValidationFailed(
                 f"A reason is required to set {status}", errors={"reason": ["required"]}
             )
