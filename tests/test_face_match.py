@@ -153,6 +153,16 @@ def test_document_against_frames_uses_the_median_of_usable_frames(photo) -> None
 
 
 @pytest.mark.slow
+def test_a_dense_burst_is_matched_on_a_few_evenly_spread_frames(photo) -> None:
+    """The liveness burst holds ~100 frames; the match examines MAX_SELFIE_FRAMES of them."""
+    frames = [blank()] * 12
+    frames[0] = frames[11] = photo("img20.jpg")
+    result = match_document_to_selfies(photo("img20.jpg"), frames, max_selfie_frames=4)
+    assert [frame.index for frame in result.frames] == [0, 4, 7, 11]
+    assert result.used_frames == 2 and result.code == "match"
+
+
+@pytest.mark.slow
 def test_document_against_an_impostors_frames_does_not_match(photo) -> None:
     result = match_document_to_selfies(photo("img20.jpg"), [photo("img16.jpg"), photo("img17.jpg")])
     assert result.code == "no_match" and not result.match
