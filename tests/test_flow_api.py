@@ -338,6 +338,23 @@ def test_document_choice_is_validated_and_normalized(
 # -- document photos -------------------------------------------------------------------------------
 
 
+def test_the_partners_document_type_skips_the_choice_and_its_photo_is_taken(
+    client: FlaskClient, flow_partner: PartnerHandle, sharp_passport: bytes
+) -> None:
+    """Found by the browser-to-worker test: the page went straight to the photo for a profile
+    created with its document, and the upload was refused for want of a choice."""
+    link = create_profile(
+        client,
+        flow_partner.headers,
+        document={"type": "passport", "country": "FRA", "number": "12AB34567"},
+    )
+    state = start_with_consent(client, link)
+    assert state["step"] == "document" and state["document"]["type"] == "passport"
+    uploaded = upload(client, link, "front", sharp_passport)
+    assert uploaded.status_code == 201, uploaded.get_json()
+    assert uploaded.get_json()["state"]["step"] == "selfie"
+
+
 def test_sharp_document_is_stored_clean_and_blurred_one_asks_for_a_retake(
     pocketbase: PocketBaseServer,
     client: FlaskClient,

@@ -295,9 +295,7 @@ class CaptureService:
         profile = session.profile
         capture = session.capture
         document = capture.get("document") or {}
-        document_type = document.get("type") or profile.get("document_type") or ""
-        if document_type not in DOCUMENT_TYPES:
-            document_type = ""
+        document_type = _document_type(session)
         frames = capture.get("frames") or []
         resubmission = capture.get("resubmission")
         return {
@@ -397,7 +395,7 @@ class CaptureService:
     def upload_document(self, session: CaptureSession, side: str, content: bytes) -> UploadResult:
         """Check one document photo; store it only if it passes policy and quality."""
         self._require_consent(session)
-        document_type = (session.capture.get("document") or {}).get("type")
+        document_type = _document_type(session)
         if not document_type:
             raise StepNotReady("Choose the document type first")
         if side not in SIDE_FIELDS:
@@ -567,7 +565,7 @@ class CaptureService:
         profile = session.profile
         capture = session.capture
         missing = []
-        document_type = (capture.get("document") or {}).get("type")
+        document_type = _document_type(session)
         if not profile.get("consent_at"):
             missing.append("consent")
         if not document_type or not profile.get("document_front"):
@@ -642,6 +640,14 @@ class CaptureService:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _document_type(session: CaptureSession) -> str:
+    """The applicant's choice, else the type the partner sent with the profile (the page then
+    skips the choice and goes straight to the photo), else ""."""
+    chosen = (session.capture.get("document") or {}).get("type")
+    document_type = chosen or session.profile.get("document_type") or ""
+    return document_type if document_type in DOCUMENT_TYPES else ""
 
 
 def _selfie_candidates(frames: Sequence[FrameUpload]) -> list[int]:
