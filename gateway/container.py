@@ -79,6 +79,7 @@ class Services:
                 link_secret=settings.link_secret,
                 data_key=settings.data_key,
                 idempotency_ttl_s=settings.idempotency_ttl_s,
+                link_ttl_s=settings.link_ttl_s,
             ),
         )
         return cls(

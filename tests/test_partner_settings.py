@@ -12,6 +12,7 @@ import pytest
 from api_helpers import assert_problem, create_profile
 from flask.testing import FlaskClient
 
+from gateway import create_app
 from gateway.container import Services
 from gateway.errors import Forbidden, StoreError, ValidationFailed
 from gateway.pb_server import REPO_ROOT
@@ -22,6 +23,7 @@ from gateway.services.partner_settings import (
     set_partner_settings,
     validate_settings,
 )
+from gateway.settings import Settings
 
 
 def test_defaults_are_valid_and_as_specified() -> None:
@@ -246,3 +248,25 @@ def test_data_layer_guard_knows_the_same_keys() -> None:
     known_block = re.search(r"const KNOWN = \[(.*?)\];", guard, re.S)
     assert known_block is not None
     assert set(re.findall(r'"([a-z_]+)"', known_block.group(1))) == set(DEFAULT_SETTINGS)
+
+
+def test_partners_without_a_link_ttl_get_the_gateway_wide_one(
+    make_settings: Callable[..., Settings], make_partner: Callable
+) -> None:
+    """EKYC_LINK_TTL_S applies where the partner set no link_ttl_s; the partner's own wins."""
+    app = create_app(make_settings(link_ttl_s=900))
+    client = app.test_client()
+    services: Services = app.extensions["ekyc"]
+    partner = make_partner()
+    assert client.get("/api/settings", headers=partner.headers).get_json()["link_ttl_s"] is None
+
+    def remaining_s() -> float:
+        response = create_profile(client, partner.headers)
+        assert response.status_code == 201
+        expires = response.get_json()["link_expires_at"].replace("Z", "+00:00")
+        return (datetime.fromisoformat(expires) - datetime.now(UTC)).total_seconds()
+
+    assert 800 < remaining_s() <= 900
+    set_partner_settings(services.pb, partner.partner_id, {"link_ttl_s": 3600}, actor="operator")
+    services.keys.forget_partner(partner.partner_id)
+    assert 3500 < remaining_s() <= 3600
