@@ -7,6 +7,10 @@ stored as a fresh JPEG without metadata (``image_policy``), and a PDF, accepted 
 caller allows it (the reviewer's ``other`` documents), is checked for structure, page count and
 active content and stored as a rewritten copy (``pdf_policy``). Anything else is refused with a
 4xx problem before the caller can store anything.
+
+Paths that take images only and need their pixels as well (the hosted flow's quality checks, the
+KYC Service and partner intakes) call ``image_policy.clean_image`` itself: the same rules, and
+the same stored copy.
 """
 
 from __future__ import annotations
