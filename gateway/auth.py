@@ -18,6 +18,7 @@ from flask_limiter import Limiter
 from gateway.container import Services
 from gateway.errors import Unauthorized
 from gateway.services.api_keys import Principal, split_key
+from gateway.services.request_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 log = structlog.get_logger("gateway.auth")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,10 +38,31 @@ def current_principal() -> Principal:
         except Unauthorized as error:
             log.info("authentication_failed", reason=error.detail, route=request.path)
             raise
+        check_signature(principal)
         g.principal = principal
         g.partner_id = principal.partner_id
         structlog.contextvars.bind_contextvars(partner_id=principal.partner_id)
     return principal
+
+
+def check_signature(principal: Principal) -> None:
+    """Verify the request's signature where the partner requires one or the request carries one
+    (a wrong signature is refused even when signing is optional)."""
+    signed = request.headers.get(SIGNATURE_HEADER) or request.headers.get(TIMESTAMP_HEADER)
+    if not (signed or principal.settings.get("require_signed_requests")):
+        return
+    try:
+        services().signatures.verify(
+            key_id=principal.key_id,
+            signing_secret_enc=principal.signing_secret_enc,
+            headers=request.headers,
+            method=request.method,
+            path=request.full_path.rstrip("?"),
+            body=request.get_data(cache=True),
+        )
+    except Unauthorized as error:
+        log.info("signature_refused", reason=error.code, route=request.path)
+        raise
 
 
 def require_scope(scope: str) -> Callable[[F], F]:

@@ -36,17 +36,20 @@ def _print_new_key(created: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(created))
         return
-    for name in ("partner_id", "slug", "key_id", "api_key"):
+    for name in ("partner_id", "slug", "key_id", "api_key", "signing_secret"):
         if name in created:
-            print(f"{name + ':':<12}{created[name]}")
-    print("Store the API key now: it is not shown again.")
+            print(f"{name + ':':<16}{created[name]}")
+    print("Store the secrets now: they are not shown again.")
 
 
 def partner_create(services: Services, args: argparse.Namespace) -> int:
     """Create a partner and print its first API key, once."""
     from gateway.services import partners
 
-    _print_new_key(partners.create_partner(services.pb, args.name, _scopes(args.scopes)), args.json)
+    created = partners.create_partner(
+        services.pb, args.name, _scopes(args.scopes), data_key=services.settings.data_key
+    )
+    _print_new_key(created, args.json)
     return 0
 
 
@@ -67,7 +70,10 @@ def key_create(services: Services, args: argparse.Namespace) -> int:
     """Add a key to a partner (e.g. before revoking the old one)."""
     from gateway.services import partners
 
-    _print_new_key(partners.create_key(services.pb, args.partner, _scopes(args.scopes)), args.json)
+    created = partners.create_key(
+        services.pb, args.partner, _scopes(args.scopes), data_key=services.settings.data_key
+    )
+    _print_new_key(created, args.json)
     return 0
 
 
@@ -81,6 +87,15 @@ def key_list(services: Services, args: argparse.Namespace) -> int:
             f"{key['key_id']}  {','.join(key['scopes']):<24} created {key['created']}"
             f"  last used {key['last_used'] or '-'}  {state}"
         )
+    return 0
+
+
+def key_signing_secret(services: Services, args: argparse.Namespace) -> int:
+    """Give a key a new signing secret (shown once); the old one stops working."""
+    from gateway.services import partners
+
+    created = partners.new_key_signing_secret(services.pb, services.settings.data_key, args.key_id)
+    _print_new_key(created, args.json)
     return 0
 
 
@@ -253,6 +268,10 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     revoking = key_commands.add_parser("revoke", help="revoke a key")
     revoking.add_argument("key_id")
     revoking.set_defaults(admin_handler=key_revoke)
+    signing = key_commands.add_parser("signing-secret", help="a new signing secret for a key")
+    signing.add_argument("key_id")
+    signing.add_argument("--json", action="store_true", help="print JSON")
+    signing.set_defaults(admin_handler=key_signing_secret)
 
     webhooks = commands.add_parser("webhooks", help="manage partners' webhook endpoints")
     hooks = webhooks.add_subparsers(dest="webhook_command", required=True)

@@ -19,6 +19,7 @@ from gateway.services.intake.partner_verifications import PartnerVerificationSer
 from gateway.services.object_store import ObjectStore, ObjectStoreConfig
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
+from gateway.services.request_signing import RequestVerifier
 from gateway.services.result_sink import ResultSink, ResultSinkConfig
 from gateway.services.usage import UsageMeter
 from gateway.services.webhooks.partner_api import WebhookService
@@ -32,6 +33,7 @@ class Services:
     settings: Settings
     pb: PocketBase
     keys: KeyAuthenticator
+    signatures: RequestVerifier
     profiles: ProfileService
     capture: CaptureService
     checks: CheckService
@@ -86,6 +88,7 @@ class Services:
             settings=settings,
             pb=pb,
             keys=KeyAuthenticator(pb, settings.valid_api_keys),
+            signatures=RequestVerifier(pb, settings.data_key),
             profiles=profiles,
             capture=CaptureService(
                 pb,

@@ -38,6 +38,8 @@ class Principal:
     key_id: str
     scopes: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    # The key's signing secret, encrypted with the data key ("" when it has none).
+    signing_secret_enc: str = field(default="", repr=False)
 
     @property
     def actor(self) -> str:
@@ -146,6 +148,7 @@ class KeyAuthenticator:
             key_id=key_id,
             scopes=tuple(key.get("scopes") or ()),
             settings=effective_settings(partner.get("settings")),
+            signing_secret_enc=key.get("signing_secret_enc") or "",
         )
         with self._lock:
             self._cache[key_id] = (now, key, partner, principal)

@@ -56,6 +56,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "liveness": {"prompts": list(LIVENESS_PROMPTS), "prompt_count": 3},
     "kya": {"email_mx": False, "phone": True, "country_coherence": True, "name_coherence": True},
     "review_email": None,
+    # Every request of this partner's keys must carry X-API-TIMESTAMP and X-API-SIGN.
+    "require_signed_requests": False,
     "registry": {
         "enabled": False,
         "kind": "national_id",
@@ -188,6 +190,8 @@ def validate_settings(settings: dict[str, Any]) -> None:
         errors.add(
             "link_ttl_s", "must be an integer from 300 (5 min) to 2592000 (30 days), or null"
         )
+    if not isinstance(settings.get("require_signed_requests"), bool):
+        errors.add("require_signed_requests", "must be true or false")
     retention = settings.get("retention_days")
     if not _integer(retention) or not 1 <= retention <= 3650:
         errors.add("retention_days", "must be an integer from 1 to 3650")

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.services import crypto
 from gateway.services.api_keys import SCOPES, mint_key
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
+from gateway.services.request_signing import new_signing_secret
 
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -22,21 +24,29 @@ def slugify(name: str) -> str:
 
 
 def create_partner(
-    pb: PocketBase, name: str, scopes: tuple[str, ...] = ("partner",)
+    pb: PocketBase,
+    name: str,
+    scopes: tuple[str, ...] = ("partner",),
+    *,
+    data_key: str | None = None,
 ) -> dict[str, Any]:
-    """Create a partner and its first key: ``{partner_id, key_id, api_key}`` (key shown once)."""
+    """Create a partner and its first key: ``{partner_id, slug, key_id, api_key}`` and, with the
+    data key, ``signing_secret`` (secrets shown once)."""
     if not name.strip():
         raise ValidationFailed("A partner needs a name", errors={"name": ["must not be empty"]})
     partner = pb.create(
         "partners",
         {"name": name.strip(), "slug": slugify(name), "status": "active", "settings": {}},
     )
-    key = create_key(pb, partner["id"], scopes)
+    key = create_key(pb, partner["id"], scopes, data_key=data_key)
     return {"partner_id": partner["id"], "slug": partner["slug"], **key}
 
 
-def create_key(pb: PocketBase, partner_ref: str, scopes: tuple[str, ...]) -> dict[str, Any]:
-    """A new key for a partner (by id or slug): ``{key_id, api_key}``."""
+def create_key(
+    pb: PocketBase, partner_ref: str, scopes: tuple[str, ...], *, data_key: str | None = None
+) -> dict[str, Any]:
+    """A new key for a partner (by id, slug or name): ``{key_id, api_key}`` and, with the data
+    key, the key's ``signing_secret`` for signed requests (both shown once, never stored bare)."""
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown or not scopes:
         raise ValidationFailed(
@@ -44,16 +54,34 @@ def create_key(pb: PocketBase, partner_ref: str, scopes: tuple[str, ...]) -> dic
         )
     partner = find_partner(pb, partner_ref)
     key_id, api_key, secret_sha256 = mint_key()
-    pb.create(
-        "api_keys",
-        {
-            "partner": partner["id"],
-            "key_id": key_id,
-            "secret_sha256": secret_sha256,
-            "scopes": list(scopes),
-        },
+    record: dict[str, Any] = {
+        "partner": partner["id"],
+        "key_id": key_id,
+        "secret_sha256": secret_sha256,
+        "scopes": list(scopes),
+    }
+    created = {"key_id": key_id, "api_key": api_key}
+    if data_key:
+        signing_secret = new_signing_secret()
+        record["signing_secret_enc"] = crypto.encrypt_text(data_key, signing_secret)
+        created["signing_secret"] = signing_secret
+    pb.create("api_keys", record)
+    return created
+
+
+def new_key_signing_secret(pb: PocketBase, data_key: str, key_id: str) -> dict[str, Any]:
+    """Replace a key's signing secret (shown once); requests signed with the old one then fail.
+
+    Other gateway processes accept the old secret until their key cache expires (10 s).
+    """
+    key = pb.find_first("api_keys", "key_id = {:key_id}", {"key_id": key_id})
+    if key is None:
+        raise NotFound(f"No key {key_id!r}")
+    signing_secret = new_signing_secret()
+    pb.update(
+        "api_keys", key["id"], {"signing_secret_enc": crypto.encrypt_text(data_key, signing_secret)}
     )
-    return {"key_id": key_id, "api_key": api_key}
+    return {"key_id": key_id, "signing_secret": signing_secret}
 
 
 def find_partner(pb: PocketBase, partner_ref: str) -> dict[str, Any]:

@@ -335,6 +335,19 @@ class PocketBase:
 
     # -- profile operations that must be atomic -----------------------------------------------
 
+    def record_signature(self, key_id: str, signature: str, prune_before: str) -> bool:
+        """Record a signed request's signature; False when the key used it before (a replay).
+
+        One hook route (``pb_hooks/signatures.pb.js``): the unique index answers, for every
+        gateway process at once, and rows from before ``prune_before`` go in the same call.
+        """
+        response = self.request(
+            "POST",
+            "/api/ekyc/signatures",
+            json={"key_id": key_id, "signature": signature, "prune_before": prune_before},
+        )
+        return bool(self._json(response, "request signature")["fresh"])
+
     def transitions(self) -> JsonDict:
         """The state machine as the data layer enforces it."""
         return self._json(self.request("GET", "/api/ekyc/transitions"), "transitions")
