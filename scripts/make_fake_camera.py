@@ -74,15 +74,16 @@ class SelfieSchedule:
     """The page's selfie timing (``capture_rules.SelfieCapture`` and ``hosted_flow/js/selfie.js``)
     as the fake camera follows it.
 
-    ``start_jitter_s`` bounds the time from the footage turning full-size to the first prompt-
-    free frame of the neutral phase: the framing check in flight and its pause (300 ms each at
-    most here, measured in the browser tests), then the challenge request.
+    ``start_jitter_s`` bounds the time from the footage turning full-size to the page's first
+    neutral frame: the framing check in flight, its 300 ms pause, the next check, then the
+    challenge request. Measured by tests/e2e/test_flow_to_decision.py (it prints
+    ``neutral_began_at_camera_s``): 0.6 s after the 3 s pre-roll on 2 busy shared cores.
     """
 
     framing_s: float = 3.0
     neutral_s: float = 1.0
     prompt_s: float = 2.5
-    start_jitter_s: float = 0.8
+    start_jitter_s: float = 1.0
     tail_s: float = 1.0
 
     def sure_window(self, position: int) -> tuple[float, float]:
@@ -110,13 +111,13 @@ class FakeCameraError(RuntimeError):
 # Selfie cameras by name, each one person (one clip) answering one challenge order. d9.mp4: a man
 # with glasses (segments.csv ``d9_smile`` 10.0-12.0 s, ``d9_blink_c`` 14.93-15.10 s,
 # ``d9_blink_b`` 6.43-6.50 s); rest is where he looks at the camera without a labelled movement.
-D9_REST = (Cut(0.6, 2.2), Cut(12.3, 14.5), Cut(7.4, 7.8), Cut(8.3, 9.0), Cut(15.9, 17.0))
+D9_REST = (Cut(0.6, 2.2), Cut(12.3, 14.5), Cut(8.3, 9.5), Cut(15.9, 17.0))
 SELFIE_SCRIPTS = {
     "selfie_smile_blink": SelfieScript(
-        "d9.mp4", rest=D9_REST, movements=(Cut(9.9, 11.5), Cut(14.6, 15.4))
+        "d9.mp4", rest=D9_REST, movements=(Cut(9.7, 11.2), Cut(14.6, 15.4))
     ),
     "selfie_blink_smile": SelfieScript(
-        "d9.mp4", rest=D9_REST, movements=(Cut(6.1, 6.9), Cut(9.9, 11.5))
+        "d9.mp4", rest=D9_REST, movements=(Cut(6.1, 6.9), Cut(9.7, 11.2))
     ),
 }
 

@@ -1,0 +1,121 @@
+"""The product as an operator runs it, for browser tests that must reach a decision: the gateway
+started with the exact gunicorn command of ``ekyc serve`` and the worker with ``ekyc worker``,
+both child processes sharing one EKYC_HOME (so one SQLite queue), on the test PocketBase.
+
+Nothing is replaced: the gateway enqueues on the real queue, the worker consumes it, decides,
+and delivers webhooks. The test process talks to them only over HTTP (and reads PocketBase)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gateway.cli import gunicorn_command
+from gateway.container import Services
+from gateway.pb_server import REPO_ROOT, PocketBaseServer, free_port
+from gateway.services import partners
+from gateway.settings import Settings
+
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class LiveStack:
+    """A running gateway and worker, the partner they serve, and where their logs are."""
+
+    url: str
+    settings: Settings
+    services: Services
+    api_key: str
+    partner_id: str
+    logs: dict[str, Path]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A partner API call with this partner's key."""
+        headers = {"x-api-key": self.api_key, **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        return self.logs[name].read_text(errors="replace")[-chars:]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            if requests.get(f"{url}/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen, sig: int) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def live_stack(pocketbase: PocketBaseServer, home: Path) -> Iterator[LiveStack]:
+    """Start gunicorn and the worker on ``home``; stop both (gracefully) afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        ekyc_home=home,
+        gateway_port=port,
+        pocketbase_url=pocketbase.url,
+        pb_superuser_email=pocketbase.superuser_email,
+        pb_superuser_password=pocketbase.superuser_password,
+        link_secret="test-link-secret-0123456789",
+        data_key="test-data-key-0123456789abcdef",
+        public_base_url=url,
+        kyc_frontend_url=f"{url}/flow",
+    )
+    env = {
+        **os.environ,
+        **settings.child_env(),
+        "EKYC_RATE_LIMIT": "1000/minute",
+        # The webhook receiver is on loopback, which the SSRF guard refuses unless told.
+        "EKYC_WEBHOOK_ALLOW_PRIVATE": "true",
+        "EKYC_WORKER_PROCESSES": "1",
+        "EKYC_LOG_JSON": "true",
+        "PROMETHEUS_MULTIPROC_DIR": str(home),
+    }
+    env.pop("REDIS_URL", None)
+    services = Services.build(settings)
+    created = partners.create_partner(services.pb, f"Live partner {port}", ("partner",))
+    logs = {"gateway": home / "gateway.log", "worker": home / "worker.log"}
+    with ExitStack() as stack:
+        gateway_log = stack.enter_context(logs["gateway"].open("ab"))
+        worker_log = stack.enter_context(logs["worker"].open("ab"))
+        gateway = subprocess.Popen(
+            gunicorn_command(settings), env=env, stdout=gateway_log, stderr=gateway_log
+        )
+        stack.callback(_stop, gateway, signal.SIGTERM)
+        _wait_healthy(url, gateway, logs["gateway"])
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "worker"],
+            env=env,
+            cwd=str(REPO_ROOT),
+            stdout=worker_log,
+            stderr=worker_log,
+        )
+        stack.callback(_stop, worker, signal.SIGINT)
+        yield LiveStack(url, settings, services, created["api_key"], created["partner_id"], logs)
