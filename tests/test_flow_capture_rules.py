@@ -6,6 +6,7 @@ import pytest
 
 from gateway.errors import ValidationFailed
 from gateway.services.capture_rules import (
+    OFFERED_PROMPTS,
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
@@ -15,6 +16,7 @@ from gateway.services.capture_rules import (
     check_frames,
     contrast_ratio,
     normalize_country,
+    offered_prompts,
     resubmission_step,
 )
 
@@ -128,3 +130,14 @@ def test_countries_normalize_to_alpha_3() -> None:
     assert normalize_country(" idn ") == "IDN"
     with pytest.raises(ValidationFailed):
         normalize_country("Utopia")
+
+
+def test_only_validated_prompts_are_offered() -> None:
+    assert offered_prompts(None, None) == (list(OFFERED_PROMPTS), None)
+    assert "look_up" not in OFFERED_PROMPTS
+    everything = ["blink", "turn_left", "turn_right", "look_up", "smile"]
+    assert offered_prompts(everything, 3) == (["blink", "turn_left", "turn_right", "smile"], 3)
+    assert offered_prompts(["turn_left", "turn_right"], 2) == (["turn_left", "turn_right"], 2)
+    # One validated prompt left: a one-prompt challenge; none left: the validated ones.
+    assert offered_prompts(["look_up", "blink"], 3) == (["blink"], 1)
+    assert offered_prompts(["look_up"], 1) == (list(OFFERED_PROMPTS), 1)

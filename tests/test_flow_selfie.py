@@ -229,3 +229,17 @@ def test_the_document_resubmission_notice_goes_once_the_document_is_retaken(
     retaken = upload(client, consented, "front", passport)
     assert retaken.status_code == 201
     assert retaken.get_json()["state"]["resubmission"] is None
+
+
+def test_a_prompt_the_evaluation_did_not_validate_is_never_offered(
+    client: FlaskClient, partner: PartnerHandle, services: Services
+) -> None:
+    set_partner_settings(
+        services.pb, partner.partner_id, {"liveness": {"prompts": ["look_up", "blink"]}}
+    )
+    link = create_profile(client, partner.headers)
+    start_with_consent(client, link)
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    assert challenge["prompts"] == ["blink"]
+    stored = services.pb.get("profiles", link.profile_id)["liveness_challenge"]
+    assert stored["prompts_allowed"] == ["blink"]

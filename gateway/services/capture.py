@@ -41,6 +41,7 @@ from gateway.services.capture_rules import (
     branding,
     check_frames,
     normalize_country,
+    offered_prompts,
     resubmission_step,
 )
 from gateway.services.image_policy import (
@@ -437,12 +438,14 @@ class CaptureService:
         """A fresh random challenge for this attempt; any earlier one can no longer be used."""
         self._require_consent(session)
         liveness = session.settings.get("liveness") or {}
-        prompts_allowed = liveness.get("prompts") or session.settings.get("liveness_prompts")
+        asked = liveness.get("prompts") or session.settings.get("liveness_prompts")
+        prompts_allowed, count = offered_prompts(asked, liveness.get("prompt_count"))
+        if asked and set(asked) - set(prompts_allowed):
+            log.info("prompts_not_offered", prompts=sorted(set(asked) - set(prompts_allowed)))
         kwargs: dict[str, Any] = {"ttl_s": self.config.challenge_ttl_s}
-        if prompts_allowed:
-            kwargs["prompts_allowed"] = list(prompts_allowed)
-        if liveness.get("prompt_count"):
-            kwargs["count"] = int(liveness["prompt_count"])
+        kwargs["prompts_allowed"] = prompts_allowed
+        if count:
+            kwargs["count"] = count
         challenge = self.issue_challenge_fn(**kwargs).to_dict()
         previous = session.profile.get("liveness_challenge") or {}
         challenge["attempt"] = int(previous.get("attempt") or 0) + 1

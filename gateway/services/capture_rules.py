@@ -72,6 +72,30 @@ class SelfieCapture:
 
 
 SELFIE_CAPTURE = SelfieCapture()
+
+# The prompts the flow offers: those the liveness evaluation validates on real people
+# (eval/liveness_eval.py on liveness/real, figures in docs/liveness.md). ``look_up`` is not
+# among them: the dev set holds no real footage of it, so no figure can back it.
+OFFERED_PROMPTS = ("blink", "smile", "turn_left", "turn_right")
+
+
+def offered_prompts(
+    asked: Sequence[str] | None, count: int | None, offered: Sequence[str] = OFFERED_PROMPTS
+) -> tuple[list[str], int | None]:
+    """The partner's allowed prompts that the flow offers, and the prompt count to use.
+
+    A partner may allow a prompt the evaluation has not validated (settings predate it): it is
+    left out. If nothing is left, the validated ones are used; if one prompt is left, the
+    challenge has one prompt (two identical prompts in a row are indistinguishable).
+    """
+    kept = [prompt for prompt in dict.fromkeys(asked or offered) if prompt in offered]
+    if not kept:
+        kept = list(offered)
+    if count and len(kept) < 2:
+        count = 1
+    return kept, int(count) if count else None
+
+
 # The stored frames' longest side: the page sends 480 px; a larger frame (another client) is
 # scaled down to this rather than refused.
 MAX_FRAME_SIDE_PX = 640
