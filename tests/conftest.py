@@ -93,7 +93,7 @@ def app(settings: Settings) -> Flask:
 
 
 @pytest.fixture
-def hook_app(make_settings: Callable[..., Settings]) -> Flask:
+def loopback_app(make_settings: Callable[..., Settings]) -> Flask:
     """The app with loopback webhook URLs allowed (as an operator would for a local receiver)."""
     application = create_app(make_settings(webhook_allow_private=True))
     application.config["TESTING"] = True
@@ -101,15 +101,15 @@ def hook_app(make_settings: Callable[..., Settings]) -> Flask:
 
 
 @pytest.fixture
-def hook_client(hook_app: Flask) -> FlaskClient:
+def loopback_client(loopback_app: Flask) -> FlaskClient:
     """A client of that app."""
-    return hook_app.test_client()
+    return loopback_app.test_client()
 
 
 @pytest.fixture
-def hook_services(hook_app: Flask) -> Services:
+def loopback_services(loopback_app: Flask) -> Services:
     """That app's services."""
-    return hook_app.extensions["ekyc"]
+    return loopback_app.extensions["ekyc"]
 
 
 @pytest.fixture

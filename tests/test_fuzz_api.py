@@ -124,11 +124,11 @@ def assert_not_a_server_error(response: Any, what: str) -> None:
 
 
 @pytest.fixture
-def targets(hook_client: FlaskClient, make_partner: Callable[..., Any]) -> dict[str, Any]:
+def targets(loopback_client: FlaskClient, make_partner: Callable[..., Any]) -> dict[str, Any]:
     """A reviewer partner with a profile and a webhook endpoint to aim at."""
     partner = make_partner("Fuzzed partner", ("partner", "reviewer"))
-    profile_id = new_profile_id(hook_client, partner.headers)
-    created = hook_client.post(
+    profile_id = new_profile_id(loopback_client, partner.headers)
+    created = loopback_client.post(
         "/api/webhooks",
         json={"url": "http://127.0.0.1:9/hook", "events": ["*"]},
         headers=partner.headers,
@@ -156,7 +156,7 @@ def json_routes(profile_id: str, webhook_id: str) -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_json_routes_never_answer_a_server_error(
-    hook_client: FlaskClient, targets: dict[str, Any]
+    loopback_client: FlaskClient, targets: dict[str, Any]
 ) -> None:
     routes = json_routes(targets["profile"], targets["webhook"])
 
@@ -168,7 +168,7 @@ def test_json_routes_never_answer_a_server_error(
     )
     def run(route: tuple[str, str], body: bytes, content_type: str) -> None:
         method, path = route
-        response = getattr(hook_client, method)(
+        response = getattr(loopback_client, method)(
             path, data=body, content_type=content_type, headers=targets["headers"]
         )
         assert_not_a_server_error(response, f"{method.upper()} {path}")
@@ -178,7 +178,7 @@ def test_json_routes_never_answer_a_server_error(
 
 @pytest.mark.slow
 def test_query_strings_and_ids_never_answer_a_server_error(
-    hook_client: FlaskClient, targets: dict[str, Any]
+    loopback_client: FlaskClient, targets: dict[str, Any]
 ) -> None:
     path_ids = st.text(max_size=20).filter(lambda text: "/" not in text and "?" not in text)
     query_values = st.text(max_size=30) | st.sampled_from(["-1", "0", "99999999999", "1e9", ""])
@@ -204,19 +204,21 @@ def test_query_strings_and_ids_never_answer_a_server_error(
     )
     def run(template: str, path_id: str, query: dict[str, str]) -> None:
         path = template.format(id=path_id or targets["profile"])
-        response = hook_client.get(path, query_string=query, headers=targets["headers"])
+        response = loopback_client.get(path, query_string=query, headers=targets["headers"])
         assert_not_a_server_error(response, f"GET {path}")
-        listed = hook_client.get("/api/profiles", query_string=query, headers=targets["headers"])
+        listed = loopback_client.get(
+            "/api/profiles", query_string=query, headers=targets["headers"]
+        )
         assert_not_a_server_error(listed, "GET /api/profiles")
 
     run()
 
 
 def test_rotation_can_be_repeated_without_limit(
-    hook_client: FlaskClient, targets: dict[str, Any]
+    loopback_client: FlaskClient, targets: dict[str, Any]
 ) -> None:
     for _ in range(30):
-        response = hook_client.post(
+        response = loopback_client.post(
             f"/api/webhooks/{targets['webhook']}/rotate", headers=targets["headers"]
         )
         assert_not_a_server_error(response, "rotate")

@@ -48,28 +48,28 @@ def event_count(services: Services, profile_id: str) -> int:
 
 def test_a_superuser_cannot_forge_a_history_row_and_no_webhook_follows(
     pocketbase: PocketBaseServer,
-    hook_client: FlaskClient,
-    hook_services: Services,
+    loopback_client: FlaskClient,
+    loopback_services: Services,
     make_partner: Callable[..., Any],
     receiver: Receiver,
 ) -> None:
     partner = make_partner("Forgery target")
-    registered = hook_client.post(
+    registered = loopback_client.post(
         "/api/webhooks", json={"url": receiver.url, "events": ["*"]}, headers=partner.headers
     )
     assert registered.status_code == 201, registered.get_json()
-    profile_id = new_profile_id(hook_client, partner.headers)
-    walk(hook_services.pb, profile_id, *TO_PROCESSING, "approved")
+    profile_id = new_profile_id(loopback_client, partner.headers)
+    walk(loopback_services.pb, profile_id, *TO_PROCESSING, "approved")
     context = DeliveryContext(
-        pb=hook_services.pb,
-        data_key=hook_services.settings.data_key,
+        pb=loopback_services.pb,
+        data_key=loopback_services.settings.data_key,
         allow_private=True,
         rng=random.Random(3),
     )
     try:
         sweep(context)  # everything true so far is delivered
         delivered_before = len(receiver.requests)
-        events_before = event_count(hook_services, profile_id)
+        events_before = event_count(loopback_services, profile_id)
 
         forged = requests.post(
             f"{pocketbase.url}/api/collections/status_history/records",
@@ -89,11 +89,11 @@ def test_a_superuser_cannot_forge_a_history_row_and_no_webhook_follows(
         sweep(context)
     finally:
         context.close()
-    assert event_count(hook_services, profile_id) == events_before
+    assert event_count(loopback_services, profile_id) == events_before
     assert len(receiver.requests) == delivered_before
     sent_types = {json.loads(request.body)["type"] for request in receiver.requests}
     assert "profile.rejected" not in sent_types
-    view = hook_client.get(f"/api/profiles/{profile_id}", headers=partner.headers).get_json()
+    view = loopback_client.get(f"/api/profiles/{profile_id}", headers=partner.headers).get_json()
     assert view["status"] == "approved"
     assert view["latest_history"]["to"] == "approved"
 

@@ -72,10 +72,10 @@ def test_invalid_bodies_are_422(
 
 
 def test_loopback_is_allowed_when_the_operator_says_so(
-    hook_client: FlaskClient, make_partner: Callable
+    loopback_client: FlaskClient, make_partner: Callable
 ) -> None:
     partner = make_partner()
-    response = create(hook_client, partner.headers, url="http://localhost:9/x")
+    response = create(loopback_client, partner.headers, url="http://localhost:9/x")
     assert response.status_code == 201
 
 

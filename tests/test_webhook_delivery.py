@@ -50,11 +50,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def context(hook_services: Services, clock: Clock) -> Iterator[DeliveryContext]:
+def context(loopback_services: Services, clock: Clock) -> Iterator[DeliveryContext]:
     """The worker's delivery context on the test PocketBase, with the hand-moved clock."""
     ctx = DeliveryContext(
-        pb=hook_services.pb,
-        data_key=hook_services.settings.data_key,
+        pb=loopback_services.pb,
+        data_key=loopback_services.settings.data_key,
         allow_private=True,
         clock=clock,
         rng=random.Random(7),
@@ -78,14 +78,17 @@ def deliveries(client: FlaskClient, headers: dict[str, str], **query: Any) -> li
 
 
 def test_status_changes_arrive_signed_with_thin_payloads(
-    hook_client: FlaskClient, make_partner: Callable, receiver: Receiver, context: DeliveryContext
+    loopback_client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    context: DeliveryContext,
 ) -> None:
     partner = make_partner("Hook partner")
-    endpoint = register(hook_client, partner.headers, receiver.url, ["*"])
+    endpoint = register(loopback_client, partner.headers, receiver.url, ["*"])
     assert endpoint["secret"].startswith("whsec_") and endpoint["enabled"] is True
     assert set(endpoint) >= {"id", "url", "events", "enabled", "secret"}
     profile_id = new_profile_id(
-        hook_client,
+        loopback_client,
         partner.headers,
         first_name="Siti",
         document={"type": "passport", "country": "IDN", "number": "X1234567"},
@@ -110,26 +113,26 @@ def test_status_changes_arrive_signed_with_thin_payloads(
     # Nothing is sent twice.
     sweep(context)
     assert len(receiver.requests) == 2
-    rows = deliveries(hook_client, partner.headers)
+    rows = deliveries(loopback_client, partner.headers)
     assert {row["status"] for row in rows} == {"succeeded"}
     assert all(row["attempts"] == 1 and row["last_status_code"] == 200 for row in rows)
     assert all(row["attempt_log"][0]["latency_ms"] >= 0 for row in rows)
 
 
 def test_a_500_is_retried_later_with_the_same_webhook_id(
-    hook_client: FlaskClient,
+    loopback_client: FlaskClient,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     clock: Clock,
 ) -> None:
     partner = make_partner()
-    register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    register(loopback_client, partner.headers, receiver.url, ["profile.created"])
     receiver.statuses.extend([500])
-    new_profile_id(hook_client, partner.headers)
+    new_profile_id(loopback_client, partner.headers)
 
     sweep(context)
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "pending" and row["last_status_code"] == 500
     assert row["last_response"] == "status 500"
     next_at = datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
@@ -140,7 +143,7 @@ def test_a_500_is_retried_later_with_the_same_webhook_id(
     clock.advance(minutes=2)
     sweep(context)
 
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "succeeded" and row["attempts"] == 2
     assert [a["status_code"] for a in row["attempt_log"]] == [500, 200]
     ids = {r.headers["webhook-id"] for r in receiver.requests}
@@ -148,19 +151,19 @@ def test_a_500_is_retried_later_with_the_same_webhook_id(
 
 
 def test_a_410_disables_the_endpoint_and_tells_the_partner(
-    hook_client: FlaskClient,
+    loopback_client: FlaskClient,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     clock: Clock,
 ) -> None:
     partner = make_partner()
-    gone = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    gone = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
     other = start_receiver()
     try:
-        register(hook_client, partner.headers, other.url, ["webhook.endpoint_disabled"])
+        register(loopback_client, partner.headers, other.url, ["webhook.endpoint_disabled"])
         receiver.statuses.extend([410])
-        new_profile_id(hook_client, partner.headers)
+        new_profile_id(loopback_client, partner.headers)
         sweep(context)
         sweep(context)  # fans out the endpoint_disabled event
         [told] = other.requests
@@ -169,34 +172,34 @@ def test_a_410_disables_the_endpoint_and_tells_the_partner(
         assert body["data"]["endpoint_id"] == gone["id"]
     finally:
         other.stop()
-    view = hook_client.get(f"/api/webhooks/{gone['id']}", headers=partner.headers).get_json()
+    view = loopback_client.get(f"/api/webhooks/{gone['id']}", headers=partner.headers).get_json()
     assert view["enabled"] is False and "410" in view["disabled_reason"]
-    [row] = deliveries(hook_client, partner.headers, endpoint_id=gone["id"])
+    [row] = deliveries(loopback_client, partner.headers, endpoint_id=gone["id"])
     assert row["status"] == "failed" and row["next_attempt_at"] is None
     # Later events are not sent to the disabled endpoint.
-    new_profile_id(hook_client, partner.headers)
+    new_profile_id(loopback_client, partner.headers)
     clock.advance(hours=1)
     sweep(context)
     assert len(receiver.requests) == 1
 
 
 def test_replay_sends_the_same_message_again(
-    hook_app: Flask,
-    hook_client: FlaskClient,
-    hook_services: Services,
+    loopback_app: Flask,
+    loopback_client: FlaskClient,
+    loopback_services: Services,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     inline_worker: Callable[[Services], Services],
 ) -> None:
     partner = make_partner()
-    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
-    new_profile_id(hook_client, partner.headers)
+    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
+    new_profile_id(loopback_client, partner.headers)
     sweep(context)
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
 
-    inline_worker(hook_services)
-    response = hook_client.post(
+    inline_worker(loopback_services)
+    response = loopback_client.post(
         f"/api/webhooks/deliveries/{row['id']}/replay", headers=partner.headers
     )
     assert response.status_code == 202, response.get_json()
@@ -205,33 +208,33 @@ def test_replay_sends_the_same_message_again(
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.body == second.body
     assert independent_verify(endpoint["secret"], second.headers, second.body)
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "succeeded" and row["attempts"] == 2
 
     stranger = make_partner("Someone else")
-    response = hook_client.post(
+    response = loopback_client.post(
         f"/api/webhooks/deliveries/{row['id']}/replay", headers=stranger.headers
     )
     assert response.status_code == 404
 
 
 def test_rotation_signs_with_both_secrets_during_the_overlap(
-    hook_client: FlaskClient,
+    loopback_client: FlaskClient,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     clock: Clock,
 ) -> None:
     partner = make_partner()
-    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
-    rotated = hook_client.post(
+    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
+    rotated = loopback_client.post(
         f"/api/webhooks/{endpoint['id']}/rotate", json={"overlap_s": 3600}, headers=partner.headers
     )
     assert rotated.status_code == 200
     new_secret = rotated.get_json()["secret"]
     assert new_secret.startswith("whsec_") and new_secret != endpoint["secret"]
 
-    new_profile_id(hook_client, partner.headers)
+    new_profile_id(loopback_client, partner.headers)
     sweep(context)
     [during] = receiver.requests
     assert len(during.headers["webhook-signature"].split(" ")) == 2
@@ -239,7 +242,7 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert independent_verify(new_secret, during.headers, during.body)
 
     clock.advance(hours=2)
-    new_profile_id(hook_client, partner.headers)
+    new_profile_id(loopback_client, partner.headers)
     sweep(context)
     after = receiver.requests[1]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
@@ -248,52 +251,54 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
 
 
 def test_an_endpoint_failing_for_a_day_is_disabled(
-    hook_client: FlaskClient,
+    loopback_client: FlaskClient,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     clock: Clock,
 ) -> None:
     partner = make_partner()
-    endpoint = register(hook_client, partner.headers, receiver.url, ["profile.created"])
+    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
     receiver.default_status = 503
-    new_profile_id(hook_client, partner.headers)
+    new_profile_id(loopback_client, partner.headers)
     sweep(context)
     clock.advance(hours=12)
     sweep(context)
-    view = hook_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers)
+    view = loopback_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers)
     assert view.get_json()["enabled"] is True and view.get_json()["failing_since"]
     clock.advance(hours=13)
     sweep(context)
-    view = hook_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers).get_json()
+    view = loopback_client.get(
+        f"/api/webhooks/{endpoint['id']}", headers=partner.headers
+    ).get_json()
     assert view["enabled"] is False and "24 hours" in view["disabled_reason"]
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "failed" and row["attempts"] == 3
 
     # Re-enabling clears the failure record and a replay then succeeds.
     receiver.default_status = 200
-    patched = hook_client.patch(
+    patched = loopback_client.patch(
         f"/api/webhooks/{endpoint['id']}", json={"enabled": True}, headers=partner.headers
     ).get_json()
     assert patched["enabled"] is True and patched["failing_since"] is None
     delivery_views.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
     sweep(context)
     assert len(receiver.requests) == 4
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "succeeded" and row["attempts"] == 4
 
 
 def test_an_unreachable_receiver_is_recorded_as_an_error(
-    hook_client: FlaskClient, make_partner: Callable, context: DeliveryContext
+    loopback_client: FlaskClient, make_partner: Callable, context: DeliveryContext
 ) -> None:
     partner = make_partner()
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    register(hook_client, partner.headers, f"http://127.0.0.1:{port}/x", ["profile.created"])
-    new_profile_id(hook_client, partner.headers)
+    register(loopback_client, partner.headers, f"http://127.0.0.1:{port}/x", ["profile.created"])
+    new_profile_id(loopback_client, partner.headers)
     sweep(context)
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "pending" and row["last_status_code"] is None
     assert row["last_error"].startswith("ConnectionError")
     assert row["attempt_log"][0]["next_attempt_at"] == row["next_attempt_at"]
@@ -312,21 +317,21 @@ def test_backoff_spans_more_than_three_days_and_jitter_only_stretches() -> None:
 
 
 def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
-    hook_client: FlaskClient,
-    hook_services: Services,
+    loopback_client: FlaskClient,
+    loopback_services: Services,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
 ) -> None:
     partner = make_partner()
-    register(hook_client, partner.headers, receiver.url, ["profile.created"])
-    profile_id = new_profile_id(hook_client, partner.headers)
+    register(loopback_client, partner.headers, receiver.url, ["profile.created"])
+    profile_id = new_profile_id(loopback_client, partner.headers)
     sweep(context)
-    [event] = hook_services.pb.find(
+    [event] = loopback_services.pb.find(
         "webhook_events", "profile = {:p} && type = 'profile.created'", {"p": profile_id}
     )
     # As if the worker died after creating the deliveries but before marking the event.
-    hook_services.pb.update("webhook_events", event["id"], {"dispatched_at": ""})
+    loopback_services.pb.update("webhook_events", event["id"], {"dispatched_at": ""})
     sweep(context)
-    assert len(deliveries(hook_client, partner.headers)) == 1
+    assert len(deliveries(loopback_client, partner.headers)) == 1
     assert len(receiver.requests) == 1

@@ -19,9 +19,9 @@ ROTATIONS = 40
 
 
 def test_rotation_never_fails_and_keeps_the_newest_secrets(
-    hook_client: FlaskClient, hook_services: Services, partner: Any
+    loopback_client: FlaskClient, loopback_services: Services, partner: Any
 ) -> None:
-    created = hook_client.post(
+    created = loopback_client.post(
         "/api/webhooks",
         json={"url": "http://127.0.0.1:9/hook", "events": ["*"]},
         headers=partner.headers,
@@ -30,13 +30,15 @@ def test_rotation_never_fails_and_keeps_the_newest_secrets(
     endpoint_id = created.get_json()["id"]
     issued = [created.get_json()["secret"]]
     for _ in range(ROTATIONS):
-        rotated = hook_client.post(f"/api/webhooks/{endpoint_id}/rotate", headers=partner.headers)
+        rotated = loopback_client.post(
+            f"/api/webhooks/{endpoint_id}/rotate", headers=partner.headers
+        )
         assert rotated.status_code == 200, rotated.get_json()
         issued.append(rotated.get_json()["secret"])
 
-    record = hook_services.pb.get("webhook_endpoints", endpoint_id)
+    record = loopback_services.pb.get("webhook_endpoints", endpoint_id)
     assert len(record["signing_secrets"]) < 4000
-    signing = active_secrets(hook_services.settings.data_key, record)
+    signing = active_secrets(loopback_services.settings.data_key, record)
     # Newest first: the latest secret and the ones issued just before it, nothing older.
     assert signing == issued[::-1][:MAX_SIGNING_SECRETS]
 

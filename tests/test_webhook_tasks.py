@@ -17,9 +17,11 @@ from gateway.worker.queue import huey
 
 
 @pytest.fixture
-def immediate(hook_services: Services, inline_worker: Callable[[Services], Services]) -> Services:
+def immediate(
+    loopback_services: Services, inline_worker: Callable[[Services], Services]
+) -> Services:
     """Tasks run in-process on the services of the app that allows loopback receivers."""
-    return inline_worker(hook_services)
+    return inline_worker(loopback_services)
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_failed_attempt_is_rescheduled_by_eta(
-    hook_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
+    loopback_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
 ) -> None:
-    client = hook_app.test_client()
+    client = loopback_app.test_client()
     partner = make_partner()
     created = client.post(
         "/api/webhooks",
@@ -61,9 +63,9 @@ def test_failed_attempt_is_rescheduled_by_eta(
 
 
 def test_periodic_sweeper_fans_out_and_delivers(
-    hook_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
+    loopback_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
 ) -> None:
-    client = hook_app.test_client()
+    client = loopback_app.test_client()
     partner = make_partner()
     client.post(
         "/api/webhooks",

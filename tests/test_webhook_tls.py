@@ -128,38 +128,38 @@ def delivery_context(services: Services, ca_bundle: str = "") -> DeliveryContext
 
 
 def test_a_receiver_certificate_from_an_unknown_ca_is_refused(
-    hook_client: FlaskClient,
-    hook_services: Services,
+    loopback_client: FlaskClient,
+    loopback_services: Services,
     make_partner: Callable,
     tls_receiver: Receiver,
 ) -> None:
     partner = make_partner("TLS partner")
     assert tls_receiver.url.startswith("https://")
-    register(hook_client, partner.headers, tls_receiver.url, ["profile.created"])
-    new_profile_id(hook_client, partner.headers)
-    context = delivery_context(hook_services)
+    register(loopback_client, partner.headers, tls_receiver.url, ["profile.created"])
+    new_profile_id(loopback_client, partner.headers)
+    context = delivery_context(loopback_services)
     try:
         sweep(context)
     finally:
         context.close()
     assert tls_receiver.requests == []
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "pending" and row["last_status_code"] is None
     assert row["last_error"].startswith("SSLError")
     assert "CERTIFICATE_VERIFY_FAILED" in row["attempt_log"][0]["error"]
 
 
 def test_the_operators_ca_bundle_makes_the_receiver_trusted(
-    hook_client: FlaskClient,
-    hook_services: Services,
+    loopback_client: FlaskClient,
+    loopback_services: Services,
     make_partner: Callable,
     tls_receiver: Receiver,
     pki: Pki,
 ) -> None:
     partner = make_partner("TLS partner with CA")
-    endpoint = register(hook_client, partner.headers, tls_receiver.url, ["profile.created"])
-    profile_id = new_profile_id(hook_client, partner.headers)
-    context = delivery_context(hook_services, ca_bundle=str(pki.ca_pem))
+    endpoint = register(loopback_client, partner.headers, tls_receiver.url, ["profile.created"])
+    profile_id = new_profile_id(loopback_client, partner.headers)
+    context = delivery_context(loopback_services, ca_bundle=str(pki.ca_pem))
     try:
         sweep(context)
     finally:
@@ -167,7 +167,7 @@ def test_the_operators_ca_bundle_makes_the_receiver_trusted(
     [request] = tls_receiver.requests
     assert independent_verify(endpoint["secret"], request.headers, request.body)
     assert json.loads(request.body)["data"]["profile_id"] == profile_id
-    [row] = deliveries(hook_client, partner.headers)
+    [row] = deliveries(loopback_client, partner.headers)
     assert row["status"] == "succeeded" and row["last_status_code"] == 200
 
 
