@@ -16,9 +16,10 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway.cli_admin import add_admin_commands, run_admin_command
-from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer
+from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
@@ -184,6 +185,20 @@ def cmd_worker(settings: Settings, processes: int | None) -> int:
     return 0
 
 
+# What the stack writes at the top of EKYC_HOME (pb_data is tightened by PocketBaseServer).
+HOME_FILE_PATTERNS = ("queue.db*", "secrets.json", "pocketbase.log")
+
+
+def _make_home_private(home: Path) -> None:
+    """Tighten what an older version left 0644/0755 in ``home``: only the stack's own files and
+    pb_data, never anything else an operator keeps in that folder (EKYC_HOME may be shared)."""
+    make_private(home / "pb_data")
+    for pattern in HOME_FILE_PATTERNS:
+        for path in home.glob(pattern):
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o600)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ekyc`` argument parser."""
     parser = argparse.ArgumentParser(prog="ekyc", description=__doc__.splitlines()[0])
@@ -206,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.umask(PRIVATE_UMASK)  # inherited by PocketBase, gunicorn and the worker
     settings = Settings.from_env()
+    _make_home_private(settings.ekyc_home)
     configure_logging(settings.log_level, settings.log_json)  # to stderr: stdout is for results
     try:
         if args.command == "up":

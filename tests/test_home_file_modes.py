@@ -89,3 +89,43 @@ def test_the_ekyc_command_makes_its_home_and_queue_private(tmp_path: Path) -> No
                 worker.wait(timeout=10)
     assert (home / "secrets.json").exists()
     assert loose_modes(home) == []
+
+
+def test_a_home_made_before_is_tightened_once_and_nothing_else_is_touched(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "pb_data" / "storage" / "abc").mkdir(parents=True)
+    for path in [
+        home / "pb_data" / "data.db",
+        home / "pb_data" / "storage" / "abc" / "front.jpg",
+        home / "queue.db",
+        home / "queue.db-wal",
+        home / "operators-notes.txt",
+    ]:
+        path.write_bytes(b"x")
+        path.chmod(0o644)
+    for folder in [
+        home,
+        home / "pb_data",
+        home / "pb_data" / "storage",
+        home / "pb_data" / "storage" / "abc",
+    ]:
+        folder.chmod(0o755)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("EKYC_", "PB_", "POCKETBASE_", "REDIS_"))
+    }
+    env.update({"EKYC_HOME": str(home), "POCKETBASE_URL": "http://127.0.0.1:9"})
+    # Any command will do: PocketBase is not even reachable.
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "backup", "list"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert loose_modes(home / "pb_data") == []
+    assert stat.S_IMODE((home / "queue.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / "queue.db-wal").stat().st_mode) == 0o600
+    # Not the stack's: left as the operator made it.
+    assert stat.S_IMODE((home / "operators-notes.txt").stat().st_mode) == 0o644
