@@ -214,6 +214,44 @@ def test_query_strings_and_ids_never_answer_a_server_error(
     run()
 
 
+@pytest.mark.slow
+def test_capture_flow_json_routes_never_answer_a_server_error(
+    loopback_client: FlaskClient, targets: dict[str, Any]
+) -> None:
+    profile_id = new_profile_id(loopback_client, targets["headers"])
+    link = loopback_client.post(f"/api/profiles/{profile_id}/link", headers=targets["headers"])
+    assert link.status_code in (200, 201), link.get_json()
+    token = link.get_json()["redirect_url"].split("t=", 1)[1]
+    flow_bodies = (
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "accepted": json_values,
+                "type": json_values,
+                "country": json_values,
+                "prompts": json_values,
+            },
+        ).map(lambda body: json.dumps(body).encode())
+        | deep_bodies
+        | st.binary(max_size=200)
+    )
+
+    @FUZZ_SETTINGS
+    @given(
+        action=st.sampled_from(["start", "consent", "document", "challenge", "submit"]),
+        body=flow_bodies,
+        content_type=content_types,
+    )
+    def run(action: str, body: bytes, content_type: str) -> None:
+        path = f"/flow/api/{profile_id}/{action}"
+        response = loopback_client.post(
+            path, data=body, content_type=content_type, headers={"X-Capture-Token": token}
+        )
+        assert_not_a_server_error(response, f"POST {path}")
+
+    run()
+
+
 def test_rotation_can_be_repeated_without_limit(
     loopback_client: FlaskClient, targets: dict[str, Any]
 ) -> None:
