@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gateway.verification.documents.mrz_certainty import VALID, CharacterEvidence, field_statuses
 from gateway.verification.documents.mrz_layout import (
     DIGIT_PAIRS,
     FILLER,
@@ -50,10 +51,35 @@ class MrzReading:
     fields: dict[str, str]
     check_digits: list[CheckDigit]
     repairs: list[Repair] = field(default_factory=list)
+    # per reported field: valid / uncertain / invalid (see mrz_certainty)
+    field_status: dict[str, str] = field(default_factory=dict)
+    # how the OCR saw each kept character (None: typed text)
+    evidence: CharacterEvidence | None = None
+
+    @property
+    def char_margins(self) -> list[list[float]] | None:
+        return self.evidence.margins if self.evidence else None
 
     @property
     def all_check_digits_valid(self) -> bool:
         return all(c.valid for c in self.check_digits)
+
+    @property
+    def all_fields_valid(self) -> bool:
+        """Every check digit agrees and every field was read clearly: nothing for a human."""
+        return self.all_check_digits_valid and all(
+            status == VALID for status in self.field_status.values()
+        )
+
+    def set_evidence(self, evidence: CharacterEvidence) -> None:
+        """Record how the OCR saw each character and grade each field by it."""
+        self.evidence = evidence
+        self.field_status = field_statuses(
+            self.lines, self.layout, self.check_digits, evidence, checker=self._checker
+        )
+
+    def _checker(self, lines: list[str]) -> dict[str, bool]:
+        return {c.name: c.valid for c in _check_all(lines, self.layout, SPANS[self.layout])}
 
     @property
     def text(self) -> str:
@@ -122,11 +148,13 @@ def parse_mrz(
     fields["document_code"] = fields["document_code"].replace(FILLER, "")
     surname, given_names = _split_name(fields.pop("name"))
     fields["surname"], fields["given_names"] = surname, given_names
+    check_digits = _check_all(work, layout, spans)
     return MrzReading(
         layout=layout,
         lines=tuple(work),
         read_lines=read_lines,
         fields=fields,
-        check_digits=_check_all(work, layout, spans),
+        check_digits=check_digits,
         repairs=repairs,
+        field_status=field_statuses(work, layout, check_digits, None),
     )

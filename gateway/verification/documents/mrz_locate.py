@@ -1,9 +1,13 @@
 """Find the MRZ text lines in a photo and cut each one out straight.
 
-The MRZ is the only block of two or three long, equally long, evenly spaced lines of dark
-monospace characters on a document. Dark-on-light text survives a black-hat transform; closing it
-horizontally melts each line into one blob; the longest blobs that stack evenly are the MRZ. Each
-line is then cut out along its own rotated rectangle, which also undoes mild perspective.
+An MRZ is two or three long lines of equal length, pitch and spacing, made of many separate
+glyphs of one height, lying at an edge of the document. Dark-on-light ink survives a black-hat
+transform; closing it horizontally melts each text line into one blob. A blob is kept as a line
+only when it holds many glyph-sized pieces of ink and no piece spans a large part of it (a ruled
+line, a card edge or a form border is one long piece, whatever its neighbours). Lines are then
+grouped into stacks, two or three at a time, and the stacks ranked by how MRZ-like they are: the
+reader reads the best few and lets the check digits decide, so three evenly spaced lines of
+ordinary text cannot win just by being three.
 """
 
 from __future__ import annotations
@@ -14,7 +18,23 @@ import cv2
 import numpy as np
 
 WORK_WIDTH_PX = 1000
-LINE_HEIGHT_PX = 44  # tesseract reads OCR-B best with capitals ~30 px high
+LINE_HEIGHT_PX = 44  # the height the reader scales a line crop to
+# A line is at least this long on the work image (an MRZ spans ~90 % of its document, and the
+# document must fill ~30 % of the frame to be read at all).
+MIN_LINE_LENGTH_PX = 0.15 * WORK_WIDTH_PX
+# Glyph pieces a line must hold: an MRZ line has 30-44 glyphs; low resolution merges runs of
+# fillers, so a 30-glyph line of the real set counted 12 pieces at the least.
+MIN_GLYPH_PIECES = 10
+# No piece of ink may span more than this share of its line: glyphs are one cell wide (a run of
+# merged fillers about a quarter of a TD1 line), a ruled line or a card edge spans it all.
+MAX_PIECE_SHARE = 0.4
+# Ink runs this long on a single row are rules or edges, never glyph strokes: removed first.
+RULE_LENGTH_PX = 120
+# Two lines of one MRZ: parallel, within this length ratio, overlapping along their axis, and
+# spaced 1.1-3.2 line heights apart (OCR-B lines sit ~1.5 heights apart, centre to centre).
+MAX_ANGLE_DIFF_DEG = 3.0
+LENGTH_RATIO = (0.86, 1.16)
+SPACING_HEIGHTS = (1.05, 3.2)
 
 
 @dataclass(frozen=True)
@@ -26,6 +46,7 @@ class TextLine:
     height_px: float
     angle_deg: float
     box: np.ndarray  # 4x2, tl tr br bl
+    glyph_pieces: int = 0
 
 
 def _order_corners(points: np.ndarray, angle_deg: float) -> np.ndarray:
@@ -44,76 +65,161 @@ def _order_corners(points: np.ndarray, angle_deg: float) -> np.ndarray:
     return points[pick].astype(np.float32)
 
 
-def find_text_lines(gray: np.ndarray) -> list[TextLine]:
-    """Long, thin, dark text blobs (candidates for MRZ lines), longest first."""
-    height, width = gray.shape
-    scale = WORK_WIDTH_PX / width
-    small = cv2.resize(
-        gray, (WORK_WIDTH_PX, max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-    )
+def _ink_mask(small: np.ndarray, contrast_normalise: bool) -> np.ndarray:
+    """Dark strokes on a lighter ground, with long straight rules removed."""
+    if contrast_normalise:
+        # a faint MRZ (light print, a washed-out scan) loses to darker text under one global
+        # threshold: equalise contrast locally first
+        small = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(small)
     blackhat = cv2.morphologyEx(
         small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15))
     )
     _, mask = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    rules = cv2.morphologyEx(
+        mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (RULE_LENGTH_PX, 1))
+    )
+    rules |= cv2.morphologyEx(
+        mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, RULE_LENGTH_PX // 2))
+    )
+    return cv2.subtract(mask, cv2.dilate(rules, np.ones((3, 3), np.uint8)))
+
+
+def find_text_lines(gray: np.ndarray, *, contrast_normalise: bool = False) -> list[TextLine]:
+    """Long, thin blobs of many glyph-sized pieces of ink (candidate MRZ lines), longest first."""
+    height, width = gray.shape
+    scale = WORK_WIDTH_PX / width
+    small = cv2.resize(
+        gray,
+        (WORK_WIDTH_PX, max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
+    ink = _ink_mask(small, contrast_normalise)
     mask = cv2.morphologyEx(
-        mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (29, 3))
+        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (29, 3))
     )
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    blob_count, blob_labels, blob_stats, _ = cv2.connectedComponentsWithStats(mask)
+    piece_count, piece_labels, piece_stats, _ = cv2.connectedComponentsWithStats(ink)
+    # which blob each piece of ink fell in (0: none), and each blob's piece count and widest piece
+    inked = piece_labels > 0
+    piece_blob = np.zeros(piece_count, np.int32)
+    np.maximum.at(piece_blob, piece_labels[inked], blob_labels[inked])
+    piece_width = piece_stats[:, cv2.CC_STAT_WIDTH]
+    pieces = np.bincount(piece_blob[1:], minlength=blob_count)
+    widest = np.zeros(blob_count, np.int32)
+    np.maximum.at(widest, piece_blob[1:], piece_width[1:])
     lines = []
-    for contour in contours:
-        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+    for label in range(1, blob_count):
+        if pieces[label] < MIN_GLYPH_PIECES:
+            continue
+        x, y, bw, bh = blob_stats[label, :4]
+        if max(bw, bh) < MIN_LINE_LENGTH_PX:
+            continue
+        points = cv2.findNonZero((blob_labels[y : y + bh, x : x + bw] == label).astype(np.uint8))
+        (cx, cy), (w, h), angle = cv2.minAreaRect(points + np.array([x, y], np.int32))
         if w < h:
             w, h, angle = h, w, angle - 90
         if angle < -45:
             angle += 180
         if angle > 45:
             angle -= 180
-        if w < 0.18 * WORK_WIDTH_PX or h < 4 or w / h < 8:
+        if w < MIN_LINE_LENGTH_PX or h < 4 or w / h < 8:
+            continue
+        if widest[label] > MAX_PIECE_SHARE * w * abs(np.cos(np.radians(angle))) + 2:
             continue
         box = _order_corners(cv2.boxPoints(((cx, cy), (w, h), angle)) / scale, angle)
-        lines.append(TextLine((cx / scale, cy / scale), w / scale, h / scale, angle, box))
+        lines.append(
+            TextLine((cx / scale, cy / scale), w / scale, h / scale, angle, box, int(pieces[label]))
+        )
     return sorted(lines, key=lambda line: -line.length_px)
 
 
-def pick_mrz_lines(lines: list[TextLine]) -> list[TextLine]:
-    """The 2-3 longest lines of similar length, parallel and evenly stacked, top to bottom."""
-    best: list[TextLine] = []
-    for anchor in lines[:6]:
-        group = [
-            line
-            for line in lines
-            if 0.82 < line.length_px / anchor.length_px < 1.22
-            and abs(line.angle_deg - anchor.angle_deg) < 4
-        ]
+def _along_span(line: TextLine, origin: np.ndarray, along: np.ndarray) -> tuple[float, float]:
+    s = (line.box - origin) @ along
+    return float(s.min()), float(s.max())
+
+
+def _compatible(a: TextLine, b: TextLine) -> bool:
+    """Two lines that could belong to one MRZ: parallel, of a length, of a height, aligned."""
+    if abs(a.angle_deg - b.angle_deg) > MAX_ANGLE_DIFF_DEG:
+        return False
+    if not LENGTH_RATIO[0] < b.length_px / a.length_px < LENGTH_RATIO[1]:
+        return False
+    if not 0.6 < b.height_px / a.height_px < 1.65:
+        return False
+    along = np.array([np.cos(np.radians(a.angle_deg)), np.sin(np.radians(a.angle_deg))])
+    origin = np.asarray(a.centre)
+    a0, a1 = _along_span(a, origin, along)
+    b0, b1 = _along_span(b, origin, along)
+    overlap = min(a1, b1) - max(a0, b0)
+    return overlap > 0.8 * min(a1 - a0, b1 - b0)
+
+
+def _spacing_ok(upper: TextLine, lower: TextLine, gap_px: float) -> bool:
+    height = (upper.height_px + lower.height_px) / 2
+    return SPACING_HEIGHTS[0] * height <= gap_px <= SPACING_HEIGHTS[1] * height
+
+
+def candidate_stacks(lines: list[TextLine], limit: int = 4) -> list[list[TextLine]]:
+    """Stacks of 2-3 lines that could be an MRZ, top to bottom, likeliest first.
+
+    Likelier: longer lines (an MRZ spans its document), of more nearly equal length and
+    spacing, with fewer other text lines between the stack and the page's edge (the MRZ is the
+    last thing printed on its page, whichever way up).
+    """
+    lines = lines[:24]
+    scored: list[tuple[float, list[TextLine]]] = []
+    for anchor in lines:
         normal = np.array(
             [-np.sin(np.radians(anchor.angle_deg)), np.cos(np.radians(anchor.angle_deg))]
         )
-        offsets = sorted(
+        below = sorted(
             (
                 (float(np.dot(np.subtract(line.centre, anchor.centre), normal)), line)
-                for line in group
+                for line in lines
+                if line is not anchor and _compatible(anchor, line)
             ),
             key=lambda pair: pair[0],
         )
-        # keep the run of lines around the anchor spaced by < 2.6 line heights
-        stack = [line for _, line in offsets]
-        positions = [offset for offset, _ in offsets]
-        runs, current = [], [0]
-        for i in range(1, len(stack)):
-            if positions[i] - positions[i - 1] < 2.6 * anchor.height_px + 6:
-                current.append(i)
-            else:
-                runs.append(current)
-                current = [i]
-        runs.append(current)
-        for run in runs:
-            candidate = [stack[i] for i in run][-3:]
-            if len(candidate) >= 2 and len(candidate) > len(best):
-                best = candidate
-        if len(best) == 3:
+        below = [(offset, line) for offset, line in below if offset > 0]
+        for i, (gap, second) in enumerate(below):
+            if not _spacing_ok(anchor, second, gap):
+                continue
+            scored.append((_stack_score([anchor, second], lines, normal), [anchor, second]))
+            for gap_2, third in below[i + 1 :]:
+                step = gap_2 - gap
+                regular = _spacing_ok(second, third, step) and 0.8 < step / gap < 1.25
+                if regular and _compatible(second, third):
+                    stack = [anchor, second, third]
+                    scored.append((_stack_score(stack, lines, normal), stack))
+    scored.sort(key=lambda pair: -pair[0])
+    out: list[list[TextLine]] = []
+    for _, stack in scored:
+        if not any([id(x) for x in stack] == [id(x) for x in other] for other in out):
+            out.append(stack)
+        if len(out) == limit:
             break
-    return best
+    return out
+
+
+def _stack_score(stack: list[TextLine], lines: list[TextLine], normal: np.ndarray) -> float:
+    lengths = np.array([line.length_px for line in stack])
+    longest = max(line.length_px for line in lines)
+    equal = 1 - (lengths.max() - lengths.min()) / lengths.max()
+    members = {id(line) for line in stack}
+    offsets = [float(np.dot(line.centre, normal)) for line in lines if id(line) not in members]
+    top = float(np.dot(stack[0].centre, normal))
+    bottom = float(np.dot(stack[-1].centre, normal))
+    # other long text lines beyond the stack on its nearer side (short labels do not count)
+    above = sum(o < top for o in offsets)
+    under = sum(o > bottom for o in offsets)
+    return float(lengths.mean() / longest + equal - 0.08 * min(above, under))
+
+
+def pick_mrz_lines(lines: list[TextLine]) -> list[TextLine]:
+    """The likeliest MRZ stack (empty when none): kept for callers that want one answer."""
+    stacks = candidate_stacks(lines, limit=1)
+    return stacks[0] if stacks else []
 
 
 def cut_line(gray: np.ndarray, line: TextLine, margin: float = 0.5) -> np.ndarray:

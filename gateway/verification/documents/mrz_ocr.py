@@ -21,6 +21,9 @@ TEMPLATE_CAP_PX = 30
 FINE_SLACK_PITCH = 0.1
 VERTICAL_SCALES = (0.85, 0.93, 1.0, 1.08)
 SCALE_PROBE_GLYPHS = "<0OUDMIA58E"
+# Probes (which way up, which vertical scale) run at half size: a quarter of the pixels in both
+# band and template.
+PROBE_SCALE = 0.5
 OCRB_PATHS = [
     "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
     "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
@@ -67,6 +70,16 @@ def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     the margin is a separate run and is dropped).
     """
     _, binary = cv2.threshold(ink.astype(np.uint8), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    # a ruled line or a box drawn round the zone is one long run on a row: not text, and it
+    # would otherwise be the fullest row
+    rule_px = 2 * ink.shape[0]
+    rules = cv2.morphologyEx(
+        binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (rule_px, 1))
+    )
+    rules |= cv2.morphologyEx(
+        binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ink.shape[0] // 2))
+    )
+    binary = cv2.subtract(binary, cv2.dilate(rules, np.ones((3, 3), np.uint8)))
     rows = binary.mean(axis=1) / 255
     if rows.max() <= 0:
         return None
@@ -116,6 +129,9 @@ class LineRead:
     runners_up: str = ""
     margins: list[float] = field(default_factory=list)
     glyph_scores: list[np.ndarray] = field(default_factory=list)  # per cell, one per glyph
+    # the scaled ink band and each cell's left edge in it (for telling close glyphs apart)
+    band: np.ndarray | None = None
+    cell_x: list[int] = field(default_factory=list)
 
 
 def _scaled_band(band: np.ndarray, fx: float, fy: float) -> np.ndarray:
@@ -132,12 +148,162 @@ def _glyph_response(band: np.ndarray, glyphs: np.ndarray) -> np.ndarray:
     return np.nan_to_num(response, nan=-1.0)
 
 
-def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
+def _pitch_from_glyphs(ink: np.ndarray, top: int, bottom: int) -> float | None:
+    """The glyph pitch in crop pixels, from the period of the line's column ink profile.
+
+    Every MRZ cell holds a glyph (fillers too), so the profile repeats at the pitch whatever
+    stray ink (a stamp, a seal ring, a card edge) lies beyond either end of the line.
+    """
+    cap = bottom - top
+    profile = ink[top:bottom].mean(axis=0)
+    profile = profile - profile.mean()
+    if len(profile) < 8 * cap or not profile.any():
+        return None
+    spectrum = np.fft.rfft(profile, n=2 * len(profile))
+    correlation = np.fft.irfft(spectrum * np.conj(spectrum))[: len(profile)]
+    correlation /= correlation[0]
+    # OCR-B pitch is ~1.0 cap height (ICAO 2.54 mm cells); issuers print 0.8-1.6
+    lo, hi = max(2, int(0.6 * cap)), min(len(correlation) - 2, int(1.8 * cap))
+    if lo >= hi:
+        return None
+    lag = lo + int(np.argmax(correlation[lo:hi]))
+    if correlation[lag] < 0.15:
+        return None
+    # refine on the harmonics (the peak near k pitches pins the pitch to 1/k of a pixel)
+    pitch = float(lag)
+    for harmonic in (4, 8, 16, 32):
+        around = harmonic * pitch
+        lo, hi = round(around - pitch / 3), round(around + pitch / 3) + 1
+        if hi >= len(correlation) * 0.7:
+            break
+        peak = lo + int(np.argmax(correlation[lo:hi]))
+        if correlation[peak] < 0.1:
+            break
+        pitch = peak / harmonic
+    return pitch
+
+
+def _grid_start(
+    response: np.ndarray, step: float, char_count: int, slack: int
+) -> tuple[float, float]:
+    """Where the first of ``char_count`` cells ``step`` apart fits the glyphs best.
+
+    Each cell scores the best glyph's response near its predicted left edge; the grid is slid
+    along the whole line (and its pitch nudged by up to 3 %), so the cells land on the glyphs
+    found, not on the ink's first and last columns.
+    """
+    best_per_column = response.max(axis=0)
+    width = len(best_per_column)
+    kernel = np.ones((1, 2 * slack + 1), np.uint8)
+    tolerant = cv2.dilate(best_per_column[None, :].astype(np.float32), kernel)[0]
+    best_score, best_start, best_step = -np.inf, 0.0, step
+    for factor in (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03):
+        pitch = step * factor
+        span = pitch * (char_count - 1)
+        starts = np.arange(0, max(1.0, width - span), 1.0)
+        cells = np.round(starts[:, None] + pitch * np.arange(char_count)[None, :]).astype(int)
+        scores = np.where(cells < width, tolerant[np.minimum(cells, width - 1)], -1.0).sum(axis=1)
+        index = int(np.argmax(scores))
+        if scores[index] > best_score:
+            best_score, best_start, best_step = float(scores[index]), float(starts[index]), pitch
+    return best_start, best_step
+
+
+def _walk(
+    response: np.ndarray, start: float, step: float, char_count: int, slack: int
+) -> tuple[list[int], float]:
+    """Cell positions found walking from ``start``, each cell free to slide by ``slack``, and
+    the summed best response of those cells."""
+    expected = start
+    found_at, total = [], 0.0
+    for _ in range(char_count):
+        lo = max(0, round(expected) - slack)
+        hi = min(response.shape[1], round(expected) + slack + 1)
+        if lo < hi:
+            window = response[:, lo:hi]
+            flat = int(np.argmax(window))
+            found = lo + int(np.unravel_index(flat, window.shape)[1])
+            total += float(window.flat[flat])
+        else:
+            found = round(expected)
+            total -= 1.0
+        found_at.append(found)
+        expected = 0.5 * (found + step) + 0.5 * (expected + step)
+    return found_at, total
+
+
+@cache
+def _probe_glyphs() -> np.ndarray:
+    """The telling glyphs at ``PROBE_SCALE``: probing costs a sixteenth of full-size matching."""
+    glyphs, _ = templates()
+    chosen = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
+    return np.stack(
+        [cv2.resize(g, None, fx=PROBE_SCALE, fy=PROBE_SCALE, interpolation=cv2.INTER_AREA)
+         for g in chosen]
+    )  # fmt: skip
+
+
+def probe_fit(line_gray: np.ndarray, char_count: int) -> float:
+    """How well a few telling OCR-B glyphs fit the line (mean of the best cells, 0-1): a cheap
+    test of a candidate line, and of which way up it is, before reading it in full."""
+    glyphs, _ = templates()
+    ink = 255 - line_gray.astype(np.float32)
+    extent = _ink_extent(ink)
+    if extent is None:
+        return 0.0
+    top, bottom, left, right = extent
+    pitch = glyphs.shape[2]
+    measured = _pitch_from_glyphs(ink, top, bottom) or (right - left) / max(char_count - 0.3, 1)
+    scale = pitch / measured
+    pad_y = max(2, (bottom - top) // 3)
+    band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - (bottom - top)) : right + 1]
+    probe = _probe_glyphs()
+    band = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale)
+    if band.shape[0] < probe.shape[1] or band.shape[1] < probe.shape[2]:
+        return 0.0
+    best = _glyph_response(band, probe).max(axis=0)
+    return float(np.mean(np.sort(best)[-min(char_count, len(best)) :]))
+
+
+def _line_response(
+    ink: np.ndarray, extent: tuple[int, int, int, int], scale: float, glyphs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every glyph's match response along the band, at the vertical scale the glyphs fit best.
+
+    The vertical scale is the least certain (blur fattens the measured cap height, a tilted
+    card changes the height/pitch ratio): a few are scored on a few telling glyphs, then all
+    glyphs are matched at the chosen one only.
+    """
+    top, bottom, left, right = extent
+    cap = bottom - top
+    pitch = glyphs.shape[2]
+    pad_y = max(2, cap // 3)
+    band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - cap) : right + cap]
+    probe = _probe_glyphs()
+    chosen, best_fit = None, -np.inf
+    for vertical in VERTICAL_SCALES:
+        small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
+        if small.shape[0] < probe.shape[1] or small.shape[1] < probe.shape[2]:
+            continue
+        fit = float(np.mean(np.sort(_glyph_response(small, probe).max(axis=0))[-30:]))
+        if fit > best_fit:
+            chosen, best_fit = vertical, fit
+    if chosen is None:
+        return None
+    band_scaled = _scaled_band(band, scale, scale * chosen)
+    if band_scaled.shape[0] < glyphs.shape[1] or band_scaled.shape[1] < pitch:
+        return None
+    return band_scaled, _glyph_response(band_scaled, glyphs)
+
+
+def read_line(line_gray: np.ndarray, char_count: int, cache: dict | None = None) -> LineRead:
     """The line as ``char_count`` MRZ characters, with each cell's match score (0-1).
 
-    The crop is scaled so the ink spans ``char_count`` template pitches; cell centres are
-    predicted from the ink extent and each cell may slide a third of a pitch, which absorbs mild
-    perspective.
+    The pitch comes from the period of the glyphs (the ink extent only when that period cannot
+    be measured), the crop is scaled so it matches the templates' pitch, and the grid is placed
+    where the cells fit the glyphs best; each cell may then slide a third of a pitch, which
+    absorbs mild perspective. ``cache`` (one dict per crop) keeps the glyph responses, which do
+    not depend on the cell count, for a second layout tried on the same line.
     """
     glyphs, _ = templates()
     ink = 255 - line_gray.astype(np.float32)
@@ -145,46 +311,33 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
     if extent is None:
         return LineRead("")
     top, bottom, left, right = extent
-    cap = bottom - top
     pitch = glyphs.shape[2]
-    # N cells span the ink less about a third of a cell of side bearings
-    measured_pitch = (right - left) / max(char_count - 0.3, 1)
+    # stray ink at an end (or the wrong cell count) skews the extent: trust the glyphs' period
+    period = _pitch_from_glyphs(ink, top, bottom)
+    measured_pitch = period or (right - left) / max(char_count - 0.3, 1)
     scale = pitch / measured_pitch
-    pad_y = max(2, cap // 3)
-    x0 = max(0, left - cap)
-    band = ink[max(0, top - pad_y) : bottom + pad_y, x0 : right + cap]
-    # The vertical scale is the least certain (blur fattens the measured cap height, a tilted
-    # card changes the height/pitch ratio): try a few and keep the one the glyphs fit best.
-    # (scored on a few telling glyphs, then matched in full at the chosen scale only)
-    probe = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
-    chosen, best_fit = None, -np.inf
-    for vertical in VERTICAL_SCALES:
-        band_scaled = _scaled_band(band, scale, scale * vertical)
-        if band_scaled.shape[0] < glyphs.shape[1] or band_scaled.shape[1] < pitch:
-            continue
-        fit = float(np.mean(np.sort(_glyph_response(band_scaled, probe).max(axis=0))[-char_count:]))
-        if fit > best_fit:
-            chosen, best_fit = band_scaled, fit
-    if chosen is None:
-        return LineRead("")
-    response = _glyph_response(chosen, glyphs)
-    step = float(pitch)
-    slack = max(2, round(0.33 * step))
-    text_left = (left - x0) * scale
-    text_width = (right - left) * scale
-    # pass 1: walk the cells, each free to slide, to learn where the glyphs really sit
-    expected = text_left + (text_width - step * char_count) / 2
-    found_at = []
-    for _ in range(char_count):
-        lo = max(0, round(expected) - slack)
-        hi = min(response.shape[1], round(expected) + slack + 1)
-        if lo < hi:
-            window = response[:, lo:hi]
-            found = lo + int(np.unravel_index(int(np.argmax(window)), window.shape)[1])
-        else:
-            found = round(expected)
-        found_at.append(found)
-        expected = 0.5 * (found + step) + 0.5 * (expected + step)
+    key = round(scale, 4)
+    if cache is not None and key in cache:
+        band, response = cache[key]
+    else:
+        computed = _line_response(ink, extent, scale, glyphs)
+        if computed is None:
+            return LineRead("")
+        band, response = computed
+        if cache is not None:
+            cache[key] = computed
+    slack = max(2, round(0.33 * pitch))
+    start, step = _grid_start(response, float(pitch), char_count, max(1, round(0.1 * pitch)))
+    # pass 1: walk the cells, each free to slide, to learn where the glyphs really sit; the
+    # walk adapts to perspective (a pitch that grows along the line), which a straight grid
+    # does not, so it is also tried up to three cells either side of the grid start; the walk
+    # whose cells fit best is kept
+    best_walk: tuple[float, list[int]] = (-np.inf, [])
+    for shift in (-3, -2, -1, 0, 1, 2, 3):
+        found_at, total = _walk(response, start + shift * step, step, char_count, slack)
+        if total > best_walk[0]:
+            best_walk = (total, found_at)
+    found_at = best_walk[1]
     # pass 2: a smooth pitch (quadratic: perspective foreshortens a line) fitted to those
     # positions, outliers dropped, then a small slack only, so a wide glyph cannot win a cell by
     # sliding half a pitch (O against 0, U, D)
@@ -199,7 +352,7 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
             break
         fit = np.polyfit(index[keep], positions[keep], 2)
     fine_slack = max(1, round(FINE_SLACK_PITCH * step))
-    chars, scores, runners_up, margins = [], [], [], []
+    chars, scores, runners_up, margins, cell_x = [], [], [], [], []
     glyph_scores: list[np.ndarray] = []
     for i in range(char_count):
         centre = round(float(np.polyval(fit, i)))
@@ -211,9 +364,11 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
             runners_up.append("<")
             margins.append(0.0)
             glyph_scores.append(np.zeros(len(MRZ_ALPHABET), np.float32))
+            cell_x.append(max(0, min(centre, response.shape[1] - 1)))
             continue
         per_glyph = response[:, lo:hi].max(axis=1)
         char_index = int(np.argmax(per_glyph))
+        cell_x.append(lo + int(np.argmax(response[char_index, lo:hi])))
         chars.append(MRZ_ALPHABET[char_index])
         scores.append(float(per_glyph[char_index]))
         glyph_scores.append(per_glyph.copy())
@@ -221,4 +376,6 @@ def read_line(line_gray: np.ndarray, char_count: int) -> LineRead:
         second = int(np.argmax(per_glyph))
         runners_up.append(MRZ_ALPHABET[second])
         margins.append(scores[-1] - float(per_glyph[second]))
-    return LineRead("".join(chars), scores, "".join(runners_up), margins, glyph_scores)
+    return LineRead(
+        "".join(chars), scores, "".join(runners_up), margins, glyph_scores, band, cell_x
+    )
