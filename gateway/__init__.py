@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         partner_settings,
         profiles,
         reviewer,
+        usage,
         verifications,
         webhooks,
     )
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         docs.bp,
         intake.bp,
         verifications.bp,
+        usage.bp,
     ):
         app.register_blueprint(blueprint)
     return app

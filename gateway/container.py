@@ -22,6 +22,7 @@ from gateway.services.profiles import LinkConfig, ProfileService
 from gateway.services.request_signing import RequestVerifier
 from gateway.services.result_sink import ResultSink, ResultSinkConfig
 from gateway.services.usage import UsageMeter
+from gateway.services.usage_reports import UsageReports
 from gateway.services.webhooks.partner_api import WebhookService
 from gateway.settings import Settings
 
@@ -38,6 +39,7 @@ class Services:
     capture: CaptureService
     checks: CheckService
     usage: UsageMeter
+    usage_reports: UsageReports
     webhooks: WebhookService
     object_store: ObjectStore
     kyc_intake: KycIntakeService
@@ -101,6 +103,7 @@ class Services:
             ),
             checks=CheckService(max_upload_bytes=settings.max_upload_bytes),
             usage=UsageMeter(pb),
+            usage_reports=UsageReports(pb),
             webhooks=WebhookService(
                 pb,
                 data_key=settings.data_key,

@@ -2,9 +2,10 @@
 
 Each call is authenticated with a partner key, rate-limited per key, metered as one usage event
 (billed only when the check ran; ``UsageMeter.metered``) and answers with ``processing_ms`` and
-``usage``. Images come as strict base64 in JSON (multipart files are accepted for face match):
-bad base64 is a 422, more than the upload limit a 413, anything but JPEG/PNG/WebP by its bytes a
-415 (``CheckService`` and the upload gate).
+``usage``; with a monthly quota set for the check, a call past it is a 429 ``quota_exceeded``
+(``gateway.services.quotas``). Images come as strict base64 in JSON (multipart files are accepted
+for face match): bad base64 is a 422, more than the upload limit a 413, anything but JPEG/PNG/WebP
+by its bytes a 415 (``CheckService`` and the upload gate).
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def face_match() -> dict[str, Any]:
         threshold = data["threshold"] or float(principal.settings["face_match_threshold"])
         return services().checks.face_match(data["source"], data["target"], threshold)
 
-    return services().usage.metered(principal.partner_id, "face_match", run)
+    return services().usage.metered(
+        principal.partner_id, "face_match", run, settings=principal.settings
+    )
 
 
 @bp.post("/document/ocr")
@@ -103,7 +106,9 @@ def document_ocr() -> dict[str, Any]:
             min_age=int(principal.settings["min_age"]),
         )
 
-    return services().usage.metered(principal.partner_id, "document_ocr", run)
+    return services().usage.metered(
+        principal.partner_id, "document_ocr", run, settings=principal.settings
+    )
 
 
 @bp.post("/document/validate")
@@ -119,7 +124,9 @@ def document_validate() -> dict[str, Any]:
             body.get("mrz"), body.get("fields_"), min_age=int(principal.settings["min_age"])
         )
 
-    return services().usage.metered(principal.partner_id, "document_validate", run)
+    return services().usage.metered(
+        principal.partner_id, "document_validate", run, settings=principal.settings
+    )
 
 
 @bp.post("/liveness/analyze")
@@ -137,4 +144,6 @@ def liveness_analyze() -> dict[str, Any]:
             body["challenge"], body["frames"], mirrored=body["mirrored"]
         )
 
-    return services().usage.metered(principal.partner_id, "liveness", run)
+    return services().usage.metered(
+        principal.partner_id, "liveness", run, settings=principal.settings
+    )

@@ -29,6 +29,8 @@ log = structlog.get_logger("gateway.notifications")
 SMTP_TIMEOUT_S = 10.0
 # Waits before the 2nd, 3rd, ... attempt: 1 min, 5 min, 30 min, 2 h, 6 h, 16 h (~25 h in all).
 RETRY_DELAYS_S = (60, 300, 1800, 7200, 21600, 57600)
+# Also sent to the review address: a quota reaching 80 % or 100 % (gateway.services.quotas).
+QUOTA_EMAIL_EVENT = "quota.threshold_reached"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def review_address(partner: dict[str, Any]) -> str | None:
 def review_message(partner: dict[str, Any], event: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of the manual-review email (ids and reasons only)."""
     data = event.get("data") or {}
+    if event.get("type") == QUOTA_EMAIL_EVENT:
+        return quota_message(partner, data)
     reference = data.get("external_ref") or data.get("profile_id")
     reasons = data.get("reasons") or []
     lines = [
@@ -126,9 +130,24 @@ def notify_manual_review(pb: PocketBase, config: SmtpConfig, event: dict[str, An
     return True
 
 
+def quota_message(partner: dict[str, Any], data: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of the email announcing 80 % or 100 % of a monthly quota."""
+    percent = data.get("threshold_percent")
+    lines = [
+        f"{partner.get('name') or 'Your organisation'} has used {percent} % of its monthly"
+        f" {data.get('check')} quota ({data.get('used')} of {data.get('quota')}) in"
+        f" {data.get('period')}.",
+        "",
+        "Past 100 % the gateway answers 429 quota_exceeded until the quota resets"
+        f" ({data.get('resets_at')}) or the operator raises it.",
+    ]
+    return f"[eKYC] {percent} % of the {data.get('check')} quota used", "\n".join(lines)
+
+
 def wants_review_email(event: dict[str, Any]) -> bool:
-    """Whether an outbox event calls for the review email."""
-    return event.get("type") == "profile.manual_review"
+    """Whether an outbox event calls for the review email (a manual review, or a quota's 80 %
+    and 100 % thresholds)."""
+    return event.get("type") in ("profile.manual_review", QUOTA_EMAIL_EVENT)
 
 
 def attempt_review_email(

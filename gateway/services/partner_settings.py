@@ -20,6 +20,7 @@ import pycountry
 from gateway.errors import Forbidden, ValidationFailed
 from gateway.services.audit import append_audit
 from gateway.services.pocketbase import PocketBase
+from gateway.services.quotas import validate_quotas
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 # The liveness engineer's prompt names (gateway/verification/liveness/challenge.py PROMPTS).
@@ -27,9 +28,9 @@ LIVENESS_PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
 CHECKS = ("liveness", "face_match", "document", "kya", "registry")
 SCORED_FACTORS = ("liveness", "face_match", "document", "kya")
 REGISTRY_KINDS = ("national_id", "professional")
-# Keys only the operator may change: a partner must not raise its own rate limit, nor point the
-# worker's registry calls (which carry credentials) at a URL of its choosing.
-OPERATOR_ONLY_KEYS = frozenset({"rate_limit", "capture_upload_rate_limit", "registry"})
+# Keys only the operator may change: a partner must not raise its own rate limit or quotas, nor
+# point the worker's registry calls (which carry credentials) at a URL of its choosing.
+OPERATOR_ONLY_KEYS = frozenset({"rate_limit", "capture_upload_rate_limit", "registry", "quotas"})
 SECRET_PATHS = (("registry", "auth_header_value"),)
 REDACTED = "***"
 
@@ -58,6 +59,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "review_email": None,
     # Every request of this partner's keys must carry X-API-TIMESTAMP and X-API-SIGN.
     "require_signed_requests": False,
+    # {check: {monthly: N}}: N checks a calendar month (UTC), then 429 (gateway.services.quotas).
+    "quotas": {},
     "registry": {
         "enabled": False,
         "kind": "national_id",
@@ -233,6 +236,9 @@ def validate_settings(settings: dict[str, Any]) -> None:
     if email is not None and (not isinstance(email, str) or not _EMAIL.match(email)):
         errors.add("review_email", "must be an email address or null")
 
+    for path, messages in validate_quotas(settings.get("quotas")).items():
+        for message in messages:
+            errors.add(path, message)
     _validate_registry(errors, settings.get("registry"), required.get("registry") is True)
     if errors.items:
         raise ValidationFailed("Invalid partner settings", errors=errors.items)

@@ -11,7 +11,7 @@ function settingsProblems(settings) {
     "allowed_document_types", "allowed_countries", "link_ttl_s", "rate_limit",
     "capture_upload_rate_limit", "retention_days",
     "allowed_return_urls", "branding", "liveness", "kya", "review_email", "registry",
-    "require_signed_requests",
+    "require_signed_requests", "quotas",
   ];
   const problems = {};
   if (settings === null || settings === undefined) return problems;

@@ -29,7 +29,10 @@ PROFILE_EVENTS = (
     "profile.erased",
 )
 ENDPOINT_DISABLED = "webhook.endpoint_disabled"
-EVENT_TYPES = (*PROFILE_EVENTS, ENDPOINT_DISABLED)
+# Written by pb_hooks/usage.pb.js with the unit that reaches 80 % or 100 % of a monthly quota:
+# {check, threshold_percent, used, quota, period, resets_at}.
+QUOTA_THRESHOLD_REACHED = "quota.threshold_reached"
+EVENT_TYPES = (*PROFILE_EVENTS, ENDPOINT_DISABLED, QUOTA_THRESHOLD_REACHED)
 ALL_EVENTS = "*"
 # The only keys a payload may carry: a guard against a future caller adding PII by accident.
 PAYLOAD_KEYS = frozenset(

@@ -1,0 +1,37 @@
+"""``GET /api/usage``: a partner's own usage, per check or per day, and its quotas this month."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, request
+
+from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.openapi import documented
+from gateway.schemas.usage import UsageQuerySchema
+
+bp = Blueprint("usage", __name__, url_prefix="/api/usage")
+limiter.limit(partner_rate_limit)(bp)
+
+_query_schema = UsageQuerySchema()
+
+
+@bp.get("")
+@require_scope("partner")
+@documented(query=UsageQuerySchema)
+def get_usage() -> dict[str, Any]:
+    """The partner's metered checks from `from` to `to`, and its quotas this month.
+
+    `calls` counts every call, `billed` those that ran to a result, `refused` the rest.
+    """
+    query = _query_schema.load(request.args.to_dict())
+    principal = current_principal()
+    return services().usage_reports.partner_usage(
+        principal.partner_id,
+        principal.settings,
+        query.get("from_"),
+        query.get("to"),
+        query["group"],
+        now=datetime.now(UTC),
+    )

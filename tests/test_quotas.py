@@ -1,0 +1,262 @@
+"""Monthly quotas on the real app and PocketBase: exact under parallel requests from two app
+instances, a refused check gives its unit back, 429 with Retry-After to the next month past the
+quota, the 80 % and 100 % thresholds announced once (webhook outbox and review email)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import numpy as np
+from api_helpers import assert_problem
+from flask import Flask
+from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixture)
+
+from gateway import create_app
+from gateway.container import Services
+from gateway.services import notifications
+from gateway.services.partner_settings import set_partner_settings
+from gateway.services.pocketbase import PocketBase, PocketBaseConfig
+from gateway.services.quotas import QuotaExceeded, month_period, take_unit
+from gateway.services.usage import record_usage
+from gateway.services.webhooks.delivery import dispatch_events
+from gateway.settings import Settings
+from gateway.synthetic.identities import random_identity, td3_lines
+from gateway.worker.webhook_tasks import delivery_context
+
+VALID_MRZ = "\n".join(td3_lines(random_identity(np.random.default_rng(3))))
+
+
+def set_quota(services: Services, partner_id: str, check: str, monthly: int | None) -> None:
+    """Set a quota as the operator does (partners may not)."""
+    value = None if monthly is None else {"monthly": monthly}
+    set_partner_settings(
+        services.pb, partner_id, {"quotas": {check: value}}, actor="test", operator=True
+    )
+    services.keys.forget_partner(partner_id)
+
+
+def validate(app: Flask, headers: dict[str, str], mrz: str = VALID_MRZ):
+    return app.test_client().post("/v1/document/validate", json={"mrz": mrz}, headers=headers)
+
+
+def quota_events(services: Services, partner_id: str) -> list[dict]:
+    return services.pb.find(
+        "webhook_events",
+        "partner = {:p} && type = 'quota.threshold_reached'",
+        {"p": partner_id},
+        sort="created",
+    )
+
+
+def test_parallel_requests_from_two_apps_take_exactly_the_quota(
+    app: Flask, services: Services, make_settings: Callable[..., Settings], make_partner
+) -> None:
+    """Two app instances (own store clients and key caches, as two gunicorn processes have)
+    send 3x the quota at once: exactly the quota passes, every other call is a 429."""
+    partner = make_partner("Parallel quota")
+    quota = 7
+    set_quota(services, partner.partner_id, "document_validate", quota)
+    other_app = create_app(make_settings())
+    apps = [app, other_app]
+    start = threading.Barrier(12)
+
+    def call(index: int) -> int:
+        if index < 12:
+            start.wait()
+        return validate(apps[index % 2], partner.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = Counter(pool.map(call, range(3 * quota)))
+    assert statuses == {200: quota, 429: 2 * quota}
+
+    rows = services.pb.find("usage_events", "partner = {:p}", {"p": partner.partner_id})
+    assert len(rows) == quota and all(row["billed"] and row["counted"] for row in rows)
+    usage = app.test_client().get("/api/usage", headers=partner.headers).get_json()
+    assert usage["quotas"]["checks"]["document_validate"] == {
+        "monthly": quota,
+        "used": quota,
+        "remaining": 0,
+    }
+
+
+def test_take_unit_is_exact_across_separate_store_clients(services: Services, make_partner) -> None:
+    """The data layer's count-and-take alone: 16 clients (one connection each) race for 5 units."""
+    partner = make_partner("Race at the store")
+    config = services.pb.config
+    clients = [
+        PocketBase(PocketBaseConfig(config.url, config.email, config.password, config.timeout_s))
+        for _ in range(16)
+    ]
+    start = threading.Barrier(len(clients))
+    row = {"billed": False, "counted": True, "outcome": "pending", "processing_ms": 0}
+
+    def take(pb: PocketBase) -> bool:
+        start.wait()
+        try:
+            take_unit(pb, partner.partner_id, "liveness", 5, row, now=datetime.now(UTC))
+        except QuotaExceeded:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        taken = list(pool.map(take, clients))
+    assert taken.count(True) == 5
+
+
+def test_past_the_quota_a_429_with_retry_after_to_the_next_month(
+    app: Flask, services: Services, make_partner
+) -> None:
+    partner = make_partner("Quota 429")
+    set_quota(services, partner.partner_id, "document_validate", 2)
+    first = validate(app, partner.headers)
+    assert first.status_code == 200
+    assert first.get_json()["usage"] == {
+        "module": "document_validate",
+        "billed": True,
+        "quota": {"monthly": 2, "used": 1, "remaining": 1},
+    }
+    assert validate(app, partner.headers).status_code == 200
+    refused = validate(app, partner.headers)
+    body = assert_problem(refused, 429, "quota_exceeded")
+    period = month_period(datetime.now(UTC))
+    wait_s = (period.end - datetime.now(UTC)).total_seconds()
+    assert abs(int(refused.headers["Retry-After"]) - wait_s) < 5
+    assert body["check"] == "document_validate" and body["quota"] == 2 and body["used"] == 2
+    assert body["resets_at"] == period.end.isoformat().replace("+00:00", "Z")
+    # Other checks have no quota: they answer for themselves (here: a body without images).
+    other = app.test_client().post("/v1/face/match", json={}, headers=partner.headers)
+    assert_problem(other, 422, "validation_failed")
+    # The operator raises the quota: calls pass again at once.
+    set_quota(services, partner.partner_id, "document_validate", 3)
+    assert validate(app, partner.headers).status_code == 200
+
+
+def test_a_refused_check_gives_its_unit_back(app: Flask, services: Services, make_partner) -> None:
+    partner = make_partner("Quota refund")
+    set_quota(services, partner.partner_id, "document_validate", 2)
+    for _ in range(3):
+        assert_problem(validate(app, partner.headers, "NOT AN MRZ"), 422, "validation_failed")
+    assert validate(app, partner.headers).status_code == 200
+    assert validate(app, partner.headers).status_code == 200
+    assert validate(app, partner.headers).status_code == 429
+    rows = services.pb.find("usage_events", "partner = {:p}", {"p": partner.partner_id})
+    assert sorted((row["billed"], row["counted"]) for row in rows) == [
+        (False, False),
+        (False, False),
+        (False, False),
+        (True, True),
+        (True, True),
+    ]
+
+
+def test_thresholds_are_announced_once_per_period(
+    app: Flask, services: Services, make_partner
+) -> None:
+    partner = make_partner("Quota thresholds")
+    set_quota(services, partner.partner_id, "document_validate", 5)
+    for expected_events in (0, 0, 0, 1, 2):  # 80 % of 5 is the 4th unit, 100 % the 5th
+        assert validate(app, partner.headers).status_code == 200
+        assert len(quota_events(services, partner.partner_id)) == expected_events
+    for _ in range(3):
+        assert validate(app, partner.headers).status_code == 429
+    events = quota_events(services, partner.partner_id)
+    period = month_period(datetime.now(UTC)).label
+    assert [event["data"]["threshold_percent"] for event in events] == [80, 100]
+    assert events[1]["data"] == {
+        "check": "document_validate",
+        "threshold_percent": 100,
+        "used": 5,
+        "quota": 5,
+        "period": period,
+        "resets_at": month_period(datetime.now(UTC)).end.isoformat().replace("+00:00", "Z"),
+    }
+    assert events[0]["dedupe_key"] == f"quota:{partner.partner_id}:document_validate:{period}:80"
+
+
+def test_verifications_are_recorded_past_the_quota(services: Services, make_partner) -> None:
+    """The worker's verification already ran: it is recorded (and invoiced) whatever the quota,
+    and still announces the thresholds."""
+    partner = make_partner("Verification quota")
+    set_quota(services, partner.partner_id, "verification", 1)
+    for _ in range(2):
+        record_usage(
+            services.pb,
+            partner.partner_id,
+            "verification",
+            billed=True,
+            processing_ms=900,
+            outcome="approved",
+        )
+    record_usage(
+        services.pb,
+        partner.partner_id,
+        "verification",
+        billed=False,
+        processing_ms=5,
+        outcome="lease_lost",
+    )
+    rows = services.pb.find("usage_events", "partner = {:p}", {"p": partner.partner_id})
+    assert sorted(row["counted"] for row in rows) == [False, True, True]
+    assert [e["data"]["threshold_percent"] for e in quota_events(services, partner.partner_id)] == [
+        80,
+        100,
+    ]
+
+
+def test_partners_cannot_set_their_own_quotas(app: Flask, services: Services, partner) -> None:
+    client = app.test_client()
+    refused = client.patch(
+        "/api/settings", json={"quotas": {"liveness": {"monthly": 10**6}}}, headers=partner.headers
+    )
+    assert_problem(refused, 403, "forbidden")
+    for wrong in (
+        {"liveness": {"monthly": -1}},
+        {"liveness": {"monthly": "10"}},
+        {"selfie": {"monthly": 10}},
+        {"liveness": {"daily": 10}},
+        [],
+    ):
+        try:
+            set_partner_settings(
+                services.pb, partner.partner_id, {"quotas": wrong}, actor="test", operator=True
+            )
+        except Exception as error:
+            assert getattr(error, "code", None) == "validation_failed", wrong
+        else:
+            raise AssertionError(f"accepted {wrong!r}")
+
+
+def test_threshold_email_goes_to_the_review_address(
+    make_settings: Callable[..., Settings],
+    make_partner,
+    smtp: tuple[str, Inbox],  # noqa: F811
+    inline_worker: Callable[[Services], Services],
+) -> None:
+    url, inbox = smtp
+    app = create_app(make_settings(smtp_url=url))
+    services: Services = app.extensions["ekyc"]
+    inline_worker(services)
+    partner = make_partner("Quota mail partner")
+    set_partner_settings(
+        services.pb,
+        partner.partner_id,
+        {"review_email": "ops@partner.test", "quotas": {"document_validate": {"monthly": 1}}},
+        actor="test",
+        operator=True,
+    )
+    assert validate(app, partner.headers).status_code == 200
+    context = delivery_context(services)
+    dispatch_events(context)
+    dispatch_events(context)
+    mine = [m for to, m in inbox.messages if to == ["ops@partner.test"]]
+    # 80 % and 100 % of a quota of 1 are both reached by the one unit: two emails, once each.
+    assert sorted(m["Subject"] for m in mine) == [
+        "[eKYC] 100 % of the document_validate quota used",
+        "[eKYC] 80 % of the document_validate quota used",
+    ]
+    assert "(1 of 1)" in mine[0].get_payload(decode=True).decode()
+    assert notifications.wants_review_email({"type": "quota.threshold_reached"})
