@@ -25,6 +25,9 @@ MAX_JSON_DEPTH = 32
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _OPEN = (ord("{"), ord("["))
 _CLOSE = (ord("}"), ord("]"))
+_QUOTE = ord('"')
+_STRUCTURAL = np.zeros(256, dtype=bool)
+_STRUCTURAL[[_QUOTE, *_OPEN, *_CLOSE]] = True
 
 
 class JsonTooDeep(BadRequest):
@@ -37,16 +40,28 @@ class JsonInvalid(BadRequest):
 
 def json_depth(raw: bytes) -> int:
     """The deepest nesting of arrays and objects in ``raw`` (0 for a scalar)."""
-    structure = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
-    if structure.size == 0:
+    if b"\\" in raw:
+        # Escapes (a quote may be escaped): drop the strings first, brackets in them do not count.
+        raw = _JSON_STRING.sub(b"", raw)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    marks = data[np.flatnonzero(_STRUCTURAL[data])]  # quotes and brackets only: a few per KB
+    is_quote = marks == _QUOTE
+    # Without escapes, a bracket is inside a string exactly when an odd number of quotes precede
+    # it (after the strings were dropped, there are none left).
+    outside = (np.cumsum(is_quote) - is_quote) % 2 == 0
+    opens = ((marks == _OPEN[0]) | (marks == _OPEN[1])) & outside
+    closes = ((marks == _CLOSE[0]) | (marks == _CLOSE[1])) & outside
+    if opens.size == 0:
         return 0
-    steps = np.isin(structure, _OPEN).astype(np.int64) - np.isin(structure, _CLOSE)
-    return int(np.cumsum(steps).max(initial=0))
+    return int(np.cumsum(opens.astype(np.int32) - closes.astype(np.int32)).max(initial=0))
 
 
 def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``raw`` decoded, or a 400 problem for a body too deep or not JSON (never a 500)."""
-    depth = json_depth(raw)
+    # Fast path: with no more brackets than the limit, no nesting can exceed it (a body carrying
+    # base64 images has a handful: counting them is ~1 ms per 10 MB, the full scan ~25 ms per MB).
+    brackets = raw.count(b"[") + raw.count(b"{")
+    depth = json_depth(raw) if brackets > max_depth else 0
     if depth > max_depth:
         raise JsonTooDeep(f"The body nests {depth} levels; at most {max_depth} are accepted")
     try:
