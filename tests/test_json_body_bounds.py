@@ -4,12 +4,15 @@ size limit a 413 problem, before any route logic runs."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from api_helpers import assert_problem, new_profile_id
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.request_json import MAX_JSON_DEPTH, JsonTooDeep, json_depth, parse_json
 
@@ -92,3 +95,29 @@ def test_a_body_over_the_size_limit_is_a_413_problem(
         "/api/profiles", data=body, content_type="application/json", headers=partner.headers
     )
     assert_problem(response, 413, "payload_too_large")
+
+
+def reference_depth(value: Any) -> int:
+    """The nesting depth counted on the decoded value."""
+    if isinstance(value, list):
+        return 1 + max((reference_depth(item) for item in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((reference_depth(item) for item in value.values()), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='[]{}"\\ aé', max_size=8)
+json_documents = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(document=json_documents, ascii_only=st.booleans())
+def test_the_byte_count_agrees_with_the_decoded_depth(document: Any, ascii_only: bool) -> None:
+    raw = json.dumps(document, ensure_ascii=ascii_only).encode()
+    assert json_depth(raw) == reference_depth(document)
