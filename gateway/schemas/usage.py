@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import RAISE, Schema, fields, validate
+
+# Usage is recorded from 2026 on; the bounds keep day arithmetic away from year 1 and 9999.
+DAYS = validate.Range(date(2000, 1, 1), date(2999, 12, 31))
 
 
 class UsageQuerySchema(Schema):
@@ -11,8 +16,10 @@ class UsageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    from_ = fields.Date(data_key="from", metadata={"description": "first day (default: the 1st)"})
-    to = fields.Date(metadata={"description": "last day, included (default: today)"})
+    from_ = fields.Date(
+        data_key="from", validate=DAYS, metadata={"description": "first day (default: the 1st)"}
+    )
+    to = fields.Date(validate=DAYS, metadata={"description": "last day, included (default: today)"})
     group = fields.String(load_default="check", validate=validate.OneOf(("check", "day")))
 
 
