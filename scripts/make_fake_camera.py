@@ -77,27 +77,36 @@ class SelfieSchedule:
     ``start_jitter_s`` bounds the time from the footage turning full-size to the page's first
     neutral frame: the framing check in flight, its 300 ms pause, the next check, then the
     challenge request. Measured by tests/e2e/test_flow_to_decision.py (it prints
-    ``neutral_began_at_camera_s``): 0.6 s after the 3 s pre-roll on 2 busy shared cores.
+    ``neutral_began_at_camera_s``): 0.4-0.6 s after the 3 s pre-roll on 2 busy shared cores.
+    ``lookback_s`` is footage the verifier reads just before a prompt starts (3 frames at 12 a
+    second: whether the eyes were open before a blink, the path of a movement from its start).
     """
 
     framing_s: float = 3.0
     neutral_s: float = 1.0
     prompt_s: float = 2.5
     start_jitter_s: float = 1.0
+    lookback_s: float = 0.3
     tail_s: float = 1.0
 
-    def sure_window(self, position: int) -> tuple[float, float]:
-        """Seconds after the full-size footage starts during which prompt ``position`` is on
-        screen whatever the jitter."""
-        start = self.start_jitter_s + self.neutral_s + position * self.prompt_s
-        return start, self.neutral_s + (position + 1) * self.prompt_s
+    @property
+    def lead_s(self) -> float:
+        """Rest a movement's cut must hold before the movement starts: the prompt may appear
+        that late, and the verifier looks that far back."""
+        return self.start_jitter_s + self.lookback_s
+
+    def cut_start(self, position: int) -> float:
+        """Seconds after the full-size footage starts at which prompt ``position``'s cut goes
+        on: its lookback before the earliest time the prompt can appear."""
+        return self.neutral_s + position * self.prompt_s - self.lookback_s
 
 
 @dataclass(frozen=True)
 class SelfieScript:
-    """Which footage of one real clip the camera shows: ``movements`` in the challenge's order
-    (each a cut from just before to just after one labelled movement), with ``rest`` (stretches
-    where the person is at rest) filling the time before, between and after them."""
+    """Which footage of one real clip the camera shows: ``movements`` in the challenge's order,
+    each a continuous cut that starts ``SelfieSchedule.lead_s`` (1.3 s) of rest before one
+    labelled movement begins and ends after it; ``rest`` (stretches where the person looks at
+    the camera without a labelled movement) fills the time before and between the cuts."""
 
     clip: str
     rest: tuple[Cut, ...]
@@ -109,16 +118,16 @@ class FakeCameraError(RuntimeError):
 
 
 # Selfie cameras by name, each one person (one clip) answering one challenge order. d9.mp4: a man
-# with glasses (segments.csv ``d9_smile`` 10.0-12.0 s, ``d9_blink_c`` 14.93-15.10 s,
-# ``d9_blink_b`` 6.43-6.50 s); rest is where he looks at the camera without a labelled movement.
-D9_REST = (Cut(0.6, 2.2), Cut(12.3, 14.5), Cut(8.3, 9.5), Cut(15.9, 17.0))
+# with glasses (segments.csv: ``d9_smile`` starts at 10.0 s, visible from ~9.8 s; ``d9_blink_c``
+# 14.93-15.10 s; ``d9_blink_d``, slow, 17.33-17.73 s); rest is where he looks at the camera
+# without a labelled movement (not 3.5-4.7 s nor 7.0-8.2 s: he purses his lips there).
+D9_REST = (Cut(0.6, 2.2), Cut(12.3, 12.9), Cut(15.9, 17.0), Cut(18.6, 19.4))
+D9_SMILE = Cut(8.5, 11.0)
+D9_BLINK = Cut(13.6, 15.6)
+D9_SLOW_BLINK = Cut(16.0, 18.2)
 SELFIE_SCRIPTS = {
-    "selfie_smile_blink": SelfieScript(
-        "d9.mp4", rest=D9_REST, movements=(Cut(9.7, 11.2), Cut(14.6, 15.4))
-    ),
-    "selfie_blink_smile": SelfieScript(
-        "d9.mp4", rest=D9_REST, movements=(Cut(6.1, 6.9), Cut(9.7, 11.2))
-    ),
+    "selfie_smile_blink": SelfieScript("d9.mp4", rest=D9_REST, movements=(D9_SMILE, D9_BLINK)),
+    "selfie_blink_smile": SelfieScript("d9.mp4", rest=D9_REST, movements=(D9_SLOW_BLINK, D9_SMILE)),
 }
 
 
@@ -158,9 +167,10 @@ def still_to_y4m(rgb: np.ndarray, out_path: Path, size: tuple[int, int], frames:
 
 
 def selfie_cuts(script: SelfieScript, schedule: SelfieSchedule) -> list[Cut]:
-    """The full-size cuts, in order: rest until each movement's middle falls in the middle of
-    its prompt's sure window, the movement, and rest again for the tail. Rest is consumed, never
-    shown twice."""
+    """The full-size cuts, in order: each movement's cut goes on at ``schedule.cut_start`` of its
+    prompt, so its movement starts after the latest moment the prompt can appear and the
+    verifier's look back before the prompt and along the movement sees continuous footage; rest
+    fills the gaps and the tail. Rest is consumed, never shown twice."""
     pool = list(script.rest)
     cuts: list[Cut] = []
 
@@ -179,19 +189,15 @@ def selfie_cuts(script: SelfieScript, schedule: SelfieSchedule) -> list[Cut]:
 
     elapsed = 0.0
     for position, movement in enumerate(script.movements):
-        window_start, window_end = schedule.sure_window(position)
-        if movement.duration_s > window_end - window_start:
+        starts_at = schedule.cut_start(position)
+        if starts_at < elapsed - 1e-3:
             raise FakeCameraError(
-                f"{script.clip}: movement {movement} is longer than the "
-                f"{window_end - window_start:.1f} s a prompt surely stays on screen"
+                f"{script.clip}: movement {position - 1} runs into prompt {position}'s look back"
             )
-        starts_at = (window_start + window_end - movement.duration_s) / 2
-        if starts_at < elapsed:
-            raise FakeCameraError(f"{script.clip}: movements overlap in the schedule")
         take_rest(starts_at - elapsed)
         cuts.append(movement)
         elapsed = starts_at + movement.duration_s
-    end = schedule.neutral_s + schedule.prompt_s * len(script.movements) + schedule.tail_s
+    end = schedule.cut_start(len(script.movements)) + schedule.start_jitter_s + schedule.tail_s
     take_rest(end - elapsed)
     return cuts
 

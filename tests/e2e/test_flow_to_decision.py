@@ -39,9 +39,7 @@ from gateway.pb_server import PocketBaseServer
 from gateway.synthetic.documents import make_passport
 from gateway.verification.documents.normalize import normalize_country
 from gateway.verification.faces.recognition import detect_faces
-from tests.e2e.flow_support import read_link
-from tests.e2e.live_stack import LiveStack, live_stack
-from tests.e2e.test_flow_browser import (
+from tests.e2e.browser_support import (
     CAMERA_DIR,
     RETURN_PREFIX,
     Browsers,
@@ -49,6 +47,8 @@ from tests.e2e.test_flow_browser import (
     visible,
     wait_js,
 )
+from tests.e2e.flow_support import read_link
+from tests.e2e.live_stack import LiveStack, live_stack
 from tests.webhook_receiver import Receiver, independent_verify, start_receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_datasets]
@@ -116,23 +116,6 @@ def cameras(datasets_dir: Path) -> dict[tuple[str, str], Path]:
         order: build_selfie_camera(CAMERA_DIR, datasets_dir, SELFIE_SCRIPTS[name], name)
         for order, name in CAMERAS.items()
     }
-
-
-@pytest.fixture(scope="module")
-def browsers(playwright: Any) -> Iterator[Browsers]:
-    pool = Browsers(playwright)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from tests.e2e.test_flow_browser import CHROMIUM, playwright_api
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright_api.sync_playwright() as instance:
-        yield instance
 
 
 def take_selfie_in_order(
@@ -265,19 +248,45 @@ def webhook_secret(stack: LiveStack, receiver: Receiver) -> str:
     return hook.json()["secret"]
 
 
-def run_journey(
+@dataclass
+class Place:
+    """Everything a journey runs against: the stack, the receiver and its secret, the browsers,
+    the cameras, and where the clips are."""
+
+    stack: LiveStack
+    receiver: Receiver
+    secret: str
+    browsers: Browsers
+    cameras: dict[tuple[str, str], Path]
+    datasets_dir: Path
+
+
+@pytest.fixture
+def place(
     stack: LiveStack,
     receiver: Receiver,
-    page: Any,
-    camera: Path,
+    webhook_secret: str,
+    browsers: Browsers,
+    cameras: dict[tuple[str, str], Path],
+    datasets_dir: Path,
+) -> Place:
+    return Place(stack, receiver, webhook_secret, browsers, cameras, datasets_dir)
+
+
+def run_journey(
+    place: Place,
+    recorded: tuple[str, str],
     challenge_order: tuple[str, ...],
-    passport_path: Path,
-    fields: dict[str, str],
+    document_seed: int,
+    tmp_path: Path,
     steps: Steps,
-    secret: str,
 ) -> Journey:
-    """Create the profile as the partner, go through the flow in ``page`` until the challenge
-    comes in ``challenge_order``, submit, and wait for the worker's decision webhook."""
+    """Create the profile as the partner, go through the flow with the camera ``recorded``
+    until the challenge comes in ``challenge_order``, submit, and wait for the worker's decision
+    webhook."""
+    stack, receiver, camera = place.stack, place.receiver, place.cameras[recorded]
+    passport_path, fields = make_document(place.datasets_dir, document_seed, tmp_path)
+    page = place.browsers.page(camera)
     issuer = normalize_country(fields["issuing_state"]).alpha3
     created = stack.api(
         "POST",
@@ -322,7 +331,7 @@ def run_journey(
     )
     print(f"\ncapture in headless Chromium: {json.dumps(figures)}")
     request, event = wait_for_decision_webhook(receiver, link.profile_id)
-    assert independent_verify(secret, request.headers, request.body)
+    assert independent_verify(place.secret, request.headers, request.body)
     record = stack.services.pb.get("profiles", link.profile_id)
     return Journey(challenge, record, event, figures)
 
@@ -337,32 +346,14 @@ def make_document(datasets_dir: Path, seed: int, tmp_path: Path) -> tuple[Path, 
 
 
 def test_a_real_person_who_follows_the_prompts_is_approved_and_the_partner_told(
-    stack: LiveStack,
-    receiver: Receiver,
-    webhook_secret: str,
-    browsers: Browsers,
-    cameras: dict[tuple[str, str], Path],
-    datasets_dir: Path,
-    tmp_path: Path,
+    place: Place, tmp_path: Path
 ) -> None:
     order = ("smile", "blink")
-    passport, fields = make_document(datasets_dir, 19, tmp_path)
-    page = browsers.page(cameras[order])
-    journey = run_journey(
-        stack,
-        receiver,
-        page,
-        cameras[order],
-        order,
-        passport,
-        fields,
-        Steps("decision"),
-        webhook_secret,
-    )
+    journey = run_journey(place, order, order, 19, tmp_path, Steps("decision"))
     figures = journey.figures
     assert min(figures["fps_by_prompt"].values()) >= 10, figures
     assert figures["upload_bytes"] <= 3_000_000, figures
-    diagnosis = journey.diagnosis(stack)
+    diagnosis = journey.diagnosis(place.stack)
     assert {name: factor["status"] for name, factor in journey.factors.items()} == {
         "face_match": "pass",
         "liveness": "pass",
@@ -377,32 +368,16 @@ def test_a_real_person_who_follows_the_prompts_is_approved_and_the_partner_told(
 
 
 def test_the_same_person_out_of_the_challenged_order_is_not_approved(
-    stack: LiveStack,
-    receiver: Receiver,
-    webhook_secret: str,
-    browsers: Browsers,
-    cameras: dict[tuple[str, str], Path],
-    datasets_dir: Path,
-    tmp_path: Path,
+    place: Place, tmp_path: Path
 ) -> None:
     """The control: the same real footage, smiling when asked to blink and blinking when asked
     to smile (a recording replayed against a new challenge). Everything else passes; liveness
     must not, or the approval above proves nothing."""
     recorded = ("smile", "blink")
-    passport, fields = make_document(datasets_dir, 31, tmp_path)
-    page = browsers.page(cameras[recorded])
     journey = run_journey(
-        stack,
-        receiver,
-        page,
-        cameras[recorded],
-        ("blink", "smile"),
-        passport,
-        fields,
-        Steps("decision-wrong-order"),
-        webhook_secret,
+        place, recorded, ("blink", "smile"), 31, tmp_path, Steps("decision-wrong-order")
     )
-    diagnosis = journey.diagnosis(stack)
+    diagnosis = journey.diagnosis(place.stack)
     assert journey.factors["liveness"]["status"] == "fail", diagnosis
     assert journey.factors["face_match"]["status"] == "pass", diagnosis
     assert journey.record["status"] != "approved", diagnosis
