@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from gateway.auth import services
+from gateway.openapi import documented
 from gateway.routes import json_body
 from gateway.schemas.intake import KycProcessSchema
 
@@ -20,6 +21,15 @@ _process_schema = KycProcessSchema()
 
 
 @bp.post("")
+@documented(
+    body=KycProcessSchema,
+    status=202,
+    errors={
+        401: "Missing or wrong X-Service-Token",
+        502: "The object store refused the gateway's credentials",
+        503: "The object store did not answer",
+    },
+)
 def process() -> tuple[dict[str, Any], int]:
     """Queue a verification from object keys; a duplicate kycId gets the same job, once."""
     intake = services().kyc_intake
@@ -29,6 +39,7 @@ def process() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/<int:kyc_id>")
+@documented(errors={401: "Missing or wrong X-Service-Token"})
 def process_status(kyc_id: int) -> dict[str, Any]:
     """A job's status and, once decided, its result."""
     intake = services().kyc_intake
