@@ -17,6 +17,7 @@ from gateway.services.checks import CheckService
 from gateway.services.intake.kyc_service import IntakeConfig, KycIntakeService
 from gateway.services.intake.partner_verifications import PartnerVerificationService
 from gateway.services.object_store import ObjectStore, ObjectStoreConfig
+from gateway.services.operator import OperatorService
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
 from gateway.services.request_signing import RequestVerifier
@@ -40,6 +41,7 @@ class Services:
     checks: CheckService
     usage: UsageMeter
     usage_reports: UsageReports
+    operator: OperatorService
     webhooks: WebhookService
     object_store: ObjectStore
     kyc_intake: KycIntakeService
@@ -86,10 +88,11 @@ class Services:
                 link_ttl_s=settings.link_ttl_s,
             ),
         )
+        keys = KeyAuthenticator(pb, settings.valid_api_keys)
         return cls(
             settings=settings,
             pb=pb,
-            keys=KeyAuthenticator(pb, settings.valid_api_keys),
+            keys=keys,
             signatures=RequestVerifier(pb, settings.data_key),
             profiles=profiles,
             capture=CaptureService(
@@ -104,6 +107,7 @@ class Services:
             checks=CheckService(max_upload_bytes=settings.max_upload_bytes),
             usage=UsageMeter(pb),
             usage_reports=UsageReports(pb),
+            operator=OperatorService(pb, settings.data_key, forget_partner=keys.forget_partner),
             webhooks=WebhookService(
                 pb,
                 data_key=settings.data_key,

@@ -1,0 +1,156 @@
+"""The operator's ``ekyc`` commands for usage, plans, invoices and operator keys.
+
+Each goes through ``OperatorService`` with the actor ``operator:cli``, so the CLI's actions land
+in the audit log exactly as the operator API's do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from gateway.container import Services
+
+CLI_ACTOR = "operator:cli"
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _partner_id(services: Services, ref: str) -> str:
+    from gateway.services.partners import find_partner
+
+    return find_partner(services.pb, ref)["id"]
+
+
+def usage_report(services: Services, args: argparse.Namespace) -> int:
+    """A partner's usage in a month, per check (or per day with ``--by-day``)."""
+    from gateway.services.quotas import parse_month
+
+    period = parse_month(args.month)
+    last_day = date.fromordinal(period.end.date().toordinal() - 1)
+    report = services.operator.usage(
+        CLI_ACTOR,
+        _partner_id(services, args.partner),
+        period.start.date(),
+        last_day,
+        "day" if args.by_day else "check",
+        now=datetime.now(UTC),
+    )
+    if args.json:
+        _print(report)
+        return 0
+    print(f"usage {report['from']} .. {report['to']}")
+    for item in report["items"]:
+        day = f"{item['day']}  " if "day" in item else ""
+        print(
+            f"{day}{item['check']:<18} calls {item['calls']:>8}  billed {item['billed']:>8}"
+            f"  refused {item['refused']:>6}"
+        )
+    totals = report["totals"]
+    print(f"{'total':<18} calls {totals['calls']:>8}  billed {totals['billed']:>8}")
+    return 0
+
+
+def invoice(services: Services, args: argparse.Namespace) -> int:
+    """The invoice statement of a partner (or every partner on a plan) for a month."""
+    from gateway.services.billing import statement_csv
+
+    now = datetime.now(UTC)
+    if args.partner:
+        result = services.operator.statement(
+            CLI_ACTOR, _partner_id(services, args.partner), args.month, now=now
+        )
+        statements = [result]
+    else:
+        result = services.operator.statements(CLI_ACTOR, args.month, now=now)
+        statements = result["statements"]
+    if args.format == "csv":
+        print(statement_csv(statements), end="")
+    else:
+        _print(result)
+    return 0
+
+
+def plan_set(services: Services, args: argparse.Namespace) -> int:
+    """Create or replace a plan from its JSON."""
+    from gateway.errors import ValidationFailed
+
+    try:
+        body = json.loads(args.plan)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"The plan is not JSON: {exc}") from exc
+    plan, _created = services.operator.save_plan(CLI_ACTOR, args.code, body)
+    _print(plan)
+    return 0
+
+
+def plan_list(services: Services, args: argparse.Namespace) -> int:
+    """Every plan."""
+    _print(services.operator.list_plans(CLI_ACTOR)["items"])
+    return 0
+
+
+def plan_assign(services: Services, args: argparse.Namespace) -> int:
+    """Invoice a partner on a plan (``none``: on no plan)."""
+    code = None if args.code == "none" else args.code
+    _print(services.operator.set_plan(CLI_ACTOR, _partner_id(services, args.partner), code))
+    return 0
+
+
+def operator_key_create(services: Services, args: argparse.Namespace) -> int:
+    """A new operator key (admin scope only), shown once."""
+    from gateway.services.operator import create_operator_key
+
+    created = create_operator_key(services.pb, actor=CLI_ACTOR)
+    if args.json:
+        print(json.dumps(created))
+    else:
+        print(f"key_id:         {created['key_id']}\napi_key:        {created['api_key']}")
+        print("Store the key now: it is not shown again. It works on /api/operator only.")
+    return 0
+
+
+def add_billing_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``usage``, ``invoice``, ``plan`` and ``operator`` on the ``ekyc`` parser."""
+    usage = commands.add_parser("usage", help="metered usage")
+    usage_commands = usage.add_subparsers(dest="usage_command", required=True)
+    report = usage_commands.add_parser("report", help="a partner's usage in a month")
+    report.add_argument("partner", help="partner id, slug or name")
+    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--by-day", action="store_true", help="one line per day and check")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(admin_handler=usage_report)
+
+    statement = commands.add_parser("invoice", help="invoice statements priced from plans")
+    statement.add_argument("partner", nargs="?", help="partner id, slug or name (default: all)")
+    statement.add_argument("--month", required=True, help="YYYY-MM")
+    statement.add_argument("--format", choices=("json", "csv"), default="json")
+    statement.set_defaults(admin_handler=invoice)
+
+    plan = commands.add_parser("plan", help="plans: monthly fee, included units, unit prices")
+    plan_commands = plan.add_subparsers(dest="plan_command", required=True)
+    setting = plan_commands.add_parser("set", help="create or replace a plan")
+    setting.add_argument("code")
+    setting.add_argument(
+        "plan",
+        help='e.g. \'{"name": "Start", "currency": "EUR", "monthly_fee": 99, '
+        '"included": {"verification": 100}, "unit_prices": {"verification": 0.5}}\'',
+    )
+    setting.set_defaults(admin_handler=plan_set)
+    plan_commands.add_parser("list", help="every plan").set_defaults(admin_handler=plan_list)
+    assign = plan_commands.add_parser("assign", help="invoice a partner on a plan")
+    assign.add_argument("partner")
+    assign.add_argument("code", help="a plan code, or none")
+    assign.set_defaults(admin_handler=plan_assign)
+
+    operator = commands.add_parser("operator", help="operator API keys")
+    operator_commands = operator.add_subparsers(dest="operator_command", required=True)
+    key = operator_commands.add_parser("key", help="operator keys")
+    key_commands = key.add_subparsers(dest="operator_key_command", required=True)
+    making = key_commands.add_parser("create", help="a new operator key (admin scope), once")
+    making.add_argument("--json", action="store_true", help="print JSON")
+    making.set_defaults(admin_handler=operator_key_create)
