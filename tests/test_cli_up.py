@@ -98,7 +98,7 @@ def test_up_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
                 timeout=60,
             ).stdout
         )
-        assert set(created) == {"partner_id", "key_id", "api_key"}
+        assert set(created) == {"partner_id", "slug", "key_id", "api_key", "signing_secret"}
         response = requests.post(
             f"{url}/api/profiles",
             json={"external_ref": "up-1"},
