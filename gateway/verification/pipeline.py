@@ -249,6 +249,11 @@ def document_factor(
         raise InvalidPhoto("document", f"the document could not be read: {messages}")
     if result.get("document_valid") is None:
         return factor(NOT_CHECKED, None, ["the document could not be read"], result), fields
+    uncertain = [item for item in checks if item.get("status") == "uncertain"]
+    if uncertain and not failed:
+        # read, but a person must confirm some field: not passed, and not the applicant's fault
+        reasons = [f"{item.get('name')}: {item.get('detail')}" for item in uncertain]
+        return factor(NOT_CHECKED, None, reasons, result), fields
     reasons = [f"{item.get('name')}: {item.get('detail')}" for item in failed]
     return factor(FAIL, 0.0, reasons or ["the document is not valid"], result), fields
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not_checked"
+# Read, but not surely: a person must confirm it. Never counts as passed.
+UNCERTAIN = "uncertain"
 
 # ICAO 9303-3 transliterations that differ from dropping the accent; both spellings are accepted.
 TRANSLITERATIONS = {
@@ -117,6 +119,19 @@ def check_digits(check_digit_results: list[Any]) -> list[dict[str, str]]:
                 check(name, FAIL, f"printed {result.expected!r}, computed {result.computed}")
             )
     return out
+
+
+def mrz_field_certainty(field_status: Mapping[str, str]) -> dict[str, str]:
+    """One check over the per-field verdicts of an MRZ read, naming the fields a person must
+    confirm (``uncertain``: a close glyph the check digits cannot rule out, or a field with no
+    check digit read without a clear lead). Failed digits are reported by their own checks."""
+    uncertain = [name for name, status in field_status.items() if status == "uncertain"]
+    invalid = [name for name, status in field_status.items() if status == "invalid"]
+    if uncertain:
+        return check("mrz_fields", UNCERTAIN, "a person must confirm: " + ", ".join(uncertain))
+    if invalid:
+        return check("mrz_fields", FAIL, "check digit disagrees: " + ", ".join(invalid))
+    return check("mrz_fields", PASS, "every field read clearly and its check digits agree")
 
 
 def _first(mapping: Mapping[str, Any], *keys: str) -> Any:

@@ -111,9 +111,10 @@ def _type_check(document_hint: str, read_type: str) -> list[dict[str, str]]:
 
 
 def _verdict(checks: list[dict[str, str]], required: tuple[str, ...]) -> tuple[bool, float]:
-    """Valid when nothing failed and the required checks passed; confidence = share passed."""
+    """Valid when nothing failed or is uncertain and the required checks passed; confidence =
+    share passed."""
     by_name = {c["name"]: c["status"] for c in checks}
-    failed = any(c["status"] == C.FAIL for c in checks)
+    failed = any(c["status"] in (C.FAIL, C.UNCERTAIN) for c in checks)
     required_ok = all(by_name.get(name) == C.PASS for name in required)
     decided = [c for c in checks if c["status"] != C.NOT_CHECKED]
     share = sum(c["status"] == C.PASS for c in decided) / len(decided) if decided else 0.0
@@ -129,6 +130,7 @@ def _mrz_checks(
     today: dt.date,
 ) -> list[dict[str, str]]:
     out = C.check_digits(reading.check_digits)
+    out.append(C.mrz_field_certainty(reading.field_status))
     out += _country_checks(reading)
     out += _date_checks(fields, today, min_age)
     out += C.compare_with_applicant(
@@ -162,6 +164,7 @@ def validate_mrz(
         "checks": found,
         "confidence": confidence,
         "fields": fields,
+        "field_status": dict(reading.field_status),
         "repairs": [r.as_dict() for r in reading.repairs],
     }
 
@@ -301,6 +304,7 @@ def analyze_document(
         return {
             "detected": {"type": "unknown", "country": None, "confidence": 0.0},
             "fields": {},
+            "field_status": {},
             "checks": found,
             "document_valid": False,
             "confidence": 0.0,
@@ -338,6 +342,8 @@ def analyze_document(
             "confidence": detected_confidence,
         },
         "fields": fields,
+        # per field: valid / uncertain (a person must confirm) / invalid (its digit disagrees)
+        "field_status": dict(reading.field_status),
         "checks": found,
         "document_valid": valid,
         "confidence": confidence,
