@@ -94,3 +94,11 @@ def test_invalid_requests_fail(kwargs):
 
 def test_single_allowed_prompt_single_count_is_fine():
     assert issue_challenge(prompts_allowed=("blink",), count=1).prompts == ("blink",)
+
+
+def test_every_challenge_holds_a_head_turn_when_one_is_allowed():
+    for seed in range(200):
+        challenge = issue_challenge(count=2, rng=random.Random(seed))
+        assert {"turn_left", "turn_right"} & set(challenge.prompts)
+        assert all(a != b for a, b in zip(challenge.prompts, challenge.prompts[1:], strict=False))
+    assert issue_challenge(prompts_allowed=("blink", "smile"), count=2).prompts  # no turn allowed

@@ -86,7 +86,11 @@ class DocumentValidateSchema(Schema):
 
 
 class FrameSchema(Schema):
-    """One frame of a liveness sequence."""
+    """One frame of a liveness burst: a JPEG of the video element, its prompt, its time (ms).
+
+    Frames come in capture order: "neutral" frames first, then >= 10 per second under each
+    prompt of the challenge (docs/liveness.md).
+    """
 
     class Meta:
         unknown = RAISE

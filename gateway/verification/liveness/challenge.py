@@ -24,6 +24,7 @@ PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
 # segments, turn_right on the dev turn and turn_left on that turn mirrored left-right plus the
 # shared head-turn clip. `look_up` has no real example in the data, so it is not offered.
 OFFERED_PROMPTS = ("blink", "smile", "turn_left", "turn_right")
+TURN_PROMPTS = ("turn_left", "turn_right")
 DEFAULT_PROMPT_COUNT = 3
 DEFAULT_TTL_S = 600
 MAX_PROMPT_COUNT = 6
@@ -114,6 +115,7 @@ def issue_challenge(
         choice = candidates[0]
         pool.remove(choice)
         prompts.append(choice)
+    _include_a_turn(prompts, allowed, generator)
     issued_at = time.time() if now is None else float(now)
     return Challenge(
         id=secrets.token_urlsafe(12),
@@ -121,6 +123,21 @@ def issue_challenge(
         issued_at=issued_at,
         expires_at=issued_at + float(ttl_s),
     )
+
+
+def _include_a_turn(prompts: list[str], allowed: Sequence[str], generator) -> None:
+    """Put a head turn in every challenge whose allowed set has one (in place).
+
+    Measured (docs/liveness.md): two photos of the applicant shown in turn (eyes open, eyes
+    closed; neutral, smiling) pass the blink and smile rules at 10 fps, while a head turn made
+    from photos is refused (a jump between poses, a fade whose pixels do not move, a tilted
+    picture). A challenge is live only if every prompt is, so one turn protects the whole.
+    """
+    turns = [prompt for prompt in allowed if prompt in TURN_PROMPTS]
+    if not turns or any(prompt in TURN_PROMPTS for prompt in prompts):
+        return
+    position = generator.randrange(len(prompts))
+    prompts[position] = generator.choice(turns)
 
 
 def _check_prompts(prompts: Sequence[str]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from gateway.errors import ValidationFailed
 from gateway.verification.faces.recognition import DetectedFace, detect_faces
-from gateway.verification.images import decode_image
+from gateway.verification.images import MAX_IMAGE_PIXELS, decode_image
 from gateway.verification.liveness.landmark_sources import ExpressionMeasures, LandmarkSource
 from gateway.verification.liveness.pose import HeadGeometry, head_geometry
 
@@ -85,12 +85,26 @@ def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
             if not isinstance(image_bytes, bytes | bytearray):
                 raise ValidationFailed(f"{name}: no image", errors={name: "image"})
             digest = hashlib.sha256(image_bytes).hexdigest()
-            rgb = decode_image(bytes(image_bytes), field=name)
+            rgb = _decode(bytes(image_bytes), name)
         rgb = np.ascontiguousarray(rgb)  # OpenCV refuses views such as a flipped frame
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValidationFailed(f"{name}: expected HxWx3 uint8 RGB", errors={name: "rgb"})
         parsed.append(Frame(rgb=rgb, prompt=prompt, t_ms=float(t_ms), sha256=digest))
     return parsed
+
+
+def _decode(image_bytes: bytes, field: str) -> np.ndarray:
+    """Decode a frame; a JPEG without EXIF (what a browser canvas makes) takes OpenCV's path.
+
+    A burst holds ~100 frames: OpenCV decodes a 480 px JPEG in about half of Pillow's time with
+    the EXIF transpose. Without an EXIF block there is no orientation to apply, so the result is
+    the same; anything else (EXIF, PNG, WebP, damaged bytes) goes through `decode_image`.
+    """
+    if image_bytes[:2] == b"\xff\xd8" and b"Exif\x00\x00" not in image_bytes[:65536]:
+        bgr = cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is not None and bgr.shape[0] * bgr.shape[1] <= MAX_IMAGE_PIXELS:
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return decode_image(image_bytes, field=field)
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:

@@ -1,40 +1,46 @@
 """Verify a challenge from the frames captured under it: the liveness decision.
 
-The sequence is live when, all at once: the challenge has not expired; there are enough frames,
-in time order, close enough together, and not copies of one image; each prompt's frames show
-its movement, in the challenged order; one face is present throughout and it is one person (and
-the document's person, when a reference embedding is given). Passive cues are measured on one
-frame and reported as evidence; they never make a sequence live.
+The sequence is live when, all at once: the challenge has not expired; the frames are dense
+(>= 10 per second under each prompt), in time order, and no frame is an exact copy of another;
+one face is present throughout, followed by a 468-point mesh; each prompt's frames show its
+movement against the applicant's own neutral frames, in the challenged order, reached through
+intermediate poses with the pixels moving as the mesh does (not two photos, not a cross-fade),
+and not as a flat picture; and it is one person throughout (and the document's person, when a
+reference embedding is given). Passive cues are measured on one frame and reported as evidence;
+they never make a sequence live.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from gateway.verification.faces.recognition import MIN_FACE_PX
-from gateway.verification.liveness import decisions, identity
+from gateway.verification.liveness import identity, series
 from gateway.verification.liveness.challenge import Challenge
-from gateway.verification.liveness.frames import (
-    NEUTRAL_PROMPT,
-    Frame,
-    FrameMeasure,
-    measure_frame,
-    parse_frames,
-)
-from gateway.verification.liveness.landmark_sources import LandmarkSource, landmark_source_from_name
+from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames
+from gateway.verification.liveness.motion import motion_disagreement
 from gateway.verification.liveness.passive import analyze_passive
 from gateway.verification.liveness.planarity import PLANAR_CORRELATION, planar_fit
-from gateway.verification.liveness.pose import pitch_up_deg
 from gateway.verification.liveness.sequence import PromptBlock, Refusal, check_sequence
+from gateway.verification.liveness.tracking import TrackedFrame, track
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
+LANDMARK_SOURCE = "mediapipe_face_mesh"
 MAX_FACELESS_FRACTION = 0.25
+# Pixels against mesh along a movement's path (motion.py): total disagreement over total mesh
+# motion. Measured on the dev clips at 10 fps: real turns <= MOTION_MEASURED_GENUINE; cross-fades
+# of two stills >= MOTION_MEASURED_FADE (eval/liveness_eval.py, docs/liveness.md).
+MAX_MOTION_DISAGREEMENT = 0.5
+# Mesh motion below this (px per step, summed over the path) is too small to judge.
+MIN_PATH_MOTION_PX = 4.0
 
 
 @dataclass
@@ -73,28 +79,27 @@ def verify_challenge(
     *,
     now: float | None = None,
     reference_embedding: np.ndarray | None = None,
-    landmark_source: LandmarkSource | str | None = None,
+    landmark_source: str | None = None,
     mirrored: bool = False,
     identity_frames: str = "decisive",
 ) -> LivenessResult:
     """Decide liveness for `frames` (``[{rgb | image, prompt, t_ms}]``) captured under `challenge`.
 
-    `reference_embedding` is the document face's 128-D embedding: when given, the frames must
-    show that person. `mirrored` says the client flipped its frames left-right (then a turn to
-    the applicant's left appears as a turn to the right). `identity_frames` is "decisive" (the
-    first frame, each prompt's deciding frame and any frame where the face or the scene jumps
-    are embedded: bounded cost) or "all" (every frame: ~100-250 ms per frame here).
+    `frames` are a dense burst: "neutral" frames first (the reference), then >= 10 frames per
+    second under each prompt, in the challenged order. `reference_embedding` is the document
+    face's 128-D embedding: when given, the frames must show that person. `mirrored` says the
+    client flipped its frames left-right. `identity_frames` is "decisive" (the first frame,
+    each prompt's deciding frame and any frame where the face or scene jumps are embedded) or
+    "all" (every frame with a face: ~100 ms each). `landmark_source` must be None or
+    "mediapipe_face_mesh" (the only source the dense decisions are calibrated for).
     Malformed frames raise `ValidationFailed`; every other failure is a not-live result with a
     hint, never an exception.
     """
-    source = (
-        landmark_source_from_name(landmark_source or "regions")
-        if landmark_source is None or isinstance(landmark_source, str)
-        else landmark_source
-    )
+    if landmark_source not in (None, LANDMARK_SOURCE):
+        raise ValueError(f"landmark_source must be {LANDMARK_SOURCE!r}")
     if identity_frames not in {"decisive", "all"}:
         raise ValueError("identity_frames must be 'decisive' or 'all'")
-    state = _Verification(challenge, source)
+    state = _Verification(challenge)
     try:
         if challenge.is_expired(now):
             raise Refusal(
@@ -103,11 +108,9 @@ def verify_challenge(
         parsed = parse_frames(frames)
         state.frames = {"count": len(parsed)}
         blocks = check_sequence(challenge, parsed, state.frames)
-        measures = _measure(parsed, source, mirrored, state)
-        outcomes = _decide_prompts(blocks, measures, parsed, source, state)
-        _check_identity(
-            measures, outcomes, blocks, reference_embedding, identity_frames, parsed, state
-        )
+        tracked = _measure(parsed, mirrored, state)
+        _decide_prompts(blocks, tracked, parsed, state)
+        _check_identity(tracked, blocks, reference_embedding, identity_frames, parsed, state)
     except Refusal as refusal:
         state.refuse(refusal)
     return state.result()
@@ -116,10 +119,9 @@ def verify_challenge(
 class _Verification:
     """Collects what each step found, so every answer (even an early refusal) is complete."""
 
-    def __init__(self, challenge: Challenge, source: LandmarkSource) -> None:
+    def __init__(self, challenge: Challenge) -> None:
         self.challenge = challenge
-        self.source = source
-        self.outcomes: list[decisions.PromptOutcome] = []
+        self.outcomes: list[series.PromptOutcome] = []
         self.hints: list[str] = []
         self.hint_codes: list[str] = []
         self.refusal: Refusal | None = None
@@ -165,117 +167,100 @@ class _Verification:
             passive=self.passive,
             identity=self.identity,
             frames=self.frames,
-            landmark_source=self.source.name,
+            landmark_source=LANDMARK_SOURCE,
         )
 
 
-def _measure(
-    frames: list[Frame], source: LandmarkSource, mirrored: bool, state: _Verification
-) -> list[FrameMeasure]:
-    measures = [
-        measure_frame(position, frame, source, mirrored=mirrored)
-        for position, frame in enumerate(frames)
-    ]
-    with_face = [measure for measure in measures if measure.has_face]
+def _measure(frames: list[Frame], mirrored: bool, state: _Verification) -> list[TrackedFrame]:
+    tracked = track(frames, mirrored=mirrored)
+    with_face = [item for item in tracked if item.has_face]
     state.frames["with_face"] = len(with_face)
-    # Passive evidence from the first frame with a face (usually the neutral one).
-    if with_face:
-        first = with_face[0]
-        passive = analyze_passive(frames[first.index].rgb, face=first.face)
+    detected = [item for item in tracked if item.detected is not None]
+    if detected:
+        first = detected[0]
+        passive = analyze_passive(frames[first.index].rgb, face=first.detected)
         state.passive = passive.as_dict()
         state.passive_spoof_type = passive.spoof_type
-    faceless = len(measures) - len(with_face)
-    if faceless > MAX_FACELESS_FRACTION * len(measures):
+    faceless = len(tracked) - len(with_face)
+    if faceless > MAX_FACELESS_FRACTION * len(tracked):
         raise Refusal(
             "face_not_found",
-            f"No face was found in {faceless} of {len(measures)} frames; keep the face in view.",
+            f"No face was found in {faceless} of {len(tracked)} frames; keep the face in view.",
         )
-    if any(measure.second_face_large for measure in measures):
+    if any(item.second_face_large for item in tracked):
         raise Refusal("multiple_faces", "More than one face is in view; only the applicant.")
-    widths = [measure.face.width_px for measure in with_face]
+    widths = [item.detected.width_px for item in detected]
     if widths and float(np.median(widths)) < MIN_FACE_PX:
         raise Refusal("face_too_small", "The face is too small; come closer to the camera.")
-    return measures
+    return tracked
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """The applicant's own neutral levels, from the frames before the first prompt."""
+
+    open_level: float
+    mouth_width: float
+    mouth_lift: float
+    yaw_deg: float
+    pitch_deg: float
+    reference: TrackedFrame
+
+
+def _baseline(tracked: list[TrackedFrame]) -> _Baseline:
+    neutral = [item for item in tracked if item.prompt == NEUTRAL_PROMPT and item.has_face]
+    if not neutral:
+        raise Refusal("face_not_found", "No face in the neutral frames; look at the camera.")
+    yaw = series.median_or_nan([item.yaw_deg for item in neutral])
+    frontal = [item for item in neutral if abs(item.yaw_deg - yaw) <= series.FRONTAL_YAW_DEG]
+    return _Baseline(
+        open_level=series.upper_level([item.eye_openness for item in frontal]),
+        mouth_width=series.median_or_nan([item.mouth_width for item in frontal]),
+        mouth_lift=series.median_or_nan([item.mouth_lift for item in frontal]),
+        yaw_deg=yaw,
+        pitch_deg=series.median_or_nan([item.pitch_deg for item in frontal]),
+        reference=frontal[len(frontal) // 2] if frontal else neutral[0],
+    )
 
 
 def _decide_prompts(
     blocks: list[PromptBlock],
-    measures: list[FrameMeasure],
+    tracked: list[TrackedFrame],
     frames: list[Frame],
-    source: LandmarkSource,
     state: _Verification,
-) -> list[decisions.PromptOutcome]:
-    in_turn_block = {
-        position
-        for block in blocks
-        if block.prompt in {"turn_left", "turn_right"}
-        for position in block.positions
-    }
-    neutral = [m for m in measures if m.prompt == NEUTRAL_PROMPT and m.has_face]
-    if not neutral:
-        # No neutral frames: frames of non-turn prompts stand in; else the very first frame.
-        neutral = [m for m in measures if m.has_face and m.index not in in_turn_block]
-        neutral = neutral or [m for m in measures if m.has_face][:1]
-    baseline_yaw = decisions.median_or_nan([m.geometry.yaw_deg for m in neutral])
-    baseline_drop = decisions.median_or_nan([m.geometry.nose_drop_ratio for m in neutral])
+) -> list[series.PromptOutcome]:
+    base = _baseline(tracked)
 
-    def frontal(measure: FrameMeasure) -> bool:
-        return (
-            measure.has_face
-            and abs(measure.geometry.yaw_deg - baseline_yaw) <= decisions.FRONTAL_YAW_DEG
-        )
+    def frontal(item: TrackedFrame) -> bool:
+        return item.has_face and abs(item.yaw_deg - base.yaw_deg) <= series.FRONTAL_YAW_DEG
 
     outcomes = []
     for block in blocks:
-        block_measures = [measures[position] for position in block.positions]
-        outside = [m for m in measures if m.index not in block.positions and frontal(m)]
-        if block.prompt in {"turn_left", "turn_right"}:
-            outcome = decisions.turn_outcome(
-                block.prompt,
-                [m.geometry.yaw_deg if m.has_face else math.nan for m in block_measures],
-                baseline_yaw,
-            )
-        elif block.prompt == "look_up":
-            outcome = decisions.look_up_outcome(
-                [
-                    pitch_up_deg(m.geometry.nose_drop_ratio, baseline_drop)
-                    if m.has_face
-                    else math.nan
-                    for m in block_measures
-                ],
-                [m.geometry.yaw_deg if m.has_face else math.nan for m in block_measures],
-                baseline_yaw,
-            )
+        items = [tracked[position] for position in block.positions]
+        first = block.positions[0]
+        lookback = tracked[max(0, first - series.BLINK_LOOKBACK_FRAMES) : first]
+        if block.prompt in {"turn_left", "turn_right", "look_up"}:
+            outcome = _movement(block.prompt, items, lookback, base)
         elif block.prompt == "blink":
-            openness = [
-                m.expression.eye_openness if frontal(m) else math.nan for m in block_measures
-            ]
-            previous = measures[block.positions[0] - 1] if block.positions[0] > 0 else None
-            open_before = (
-                previous.expression.eye_openness
-                if previous is not None and frontal(previous)
-                else math.nan
-            )
-            open_level = decisions.upper_level(
-                [m.expression.eye_openness for m in outside] + openness
-            )
-            outcome = decisions.blink_outcome(
-                openness, open_level, source.blink_closed_ratio, open_before=open_before
+            outcome = series.blink_outcome(
+                [item.eye_openness if frontal(item) else math.nan for item in items],
+                base.open_level,
+                [item.eye_openness if frontal(item) else math.nan for item in lookback],
             )
         else:  # smile
-            neutral_width = decisions.median_or_nan(
-                [m.expression.mouth_width_ratio for m in outside]
-            )
-            outcome = decisions.smile_outcome(
-                [
-                    m.expression.mouth_width_ratio if frontal(m) else math.nan
-                    for m in block_measures
-                ],
-                neutral_width,
-                source.smile_widen_ratio,
+            outcome = series.smile_outcome(
+                [item.mouth_width if frontal(item) else math.nan for item in items],
+                [item.mouth_lift if frontal(item) else math.nan for item in items],
+                base.mouth_width,
+                base.mouth_lift,
+                [item.t_ms for item in items],
             )
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
-            outcome = _refuse_planar_motion(outcome, block, neutral[0], measures, frames, state)
+            # Only head movements: on a forming smile the lips deform and lose texture, and
+            # the pixel tracker disagreed with the mesh on 6 of 15 genuine dev smiles.
+            outcome = _refuse_fade(outcome, block, tracked, frames, state)
+        if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
+            outcome = _refuse_planar_motion(outcome, block, base.reference, tracked, frames, state)
         outcomes.append(outcome)
         if not outcome.satisfied:
             state.hint(f"prompt_not_satisfied:{block.prompt}", f"{block.prompt}: {outcome.reason}.")
@@ -289,18 +274,98 @@ def _decide_prompts(
     return outcomes
 
 
-def _refuse_planar_motion(
-    outcome: decisions.PromptOutcome,
+def _movement(
+    prompt: str, items: list[TrackedFrame], lookback: list[TrackedFrame], base: _Baseline
+) -> series.PromptOutcome:
+    """Turns on yaw (signed so the asked direction is positive), look_up on pitch."""
+    if prompt == "look_up":
+
+        def angle(item: TrackedFrame) -> float:
+            return (
+                item.pitch_deg
+                if abs(item.yaw_deg - base.yaw_deg) <= series.FRONTAL_YAW_DEG
+                else math.nan
+            )
+
+        baseline, threshold = base.pitch_deg, series.LOOK_UP_PITCH_DEG
+    else:
+        sign = 1.0 if prompt == "turn_left" else -1.0
+
+        def angle(item: TrackedFrame) -> float:
+            return sign * item.yaw_deg
+
+        baseline, threshold = sign * base.yaw_deg, series.TURN_YAW_DEG
+    return series.turn_outcome(
+        prompt,
+        [angle(item) if item.has_face else math.nan for item in items],
+        [item.t_ms for item in items],
+        baseline,
+        threshold_deg=threshold,
+        lookback_deg=[angle(item) if item.has_face else math.nan for item in lookback],
+        lookback_ms=[item.t_ms for item in lookback],
+    )
+
+
+def _refuse_fade(
+    outcome: series.PromptOutcome,
     block: PromptBlock,
-    reference: FrameMeasure,
-    measures: list[FrameMeasure],
+    tracked: list[TrackedFrame],
     frames: list[Frame],
     state: _Verification,
-) -> decisions.PromptOutcome:
+) -> series.PromptOutcome:
+    """Along the path to the peak the pixels must move as the mesh does (motion.py)."""
+    peak = block.positions[outcome.decisive_position]
+    start = max(block.positions[0] - series.BLINK_LOOKBACK_FRAMES, 0)
+    path = [item for item in tracked[start : peak + 1] if item.has_face]
+    disagreement = motion = 0.0
+    grays: dict[int, np.ndarray] = {}
+
+    def gray(index: int) -> np.ndarray:
+        if index not in grays:
+            grays[index] = cv2.cvtColor(frames[index].rgb, cv2.COLOR_RGB2GRAY)
+        return grays[index]
+
+    for earlier, later in itertools.pairwise(path):
+        if gray(earlier.index).shape != gray(later.index).shape:
+            continue
+        step_disagreement, step_motion = motion_disagreement(
+            gray(earlier.index), earlier.points, gray(later.index), later.points
+        )
+        disagreement += step_disagreement
+        motion += step_motion
+    if motion < MIN_PATH_MOTION_PX:
+        return outcome
+    ratio = disagreement / motion
+    if ratio <= MAX_MOTION_DISAGREEMENT:
+        return dataclasses.replace(outcome, motion_agreement=ratio)
+    state.hint(
+        "pixels_did_not_move",
+        f"{block.prompt}: the face's pixels did not move as a head does (disagreement "
+        f"{ratio:.2f} > {MAX_MOTION_DISAGREEMENT}); show your own face to the camera.",
+    )
+    return dataclasses.replace(
+        outcome,
+        satisfied=False,
+        motion_agreement=ratio,
+        reason=f"{outcome.reason}, but the pixels did not move with it (a fade between pictures)",
+    )
+
+
+def _refuse_planar_motion(
+    outcome: series.PromptOutcome,
+    block: PromptBlock,
+    reference: TrackedFrame,
+    tracked: list[TrackedFrame],
+    frames: list[Frame],
+    state: _Verification,
+) -> series.PromptOutcome:
     """A head movement that one plane explains is a picture being tilted: not satisfied."""
-    decisive = measures[block.positions[outcome.decisive_position]]
+    decisive = tracked[block.positions[outcome.decisive_position]]
     fit = planar_fit(
-        frames[reference.index].rgb, reference.face, frames[decisive.index].rgb, decisive.face
+        frames[reference.index].rgb,
+        reference.as_face(),
+        frames[decisive.index].rgb,
+        decisive.as_face(),
     )
     if fit < PLANAR_CORRELATION:
         return dataclasses.replace(outcome, planar_fit=fit)
@@ -317,7 +382,7 @@ def _refuse_planar_motion(
     )
 
 
-def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
+def _shortfall(outcomes: list[series.PromptOutcome]) -> float:
     """How clearly the unmet prompts were missed (0 = just short, 1 = no movement at all)."""
     gaps = []
     for outcome in outcomes:
@@ -333,26 +398,26 @@ def _shortfall(outcomes: list[decisions.PromptOutcome]) -> float:
 
 
 def _check_identity(
-    measures: list[FrameMeasure],
-    outcomes: list[decisions.PromptOutcome],
+    tracked: list[TrackedFrame],
     blocks: list[PromptBlock],
     reference_embedding: np.ndarray | None,
     identity_frames: str,
     frames: list[Frame],
     state: _Verification,
 ) -> None:
-    with_face = [m for m in measures if m.has_face]
+    with_face = [item for item in tracked if item.has_face]
     if identity_frames == "all":
         chosen = with_face
     else:
-        deciding = [
-            block.positions[outcome.decisive_position]
-            for block, outcome in zip(blocks, outcomes, strict=True)
-            if outcome.decisive_position is not None
-        ]
-        chosen = identity.frames_to_embed(with_face, [measures[p] for p in deciding])
+        # The first frame, the most frontal frame of the last prompt, and every frame entered
+        # by a jump: the mesh follows one face from frame to frame at 10+ fps, so another face
+        # can only come in with a jump in position, size or scene (identity.jump_frames).
+        # Embeddings cost ~100 ms each here; the decisive frames are not embedded separately.
+        last_block = [tracked[p] for p in blocks[-1].positions if tracked[p].has_face]
+        closing = min(last_block, key=lambda item: abs(item.yaw_deg), default=with_face[-1])
+        chosen = identity.frames_to_embed(with_face, [closing])
     report = identity.compare_identities(
-        [(frames[m.index].rgb, m) for m in chosen], reference_embedding
+        [(frames[item.index].rgb, item) for item in chosen], reference_embedding
     )
     state.identity = report.as_dict()
     if report.refusal_code:

@@ -1,0 +1,115 @@
+"""Latency of one three-prompt liveness challenge at the flow's frame rate, and the process RSS.
+
+The sequence is what the hosted flow sends: 1 s of neutral frames, then 2.5 s under each of
+three prompts, one frame every 100 ms (10 fps), each a 480 px JPEG at quality 80: 85 frames.
+Frames are real (../shared/datasets/liveness/real/d9.mp4: a blink, a smile, a slow blink of one
+person), so every step runs as in production, models loaded once beforehand as a worker does.
+Timed: `verify_challenge` from JPEG bytes to the result (decode, mesh, decisions, identity).
+
+Targets (issue 12): p95 <= 800 ms on 2 cores, worker RSS <= 400 MiB. The machine is shared, so
+a fixed CPU yardstick (the one bench/worker_bench.py uses) is timed between runs and printed.
+
+Usage (repo root): nice .venv/bin/python bench/liveness_bench.py [--runs 20] [--fps 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gateway.verification.faces.mesh import load_mesh_model  # noqa: E402
+from gateway.verification.faces.recognition import get_face_models  # noqa: E402
+from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
+
+CLIP = REPO.parent / "shared" / "datasets" / "liveness" / "real" / "d9.mp4"
+# (prompt, start s, seconds): d9's neutral before blink_b, then blink_b, the smile, blink_d.
+PLAN = (("neutral", 4.9, 1.0), ("blink", 5.9, 2.5), ("smile", 9.6, 2.5), ("blink", 16.0, 2.5))
+
+
+def reference_ms(rng: np.random.Generator) -> float:
+    """A fixed CPU workload: the yardstick (same as bench/worker_bench.py)."""
+    a = rng.standard_normal((256, 256))
+    started = time.perf_counter()
+    for _ in range(20):
+        a = np.tanh(a @ a.T / 256.0)
+    return (time.perf_counter() - started) * 1000.0
+
+
+def frames_at(fps: float) -> list[dict]:
+    capture = cv2.VideoCapture(str(CLIP))
+    clip_fps = capture.get(cv2.CAP_PROP_FPS)
+    video = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        height, width = bgr.shape[:2]
+        scale = 480 / max(height, width)
+        video.append(cv2.resize(bgr, (round(width * scale), round(height * scale))))
+    frames, t_ms = [], 0.0
+    for prompt, start_s, seconds in PLAN:
+        for k in range(round(seconds * fps)):
+            bgr = video[min(len(video) - 1, round((start_s + k / fps) * clip_fps))]
+            ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            frames.append({"image": encoded.tobytes(), "prompt": prompt, "t_ms": t_ms})
+            t_ms += 1000.0 / fps
+        t_ms += 500.0
+    return frames
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--fps", type=float, default=10.0)
+    args = parser.parse_args()
+    if not CLIP.is_file():
+        print(f"clip not found: {CLIP}", file=sys.stderr)
+        return 2
+    get_face_models()
+    load_mesh_model()
+    frames = frames_at(args.fps)
+    upload_bytes = sum(len(frame["image"]) for frame in frames)
+    now = time.time()
+    challenge = Challenge(
+        id="bench",
+        prompts=tuple(prompt for prompt, _, _ in PLAN[1:]),
+        issued_at=now,
+        expires_at=now + 3600,
+    )
+    rng = np.random.default_rng(0)
+    latencies, yardsticks, live = [], [], 0
+    verify_challenge(challenge, frames)  # warm-up (first-call allocations)
+    for _ in range(args.runs):
+        yardsticks.append(reference_ms(rng))
+        started = time.perf_counter()
+        result = verify_challenge(challenge, frames)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+        live += result.is_live
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    with open("/proc/loadavg") as handle:
+        load = handle.read().split()[0]
+    print(
+        f"three-prompt challenge at {args.fps:.0f} fps: {len(frames)} frames, "
+        f"{upload_bytes / 1e6:.2f} MB of JPEG; live in {live} of {args.runs} runs"
+    )
+    print(
+        f"verify_challenge: p50 {np.percentile(latencies, 50):.0f} ms, "
+        f"p95 {np.percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms "
+        f"(target p95 <= 800 ms)"
+    )
+    print(f"CPU yardstick: median {np.median(yardsticks):.1f} ms; load average at the end {load}")
+    print(f"peak RSS of this process: {rss_mib:.0f} MiB (target <= 400 MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

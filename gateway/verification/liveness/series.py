@@ -1,0 +1,291 @@
+"""Whether each prompt was performed, decided on the dense per-frame series (no images here).
+
+Every rule compares the applicant with their own neutral frames (the mesh's absolute values
+differ by person), and every rule needs a movement that starts and ends, seen at the capture
+rate: a blink is a dip that reopens, a smile a widening held for several frames, a turn a path
+through intermediate poses. Figures behind each threshold: docs/liveness.md (measured with
+eval/liveness_eval.py on ../shared/datasets/liveness/real, sampled as the flow samples).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Blink. Measured on the 13 dev blinks sampled at 10 fps at every phase offset: the lowest
+# eyelid ratio under the prompt is 0.43-0.68 of the person's open level (p75 of their neutral
+# frames); open eyes of a still or speaking face stay above ~0.85. Closed at <= 0.78 leaves
+# ~0.1 of margin on the genuine side; open again at >= 0.88.
+BLINK_CLOSED_RATIO = 0.78
+BLINK_OPEN_RATIO = 0.88
+# Frames before the prompt that still count for "open before the dip" (a quick applicant can
+# start blinking in the first frame under the prompt).
+BLINK_LOOKBACK_FRAMES = 3
+# Smile: mouth width (outer-eye units) against the neutral median, and the corners' lift above
+# the inner-lip midpoint. Measured on the 5 dev smiles at 10 fps: width 1.26-1.40x, lift
+# +0.030-0.083; thresholds at about half the weakest smile's change.
+SMILE_WIDEN_RATIO = 1.13
+SMILE_LIFT = 0.015
+SMILE_MIN_FRAMES = 2  # consecutive: a smile is held, a word's mouth shape passes
+# The widening's largest single step (10 fps) as a share of the whole: see docs/liveness.md.
+SMILE_MAX_STEP_FRACTION = 0.75
+# Turn. The mesh's yaw is compressed against true yaw (the dev turn described as 25-35 deg
+# reads 19-21 deg); the speaking, unturned faces of the dev clips wobble by up to +-8 deg.
+TURN_YAW_DEG = 12.0
+LOOK_UP_PITCH_DEG = 12.0
+FRONTAL_YAW_DEG = 20.0
+# A real turn passes through intermediate poses at the capture rate: no single step between
+# consecutive frames may carry more than this share of the turn (measured on the dev turn at
+# 10 fps: the largest step is 0.49-0.66 of the turn; two stills make one step of 1.0).
+TURN_MAX_STEP_FRACTION = 0.75
+# ...and no step may be longer in time than this (a hole in the capture hides the path); the
+# same bound as sequence.MAX_FRAME_GAP_IN_PROMPT_MS (the flow's measured gaps: 108-256 ms).
+TURN_MAX_STEP_MS = 300.0
+
+
+@dataclass(frozen=True)
+class PromptOutcome:
+    """One prompt's decision with the number it rests on, for the result and the reviewer."""
+
+    prompt: str
+    satisfied: bool
+    measured: float  # compared with `threshold`; NaN when nothing could be measured
+    threshold: float
+    decisive_position: int | None  # position in the prompt's frames of the frame that counts
+    reason: str
+    lower_is_better: bool = False
+    planar_fit: float | None = None
+    motion_agreement: float | None = None
+
+    @property
+    def strength(self) -> float:
+        """0 at the threshold, 1 when the measure is twice as far past it (or fully closed)."""
+        if not self.satisfied or not math.isfinite(self.measured) or self.threshold == 0:
+            return 0.0
+        if self.lower_is_better:
+            margin = (self.threshold - self.measured) / self.threshold
+        else:
+            margin = self.measured / self.threshold - 1.0
+        return float(min(1.0, max(0.0, margin)))
+
+    def as_dict(self) -> dict:
+        body = {
+            "prompt": self.prompt,
+            "satisfied": self.satisfied,
+            "measured": None if not math.isfinite(self.measured) else round(self.measured, 3),
+            "threshold": self.threshold,
+            "reason": self.reason,
+        }
+        if self.planar_fit is not None:
+            body["planar_fit"] = round(self.planar_fit, 3)
+        if self.motion_agreement is not None:
+            body["motion_agreement"] = round(self.motion_agreement, 3)
+        return body
+
+
+def _failed(prompt: str, threshold: float, reason: str, measured: float = math.nan):
+    return PromptOutcome(prompt, False, measured, threshold, None, reason)
+
+
+def blink_outcome(
+    openness: Sequence[float], open_level: float, lookback: Sequence[float] = ()
+) -> PromptOutcome:
+    """A dip to BLINK_CLOSED_RATIO of the open level with open eyes before and after it.
+
+    `openness` are the prompt's frames in time order (NaN where the face was turned or lost);
+    `lookback` the few frames just before the prompt, which may hold the "open before".
+    """
+    if not math.isfinite(open_level) or open_level <= 0:
+        return _failed("blink", BLINK_CLOSED_RATIO, "no open-eye level in the neutral frames")
+    values = [*lookback, *openness]
+    ratios = np.array([v / open_level if math.isfinite(v) else np.nan for v in values])
+    offset = len(lookback)
+    best: tuple[float, int] | None = None
+    for position in range(offset, len(ratios)):
+        ratio = ratios[position]
+        if not math.isfinite(ratio) or ratio > BLINK_CLOSED_RATIO:
+            continue
+        before, after = ratios[:position], ratios[position + 1 :]
+        if (
+            np.nanmax(before, initial=-1.0) >= BLINK_OPEN_RATIO
+            and (np.nanmax(after, initial=-1.0) >= BLINK_OPEN_RATIO)
+            and (best is None or ratio < best[0])
+        ):
+            best = (float(ratio), position - offset)
+    lowest = (
+        float(np.nanmin(ratios[offset:], initial=math.inf)) if len(ratios) > offset else math.nan
+    )
+    if best is None:
+        if math.isfinite(lowest) and lowest <= BLINK_CLOSED_RATIO:
+            reason = "eyes closed but not seen open on both sides of the dip"
+        else:
+            reason = (
+                f"eyes never closed: lowest eyelid ratio {lowest:.2f} of the open level "
+                f"(needs <= {BLINK_CLOSED_RATIO:.2f})"
+            )
+        return PromptOutcome("blink", False, lowest, BLINK_CLOSED_RATIO, None, reason, True)
+    return PromptOutcome(
+        "blink",
+        True,
+        best[0],
+        BLINK_CLOSED_RATIO,
+        best[1],
+        f"eyelids closed to {best[0]:.2f} of the open level and reopened",
+        True,
+    )
+
+
+def smile_outcome(
+    widths: Sequence[float],
+    lifts: Sequence[float],
+    neutral_width: float,
+    neutral_lift: float,
+    times_ms: Sequence[float] | None = None,
+) -> PromptOutcome:
+    """Mouth wider by SMILE_WIDEN_RATIO and corners lifted, in SMILE_MIN_FRAMES frames in a row.
+
+    With `times_ms`, the widening must also build up through intermediate frames (as a turn
+    must): a smile takes ~0.3-0.5 s to form, a switch between two photos one frame.
+    """
+    if not math.isfinite(neutral_width) or neutral_width <= 0 or not math.isfinite(neutral_lift):
+        return _failed("smile", SMILE_WIDEN_RATIO, "no neutral mouth")
+    widening = np.array([w / neutral_width if math.isfinite(w) else np.nan for w in widths])
+    lift = np.array([v - neutral_lift if math.isfinite(v) else np.nan for v in lifts])
+    smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
+    run_start, best_run = None, (0, None)
+    for position, on in enumerate([*smiling, False]):
+        if on and run_start is None:
+            run_start = position
+        elif not on and run_start is not None:
+            if position - run_start > best_run[0]:
+                best_run = (position - run_start, run_start)
+            run_start = None
+    length, start = best_run
+    if length >= SMILE_MIN_FRAMES:
+        held = widening[start : start + length]
+        measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames
+        decisive = start + int(np.argmax(held))
+        if times_ms is not None:
+            largest, longest = path_steps(widening - 1.0, np.asarray(times_ms, float), decisive)
+            total = float(widening[decisive] - 1.0)
+            if largest > SMILE_MAX_STEP_FRACTION * total or longest > TURN_MAX_STEP_MS:
+                return PromptOutcome(
+                    "smile",
+                    False,
+                    measured,
+                    SMILE_WIDEN_RATIO,
+                    None,
+                    f"the mouth jumped {largest:.2f} of its {total:.2f} widening between two "
+                    "frames: a real smile forms through the shapes in between",
+                )
+        return PromptOutcome(
+            "smile",
+            True,
+            measured,
+            SMILE_WIDEN_RATIO,
+            decisive,
+            f"mouth {measured:.2f}x its neutral width, corners lifted, for {length} frames",
+        )
+    peak = float(np.nanmax(widening, initial=math.nan)) if widening.size else math.nan
+    return PromptOutcome(
+        "smile",
+        False,
+        peak,
+        SMILE_WIDEN_RATIO,
+        None,
+        f"no smile held: mouth widened at most {peak:.2f}x (needs {SMILE_WIDEN_RATIO:.2f}x with "
+        f"the corners lifted in {SMILE_MIN_FRAMES} frames in a row)",
+    )
+
+
+def turn_outcome(
+    prompt: str,
+    angles_deg: Sequence[float],
+    times_ms: Sequence[float],
+    baseline_deg: float,
+    *,
+    threshold_deg: float = TURN_YAW_DEG,
+    lookback_deg: Sequence[float] = (),
+    lookback_ms: Sequence[float] = (),
+) -> PromptOutcome:
+    """A head movement (yaw for turns, pitch for look_up) past the threshold, reached gradually.
+
+    `angles_deg` are already signed so that the asked direction is positive. The path from the
+    last frame near neutral to the peak must pass through intermediate poses: no step may carry
+    more than TURN_MAX_STEP_FRACTION of the movement or last longer than TURN_MAX_STEP_MS.
+    """
+    if not math.isfinite(baseline_deg):
+        return _failed(prompt, threshold_deg, "no head pose in the neutral frames")
+    changes = np.array([a - baseline_deg for a in [*lookback_deg, *angles_deg]], dtype=float)
+    times = np.array([*lookback_ms, *times_ms], dtype=float)
+    offset = len(lookback_deg)
+    block = changes[offset:]
+    if not np.isfinite(block).any():
+        return _failed(prompt, threshold_deg, "no head pose measured under the prompt")
+    peak_position = offset + int(np.nanargmax(block))
+    peak = float(changes[peak_position])
+    direction = {"turn_left": "left", "turn_right": "right"}.get(prompt, "up")
+    if peak < threshold_deg:
+        return _failed(
+            prompt,
+            threshold_deg,
+            f"head moved {peak:.0f} deg {direction} from neutral (needs {threshold_deg:.0f})",
+            peak,
+        )
+    largest_step, longest_ms = path_steps(changes, times, peak_position)
+    if largest_step > TURN_MAX_STEP_FRACTION * peak or longest_ms > TURN_MAX_STEP_MS:
+        return PromptOutcome(
+            prompt,
+            False,
+            peak,
+            threshold_deg,
+            None,
+            f"head pose jumped {largest_step:.0f} of {peak:.0f} deg between two frames "
+            f"({longest_ms:.0f} ms apart at most): a real movement passes through the poses "
+            "in between",
+        )
+    return PromptOutcome(
+        prompt,
+        True,
+        peak,
+        threshold_deg,
+        peak_position - offset,
+        f"head moved {peak:.0f} deg {direction} from neutral through intermediate poses",
+    )
+
+
+def path_steps(changes: np.ndarray, times: np.ndarray, peak_position: int) -> tuple[float, float]:
+    """(largest step, longest gap in ms) on the way up to the peak of a movement.
+
+    The path starts at the last frame before the peak that is still within a quarter of the
+    movement (NaN frames skipped). Two stills make one step that carries the whole movement.
+    """
+    peak = float(changes[peak_position])
+    start = peak_position
+    while start > 0 and not (
+        math.isfinite(changes[start - 1]) and changes[start - 1] <= 0.25 * peak
+    ):
+        start -= 1
+    start = max(start - 1, 0)
+    path = [
+        (times[i], changes[i]) for i in range(start, peak_position + 1) if np.isfinite(changes[i])
+    ]
+    steps = [(b[1] - a[1], b[0] - a[0]) for a, b in itertools.pairwise(path)]
+    largest = max((abs(step) for step, _ in steps), default=peak)
+    longest = max((duration for _, duration in steps), default=math.inf)
+    return float(largest), float(longest)
+
+
+def median_or_nan(values: Sequence[float]) -> float:
+    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    return float(np.median(finite)) if finite.size else math.nan
+
+
+def upper_level(values: Sequence[float], percentile: float = 75.0) -> float:
+    """The open-eye level: a high percentile, so a blink among the neutral frames does not count."""
+    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    return float(np.percentile(finite, percentile)) if finite.size else math.nan

@@ -1,0 +1,131 @@
+"""The face followed through a dense burst of frames: one mesh and its measures per frame.
+
+At the flow's 10+ frames per second, running dlib's detector on every frame (~20 ms each) would
+cost more than the whole budget of a verification, so the detector runs on the first frame, on
+the first frame of each prompt (where a second face or a swapped scene would show) and whenever
+the mesh loses the face; every other frame is cropped around the previous frame's mesh (see
+faces/mesh.py). Each frame then carries the numbers the decisions use (mesh_measures.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from gateway.verification.faces import mesh as face_mesh
+from gateway.verification.faces.recognition import DetectedFace, detect_faces
+from gateway.verification.liveness import mesh_measures
+from gateway.verification.liveness.frames import SECOND_FACE_WIDTH_RATIO, Frame
+
+THUMBNAIL_SIDE_PX = 32
+# dlib's 5 points from the mesh (its order: image-right eye outer and inner corner, image-left
+# eye outer and inner corner, base of the nose), so a tracked frame can be embedded without
+# running the detector again.
+FIVE_POINT_INDEXES = (263, 362, 33, 133, 2)
+
+
+@dataclass
+class TrackedFrame:
+    """One frame's face: the mesh (None when no face) and the measures taken on it."""
+
+    index: int
+    prompt: str
+    t_ms: float
+    thumbnail: np.ndarray
+    points: np.ndarray | None = None
+    presence: float = 0.0
+    detected: DetectedFace | None = None  # set on frames where the dlib detector ran
+    face_count: int = 0
+    second_face_large: bool = False
+    eye_openness: float = math.nan
+    mouth_width: float = math.nan
+    mouth_lift: float = math.nan
+    mouth_opening: float = math.nan
+    yaw_deg: float = math.nan
+    pitch_deg: float = math.nan
+    roll_deg: float = math.nan
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def has_face(self) -> bool:
+        return self.points is not None
+
+    @property
+    def width_px(self) -> float:
+        """Width of the mesh's face outline in image pixels (0 without a face)."""
+        if self.points is None:
+            return 0.0
+        return float(np.ptp(self.points[:, 0]))
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        low, high = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
+        return float((low[0] + high[0]) / 2), float((low[1] + high[1]) / 2)
+
+    @property
+    def face(self) -> DetectedFace:
+        """The mesh's face, for code written against detections (identity.py)."""
+        return self.as_face()
+
+    def as_face(self) -> DetectedFace:
+        """A DetectedFace from the mesh (outline box, dlib's 5 points): embedder, plane test."""
+        low, high = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
+        box = (int(low[0]), int(low[1]), math.ceil(high[0]), math.ceil(high[1]))
+        landmarks = tuple(
+            (float(self.points[i, 0]), float(self.points[i, 1])) for i in FIVE_POINT_INDEXES
+        )
+        return DetectedFace(box=box, score=self.presence, landmarks=landmarks)
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """32x32 grey thumbnail (cheap, noise-averaging): scene changes between frames."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(
+        gray, (THUMBNAIL_SIDE_PX, THUMBNAIL_SIDE_PX), interpolation=cv2.INTER_AREA
+    ).astype(np.float32)
+
+
+def track(frames: Sequence[Frame], *, mirrored: bool = False) -> list[TrackedFrame]:
+    """Mesh every frame, detecting where needed (see the module docstring)."""
+    tracked: list[TrackedFrame] = []
+    previous: np.ndarray | None = None
+    previous_prompt: str | None = None
+    for index, frame in enumerate(frames):
+        item = TrackedFrame(
+            index=index, prompt=frame.prompt, t_ms=frame.t_ms, thumbnail=thumbnail(frame.rgb)
+        )
+        mesh = None
+        if previous is not None:
+            mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
+            mesh = mesh if mesh.found else None
+        if mesh is None or frame.prompt != previous_prompt:
+            faces = detect_faces(frame.rgb)
+            item.face_count = len(faces)
+            if faces:
+                item.detected = faces[0]
+                item.second_face_large = len(faces) > 1 and (
+                    faces[1].width_px >= SECOND_FACE_WIDTH_RATIO * faces[0].width_px
+                )
+                # A new prompt may follow a pause: crop where the detector found the face now,
+                # not where the previous frame had it.
+                fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
+                mesh = fresh if fresh.found else mesh
+        previous_prompt = frame.prompt
+        if mesh is not None:
+            _measure(item, mesh, mirrored)
+        previous = item.points
+        tracked.append(item)
+    return tracked
+
+
+def _measure(item: TrackedFrame, mesh: face_mesh.Mesh, mirrored: bool) -> None:
+    points = mesh.points
+    item.points = points
+    item.presence = mesh.presence
+    item.eye_openness = mesh_measures.eye_openness(points)
+    item.mouth_width, item.mouth_lift, item.mouth_opening = mesh_measures.mouth_measures(points)
+    item.yaw_deg, item.pitch_deg, item.roll_deg = mesh_measures.head_pose(points, mirrored=mirrored)

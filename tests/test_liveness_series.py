@@ -1,0 +1,65 @@
+"""Prompt decisions on dense series (series.py): dips that reopen, held smiles, gradual turns."""
+
+from __future__ import annotations
+
+import math
+
+from gateway.verification.liveness import series
+
+OPEN = 0.32
+
+
+def test_a_blink_dips_and_reopens():
+    openness = [OPEN, OPEN, 0.30, 0.19, 0.24, OPEN, OPEN]
+    outcome = series.blink_outcome(openness, OPEN)
+    assert outcome.satisfied and outcome.decisive_position == 3
+    assert math.isclose(outcome.measured, 0.19 / OPEN)
+
+
+def test_a_blink_may_start_in_the_first_frame_under_the_prompt():
+    outcome = series.blink_outcome([0.2, OPEN, OPEN], OPEN, lookback=[OPEN, OPEN])
+    assert outcome.satisfied and outcome.decisive_position == 0
+
+
+def test_eyes_that_never_close_or_never_reopen_are_not_a_blink():
+    assert not series.blink_outcome([OPEN, 0.29, 0.28, OPEN, 0.3], OPEN).satisfied
+    closed_for_good = series.blink_outcome([OPEN, OPEN, 0.2, 0.2, 0.19], OPEN)
+    assert not closed_for_good.satisfied
+    assert "not seen open" in closed_for_good.reason
+    assert not series.blink_outcome([OPEN, 0.2, OPEN], math.nan).satisfied
+
+
+def test_a_smile_is_wider_lifted_and_held():
+    widths = [1.0, 1.05, 1.2, 1.3, 1.3, 1.1]
+    lifts = [0.0, 0.0, 0.03, 0.05, 0.05, 0.0]
+    outcome = series.smile_outcome(widths, lifts, 1.0, 0.0)
+    assert outcome.satisfied and outcome.decisive_position == 3
+    # wider without the corners lifting (an "ee" sound) is not a smile
+    assert not series.smile_outcome(widths, [0.0] * 6, 1.0, 0.0).satisfied
+    # one frame is a passing mouth shape, not a smile held
+    assert not series.smile_outcome([1.0, 1.3, 1.0], [0.0, 0.05, 0.0], 1.0, 0.0).satisfied
+
+
+def test_a_turn_passes_through_intermediate_poses():
+    times = [100.0 * k for k in range(8)]
+    gradual = [0, 2, 6, 11, 16, 19, 20, 19]
+    outcome = series.turn_outcome("turn_left", gradual, times, 0.0)
+    assert outcome.satisfied and outcome.decisive_position == 6
+
+
+def test_a_jump_between_two_poses_is_refused():
+    times = [100.0 * k for k in range(8)]
+    jump = [0, 0, 1, 0, 20, 20, 21, 20]
+    outcome = series.turn_outcome("turn_left", jump, times, 0.0)
+    assert not outcome.satisfied and "jumped" in outcome.reason
+
+
+def test_a_hole_in_the_path_is_refused():
+    outcome = series.turn_outcome("turn_left", [0, 7, 14, 20], [0.0, 100.0, 600.0, 700.0], 0.0)
+    assert not outcome.satisfied
+
+
+def test_a_small_or_opposite_turn_is_not_enough():
+    times = [100.0 * k for k in range(6)]
+    assert not series.turn_outcome("turn_left", [0, 3, 6, 9, 10, 9], times, 0.0).satisfied
+    assert not series.turn_outcome("turn_left", [0, -5, -12, -20, -20, -20], times, 0.0).satisfied
