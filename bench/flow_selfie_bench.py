@@ -20,9 +20,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from gateway.services.capture import FRAMING_MIN_FACE_PX  # noqa: E402
 from gateway.services.capture_rules import MAX_FRAME_SIDE_PX, SELFIE_CAPTURE  # noqa: E402
 from gateway.services.image_policy import clean_image  # noqa: E402
+from gateway.services.selfie_capture import FRAMING_MIN_FACE_PX  # noqa: E402
 from gateway.verification.images import decode_image  # noqa: E402
 from gateway.verification.liveness.selfie_check import check_selfie  # noqa: E402
 from tests.e2e.flow_support import real_face_frames  # noqa: E402

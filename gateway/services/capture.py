@@ -32,8 +32,6 @@ import structlog
 from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
 from gateway.services import links
 from gateway.services.capture_rules import (
-    MAX_FRAME_SIDE_PX,
-    NEUTRAL_PROMPT,
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
@@ -41,20 +39,29 @@ from gateway.services.capture_rules import (
     branding,
     check_frames,
     normalize_country,
-    offered_prompts,
     resubmission_step,
 )
 from gateway.services.image_policy import (
     MAX_IMAGE_BYTES,
     CleanImage,
-    check_image_bytes,
     clean_image,
 )
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import iso, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase, stored_name_for
+from gateway.services.selfie_capture import (
+    DEFAULT_CHECK_RATE_LIMIT,
+    SelfieCheck,
+    challenge_answer,
+    challenge_arguments,
+    challenge_record,
+    check_still,
+    check_usable_challenge,
+    clean_frames,
+    default_selfie_check,
+    usable_selfie_index,
+)
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
-from gateway.verification.images import decode_image
 
 log = structlog.get_logger("gateway.capture")
 
@@ -65,21 +72,8 @@ FINISHED_STATUSES = frozenset(
 )
 DEFAULT_UPLOAD_RATE_LIMIT = "30 per minute;300 per hour"
 DEFAULT_API_RATE_LIMIT = "120 per minute;2000 per hour"
-# The page checks a framing still at most every ~300 ms plus the answer's ~50-150 ms: ~150 a
-# minute while the applicant adjusts, each ~20-40 ms of detection on the gateway.
-DEFAULT_CHECK_RATE_LIMIT = "150 per minute;1500 per hour"
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
-# A framing still is one 480 px JPEG (~25 KB); anything near a photo's size is not one.
-MAX_CHECK_STILL_BYTES = 2 * 1024 * 1024
-# The framing check's minimum face width on the page's 480 px stills: the worker's 80 px rule
-# (faces.recognition.MIN_FACE_PX) with a quarter of margin (a judgement, not a measurement), so
-# a face that just passes before the challenge stays above 80 px if the applicant leans back a
-# little during it. The dev clips' faces are 200-260 px wide at this size, far above either.
-FRAMING_MIN_FACE_PX = 100
-# Neutral frames tried, last first, for the stored ``selfie`` before the upload is refused: the
-# applicant passed the framing check a second earlier, so the last one nearly always passes.
-SELFIE_CANDIDATES = 4
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -111,16 +105,6 @@ class StepNotReady(Conflict):
     """The applicant skipped a step the next one needs (consent, document type, challenge)."""
 
     code, title = "step_not_ready", "An earlier step is not complete"
-
-
-class ChallengeRefused(Conflict):
-    code, title = "challenge_refused", "This liveness challenge cannot be used"
-
-
-class SelfieRefused(ValidationFailed):
-    """No neutral frame is a usable selfie; ``extra["issue"]`` says what to change."""
-
-    code, title = "selfie_refused", "The selfie cannot be used"
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -178,7 +162,7 @@ class CaptureService:
         enqueue: Callable[[str], None] | None = None,
         quality_check: Callable[[Any], Any] | None = None,
         issue_challenge: Callable[..., Any] | None = None,
-        selfie_check: Callable[[Any], Any] | None = None,
+        selfie_check: SelfieCheck | None = None,
         selfie_capture: SelfieCapture = SELFIE_CAPTURE,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -187,7 +171,7 @@ class CaptureService:
         self.enqueue = enqueue
         self.quality_check = quality_check or _default_quality_check
         self.issue_challenge_fn = issue_challenge or _default_issue_challenge
-        self.selfie_check = selfie_check or _default_selfie_check
+        self.selfie_check = selfie_check or default_selfie_check
         self.selfie_capture = selfie_capture
         self.clock = clock
 
@@ -437,30 +421,16 @@ class CaptureService:
     def new_challenge(self, session: CaptureSession) -> dict[str, Any]:
         """A fresh random challenge for this attempt; any earlier one can no longer be used."""
         self._require_consent(session)
-        liveness = session.settings.get("liveness") or {}
-        asked = liveness.get("prompts") or session.settings.get("liveness_prompts")
-        prompts_allowed, count = offered_prompts(asked, liveness.get("prompt_count"))
-        if asked and set(asked) - set(prompts_allowed):
-            log.info("prompts_not_offered", prompts=sorted(set(asked) - set(prompts_allowed)))
-        kwargs: dict[str, Any] = {"ttl_s": self.config.challenge_ttl_s}
-        kwargs["prompts_allowed"] = prompts_allowed
-        if count:
-            kwargs["count"] = count
-        challenge = self.issue_challenge_fn(**kwargs).to_dict()
-        previous = session.profile.get("liveness_challenge") or {}
-        challenge["attempt"] = int(previous.get("attempt") or 0) + 1
-        challenge["prompts_allowed"] = list(prompts_allowed or [])
-        challenge["used_at"] = None
+        arguments = challenge_arguments(session.settings, self.config.challenge_ttl_s)
+        challenge = challenge_record(
+            self.issue_challenge_fn(**arguments).to_dict(),
+            session.profile.get("liveness_challenge") or {},
+            arguments["prompts_allowed"],
+        )
         session.profile = self.pb.update(
             "profiles", session.profile_id, {"liveness_challenge": challenge}
         )
-        return {
-            "id": challenge["id"],
-            "prompts": challenge["prompts"],
-            "expires_at": challenge["expires_at"],
-            "attempt": challenge["attempt"],
-            "capture": self.selfie_capture.as_dict(),
-        }
+        return challenge_answer(challenge, self.selfie_capture)
 
     def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
         """Is this camera still a usable selfie? ``{ok, issue}``; nothing is stored.
@@ -469,40 +439,24 @@ class CaptureService:
         ("come closer", "look straight at the camera") until the face passes.
         """
         self._require_consent(session)
-        check_image_bytes(content, max_bytes=MAX_CHECK_STILL_BYTES, field="file")
-        result = self.selfie_check(decode_image(content, field="file"))
-        return {"ok": bool(result.ok), "issue": None if result.ok else _issue(result)}
+        return check_still(content, self.selfie_check)
 
     def upload_selfie(
         self, session: CaptureSession, challenge_id: str, frames: Sequence[FrameUpload]
     ) -> dict[str, Any]:
         """Store the frames captured under the current challenge, which is then used up.
 
-        Every frame is checked before anything is stored, so a bad frame stores none of them.
+        Every frame is checked (policy, budget, a usable neutral selfie) before anything is
+        stored, so a bad upload stores none of them and leaves the challenge unused.
         """
         self._require_consent(session)
         challenge = session.profile.get("liveness_challenge") or {}
-        if not challenge.get("id") or not hmac.compare_digest(
-            str(challenge["id"]).encode(), challenge_id.encode()
-        ):
-            raise ChallengeRefused("This is not the current challenge; start the selfie again")
-        if challenge.get("used_at"):
-            raise ChallengeRefused("This challenge was already used; start the selfie again")
-        if float(challenge.get("expires_at") or 0) <= self.clock():
-            raise ChallengeRefused("This challenge has expired; start the selfie again")
+        check_usable_challenge(challenge, challenge_id, self.clock())
         check_frames(frames, challenge["prompts"], self.selfie_capture)
-        cleaned = [
-            clean_image(
-                frame.content,
-                max_bytes=self.config.max_upload_bytes,
-                max_side_px=MAX_FRAME_SIDE_PX,
-            )
-            for frame in frames
-        ]
+        cleaned = clean_frames(frames, self.config.max_upload_bytes)
+        selfie_index = usable_selfie_index(frames, cleaned, self.selfie_check)
         names = [f"frame{index:03d}.jpg" for index in range(len(frames))]
-        selfie_index = self._usable_selfie_index(frames, cleaned)
-        now = pb_datetime(datetime.now(UTC))
-        challenge["used_at"] = now
+        challenge["used_at"] = pb_datetime(datetime.now(UTC))
         # Replace, not append: the frames of an earlier attempt belong to an earlier challenge.
         stored = self.pb.update(
             "profiles",
@@ -516,11 +470,14 @@ class CaptureService:
             },
         )
         stored_frames = stored.get("selfie_frames") or []
-        stored_names = [stored_name_for(name, stored_frames) or "" for name in names]
         capture = session.capture
         capture["frames"] = [
-            {"prompt": frame.prompt, "t_ms": frame.t_ms, "filename": stored_name}
-            for frame, stored_name in zip(frames, stored_names, strict=True)
+            {
+                "prompt": frame.prompt,
+                "t_ms": frame.t_ms,
+                "filename": stored_name_for(name, stored_frames) or "",
+            }
+            for frame, name in zip(frames, names, strict=True)
         ]
         capture["challenge_id"] = challenge["id"]
         capture["mirrored"] = False
@@ -530,20 +487,6 @@ class CaptureService:
             capture.pop("resubmission")
         session.profile = self.pb.update("profiles", session.profile_id, {"capture": capture})
         return {"frames": len(frames), "challenge_id": challenge["id"]}
-
-    def _usable_selfie_index(
-        self, frames: Sequence[FrameUpload], cleaned: Sequence[CleanImage]
-    ) -> int:
-        """The frame kept as ``selfie``: the latest neutral frame that passes the capture-time
-        check, else ``SelfieRefused`` with the last frame's issue (nothing is stored)."""
-        candidates = _selfie_candidates(frames)[:SELFIE_CANDIDATES]
-        result = None
-        for index in candidates:
-            result = self.selfie_check(cleaned[index].rgb)
-            if result.ok:
-                return index
-        issue = _issue(result) if result is not None else {"code": "face_not_found"}
-        raise SelfieRefused(f"The selfie cannot be used: {issue['code']}", extra={"issue": issue})
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -653,18 +596,6 @@ def _document_type(session: CaptureSession) -> str:
     return document_type if document_type in DOCUMENT_TYPES else ""
 
 
-def _selfie_candidates(frames: Sequence[FrameUpload]) -> list[int]:
-    """Frames that may become ``selfie``, best first: the neutral ones (facing the camera), last
-    first; without any, the first frame."""
-    neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
-    return neutral[::-1] or [0]
-
-
-def _issue(result: Any) -> dict[str, str]:
-    """A selfie check's refusal as the page reads it: the code picks its own sentence."""
-    return {"code": str(result.code), "message": str(result.message)}
-
-
 def _file(name: str, image: CleanImage) -> FileTuple:
     return (name, image.content, image.mime_type)
 
@@ -673,12 +604,6 @@ def _default_quality_check(rgb: Any) -> Any:
     from gateway.verification.documents.quality import assess_quality
 
     return assess_quality(rgb)
-
-
-def _default_selfie_check(rgb: Any) -> Any:
-    from gateway.verification.liveness.selfie_check import check_selfie
-
-    return check_selfie(rgb, min_face_px=FRAMING_MIN_FACE_PX)
 
 
 def _default_issue_challenge(**kwargs: Any) -> Any:

@@ -1,0 +1,153 @@
+"""The selfie step's rules, apart from the store: which challenge to issue, whether a challenge
+can still take frames, the framing check of one still, and which frame becomes the ``selfie``.
+
+``capture.CaptureService`` does the reading and writing around them. The framing check is the
+worker's own detector and size rule (``verification/liveness/selfie_check``), asked with a
+margin, so a selfie the worker would refuse as ``INVALID_PHOTO:selfie`` is retaken while the
+applicant is still there, with a sentence that says what to change.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from gateway.errors import Conflict, ValidationFailed
+from gateway.services.capture_rules import (
+    MAX_FRAME_SIDE_PX,
+    NEUTRAL_PROMPT,
+    FrameUpload,
+    SelfieCapture,
+    offered_prompts,
+)
+from gateway.services.image_policy import CleanImage, check_image_bytes, clean_image
+from gateway.verification.images import decode_image
+
+log = structlog.get_logger("gateway.capture")
+
+# The page checks a framing still at most every ~300 ms plus the answer's ~50-150 ms: ~150 a
+# minute while the applicant adjusts, each ~85-150 ms of detection on the gateway.
+DEFAULT_CHECK_RATE_LIMIT = "150 per minute;1500 per hour"
+# A framing still is one 480 px JPEG (~25 KB); anything near a photo's size is not one.
+MAX_CHECK_STILL_BYTES = 2 * 1024 * 1024
+# The framing check's minimum face width on the page's 480 px stills: the worker's 80 px rule
+# (faces.recognition.MIN_FACE_PX) with a quarter of margin (a judgement, not a measurement), so
+# a face that just passes before the challenge stays above 80 px if the applicant leans back a
+# little during it. The dev clips' faces are 200-260 px wide at this size, far above either.
+FRAMING_MIN_FACE_PX = 100
+# Neutral frames tried, last first, for the stored ``selfie`` before the upload is refused: the
+# applicant passed the framing check a second earlier, so the last one nearly always passes.
+SELFIE_CANDIDATES = 4
+
+SelfieCheck = Callable[[Any], Any]
+
+
+class ChallengeRefused(Conflict):
+    code, title = "challenge_refused", "This liveness challenge cannot be used"
+
+
+class SelfieRefused(ValidationFailed):
+    """No neutral frame is a usable selfie; ``extra["issue"]`` says what to change."""
+
+    code, title = "selfie_refused", "The selfie cannot be used"
+
+
+def challenge_arguments(settings: Mapping[str, Any], ttl_s: int) -> dict[str, Any]:
+    """``issue_challenge``'s arguments for a partner: its allowed prompts among those the flow
+    offers, its prompt count, the flow's lifetime."""
+    liveness = settings.get("liveness") or {}
+    asked = liveness.get("prompts") or settings.get("liveness_prompts")
+    prompts_allowed, count = offered_prompts(asked, liveness.get("prompt_count"))
+    if asked and set(asked) - set(prompts_allowed):
+        log.info("prompts_not_offered", prompts=sorted(set(asked) - set(prompts_allowed)))
+    arguments: dict[str, Any] = {"ttl_s": ttl_s, "prompts_allowed": prompts_allowed}
+    if count:
+        arguments["count"] = count
+    return arguments
+
+
+def challenge_record(
+    issued: dict[str, Any], previous: Mapping[str, Any], prompts_allowed: Sequence[str]
+) -> dict[str, Any]:
+    """What is stored as the profile's ``liveness_challenge``: the attempt number, the prompts
+    it was drawn from, not used yet."""
+    return {
+        **issued,
+        "attempt": int(previous.get("attempt") or 0) + 1,
+        "prompts_allowed": list(prompts_allowed),
+        "used_at": None,
+    }
+
+
+def challenge_answer(challenge: Mapping[str, Any], capture: SelfieCapture) -> dict[str, Any]:
+    """What the page gets: the prompts, and how to capture them."""
+    return {
+        "id": challenge["id"],
+        "prompts": challenge["prompts"],
+        "expires_at": challenge["expires_at"],
+        "attempt": challenge["attempt"],
+        "capture": capture.as_dict(),
+    }
+
+
+def check_usable_challenge(challenge: Mapping[str, Any], challenge_id: str, now: float) -> None:
+    """``ChallengeRefused`` unless ``challenge_id`` is the current, unused, unexpired one."""
+    if not challenge.get("id") or not hmac.compare_digest(
+        str(challenge["id"]).encode(), challenge_id.encode()
+    ):
+        raise ChallengeRefused("This is not the current challenge; start the selfie again")
+    if challenge.get("used_at"):
+        raise ChallengeRefused("This challenge was already used; start the selfie again")
+    if float(challenge.get("expires_at") or 0) <= now:
+        raise ChallengeRefused("This challenge has expired; start the selfie again")
+
+
+def check_still(content: bytes, selfie_check: SelfieCheck) -> dict[str, Any]:
+    """The framing answer for one still: ``{ok, issue}``."""
+    check_image_bytes(content, max_bytes=MAX_CHECK_STILL_BYTES, field="file")
+    result = selfie_check(decode_image(content, field="file"))
+    return {"ok": bool(result.ok), "issue": None if result.ok else issue_of(result)}
+
+
+def clean_frames(frames: Sequence[FrameUpload], max_upload_bytes: int) -> list[CleanImage]:
+    """Every frame through the upload policy, at most ``MAX_FRAME_SIDE_PX``."""
+    return [
+        clean_image(frame.content, max_bytes=max_upload_bytes, max_side_px=MAX_FRAME_SIDE_PX)
+        for frame in frames
+    ]
+
+
+def usable_selfie_index(
+    frames: Sequence[FrameUpload], cleaned: Sequence[CleanImage], selfie_check: SelfieCheck
+) -> int:
+    """The frame kept as ``selfie``: the latest neutral frame that passes the framing check,
+    else ``SelfieRefused`` with the last one's issue (the caller then stores nothing)."""
+    result = None
+    for index in selfie_candidates(frames)[:SELFIE_CANDIDATES]:
+        result = selfie_check(cleaned[index].rgb)
+        if result.ok:
+            return index
+    issue = issue_of(result) if result is not None else {"code": "face_not_found"}
+    raise SelfieRefused(f"The selfie cannot be used: {issue['code']}", extra={"issue": issue})
+
+
+def selfie_candidates(frames: Sequence[FrameUpload]) -> list[int]:
+    """Frames that may become ``selfie``, best first: the neutral ones (facing the camera), last
+    first; without any, the first frame."""
+    neutral = [index for index, frame in enumerate(frames) if frame.prompt == NEUTRAL_PROMPT]
+    return neutral[::-1] or [0]
+
+
+def issue_of(result: Any) -> dict[str, str]:
+    """A selfie check's refusal as the page reads it: the code picks its own sentence."""
+    return {"code": str(result.code), "message": str(result.message)}
+
+
+def default_selfie_check(rgb: Any) -> Any:
+    """The capture-time check with the flow's margin (loads the face models on first use)."""
+    from gateway.verification.liveness.selfie_check import check_selfie
+
+    return check_selfie(rgb, min_face_px=FRAMING_MIN_FACE_PX)
