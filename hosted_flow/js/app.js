@@ -299,9 +299,13 @@ function selfieIssueText(code) {
   return has(`selfie_issue_${code}`) ? t(`selfie_issue_${code}`) : t("selfie_issue_generic");
 }
 
+// Only a change is written: the framing answer comes every ~400 ms, and a live region that is
+// rewritten with the same words may be read out again each time.
 function setSelfieFeedback(text, kind = "") {
-  $("selfie-feedback").textContent = text;
-  $("selfie-feedback").className = `status ${kind}`.trim();
+  const feedback = $("selfie-feedback");
+  const className = `status ${kind}`.trim();
+  if (feedback.textContent !== text) feedback.textContent = text;
+  if (feedback.className !== className) feedback.className = className;
 }
 
 function showSelfie() {
