@@ -57,12 +57,15 @@ def documented(
     statuses: dict[int, str] | None = None,
     response: dict[str, Any] | None = None,
     errors: dict[int, str] | None = None,
+    alternatives: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[F], F]:
     """Declare what a view takes and answers, for the OpenAPI document.
 
     ``body`` and ``query`` are the schemas the view loads; ``form`` a JSON Schema of a multipart
     body; ``status`` the success status (``statuses`` for several); ``response`` a JSON Schema of
-    the success body where one is worth stating; ``errors`` statuses specific to this operation.
+    the success body where one is worth stating; ``errors`` statuses specific to this operation;
+    ``alternatives`` other media types the success body may take, with their JSON Schema (e.g.
+    ``{"text/csv": {"type": "string"}}`` for a report also sent as CSV).
     """
 
     def decorator(view: F) -> F:
@@ -73,6 +76,7 @@ def documented(
             "statuses": statuses or {status: "Success"},
             "response": response,
             "errors": errors or {},
+            "alternatives": alternatives or {},
         }
         return view
 
@@ -186,12 +190,15 @@ def operation(endpoint: str, rule: str, view: Any, plugin: MarshmallowPlugin) ->
         result["requestBody"] = {"required": True, "content": content}
     errors.update({str(code): why for code, why in declared.get("errors", {}).items()})
     success_body = declared.get("response") or {"type": "object"}
+    success_content = {"application/json": {"schema": success_body}}
+    for media_type, schema in declared.get("alternatives", {}).items():
+        success_content[media_type] = {"schema": schema}
     responses: dict[str, Any] = {}
     for code, why in (declared.get("statuses") or {200: "Success"}).items():
         responses[str(code)] = (
             {"description": why}
             if code == 204
-            else {"description": why, "content": {"application/json": {"schema": success_body}}}
+            else {"description": why, "content": success_content}
         )
     for code, why in sorted(errors.items()):
         responses[code] = {
