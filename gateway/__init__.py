@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         flow,
         health,
         intake,
+        operator,
         partner_settings,
         profiles,
         reviewer,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         intake.bp,
         verifications.bp,
         usage.bp,
+        operator.bp,
     ):
         app.register_blueprint(blueprint)
     return app
