@@ -36,6 +36,16 @@ onRecordUpdate((e) => {
       { status: new ValidationError("illegal_transition", `allowed from ${fromStatus}: ${allowed.join(", ")}`) },
     );
   }
+  // A decision made by anyone but the worker (a reviewer through the gateway or the admin UI)
+  // becomes the profile's decision, with its maker and reason; the worker writes its own, and
+  // its scored decision stays in automated_decision.
+  const DECIDED = ["approved", "rejected", "manual_review"];
+  const actor = e.record.getString("status_actor");
+  if (DECIDED.indexOf(toStatus) !== -1 && actor !== "worker") {
+    e.record.set("decision", toStatus);
+    e.record.set("decided_by", actor || "system");
+    e.record.set("decision_reason", e.record.getString("status_reason"));
+  }
   e.app.runInTransaction((txApp) => {
     e.app = txApp;
     e.next();

@@ -56,6 +56,65 @@ def upload(client, headers, profile_id, files: dict[str, tuple[bytes, str]]):
 # -- status ------------------------------------------------------------------------------------
 
 
+def test_a_reviewers_decision_is_the_decision_and_the_workers_stays_beside_it(
+    client, reviewer, services
+):
+    """status and decision agree after a reviewer decides, in GET and in the webhook event."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    walk(services.pb, profile_id, *TO_PROCESSING)
+    automated = {"decision": "manual_review", "score": 71.5, "reasons": ["similarity 0.70 < 0.75"]}
+    services.pb.transition(
+        profile_id,
+        "manual_review",
+        actor="worker",
+        reason="similarity 0.70 < 0.75",
+        set_fields={
+            "decision": "manual_review",
+            "score": 71.5,
+            "reasons": automated["reasons"],
+            "decided_by": "worker",
+            "decision_reason": "similarity 0.70 < 0.75",
+            "automated_decision": automated,
+        },
+    )
+    before = client.get(f"/api/profiles/{profile_id}", headers=reviewer.headers).get_json()
+    assert (before["decision"], before["decided_by"]) == ("manual_review", "worker")
+
+    response = patch_status(
+        client, reviewer.headers, profile_id, status="approved", reason="passport checked by hand"
+    )
+    body = response.get_json()
+    assert (body["status"], body["decision"]) == ("approved", "approved")
+    assert body["decided_by"] == f"reviewer:{reviewer.key_id}"
+    assert body["decision_reason"] == "passport checked by hand"
+    assert body["automated_decision"] == automated
+    assert body["score"] == 71.5  # the automated score, still there to compare
+
+    [event] = services.pb.find(
+        "webhook_events", "profile = {:p} && type = 'profile.approved'", {"p": profile_id}
+    )
+    data = event["data"]
+    assert (data["status"], data["decision"]) == ("approved", "approved")
+    assert data["decided_by"] == f"reviewer:{reviewer.key_id}"
+    assert data["automated_decision"]["decision"] == "manual_review"
+
+
+def test_a_decision_typed_in_the_admin_ui_names_the_superuser(client, reviewer, services):
+    """The records API (what the admin UI calls) goes through the same data-layer rule."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    response = services.pb.request(
+        "PATCH",
+        f"/api/collections/profiles/records/{profile_id}",
+        json={"status": "rejected", "status_reason": "forged document"},
+    )
+    assert response.status_code == 200, response.text
+    body = client.get(f"/api/profiles/{profile_id}", headers=reviewer.headers).get_json()
+    assert (body["status"], body["decision"]) == ("rejected", "rejected")
+    assert body["decided_by"].startswith("reviewer:")
+    assert body["decision_reason"] == "forged document"
+
+
 def test_reviewer_approves_with_a_reason_and_is_named_in_history(client, reviewer, services):
     profile_id = new_profile_id(client, reviewer.headers)
     in_manual_review(services, profile_id)

@@ -52,7 +52,14 @@ def test_each_status_change_writes_its_events(
         profile_id,
         "approved",
         actor="worker",
-        set_fields={"decision": "approved", "score": 92.5, "reasons": ["all checks passed"]},
+        set_fields={
+            "decision": "approved",
+            "score": 92.5,
+            "reasons": ["all checks passed"],
+            "decided_by": "worker",
+            "decision_reason": "score 92.5",
+            "automated_decision": {"decision": "approved", "score": 92.5},
+        },
     )
     approved = event_rows(services, profile_id)[before:]
     assert [r["type"] for r in approved] == ["profile.approved", "profile.status_changed"]
@@ -63,6 +70,9 @@ def test_each_status_change_writes_its_events(
         "status": "approved",
         "previous_status": "processing",
         "decision": "approved",
+        "decided_by": "worker",
+        "decision_reason": "score 92.5",
+        "automated_decision": {"decision": "approved", "score": 92.5},
         "score": 92.5,
         "reasons": ["all checks passed"],
         "changed_by": "worker",

@@ -202,6 +202,11 @@ class ProfileService:
             "external_ref": profile.get("external_ref") or None,
             "status": profile["status"],
             "decision": profile.get("decision") or None,
+            "decided_by": (profile.get("decided_by") or None) if profile.get("decision") else None,
+            "decision_reason": (
+                (profile.get("decision_reason") or None) if profile.get("decision") else None
+            ),
+            "automated_decision": profile.get("automated_decision") or None,
             "score": profile.get("score") if profile.get("decision") else None,
             "reasons": profile.get("reasons") or [],
             "latest_history": history_view(latest) if latest else None,

@@ -177,6 +177,13 @@ def _finish(
         "reasons": reasons,
         "lease_until": "",
         "score": score,
+        # Who decided and why; the scored decision is also kept apart, so a reviewer's later
+        # decision (which the data layer records as the profile's) never hides the worker's.
+        "decided_by": ACTOR if decision else "",
+        "decision_reason": main_reason[:1000] if decision else "",
+        "automated_decision": (
+            {"decision": decision, "score": score, "reasons": reasons} if decision else None
+        ),
     }
     if scores is not None:
         # What was read from the document is stored masked, the full values sealed.

@@ -12,7 +12,8 @@ function specificEvent(fromStatus, toStatus) {
   return named.indexOf(toStatus) !== -1 ? `profile.${toStatus}` : null;
 }
 
-// Thin payload: ids, status, decision, score, reasons. Never images or document numbers.
+// Thin payload: ids, status, the decision with who made it and why, the worker's own decision,
+// score, reasons. Never images or document numbers.
 // `history` is the status_history row as a plain object: {id, from_status, actor, ..}.
 function profileData(profile, history) {
   const decision = profile.getString("decision");
@@ -24,12 +25,21 @@ function profileData(profile, history) {
   } catch (err) {
     reasonList = [];
   }
+  let automated = null;
+  try {
+    automated = JSON.parse(profile.getString("automated_decision") || "null");
+  } catch (err) {
+    automated = null;
+  }
   return {
     profile_id: profile.id,
     external_ref: profile.getString("external_ref") || null,
     status: profile.getString("status"),
     previous_status: history.from_status || null,
     decision: decision || null,
+    decided_by: decision ? profile.getString("decided_by") || null : null,
+    decision_reason: decision ? profile.getString("decision_reason") || null : null,
+    automated_decision: automated,
     score: decision ? profile.getFloat("score") : null,
     reasons: reasonList,
     changed_by: String(history.actor).split(":")[0],
