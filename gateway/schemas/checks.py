@@ -6,6 +6,7 @@ their size and type are the upload gate's (413, 415), checked by the service.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -114,8 +115,24 @@ class ChallengeField(fields.Field):
         return list(prompts)
 
 
+IGNORED_FIELD_MAX_CHARS = 4096
+
+
+class IgnoredField(fields.Raw):
+    """A field of the specification's request bodies that the gateway accepts and does not use:
+    any JSON up to ``IGNORED_FIELD_MAX_CHARS`` once serialised, loaded to nothing."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> None:
+        if len(json.dumps(value)) > IGNORED_FIELD_MAX_CHARS:
+            raise ValidationError(f"at most {IGNORED_FIELD_MAX_CHARS} characters of JSON")
+
+
 class LivenessAnalyzeSchema(Schema):
-    """``POST /v1/liveness/analyze``: a challenge with frames, or one image (passive only)."""
+    """``POST /v1/liveness/analyze``: a challenge with frames, or one image (passive only).
+
+    ``hints`` (in the specification's example body) is accepted and ignored: the verdict comes
+    from the frames alone, never from what the client says about them.
+    """
 
     class Meta:
         unknown = RAISE
@@ -126,6 +143,11 @@ class LivenessAnalyzeSchema(Schema):
     frames = fields.List(fields.Nested(FrameSchema), validate=validate.Length(1, MAX_FRAMES))
     mirrored = fields.Boolean(load_default=False)
     image_live_base64 = Base64Image()
+    hints = IgnoredField(
+        load_only=True,
+        allow_none=True,
+        metadata={"description": "Accepted and ignored (the specification's)"},
+    )
 
     @validates_schema
     def _one_mode(self, data: dict[str, Any], **_: Any) -> None:
