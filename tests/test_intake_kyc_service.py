@@ -166,6 +166,8 @@ def test_verification_reaches_postgres_sealed_and_duplicates_are_not_requeued(
         "submitted",
         "processing",
     ]
+    audit = services.pb.find("audit_log", "target = {:t}", {"t": profile["id"]})
+    assert [row["action"] for row in audit] == ["intake.accepted"]
 
     status = kyc_client.get(f"/api/v1/process/{kyc_id}", headers=headers(SERVICE_TOKENS[1]))
     assert status.status_code == 200
@@ -265,3 +267,37 @@ def test_an_unreachable_database_is_a_retryable_error(postgres):
     decided = {"id": "x", "status": "approved", "metadata": {"kyc_service": {"kycId": 1}}}
     with pytest.raises(ResultSinkUnavailable):
         sink.write(decided)
+
+
+def test_a_result_postgres_did_not_take_is_retried_until_it_does(
+    make_settings, inline_worker, s3, postgres
+):
+    """PostgreSQL down when the verification ends: the decision stands in PocketBase, the write
+    is queued for a retry with backoff, and the retry writes the row once PostgreSQL answers."""
+    from gateway.pb_server import free_port
+    from gateway.worker.intake_tasks import write_kyc_result
+    from gateway.worker.queue import huey
+
+    down = intake_settings(s3, postgres)
+    down["postgres_url"] = f"postgresql://ekyc@127.0.0.1:{free_port()}/kyc"
+    app = create_app(make_settings(**down))
+    inline_worker(app.extensions["ekyc"])
+    kyc_id = new_kyc_id()
+    keys = put_images(s3, kyc_id, {"passport": blank_jpeg(), "selfie": blank_jpeg()})
+    insert_row(postgres, kyc_id)
+    response = submit(app.test_client(), {"userId": 3, "kycId": kyc_id, **keys})
+    assert response.status_code == 202
+    assert read_row(postgres, kyc_id)["status"] == "in_review"
+    retries = [task for task in huey.scheduled() if task.name.endswith("write_kyc_result")]
+    profile_id = app.extensions["ekyc"].kyc_intake.status(kyc_id)["result"]["profileId"]
+    assert [task.args for task in retries] == [(profile_id,)]
+
+    # PostgreSQL is back (the worker's services point at it): the retried task writes the row.
+    up = create_app(make_settings(**intake_settings(s3, postgres)))
+    inline_worker(up.extensions["ekyc"])
+    assert write_kyc_result.call_local(profile_id) is True
+    row = read_row(postgres, kyc_id)
+    assert row["status"] == "ocr_failed"
+    result = decrypt_with_doc_snippet()(RESULT_KEY_HEX, kyc_id, row["ocrResult"])
+    assert result["error"].startswith("INVALID_PHOTO:passport:")
+    huey.flush()  # the in-memory schedule of immediate mode, for the tests after this one
