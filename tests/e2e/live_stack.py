@@ -49,6 +49,31 @@ class LiveStack:
         return self.logs[name].read_text(errors="replace")[-chars:]
 
 
+def warm_framing_check(stack: LiveStack) -> None:
+    """One framing check on a throwaway link, so the gateway process has loaded its face models
+    (4-5 s on the first check) before a recorded camera, which cannot wait, meets it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    created = stack.api("POST", "/api/profiles", json={"external_ref": "warm-up"})
+    assert created.status_code == 201, created.text
+    redirect = created.json()["redirect_url"]
+    profile_id = redirect.split("?")[0].rstrip("/").split("/")[-1]
+    token = redirect.split("t=", 1)[1]
+    flow = requests.Session()
+    flow.headers["X-Capture-Token"] = token
+    base = f"{stack.url}/flow/api/{profile_id}"
+    assert flow.post(f"{base}/start", timeout=30).ok
+    assert flow.post(f"{base}/consent", json={"accepted": True}, timeout=30).ok
+    still = io.BytesIO()
+    Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(still, "JPEG")
+    checked = flow.post(f"{base}/selfie/check", files={"file": still.getvalue()}, timeout=60)
+    assert checked.ok, checked.text
+    flow.close()
+
+
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -118,4 +143,8 @@ def live_stack(pocketbase: PocketBaseServer, home: Path) -> Iterator[LiveStack]:
             stderr=worker_log,
         )
         stack.callback(_stop, worker, signal.SIGINT)
-        yield LiveStack(url, settings, services, created["api_key"], created["partner_id"], logs)
+        running = LiveStack(
+            url, settings, services, created["api_key"], created["partner_id"], logs
+        )
+        warm_framing_check(running)
+        yield running

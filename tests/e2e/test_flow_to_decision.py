@@ -39,6 +39,7 @@ from gateway.pb_server import PocketBaseServer
 from gateway.synthetic.documents import make_passport
 from gateway.verification.documents.normalize import normalize_country
 from gateway.verification.faces.recognition import detect_faces
+from scripts.make_fake_camera import SELFIE_SCRIPTS, SelfieSchedule, build_selfie_camera
 from tests.e2e.browser_support import (
     CAMERA_DIR,
     RETURN_PREFIX,
@@ -54,6 +55,7 @@ from tests.webhook_receiver import Receiver, independent_verify, start_receiver
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_datasets]
 
 CLIP = "d9.mp4"
+SCHEDULE = SelfieSchedule()
 PORTRAIT_AT_S = 1.2  # d9 at rest, looking at the camera (not a frame the camera shows)
 # The camera's two recordings: one per order of the partner's two prompts.
 CAMERAS = {("smile", "blink"): "selfie_smile_blink", ("blink", "smile"): "selfie_blink_smile"}
@@ -107,8 +109,6 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def cameras(datasets_dir: Path) -> dict[tuple[str, str], Path]:
-    from scripts.make_fake_camera import SELFIE_SCRIPTS, build_selfie_camera
-
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (apt-get install -y ffmpeg)")
 
@@ -330,6 +330,12 @@ def run_journey(
         camera, stack.services.pb.download_file("profiles", link.profile_id, first)
     )
     print(f"\ncapture in headless Chromium: {json.dumps(figures)}")
+    # The recording only answers the challenge if the page's schedule met it as planned.
+    late_s = figures["neutral_began_at_camera_s"] - SCHEDULE.framing_s
+    assert 0 <= late_s <= SCHEDULE.start_jitter_s, (
+        f"the page began its neutral frames {late_s:.2f} s after the recording turned full "
+        f"size; the camera allows 0-{SCHEDULE.start_jitter_s} s (a slow framing check?)"
+    )
     request, event = wait_for_decision_webhook(receiver, link.profile_id)
     assert independent_verify(place.secret, request.headers, request.body)
     record = stack.services.pb.get("profiles", link.profile_id)
