@@ -301,3 +301,29 @@ def test_a_result_postgres_did_not_take_is_retried_until_it_does(
     result = decrypt_with_doc_snippet()(RESULT_KEY_HEX, kyc_id, row["ocrResult"])
     assert result["error"].startswith("INVALID_PHOTO:passport:")
     huey.flush()  # the in-memory schedule of immediate mode, for the tests after this one
+
+
+def test_an_intake_cut_short_after_its_claim_is_finished_by_the_next_submission(
+    kyc_app, kyc_client, kyc_worker, s3, postgres
+):
+    from datetime import UTC, datetime, timedelta
+
+    intake = kyc_worker.kyc_intake
+    kyc_id = new_kyc_id()
+    keys = put_images(s3, kyc_id, {"passport": blank_jpeg(), "selfie": blank_jpeg()})
+    insert_row(postgres, kyc_id)
+    body = {"userId": 4, "kycId": kyc_id, **keys}
+    # What a gateway that died right after its claim leaves behind: a claimed, empty profile.
+    profile = kyc_worker.pb.upsert_profile(
+        intake.partner_id(), intake._profile_fields(body, f"kyc-{kyc_id}")
+    )["profile"]
+    kyc_worker.pb.transition(profile["id"], "in_progress", actor=intake.actor)
+
+    # A duplicate soon after is a duplicate: the claim may still be working.
+    assert submit(kyc_client, body).status_code == 202
+    assert kyc_worker.pb.get("profiles", profile["id"])["status"] == "in_progress"
+    # Past ABANDONED_AFTER_S the next submission stores the images and queues the job.
+    intake.clock = lambda: datetime.now(UTC) + timedelta(minutes=10)
+    assert submit(kyc_client, body).status_code == 202
+    assert kyc_worker.pb.get("profiles", profile["id"])["status"] == "resubmission_requested"
+    assert read_row(postgres, kyc_id)["status"] == "ocr_failed"

@@ -9,7 +9,9 @@ refused credentials are a 4xx/5xx now rather than a failed job later, and the pr
 Duplicates: the profile is created or found in one PocketBase transaction (unique per partner and
 ``external_ref``), and only the request that wins ``unverified -> in_progress`` (checked in one
 transaction too) stores the images and queues the job; every other submission of the same
-``kycId`` gets 202 with the same job id and queues nothing.
+``kycId`` gets 202 with the same job id and queues nothing. A claim left ``in_progress`` for
+``ABANDONED_AFTER_S`` (the gateway died between claim and queue) is finished by the next
+submission of that ``kycId``; until then the KYC Service's watchdog bounds the wait.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gateway.services import links
 from gateway.services.image_policy import clean_image
 from gateway.services.intake.kyc_result import build_result, job_id_for, kyc_status
 from gateway.services.object_store import ObjectStore
-from gateway.services.pb_time import pb_datetime
+from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 
 log = structlog.get_logger("gateway.intake")
@@ -43,6 +45,7 @@ IMAGE_KEYS = (
 )
 LINK_TTL_S = 86_400  # the profile has no applicant link in use; the field is required
 RETENTION_DAYS = 90
+ABANDONED_AFTER_S = 120
 
 
 @dataclass(frozen=True)
@@ -93,29 +96,39 @@ class KycIntakeService:
         job_id = job_id_for(kyc_id)
         partner_id = self.partner_id()
         existing = self._find(kyc_id)
-        if existing is not None and existing["status"] != "unverified":
+        if existing is not None and not self._resumable(existing):
             return self._accepted(existing, queued=False)
         images = self._read_images(body)
-        profile = self.pb.upsert_profile(partner_id, self._profile_fields(body, job_id))["profile"]
-        try:
-            self.pb.transition(
-                profile["id"],
-                "in_progress",
-                actor=self.actor,
-                reason="images received from the KYC Service",
-                expected_from=["unverified"],
-            )
-        except IllegalTransition:
-            # A concurrent submission of the same kycId won: it stores and queues, we do not.
-            return self._accepted(profile, queued=False)
+        if existing is not None and existing["status"] == "in_progress":
+            # An intake cut short after its claim (the gateway died): this submission finishes it.
+            profile = existing
+            log.warning("kyc_intake_resumed", profile_id=profile["id"])
+        else:
+            fields = self._profile_fields(body, job_id)
+            profile = self.pb.upsert_profile(partner_id, fields)["profile"]
+            try:
+                self.pb.transition(
+                    profile["id"],
+                    "in_progress",
+                    actor=self.actor,
+                    reason="images received from the KYC Service",
+                    expected_from=["unverified"],
+                )
+            except IllegalTransition:
+                # A concurrent submission of the same kycId won: it stores and queues, not us.
+                return self._accepted(profile, queued=False)
         self.pb.update("profiles", profile["id"], {}, files=images)
-        submitted = self.pb.transition(
-            profile["id"],
-            "submitted",
-            actor=self.actor,
-            reason="queued by the KYC Service intake",
-            expected_from=["in_progress"],
-        )["profile"]
+        try:
+            submitted = self.pb.transition(
+                profile["id"],
+                "submitted",
+                actor=self.actor,
+                reason="queued by the KYC Service intake",
+                expected_from=["in_progress"],
+            )["profile"]
+        except IllegalTransition:
+            # Two submissions resumed the same abandoned intake: the other one queued it.
+            return self._accepted(self.pb.get("profiles", profile["id"]), queued=False)
         self._audit("intake.accepted", profile["id"], {"job_id": job_id})
         if self.enqueue is not None:
             self.enqueue(profile["id"])
@@ -165,6 +178,17 @@ class KycIntakeService:
                         raise
             self._partner_id = str(partner["id"])
         return self._partner_id
+
+    def _resumable(self, profile: dict[str, Any]) -> bool:
+        """Not yet stored and queued: new, or claimed by an intake that never finished (an
+        intake takes seconds after its claim; ``ABANDONED_AFTER_S`` without progress is a
+        crash, not a slow request)."""
+        if profile["status"] == "unverified":
+            return True
+        if profile["status"] != "in_progress":
+            return False
+        idle_s = (self.clock() - parse_pb_time(profile["updated"])).total_seconds()
+        return idle_s > ABANDONED_AFTER_S
 
     def _find(self, kyc_id: int) -> dict[str, Any] | None:
         return self.pb.find_first(
