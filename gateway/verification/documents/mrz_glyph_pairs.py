@@ -10,12 +10,13 @@ may settle a pixel or two away from where the whole-cell match put it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import cv2
 import numpy as np
 
-from gateway.verification.documents.mrz_ocr import MRZ_ALPHABET, templates
+from gateway.verification.documents.mrz_ocr import MRZ_ALPHABET, LineRead, templates
 
 PATCH_BORDER_PX = 2
 # Template levels (0-255 ink, blurred): a glyph's stroke, and where it is surely blank.
@@ -82,3 +83,25 @@ def pair_margin(patch: np.ndarray, kept: str, rival: str) -> float:
     if kept == rival:
         return 1.0
     return contradiction(patch, rival, kept) - contradiction(patch, kept, rival)
+
+
+def settle_close_cells(read: LineRead, closeness: float, overturn: float) -> LineRead:
+    """The line with each cell whose runner-up came within ``closeness`` of the best glyph
+    re-decided on the telling strokes: the runner-up takes the cell when it leads there by
+    ``overturn``. Whole-cell matching favours the glyph with more ink in common (``F`` over
+    ``E``, ``U`` over a wide ``0``), which the check digit cannot always catch."""
+    if read.band is None or not read.text:
+        return read
+    chars = list(read.text)
+    for column, char in enumerate(chars):
+        scores = read.glyph_scores[column]
+        kept = float(scores[MRZ_ALPHABET.index(char)])
+        close = [MRZ_ALPHABET[i] for i in np.argsort(-scores)[1:4] if scores[i] >= kept - closeness]
+        if not close:
+            continue
+        patch = cell_patch(read.band, read.cell_x[column], char)
+        leads = {rival: -pair_margin(patch, char, rival) for rival in close}
+        rival, lead = max(leads.items(), key=lambda item: item[1])
+        if lead >= overturn:
+            chars[column] = rival
+    return replace(read, text="".join(chars))

@@ -1,0 +1,143 @@
+"""The MRZ reader on real pages and hard synthetic ones: locate, orientation, per-field verdicts.
+
+The real images are the shared dev set (``documents/real_mrz``); these tests read a handful of
+them (the full set, every quarter turn, is eval/document_real_eval.py).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gateway.synthetic.documents import make_passport
+from gateway.verification.documents.mrz import parse_mrz
+from gateway.verification.documents.mrz_certainty import (
+    INVALID,
+    UNCERTAIN,
+    VALID,
+    CharacterEvidence,
+)
+from gateway.verification.documents.mrz_locate import find_text_lines
+from gateway.verification.documents.reader import read_mrz
+
+REAL_MRZ = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "documents" / "real_mrz"
+TD3 = [
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+    "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+]
+# a real document number of zeros: U, K and A are worth 0 too, so its digit cannot tell them
+ZEROS_TD3 = [
+    "P<POLKOWALSKA<KWIATKOWSKA<<JOANNA<<<<<<<<<<<",
+    "AA00000000POL6002084F1412314<<<<<<<<<<<<<<<4",
+]
+
+
+def _evidence(lines: list[str], rivals: dict[tuple[int, int], str] | None = None,
+              low_margin: set[tuple[int, int]] = frozenset()) -> CharacterEvidence:  # fmt: skip
+    rivals = rivals or {}
+    return CharacterEvidence(
+        margins=[[0.01 if (i, j) in low_margin else 0.3 for j in range(len(line))]
+                 for i, line in enumerate(lines)],
+        rivals=[[rivals.get((i, j), "") for j in range(len(line))] for i, line in enumerate(lines)],
+        pair_margins=[[1.0] * len(line) for line in lines],
+    )  # fmt: skip
+
+
+def _statuses(lines: list[str], evidence: CharacterEvidence | None) -> dict[str, str]:
+    reading = parse_mrz(lines, repair=False)
+    if evidence is None:
+        return reading.field_status
+    reading.set_evidence(evidence)
+    return reading.field_status
+
+
+def test_typed_text_is_graded_by_its_check_digits_only():
+    assert set(_statuses(TD3, None).values()) == {VALID}
+    wrong = [TD3[0], TD3[1][:19] + "3" + TD3[1][20:]]  # birth date check digit 2 -> 3
+    statuses = _statuses(wrong, None)
+    assert statuses["birth_date"] == INVALID
+    assert statuses["document_number"] == UNCERTAIN  # the composite failed too: not sure
+
+
+def test_a_rival_the_check_digit_cannot_rule_out_makes_the_field_uncertain():
+    # every 0 of the number could be a U (both 0 modulo 10): the digit agrees either way
+    rivals = {(1, column): "U" for column in range(2, 10)}
+    statuses = _statuses(ZEROS_TD3, _evidence(ZEROS_TD3, rivals))
+    assert statuses["document_number"] == UNCERTAIN
+    assert statuses["birth_date"] == VALID
+
+
+def test_a_rival_the_check_digit_rules_out_leaves_the_field_valid():
+    # O is worth 24: changing one 0 to O breaks the digit, so the digit decides
+    statuses = _statuses(ZEROS_TD3, _evidence(ZEROS_TD3, {(1, 5): "O"}))
+    assert statuses["document_number"] == VALID
+
+
+def test_a_name_read_without_a_clear_lead_is_uncertain():
+    statuses = _statuses(TD3, _evidence(TD3, {(0, 6): "F"}, low_margin={(0, 6)}))
+    assert statuses["surname"] == UNCERTAIN
+    assert statuses["document_number"] == VALID
+
+
+def test_ruled_lines_are_not_text_lines():
+    page = np.full((700, 1000), 235, np.uint8)
+    for y in range(100, 650, 40):
+        cv2.line(page, (40, y), (960, y), 30, 3)
+    assert find_text_lines(page) == []
+
+
+@pytest.mark.slow
+def test_an_mrz_between_ruled_lines_and_a_box_is_still_read():
+    doc = make_passport(np.random.default_rng(7))
+    boxes = np.concatenate(read_mrz(doc.image_rgb).line_boxes)
+    top, bottom = int(boxes[:, 1].min()), int(boxes[:, 1].max())
+    left, right = int(boxes[:, 0].min()), int(boxes[:, 0].max())
+    height = (bottom - top) // 3
+    image = doc.image_rgb.copy()
+    # a box drawn round the zone and evenly spaced form rules above it, as long as its lines
+    cv2.rectangle(image, (left - height, top - height), (right + height, bottom + height),
+                  (200, 30, 30), 3)  # fmt: skip
+    for step in (2, 3, 4):
+        y = top - step * 2 * height
+        cv2.line(image, (left, y), (right, y), (20, 20, 20), 3)
+    result = read_mrz(image)
+    assert result is not None
+    assert result.reading.lines == doc.mrz_lines
+
+
+def _real_rows() -> list[dict[str, str]]:
+    if not (REAL_MRZ / "truth.csv").is_file():
+        pytest.skip(f"real MRZ set not found at {REAL_MRZ}")
+    with (REAL_MRZ / "truth.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# A fast subset of the real set: a TD3 passport, a tilted and boxed phone photo, the ICAO
+# figure, a TD1 card, and a page with no MRZ.
+FAST_SUBSET = ["100_pass-cze2.jpg", "62_pass-aus.png", "passport-td3.png", "100_id-si.jpg",
+               "tesseract-test2.png"]  # fmt: skip
+
+
+@pytest.mark.needs_datasets
+@pytest.mark.parametrize("quarter_turns", [0, 2, 3])
+@pytest.mark.parametrize("name", FAST_SUBSET)
+def test_real_pages_any_way_up_never_a_wrong_valid_read(name, quarter_turns):
+    row = next(r for r in _real_rows() if r["file"] == name)
+    bgr = cv2.imread(str(REAL_MRZ / name), cv2.IMREAD_COLOR)
+    rgb = np.ascontiguousarray(np.rot90(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), quarter_turns))
+    result = read_mrz(rgb)
+    truth = tuple(row["mrz"].split("\\n")) if row["mrz"] else None
+    if truth is None:
+        assert result is None
+        return
+    assert result is not None
+    reading = parse_mrz(list(truth), repair=False)
+    for field, status in result.reading.field_status.items():
+        if status == VALID:  # a field flagged valid is right, whatever else was misread
+            assert result.reading.fields.get(field) == reading.fields.get(field), field
+    if name != "62_pass-aus.png":  # the boxed photo's first cells are read uncertain, not right
+        assert result.reading.lines == truth
