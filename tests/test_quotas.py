@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
-from api_helpers import assert_problem
+from api_helpers import assert_problem, create_profile
 from flask import Flask
 from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixture)
 
@@ -260,3 +260,34 @@ def test_threshold_email_goes_to_the_review_address(
     ]
     assert "(1 of 1)" in mine[0].get_payload(decode=True).decode()
     assert notifications.wants_review_email({"type": "quota.threshold_reached"})
+
+
+def test_no_verification_is_started_past_the_verification_quota(
+    app: Flask, services: Services, make_partner
+) -> None:
+    """Verifications are counted when decided; once the month's are used up, no new one starts
+    (profile creation and new links answer 429), and the partner's other calls still work."""
+    partner = make_partner("Verification gate")
+    client = app.test_client()
+    set_quota(services, partner.partner_id, "verification", 1)
+    made = create_profile(client, partner.headers)
+    assert made.status_code == 201
+    profile_id = made.get_json()["id"]
+    record_usage(
+        services.pb,
+        partner.partner_id,
+        "verification",
+        billed=True,
+        processing_ms=900,
+        outcome="approved",
+        profile=profile_id,
+    )
+    refused = create_profile(client, partner.headers)
+    body = assert_problem(refused, 429, "quota_exceeded")
+    assert body["check"] == "verification" and body["used"] == 1
+    assert int(refused.headers["Retry-After"]) > 0
+    link = client.post(f"/api/profiles/{profile_id}/link", headers=partner.headers)
+    assert_problem(link, 429, "quota_exceeded")
+    assert client.get(f"/api/profiles/{profile_id}", headers=partner.headers).status_code == 200
+    set_quota(services, partner.partner_id, "verification", None)
+    assert create_profile(client, partner.headers).status_code == 201

@@ -28,7 +28,12 @@ _list_schema = ProfileListQuerySchema()
     errors={409: "The Idempotency-Key was used with another body"},
 )
 def create_profile() -> tuple[dict[str, Any], int]:
-    """Create a profile, or return the existing one for the same reference or document."""
+    """Create a profile, or return the existing one for the same reference or document.
+
+    While the partner's monthly verification quota is used up: 429 `quota_exceeded`.
+    """
+    principal = current_principal()
+    services().usage.require_available(principal.partner_id, "verification", principal.settings)
     body = json_body()
     data = _create_schema.load(body)
     if data.get("date_of_birth"):
@@ -36,7 +41,7 @@ def create_profile() -> tuple[dict[str, Any], int]:
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise BadRequest("Idempotency-Key must be 1 to 255 characters")
-    view, created = services().profiles.create_or_reuse(current_principal(), data, idempotency_key)
+    view, created = services().profiles.create_or_reuse(principal, data, idempotency_key)
     return view, 201 if created else 200
 
 
@@ -75,5 +80,8 @@ def erase_profile(profile_id: str) -> dict[str, Any]:
 @require_scope("partner")
 @documented(errors={409: "The profile's status does not allow a new link"})
 def new_link(profile_id: str) -> dict[str, Any]:
-    """A fresh capture link (resubmission or re-verification)."""
-    return services().profiles.new_link(current_principal(), profile_id)
+    """A fresh capture link (resubmission or re-verification); 429 `quota_exceeded` while the
+    monthly verification quota is used up."""
+    principal = current_principal()
+    services().usage.require_available(principal.partner_id, "verification", principal.settings)
+    return services().profiles.new_link(principal, profile_id)

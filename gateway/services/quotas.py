@@ -145,17 +145,23 @@ def take_unit(
         raise StoreError(f"PocketBase refused a usage row: {response.status_code}")
     taken = response.json()
     if not taken["taken"]:
-        wait_s = max(1, math.ceil((period.end - now).total_seconds()))
-        raise QuotaExceeded(
-            f"The monthly quota of {quota} {check} checks is used up until {period.end:%Y-%m-%d}"
-            " 00:00 UTC",
-            headers={"Retry-After": str(wait_s)},
-            extra={
-                "check": check,
-                "quota": quota,
-                "used": taken["used"],
-                "period": period.label,
-                "resets_at": period.end.isoformat().replace("+00:00", "Z"),
-            },
-        )
+        raise quota_exceeded(check, quota or 0, int(taken["used"]), now)
     return taken
+
+
+def quota_exceeded(check: str, quota: int, used: int, now: datetime) -> QuotaExceeded:
+    """The 429 of a used-up quota, with ``Retry-After`` up to the next period."""
+    period = month_period(now)
+    resets_at = period.end.isoformat().replace("+00:00", "Z")
+    return QuotaExceeded(
+        f"The monthly quota of {quota} {check} checks is used up until {period.end:%Y-%m-%d}"
+        " 00:00 UTC",
+        headers={"Retry-After": str(max(1, math.ceil((period.end - now).total_seconds())))},
+        extra={
+            "check": check,
+            "quota": quota,
+            "used": used,
+            "period": period.label,
+            "resets_at": resets_at,
+        },
+    )

@@ -20,7 +20,8 @@ from marshmallow import ValidationError
 from gateway.errors import GatewayError, StoreUnavailable
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pocketbase import PocketBase
-from gateway.services.quotas import QUOTA_CHECKS, monthly_quota, take_unit
+from gateway.services.quotas import QUOTA_CHECKS, monthly_quota, quota_exceeded, take_unit
+from gateway.services.usage_reports import month_used
 
 log = structlog.get_logger("gateway.usage")
 MODULES = QUOTA_CHECKS
@@ -119,6 +120,21 @@ class UsageMeter:
             used = hold["used"] if billed else hold["used"] - 1
             usage["quota"] = {"monthly": quota, "used": used, "remaining": max(0, quota - used)}
         return {**result, "processing_ms": round(processing_ms, 1), "usage": usage}
+
+    def require_available(self, partner_id: str, module: str, settings: dict[str, Any]) -> None:
+        """Raise ``QuotaExceeded`` when the month's quota of ``module`` is used up.
+
+        For work that is started here and metered later (a verification is counted when the
+        worker has decided it): no unit is taken, so verifications started before the quota ran
+        out are still completed and counted.
+        """
+        quota = monthly_quota(settings, module)
+        if quota is None:
+            return
+        now = self.clock()
+        used = month_used(self.pb, partner_id, now).get(module, 0)
+        if used >= quota:
+            raise quota_exceeded(module, quota, used, now)
 
     def _settle(self, usage_id: str, row: dict[str, Any]) -> None:
         """Write a held unit's outcome; a refused check gives its unit back (counted = billed).

@@ -102,6 +102,15 @@ def usage_report(
     }
 
 
+def month_used(pb: PocketBase, partner_id: str, now: datetime) -> dict[str, int]:
+    """``{check: units held}`` of a partner in the month of ``now`` (billed plus running)."""
+    period = month_period(now)
+    used: dict[str, int] = {}
+    for row in summary_rows(pb, partner_id, period.start, period.end):
+        used[row["module"]] = used.get(row["module"], 0) + int(row["counted"])
+    return used
+
+
 def quota_status(
     pb: PocketBase, partner_id: str, settings: dict[str, Any], *, now: datetime
 ) -> dict[str, Any]:
@@ -111,8 +120,7 @@ def quota_status(
     limits = {check: monthly_quota(settings, check) for check in QUOTA_CHECKS}
     used: dict[str, int] = {}
     if any(limit is not None for limit in limits.values()):
-        for row in summary_rows(pb, partner_id, period.start, period.end):
-            used[row["module"]] = used.get(row["module"], 0) + int(row["counted"])
+        used = month_used(pb, partner_id, now)
     return {
         "period": period.label,
         "resets_at": period.end.isoformat().replace("+00:00", "Z"),
