@@ -17,6 +17,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.errors import PayloadTooLarge, ValidationFailed
 
+# The prompts the flow offers are those the liveness evaluation validated on real people
+# (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
+# turn_right; ``look_up`` has no real footage in the dev set, so no figure can back it.
+from gateway.verification.liveness.challenge import OFFERED_PROMPTS
+
 NEUTRAL_PROMPT = "neutral"
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_ACCENT = "#1f4fd1"
@@ -72,11 +77,6 @@ class SelfieCapture:
 
 
 SELFIE_CAPTURE = SelfieCapture()
-
-# The prompts the flow offers: those the liveness evaluation validates on real people
-# (eval/liveness_eval.py on liveness/real, figures in docs/liveness.md). ``look_up`` is not
-# among them: the dev set holds no real footage of it, so no figure can back it.
-OFFERED_PROMPTS = ("blink", "smile", "turn_left", "turn_right")
 
 
 def offered_prompts(
