@@ -641,7 +641,10 @@ def test_return_url_outside_the_allow_list_is_not_followed(
     enqueued: list[str],
     face_frames: list[bytes],
 ) -> None:
-    # No allow-list when the profile was created, then the partner restricts it.
+    # Another prefix was allowed when the profile was created, then the partner restricts it.
+    set_partner_settings(
+        services.pb, partner.partner_id, {"allowed_return_urls": ["https://evil.example/"]}
+    )
     link = create_profile(client, partner.headers, return_url="https://evil.example/steal")
     set_partner_settings(services.pb, partner.partner_id, {"allowed_return_urls": [RETURN_PREFIX]})
     complete_captures(client, link, sharp_passport, face_frames)

@@ -32,6 +32,11 @@ def stored(services, profile_id: str) -> dict:
 
 def test_create_returns_201_with_link_view(client, partner, settings, services):
     ref = unique_ref()
+    services.pb.update(
+        "partners",
+        partner.partner_id,
+        {"settings": {"allowed_return_urls": ["https://partner.example/"]}},
+    )
     response = client.post(
         "/api/profiles",
         json={
@@ -152,11 +157,16 @@ def test_reuse_of_a_profile_whose_link_expired_issues_a_fresh_link(client, partn
 
 
 def test_return_url_outside_the_partners_allowed_prefixes_is_422(client, partner, services):
+    # With no allowed prefix at all, a return URL would be silently ignored: it is refused.
+    unset = create_profile(client, partner.headers, return_url="https://partner.example/back")
+    problem = assert_problem(unset, 422, "validation_failed")
+    assert "allowed_return_urls" in problem["detail"] and "return_url" in problem["errors"]
     services.pb.update(
         "partners",
         partner.partner_id,
         {"settings": {"allowed_return_urls": ["https://partner.example/"]}},
     )
+    services.keys.forget_partner(partner.partner_id)
     bad = create_profile(client, partner.headers, return_url="https://evil.example/x")
     assert "return_url" in assert_problem(bad, 422, "validation_failed")["errors"]
     good = create_profile(client, partner.headers, return_url="https://partner.example/back")
@@ -192,6 +202,9 @@ def test_get_profile_shape_and_latest_history(client, partner, services):
         "external_ref",
         "status",
         "decision",
+        "decided_by",
+        "decision_reason",
+        "automated_decision",
         "score",
         "reasons",
         "latest_history",
@@ -201,6 +214,7 @@ def test_get_profile_shape_and_latest_history(client, partner, services):
     assert body["external_ref"] == ref
     assert body["status"] == "in_progress"
     assert body["decision"] is None and body["score"] is None and body["reasons"] == []
+    assert body["decided_by"] is None and body["automated_decision"] is None
     latest = body["latest_history"]
     assert latest["from"] == "unverified" and latest["to"] == "in_progress"
     assert latest["actor"] == "applicant" and latest["reason"] == "opened link"

@@ -115,8 +115,16 @@ class ProfileService:
 
     @staticmethod
     def _check_return_url(principal: Principal, return_url: str | None) -> None:
+        """A return URL the flow would never follow is refused now, not ignored later: the
+        applicant is sent back only to a prefix the partner allowed in its settings."""
         allowed = principal.settings.get("allowed_return_urls") or []
-        if return_url and allowed and not any(url_under_prefix(return_url, p) for p in allowed):
+        if return_url and not allowed:
+            raise ValidationFailed(
+                "return_url needs allowed_return_urls in the partner settings (PATCH "
+                "/api/settings); without an allowed prefix the applicant is never sent back",
+                errors={"return_url": ["no allowed_return_urls are set"]},
+            )
+        if return_url and not any(url_under_prefix(return_url, p) for p in allowed):
             raise ValidationFailed(
                 "return_url is not among this partner's allowed return URLs",
                 errors={"return_url": ["not an allowed prefix"]},
