@@ -118,11 +118,17 @@ def test_the_byte_budget_is_per_challenge() -> None:
     assert refused.value.status == 413 and refused.value.code == "selfie_too_large"
 
 
-def test_the_longest_challenge_fits_the_stored_field() -> None:
-    """pb_migrations/1763900400_dense_selfie_frames.js lets the field hold 250 files."""
+def test_the_longest_challenge_fits_the_stored_field_and_the_verifier() -> None:
+    """pb_migrations/1763900400_dense_selfie_frames.js lets the field hold 250 files; the
+    verifier reads at most its MAX_FRAMES, so the flow issues no challenge longer than that."""
     from gateway.verification.liveness.challenge import MAX_PROMPT_COUNT
+    from gateway.verification.liveness.sequence import MAX_FRAMES
 
-    assert SELFIE_CAPTURE.max_frames(MAX_PROMPT_COUNT) <= 250
+    assert SELFIE_CAPTURE.max_frames(MAX_PROMPT_COUNT) <= min(250, MAX_FRAMES)
+    longest = SELFIE_CAPTURE.max_prompts()
+    assert longest >= 3  # the default challenge is never shortened
+    assert SELFIE_CAPTURE.nominal_frames(longest) * 1.15 <= MAX_FRAMES
+    assert offered_prompts(None, 6, max_count=longest) == (list(OFFERED_PROMPTS), longest)
 
 
 def test_countries_normalize_to_alpha_3() -> None:

@@ -243,3 +243,13 @@ def test_a_prompt_the_evaluation_did_not_validate_is_never_offered(
     assert challenge["prompts"] == ["blink"]
     stored = services.pb.get("profiles", link.profile_id)["liveness_challenge"]
     assert stored["prompts_allowed"] == ["blink"]
+
+
+def test_a_challenge_is_never_longer_than_the_verifier_reads(
+    client: FlaskClient, partner: PartnerHandle, services: Services
+) -> None:
+    set_partner_settings(services.pb, partner.partner_id, {"liveness": {"prompt_count": 6}})
+    link = create_profile(client, partner.headers)
+    start_with_consent(client, link)
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    assert len(challenge["prompts"]) == SELFIE_CAPTURE.max_prompts() == 4

@@ -421,7 +421,9 @@ class CaptureService:
     def new_challenge(self, session: CaptureSession) -> dict[str, Any]:
         """A fresh random challenge for this attempt; any earlier one can no longer be used."""
         self._require_consent(session)
-        arguments = challenge_arguments(session.settings, self.config.challenge_ttl_s)
+        arguments = challenge_arguments(
+            session.settings, self.config.challenge_ttl_s, self.selfie_capture
+        )
         challenge = challenge_record(
             self.issue_challenge_fn(**arguments).to_dict(),
             session.profile.get("liveness_challenge") or {},

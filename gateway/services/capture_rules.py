@@ -21,6 +21,7 @@ from gateway.errors import PayloadTooLarge, ValidationFailed
 # (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
 # turn_right; ``look_up`` has no real footage in the dev set, so no figure can back it.
 from gateway.verification.liveness.challenge import OFFERED_PROMPTS
+from gateway.verification.liveness.sequence import MAX_FRAMES as VERIFIER_MAX_FRAMES
 
 NEUTRAL_PROMPT = "neutral"
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -66,11 +67,24 @@ class SelfieCapture:
         """How long the page captures a challenge of ``prompt_count`` prompts."""
         return self.neutral_ms + self.prompt_ms * prompt_count
 
+    def nominal_frames(self, prompt_count: int) -> float:
+        """How many frames the page takes for ``prompt_count`` prompts."""
+        return self.duration_ms(prompt_count) * self.fps / 1000
+
     def max_frames(self, prompt_count: int) -> int:
         """The most frames accepted: the nominal count with a quarter of slack for clocks and
-        timers that run fast."""
-        nominal = self.duration_ms(prompt_count) * self.fps / 1000
-        return math.ceil(nominal * 1.25) + 2
+        timers that run fast, and never more than the verifier reads (it refuses the rest)."""
+        slack = math.ceil(self.nominal_frames(prompt_count) * 1.25) + 2
+        return min(slack, VERIFIER_MAX_FRAMES)
+
+    def max_prompts(self) -> int:
+        """The longest challenge whose frames, with 15 % of slack (headless Chromium took at most
+        1.4 % over the nominal count), stay within the verifier's frame limit: 4 prompts
+        at 12 frames a second (132 frames of 160). Partner settings may ask up to 6."""
+        count = 1
+        while self.nominal_frames(count + 1) * 1.15 <= VERIFIER_MAX_FRAMES:
+            count += 1
+        return count
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,19 +94,25 @@ SELFIE_CAPTURE = SelfieCapture()
 
 
 def offered_prompts(
-    asked: Sequence[str] | None, count: int | None, offered: Sequence[str] = OFFERED_PROMPTS
+    asked: Sequence[str] | None,
+    count: int | None,
+    offered: Sequence[str] = OFFERED_PROMPTS,
+    max_count: int | None = None,
 ) -> tuple[list[str], int | None]:
     """The partner's allowed prompts that the flow offers, and the prompt count to use.
 
     A partner may allow a prompt the evaluation has not validated (settings predate it): it is
     left out. If nothing is left, the validated ones are used; if one prompt is left, the
-    challenge has one prompt (two identical prompts in a row are indistinguishable).
+    challenge has one prompt (two identical prompts in a row are indistinguishable). The count
+    is at most ``max_count`` (the longest challenge the verifier reads whole).
     """
     kept = [prompt for prompt in dict.fromkeys(asked or offered) if prompt in offered]
     if not kept:
         kept = list(offered)
     if count and len(kept) < 2:
         count = 1
+    if count and max_count:
+        count = min(int(count), max_count)
     return kept, int(count) if count else None
 
 

@@ -55,12 +55,17 @@ class SelfieRefused(ValidationFailed):
     code, title = "selfie_refused", "The selfie cannot be used"
 
 
-def challenge_arguments(settings: Mapping[str, Any], ttl_s: int) -> dict[str, Any]:
+def challenge_arguments(
+    settings: Mapping[str, Any], ttl_s: int, capture: SelfieCapture
+) -> dict[str, Any]:
     """``issue_challenge``'s arguments for a partner: its allowed prompts among those the flow
-    offers, its prompt count, the flow's lifetime."""
+    offers, its prompt count (at most what ``capture`` keeps within the verifier's frame
+    limit), the flow's lifetime."""
     liveness = settings.get("liveness") or {}
     asked = liveness.get("prompts") or settings.get("liveness_prompts")
-    prompts_allowed, count = offered_prompts(asked, liveness.get("prompt_count"))
+    prompts_allowed, count = offered_prompts(
+        asked, liveness.get("prompt_count"), max_count=capture.max_prompts()
+    )
     if asked and set(asked) - set(prompts_allowed):
         log.info("prompts_not_offered", prompts=sorted(set(asked) - set(prompts_allowed)))
     arguments: dict[str, Any] = {"ttl_s": ttl_s, "prompts_allowed": prompts_allowed}
