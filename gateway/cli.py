@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.cli_admin import add_admin_commands, run_admin_command
+from gateway.cli_billing import add_billing_commands
 from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
 from gateway.settings import Settings
 
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=None)
 
     add_admin_commands(commands)
+    add_billing_commands(commands)
     return parser
 
 

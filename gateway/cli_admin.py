@@ -13,7 +13,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.cli_billing import add_billing_commands
 from gateway.container import Services
 from gateway.settings import Settings
 
@@ -335,7 +334,6 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     backup_commands.add_parser("list", help="list the backups").set_defaults(
         admin_handler=backup_list
     )
-    add_billing_commands(commands)
 
 
 def retention_run(services: Services, args: argparse.Namespace) -> int:

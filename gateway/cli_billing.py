@@ -9,21 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, date, datetime
-from typing import Any
 
+from gateway.cli_admin import _partner_id, _print
 from gateway.container import Services
 
 CLI_ACTOR = "operator:cli"
-
-
-def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-def _partner_id(services: Services, ref: str) -> str:
-    from gateway.services.partners import find_partner
-
-    return find_partner(services.pb, ref)["id"]
 
 
 def usage_report(services: Services, args: argparse.Namespace) -> int:

@@ -157,10 +157,3 @@ class UsageReports:
         report = usage_report(self.pb, partner_id, first, last, group)
         report["quotas"] = quota_status(self.pb, partner_id, settings, now=now)
         return report
-
-    def all_usage(
-        self, date_from: date | None, date_to: date | None, group: str, *, now: datetime
-    ) -> dict[str, Any]:
-        """Every partner's usage over the days asked, each item naming its partner."""
-        first, last = date_range(date_from, date_to, now.astimezone(UTC).date())
-        return usage_report(self.pb, None, first, last, group)
