@@ -221,7 +221,12 @@ def main() -> None:
                 bench.wait_decided({bench.submit(keys)})
                 intake.append(time.perf_counter() - begun)
                 flow.append(bench.hosted_flow_once())
-            print(f"load average at start of throughput: {os.getloadavg()[0]:.2f}", flush=True)
+            processing_ms = [
+                float(line.split('"processing_ms": ')[1].split(",")[0])
+                for line in (bench.root / "worker-0.log").read_text().splitlines()
+                if '"event": "verification_done"' in line
+            ][1:]  # without the warm-up
+            load_latency = os.getloadavg()[0]
             per_minute = {}
             for count in (1, 2):
                 bench.set_workers(count)
@@ -241,6 +246,11 @@ def main() -> None:
         f"  hosted-flow path (baseline)     p50 {statistics.median(flow):.2f} s   "
         f"p95 {percentile(flow, 0.95):.2f} s"
     )
+    print(
+        f"  of which the verification itself (worker processing_ms, both paths) "
+        f"p50 {statistics.median(processing_ms) / 1000:.2f} s"
+    )
+    print(f"  load average after the latency runs: {load_latency:.2f}")
     print(f"\nthroughput, {args.jobs} submissions at once:")
     for count, rate in per_minute.items():
         print(f"  {count} worker process{'es' if count > 1 else ''}: {rate:.1f} verifications/min")
