@@ -36,7 +36,8 @@ def error_code(profile: dict[str, Any]) -> str | None:
         code, _, detail = reason.partition(": ")
         side = SIDE_NAMES.get(code.partition(":")[2], code.partition(":")[2])
         return f"INVALID_PHOTO:{side}:{detail}"
-    if reason.startswith("processing_failed"):
+    if reason.startswith(("processing_failed", "processing_timeout")):
+        # No decision: the worker gave up, or the reconciler after the attempts ran out.
         return f"PROCESSING_FAILED:{reason.partition(': ')[2] or reason}"
     face = ((profile.get("scores") or {}).get("factors") or {}).get("face_match") or {}
     if face.get("status") == "fail":
