@@ -24,6 +24,7 @@ from gateway.services.capture_rules import (
     offered_prompts,
 )
 from gateway.services.image_policy import CleanImage, check_image_bytes, clean_image
+from gateway.verification.faces.recognition import MIN_FACE_PX
 from gateway.verification.images import decode_image
 
 log = structlog.get_logger("gateway.capture")
@@ -37,12 +38,15 @@ MAX_CHECK_STILL_BYTES = 2 * 1024 * 1024
 # (faces.recognition.MIN_FACE_PX) with a quarter of margin (a judgement, not a measurement), so
 # a face that just passes before the challenge stays above 80 px if the applicant leans back a
 # little during it. The dev clips' faces are 200-260 px wide at this size, far above either.
+# The uploaded selfie itself is held to the worker's own 80 px: refused there means the worker
+# would refuse it too, nothing stricter.
 FRAMING_MIN_FACE_PX = 100
+UPLOAD_MIN_FACE_PX = MIN_FACE_PX
 # Neutral frames tried, last first, for the stored ``selfie`` before the upload is refused: the
 # applicant passed the framing check a second earlier, so the last one nearly always passes.
 SELFIE_CANDIDATES = 4
 
-SelfieCheck = Callable[[Any], Any]
+SelfieCheck = Callable[..., Any]  # (rgb, *, min_face_px) -> liveness.selfie_check.SelfieCheck
 
 
 class ChallengeRefused(Conflict):
@@ -113,7 +117,7 @@ def check_usable_challenge(challenge: Mapping[str, Any], challenge_id: str, now:
 def check_still(content: bytes, selfie_check: SelfieCheck) -> dict[str, Any]:
     """The framing answer for one still: ``{ok, issue}``."""
     check_image_bytes(content, max_bytes=MAX_CHECK_STILL_BYTES, field="file")
-    result = selfie_check(decode_image(content, field="file"))
+    result = selfie_check(decode_image(content, field="file"), min_face_px=FRAMING_MIN_FACE_PX)
     return {"ok": bool(result.ok), "issue": None if result.ok else issue_of(result)}
 
 
@@ -128,11 +132,12 @@ def clean_frames(frames: Sequence[FrameUpload], max_upload_bytes: int) -> list[C
 def usable_selfie_index(
     frames: Sequence[FrameUpload], cleaned: Sequence[CleanImage], selfie_check: SelfieCheck
 ) -> int:
-    """The frame kept as ``selfie``: the latest neutral frame that passes the framing check,
-    else ``SelfieRefused`` with the last one's issue (the caller then stores nothing)."""
+    """The frame kept as ``selfie``: the latest neutral frame that passes the selfie check at the
+    worker's size rule, else ``SelfieRefused`` with the last one's issue (the caller then stores
+    nothing)."""
     result = None
     for index in selfie_candidates(frames)[:SELFIE_CANDIDATES]:
-        result = selfie_check(cleaned[index].rgb)
+        result = selfie_check(cleaned[index].rgb, min_face_px=UPLOAD_MIN_FACE_PX)
         if result.ok:
             return index
     issue = issue_of(result) if result is not None else {"code": "face_not_found"}
@@ -151,8 +156,8 @@ def issue_of(result: Any) -> dict[str, str]:
     return {"code": str(result.code), "message": str(result.message)}
 
 
-def default_selfie_check(rgb: Any) -> Any:
-    """The capture-time check with the flow's margin (loads the face models on first use)."""
+def default_selfie_check(rgb: Any, *, min_face_px: int) -> Any:
+    """The capture-time check (loads the face models on first use)."""
     from gateway.verification.liveness.selfie_check import check_selfie
 
-    return check_selfie(rgb, min_face_px=FRAMING_MIN_FACE_PX)
+    return check_selfie(rgb, min_face_px=min_face_px)
