@@ -16,6 +16,21 @@ from typing import Any
 from gateway.container import Services
 from gateway.settings import Settings
 
+# How the CLI's actions are named in the audit log (the operator API's: operator:<key id>).
+CLI_ACTOR = "operator:cli"
+
+
+def _audit(services: Services, action: str, target: str, detail: Any) -> None:
+    """Record an operator action taken from the CLI (ids and codes only, never a secret)."""
+    from gateway.services.audit import append_audit
+
+    append_audit(services.pb, CLI_ACTOR, action, target, detail)
+
+
+def _key_partner(services: Services, key_id: str) -> str:
+    key = services.pb.find_first("api_keys", where={"key_id": key_id})
+    return key["partner"] if key else ""
+
 
 def _scopes(text: str) -> tuple[str, ...]:
     return tuple(scope.strip() for scope in text.split(",") if scope.strip())
@@ -46,8 +61,15 @@ def partner_create(services: Services, args: argparse.Namespace) -> int:
     """Create a partner and print its first API key, once."""
     from gateway.services import partners
 
+    scopes = _scopes(args.scopes)
     created = partners.create_partner(
-        services.pb, args.name, _scopes(args.scopes), data_key=services.settings.data_key
+        services.pb, args.name, scopes, data_key=services.settings.data_key
+    )
+    _audit(
+        services,
+        "operator.tenant_created",
+        created["partner_id"],
+        {"key_id": created["key_id"], "scopes": list(scopes), "plan": None},
     )
     _print_new_key(created, args.json)
     return 0
@@ -70,8 +92,16 @@ def key_create(services: Services, args: argparse.Namespace) -> int:
     """Add a key to a partner (e.g. before revoking the old one)."""
     from gateway.services import partners
 
+    partner_id = _partner_id(services, args.partner)
+    scopes = _scopes(args.scopes)
     created = partners.create_key(
-        services.pb, args.partner, _scopes(args.scopes), data_key=services.settings.data_key
+        services.pb, partner_id, scopes, data_key=services.settings.data_key
+    )
+    _audit(
+        services,
+        "operator.key_created",
+        partner_id,
+        {"key_id": created["key_id"], "scopes": list(scopes)},
     )
     _print_new_key(created, args.json)
     return 0
@@ -95,6 +125,12 @@ def key_signing_secret(services: Services, args: argparse.Namespace) -> int:
     from gateway.services import partners
 
     created = partners.new_key_signing_secret(services.pb, services.settings.data_key, args.key_id)
+    _audit(
+        services,
+        "operator.key_signing_secret_replaced",
+        _key_partner(services, args.key_id),
+        {"key_id": args.key_id},
+    )
     _print_new_key(created, args.json)
     return 0
 
@@ -104,6 +140,8 @@ def key_revoke(services: Services, args: argparse.Namespace) -> int:
     from gateway.services import partners
 
     partners.revoke_key(services.pb, args.key_id)
+    partner_id = _key_partner(services, args.key_id)
+    _audit(services, "operator.key_revoked", partner_id, {"key_id": args.key_id})
     print(f"revoked {args.key_id}")
     return 0
 

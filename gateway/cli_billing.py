@@ -10,10 +10,8 @@ import argparse
 import json
 from datetime import UTC, date, datetime
 
-from gateway.cli_admin import _partner_id, _print
+from gateway.cli_admin import CLI_ACTOR, _partner_id, _print
 from gateway.container import Services
-
-CLI_ACTOR = "operator:cli"
 
 
 def usage_report(services: Services, args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
+from test_cli_admin import cli_env, run  # noqa: F401  (the operator's shell environment)
 
 from gateway.container import Services
 from gateway.services.operator import create_operator_key
@@ -262,3 +264,30 @@ def test_operator_operations_keep_their_contract(app: Flask, services: Services)
             failures[operation.label] = str(failure)[:1500]
     assert failures == {}, "\n\n".join(f"{label}: {why}" for label, why in failures.items())
     assert sum(count for status, count in seen.items() if status < 300) >= 5, seen
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_operator_actions_from_the_cli_are_audited_too(
+    services: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "partner", "create", "CLI audited bank", "--json")
+    created = json.loads(out)
+    code, out = run(capsys, "key", "create", created["partner_id"], "--json")
+    second = json.loads(out)["key_id"]
+    assert run(capsys, "key", "signing-secret", second)[0] == 0
+    assert run(capsys, "key", "revoke", created["key_id"])[0] == 0
+    code, out = run(capsys, "operator", "key", "create", "--json")
+    assert code == 0 and json.loads(out)["api_key"]
+    rows = services.pb.find(
+        "audit_log",
+        "actor = 'operator:cli' && target = {:t}",
+        {"t": created["partner_id"]},
+        sort="created",
+    )
+    assert [(row["action"], row["detail"].get("key_id")) for row in rows] == [
+        ("operator.tenant_created", created["key_id"]),
+        ("operator.key_created", second),
+        ("operator.key_signing_secret_replaced", second),
+        ("operator.key_revoked", created["key_id"]),
+    ]
+    assert created["api_key"] not in str(rows)
