@@ -132,7 +132,8 @@ class WorkerProcess:
             if "face_models_loaded" in self.log_path.read_text(errors="replace"):
                 return
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"ekyc worker exited; see {self.log_path}")
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"ekyc worker exited; its log ends:\n{tail}")
             time.sleep(0.2)
         raise RuntimeError(f"the worker did not load its models in {timeout_s}s")
 
