@@ -30,11 +30,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from gateway.progress import progress  # noqa: E402
-from gateway.verification.documents import mrz_locate  # noqa: E402
-from gateway.verification.documents.mrz import parse_mrz  # noqa: E402
-from gateway.verification.documents.quality import assess_quality  # noqa: E402
-from gateway.verification.documents.reader import read_mrz  # noqa: E402
-from gateway.verification.documents.service import validate_mrz  # noqa: E402
 from gateway.synthetic.degrade import blur, degrade  # noqa: E402
 from gateway.synthetic.documents import make_id_card, make_passport  # noqa: E402
 from gateway.synthetic.identities import (  # noqa: E402
@@ -44,6 +39,11 @@ from gateway.synthetic.identities import (  # noqa: E402
     td1_lines,
     td3_lines,
 )
+from gateway.verification.documents import mrz_locate  # noqa: E402
+from gateway.verification.documents.mrz import parse_mrz  # noqa: E402
+from gateway.verification.documents.quality import assess_quality  # noqa: E402
+from gateway.verification.documents.reader import read_mrz  # noqa: E402
+from gateway.verification.documents.service import validate_mrz  # noqa: E402
 
 FACES = REPO.parent / "shared" / "datasets" / "faces"
 OUT = REPO / "eval" / "out"
@@ -164,6 +164,7 @@ def evaluate_set(
     """Our reader on every photo; PassportEye and the other engines on the first compare_n
     (they take seconds per page), whose figures are printed beside ours on that same subset."""
     ours_exact, ours_fields, ours_ms, ours_repaired, ours_cpu_ms = [], [], [], [], []
+    ours_valid, ours_wrong_valid = [], []
     pe_exact, pe_fields, pe_ms = [], [], []
     engine_exact = {k: [] for k in engines}
     engine_ms = {k: [] for k in engines}
@@ -174,6 +175,8 @@ def evaluate_set(
         ours_cpu_ms.append((time.process_time() - cpu_started) * 1000)
         lines = read.reading.lines if read else None
         ours_exact.append(lines == doc.mrz_lines)
+        ours_valid.append(bool(read and read.reading.all_fields_valid))
+        ours_wrong_valid.append(ours_valid[-1] and lines != doc.mrz_lines)
         ours_repaired.append(bool(read and read.reading.repairs))
         ours_fields.append(
             field_accuracy(raw_fields(read.reading.fields) if read else None, doc.mrz_lines)
@@ -231,12 +234,36 @@ def evaluate_set(
         f"our CPU time per page (all threads): p50 {ms(ours_cpu_ms, 50)}, p95 {ms(ours_cpu_ms, 95)}"
     )
     print(f"our reads that needed a verified repair: {pct(ours_repaired)}")
+    print(f"our reads with every field valid: {pct(ours_valid)}; wrong reads flagged valid: "
+          f"{sum(ours_wrong_valid)}")  # fmt: skip
+    results[name]["ours"]["all_fields_valid"] = float(np.mean(ours_valid))
+    results[name]["ours"]["wrong_but_valid"] = int(sum(ours_wrong_valid))
     if compared:
         results[name]["compared_subset"] = {
             "n": compared,
             "ours_exact": float(np.mean(ours_exact[:compared])),
             "ours_field_accuracy": float(np.mean(ours_fields[:compared])),
         }
+
+
+def rotated_sets(docs: list, n: int) -> dict:
+    """The first N photos turned 90, 180 and 270 degrees: exact rate and wrong-but-valid."""
+    out = {}
+    for quarter_turns in (1, 2, 3):
+        exact, wrong_valid, cpu_ms = [], 0, []
+        for doc in docs[:n]:
+            turned = np.ascontiguousarray(np.rot90(doc.image_rgb, quarter_turns))
+            cpu_started = time.process_time()
+            read = read_mrz(turned)
+            cpu_ms.append((time.process_time() - cpu_started) * 1000)
+            lines = read.reading.lines if read else None
+            exact.append(lines == doc.mrz_lines)
+            wrong_valid += bool(read and read.reading.all_fields_valid and not exact[-1])
+        degrees = 90 * quarter_turns
+        print(f"turned {degrees:3d} deg ({len(exact)} photos): exact {pct(exact)}, wrong reads "
+              f"flagged valid {wrong_valid}, CPU p95 {ms(cpu_ms, 95)}")  # fmt: skip
+        out[str(degrees)] = {"exact": float(np.mean(exact)), "wrong_but_valid": wrong_valid}
+    return out
 
 
 def corrupted_digits(n: int, seed: int, photographed: int) -> dict:
@@ -319,6 +346,9 @@ def main() -> None:
         "--compare-n", type=int, default=30, help="photos per set also read by the others"
     )
     parser.add_argument("--no-engines", action="store_true", help="skip tesseract/rapidocr")
+    parser.add_argument(
+        "--rotated-n", type=int, default=20, help="photos per set also read turned 90/180/270"
+    )
     args = parser.parse_args()
     n = max(2, min(args.n, 400))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -338,6 +368,11 @@ def main() -> None:
     compare_n = max(0, args.compare_n)
     evaluate_set("clean", clean, pe_read_mrz, engines, results, compare_n)
     evaluate_set("degraded", degraded, pe_read_mrz, engines, results, compare_n)
+    if args.rotated_n:
+        print("\n== clean photos turned")
+        results["clean_turned"] = rotated_sets(clean, args.rotated_n)
+        print("== degraded photos turned")
+        results["degraded_turned"] = rotated_sets(degraded, args.rotated_n)
     results["corrupted_check_digits"] = corrupted_digits(n, args.seed + 1, photographed=min(n, 60))
     results["quality"] = quality_figures(clean, degraded, args.seed + 2)
     print(f"load average at end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -166,9 +166,16 @@ def _pitch_from_glyphs(ink: np.ndarray, top: int, bottom: int) -> float | None:
     lo, hi = max(2, int(0.6 * cap)), min(len(correlation) - 2, int(1.8 * cap))
     if lo >= hi:
         return None
-    lag = lo + int(np.argmax(correlation[lo:hi]))
-    if correlation[lag] < 0.15:
+    window = correlation[lo:hi]
+    strongest = float(window.max())
+    if strongest < 0.15:
         return None
+    # the first peak nearly as strong as the strongest: two pitches repeat too (a run of 0s
+    # can make the second peak the higher one)
+    peaks = [i for i in range(1, len(window) - 1)
+             if window[i] >= window[i - 1] and window[i] >= window[i + 1]
+             and window[i] >= 0.7 * strongest]  # fmt: skip
+    lag = lo + (peaks[0] if peaks else int(np.argmax(window)))
     # refine on the harmonics (the peak near k pitches pins the pitch to 1/k of a pixel)
     pitch = float(lag)
     for harmonic in (4, 8, 16, 32):
