@@ -60,6 +60,7 @@ from gateway.services.selfie_capture import (
     clean_frames,
     default_selfie_check,
     usable_selfie_index,
+    warm_up_face_models,
 )
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
@@ -223,6 +224,7 @@ class CaptureService:
         """Verify the link and start (or resume) the capture: ``unverified`` and
         ``resubmission_requested`` move to ``in_progress`` with actor ``applicant``."""
         session = self.verify(profile_id, token)
+        warm_up_face_models()
         status = session.profile["status"]
         if status == "unverified":
             session.profile = self._move_to_in_progress(session, "unverified", "applicant opened")

@@ -10,6 +10,7 @@ applicant is still there, with a sentence that says what to change.
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -154,6 +155,29 @@ def selfie_candidates(frames: Sequence[FrameUpload]) -> list[int]:
 def issue_of(result: Any) -> dict[str, str]:
     """A selfie check's refusal as the page reads it: the code picks its own sentence."""
     return {"code": str(result.code), "message": str(result.message)}
+
+
+_warm_up_started = threading.Event()
+
+
+def warm_up_face_models() -> None:
+    """Load the face models in the background, once per process, when an applicant opens a
+    link: the first framing check otherwise waits for them (4-5 s here), and the applicant sees
+    no guidance for that long. By the selfie step (after consent and the document) they are in
+    memory. The worker process never calls this."""
+    if _warm_up_started.is_set():
+        return
+    _warm_up_started.set()
+
+    def load() -> None:
+        from gateway.verification.faces.recognition import get_face_models
+
+        try:
+            get_face_models()
+        except Exception:  # the first check will load (and report) them instead
+            log.warning("face_models_warm_up_failed", exc_info=True)
+
+    threading.Thread(target=load, name="face-models-warm-up", daemon=True).start()
 
 
 def default_selfie_check(rgb: Any, *, min_face_px: int) -> Any:
