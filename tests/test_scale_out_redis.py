@@ -224,3 +224,13 @@ def test_one_queue_two_workers_and_a_killed_worker_loses_nothing(stack, pb, data
     # Redis never evicts the queue.
     policy = redis.Redis.from_url(env["REDIS_URL"]).config_get("maxmemory-policy")
     assert policy == {"maxmemory-policy": "noeviction"}
+
+
+def test_the_compose_file_runs_redis_so_it_cannot_evict_queue_keys():
+    import yaml
+
+    compose = yaml.safe_load(
+        (Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text()
+    )
+    command = compose["services"]["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
