@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from gateway.errors import ValidationFailed
+from gateway.verification.documents.geometry import warp_card
 from gateway.verification.documents.mrz import LAYOUTS, SPANS, MrzReading, parse_mrz
 from gateway.verification.documents.mrz_certainty import character_evidence
 from gateway.verification.documents.mrz_glyph_pairs import settle_close_cells
@@ -40,6 +41,9 @@ AMBIGUOUS_MARGIN = 0.12
 # the real set: see docs/documents.md).
 CLOSE_CELL = 0.1
 OVERTURN_LEAD = 0.25
+# The outline is sought on a copy this size; a rectified page is read this wide.
+OUTLINE_WORK_PX = 640
+RECTIFIED_WIDTH_PX = 1400
 # Stacks read per orientation, and full reads at most per page (each ~50-150 ms): the
 # candidates are ranked by how well a few OCR-B glyphs fit their last line first.
 STACKS_PER_ORIENTATION = 4
@@ -60,6 +64,7 @@ class MrzOcrResult:
     elapsed_ms: float
     line_boxes: list[np.ndarray]
     quarter_turns: int = 0  # counter-clockwise turns applied to the photo before reading
+    rectified: bool = False  # read from the page warped flat by its outline (boxes: that page)
 
 
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -148,10 +153,42 @@ def read_mrz(rgb: np.ndarray) -> MrzOcrResult | None:
             best, done = _try(crops, turns, boxes, started, best)
             if done:
                 return best[1]
+    # last resort for a photographed page: flatten the document from its outline and look again
+    outline = page_outline(gray)
+    if outline is not None:
+        flat = warp_card(gray, outline, width_px=RECTIFIED_WIDTH_PX)
+        for quarter_turns in (0, 1):
+            turned = np.ascontiguousarray(np.rot90(flat, quarter_turns))
+            for _, turns, crops, boxes in _attempts(turned, quarter_turns, False)[:2]:
+                best, done = _try(crops, turns, boxes, started, best)
+                if done:
+                    best[1].rectified = True
+                    return best[1]
     if best is None:
         return None
     best[1].elapsed_ms = (time.perf_counter() - started) * 1000
     return best[1]
+
+
+def page_outline(gray: np.ndarray) -> np.ndarray | None:
+    """The four corners of a document photographed on a darker ground, when its outline is a
+    clear quadrilateral (perspective kept: the page is then warped flat), else None."""
+    scale = OUTLINE_WORK_PX / max(gray.shape)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(contour)
+    if not 0.15 * small.size < area < 0.9 * small.size:
+        return None  # no document-sized region, or the page fills the frame (nothing to undo)
+    quad = cv2.approxPolyDP(contour, 0.03 * cv2.arcLength(contour, True), True)
+    if len(quad) != 4 or not cv2.isContourConvex(quad):
+        return None
+    return quad.reshape(4, 2).astype(np.float32) / scale
 
 
 def _attempts(
