@@ -93,12 +93,15 @@ def operator_key_create(services: Services, args: argparse.Namespace) -> int:
     """A new operator key (admin scope only), shown once."""
     from gateway.services.operator import create_operator_key
 
-    created = create_operator_key(services.pb, actor=CLI_ACTOR)
+    created = create_operator_key(services.pb, actor=CLI_ACTOR, data_key=services.settings.data_key)
     if args.json:
         print(json.dumps(created))
     else:
-        print(f"key_id:         {created['key_id']}\napi_key:        {created['api_key']}")
-        print("Store the key now: it is not shown again. It works on /api/operator only.")
+        for name in ("key_id", "api_key", "signing_secret"):
+            print(f"{name + ':':<16}{created[name]}")
+        print(
+            "Store the secrets now: they are not shown again. The key works on /api/operator only."
+        )
     return 0
 
 

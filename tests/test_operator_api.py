@@ -291,3 +291,26 @@ def test_operator_actions_from_the_cli_are_audited_too(
         ("operator.key_revoked", created["key_id"]),
     ]
     assert created["api_key"] not in str(rows)
+
+
+def test_operator_keys_can_sign_their_requests(
+    client: FlaskClient, services: Services, make_settings
+) -> None:
+    """An operator key made by the CLI has a signing secret, so the operator partner may require
+    signed requests like any tenant."""
+    from gateway.services.request_signing import sign_request
+
+    created = create_operator_key(services.pb, actor="test", data_key=make_settings().data_key)
+    assert created["signing_secret"]
+    timestamp = str(int(datetime.now(UTC).timestamp()))
+    path = "/api/operator/plans"
+    signature = sign_request(created["signing_secret"], timestamp, "GET", path, b"")
+    signed = client.get(
+        path,
+        headers={
+            "x-api-key": created["api_key"],
+            "X-API-TIMESTAMP": timestamp,
+            "X-API-SIGN": signature,
+        },
+    )
+    assert signed.status_code == 200

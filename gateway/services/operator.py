@@ -47,10 +47,13 @@ def ensure_operator_partner(pb: PocketBase) -> dict[str, Any]:
     return partner
 
 
-def create_operator_key(pb: PocketBase, *, actor: str = "operator:cli") -> dict[str, Any]:
-    """A new operator key (``admin`` scope only): ``{key_id, api_key}``, the secret shown once."""
+def create_operator_key(
+    pb: PocketBase, *, actor: str = "operator:cli", data_key: str | None = None
+) -> dict[str, Any]:
+    """A new operator key (``admin`` scope only): ``{key_id, api_key}`` and, with the data key,
+    its ``signing_secret`` (so the operator partner may require signed requests); shown once."""
     operator = ensure_operator_partner(pb)
-    created = partners.create_key(pb, operator["id"], (OPERATOR_SCOPE,))
+    created = partners.create_key(pb, operator["id"], (OPERATOR_SCOPE,), data_key=data_key)
     append_audit(pb, actor, "operator.key_created", created["key_id"], {"scopes": ["admin"]})
     return created
 
