@@ -183,3 +183,27 @@ def test_usage_report_plan_and_invoice_from_the_cli(
     assert {"operator.plan_assigned", "operator.usage_viewed", "operator.invoice_viewed"} <= {
         row["action"] for row in audit
     }
+
+
+def test_a_partner_reads_its_own_statement(app: Flask, services, partner) -> None:
+    from gateway.services.billing import assign_plan, save_plan
+
+    client = app.test_client()
+    month = month_period(datetime.now(UTC)).label
+    none_yet = client.get(f"/api/usage/statement?month={month}", headers=partner.headers)
+    assert_problem(none_yet, 409, "conflict")
+    save_plan(services.pb, "own-statement", PLAN)
+    assign_plan(services.pb, partner.partner_id, "own-statement")
+    for _ in range(3):
+        client.post("/v1/document/validate", json={"mrz": VALID_MRZ}, headers=partner.headers)
+    mine = client.get(f"/api/usage/statement?month={month}", headers=partner.headers)
+    assert mine.status_code == 200
+    assert mine.get_json()["partner"]["id"] == partner.partner_id
+    assert mine.get_json()["total"] == "99.13"
+    as_csv = client.get(f"/api/usage/statement?month={month}&format=csv", headers=partner.headers)
+    assert as_csv.mimetype == "text/csv" and as_csv.get_data(as_text=True).endswith("99.13\n")
+    assert_problem(
+        client.get("/api/usage/statement?month=2026-13", headers=partner.headers),
+        422,
+        "validation_failed",
+    )

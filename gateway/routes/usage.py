@@ -1,20 +1,23 @@
-"""``GET /api/usage``: a partner's own usage, per check or per day, and its quotas this month."""
+"""``GET /api/usage``: a partner's own usage, per check or per day, and its quotas this month;
+``GET /api/usage/statement``: its invoice statement for a month, priced from its plan."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
 from gateway.openapi import documented
-from gateway.schemas.usage import UsageQuerySchema
+from gateway.schemas.usage import InvoiceQuerySchema, UsageQuerySchema
+from gateway.services import billing
 
 bp = Blueprint("usage", __name__, url_prefix="/api/usage")
 limiter.limit(partner_rate_limit)(bp)
 
 _query_schema = UsageQuerySchema()
+_statement_schema = InvoiceQuerySchema()
 
 
 @bp.get("")
@@ -35,3 +38,24 @@ def get_usage() -> dict[str, Any]:
         query["group"],
         now=datetime.now(UTC),
     )
+
+
+@bp.get("/statement")
+@require_scope("partner")
+@documented(
+    query=InvoiceQuerySchema,
+    alternatives={"text/csv": {"type": "string"}},
+    errors={409: "The partner is on no plan"},
+)
+def get_statement() -> Any:
+    """The partner's invoice statement for a month (JSON, or CSV with format=csv).
+
+    Provisional (`final: false`) until the month is over.
+    """
+    query = _statement_schema.load(request.args.to_dict())
+    statement = billing.own_statement(
+        services().pb, current_principal().partner_id, query["month"], now=datetime.now(UTC)
+    )
+    if query["format"] == "csv":
+        return Response(billing.statement_csv([statement]), mimetype="text/csv")
+    return statement

@@ -20,7 +20,7 @@ from typing import Any
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services.pb_time import iso
 from gateway.services.pocketbase import PocketBase
-from gateway.services.quotas import QUOTA_CHECKS, Period
+from gateway.services.quotas import QUOTA_CHECKS, Period, parse_month
 from gateway.services.usage_reports import summary_rows
 
 PLAN_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
@@ -233,6 +233,11 @@ def partner_statement(
     plan = pb.get("plans", partner["plan"])
     billed = billed_by_partner(pb, partner["id"], period).get(partner["id"], {})
     return statement(partner, plan, period, billed, now=now)
+
+
+def own_statement(pb: PocketBase, partner_id: str, month: str, *, now: datetime) -> dict:
+    """A partner's own statement for ``month`` (YYYY-MM), as the partner API shows it."""
+    return partner_statement(pb, pb.get("partners", partner_id), parse_month(month), now=now)
 
 
 def all_statements(pb: PocketBase, period: Period, *, now: datetime) -> dict[str, Any]:
