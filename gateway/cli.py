@@ -237,6 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_admin_command(settings, args)
     except GatewayError as error:
         print(f"ekyc: {error.detail}", file=sys.stderr)
+        # Field problems one per line, as the API's `errors` map gives them.
+        for path, problems in (
+            (error.errors or {}).items() if isinstance(error.errors, dict) else ()
+        ):
+            for problem in problems if isinstance(problems, list) else [problems]:
+                print(f"  {path}: {problem}", file=sys.stderr)
         return 2
 
 

@@ -95,6 +95,12 @@ def test_webhooks_settings_and_expiry_commands(capsys: pytest.CaptureFixture[str
     assert json.loads(out)["thresholds"]["approve"] == 85
 
     assert main(["settings", "set", partner_id, '{"thresholds": {"approve": 500}}']) == 2
+    # Every problem is named, one per line, not just "Invalid partner settings".
+    patch = '{"thresholds": {"approve": 500}, "weights": {"kya": 50}, "kya": 3}'
+    assert main(["settings", "set", partner_id, patch]) == 2
+    refusal = capsys.readouterr().err
+    for path in ("thresholds.approve", "weights", "kya"):
+        assert f"  {path}: " in refusal
     assert main(["settings", "set", partner_id, "not json"]) == 2
 
     code, out = run(capsys, "expiry", "run", "--date", "2030-01-01")

@@ -270,3 +270,19 @@ def test_partners_without_a_link_ttl_get_the_gateway_wide_one(
     set_partner_settings(services.pb, partner.partner_id, {"link_ttl_s": 3600}, actor="operator")
     services.keys.forget_partner(partner.partner_id)
     assert 3500 < remaining_s() <= 3600
+
+
+def test_every_failing_rule_is_reported_in_one_answer(
+    client: FlaskClient, make_partner: Callable
+) -> None:
+    """A group that is not an object no longer hides the problems of the other groups."""
+    partner = make_partner()
+    response = client.patch(
+        "/api/settings",
+        json={"branding": "blue", "thresholds": {"review": 90, "approve": 85}, "min_age": -1},
+        headers=partner.headers,
+    )
+    problem = assert_problem(response, 422, "validation_failed")
+    assert {"branding", "thresholds.review", "min_age"} <= set(problem["errors"])
+    for path in ("branding", "thresholds.review", "min_age"):
+        assert path in problem["detail"]

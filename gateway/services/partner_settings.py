@@ -143,13 +143,16 @@ def validate_settings(settings: dict[str, Any]) -> None:
     settings, i.e. defaults merged with the partner's — are complete and consistent."""
     errors = _Errors()
     _unknown_keys(errors, "", settings, DEFAULT_SETTINGS)
+    # Every problem is reported in one answer: a group that is not an object is named once and
+    # its inner rules are skipped (they would only repeat it), the other groups are still checked.
+    groups: dict[str, dict[str, Any]] = {}
     for key in ("thresholds", "weights", "required_checks", "branding", "liveness", "kya"):
-        if not isinstance(settings.get(key), dict):
+        if isinstance(settings.get(key), dict):
+            groups[key] = settings[key]
+        else:
             errors.add(key, "must be an object")
-    if errors.items:
-        raise ValidationFailed("Invalid partner settings", errors=errors.items)
 
-    thresholds = settings["thresholds"]
+    thresholds = groups.get("thresholds", DEFAULT_SETTINGS["thresholds"])
     _unknown_keys(errors, "thresholds", thresholds, DEFAULT_SETTINGS["thresholds"])
     approve, review = thresholds.get("approve"), thresholds.get("review")
     for name, value in (("approve", approve), ("review", review)):
@@ -158,7 +161,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
     if _number(approve) and _number(review) and review > approve:
         errors.add("thresholds.review", "must not be above thresholds.approve")
 
-    weights = settings["weights"]
+    weights = groups.get("weights", DEFAULT_SETTINGS["weights"])
     _unknown_keys(errors, "weights", weights, DEFAULT_SETTINGS["weights"])
     if all(_number(weights.get(name)) and weights[name] >= 0 for name in SCORED_FACTORS):
         if abs(sum(weights[name] for name in SCORED_FACTORS) - 100) > 1e-6:
@@ -166,7 +169,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
     else:
         errors.add("weights", f"{', '.join(SCORED_FACTORS)} must be non-negative numbers")
 
-    required = settings["required_checks"]
+    required = groups.get("required_checks", DEFAULT_SETTINGS["required_checks"])
     _unknown_keys(errors, "required_checks", required, DEFAULT_SETTINGS["required_checks"])
     _check_bools(errors, "required_checks", required)
 
@@ -204,7 +207,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
     )
     _validate_return_urls(errors, settings.get("allowed_return_urls"))
 
-    branding = settings["branding"]
+    branding = groups.get("branding", DEFAULT_SETTINGS["branding"])
     _unknown_keys(errors, "branding", branding, DEFAULT_SETTINGS["branding"])
     name = branding.get("name")
     if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 100):
@@ -213,7 +216,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
     if not isinstance(color, str) or not _HEX_COLOR.match(color):
         errors.add("branding.accent_color", "must be a #rrggbb colour")
 
-    liveness = settings["liveness"]
+    liveness = groups.get("liveness", DEFAULT_SETTINGS["liveness"])
     _unknown_keys(errors, "liveness", liveness, DEFAULT_SETTINGS["liveness"])
     prompts = liveness.get("prompts")
     if (
@@ -228,7 +231,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
     elif isinstance(prompts, list) and len(set(prompts)) < 2 and count > 1:
         errors.add("liveness.prompts", "two different prompts are needed for more than one")
 
-    kya = settings["kya"]
+    kya = groups.get("kya", DEFAULT_SETTINGS["kya"])
     _unknown_keys(errors, "kya", kya, DEFAULT_SETTINGS["kya"])
     _check_bools(errors, "kya", kya)
 
@@ -241,7 +244,10 @@ def validate_settings(settings: dict[str, Any]) -> None:
             errors.add(path, message)
     _validate_registry(errors, settings.get("registry"), required.get("registry") is True)
     if errors.items:
-        raise ValidationFailed("Invalid partner settings", errors=errors.items)
+        problems = "; ".join(
+            f"{path}: {', '.join(messages)}" for path, messages in errors.items.items()
+        )
+        raise ValidationFailed(f"Invalid partner settings: {problems}", errors=errors.items)
 
 
 def _validate_rate_limit(errors: _Errors, key: str, value: Any) -> None:
