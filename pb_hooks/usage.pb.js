@@ -10,6 +10,8 @@
 //    last unit get one yes and one no;
 //  - `quota` null: no quota, the row is appended; `force`: appended even past the quota (a
 //    verification already run must be recorded);
+//  - at the limit, units held by `pending` rows created before `stale_before` (checks whose
+//    process died before settling them) are given back first;
 //  - each threshold (percent of the quota) reached by this unit writes one
 //    quota.threshold_reached event to the webhook outbox in the same transaction, keyed by
 //    partner, check, period and percent, so it is announced once per period.
@@ -29,18 +31,42 @@ routerAdd("POST", "/api/ekyc/usage/take", (e) => {
   }
   const counted = row.counted !== false;
   let result = null;
+  const window = {
+    partner: partner,
+    module: module,
+    start: String(body.period_start),
+    end: String(body.period_end),
+    stale: String(body.stale_before || ""),
+  };
   $app.runInTransaction((txApp) => {
-    let used = 0;
-    if (quota !== null) {
+    const countHeld = () => {
       const count = new DynamicModel({ n: 0 });
       txApp.db()
         .newQuery(
           "SELECT COUNT(*) AS n FROM usage_events WHERE partner = {:partner} AND module = {:module}" +
           " AND counted = TRUE AND created >= {:start} AND created < {:end}",
         )
-        .bind({ partner: partner, module: module, start: String(body.period_start), end: String(body.period_end) })
+        .bind(window)
         .one(count);
-      used = count.n;
+      return count.n;
+    };
+    let used = 0;
+    if (quota !== null) {
+      used = countHeld();
+      if (counted && used >= quota && !body.force && window.stale) {
+        // At the limit only (so the common path stays one indexed count): units still held by
+        // checks that began before `stale_before` belong to a process that died mid-check
+        // (a check cannot run that long); they are given back before deciding.
+        txApp.db()
+          .newQuery(
+            "UPDATE usage_events SET counted = FALSE, outcome = 'abandoned' WHERE partner = {:partner}" +
+            " AND module = {:module} AND counted = TRUE AND outcome = 'pending'" +
+            " AND created >= {:start} AND created < {:stale}",
+          )
+          .bind(window)
+          .execute();
+        used = countHeld();
+      }
       if (counted && used >= quota && !body.force) {
         result = { taken: false, used: used, quota: quota };
         return;

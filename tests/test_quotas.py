@@ -8,9 +8,10 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from api_helpers import assert_problem, create_profile
 from flask import Flask
 from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixture)
@@ -20,7 +21,12 @@ from gateway.container import Services
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
-from gateway.services.quotas import QuotaExceeded, month_period, take_unit
+from gateway.services.quotas import (
+    HELD_UNIT_STALE_AFTER_S,
+    QuotaExceeded,
+    month_period,
+    take_unit,
+)
 from gateway.services.usage import record_usage
 from gateway.services.webhooks.delivery import dispatch_events
 from gateway.settings import Settings
@@ -291,3 +297,26 @@ def test_no_verification_is_started_past_the_verification_quota(
     assert client.get(f"/api/profiles/{profile_id}", headers=partner.headers).status_code == 200
     set_quota(services, partner.partner_id, "verification", None)
     assert create_profile(client, partner.headers).status_code == 201
+
+
+def test_a_unit_held_by_a_check_that_never_ended_is_given_back(
+    services: Services, make_partner
+) -> None:
+    """A process that dies mid-check leaves its row `pending`, holding a unit; at the limit, a
+    unit held longer than any check can run is given back, so the quota does not shrink."""
+    partner = make_partner("Abandoned hold")
+    pending = {"billed": False, "counted": True, "outcome": "pending", "processing_ms": 0}
+    now = datetime.now(UTC)
+    later = now + timedelta(seconds=HELD_UNIT_STALE_AFTER_S + 30)
+    if month_period(later) != month_period(now):
+        pytest.skip("the stale window crosses a month boundary right now")
+    take_unit(services.pb, partner.partner_id, "face_match", 1, pending, now=now)  # never settled
+    with pytest.raises(QuotaExceeded):  # still running as far as anyone can tell
+        take_unit(services.pb, partner.partner_id, "face_match", 1, pending, now=now)
+    taken = take_unit(services.pb, partner.partner_id, "face_match", 1, pending, now=later)
+    assert taken["taken"] and taken["used"] == 1
+    rows = services.pb.find("usage_events", "partner = {:p}", {"p": partner.partner_id})
+    assert sorted((row["outcome"], row["counted"]) for row in rows) == [
+        ("abandoned", False),
+        ("pending", True),
+    ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.errors import RateLimited, StoreError, ValidationFailed
@@ -33,6 +33,9 @@ QUOTA_CHECKS = (
 )
 THRESHOLDS_PERCENT = (80, 100)
 MAX_MONTHLY_QUOTA = 100_000_000
+# A unit still held (row `pending`) this long after its check began belongs to a process that died
+# before settling it: no check runs that long (gunicorn stops a request after 60 s).
+HELD_UNIT_STALE_AFTER_S = 300
 
 
 class QuotaExceeded(RateLimited):
@@ -138,6 +141,7 @@ def take_unit(
             "resets_at": period.end.isoformat().replace("+00:00", "Z"),
             "thresholds": list(THRESHOLDS_PERCENT),
             "force": force,
+            "stale_before": pb_datetime(now - timedelta(seconds=HELD_UNIT_STALE_AFTER_S)),
             "row": row,
         },
     )
