@@ -246,6 +246,12 @@ def test_list_filters_and_pages_newest_first(client, make_partner, services):
     everything = client.get("/api/profiles", headers=mine.headers).get_json()
     assert [item["id"] for item in everything["items"]] == ids[::-1]
     assert everything["has_more"] is False
+    # A list item has GET's shape, latest status change included.
+    latest = {item["id"]: item["latest_history"] for item in everything["items"]}
+    assert latest[ids[1]]["to"] == "in_progress" and latest[ids[1]]["actor"] == "applicant"
+    assert latest[ids[0]]["to"] == "unverified"
+    single = client.get(f"/api/profiles/{ids[1]}", headers=mine.headers).get_json()
+    assert set(single) == set(everything["items"][1]) and single == everything["items"][1]
 
     page_one = client.get("/api/profiles?per_page=2&page=1", headers=mine.headers).get_json()
     page_two = client.get("/api/profiles?per_page=2&page=2", headers=mine.headers).get_json()
