@@ -384,7 +384,11 @@ def test_the_same_person_out_of_the_challenged_order_is_not_approved(
         place, recorded, ("blink", "smile"), 31, tmp_path, Steps("decision-wrong-order")
     )
     diagnosis = journey.diagnosis(place.stack)
+    # Refused for the movements, not for a capture too sparse to judge (a starved browser).
+    assert min(journey.figures["fps_by_prompt"].values()) >= 10, diagnosis
     assert journey.factors["liveness"]["status"] == "fail", diagnosis
+    hint_codes = journey.factors["liveness"]["detail"]["hint_codes"]
+    assert any(code.startswith("prompt_not_satisfied:") for code in hint_codes), diagnosis
     assert journey.factors["face_match"]["status"] == "pass", diagnosis
     assert journey.record["status"] != "approved", diagnosis
     assert journey.event["type"] in DECIDED_EVENTS
