@@ -339,6 +339,7 @@ def run_journey(
     request, event = wait_for_decision_webhook(receiver, link.profile_id)
     assert independent_verify(place.secret, request.headers, request.body)
     record = stack.services.pb.get("profiles", link.profile_id)
+    print(f"worker timings (ms): {(record.get('scores') or {}).get('timings_ms')}")
     return Journey(challenge, record, event, figures)
 
 
