@@ -36,12 +36,13 @@ onRecordUpdate((e) => {
       { status: new ValidationError("illegal_transition", `allowed from ${fromStatus}: ${allowed.join(", ")}`) },
     );
   }
-  // A decision made by anyone but the worker (a reviewer through the gateway or the admin UI)
-  // becomes the profile's decision, with its maker and reason; the worker writes its own, and
-  // its scored decision stays in automated_decision.
+  // A reviewer's decision (through the gateway or the admin UI) becomes the profile's decision,
+  // with its maker and reason. The worker writes its own, its scored decision also kept in
+  // automated_decision; the system's moves (a verification that kept timing out, sent to
+  // manual review) are not decisions and leave `decision` as it was.
   const DECIDED = ["approved", "rejected", "manual_review"];
   const actor = e.record.getString("status_actor");
-  if (DECIDED.indexOf(toStatus) !== -1 && actor !== "worker") {
+  if (DECIDED.indexOf(toStatus) !== -1 && actor.indexOf("reviewer:") === 0) {
     e.record.set("decision", toStatus);
     e.record.set("decided_by", actor || "system");
     e.record.set("decision_reason", e.record.getString("status_reason"));

@@ -1,0 +1,103 @@
+"""Webhooks leave within 2 s of the change that caused them, whoever made it, through the real
+worker process (not the minute's sweep): profile creations by the partner's API here, as the
+change the worker itself does not make."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import new_profile_id
+from flask import Flask
+from webhook_receiver import Receiver, start_receiver
+
+from gateway import create_app
+from gateway.settings import Settings
+
+pytestmark = pytest.mark.slow
+DEADLINE_S = 2.0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = start_receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker_process(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Flask]:
+    """The app and a real consumer process sharing one queue, loopback receivers allowed."""
+    settings = make_settings(webhook_allow_private=True)
+    home = tmp_path / "worker_home"
+    env = {
+        **os.environ,
+        **settings.child_env(),
+        "EKYC_HOME": str(home),
+        "EKYC_WEBHOOK_ALLOW_PRIVATE": "true",
+        "EKYC_WORKER_PROCESSES": "1",
+    }
+    env.pop("REDIS_URL", None)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log_file:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from gateway.worker.consumer import run_consumer; run_consumer()",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield create_app(settings)
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def wait_for_requests(receiver: Receiver, count: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(receiver.requests) >= count:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_partners_change_reaches_its_webhook_within_two_seconds(
+    worker_process: Flask, make_partner: Callable, receiver: Receiver
+) -> None:
+    client = worker_process.test_client()
+    partner = make_partner("Latency partner")
+    created = client.post(
+        "/api/webhooks",
+        json={"url": receiver.url, "events": ["profile.created"]},
+        headers=partner.headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    # The first event waits for the worker process to start (models load first).
+    new_profile_id(client, partner.headers)
+    assert wait_for_requests(receiver, 1, timeout_s=90), "the worker never delivered"
+
+    latencies = []
+    for index in range(5):
+        started = time.monotonic()
+        new_profile_id(client, partner.headers)
+        assert wait_for_requests(receiver, index + 2, timeout_s=30)
+        latencies.append(time.monotonic() - started)
+    print(f"webhook latency after commit: {[round(s, 2) for s in latencies]} s")
+    assert max(latencies) < DEADLINE_S, latencies
+    assert statistics.median(latencies) < DEADLINE_S / 2, latencies
