@@ -431,14 +431,15 @@ def test_a_blurred_document_is_refused_and_retaken(
     page.context.close()
 
 
-def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
-    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path, datasets_dir: Path
-) -> None:
-    steps = Steps("resubmission")
-    link = live_gateway.create_profile(country="FRA", external_ref="browser-resubmission")
+def submitted_by_api(
+    gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str
+) -> Any:
+    """A profile captured through the flow's API (passport, a real person's selfie) and
+    submitted: what a resubmission reopens."""
+    link = gateway.create_profile(country="FRA", external_ref=external_ref)
     flow = requests.Session()
     flow.headers["X-Capture-Token"] = link.token
-    base = f"{live_gateway.url}/flow/api/{link.profile_id}"
+    base = f"{gateway.url}/flow/api/{link.profile_id}"
     assert flow.post(f"{base}/start", timeout=10).ok
     assert flow.post(f"{base}/consent", json={"accepted": True}, timeout=10).ok
     assert flow.post(f"{base}/document", json={"type": "passport", "country": "FRA"}).ok
@@ -461,11 +462,25 @@ def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
     assert sent.status_code == 201, sent.text
     assert flow.post(f"{base}/submit", timeout=10).json()["status"] == "submitted"
     flow.close()
-    pb = create_app(live_gateway.settings).extensions["ekyc"].pb
-    pb.transition(link.profile_id, "processing", actor="worker")
+    return link
+
+
+def ask_again(gateway: LiveGateway, profile_id: str, reason: str) -> Any:
+    """The worker passes it to a reviewer, who asks for a resubmission with ``reason``."""
+    pb = create_app(gateway.settings).extensions["ekyc"].pb
+    pb.transition(profile_id, "processing", actor="worker")
+    pb.transition(profile_id, "manual_review", actor="worker")
+    pb.transition(profile_id, "resubmission_requested", actor="reviewer:r1", reason=reason)
+    return pb
+
+
+def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
+    live_gateway: LiveGateway, browsers: Browsers, tmp_path: Path, datasets_dir: Path
+) -> None:
+    steps = Steps("resubmission")
+    link = submitted_by_api(live_gateway, tmp_path, datasets_dir, "browser-resubmission")
     reason = "The photo of your document is cut off at the bottom."
-    pb.transition(link.profile_id, "manual_review", actor="worker")
-    pb.transition(link.profile_id, "resubmission_requested", actor="reviewer:r1", reason=reason)
+    pb = ask_again(live_gateway, link.profile_id, reason)
 
     page = browsers.page(None)
     page.goto(link.url)
@@ -477,6 +492,27 @@ def test_a_resubmission_reopens_at_the_failed_step_with_the_reason(
     steps.shot(page, "reopened")
     page.context.close()
     assert pb.get("profiles", link.profile_id)["status"] == "in_progress"
+
+
+def test_a_selfie_resubmission_notice_goes_once_a_good_selfie_is_taken(
+    live_gateway: LiveGateway,
+    browsers: Browsers,
+    face_camera: Path,
+    tmp_path: Path,
+    datasets_dir: Path,
+) -> None:
+    """It used to stay on the review page over the new selfie."""
+    steps = Steps("resubmission-selfie")
+    link = submitted_by_api(live_gateway, tmp_path, datasets_dir, "browser-resubmission-selfie")
+    ask_again(live_gateway, link.profile_id, "Your face is hidden by your hand.")
+    page = browsers.page(face_camera)
+    page.goto(link.url)
+    visible(page, "#resubmission")
+    assert "We need a new selfie." in page.locator("#resubmission").inner_text()
+    do_selfie(page, steps)
+    assert page.locator("#resubmission").is_hidden()
+    steps.shot(page, "review-without-notice")
+    page.context.close()
 
 
 def test_pages_served_from_the_partners_own_origin(
