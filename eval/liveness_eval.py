@@ -189,6 +189,9 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=float, default=100.0)
     parser.add_argument("--only", default="", help="comma-separated segment ids")
     parser.add_argument("--no-attacks", action="store_true")
+    parser.add_argument(
+        "--kinds", default="", help="comma-separated attack kinds to run (default: all)"
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     if not (REAL / "segments.csv").is_file():
@@ -209,7 +212,11 @@ def main() -> int:
     rng = np.random.default_rng(12)
     results: dict[str, list[dict]] = defaultdict(list)
 
+    kinds = set(filter(None, args.kinds.split(",")))
+
     def record(kind: str, segment_id: str, offset: float, prompts: list[str], frames: list[dict]):
+        if kinds and not kind.startswith("genuine") and kind.split(":")[0] not in kinds:
+            return {}
         outcome = run(prompts, frames)
         outcome.update(segment=segment_id, offset_ms=round(offset * 1000), prompts=prompts)
         results[kind].append(outcome)
