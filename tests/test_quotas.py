@@ -9,15 +9,20 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from api_helpers import assert_problem, create_profile
 from flask import Flask
+from intake_fixtures import shared_redis
+from scale_out_stack import GatewayProcesses, stack_env
 from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixture)
 
 from gateway import create_app
 from gateway.container import Services
+from gateway.pb_server import PocketBaseServer, free_port
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
@@ -320,3 +325,62 @@ def test_a_unit_held_by_a_check_that_never_ended_is_given_back(
         ("abandoned", False),
         ("pending", True),
     ]
+
+
+@pytest.mark.slow
+def test_two_gunicorn_processes_take_exactly_the_quota(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pocketbase: PocketBaseServer,
+    services: Services,
+    make_partner,
+) -> None:
+    """The deployment shape: `ekyc serve` with two gunicorn processes (Redis set), new
+    connections spread by the kernel over both, 4x the quota sent at once.
+
+    HTTP spreads the arrivals too much to provoke the race on its own (a count taken outside
+    the transaction still passed here, twice); the barrier-started tests above do provoke it.
+    """
+    redis_server = shared_redis(request.config, tmp_path_factory)
+    home = tmp_path_factory.mktemp("quota_processes")
+    env = stack_env(
+        home=home / "ekyc",
+        pocketbase_url=pocketbase.url,
+        superuser_email=pocketbase.superuser_email,
+        superuser_password=pocketbase.superuser_password,
+        redis_url=redis_server.url,
+        gateway_port=free_port(),
+        extra={"EKYC_RATE_LIMIT": "10000/minute"},
+    )
+    gateway = GatewayProcesses(env, home / "gateway.log")
+    gateway.start()
+    try:
+        pids = gateway.worker_pids()
+        assert len(pids) == 2
+        before = {pid: cpu_ticks(pid) for pid in pids}
+        partner = make_partner("Quota across processes")
+        quota = 10
+        set_quota(services, partner.partner_id, "document_validate", quota)
+
+        def call(_: int) -> int:
+            return requests.post(
+                f"{gateway.url}/v1/document/validate",
+                json={"mrz": VALID_MRZ},
+                headers={**partner.headers, "Connection": "close"},
+                timeout=60,
+            ).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = Counter(pool.map(call, range(4 * quota)))
+        # Both processes served (each spent CPU on requests): the count held across them.
+        busy = [pid for pid in pids if cpu_ticks(pid) > before[pid]]
+    finally:
+        gateway.stop()
+    assert statuses == {200: quota, 429: 3 * quota}
+    assert len(busy) == 2
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU ticks a process has spent."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
