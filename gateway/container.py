@@ -121,6 +121,7 @@ class Services:
                 IntakeConfig(
                     service_secrets=settings.kyc_service_secrets,
                     max_upload_bytes=settings.max_upload_bytes,
+                    data_key=settings.data_key,
                 ),
                 enqueue=enqueue_verification,
             ),
@@ -138,6 +139,7 @@ class Services:
                     postgres_url=settings.postgres_url,
                     result_key=settings.kyc_result_key,
                     stuck_timeout_min=settings.kyc_stuck_timeout_min,
+                    data_key=settings.data_key,
                 )
             )
             if settings.postgres_url

@@ -146,7 +146,9 @@ def test_verification_reaches_postgres_sealed_and_duplicates_are_not_requeued(
     assert result["kycId"] == kyc_id and result["userId"] == 123
     assert result["faceMatch"]["status"] == "pass"
     assert result["faceMatch"]["similarity"] >= result["faceMatch"]["threshold"] == 0.75
+    # The store keeps the read values masked; the KYC Service gets the OCR result itself.
     assert result["document"]["fields"]["document_number"]
+    assert "*" not in result["document"]["fields"]["document_number"]
     # Bound to its row: the same bytes do not open as another row's result.
     with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
         open_sealed(parse_key(RESULT_KEY_HEX), kyc_id + 1, row["ocrResult"])

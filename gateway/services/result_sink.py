@@ -54,6 +54,8 @@ class ResultSinkConfig:
     postgres_url: str
     result_key: str
     stuck_timeout_min: int = 30
+    # The gateway's data key: the stored document values are sealed with it (sealed_scores).
+    data_key: str = ""
 
 
 class ResultSink:
@@ -84,7 +86,7 @@ class ResultSink:
         if intake.get("kycId") is None or status == "pending":
             return False
         row_id = int(intake["kycId"])
-        sealed = seal(self._key, row_id, build_result(profile))
+        sealed = seal(self._key, row_id, build_result(profile, data_key=self.config.data_key))
         try:
             with self._connect() as connection:
                 updated = connection.execute(UPDATE_RESULT, (status, sealed, row_id)).rowcount

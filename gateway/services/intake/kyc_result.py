@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.services.sealed_scores import reveal_scores
+
 OCR_COMPLETE = "ocr_complete"
 OCR_FAILED = "ocr_failed"
 PENDING = "pending"
@@ -54,10 +56,14 @@ def kyc_status(profile: dict[str, Any]) -> str:
     return OCR_FAILED if error_code(profile) else OCR_COMPLETE
 
 
-def build_result(profile: dict[str, Any]) -> dict[str, Any]:
-    """The JSON the KYC Service receives (sealed into ``ocrResult``, or from the status route)."""
+def build_result(profile: dict[str, Any], *, data_key: str) -> dict[str, Any]:
+    """The JSON the KYC Service receives (sealed into ``ocrResult``, or from the status route).
+
+    The store keeps what was read from the document masked, the full values sealed with the data
+    key; the KYC Service is entitled to the OCR result itself, so they are revealed here.
+    """
     intake = (profile.get("metadata") or {}).get("kyc_service") or {}
-    factors = (profile.get("scores") or {}).get("factors") or {}
+    factors = reveal_scores(data_key, profile.get("scores") or {}).get("factors") or {}
     face = factors.get("face_match") or {}
     face_detail = face.get("detail") or {}
     document = factors.get("document") or {}

@@ -54,6 +54,8 @@ class IntakeConfig:
 
     service_secrets: tuple[str, ...]
     max_upload_bytes: int
+    # Reveals the document values the store keeps sealed, for the result the service receives.
+    data_key: str = ""
 
 
 class KycIntakeService:
@@ -145,7 +147,9 @@ class KycIntakeService:
             "kycId": kyc_id,
             "status": kyc_status(profile),
             "profileStatus": profile["status"],
-            "result": build_result(profile) if kyc_status(profile) != "pending" else None,
+            "result": build_result(profile, data_key=self.config.data_key)
+            if kyc_status(profile) != "pending"
+            else None,
         }
 
     # -- helpers -------------------------------------------------------------------------------
