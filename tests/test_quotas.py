@@ -22,6 +22,7 @@ from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixtu
 
 from gateway import create_app
 from gateway.container import Services
+from gateway.errors import StoreError
 from gateway.pb_server import PocketBaseServer, free_port
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
@@ -384,3 +385,24 @@ def cpu_ticks(pid: int) -> int:
     """User + system CPU ticks a process has spent."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+@pytest.mark.parametrize(
+    "quotas",
+    [
+        {"liveness": {"monthly": -1}},
+        {"liveness": {"monthly": 1.5}},
+        {"liveness": {"monthly": 5, "daily": 1}},
+        {"selfie": {"monthly": 5}},
+        [],
+    ],
+)
+def test_admin_ui_quota_edits_are_checked_by_pocketbase(
+    services: Services, make_partner, quotas
+) -> None:
+    """A quota typed wrongly in the admin UI would silently read as no quota: refused."""
+    partner = make_partner("Admin UI quota")
+    with pytest.raises(StoreError, match="invalid_settings"):
+        services.pb.update("partners", partner.partner_id, {"settings": {"quotas": quotas}})
+    good = {"quotas": {"liveness": {"monthly": 5}, "verification": {"monthly": 0}}}
+    services.pb.update("partners", partner.partner_id, {"settings": good})

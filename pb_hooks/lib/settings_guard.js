@@ -34,6 +34,19 @@ function settingsProblems(settings) {
       Math.abs(names.reduce((sum, n) => sum + weights[n], 0) - 100) > 1e-6) {
     problems.weights = "liveness, face_match, document and kya must be non-negative and sum to 100";
   }
+  if ("quotas" in settings) {
+    // The same rule as gateway/services/quotas.py: a wrong quota would otherwise read as "none".
+    const CHECKS = ["liveness", "document_ocr", "document_validate", "face_match", "verification"];
+    const quotas = settings.quotas;
+    const valid = quotas !== null && typeof quotas === "object" && !Array.isArray(quotas) &&
+      Object.keys(quotas).every((check) => {
+        const entry = quotas[check];
+        return CHECKS.indexOf(check) !== -1 && entry !== null && typeof entry === "object" &&
+          Object.keys(entry).length === 1 && Number.isInteger(entry.monthly) &&
+          entry.monthly >= 0 && entry.monthly <= 100000000;
+      });
+    if (!valid) problems.quotas = "must be {check: {monthly: N}} with N an integer from 0";
+  }
   if ("face_match_threshold" in settings) {
     const t = settings.face_match_threshold;
     if (!isNumber(t) || t <= 0 || t >= 1) problems.face_match_threshold = "must be between 0 and 1";
