@@ -138,7 +138,8 @@ def quota_status(
 
 @dataclass
 class UsageReports:
-    """The usage reports the partner and operator routes answer with."""
+    """The partner's own usage report (the operator's goes through ``OperatorService``, which
+    audits each read)."""
 
     pb: PocketBase
 
