@@ -7,6 +7,7 @@ them (the full set, every quarter turn, is eval/document_real_eval.py).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import cv2
@@ -153,3 +154,39 @@ def test_a_page_in_strong_perspective_is_read_flat_from_its_outline():
     assert result is not None
     assert result.rectified
     assert result.reading.lines == doc.mrz_lines
+
+
+def test_the_document_check_names_the_fields_a_person_must_confirm():
+    from gateway.verification.documents.checks import mrz_field_certainty
+
+    uncertain = mrz_field_certainty({"document_number": UNCERTAIN, "surname": VALID})
+    assert uncertain["status"] == "uncertain"
+    assert "document_number" in uncertain["detail"]
+    assert mrz_field_certainty({"birth_date": INVALID})["status"] == "fail"
+    assert mrz_field_certainty({"birth_date": VALID})["status"] == "pass"
+
+
+@pytest.mark.slow
+def test_document_ocr_output_carries_each_field_verdict():
+    from gateway.verification.documents.service import analyze_document
+
+    doc = make_passport(np.random.default_rng(12))
+    result = analyze_document(doc.image_rgb, detect_face=False, read_visual_zone=False)
+    verdicts = {item["field"]: item["status"] for item in result["field_status"]}
+    assert verdicts["document_number"] == VALID
+    assert set(verdicts.values()) == {VALID}
+    assert {c["name"]: c["status"] for c in result["checks"]}["mrz_fields"] == "pass"
+
+
+@pytest.mark.needs_datasets
+def test_an_uncertain_field_keeps_the_document_factor_from_passing():
+    from gateway.verification.pipeline import document_factor
+
+    _real_rows()
+    bgr = cv2.imread(str(REAL_MRZ / "100_pass-polx.jpg"), cv2.IMREAD_COLOR)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    factor, _ = document_factor(rgb, None, {}, min_age=18, today=dt.date(2013, 1, 1))
+    verdicts = {item["field"]: item["status"] for item in factor["detail"]["field_status"]}
+    assert verdicts["document_number"] == UNCERTAIN  # 0s read as U pass the digit all the same
+    assert factor["status"] == "not_checked", factor["reasons"]
+    assert any("document_number" in reason for reason in factor["reasons"])

@@ -35,6 +35,13 @@ _REQUIRED_MRZ = ("mrz_check_digit:composite", "expiry")
 _REQUIRED_KTP = ("nik_structure",)
 
 
+def field_status_list(field_status: Mapping[str, str]) -> list[dict[str, str]]:
+    """Per-field verdicts as ``[{field, status}]``: field names stay values, never keys, so the
+    stored scores' masking (which hides the values of keys such as ``document_number``) leaves
+    the verdicts readable to a reviewer."""
+    return [{"field": name, "status": status} for name, status in field_status.items()]
+
+
 def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
     """Normalised fields of a parsed MRZ (ISO dates, ISO 3166 countries, document type)."""
     raw = reading.fields
@@ -164,7 +171,7 @@ def validate_mrz(
         "checks": found,
         "confidence": confidence,
         "fields": fields,
-        "field_status": dict(reading.field_status),
+        "field_status": field_status_list(reading.field_status),
         "repairs": [r.as_dict() for r in reading.repairs],
     }
 
@@ -304,7 +311,7 @@ def analyze_document(
         return {
             "detected": {"type": "unknown", "country": None, "confidence": 0.0},
             "fields": {},
-            "field_status": {},
+            "field_status": [],
             "checks": found,
             "document_valid": False,
             "confidence": 0.0,
@@ -343,7 +350,7 @@ def analyze_document(
         },
         "fields": fields,
         # per field: valid / uncertain (a person must confirm) / invalid (its digit disagrees)
-        "field_status": dict(reading.field_status),
+        "field_status": field_status_list(reading.field_status),
         "checks": found,
         "document_valid": valid,
         "confidence": confidence,
