@@ -77,7 +77,7 @@ class SelfieSchedule:
     ``start_jitter_s`` bounds the time from the footage turning full-size to the page's first
     neutral frame: the framing check in flight, its 300 ms pause, the next check, then the
     challenge request. Measured by tests/e2e/test_flow_to_decision.py (it prints
-    ``neutral_began_at_camera_s``): 0.4-0.6 s after the 3 s pre-roll on 2 busy shared cores.
+    ``neutral_began_at_camera_s``): 0.4-0.9 s after the 3 s pre-roll on 2 busy shared cores.
     ``lookback_s`` is footage the verifier reads just before a prompt starts (3 frames at 12 a
     second: whether the eyes were open before a blink, the path of a movement from its start).
     """
