@@ -10,11 +10,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from gateway.verification.liveness.challenge import Challenge
-from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame
+from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, thumbnail
 
 MIN_FRAMES_PER_PROMPT = 5
 MIN_FRAMES_BLINK = 5  # a dip needs frames before, during and after it
@@ -58,7 +57,10 @@ class PromptBlock:
 
 
 def check_sequence(
-    challenge: Challenge, frames: list[Frame], facts: dict[str, Any]
+    challenge: Challenge,
+    frames: list[Frame],
+    facts: dict[str, Any],
+    thumbnails: list[np.ndarray] | None = None,
 ) -> list[PromptBlock]:
     """Group the frames by prompt, or raise `Refusal`; what was measured goes into `facts`."""
     allowed = set(challenge.prompts) | {NEUTRAL_PROMPT}
@@ -89,7 +91,7 @@ def check_sequence(
                 "sequence_too_long",
                 f"The capture took longer than {MAX_SEQUENCE_MS / 1000:.0f} s; start again.",
             )
-    repeats, replays = copies(frames)
+    repeats, replays = copies(frames, thumbnails)
     facts["duplicates"] = repeats + replays
     if replays or repeats > MAX_REPEAT_FRACTION * len(frames):
         raise Refusal(
@@ -140,7 +142,7 @@ def check_sequence(
     return blocks
 
 
-def copies(frames: list[Frame]) -> tuple[int, int]:
+def copies(frames: list[Frame], thumbnails: list[np.ndarray] | None = None) -> tuple[int, int]:
     """(repeats of the frame just before, copies of any earlier frame): exact copies only.
 
     Candidates are found on 32x32 thumbnails (all pairs at once), then confirmed on the full
@@ -148,8 +150,10 @@ def copies(frames: list[Frame]) -> tuple[int, int]:
     """
     if not frames:
         return 0, 0
-    thumbnails = np.stack([_thumbnail(frame.rgb).ravel() for frame in frames])
-    differences = np.abs(thumbnails[:, None, :] - thumbnails[None, :, :]).mean(axis=2)
+    if thumbnails is None:
+        thumbnails = [thumbnail(frame.rgb) for frame in frames]
+    stacked = np.stack([small.ravel() for small in thumbnails])
+    differences = np.abs(stacked[:, None, :] - stacked[None, :, :]).mean(axis=2)
     repeats = replays = 0
     for position, frame in enumerate(frames):
         earlier = None
@@ -170,8 +174,3 @@ def copies(frames: list[Frame]) -> tuple[int, int]:
         else:
             replays += 1
     return repeats, replays
-
-
-def _thumbnail(rgb: np.ndarray) -> np.ndarray:
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)

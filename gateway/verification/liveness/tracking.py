@@ -13,15 +13,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from gateway.verification.faces import mesh as face_mesh
 from gateway.verification.faces.recognition import DetectedFace, detect_faces
 from gateway.verification.liveness import mesh_measures
-from gateway.verification.liveness.frames import SECOND_FACE_WIDTH_RATIO, Frame
+from gateway.verification.liveness.frames import SECOND_FACE_WIDTH_RATIO, Frame, thumbnail
 
-THUMBNAIL_SIDE_PX = 32
 # dlib's 5 points from the mesh (its order: image-right eye outer and inner corner, image-left
 # eye outer and inner corner, base of the nose), so a tracked frame can be embedded without
 # running the detector again.
@@ -81,22 +79,25 @@ class TrackedFrame:
         return DetectedFace(box=box, score=self.presence, landmarks=landmarks)
 
 
-def thumbnail(rgb: np.ndarray) -> np.ndarray:
-    """32x32 grey thumbnail (cheap, noise-averaging): scene changes between frames."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(
-        gray, (THUMBNAIL_SIDE_PX, THUMBNAIL_SIDE_PX), interpolation=cv2.INTER_AREA
-    ).astype(np.float32)
+def track(
+    frames: Sequence[Frame],
+    *,
+    mirrored: bool = False,
+    thumbnails: Sequence[np.ndarray] | None = None,
+) -> list[TrackedFrame]:
+    """Mesh every frame, detecting where needed (see the module docstring).
 
-
-def track(frames: Sequence[Frame], *, mirrored: bool = False) -> list[TrackedFrame]:
-    """Mesh every frame, detecting where needed (see the module docstring)."""
+    `thumbnails` are `frames.thumbnail` of each frame when the caller already made them.
+    """
     tracked: list[TrackedFrame] = []
     previous: np.ndarray | None = None
     previous_prompt: str | None = None
     for index, frame in enumerate(frames):
         item = TrackedFrame(
-            index=index, prompt=frame.prompt, t_ms=frame.t_ms, thumbnail=thumbnail(frame.rgb)
+            index=index,
+            prompt=frame.prompt,
+            t_ms=frame.t_ms,
+            thumbnail=thumbnails[index] if thumbnails is not None else thumbnail(frame.rgb),
         )
         mesh = None
         if previous is not None:

@@ -25,7 +25,7 @@ import numpy as np
 from gateway.verification.faces.recognition import MIN_FACE_PX
 from gateway.verification.liveness import identity, series
 from gateway.verification.liveness.challenge import Challenge
-from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames
+from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames, thumbnail
 from gateway.verification.liveness.motion import motion_disagreement
 from gateway.verification.liveness.passive import analyze_passive
 from gateway.verification.liveness.planarity import PLANAR_CORRELATION, planar_fit
@@ -107,8 +107,9 @@ def verify_challenge(
             )
         parsed = parse_frames(frames)
         state.frames = {"count": len(parsed)}
-        blocks = check_sequence(challenge, parsed, state.frames)
-        tracked = _measure(parsed, mirrored, state)
+        thumbnails = [thumbnail(frame.rgb) for frame in parsed]
+        blocks = check_sequence(challenge, parsed, state.frames, thumbnails)
+        tracked = _measure(parsed, mirrored, state, thumbnails)
         _decide_prompts(blocks, tracked, parsed, state)
         _check_identity(tracked, blocks, reference_embedding, identity_frames, parsed, state)
     except Refusal as refusal:
@@ -171,8 +172,10 @@ class _Verification:
         )
 
 
-def _measure(frames: list[Frame], mirrored: bool, state: _Verification) -> list[TrackedFrame]:
-    tracked = track(frames, mirrored=mirrored)
+def _measure(
+    frames: list[Frame], mirrored: bool, state: _Verification, thumbnails: list[np.ndarray]
+) -> list[TrackedFrame]:
+    tracked = track(frames, mirrored=mirrored, thumbnails=thumbnails)
     with_face = [item for item in tracked if item.has_face]
     state.frames["with_face"] = len(with_face)
     detected = [item for item in tracked if item.detected is not None]
