@@ -28,7 +28,7 @@ MAX_FRAMES = 160
 MAX_FRAME_GAP_IN_PROMPT_MS = 300
 # Between prompts the flow shows the next instruction; a longer hole is where a different clip
 # or person can be swapped in.
-MAX_FRAME_GAP_MS = 3_000
+MAX_FRAME_GAP_MS = 5_000
 MAX_SEQUENCE_MS = 60_000
 # Copies: a frame byte-identical to another, or pixel-identical (full-resolution grey images
 # differing by less than this mean absolute grey level). Measured on the dev clips at 480 px,
