@@ -12,35 +12,24 @@ they never make a sequence live.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from gateway.verification.faces.recognition import MIN_FACE_PX
-from gateway.verification.liveness import identity, series
+from gateway.verification.liveness import head_motion, identity, series
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames, thumbnail
-from gateway.verification.liveness.motion import motion_disagreement
 from gateway.verification.liveness.passive import analyze_passive
-from gateway.verification.liveness.planarity import PLANAR_CORRELATION, planar_fit
 from gateway.verification.liveness.sequence import PromptBlock, Refusal, check_sequence
 from gateway.verification.liveness.tracking import TrackedFrame, track
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
 LANDMARK_SOURCE = "mediapipe_face_mesh"
 MAX_FACELESS_FRACTION = 0.25
-# Pixels against mesh along a movement's path (motion.py): total disagreement over total mesh
-# motion. Measured on the dev clips at 10 fps: real turns <= MOTION_MEASURED_GENUINE; cross-fades
-# of two stills >= MOTION_MEASURED_FADE (eval/liveness_eval.py, docs/liveness.md).
-MAX_MOTION_DISAGREEMENT = 0.5
-# Mesh motion below this (px per step, summed over the path) is too small to judge.
-MIN_PATH_MOTION_PX = 4.0
 
 
 @dataclass
@@ -261,9 +250,11 @@ def _decide_prompts(
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
             # Only head movements: on a forming smile the lips deform and lose texture, and
             # the pixel tracker disagreed with the mesh on 6 of 15 genuine dev smiles.
-            outcome = _refuse_fade(outcome, block, tracked, frames, state)
+            outcome = head_motion.refuse_fade(outcome, block, tracked, frames, state.hint)
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
-            outcome = _refuse_planar_motion(outcome, block, base.reference, tracked, frames, state)
+            outcome = head_motion.refuse_planar_motion(
+                outcome, block, base.reference, tracked, frames, state.hint
+            )
         outcomes.append(outcome)
         if not outcome.satisfied:
             state.hint(f"prompt_not_satisfied:{block.prompt}", f"{block.prompt}: {outcome.reason}.")
@@ -306,82 +297,6 @@ def _movement(
         threshold_deg=threshold,
         lookback_deg=[angle(item) if item.has_face else math.nan for item in lookback],
         lookback_ms=[item.t_ms for item in lookback],
-    )
-
-
-def _refuse_fade(
-    outcome: series.PromptOutcome,
-    block: PromptBlock,
-    tracked: list[TrackedFrame],
-    frames: list[Frame],
-    state: _Verification,
-) -> series.PromptOutcome:
-    """Along the path to the peak the pixels must move as the mesh does (motion.py)."""
-    peak = block.positions[outcome.decisive_position]
-    start = max(block.positions[0] - series.BLINK_LOOKBACK_FRAMES, 0)
-    path = [item for item in tracked[start : peak + 1] if item.has_face]
-    disagreement = motion = 0.0
-    grays: dict[int, np.ndarray] = {}
-
-    def gray(index: int) -> np.ndarray:
-        if index not in grays:
-            grays[index] = cv2.cvtColor(frames[index].rgb, cv2.COLOR_RGB2GRAY)
-        return grays[index]
-
-    for earlier, later in itertools.pairwise(path):
-        if gray(earlier.index).shape != gray(later.index).shape:
-            continue
-        step_disagreement, step_motion = motion_disagreement(
-            gray(earlier.index), earlier.points, gray(later.index), later.points
-        )
-        disagreement += step_disagreement
-        motion += step_motion
-    if motion < MIN_PATH_MOTION_PX:
-        return outcome
-    ratio = disagreement / motion
-    if ratio <= MAX_MOTION_DISAGREEMENT:
-        return dataclasses.replace(outcome, motion_agreement=ratio)
-    state.hint(
-        "pixels_did_not_move",
-        f"{block.prompt}: the face's pixels did not move as a head does (disagreement "
-        f"{ratio:.2f} > {MAX_MOTION_DISAGREEMENT}); show your own face to the camera.",
-    )
-    return dataclasses.replace(
-        outcome,
-        satisfied=False,
-        motion_agreement=ratio,
-        reason=f"{outcome.reason}, but the pixels did not move with it (a fade between pictures)",
-    )
-
-
-def _refuse_planar_motion(
-    outcome: series.PromptOutcome,
-    block: PromptBlock,
-    reference: TrackedFrame,
-    tracked: list[TrackedFrame],
-    frames: list[Frame],
-    state: _Verification,
-) -> series.PromptOutcome:
-    """A head movement that one plane explains is a picture being tilted: not satisfied."""
-    decisive = tracked[block.positions[outcome.decisive_position]]
-    fit = planar_fit(
-        frames[reference.index].rgb,
-        reference.as_face(),
-        frames[decisive.index].rgb,
-        decisive.as_face(),
-    )
-    if fit < PLANAR_CORRELATION:
-        return dataclasses.replace(outcome, planar_fit=fit)
-    state.hint(
-        "planar_motion",
-        f"{block.prompt}: the face moved like a flat picture (planar fit {fit:.2f} >= "
-        f"{PLANAR_CORRELATION}); show your own face to the camera.",
-    )
-    return dataclasses.replace(
-        outcome,
-        satisfied=False,
-        planar_fit=fit,
-        reason=f"{outcome.reason}, but the face moved as a flat picture (planar fit {fit:.2f})",
     )
 
 
