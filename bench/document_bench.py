@@ -24,17 +24,6 @@ import time
 import warnings
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "eval"))
-
-from document_real_eval import REAL, load_rgb, load_rows  # noqa: E402
-
-from gateway.verification.documents.reader import read_mrz  # noqa: E402
-
 
 def passporteye_page(png: bytes) -> tuple[str | None, float, float]:
     """PassportEye's MRZ text of one PNG, with wall and CPU milliseconds."""
@@ -58,6 +47,22 @@ def serve_passporteye() -> None:
         print(json.dumps({"text": text, "wall_ms": wall, "cpu_ms": cpu}), flush=True)
 
 
+if __name__ == "__main__" and "--serve-passporteye" in sys.argv:
+    serve_passporteye()  # in PassportEye's own interpreter: nothing of the project is imported
+    sys.exit(0)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "eval"))
+
+from document_real_eval import REAL, load_rgb, load_rows  # noqa: E402
+
+from gateway.verification.documents.reader import read_mrz  # noqa: E402
+
+
 def summary(name: str, wall: list[float], cpu: list[float], exact: list[bool], found: list[bool]):
     """One reader's line: time per page (wall and CPU) and how it read the scored rows."""
     wall_p50, wall_p95 = np.percentile(wall, [50, 95])
@@ -74,9 +79,6 @@ def main() -> None:
     parser.add_argument("--no-passporteye", action="store_true")
     parser.add_argument("--serve-passporteye", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_passporteye:
-        serve_passporteye()
-        return
     if not REAL.is_dir():
         sys.exit(f"no real set at {REAL}")
     helper = None

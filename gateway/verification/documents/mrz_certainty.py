@@ -39,11 +39,11 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # 1.9 % of right letters led by less than 0.08.
 SAFE_MARGIN_UNCHECKED = 0.08
 # Glyphs within this of the kept one are its rivals in a check-digit field. Wrong characters
-# there led by up to 0.085 (0 read O at low resolution).
+# led by up to 0.072 in the final run (0.085 in an earlier one: 0 read O at low resolution).
 SAFE_MARGIN_CHECKED = 0.1
 # Lead, compared only where the two glyphs differ, that rules a close glyph out as a rival.
-# Measured on the real set, every quarter turn, reads whose digits all agreed: 2.2 % of right
-# characters kept a rival at 0.3, 90 of 102 wrong ones did (the other 12 were caught by the
+# Measured on the real set, every quarter turn, reads whose digits all agreed: 2.4 % of right
+# characters kept a rival at 0.3, 76 of 88 wrong ones did (the other 12 were caught by the
 # digits or the whole-glyph margin: no field was flagged valid wrongly; docs/documents.md).
 SAFE_PAIR_MARGIN = 0.3
 # Close glyphs compared per character, best first (a fourth never came within the margin of
