@@ -334,12 +334,8 @@ def _check_identity(
         last_block = [tracked[p] for p in blocks[-1].positions if tracked[p].has_face]
         closing = min(last_block, key=lambda item: abs(item.yaw_deg), default=with_face[-1])
         chosen = identity.frames_to_embed(with_face, [closing])
-    neutral_yaw = with_face[0].yaw_deg
-    frontal = all(abs(item.yaw_deg - neutral_yaw) <= series.FRONTAL_YAW_DEG for item in chosen)
     report = identity.compare_identities(
-        [(frames[item.index].rgb, item) for item in chosen],
-        reference_embedding,
-        identity.FRONTAL_IDENTITY_MAX_DISTANCE if frontal else identity.IDENTITY_MAX_DISTANCE,
+        [(frames[item.index].rgb, item) for item in chosen], reference_embedding
     )
     state.identity = report.as_dict()
     if report.refusal_code:
