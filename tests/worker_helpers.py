@@ -18,10 +18,8 @@ from gateway.services.pocketbase import PocketBase
 from gateway.verification.faces.recognition import detect_faces
 
 CLIP_FPS = 29.97
-# Frame spans of the shared clip (measured by eval/liveness_eval.py): a frontal pause, the turn
-# to the right, a frontal pause, the turn to the left.
-NEUTRAL_FRAME = 93
-TURN_RIGHT_FRAMES = (100, 103, 106, 109, 112)
+# Frame spans of the shared clip: a frontal pause (the document portrait), the turn to the
+# left, then the turn to the right.
 DOCUMENT_PORTRAIT_FRAME = 148
 TURN_LEFT_FRAMES = (151, 154, 157, 160, 161)
 # The clip's second turn to the right, after the turn to the left.
@@ -79,8 +77,8 @@ class GenuineCapture:
 def genuine_capture(datasets_dir: Path) -> GenuineCapture:
     from gateway.synthetic.documents import make_passport
 
-    wanted = {DOCUMENT_PORTRAIT_FRAME, DOCUMENT_PORTRAIT_FRAME - 2, NEUTRAL_FRAME}
-    wanted |= {*TURN_RIGHT_FRAMES, *TURN_LEFT_FRAMES, *LATER_TURN_RIGHT_FRAMES}
+    wanted = {DOCUMENT_PORTRAIT_FRAME, DOCUMENT_PORTRAIT_FRAME - 2}
+    wanted |= {*TURN_LEFT_FRAMES, *LATER_TURN_RIGHT_FRAMES}
     clip = read_clip_frames(datasets_dir / "liveness" / "short_hamilton_clip.mp4", wanted)
     document = make_passport(np.random.default_rng(7), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
 
@@ -91,20 +89,26 @@ def genuine_capture(datasets_dir: Path) -> GenuineCapture:
             for i in indexes
         ]
 
-    right_then_left = tagged(
-        [
-            ("neutral", (NEUTRAL_FRAME,)),
-            ("turn_right", TURN_RIGHT_FRAMES),
-            ("turn_left", TURN_LEFT_FRAMES),
-        ]
-    )
-    left_then_right = tagged(
-        [
-            ("neutral", (DOCUMENT_PORTRAIT_FRAME - 2,)),
-            ("turn_left", TURN_LEFT_FRAMES),
-            ("turn_right", LATER_TURN_RIGHT_FRAMES),
-        ]
-    )
+    left_then_right_plan = [
+        ("neutral", (DOCUMENT_PORTRAIT_FRAME - 2,)),
+        ("turn_left", TURN_LEFT_FRAMES),
+        ("turn_right", LATER_TURN_RIGHT_FRAMES),
+    ]
+    left_then_right = tagged(left_then_right_plan)
+    # Right, then left: the same capture mirrored left-right (a mirrored left turn is a real
+    # right turn). The clip's own left turn after its first right turn reads only 8 deg from
+    # that neutral frame with the face mesh, under the 12 deg turn rule (docs/liveness.md).
+    swapped = {"turn_left": "turn_right", "turn_right": "turn_left"}
+    right_then_left = [
+        (
+            f"frame_{i:03d}_mirrored.jpg",
+            jpeg(np.ascontiguousarray(clip[i][:, ::-1])),
+            swapped.get(prompt, prompt),
+            round(i * 1000 / CLIP_FPS, 1),
+        )
+        for prompt, indexes in left_then_right_plan
+        for i in indexes
+    ]
     return GenuineCapture(
         jpeg(document.image_rgb),
         dict(document.fields),
