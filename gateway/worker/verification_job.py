@@ -31,6 +31,7 @@ from gateway.services import crypto
 from gateway.services.partner_settings import effective_settings, validate_settings
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import stored_name_for
+from gateway.services.profiles import APPLICANT_FIELDS
 from gateway.services.sealed_scores import seal_scores
 from gateway.services.usage import record_usage
 from gateway.verification.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
@@ -249,16 +250,7 @@ def applicant_data(services: Services, profile: dict[str, Any]) -> dict[str, Any
     """What the partner told us about the applicant, document number decrypted for comparison."""
     data = {
         name: profile.get(name) or None
-        for name in (
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "phone",
-            "country",
-            "document_type",
-            "document_country",
-        )
+        for name in (*APPLICANT_FIELDS, "document_type", "document_country")
     }
     metadata = profile.get("metadata") or {}
     if isinstance(metadata, dict) and metadata.get("registration_number"):

@@ -34,7 +34,7 @@ from gateway.services.image_policy import clean_image
 from gateway.services.object_store import ObjectStore
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
-from gateway.services.profiles import ProfileService
+from gateway.services.profiles import APPLICANT_FIELDS, ProfileService
 
 log = structlog.get_logger("gateway.intake")
 
@@ -43,18 +43,7 @@ IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 OPEN_FOR_CAPTURE = ["unverified", "resubmission_requested"]
 # What POST /api/profiles takes: the applicant part of a verification request.
 APPLICANT_KEYS = frozenset(
-    {
-        "external_ref",
-        "first_name",
-        "last_name",
-        "date_of_birth",
-        "email",
-        "phone",
-        "country",
-        "document",
-        "return_url",
-        "metadata",
-    }
+    {"external_ref", *APPLICANT_FIELDS, "document", "return_url", "metadata"}
 )
 
 
