@@ -15,7 +15,6 @@ attempts, and the units taken are counted (must equal the quota).
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from gateway.pb_server import PocketBaseServer, free_port  # noqa: E402
+from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
 from gateway.services.quotas import QuotaExceeded, take_unit  # noqa: E402
@@ -55,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quota", type=int, default=400)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ekyc-quota-bench-"))
-    server = PocketBaseServer(
-        data_dir=workdir / "pb_data",
-        port=free_port(),
-        superuser_email="bench@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
-    server.prepare()
-    server.start(log_path=workdir / "pocketbase.log")
+    server = PocketBaseServer.throwaway(workdir, email="bench@ekyc.test")
     try:
         config = PocketBaseConfig(server.url, server.superuser_email, server.superuser_password)
         pb = PocketBase(config)

@@ -8,6 +8,7 @@ Used by ``ekyc up`` and by the test fixture, so tests start PocketBase exactly a
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import stat
@@ -79,6 +80,20 @@ class PocketBaseServer:
     superuser_password: str
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+
+    @classmethod
+    def throwaway(cls, home: Path, email: str = "tests@ekyc.test") -> PocketBaseServer:
+        """A migrated PocketBase of its own, started on a free loopback port with its data and
+        log in ``home`` and a random superuser password (tests and benchmarks)."""
+        server = cls(
+            data_dir=home / "pb_data",
+            port=free_port(),
+            superuser_email=email,
+            superuser_password=secrets.token_urlsafe(16),
+        )
+        server.prepare()
+        server.start(log_path=home / "pocketbase.log")
+        return server
 
     @property
     def url(self) -> str:

@@ -5,7 +5,6 @@ share one PocketBase without sharing data.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from gateway.container import Services
-from gateway.pb_server import PocketBaseServer, free_port
+from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.settings import Settings
 from gateway.worker import queue
@@ -37,15 +36,7 @@ def datasets_dir() -> Path:
 @pytest.fixture(scope="session")
 def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBaseServer]:
     """The real PocketBase, migrated from pb_migrations/ with pb_hooks/, for the whole session."""
-    home = tmp_path_factory.mktemp("pb")
-    server = PocketBaseServer(
-        data_dir=home / "pb_data",
-        port=free_port(),
-        superuser_email="tests@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
-    server.prepare()
-    server.start(log_path=home / "pocketbase.log")
+    server = PocketBaseServer.throwaway(tmp_path_factory.mktemp("pb"))
     yield server
     server.stop()
 

@@ -6,13 +6,11 @@ A PocketBase of its own: switching the session's shared one would move every oth
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from intake_fixtures import s3_client, shared_s3
 from worker_helpers import jpeg
 
-from gateway.pb_server import PocketBaseServer, free_port
+from gateway.pb_server import PocketBaseServer
 from gateway.services.pb_storage import FileStorageS3, use_local_files, use_s3_for_files
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
 
@@ -21,14 +19,7 @@ FILES_BUCKET = "pocketbase-files"
 
 @pytest.fixture
 def own_pocketbase(tmp_path):
-    server = PocketBaseServer(
-        data_dir=tmp_path / "pb_data",
-        port=free_port(),
-        superuser_email="s3@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
-    server.prepare()
-    server.start(log_path=tmp_path / "pocketbase.log")
+    server = PocketBaseServer.throwaway(tmp_path, email="s3@ekyc.test")
     yield server
     server.stop()
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +60,7 @@ def test_503_after_the_rate_limit_counted_keeps_the_store_delay(
 ) -> None:
     # PocketBase stops between two requests of a known key: the limiter has counted the second
     # request (its key is cached), so its window used to replace the store's 5 s.
-    server = PocketBaseServer(
-        data_dir=tmp_path / "pb_data",
-        port=free_port(),
-        superuser_email="retry@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
-    server.prepare()
-    server.start()
+    server = PocketBaseServer.throwaway(tmp_path, email="retry@ekyc.test")
     try:
         app = create_app(
             make_settings(
