@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from api_helpers import new_profile_id
 from flask.testing import FlaskClient
 from PIL import Image
+from worker_helpers import worker_process
 
 from gateway.container import Services
 from gateway.pb_server import PocketBaseServer
@@ -69,24 +69,13 @@ def test_the_ekyc_command_makes_its_home_and_queue_private(tmp_path: Path) -> No
     }
     env.update({"EKYC_HOME": str(home), "POCKETBASE_URL": "http://127.0.0.1:9"})
     log_path = tmp_path / "worker.log"
-    with open(log_path, "ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "worker"], env=env, stdout=log, stderr=log
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while not (home / "queue.db").exists():
-                assert worker.poll() is None, log_path.read_text()
-                if time.monotonic() > deadline:
-                    pytest.fail("the worker made no queue file")
-                time.sleep(0.2)
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=10)
+    with worker_process([sys.executable, "-m", "gateway.cli", "worker"], env, log_path) as worker:
+        deadline = time.monotonic() + 90
+        while not (home / "queue.db").exists():
+            assert worker.poll() is None, log_path.read_text()
+            if time.monotonic() > deadline:
+                pytest.fail("the worker made no queue file")
+            time.sleep(0.2)
     assert (home / "secrets.json").exists()
     assert loose_modes(home) == []
 

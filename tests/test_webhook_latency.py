@@ -5,10 +5,7 @@ change the worker itself does not make."""
 from __future__ import annotations
 
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from api_helpers import new_profile_id
 from flask import Flask
 from webhook_receiver import Receiver, start_receiver
+from worker_helpers import CONSUMER_ARGV, worker_process
 
 from gateway import create_app
 from gateway.settings import Settings
@@ -33,7 +31,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def worker_process(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Flask]:
+def app_with_worker(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Flask]:
     """The app and a real consumer process sharing one queue, loopback receivers allowed."""
     settings = make_settings(webhook_allow_private=True)
     home = tmp_path / "worker_home"
@@ -45,27 +43,8 @@ def worker_process(make_settings: Callable[..., Settings], tmp_path: Path) -> It
         "EKYC_WORKER_PROCESSES": "1",
     }
     env.pop("REDIS_URL", None)
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log_file:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from gateway.worker.consumer import run_consumer; run_consumer()",
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield create_app(settings)
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+    with worker_process(CONSUMER_ARGV, env, tmp_path / "worker.log"):
+        yield create_app(settings)
 
 
 def wait_for_requests(receiver: Receiver, count: int, timeout_s: float) -> bool:
@@ -78,9 +57,9 @@ def wait_for_requests(receiver: Receiver, count: int, timeout_s: float) -> bool:
 
 
 def test_a_partners_change_reaches_its_webhook_within_two_seconds(
-    worker_process: Flask, make_partner: Callable, receiver: Receiver
+    app_with_worker: Flask, make_partner: Callable, receiver: Receiver
 ) -> None:
-    client = worker_process.test_client()
+    client = app_with_worker.test_client()
     partner = make_partner("Latency partner")
     created = client.post(
         "/api/webhooks",

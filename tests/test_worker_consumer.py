@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import history, submit
+from worker_helpers import CONSUMER_ARGV, history, submit, worker_process
 
 from gateway.worker.queue import build_huey, huey
 from gateway.worker.tasks import verify_profile
@@ -47,30 +44,15 @@ def test_consumer_process_verifies_a_queued_profile(client, services, partner, s
     assert queue.pending_count() == 1
 
     log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log_file:
-        worker = subprocess.Popen(
-            [sys.executable, "-c", "from gateway.worker.consumer import run_consumer; "
-             "run_consumer()"],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            decided = wait_for(
-                lambda: (
-                    services.pb.get("profiles", profile_id)["status"] != "submitted"
-                    and services.pb.get("profiles", profile_id)["status"] != "processing"
-                ),
-                timeout_s=90,
-            )
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                exit_code = worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-                exit_code = None
+    with worker_process(CONSUMER_ARGV, env, log_path) as worker:
+        decided = wait_for(
+            lambda: (
+                services.pb.get("profiles", profile_id)["status"] != "submitted"
+                and services.pb.get("profiles", profile_id)["status"] != "processing"
+            ),
+            timeout_s=90,
+        )
+    exit_code = worker.returncode  # after SIGINT: 0 when it stopped gracefully
     output = log_path.read_text()
     assert decided, output[-3000:]
     assert exit_code == 0, output[-3000:]

@@ -4,7 +4,12 @@ to ``submitted`` with its files stored the way the hosted flow stores them."""
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -157,3 +162,27 @@ def submit(
 def history(pb: PocketBase, profile_id: str) -> list[tuple[str, str, str, str]]:
     rows = pb.find("status_history", "profile = {:profile}", {"profile": profile_id}, sort="@rowid")
     return [(row["from_status"], row["to_status"], row["actor"], row["reason"]) for row in rows]
+
+
+@contextmanager
+def worker_process(argv: list[str], env: dict[str, str], log_path: Path) -> Iterator[Any]:
+    """A real worker process (its output in ``log_path``), stopped with SIGINT as an operator
+    would, killed if it has not stopped after 30 s."""
+    with open(log_path, "ab") as log_file:
+        worker = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            yield worker
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=10)
+
+
+CONSUMER_ARGV = [
+    sys.executable,
+    "-c",
+    "from gateway.worker.consumer import run_consumer; run_consumer()",
+]
