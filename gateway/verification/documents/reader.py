@@ -157,13 +157,15 @@ def read_mrz(rgb: np.ndarray) -> MrzOcrResult | None:
     outline = page_outline(gray)
     if outline is not None:
         flat = warp_card(gray, outline, width_px=RECTIFIED_WIDTH_PX)
+        waiting = []
         for quarter_turns in (0, 1):
             turned = np.ascontiguousarray(np.rot90(flat, quarter_turns))
-            for _, turns, crops, boxes in _attempts(turned, quarter_turns, False)[:2]:
-                best, done = _try(crops, turns, boxes, started, best)
-                if done:
-                    best[1].rectified = True
-                    return best[1]
+            waiting += _attempts(turned, quarter_turns, False)
+        for _, turns, crops, boxes in sorted(waiting, key=lambda attempt: -attempt[0])[:2]:
+            best, done = _try(crops, turns, boxes, started, best)
+            if done:
+                best[1].rectified = True
+                return best[1]
     if best is None:
         return None
     best[1].elapsed_ms = (time.perf_counter() - started) * 1000
