@@ -18,33 +18,21 @@ from gateway.verification.liveness.challenge import (
     ChallengeError,
     issue_challenge,
 )
-from gateway.verification.liveness.landmark_sources import (
-    DEFAULT_LANDMARK_SOURCE,
-    Dlib68LandmarkSource,
-    LandmarkSource,
-    RegionLandmarkSource,
-    landmark_source_from_name,
-)
 from gateway.verification.liveness.passive import PassiveResult, analyze_passive
 from gateway.verification.liveness.selfie_check import SelfieCheck, check_selfie
 from gateway.verification.liveness.verify import SPOOF_TYPES, LivenessResult, verify_challenge
 
 __all__ = [
-    "DEFAULT_LANDMARK_SOURCE",
     "OFFERED_PROMPTS",
     "PROMPTS",
     "SPOOF_TYPES",
     "Challenge",
     "ChallengeError",
-    "Dlib68LandmarkSource",
-    "LandmarkSource",
     "LivenessResult",
     "PassiveResult",
-    "RegionLandmarkSource",
     "SelfieCheck",
     "analyze_passive",
     "check_selfie",
     "issue_challenge",
-    "landmark_source_from_name",
     "verify_challenge",
 ]

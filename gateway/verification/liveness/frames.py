@@ -1,4 +1,4 @@
-"""Frames in, per-frame measurements out; plus the checks that need no face at all.
+"""Frames in, decoded and checked; plus the checks that need no face at all.
 
 A frame arrives as decoded pixels (``rgb``) or as image bytes (``image`` / ``image_bytes``),
 with the prompt it was captured under and a capture time in milliseconds. Cheap checks run
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.verification.faces.recognition import DetectedFace, detect_faces
 from gateway.verification.images import MAX_IMAGE_PIXELS, decode_image
-from gateway.verification.liveness.landmark_sources import ExpressionMeasures, LandmarkSource
-from gateway.verification.liveness.pose import HeadGeometry, head_geometry
 
 NEUTRAL_PROMPT = "neutral"
 THUMBNAIL_SIDE_PX = 32
@@ -41,26 +38,6 @@ class Frame:
     prompt: str
     t_ms: float
     sha256: str = ""
-
-
-@dataclass
-class FrameMeasure:
-    """Everything measured on one frame; `face` is None when no face was found."""
-
-    index: int
-    prompt: str
-    t_ms: float
-    thumbnail: np.ndarray
-    face: DetectedFace | None = None
-    face_count: int = 0
-    second_face_large: bool = False
-    geometry: HeadGeometry | None = None
-    expression: ExpressionMeasures | None = None
-    embedding: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def has_face(self) -> bool:
-        return self.face is not None and self.geometry is not None
 
 
 def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
@@ -129,25 +106,3 @@ def duplicate_pairs(frames: Sequence[Frame], thumbnails: Sequence[np.ndarray]) -
             if difference < DUPLICATE_MEAN_ABS_DIFF:
                 pairs.append((i, j, difference))
     return pairs
-
-
-def measure_frame(
-    index: int, frame: Frame, source: LandmarkSource, *, mirrored: bool = False
-) -> FrameMeasure:
-    """Detect the face and measure pose and expression (embedding is added later, if needed)."""
-    measure = FrameMeasure(
-        index=index, prompt=frame.prompt, t_ms=frame.t_ms, thumbnail=thumbnail(frame.rgb)
-    )
-    faces = detect_faces(frame.rgb)
-    measure.face_count = len(faces)
-    if not faces:
-        return measure
-    face = faces[0]
-    measure.face = face
-    measure.second_face_large = len(faces) > 1 and (
-        faces[1].width_px >= SECOND_FACE_WIDTH_RATIO * face.width_px
-    )
-    measure.geometry = head_geometry(face.landmarks, mirrored=mirrored)
-    gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
-    measure.expression = source.measure(frame.rgb, gray, face.box, face.landmarks)
-    return measure

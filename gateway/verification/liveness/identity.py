@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway.verification.faces.recognition import embed_face, face_distance
-from gateway.verification.liveness.frames import FrameMeasure
+from gateway.verification.liveness.tracking import TrackedFrame
 
 # The project's same-person distance (similarity 0.75 on the face-match scale). On the shared
 # clip, frames of one shot lie within 0.56 of their medoid (0.59 at most in a genuine sequence
@@ -70,8 +70,8 @@ class IdentityReport:
 
 
 def frames_to_embed(
-    with_face: Sequence[FrameMeasure], deciding: Sequence[FrameMeasure]
-) -> list[FrameMeasure]:
+    with_face: Sequence[TrackedFrame], deciding: Sequence[TrackedFrame]
+) -> list[TrackedFrame]:
     """The first frame, the deciding frames and the frames after a jump, in time order."""
     chosen = {with_face[0].index: with_face[0]}
     for measure in [*deciding, *jump_frames(with_face)]:
@@ -80,7 +80,7 @@ def frames_to_embed(
     return [chosen[index] for index in sorted(chosen)]
 
 
-def jump_frames(with_face: Sequence[FrameMeasure]) -> list[FrameMeasure]:
+def jump_frames(with_face: Sequence[TrackedFrame]) -> list[TrackedFrame]:
     """Frames whose face box or whole picture jumps from the previous frame with a face.
 
     A frame from another capture moves the face box, changes its size or changes the whole
@@ -108,13 +108,13 @@ def jump_frames(with_face: Sequence[FrameMeasure]) -> list[FrameMeasure]:
     return jumps
 
 
-def _box_centre(measure: FrameMeasure) -> tuple[float, float]:
+def _box_centre(measure: TrackedFrame) -> tuple[float, float]:
     left, top, right, bottom = measure.face.box
     return (left + right) / 2, (top + bottom) / 2
 
 
 def compare_identities(
-    frames: Sequence[tuple[np.ndarray, FrameMeasure]],
+    frames: Sequence[tuple[np.ndarray, TrackedFrame]],
     reference_embedding: np.ndarray | None = None,
     max_distance: float = IDENTITY_MAX_DISTANCE,
 ) -> IdentityReport:
