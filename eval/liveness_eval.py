@@ -142,7 +142,7 @@ def run(prompts: list[str], frames: list[dict]) -> dict:
     started = time.perf_counter()
     result = verify_challenge(challenge, frames, now=NOW + 1)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    body = result.to_dict()
+    body = result.as_dict()
     return {
         "is_live": body["is_live"],
         "hint": (body["hint_codes"] or ["none"])[0],

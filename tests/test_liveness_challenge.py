@@ -64,12 +64,12 @@ def test_expiry_window():
 
 def test_json_round_trip():
     challenge = issue_challenge(count=4, rng=random.Random(1), now=5.0)
-    restored = Challenge.from_dict(json.loads(json.dumps(challenge.to_dict())))
+    restored = Challenge.from_dict(json.loads(json.dumps(challenge.as_dict())))
     assert restored == challenge
 
 
 def test_from_dict_refuses_unknown_prompts_and_missing_fields():
-    record = issue_challenge(now=1.0).to_dict()
+    record = issue_challenge(now=1.0).as_dict()
     with pytest.raises(ChallengeError):
         Challenge.from_dict({**record, "prompts": ["blink", "say_hello"]})
     with pytest.raises(ChallengeError):

@@ -217,7 +217,7 @@ def test_a_natural_blink_is_live(real):
     assert result.is_live, result.hints
     assert result.spoof_type == "none" and 0.6 <= result.confidence <= 1.0
     assert result.landmark_source == "mediapipe_face_mesh"
-    assert json.loads(json.dumps(result.to_dict()))["is_live"] is True
+    assert json.loads(json.dumps(result.as_dict()))["is_live"] is True
 
 
 @pytest.mark.slow

@@ -427,7 +427,7 @@ class CaptureService:
             session.settings, self.config.challenge_ttl_s, self.selfie_capture
         )
         challenge = challenge_record(
-            self.issue_challenge_fn(**arguments).to_dict(),
+            self.issue_challenge_fn(**arguments).as_dict(),
             session.profile.get("liveness_challenge") or {},
             arguments["prompts_allowed"],
         )

@@ -101,4 +101,4 @@ class CheckService:
             }
             for index, frame in enumerate(frames)
         ]
-        return verify_challenge(challenge, checked, now=now, mirrored=mirrored).to_dict()
+        return verify_challenge(challenge, checked, now=now, mirrored=mirrored).as_dict()

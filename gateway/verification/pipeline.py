@@ -200,7 +200,7 @@ def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) 
             now=captures.challenge_checked_at,
             reference_embedding=reference_embedding,
             mirrored=captures.mirrored,
-        ).to_dict()
+        ).as_dict()
     except ValidationFailed as error:
         return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
     confidence = float(result.get("confidence") or 0.0)

@@ -95,7 +95,7 @@ class PartnerVerificationService:
             options["prompts_allowed"] = list(liveness["prompts"])
         if liveness.get("prompt_count"):
             options["count"] = int(liveness["prompt_count"])
-        challenge = issue_challenge(**options).to_dict()
+        challenge = issue_challenge(**options).as_dict()
         payload = {**challenge, "partner": principal.partner_id}
         return {**challenge, "challenge_token": self._sign(payload)}
 

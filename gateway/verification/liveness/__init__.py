@@ -3,8 +3,8 @@
 Public API (no Flask here; the route and the worker call these):
 
 - `issue_challenge(...) -> Challenge` (only OFFERED_PROMPTS, the validated ones) and
-  `Challenge.to_dict` / `Challenge.from_dict`;
-- `verify_challenge(challenge, frames, ...) -> LivenessResult` (`.to_dict()` for the body);
+  `Challenge.as_dict` / `Challenge.from_dict`;
+- `verify_challenge(challenge, frames, ...) -> LivenessResult` (`.as_dict()` for the body);
 - `analyze_passive(rgb) -> PassiveResult` (`.to_liveness_dict()`), never live on its own;
 - `check_selfie(image) -> SelfieCheck`: the capture-time check (face found, large, frontal).
 

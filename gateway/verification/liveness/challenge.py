@@ -48,7 +48,7 @@ class Challenge:
         """True from `expires_at` on (a challenge is valid up to, not at, its expiry)."""
         return (time.time() if now is None else now) >= self.expires_at
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored with the profile and sent to the hosted flow."""
         return {
             "id": self.id,
@@ -59,7 +59,7 @@ class Challenge:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Challenge:
-        """Inverse of `to_dict`; refuses unknown prompts so a tampered record cannot widen them."""
+        """Inverse of `as_dict`; refuses unknown prompts so a tampered record cannot widen them."""
         try:
             prompts = tuple(str(prompt) for prompt in data["prompts"])
             challenge = cls(

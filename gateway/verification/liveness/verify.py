@@ -34,7 +34,7 @@ MAX_FACELESS_FRACTION = 0.25
 
 @dataclass
 class LivenessResult:
-    """The service's answer; `to_dict` is the endpoint's body (without processing_ms/usage)."""
+    """The service's answer; `as_dict` is the endpoint's body (without processing_ms/usage)."""
 
     is_live: bool
     spoof_type: str
@@ -47,7 +47,7 @@ class LivenessResult:
     frames: dict[str, Any] = field(default_factory=dict)
     landmark_source: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "is_live": self.is_live,
             "spoof_type": self.spoof_type,
