@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.verification.documents import checks as C
-from gateway.verification.documents import normalize as N
+from gateway.verification.documents import checks as document_checks
+from gateway.verification.documents import normalize
 from gateway.verification.documents.ktp import check_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.quality import assess_quality
@@ -45,15 +45,15 @@ def field_status_list(field_status: Mapping[str, str]) -> list[dict[str, str]]:
 def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
     """Normalised fields of a parsed MRZ (ISO dates, ISO 3166 countries, document type)."""
     raw = reading.fields
-    issuing = N.normalize_country(raw["issuing_state"])
-    nationality = N.normalize_country(raw["nationality"])
-    birth = N.birth_date(raw["birth_date"], today)
-    expiry = N.expiry_date(raw["expiry_date"], today)
+    issuing = normalize.normalize_country(raw["issuing_state"])
+    nationality = normalize.normalize_country(raw["nationality"])
+    birth = normalize.birth_date(raw["birth_date"], today)
+    expiry = normalize.expiry_date(raw["expiry_date"], today)
     name_line = reading.lines[2] if reading.layout == "TD1" else reading.lines[0]
     return {
         "mrz_layout": reading.layout,
         "document_code": raw["document_code"],
-        "document_type": N.document_type(raw["document_code"]),
+        "document_type": normalize.document_type(raw["document_code"]),
         "issuing_state": issuing.alpha3 if issuing and issuing.alpha3 else raw["issuing_state"],
         "issuing_state_code": raw["issuing_state"].replace("<", ""),
         "nationality": nationality.alpha3 if nationality and nationality.alpha3 else None,
@@ -61,9 +61,9 @@ def mrz_fields(reading: MrzReading, today: dt.date) -> dict[str, Any]:
         "document_number": raw["document_number"],
         "surname": raw["surname"],
         "given_names": raw["given_names"],
-        "birth_date": N.iso_date(birth),
-        "expiry_date": N.iso_date(expiry),
-        "sex": N.normalize_sex(raw["sex"]),
+        "birth_date": normalize.iso_date(birth),
+        "expiry_date": normalize.iso_date(expiry),
+        "sex": normalize.normalize_sex(raw["sex"]),
         "optional_data": raw["optional_data"].replace("<", "") or None,
         # a name field with no filler left was cut by the issuer: names compare as prefixes
         "names_truncated": not name_line.endswith("<"),
@@ -74,13 +74,17 @@ def _country_checks(reading: MrzReading) -> list[dict[str, str]]:
     out = []
     for key in ("issuing_state", "nationality"):
         code = reading.fields[key]
-        found = N.normalize_country(code)
+        found = normalize.normalize_country(code)
         name = f"mrz_country:{key}"
         if found is None:
-            out.append(C.check(name, C.FAIL, "not an ISO 3166 or ICAO 9303 code"))
+            out.append(
+                document_checks.check(
+                    name, document_checks.FAIL, "not an ISO 3166 or ICAO 9303 code"
+                )
+            )
         else:
             kind = "ISO 3166-1" if found.is_iso else "ICAO 9303"
-            out.append(C.check(name, C.PASS, f"known {kind} code"))
+            out.append(document_checks.check(name, document_checks.PASS, f"known {kind} code"))
     return out
 
 
@@ -88,9 +92,9 @@ def _date_checks(fields: Mapping[str, Any], today: dt.date, min_age: int) -> lis
     birth = dt.date.fromisoformat(fields["birth_date"]) if fields.get("birth_date") else None
     expiry = dt.date.fromisoformat(fields["expiry_date"]) if fields.get("expiry_date") else None
     return [
-        C.check_expiry(expiry, today),
-        C.check_birth_before_expiry(birth, expiry),
-        C.check_minimum_age(birth, today, min_age),
+        document_checks.check_expiry(expiry, today),
+        document_checks.check_birth_before_expiry(birth, expiry),
+        document_checks.check_minimum_age(birth, today, min_age),
     ]
 
 
@@ -111,9 +115,13 @@ def _type_check(document_hint: str, read_type: str) -> list[dict[str, str]]:
     if document_hint == "auto":
         return []
     if read_type in _MATCHING_TYPES[document_hint]:
-        return [C.check("document_type", C.PASS, f"a {read_type}, as declared")]
+        return [
+            document_checks.check(
+                "document_type", document_checks.PASS, f"a {read_type}, as declared"
+            )
+        ]
     shown = read_type.replace("_", " ")
-    return [C.check("document_type", C.FAIL, f"declared {document_hint.replace('_', ' ')}, "
+    return [document_checks.check("document_type", document_checks.FAIL, f"declared {document_hint.replace('_', ' ')}, "
                     f"but the document read is a {shown}")]  # fmt: skip
 
 
@@ -121,10 +129,12 @@ def _verdict(checks: list[dict[str, str]], required: tuple[str, ...]) -> tuple[b
     """Valid when nothing failed or is uncertain and the required checks passed; confidence =
     share passed."""
     by_name = {c["name"]: c["status"] for c in checks}
-    failed = any(c["status"] in (C.FAIL, C.UNCERTAIN) for c in checks)
-    required_ok = all(by_name.get(name) == C.PASS for name in required)
-    decided = [c for c in checks if c["status"] != C.NOT_CHECKED]
-    share = sum(c["status"] == C.PASS for c in decided) / len(decided) if decided else 0.0
+    failed = any(c["status"] in (document_checks.FAIL, document_checks.UNCERTAIN) for c in checks)
+    required_ok = all(by_name.get(name) == document_checks.PASS for name in required)
+    decided = [c for c in checks if c["status"] != document_checks.NOT_CHECKED]
+    share = (
+        sum(c["status"] == document_checks.PASS for c in decided) / len(decided) if decided else 0.0
+    )
     return (not failed and required_ok), round(share, 3)
 
 
@@ -136,11 +146,11 @@ def _mrz_checks(
     min_age: int,
     today: dt.date,
 ) -> list[dict[str, str]]:
-    out = C.check_digits(reading.check_digits)
-    out.append(C.mrz_field_certainty(reading.field_status))
+    out = document_checks.check_digits(reading.check_digits)
+    out.append(document_checks.mrz_field_certainty(reading.field_status))
     out += _country_checks(reading)
     out += _date_checks(fields, today, min_age)
-    out += C.compare_with_applicant(
+    out += document_checks.compare_with_applicant(
         fields, applicant, names_truncated=bool(fields.get("names_truncated"))
     )
     return out
@@ -204,16 +214,16 @@ def validate_fields(
         required = _REQUIRED_KTP
     for key in ("issuing_state", "nationality"):
         if fields.get(key):
-            known = N.normalize_country(str(fields[key])) is not None
+            known = normalize.normalize_country(str(fields[key])) is not None
             found.append(
-                C.check(
+                document_checks.check(
                     f"country:{key}",
-                    C.PASS if known else C.FAIL,
+                    document_checks.PASS if known else document_checks.FAIL,
                     "known code" if known else "not an ISO 3166 or ICAO 9303 code",
                 )
             )
     found += _date_checks(fields, today, min_age)
-    found += C.compare_with_applicant(fields, applicant)
+    found += document_checks.compare_with_applicant(fields, applicant)
     valid, confidence = _verdict(found, required)
     return {"document_valid": valid, "checks": found, "confidence": confidence}
 
@@ -223,7 +233,9 @@ def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
     found = check_nik(fields, today)
     if fields.get("birth_date"):
         found.append(
-            C.check_minimum_age(dt.date.fromisoformat(fields["birth_date"]), today, min_age)
+            document_checks.check_minimum_age(
+                dt.date.fromisoformat(fields["birth_date"]), today, min_age
+            )
         )
     if applicant:
         full_name = applicant.get("full_name") or " ".join(
@@ -240,7 +252,9 @@ def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
             "birth_date": fields.get("birth_date"),
             "document_number": fields.get("nik", ""),
         }
-        found += C.compare_with_applicant(read, {k: v for k, v in expected.items() if v})
+        found += document_checks.compare_with_applicant(
+            read, {k: v for k, v in expected.items() if v}
+        )
     read_ok = bool(fields.get("nik"))
     detected = {"type": "id_card", "country": "IDN", "confidence": 0.9 if read_ok else 0.0}
     return {"detected": detected, "fields": {**fields, "document_type": "id_card"}, "checks": found}
@@ -272,8 +286,10 @@ def analyze_document(
     ``read_visual_zone`` reads the labelled fields to compare with the MRZ (tesseract,
     ~300-700 ms), on the side the MRZ was read from.
     """
-    if document_hint not in N.DOCUMENT_HINTS:
-        raise ValidationFailed(f"document_hint must be one of {', '.join(N.DOCUMENT_HINTS)}")
+    if document_hint not in normalize.DOCUMENT_HINTS:
+        raise ValidationFailed(
+            f"document_hint must be one of {', '.join(normalize.DOCUMENT_HINTS)}"
+        )
     if not isinstance(front_rgb, np.ndarray) or front_rgb.ndim != 3 or front_rgb.shape[2] != 3:
         raise ValidationFailed("front image must be an RGB image")
     today = today or dt.date.today()
@@ -282,7 +298,7 @@ def analyze_document(
     if detect_face and quality.metrics.get("face_on_document") is not None:
         present = bool(quality.metrics["face_on_document"])
         found.append(
-            C.check("face_on_document", C.PASS if present else C.FAIL,
+            document_checks.check("face_on_document", document_checks.PASS if present else document_checks.FAIL,
                     "portrait found" if present else "no face found on the document")
         )  # fmt: skip
     result = None
@@ -307,7 +323,11 @@ def analyze_document(
                     "mrz": None,
                     "visual_zone": ktp["fields"],
                 }
-        found.append(C.check("mrz_read", C.FAIL, "no machine-readable zone found"))
+        found.append(
+            document_checks.check(
+                "mrz_read", document_checks.FAIL, "no machine-readable zone found"
+            )
+        )
         return {
             "detected": {"type": "unknown", "country": None, "confidence": 0.0},
             "fields": {},
@@ -321,7 +341,11 @@ def analyze_document(
         }
     reading = result.reading
     fields = mrz_fields(reading, today)
-    found.append(C.check("mrz_read", C.PASS, f"{reading.layout} read from the {mrz_side}"))
+    found.append(
+        document_checks.check(
+            "mrz_read", document_checks.PASS, f"{reading.layout} read from the {mrz_side}"
+        )
+    )
     found += _type_check(document_hint, fields["document_type"])
     found += _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
     visual: dict[str, str] = {}
@@ -333,7 +357,7 @@ def analyze_document(
             corners = assess_quality(side_rgb).card_corners
         visual = _visual_zone(side_rgb, corners, len(reading.lines))
         comparable = {**fields, "nationality": fields["nationality_code"]}
-        found += C.compare_visual_with_mrz(
+        found += document_checks.compare_visual_with_mrz(
             visual, comparable, names_truncated=bool(fields.get("names_truncated"))
         )
     valid, confidence = _verdict(found, _REQUIRED_MRZ)
