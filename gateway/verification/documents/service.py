@@ -121,8 +121,9 @@ def _type_check(document_hint: str, read_type: str) -> list[dict[str, str]]:
             )
         ]
     shown = read_type.replace("_", " ")
-    return [document_checks.check("document_type", document_checks.FAIL, f"declared {document_hint.replace('_', ' ')}, "
-                    f"but the document read is a {shown}")]  # fmt: skip
+    declared = document_hint.replace("_", " ")
+    why = f"declared {declared}, but the document read is a {shown}"
+    return [document_checks.check("document_type", document_checks.FAIL, why)]
 
 
 def _verdict(checks: list[dict[str, str]], required: tuple[str, ...]) -> tuple[bool, float]:
@@ -297,10 +298,9 @@ def analyze_document(
     found: list[dict[str, str]] = []
     if detect_face and quality.metrics.get("face_on_document") is not None:
         present = bool(quality.metrics["face_on_document"])
-        found.append(
-            document_checks.check("face_on_document", document_checks.PASS if present else document_checks.FAIL,
-                    "portrait found" if present else "no face found on the document")
-        )  # fmt: skip
+        status = document_checks.PASS if present else document_checks.FAIL
+        why = "portrait found" if present else "no face found on the document"
+        found.append(document_checks.check("face_on_document", status, why))
     result = None
     mrz_side = None
     for side, image in _mrz_sides(document_hint, front_rgb, back_rgb):
