@@ -43,6 +43,7 @@ from gateway.cli import gunicorn_command  # noqa: E402
 from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.request_signing import sign_request  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 # One script for both sides; what differs (path, auth header, body shape) comes from env vars.
@@ -245,6 +246,45 @@ def run_wrk(
     )
 
 
+def measure_signing(
+    base_url: str,
+    created: dict[str, str],
+    ids: list[str],
+    *,
+    count: int,
+    watched: dict[str, int],
+) -> dict[str, dict[str, float]]:
+    """CPU per request of the gateway and PocketBase for the same GETs unsigned and signed.
+
+    Sequential from one thread, so the CPU each process spends is the request's own. Each
+    signed request is a new signature (another profile's path), as a partner's would be.
+    """
+    session = requests.Session()
+    figures: dict[str, dict[str, float]] = {}
+    for mode in ("unsigned", "signed"):
+        cpu_before = {name: tree_cpu_seconds(pid) for name, pid in watched.items()}
+        latencies = []
+        for index in range(count):
+            path = f"/api/profiles/{ids[index % len(ids)]}"
+            headers = {"x-api-key": created["api_key"]}
+            if mode == "signed":
+                timestamp = str(int(time.time()))
+                signature = sign_request(created["signing_secret"], timestamp, "GET", path, b"")
+                headers.update({"X-API-TIMESTAMP": timestamp, "X-API-SIGN": signature})
+            started = time.perf_counter()
+            response = session.get(base_url + path, headers=headers, timeout=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"{mode} GET answered {response.status_code}")
+        latencies.sort()
+        figures[mode] = {
+            name: round((tree_cpu_seconds(pid) - cpu_before[name]) * 1000 / count, 3)
+            for name, pid in watched.items()
+        }
+        figures[mode]["p50_ms"] = round(latencies[len(latencies) // 2], 2)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -254,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=None, help="gunicorn threads each")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--signed-requests", type=int, default=400, help="sequential GETs, signed and not"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("gateway_bench: needs wrk (apt-get install -y wrk)", file=sys.stderr)
@@ -286,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                 pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password
             )
         )
-        created = partners.create_partner(pb, "Bench partner")
+        # With the data key, the key gets a signing secret: the signed-request rows use it.
+        created = partners.create_partner(pb, "Bench partner", data_key=settings.data_key)
         superuser_token = pb.request(
             "POST",
             "/api/collections/_superusers/auth-with-password",
@@ -405,6 +449,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(measure("direct", "get", args.seconds))
         results.append(measure("gateway", "get", args.seconds))
         results.append(measure("floor", "get", args.seconds))
+        print(f"... signed vs unsigned GET, {args.signed_requests} each", file=sys.stderr)
+        signing = measure_signing(
+            gateway_url,
+            created,
+            ids,
+            count=args.signed_requests,
+            watched={"gateway": gateway.pid, "pocketbase": pocketbase.process.pid},
+        )
     finally:
         if floor is not None and floor.poll() is None:
             floor.send_signal(signal.SIGTERM)
@@ -462,6 +514,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, passed in verdict.items():
         print(f"{name}: {'yes' if passed else 'NO'}")
+    unsigned, signed = signing["unsigned"], signing["signed"]
+    print(
+        f"signed GET, {args.signed_requests} sequential requests each (one client thread): CPU ms"
+        f" per request gateway {signed['gateway']:.2f} vs unsigned {unsigned['gateway']:.2f}"
+        f" ({signed['gateway'] / unsigned['gateway']:.2f}x), PocketBase {signed['pocketbase']:.2f}"
+        f" vs {unsigned['pocketbase']:.2f} (the replay record); latency p50 "
+        f"{signed['p50_ms']:.1f} vs {unsigned['p50_ms']:.1f} ms"
+    )
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -469,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                     "gunicorn": {"workers": int(workers), "threads": int(threads)},
                     "results": [asdict(m) for m in results],
                     "ratios": ratios,
+                    "signing": signing,
                     "targets": verdict,
                 },
                 indent=2,
