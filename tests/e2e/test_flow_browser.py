@@ -30,11 +30,10 @@ import requests
 from PIL import Image
 
 from gateway import create_app
-from gateway.pb_server import PocketBaseServer
+from gateway.pb_server import PocketBaseServer, free_port
 from gateway.routes.flow import HOSTED_FLOW_DIR, capture_service
 from gateway.services import links, partners
 from gateway.settings import Settings
-from tests.conftest import free_port
 from tests.e2e.browser_support import (
     CAMERA_DIR,
     RETURN_PREFIX,
