@@ -30,3 +30,22 @@ def warp_card(image: np.ndarray, corners: np.ndarray, width_px: int = 1400) -> n
     dst = np.array([[0, 0], [width_px, 0], [width_px, out_h], [0, out_h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(np.array([tl, tr, br, bl]), dst)
     return cv2.warpPerspective(image, matrix, (width_px, out_h), flags=cv2.INTER_LINEAR)
+
+
+def largest_bright_region(
+    gray_small: np.ndarray, min_share: float, max_share: float
+) -> np.ndarray | None:
+    """The outline of the largest bright region (Otsu, gaps closed) covering between
+    ``min_share`` and ``max_share`` of the image, else None: a card or page on a darker ground.
+    Below the range there is nothing document-sized; above it the "document" is the whole frame.
+    """
+    blurred = cv2.GaussianBlur(gray_small, (5, 5), 0)
+    _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    if not min_share * gray_small.size < cv2.contourArea(contour) < max_share * gray_small.size:
+        return None
+    return contour

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from gateway.verification.documents.geometry import largest_bright_region
+
 WORK_WIDTH_PX = 640
 # Variance of the Laplacian inside the card, at WORK_WIDTH_PX. Measured on synthetic cards:
 # clean ~3,200-4,600; the eval's degraded set (blur sigma <= 1.6 px at 1600 px, JPEG 60,
@@ -74,16 +76,10 @@ class QualityReport:
 
 def find_card(gray_small: np.ndarray) -> np.ndarray | None:
     """The card's outline (4x2 corners) as the largest bright, convex, card-shaped region."""
-    blurred = cv2.GaussianBlur(gray_small, (5, 5), 0)
-    _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    contour = largest_bright_region(gray_small, 0.03, 0.95)
+    if contour is None:
         return None
-    contour = max(contours, key=cv2.contourArea)
     area = cv2.contourArea(contour)
-    if not 0.03 * gray_small.size < area < 0.95 * gray_small.size:
-        return None  # nothing card-sized, or the "card" is the whole frame (no contrast)
     rect = cv2.minAreaRect(contour)
     (_, _), (w, h), _ = rect
     if w * h <= 0 or area / (w * h) < 0.75:  # not rectangle-like: no card found

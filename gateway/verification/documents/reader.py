@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.verification.documents.geometry import warp_card
+from gateway.verification.documents.geometry import largest_bright_region, warp_card
 from gateway.verification.documents.mrz import LAYOUTS, SPANS, MrzReading, parse_mrz
 from gateway.verification.documents.mrz_certainty import character_evidence
 from gateway.verification.documents.mrz_glyph_pairs import settle_close_cells
@@ -177,16 +177,10 @@ def page_outline(gray: np.ndarray) -> np.ndarray | None:
     clear quadrilateral (perspective kept: the page is then warped flat), else None."""
     scale = OUTLINE_WORK_PX / max(gray.shape)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(small, (5, 5), 0)
-    _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    # A page filling the frame has no perspective to undo.
+    contour = largest_bright_region(small, 0.15, 0.9)
+    if contour is None:
         return None
-    contour = max(contours, key=cv2.contourArea)
-    area = cv2.contourArea(contour)
-    if not 0.15 * small.size < area < 0.9 * small.size:
-        return None  # no document-sized region, or the page fills the frame (nothing to undo)
     quad = cv2.approxPolyDP(contour, 0.03 * cv2.arcLength(contour, True), True)
     if len(quad) != 4 or not cv2.isContourConvex(quad):
         return None
