@@ -118,7 +118,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             operations = paths.setdefault(path, {})
             if method.lower() in operations:
                 continue  # one view under two rules (e.g. /api/profiles and its alias)
-            documented_operation = operation(rule.endpoint, rule.rule, view, marshmallow)
+            documented_operation = operation(rule.endpoint, rule.rule, view)
             if documented_operation["operationId"] in operation_ids:
                 # One view under a second path (e.g. POST /api/profiles/create, kept for the
                 # clients written against the first specification): same operation, own id.
@@ -149,7 +149,7 @@ def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
-def operation(endpoint: str, rule: str, view: Any, plugin: MarshmallowPlugin) -> dict[str, Any]:
+def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
     """One operation: summary, security, parameters, body and responses."""
     declared = getattr(view, "openapi", {})
     lines = (view.__doc__ or "").strip().splitlines()
