@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from webhook_receiver import Receiver, start_receiver
 
 from gateway import create_app
 from gateway.container import Services
@@ -177,3 +178,11 @@ def inline_worker() -> Iterator[Callable[[Services], Services]]:
 def worker(services: Services, inline_worker: Callable[[Services], Services]) -> Services:
     """The common case: tasks run in-process on the default app's services."""
     return inline_worker(services)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records the webhooks it receives."""
+    server = start_receiver()
+    yield server
+    server.stop()

@@ -9,27 +9,20 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
-from webhook_receiver import Receiver, start_receiver
+from webhook_receiver import Receiver
 
 from gateway.container import Services
 from gateway.errors import StoreError
 from gateway.pb_server import PocketBaseServer
 from gateway.services.audit import append_audit
 from gateway.services.webhooks.delivery import DeliveryContext, sweep
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 def superuser_token(pocketbase: PocketBaseServer) -> str:

@@ -22,14 +22,6 @@ from gateway.services.webhooks import delivery_views
 from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real HTTP server on 127.0.0.1 that records what it receives."""
-    server = start_receiver()
-    yield server
-    server.stop()
-
-
 class Clock:
     """A clock the test moves by hand."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from api_helpers import new_profile_id
 from flask import Flask
-from webhook_receiver import Receiver, start_receiver
+from webhook_receiver import Receiver
 from worker_helpers import CONSUMER_ARGV, worker_process
 
 from gateway import create_app
@@ -21,13 +21,6 @@ from gateway.settings import Settings
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 2.0
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

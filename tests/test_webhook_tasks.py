@@ -3,13 +3,13 @@ attempt rescheduled by eta (not slept on), the periodic sweeper's wiring."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_helpers import new_profile_id
 from flask import Flask
-from webhook_receiver import Receiver, start_receiver
+from webhook_receiver import Receiver
 
 from gateway.container import Services
 from gateway.worker import periodic, webhook_tasks
@@ -22,14 +22,6 @@ def immediate(
 ) -> Services:
     """Tasks run in-process on the services of the app that allows loopback receivers."""
     return inline_worker(loopback_services)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A loopback receiver."""
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 def test_failed_attempt_is_rescheduled_by_eta(
