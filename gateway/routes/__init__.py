@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 
+from gateway.auth import limiter, partner_rate_limit
 from gateway.errors import BadRequest, UnsupportedMediaType
 from gateway.request_json import parse_json
 
@@ -18,3 +19,10 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object")
     return body
+
+
+def partner_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:
+    """A blueprint for partner-keyed routes: every view shares the per-key rate limit."""
+    bp = Blueprint(name, f"gateway.routes.{name}", url_prefix=url_prefix)
+    limiter.limit(partner_rate_limit)(bp)
+    return bp

@@ -10,14 +10,15 @@ by its bytes a 415 (``CheckService`` and the upload gate).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.errors import ValidationFailed
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.checks import (
     DocumentOcrSchema,
     DocumentValidateSchema,
@@ -26,8 +27,7 @@ from gateway.schemas.checks import (
     LivenessAnalyzeSchema,
 )
 
-bp = Blueprint("checks", __name__, url_prefix="/v1")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("checks", "/v1")
 
 FACE_MATCH_FORM = {
     "type": "object",
@@ -45,6 +45,12 @@ _face_form_schema = FaceMatchFormSchema()
 _ocr_schema = DocumentOcrSchema()
 _validate_schema = DocumentValidateSchema()
 _liveness_schema = LivenessAnalyzeSchema()
+
+
+def _metered(check: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one check for the calling partner as one usage event (billed only if it completes)."""
+    principal = current_principal()
+    return services().usage.metered(principal.partner_id, check, run, settings=principal.settings)
 
 
 def _face_match_input() -> dict[str, Any]:
@@ -84,9 +90,7 @@ def face_match() -> dict[str, Any]:
         threshold = data["threshold"] or float(principal.settings["face_match_threshold"])
         return services().checks.face_match(data["source"], data["target"], threshold)
 
-    return services().usage.metered(
-        principal.partner_id, "face_match", run, settings=principal.settings
-    )
+    return _metered("face_match", run)
 
 
 @bp.post("/document/ocr")
@@ -106,9 +110,7 @@ def document_ocr() -> dict[str, Any]:
             min_age=int(principal.settings["min_age"]),
         )
 
-    return services().usage.metered(
-        principal.partner_id, "document_ocr", run, settings=principal.settings
-    )
+    return _metered("document_ocr", run)
 
 
 @bp.post("/document/validate")
@@ -124,9 +126,7 @@ def document_validate() -> dict[str, Any]:
             body.get("mrz"), body.get("fields_"), min_age=int(principal.settings["min_age"])
         )
 
-    return services().usage.metered(
-        principal.partner_id, "document_validate", run, settings=principal.settings
-    )
+    return _metered("document_validate", run)
 
 
 @bp.post("/liveness/analyze")
@@ -134,7 +134,6 @@ def document_validate() -> dict[str, Any]:
 @documented(body=LivenessAnalyzeSchema)
 def liveness_analyze() -> dict[str, Any]:
     """Liveness from frames captured under a challenge, or passive evidence from one image."""
-    principal = current_principal()
 
     def run() -> dict[str, Any]:
         body = _liveness_schema.load(json_body())
@@ -144,6 +143,4 @@ def liveness_analyze() -> dict[str, Any]:
             body["challenge"], body["frames"], mirrored=body["mirrored"]
         )
 
-    return services().usage.metered(
-        principal.partner_id, "liveness", run, settings=principal.settings
-    )
+    return _metered("liveness", run)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.operator import (
     KeyCreateSchema,
     OperatorUsageQuerySchema,
@@ -23,8 +23,7 @@ from gateway.schemas.operator import (
 from gateway.schemas.usage import InvoiceQuerySchema
 from gateway.services.billing import statement_csv
 
-bp = Blueprint("operator", __name__, url_prefix="/api/operator")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("operator", "/api/operator")
 
 SETTINGS_PATCH = {
     "type": "object",

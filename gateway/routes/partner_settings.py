@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
-
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.services import partner_settings
 
 SETTINGS_PATCH = {
@@ -16,8 +14,7 @@ SETTINGS_PATCH = {
     "description": "A JSON merge patch (RFC 7396) of the settings that GET returns",
 }
 
-bp = Blueprint("partner_settings", __name__, url_prefix="/api/settings")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("partner_settings", "/api/settings")
 
 
 @bp.get("")

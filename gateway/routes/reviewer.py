@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest, UnsupportedMediaType
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.profiles import NoteSchema, StatusChangeSchema
 from gateway.services.profiles import DOCUMENT_FIELDS
 from gateway.services.uploads import accept_upload
 
-bp = Blueprint("reviewer", __name__, url_prefix="/api/profiles")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("reviewer", "/api/profiles")
 
 DOCUMENTS_FORM = {
     "type": "object",

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.openapi import documented
+from gateway.routes import partner_blueprint
 from gateway.schemas.usage import InvoiceQuerySchema, UsageQuerySchema
 from gateway.services import billing
 
-bp = Blueprint("usage", __name__, url_prefix="/api/usage")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("usage", "/api/usage")
 
 _query_schema = UsageQuerySchema()
 _statement_schema = InvoiceQuerySchema()

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.verifications import VerificationCreateSchema
 
-bp = Blueprint("verifications", __name__)
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("verifications")
 
 _schema = VerificationCreateSchema()
 FILE_FIELDS = ("document_front", "document_back", "selfie")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.openapi import documented
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.webhooks import (
     DeliveryListQuerySchema,
     RotateSchema,
@@ -16,8 +16,7 @@ from gateway.schemas.webhooks import (
     WebhookUpdateSchema,
 )
 
-bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
-limiter.limit(partner_rate_limit)(bp)
+bp = partner_blueprint("webhooks", "/api/webhooks")
 
 _create_schema = WebhookCreateSchema()
 _update_schema = WebhookUpdateSchema()
