@@ -4,40 +4,15 @@ real person turning their head), submits, and the real worker task decides ``app
 
 from __future__ import annotations
 
-import io
-import json
-
 import pytest
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 from worker_helpers import genuine_capture, history
 
 from gateway.verification.documents.normalize import normalize_country
 from tests.e2e.flow_support import read_link
 from tests.test_flow_api import api, start_with_consent, upload
+from tests.test_flow_selfie import post_frames
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("worker")]
-
-
-def send_clip_frames(client, link, challenge_id: str, frames) -> object:
-    """The selfie step's upload, encoded in memory (no temp file for a large body)."""
-    fields = MultiDict(
-        [("challenge_id", challenge_id)]
-        + [("meta", json.dumps([{"prompt": p, "t_ms": t} for _, _, p, t in frames]))]
-        + [
-            ("frames", FileStorage(io.BytesIO(data), name, content_type="image/jpeg"))
-            for name, data, _, _ in frames
-        ]
-    )
-    boundary, body = encode_multipart(fields)
-    return api(
-        client,
-        link,
-        "POST",
-        "/selfie",
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-    )
 
 
 def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets_dir):
@@ -77,7 +52,7 @@ def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets
         if challenge["prompts"] == ["turn_right", "turn_left"]
         else list(capture.frames_left_then_right)
     )
-    sent = send_clip_frames(client, link, challenge["id"], frames)
+    sent = post_frames(client, link, challenge["id"], [(data, p, t) for _, data, p, t in frames])
     assert sent.status_code == 201, sent.get_json()
     submitted = api(client, link, "POST", "/submit")
     assert submitted.status_code == 200, submitted.get_json()
