@@ -83,11 +83,8 @@ class Bench:
         self.s3.wait_ready(BUCKET)
         self.env = stack_env(
             home=self.root / "ekyc",
-            pocketbase_url=pocketbase.url,
-            superuser_email=pocketbase.superuser_email,
-            superuser_password=pocketbase.superuser_password,
+            pocketbase=pocketbase,
             redis_url=self.redis.url,
-            gateway_port=free_port(),
             extra={
                 "KYC_SERVICE_SECRET": SERVICE_TOKENS[0],
                 "S3_ENDPOINT": self.s3.endpoint,

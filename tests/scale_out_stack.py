@@ -19,17 +19,16 @@ from pathlib import Path
 
 import requests
 
+from gateway.pb_server import PocketBaseServer, free_port
+
 EKYC = str(Path(sys.executable).parent / "ekyc")
 
 
 def stack_env(
     *,
     home: Path,
-    pocketbase_url: str,
-    superuser_email: str,
-    superuser_password: str,
+    pocketbase: PocketBaseServer,
     redis_url: str,
-    gateway_port: int,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment every process of one scaled-out stack shares."""
@@ -37,13 +36,13 @@ def stack_env(
     return {
         **os.environ,
         "EKYC_HOME": str(home),
-        "POCKETBASE_URL": pocketbase_url,
-        "PB_SUPERUSER_EMAIL": superuser_email,
-        "PB_SUPERUSER_PASSWORD": superuser_password,
+        "POCKETBASE_URL": pocketbase.url,
+        "PB_SUPERUSER_EMAIL": pocketbase.superuser_email,
+        "PB_SUPERUSER_PASSWORD": pocketbase.superuser_password,
         "EKYC_LINK_SECRET": "scale-out-link-secret-0123456789",
         "EKYC_DATA_KEY": "scale-out-data-key-0123456789abc",
         "REDIS_URL": redis_url,
-        "GATEWAY_PORT": str(gateway_port),
+        "GATEWAY_PORT": str(free_port()),
         "GATEWAY_WORKERS": "2",
         "EKYC_LOG_JSON": "true",
         "EKYC_LOG_LEVEL": "INFO",

@@ -23,7 +23,7 @@ from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixtu
 from gateway import create_app
 from gateway.container import Services
 from gateway.errors import StoreError
-from gateway.pb_server import PocketBaseServer, free_port
+from gateway.pb_server import PocketBaseServer
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
@@ -61,6 +61,19 @@ def quota_events(services: Services, partner_id: str) -> list[dict]:
         "partner = {:p} && type = 'quota.threshold_reached'",
         {"p": partner_id},
         sort="created",
+    )
+
+
+def record_approved_verification(services: Services, partner_id: str, **fields: str) -> None:
+    """One billed verification, as the worker records an approved decision."""
+    record_usage(
+        services.pb,
+        partner_id,
+        "verification",
+        billed=True,
+        processing_ms=900,
+        outcome="approved",
+        **fields,
     )
 
 
@@ -195,14 +208,7 @@ def test_verifications_are_recorded_past_the_quota(services: Services, make_part
     partner = make_partner("Verification quota")
     set_quota(services, partner.partner_id, "verification", 1)
     for _ in range(2):
-        record_usage(
-            services.pb,
-            partner.partner_id,
-            "verification",
-            billed=True,
-            processing_ms=900,
-            outcome="approved",
-        )
+        record_approved_verification(services, partner.partner_id)
     record_usage(
         services.pb,
         partner.partner_id,
@@ -285,15 +291,7 @@ def test_no_verification_is_started_past_the_verification_quota(
     made = create_profile(client, partner.headers)
     assert made.status_code == 201
     profile_id = made.get_json()["id"]
-    record_usage(
-        services.pb,
-        partner.partner_id,
-        "verification",
-        billed=True,
-        processing_ms=900,
-        outcome="approved",
-        profile=profile_id,
-    )
+    record_approved_verification(services, partner.partner_id, profile=profile_id)
     refused = create_profile(client, partner.headers)
     body = assert_problem(refused, 429, "quota_exceeded")
     assert body["check"] == "verification" and body["used"] == 1
@@ -346,11 +344,8 @@ def test_two_gunicorn_processes_take_exactly_the_quota(
     home = tmp_path_factory.mktemp("quota_processes")
     env = stack_env(
         home=home / "ekyc",
-        pocketbase_url=pocketbase.url,
-        superuser_email=pocketbase.superuser_email,
-        superuser_password=pocketbase.superuser_password,
+        pocketbase=pocketbase,
         redis_url=redis_server.url,
-        gateway_port=free_port(),
         extra={"EKYC_RATE_LIMIT": "10000/minute"},
     )
     gateway = GatewayProcesses(env, home / "gateway.log")

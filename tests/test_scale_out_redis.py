@@ -30,7 +30,7 @@ from intake_fixtures import (
 from scale_out_stack import GatewayProcesses, WorkerProcess, run_reconciler, stack_env
 from worker_helpers import genuine_capture
 
-from gateway.pb_server import PocketBaseServer, free_port
+from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.services.intake.kyc_service import PARTNER_SLUG
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
@@ -52,11 +52,8 @@ def stack(request, tmp_path_factory, pocketbase: PocketBaseServer):
     home = tmp_path_factory.mktemp("scale_out")
     env = stack_env(
         home=home / "ekyc",
-        pocketbase_url=pocketbase.url,
-        superuser_email=pocketbase.superuser_email,
-        superuser_password=pocketbase.superuser_password,
+        pocketbase=pocketbase,
         redis_url=redis_server.url,
-        gateway_port=free_port(),
         extra={
             "EKYC_RATE_LIMIT": f"{RATE_LIMIT}/hour",
             "EKYC_WORKER_LEASE_S": str(LEASE_S),
