@@ -14,12 +14,11 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import requests
+from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO_ROOT / "pb_migrations"
@@ -154,28 +153,21 @@ class PocketBaseServer:
             stderr=subprocess.STDOUT,
             umask=PRIVATE_UMASK,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"PocketBase exited with {self.process.returncode}")
-            try:
-                if requests.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"PocketBase did not become healthy on port {self.port}")
+        try:
+            wait_healthy(
+                self.process,
+                f"{self.url}/api/health",
+                what="PocketBase",
+                timeout_s=timeout_s,
+                interval_s=0.05,
+            )
+        except ProcessNotReady:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not stop within 5 s."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, grace_s=5)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.pb_server import free_port
+from gateway.processes import stop_process
 
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 SEAWEED_START_TIMEOUT_S = 60.0  # ~20 s measured on 2 busy cores
@@ -38,14 +38,7 @@ def _port_open(port: int) -> bool:
 
 def _stop(process: subprocess.Popen | None, grace_s: float = STOP_GRACE_S) -> None:
     """SIGTERM, then SIGKILL after ``grace_s``: only the process (group) this module started."""
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    stop_process(process, grace_s=grace_s, group=True)
 
 
 def weed_binary() -> str | None:

@@ -17,9 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from gateway.pb_server import PocketBaseServer, free_port
+from gateway.processes import stop_process, wait_healthy
 
 EKYC = str(Path(sys.executable).parent / "ekyc")
 
@@ -51,14 +50,7 @@ def stack_env(
 
 
 def _stop_group(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    stop_process(process, sig=sig, group=True)
 
 
 @dataclass
@@ -82,17 +74,12 @@ class GatewayProcesses:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ekyc serve exited; see {self.log_path}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the gateway did not answer in {timeout_s}s; see {self.log_path}")
+        wait_healthy(
+            self.process,
+            f"{self.url}/health",
+            what=f"ekyc serve (log: {self.log_path})",
+            timeout_s=timeout_s,
+        )
 
     def worker_pids(self) -> list[int]:
         """The gunicorn worker processes (children of the master)."""

@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from gateway.pb_server import free_port
+from gateway.processes import wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +49,7 @@ def _start(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes]
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "ekyc up exited before it was ready"
-        try:
-            if requests.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("ekyc up did not become ready")
+    wait_healthy(process, f"{url}/health/ready", what="ekyc up", timeout_s=timeout_s)
 
 
 def _port_closed(port: int) -> bool:

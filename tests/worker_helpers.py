@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from gateway.processes import stop_process
 from gateway.services.pocketbase import PocketBase
 from gateway.verification.faces.recognition import detect_faces
 
@@ -173,12 +174,7 @@ def worker_process(argv: list[str], env: dict[str, str], log_path: Path) -> Iter
         try:
             yield worker
         finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=10)
+            stop_process(worker, sig=signal.SIGINT, grace_s=30)
 
 
 CONSUMER_ARGV = [

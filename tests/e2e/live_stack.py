@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import requests
 from gateway.cli import gunicorn_command
 from gateway.container import Services
 from gateway.pb_server import REPO_ROOT, PocketBaseServer, free_port
+from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 from gateway.services import partners
 from gateway.settings import Settings
 
@@ -75,26 +75,14 @@ def warm_framing_check(stack: LiveStack) -> None:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.2)
+    try:
+        wait_healthy(process, f"{url}/health", what="the gateway", timeout_s=START_TIMEOUT_S)
+    except ProcessNotReady as error:
+        raise AssertionError(f"{error}\n{log.read_text(errors='replace')[-3000:]}") from error
 
 
 def _stop(process: subprocess.Popen, sig: int) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    stop_process(process, sig=sig, grace_s=30)
 
 
 @contextmanager
