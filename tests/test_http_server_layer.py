@@ -9,15 +9,14 @@ import json
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import requests
 
 from gateway.cli import LIMIT_REQUEST_FIELD_BYTES, LIMIT_REQUEST_LINE_BYTES, gunicorn_command
 from gateway.pb_server import PocketBaseServer, free_port
+from gateway.processes import stop_process, wait_healthy
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -59,20 +58,15 @@ def served(
     log = open(home / "gunicorn.log", "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(gunicorn_command(settings), env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (home / "gunicorn.log").read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{settings.gateway_port}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
+        wait_healthy(
+            process,
+            f"http://127.0.0.1:{settings.gateway_port}/health",
+            what=f"gunicorn (log: {home / 'gunicorn.log'})",
+            timeout_s=60,
+        )
         yield Served(settings.gateway_port, "served-test-key-0123456789")
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process, grace_s=20)
         log.close()
 
 
