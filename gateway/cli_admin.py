@@ -40,6 +40,16 @@ def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+def _json_argument(text: str, what: str) -> Any:
+    """A JSON command-line argument, or the same 422 problem the API gives for bad JSON."""
+    from gateway.errors import ValidationFailed
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"The {what} is not JSON: {exc}") from exc
+
+
 def _partner_id(services: Services, ref: str) -> str:
     from gateway.services.partners import find_partner
 
@@ -248,13 +258,9 @@ def settings_show(services: Services, args: argparse.Namespace) -> int:
 
 def settings_set(services: Services, args: argparse.Namespace) -> int:
     """Apply a JSON merge patch to a partner's settings, validated, with operator rights."""
-    from gateway.errors import ValidationFailed
     from gateway.services.partner_settings import set_partner_settings
 
-    try:
-        patch = json.loads(args.patch)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"The patch is not JSON: {exc}") from exc
+    patch = _json_argument(args.patch, "patch")
     _print(
         set_partner_settings(
             services.pb,

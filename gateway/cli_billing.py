@@ -10,7 +10,7 @@ import argparse
 import json
 from datetime import UTC, date, datetime
 
-from gateway.cli_admin import CLI_ACTOR, _partner_id, _print
+from gateway.cli_admin import CLI_ACTOR, _json_argument, _partner_id, _print
 from gateway.container import Services
 
 
@@ -65,12 +65,7 @@ def invoice(services: Services, args: argparse.Namespace) -> int:
 
 def plan_set(services: Services, args: argparse.Namespace) -> int:
     """Create or replace a plan from its JSON."""
-    from gateway.errors import ValidationFailed
-
-    try:
-        body = json.loads(args.plan)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"The plan is not JSON: {exc}") from exc
+    body = _json_argument(args.plan, "plan")
     plan, _created = services.operator.save_plan(CLI_ACTOR, args.code, body)
     _print(plan)
     return 0
