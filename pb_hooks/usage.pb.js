@@ -84,7 +84,8 @@ routerAdd("POST", "/api/ekyc/usage/take", (e) => {
     if (quota !== null && counted) {
       used += 1;
       const rows = require(`${__hooks}/lib/rows.js`);
-      for (const percent of body.thresholds || []) {
+      const wanted = require(`${__hooks}/lib/outbox.js`).wantedTypes(txApp, partner, ["quota.threshold_reached"]);
+      for (const percent of wanted.length ? body.thresholds || [] : []) {
         const mark = Math.ceil((quota * Number(percent)) / 100);
         if (quota === 0 || used < mark) continue;
         const key = `quota:${partner}:${module}:${period}:${percent}`;

@@ -49,3 +49,18 @@ def walk(pb: Any, profile_id: str, *statuses: str, actor: str = "worker", reason
     """Move a profile through ``statuses`` in order, each a real transition with its history."""
     for status in statuses:
         pb.transition(profile_id, status, actor=actor, reason=reason)
+
+
+def subscribe(services: Any, partner_id: str, events: tuple[str, ...] = ("*",)) -> None:
+    """Give the partner an enabled webhook endpoint for ``events``: the outbox holds only events
+    someone receives. Its loopback URL answers nothing; tests that use it read the outbox only."""
+    from gateway.services.webhooks.endpoints import create_endpoint
+
+    create_endpoint(
+        services.pb,
+        services.settings.data_key,
+        partner_id,
+        "http://127.0.0.1:9/unused",
+        list(events),
+        allow_private=True,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from api_helpers import TO_PROCESSING, assert_problem, walk
+from api_helpers import TO_PROCESSING, assert_problem, subscribe, walk
 from PIL import Image
 
 from gateway.errors import NotFound
@@ -51,6 +51,7 @@ def erased_events(services, profile_id: str) -> list[dict]:
 def test_erasing_an_open_profile_wipes_it_ends_the_capture_and_tells_the_partner_once(
     client, services, partner, settings
 ):
+    subscribe(services, partner.partner_id)
     created = create(client, partner.headers)
     token = created["redirect_url"].split("?t=", 1)[1]
 

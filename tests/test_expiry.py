@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from api_helpers import TO_PROCESSING, new_profile_id, walk
+from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -45,6 +45,7 @@ def test_notices_once_per_threshold_then_expiry(
     client: FlaskClient, services: Services, make_partner: Callable
 ) -> None:
     partner = make_partner("Expiry partner")
+    subscribe(services, partner.partner_id)
     in_59_days = approved_profile(client, services, partner.headers, "2031-03-01")
     in_19_days = approved_profile(client, services, partner.headers, "2031-01-20")
     in_4_days = approved_profile(client, services, partner.headers, "2031-01-05")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, unique_ref
+from api_helpers import assert_problem, subscribe, unique_ref
 from flask import Flask
 from intake_fixtures import intake_settings, s3_client, shared_s3
 from worker_helpers import genuine_capture
@@ -42,6 +42,7 @@ def turning_partner(services: Services, partner):
         {"settings": {"liveness": {"prompts": ["turn_right", "turn_left"], "prompt_count": 2}}},
     )
     services.keys.forget_partner(partner.partner_id)
+    subscribe(services, partner.partner_id)  # its profiles' events are read from the outbox
     return partner
 
 

@@ -11,7 +11,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from api_helpers import TO_PROCESSING, new_profile_id, walk
+from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway import create_app
@@ -113,6 +113,7 @@ def test_no_review_address_no_email(
 ) -> None:
     url, inbox = smtp
     partner = make_partner("Silent partner")
+    subscribe(services, partner.partner_id)  # the event exists for the webhook, not for an email
     profile_id = new_profile_id(client, partner.headers)
     to_manual_review(services, profile_id)
     [event] = services.pb.find(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from api_helpers import assert_problem, create_profile
+from api_helpers import assert_problem, create_profile, subscribe
 from flask import Flask
 from intake_fixtures import shared_redis
 from scale_out_stack import GatewayProcesses, stack_env
@@ -182,6 +182,7 @@ def test_thresholds_are_announced_once_per_period(
     app: Flask, services: Services, make_partner
 ) -> None:
     partner = make_partner("Quota thresholds")
+    subscribe(services, partner.partner_id, ("quota.threshold_reached",))
     set_quota(services, partner.partner_id, "document_validate", 5)
     for expected_events in (0, 0, 0, 1, 2):  # 80 % of 5 is the 4th unit, 100 % the 5th
         assert validate(app, partner.headers).status_code == 200
@@ -206,6 +207,7 @@ def test_verifications_are_recorded_past_the_quota(services: Services, make_part
     """The worker's verification already ran: it is recorded (and invoiced) whatever the quota,
     and still announces the thresholds."""
     partner = make_partner("Verification quota")
+    subscribe(services, partner.partner_id, ("quota.threshold_reached",))
     set_quota(services, partner.partner_id, "verification", 1)
     for _ in range(2):
         record_approved_verification(services, partner.partner_id)

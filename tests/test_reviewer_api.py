@@ -6,7 +6,7 @@ import io
 
 import pytest
 import requests
-from api_helpers import TO_PROCESSING, assert_problem, new_profile_id, walk
+from api_helpers import TO_PROCESSING, assert_problem, new_profile_id, subscribe, walk
 from PIL import Image
 from pypdf import PdfWriter
 
@@ -60,6 +60,7 @@ def test_a_reviewers_decision_is_the_decision_and_the_workers_stays_beside_it(
     client, reviewer, services
 ):
     """status and decision agree after a reviewer decides, in GET and in the webhook event."""
+    subscribe(services, reviewer.partner_id)
     profile_id = new_profile_id(client, reviewer.headers)
     walk(services.pb, profile_id, *TO_PROCESSING)
     automated = {"decision": "manual_review", "score": 71.5, "reasons": ["similarity 0.70 < 0.75"]}

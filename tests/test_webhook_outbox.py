@@ -1,6 +1,6 @@
 """The transactional outbox in pb_hooks: every status change, from any path (the gateway's
 transition route, the records API the admin UI uses), writes its events in the same transaction;
-a refused change writes none."""
+a refused change writes none, and nor does a change nobody subscribed to."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from api_helpers import TO_PROCESSING, new_profile_id, walk
+from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
 from gateway.errors import IllegalTransition
+from gateway.services.partner_settings import set_partner_settings
 from gateway.services.pb_time import parse_pb_time
 from gateway.services.webhooks.events import EVENT_TYPES, emit_event, message_body
+
+
+@pytest.fixture
+def partner(make_partner: Callable, services: Services) -> Any:
+    """A partner with an endpoint for every event: the outbox holds only events someone receives."""
+    made = make_partner()
+    subscribe(services, made.partner_id)
+    return made
 
 
 def event_rows(services: Services, profile_id: str) -> list[dict[str, Any]]:
@@ -131,6 +140,8 @@ def test_emitted_events_are_checked_and_deduplicated(
     services: Services, make_partner: Callable
 ) -> None:
     partner = make_partner()
+    assert emit_event(services.pb, partner.partner_id, "profile.erased", {}) is None  # no endpoint
+    subscribe(services, partner.partner_id, ("profile.erased",))
     with pytest.raises(ValueError):
         emit_event(services.pb, partner.partner_id, "profile.nope", {})
     with pytest.raises(ValueError):  # no PII keys may slip into a payload
@@ -159,3 +170,30 @@ def test_erasure_event_is_announced_once(
         "status": "erased",
     }
     assert emit_profile_erased(services.pb, profile) is None
+
+
+def test_only_subscribed_events_are_written(
+    client: FlaskClient, services: Services, make_partner: Callable
+) -> None:
+    unsubscribed = make_partner("No endpoint")
+    profile_id = new_profile_id(client, unsubscribed.headers)
+    walk(services.pb, profile_id, *TO_PROCESSING, "manual_review")
+    assert event_rows(services, profile_id) == []
+
+    picky = make_partner("Created only")
+    subscribe(services, picky.partner_id, ("profile.created",))
+    profile_id = new_profile_id(client, picky.headers)
+    walk(services.pb, profile_id, *TO_PROCESSING, "approved")
+    assert [row["type"] for row in event_rows(services, profile_id)] == ["profile.created"]
+
+
+def test_a_review_address_alone_keeps_the_events_of_the_review_email(
+    client: FlaskClient, services: Services, make_partner: Callable
+) -> None:
+    partner = make_partner("Emailed reviews")
+    set_partner_settings(
+        services.pb, partner.partner_id, {"review_email": "review@partner.test"}, actor="test"
+    )
+    profile_id = new_profile_id(client, partner.headers)
+    walk(services.pb, profile_id, *TO_PROCESSING, "manual_review")
+    assert [row["type"] for row in event_rows(services, profile_id)] == ["profile.manual_review"]

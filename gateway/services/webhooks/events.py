@@ -64,12 +64,15 @@ def emit_event(
     profile_id: str = "",
     dedupe_key: str = "",
 ) -> dict[str, Any] | None:
-    """Write an event to the outbox; None if an event with ``dedupe_key`` was already written."""
+    """Write an event to the outbox; None if no enabled endpoint of the partner subscribes to it
+    or an event with ``dedupe_key`` was already written."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")
     unknown = set(data) - PAYLOAD_KEYS
     if unknown:
         raise ValueError(f"payload keys not allowed in a webhook: {sorted(unknown)}")
+    if not has_subscriber(pb, partner_id, event_type):
+        return None
     # `where`, not a filter: only an SQL-bound lookup can use the partial unique index on the key.
     if dedupe_key and pb.find_first("webhook_events", where={"dedupe_key": dedupe_key}):
         return None
@@ -87,6 +90,19 @@ def emit_event(
         if dedupe_key and pb.find_first("webhook_events", where={"dedupe_key": dedupe_key}):
             return None
         raise
+
+
+def has_subscriber(pb: PocketBase, partner_id: str, event_type: str) -> bool:
+    """Whether an enabled endpoint of the partner receives ``event_type``: the rule
+    ``pb_hooks/lib/outbox.js`` applies to the events it writes (none of the types written here
+    feeds the review email, the other reason that file writes an event)."""
+    endpoints = pb.find(
+        "webhook_endpoints",
+        "partner = {:partner} && enabled = true",
+        {"partner": partner_id},
+        limit=100,
+    )
+    return any(subscribed(endpoint.get("events"), event_type) for endpoint in endpoints)
 
 
 def profile_data(profile: dict[str, Any]) -> dict[str, Any]:
