@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.errors import BadRequest
+from gateway.errors import JsonInvalid, JsonTooDeep
 
 # The deepest body a route takes is 4 levels (liveness frames: {frames: [{...}]}, settings with
 # nested maps); 32 leaves room for partner settings and stays far from the decoder's limit.
@@ -28,14 +28,6 @@ _CLOSE = (ord("}"), ord("]"))
 _QUOTE = ord('"')
 _STRUCTURAL = np.zeros(256, dtype=bool)
 _STRUCTURAL[[_QUOTE, *_OPEN, *_CLOSE]] = True
-
-
-class JsonTooDeep(BadRequest):
-    code, title = "json_too_deep", "The JSON body is nested too deeply"
-
-
-class JsonInvalid(BadRequest):
-    code, title = "json_invalid", "The body is not valid JSON"
 
 
 def json_depth(raw: bytes) -> int:

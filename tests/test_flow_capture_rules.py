@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import ValidationFailed
+from gateway.errors import SelfieTooLarge, ValidationFailed
 from gateway.services.capture_rules import (
     OFFERED_PROMPTS,
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
-    SelfieTooLarge,
     allowed_return_url,
     branding,
     check_frames,

@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.services.image_policy import (
-    ImageRefused,
-    ImageTooLarge,
-    ImageTypeRefused,
-    clean_image,
-)
+from gateway.errors import ImageRefused, ImageTooLarge, ImageTypeRefused
+from gateway.services.image_policy import clean_image
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.request_json import MAX_JSON_DEPTH, JsonTooDeep, json_depth, parse_json
+from gateway.errors import JsonTooDeep
+from gateway.request_json import MAX_JSON_DEPTH, json_depth, parse_json
 
 JSON_ROUTES = [
     ("post", "/api/profiles"),

@@ -22,17 +22,12 @@ from test_notifications import Inbox, smtp  # noqa: F401  (the SMTP server fixtu
 
 from gateway import create_app
 from gateway.container import Services
-from gateway.errors import StoreError
+from gateway.errors import QuotaExceeded, StoreError
 from gateway.pb_server import PocketBaseServer
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig
-from gateway.services.quotas import (
-    HELD_UNIT_STALE_AFTER_S,
-    QuotaExceeded,
-    month_period,
-    take_unit,
-)
+from gateway.services.quotas import HELD_UNIT_STALE_AFTER_S, month_period, take_unit
 from gateway.services.usage import record_usage
 from gateway.services.webhooks.delivery import dispatch_events
 from gateway.settings import Settings

@@ -10,7 +10,8 @@ import pytest
 import requests
 from webhook_receiver import start_receiver
 
-from gateway.services.webhooks.ssrf import UrlRefused, address_refusal, check_url, guarded_session
+from gateway.errors import UrlRefused
+from gateway.services.webhooks.ssrf import address_refusal, check_url, guarded_session
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ import pytest
 from api_helpers import assert_problem
 from flask.testing import FlaskClient
 
-from gateway.services.webhooks.ssrf import UrlRefused, address_refusal, check_url, embedded_ipv4
+from gateway.errors import UrlRefused
+from gateway.services.webhooks.ssrf import address_refusal, check_url, embedded_ipv4
 
 # (IPv6 literal, the IPv4 address it carries)
 LOOPBACK_FORMS = [

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, send_from_directory
 
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import DocsAssetsMissing, NotFound
 from gateway.openapi import build_spec
 
 SWAGGER_UI_DIR = Path(sys.prefix) / "share" / "ekyc" / "swagger-ui"
@@ -36,10 +36,6 @@ PAGE_HEADERS = {
 }
 
 bp = Blueprint("docs", __name__)
-
-
-class DocsAssetsMissing(GatewayError):
-    status, code, title = 503, "docs_assets_missing", "The API page's assets are not installed"
 
 
 @bp.get("/openapi.json")

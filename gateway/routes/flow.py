@@ -21,15 +21,9 @@ from flask import Blueprint, Response, g, render_template_string, request
 from werkzeug.security import safe_join
 
 from gateway.auth import limiter, services
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import BadRequest, LinkFinished, LinkMissing, LinkRefused, NotFound
 from gateway.routes import json_body
-from gateway.services.capture import (
-    CaptureService,
-    CaptureSession,
-    LinkFinished,
-    LinkMissing,
-    LinkRefused,
-)
+from gateway.services.capture import CaptureService, CaptureSession
 from gateway.services.capture_rules import FrameUpload
 
 HOSTED_FLOW_DIR = Path(__file__).resolve().parents[2] / "hosted_flow"

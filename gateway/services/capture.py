@@ -29,7 +29,16 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import Conflict, GatewayError, IllegalTransition, NotFound, ValidationFailed
+from gateway.errors import (
+    IllegalTransition,
+    LinkExpired,
+    LinkFinished,
+    LinkMissing,
+    LinkRefused,
+    NotFound,
+    StepNotReady,
+    ValidationFailed,
+)
 from gateway.services import links
 from gateway.services.capture_rules import (
     SELFIE_CAPTURE,
@@ -78,34 +87,6 @@ IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 
 
 # -- errors ------------------------------------------------------------------------------------
-
-
-class LinkRefused(GatewayError):
-    """The link cannot be used; ``reason`` picks the page the applicant sees."""
-
-    status, code, title = 403, "link_invalid", "This link is not valid"
-
-    def __init__(self, reason: str, detail: str | None = None, **kwargs: Any) -> None:
-        super().__init__(detail or self.title, **kwargs)
-        self.reason = reason
-
-
-class LinkMissing(LinkRefused):
-    status, code, title = 401, "link_missing", "This page needs the full link you were sent"
-
-
-class LinkExpired(LinkRefused):
-    status, code, title = 410, "link_expired", "This link has expired"
-
-
-class LinkFinished(LinkRefused):
-    status, code, title = 409, "link_finished", "This verification is already complete"
-
-
-class StepNotReady(Conflict):
-    """The applicant skipped a step the next one needs (consent, document type, challenge)."""
-
-    code, title = "step_not_ready", "An earlier step is not complete"
 
 
 # -- data --------------------------------------------------------------------------------------

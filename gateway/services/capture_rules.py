@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gateway.errors import PayloadTooLarge, ValidationFailed
+from gateway.errors import SelfieTooLarge, ValidationFailed
 
 # The prompts the flow offers are those the liveness evaluation validated on real people
 # (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
@@ -35,10 +35,6 @@ class FrameUpload:
     prompt: str
     t_ms: float
     content: bytes
-
-
-class SelfieTooLarge(PayloadTooLarge):
-    code, title = "selfie_too_large", "The selfie frames exceed the challenge's upload budget"
 
 
 @dataclass(frozen=True)

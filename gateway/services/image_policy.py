@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gateway.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from gateway.errors import (
+    ImageRefused,
+    ImageTooLarge,
+    ImageTypeRefused,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from gateway.services.file_types import sniff_image_type
 from gateway.verification.images import MAX_IMAGE_PIXELS
 
@@ -40,18 +47,6 @@ class CleanImage:
     source_type: str
     mime_type: str = "image/jpeg"
     extension: str = "jpg"
-
-
-class ImageTooLarge(PayloadTooLarge):
-    code, title = "image_too_large", "The image is larger than allowed"
-
-
-class ImageTypeRefused(UnsupportedMediaType):
-    code, title = "image_type_refused", "Only JPEG, PNG and WebP images are accepted"
-
-
-class ImageRefused(ValidationFailed):
-    code, title = "image_refused", "The image cannot be used"
 
 
 def check_image_bytes(content: bytes, *, max_bytes: int, field: str) -> str:

@@ -23,28 +23,17 @@ from typing import Any
 import requests
 import structlog
 
-from gateway.errors import GatewayError, PayloadTooLarge, ValidationFailed
+from gateway.errors import (
+    ObjectMissing,
+    ObjectStoreDenied,
+    ObjectStoreUnavailable,
+    PayloadTooLarge,
+)
 
 log = structlog.get_logger("gateway.object_store")
 
 FETCH_ATTEMPTS = 3
 FETCH_BACKOFF_S = (0.2, 0.8)
-
-
-class ObjectMissing(ValidationFailed):
-    code, title = "object_missing", "No such object in the store"
-
-
-class ObjectStoreDenied(GatewayError):
-    status, code, title = 502, "object_store_denied", "The object store refused the gateway"
-
-
-class ObjectStoreUnavailable(GatewayError):
-    status, code, title = 503, "object_store_unavailable", "The object store did not answer"
-
-    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-        self.headers.setdefault("Retry-After", "10")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import structlog
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
-from gateway.errors import ValidationFailed
+from gateway.errors import PdfRefused
 
 # A proof of address or a bank statement is a few pages; a scanned contract rarely passes 30.
 MAX_PDF_PAGES = 50
@@ -80,10 +80,6 @@ EOF_WINDOW_BYTES = 1024
 
 
 log = structlog.get_logger("gateway.uploads")
-
-
-class PdfRefused(ValidationFailed):
-    code, title = "pdf_refused", "The PDF cannot be accepted"
 
 
 def clean_pdf(content: bytes, *, field: str = "other", max_pages: int = MAX_PDF_PAGES) -> bytes:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import RateLimited, StoreError, ValidationFailed
+from gateway.errors import QuotaExceeded, StoreError, ValidationFailed
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
 
@@ -36,12 +36,6 @@ MAX_MONTHLY_QUOTA = 100_000_000
 # A unit still held (row `pending`) this long after its check began belongs to a process that died
 # before settling it: no check runs that long (gunicorn stops a request after 60 s).
 HELD_UNIT_STALE_AFTER_S = 300
-
-
-class QuotaExceeded(RateLimited):
-    """The partner's monthly quota of a check is used up (429 with ``Retry-After``)."""
-
-    code, title = "quota_exceeded", "Monthly quota used up"
 
 
 @dataclass(frozen=True)

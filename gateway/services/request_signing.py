@@ -22,7 +22,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import Unauthorized
+from gateway.errors import (
+    SignatureMissing,
+    SignatureRefused,
+    SignatureReplayed,
+    SignatureStale,
+)
 from gateway.services import crypto
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
@@ -34,22 +39,6 @@ TIMESTAMP_WINDOW_S = 300
 # Signatures are kept twice the window: long enough that a replay inside the window is always
 # seen, short enough that the table holds minutes of traffic.
 SEEN_KEPT_S = 2 * TIMESTAMP_WINDOW_S
-
-
-class SignatureRefused(Unauthorized):
-    code, title = "signature_invalid", "The request signature is wrong"
-
-
-class SignatureMissing(SignatureRefused):
-    code, title = "signature_missing", "This partner's requests must be signed"
-
-
-class SignatureStale(SignatureRefused):
-    code, title = "signature_stale", "The request timestamp is outside the accepted window"
-
-
-class SignatureReplayed(SignatureRefused):
-    code, title = "signature_replayed", "This signed request was already received"
 
 
 def new_signing_secret() -> str:

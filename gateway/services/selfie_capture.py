@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import Conflict, ValidationFailed
+from gateway.errors import ChallengeRefused, SelfieRefused
 from gateway.services.capture_rules import (
     MAX_FRAME_SIDE_PX,
     NEUTRAL_PROMPT,
@@ -48,16 +48,6 @@ UPLOAD_MIN_FACE_PX = MIN_FACE_PX
 SELFIE_CANDIDATES = 4
 
 SelfieCheck = Callable[..., Any]  # (rgb, *, min_face_px) -> liveness.selfie_check.SelfieCheck
-
-
-class ChallengeRefused(Conflict):
-    code, title = "challenge_refused", "This liveness challenge cannot be used"
-
-
-class SelfieRefused(ValidationFailed):
-    """No neutral frame is a usable selfie; ``extra["issue"]`` says what to change."""
-
-    code, title = "selfie_refused", "The selfie cannot be used"
 
 
 def challenge_arguments(

@@ -17,14 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.errors import ValidationFailed
+from gateway.errors import ImageTooLarge, ImageTypeRefused, ValidationFailed
 from gateway.services.file_types import PDF_TYPE, sniff_image_type
-from gateway.services.image_policy import (
-    MAX_IMAGE_BYTES,
-    ImageTooLarge,
-    ImageTypeRefused,
-    clean_image,
-)
+from gateway.services.image_policy import MAX_IMAGE_BYTES, clean_image
 from gateway.services.pdf_policy import clean_pdf
 
 __all__ = ["StoredUpload", "accept_upload", "sniff_image_type"]

@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import Conflict, IllegalTransition, ValidationFailed
+from gateway.errors import ChallengeTokenRefused, Conflict, IllegalTransition, ValidationFailed
 from gateway.services.api_keys import Principal
 from gateway.services.image_policy import clean_image
 from gateway.services.object_store import ObjectStore
@@ -45,10 +45,6 @@ OPEN_FOR_CAPTURE = ["unverified", "resubmission_requested"]
 APPLICANT_KEYS = frozenset(
     {"external_ref", *APPLICANT_FIELDS, "document", "return_url", "metadata"}
 )
-
-
-class ChallengeTokenRefused(ValidationFailed):
-    code, title = "challenge_refused", "This liveness challenge cannot be used"
 
 
 @dataclass

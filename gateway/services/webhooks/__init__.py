@@ -9,6 +9,7 @@
 - ``partner_api``: ``WebhookService``, what the partner routes call.
 """
 
+from gateway.errors import UrlRefused
 from gateway.services.webhooks.delivery import (
     AttemptOutcome,
     DeliveryContext,
@@ -28,7 +29,7 @@ from gateway.services.webhooks.endpoints import (
 )
 from gateway.services.webhooks.events import EVENT_TYPES, emit_event
 from gateway.services.webhooks.signing import generate_secret, sign
-from gateway.services.webhooks.ssrf import UrlRefused, check_url
+from gateway.services.webhooks.ssrf import check_url
 
 __all__ = [
     "EVENT_TYPES",

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 import structlog
 
-from gateway.errors import NotFound, StoreError
+from gateway.errors import NotFound, StoreError, UrlRefused
 from gateway.services.audit import append_audit
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
@@ -32,7 +32,7 @@ from gateway.services.webhooks.events import (
     subscribed,
 )
 from gateway.services.webhooks.signing import webhook_headers
-from gateway.services.webhooks.ssrf import UrlRefused, check_url, guarded_session
+from gateway.services.webhooks.ssrf import check_url, guarded_session
 
 log = structlog.get_logger("gateway.webhooks")
 

@@ -22,18 +22,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from gateway.errors import ValidationFailed
+from gateway.errors import UrlRefused
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
-
-
-class UrlRefused(ValidationFailed):
-    """The URL may not be called from the worker."""
-
-    code, title = "webhook_url_refused", "This webhook URL is not allowed"
 
 
 # IPv6 prefixes whose addresses carry an IPv4 address that a gateway, relay or the host's own
