@@ -24,6 +24,7 @@ from gateway.services.partner_settings import (
     validate_settings,
 )
 from gateway.settings import Settings
+from gateway.verification.liveness import OFFERED_PROMPTS
 
 
 def test_defaults_are_valid_and_as_specified() -> None:
@@ -222,6 +223,29 @@ def test_every_setting_can_be_written_through_the_data_layer_guard(
     )
     assert shown["thresholds"] == {"approve": 85, "review": 70}
     assert services.pb.get("partners", partner.partner_id)["settings"]["min_age"] == 21
+
+
+def test_only_prompts_the_evaluation_validated_can_be_allowed(
+    services: Services, make_partner: Callable
+) -> None:
+    assert effective_settings(None)["liveness"]["prompts"] == list(OFFERED_PROMPTS)
+    partner = make_partner()
+    with pytest.raises(ValidationFailed) as caught:
+        set_partner_settings(
+            services.pb, partner.partner_id, {"liveness": {"prompts": ["look_up"]}}, actor="t"
+        )
+    assert "liveness.prompts" in caught.value.errors
+    # Written before look_up was withdrawn: read back without it, and no bar to the next write.
+    services.pb.update(
+        "partners",
+        partner.partner_id,
+        {"settings": {"liveness": {"prompts": ["look_up", "smile", "blink"]}}},
+    )
+    shown = set_partner_settings(services.pb, partner.partner_id, {"min_age": 21}, actor="t")
+    assert shown["liveness"]["prompts"] == ["smile", "blink"]
+    assert services.pb.get("partners", partner.partner_id)["settings"]["liveness"] == {
+        "prompts": ["smile", "blink"]
+    }
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,12 @@ from gateway.services.audit import append_audit
 from gateway.services.pocketbase import PocketBase
 from gateway.services.quotas import validate_quotas
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
+from gateway.verification.liveness.challenge import OFFERED_PROMPTS, PROMPTS
 
-# The liveness engineer's prompt names (gateway/verification/liveness/challenge.py PROMPTS).
-LIVENESS_PROMPTS = ("blink", "turn_left", "turn_right", "look_up", "smile")
+# The prompts a partner may allow: only those the liveness evaluation validated, as the issuer
+# offers them (one list, kept in gateway/verification/liveness/challenge.py).
+LIVENESS_PROMPTS = OFFERED_PROMPTS
+_WITHDRAWN_PROMPTS = frozenset(PROMPTS) - frozenset(OFFERED_PROMPTS)
 CHECKS = ("liveness", "face_match", "document", "kya", "registry")
 SCORED_FACTORS = ("liveness", "face_match", "document", "kya")
 REGISTRY_KINDS = ("national_id", "professional")
@@ -89,7 +92,24 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def effective_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
     """The partner's stored settings laid over the defaults."""
-    return _merge(DEFAULT_SETTINGS, stored if isinstance(stored, dict) else {})
+    return _merge(DEFAULT_SETTINGS, _without_withdrawn_prompts(stored))
+
+
+def _without_withdrawn_prompts(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Stored settings without prompts withdrawn since they were written (``look_up``).
+
+    They read back without them (no prompt left: the default), so a partner's next write is
+    not refused for a prompt they can no longer be offered; a write that names one is.
+    """
+    cleaned = copy.deepcopy(stored) if isinstance(stored, dict) else {}
+    liveness = cleaned.get("liveness")
+    if isinstance(liveness, dict) and isinstance(liveness.get("prompts"), list):
+        kept = [prompt for prompt in liveness["prompts"] if prompt not in _WITHDRAWN_PROMPTS]
+        if kept:
+            liveness["prompts"] = kept
+        else:
+            del liveness["prompts"]
+    return cleaned
 
 
 def merge_patch(stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -350,8 +370,8 @@ def set_partner_settings(
             )
     partner = pb.get("partners", partner_id)
     stored = partner.get("settings") if isinstance(partner.get("settings"), dict) else {}
-    new_stored = merge_patch(stored, patch)
-    effective = effective_settings(new_stored)
+    new_stored = merge_patch(_without_withdrawn_prompts(stored), patch)
+    effective = _merge(DEFAULT_SETTINGS, new_stored)
     validate_settings(effective)
     pb.update("partners", partner_id, {"settings": new_stored})
     append_audit(pb, actor, "partner.settings_changed", partner_id, {"keys": sorted(patch)})
