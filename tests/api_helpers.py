@@ -3,6 +3,7 @@ problem body, so every test asserts the RFC 9457 shape the same way."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -30,6 +31,23 @@ def new_profile_id(client: Any, headers: dict[str, str], **body: Any) -> str:
     response = create_profile(client, headers, **body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
+
+
+def attach_files(
+    client: Any, headers: dict[str, str], profile_id: str, fields: dict[str, Any]
+) -> TestResponse:
+    """POST /api/profiles/{id}/documents as multipart: ``(bytes, filename)`` values are files,
+    anything else a plain form field."""
+    data = {
+        name: (io.BytesIO(value[0]), value[1]) if isinstance(value, tuple) else value
+        for name, value in fields.items()
+    }
+    return client.post(
+        f"/api/profiles/{profile_id}/documents",
+        data=data,
+        headers=headers,
+        content_type="multipart/form-data",
+    )
 
 
 def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:

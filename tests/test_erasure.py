@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from api_helpers import TO_PROCESSING, assert_problem, subscribe, walk
+from api_helpers import TO_PROCESSING, assert_problem, attach_files, subscribe, walk
 from PIL import Image
 
 from gateway.errors import NotFound
@@ -89,11 +89,8 @@ def test_erasing_a_decided_profile_keeps_the_decision_and_removes_files_and_note
 ):
     created = create(client, reviewer.headers, external_ref="decided")
     profile_id = created["id"]
-    uploaded = client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data={"document_front": (io.BytesIO(jpeg_bytes()), "front.jpg")},
-        headers=reviewer.headers,
-        content_type="multipart/form-data",
+    uploaded = attach_files(
+        client, reviewer.headers, profile_id, {"document_front": (jpeg_bytes(), "front.jpg")}
     )
     assert uploaded.status_code == 201, uploaded.get_json()
     front_name = uploaded.get_json()["documents"]["document_front"]

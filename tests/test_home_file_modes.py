@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import new_profile_id
+from api_helpers import attach_files, new_profile_id
 from flask.testing import FlaskClient
 from PIL import Image
 from worker_helpers import worker_process
@@ -44,11 +44,8 @@ def test_pocketbase_data_captures_and_backups_are_private(
     pocketbase: PocketBaseServer, client: FlaskClient, services: Services, reviewer: Any
 ) -> None:
     profile_id = new_profile_id(client, reviewer.headers)
-    attached = client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data={"document_front": (io.BytesIO(jpeg_bytes()), "front.jpg")},
-        headers=reviewer.headers,
-        content_type="multipart/form-data",
+    attached = attach_files(
+        client, reviewer.headers, profile_id, {"document_front": (jpeg_bytes(), "front.jpg")}
     )
     assert attached.status_code == 201, attached.get_json()
     services.pb.create_backup(f"modes_{profile_id}.zip")

@@ -6,7 +6,7 @@ import io
 
 import pytest
 import requests
-from api_helpers import TO_PROCESSING, assert_problem, new_profile_id, subscribe, walk
+from api_helpers import TO_PROCESSING, assert_problem, attach_files, new_profile_id, subscribe, walk
 from PIL import Image
 from pypdf import PdfWriter
 
@@ -44,13 +44,7 @@ def patch_status(client, headers, profile_id, **body):
 
 def upload(client, headers, profile_id, files: dict[str, tuple[bytes, str]]):
     """POST /api/profiles/{id}/documents as multipart."""
-    data = {field: (io.BytesIO(content), name) for field, (content, name) in files.items()}
-    return client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data=data,
-        headers=headers,
-        content_type="multipart/form-data",
-    )
+    return attach_files(client, headers, profile_id, files)
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -263,12 +257,7 @@ def test_unknown_or_missing_file_fields_are_400(client, reviewer):
     profile_id = new_profile_id(client, reviewer.headers)
     unknown = upload(client, reviewer.headers, profile_id, {"passport": (image_bytes(), "p.jpg")})
     assert "passport" in assert_problem(unknown, 400, "bad_request")["errors"]
-    empty = client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data={"note": "no files"},
-        headers=reviewer.headers,
-        content_type="multipart/form-data",
-    )
+    empty = attach_files(client, reviewer.headers, profile_id, {"note": "no files"})
     assert_problem(empty, 400, "bad_request")
 
 

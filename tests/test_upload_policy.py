@@ -11,7 +11,7 @@ import zlib
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, new_profile_id
+from api_helpers import assert_problem, attach_files, new_profile_id
 from flask.testing import FlaskClient
 from pdf_samples import (
     encrypted_pdf,
@@ -75,12 +75,7 @@ def jpeg_claiming(width: int, height: int) -> bytes:
 def upload(
     client: FlaskClient, headers: dict[str, str], profile_id: str, field: str, content: bytes
 ):
-    return client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data={field: (io.BytesIO(content), "upload.bin")},
-        headers=headers,
-        content_type="multipart/form-data",
-    )
+    return attach_files(client, headers, profile_id, {field: (content, "upload.bin")})
 
 
 def stored_files(services: Services, profile_id: str) -> list[str]:
@@ -149,14 +144,14 @@ def test_one_refused_file_stores_none_of_the_others(
     client: FlaskClient, services: Services, reviewer: Any
 ) -> None:
     profile_id = new_profile_id(client, reviewer.headers)
-    response = client.post(
-        f"/api/profiles/{profile_id}/documents",
-        data={
-            "document_front": (io.BytesIO(small_jpeg()), "front.jpg"),
-            "other": (io.BytesIO(js_open_action_pdf()), "bill.pdf"),
+    response = attach_files(
+        client,
+        reviewer.headers,
+        profile_id,
+        {
+            "document_front": (small_jpeg(), "front.jpg"),
+            "other": (js_open_action_pdf(), "bill.pdf"),
         },
-        headers=reviewer.headers,
-        content_type="multipart/form-data",
     )
     assert_problem(response, 422, "pdf_refused")
     assert stored_files(services, profile_id) == []

@@ -7,34 +7,19 @@ new document photo."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Any
 
 import numpy as np
 import pytest
 from api_helpers import new_profile_id
 from flask.testing import FlaskClient
+from test_upload_policy import png_claiming
 from worker_helpers import jpeg, submit
 
 from gateway.container import Services
 from gateway.worker.tasks import enqueue_verification
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_a_stored_pixel_bomb_is_refused_by_the_worker_without_decoding(
