@@ -197,7 +197,7 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
     for code, why in (declared.get("statuses") or {200: "Success"}).items():
         responses[str(code)] = (
             {"description": why}
-            if code == 204
+            if code in (204, 304)
             else {"description": why, "content": success_content}
         )
     for code, why in sorted(errors.items()):

@@ -16,17 +16,29 @@ onRecordCreate((e) => {
   }
   e.app.runInTransaction((txApp) => {
     e.app = txApp;
+    const history = require(`${__hooks}/lib/history.js`);
+    const change = history.stampChange(txApp, e.record, "");
     e.next();
-    require(`${__hooks}/lib/history.js`).appendHistory(txApp, e.record, "");
+    history.appendHistory(txApp, e.record, change);
   });
 }, "profiles");
 
 onRecordUpdate((e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
-  const fromStatus = e.record.original().getString("status");
+  const original = e.record.original();
+  const fromStatus = original.getString("status");
   const toStatus = e.record.getString("status");
+  e.record.set("version", original.getInt("version") + 1); // every update, for ETags
   if (fromStatus === toStatus) {
-    e.next();
+    if (e.record.getString("decision") === original.getString("decision")) {
+      e.next();
+      return;
+    }
+    e.app.runInTransaction((txApp) => { // a decision changed alone: it still moves in the feed
+      e.app = txApp;
+      require(`${__hooks}/lib/history.js`).stampChange(txApp, e.record, null);
+      e.next();
+    });
     return;
   }
   if (!machine.isAllowed(fromStatus, toStatus)) {
@@ -49,8 +61,10 @@ onRecordUpdate((e) => {
   }
   e.app.runInTransaction((txApp) => {
     e.app = txApp;
+    const history = require(`${__hooks}/lib/history.js`);
+    const change = history.stampChange(txApp, e.record, fromStatus);
     e.next();
-    require(`${__hooks}/lib/history.js`).appendHistory(txApp, e.record, fromStatus);
+    history.appendHistory(txApp, e.record, change);
   });
 }, "profiles");
 

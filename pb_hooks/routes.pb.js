@@ -51,26 +51,6 @@ routerAdd("POST", "/api/ekyc/find", (e) => {
   return e.json(200, { items: records.map((r) => view.exportRecord(r)) });
 }, $apis.requireSuperuserAuth());
 
-// A profile and its latest status_history row in one round trip: GET /api/profiles/{id} is the
-// call partners poll, and two requests to PocketBase made it the gateway's slowest read.
-routerAdd("GET", "/api/ekyc/profiles/{id}/view", (e) => {
-  const view = require(`${__hooks}/lib/view.js`);
-  const id = e.request.pathValue("id");
-  let profile;
-  try {
-    profile = $app.findRecordById("profiles", id);
-  } catch (err) {
-    return e.json(404, { code: "not_found" });
-  }
-  const latest = $app.findRecordsByFilter("status_history", "profile = {:profile}", "-@rowid", 1, 0, {
-    profile: profile.id,
-  });
-  return e.json(200, {
-    profile: view.exportRecord(profile),
-    latest_history: latest.length ? view.exportRecord(latest[0]) : null,
-  });
-}, $apis.requireSuperuserAuth());
-
 // Create a profile, or return the partner's existing one with the same external_ref or document,
 // honouring an Idempotency-Key; all in one transaction so concurrent identical creates yield one.
 // Lookups here are SQL-bound (lib/bound.js), not filter strings: PocketBase's filter {:params}

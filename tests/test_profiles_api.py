@@ -461,7 +461,7 @@ def test_an_unexpected_error_is_a_generic_500_that_echoes_nothing(client, partne
     def broken(*_args, **_kwargs):
         raise RuntimeError("internal detail that must not leak")
 
-    services.profiles.view = broken
+    services.profiles.reads.view = broken
     response = client.get(f"/api/profiles/{profile_id}", headers=partner.headers)
     body = assert_problem(response, 500, "internal_error")
     assert "internal detail" not in response.get_data(as_text=True)

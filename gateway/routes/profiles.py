@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, jsonify, request
 
 from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
 from gateway.errors import BadRequest
 from gateway.openapi import documented
 from gateway.routes import json_body
-from gateway.schemas.profiles import ProfileCreateSchema, ProfileListQuerySchema
+from gateway.schemas.profiles import (
+    ProfileChangesQuerySchema,
+    ProfileCreateSchema,
+    ProfileListQuerySchema,
+)
+from gateway.services.profile_reads import Conditional
 
 bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
 limiter.limit(partner_rate_limit)(bp)
 
 _create_schema = ProfileCreateSchema()
 _list_schema = ProfileListQuerySchema()
+_changes_schema = ProfileChangesQuerySchema()
+CONDITIONAL = {200: "Success, with an `ETag`", 304: "Not modified: `If-None-Match` is current"}
+
+
+def conditional_response(result: Conditional) -> Response:
+    """200 with the body and its ETag, or 304 with the ETag alone."""
+    response = Response(status=304) if result.body is None else jsonify(result.body)
+    response.headers["ETag"] = result.etag
+    return response
 
 
 @bp.post("")
@@ -49,23 +63,48 @@ def create_profile() -> tuple[dict[str, Any], int]:
 @require_scope("partner")
 @documented(query=ProfileListQuerySchema)
 def list_profiles() -> dict[str, Any]:
-    """The partner's profiles, newest first."""
+    """The partner's profiles, newest first; follow `next_cursor` for the next page."""
     query = _list_schema.load(request.args.to_dict())
-    return services().profiles.list(current_principal(), **query)
+    return services().profiles.reads.list(current_principal(), **query)
+
+
+@bp.get("/changes")
+@require_scope("partner")
+@documented(query=ProfileChangesQuerySchema)
+def list_changes() -> dict[str, Any]:
+    """Profiles whose status or decision changed after the cursor `after`, oldest change first.
+
+    Pass `next_cursor` back as `after` to continue; it is set even on an empty page. No change
+    is skipped or repeated across pages, including changes that commit while a page is read; a
+    profile that changes again appears again, with its new state.
+    """
+    query = _changes_schema.load(request.args.to_dict())
+    return services().profiles.reads.changes(current_principal(), **query)
 
 
 @bp.get("/<profile_id>")
 @require_scope("partner")
-def get_profile(profile_id: str) -> dict[str, Any]:
-    """One profile with its decision and latest status change."""
-    return services().profiles.view(current_principal(), profile_id)
+@documented(statuses=CONDITIONAL)
+def get_profile(profile_id: str) -> Response:
+    """One profile with its decision and latest status change; conditional on `If-None-Match`."""
+    return conditional_response(
+        services().profiles.reads.view(
+            current_principal(), profile_id, request.headers.get("If-None-Match")
+        )
+    )
 
 
 @bp.get("/<profile_id>/history")
 @require_scope("partner")
-def get_history(profile_id: str) -> dict[str, Any]:
-    """Every status change, oldest first."""
-    return {"items": services().profiles.history(current_principal(), profile_id)}
+@documented(statuses=CONDITIONAL)
+def get_history(profile_id: str) -> Response:
+    """Every status change, oldest first; conditional on `If-None-Match`."""
+    result = services().profiles.reads.history(
+        current_principal(), profile_id, request.headers.get("If-None-Match")
+    )
+    if result.body is not None:
+        result = Conditional(result.etag, {"items": result.body})
+    return conditional_response(result)
 
 
 @bp.delete("/<profile_id>")

@@ -118,6 +118,25 @@ class ProfileListQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(ALL_STATUSES))
     page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String(
+        validate=validate.Length(1, 512),
+        metadata={"description": "`next_cursor` of the previous page (then `page` is ignored)"},
+    )
+
+
+class ProfileChangesQuerySchema(Schema):
+    """Query of ``GET /api/profiles/changes``."""
+
+    class Meta:
+        unknown = RAISE
+
+    after = fields.String(
+        validate=validate.Length(1, 512),
+        metadata={
+            "description": "`next_cursor` of the previous page; omit it to start at the first"
+        },
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
 class StatusChangeSchema(Schema):

@@ -191,11 +191,15 @@ class PocketBase:
             raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
         return self._json(response, collection)
 
-    def get(self, collection: str, record_id: str) -> JsonDict:
-        """One record by id; ``NotFound`` when absent."""
+    def get(self, collection: str, record_id: str, fields: str = "") -> JsonDict:
+        """One record by id (only ``fields``, comma-separated, when given); ``NotFound``."""
         if not _is_record_id(record_id):
             raise NotFound(f"{collection} record not found")
-        response = self.request("GET", f"/api/collections/{collection}/records/{record_id}")
+        response = self.request(
+            "GET",
+            f"/api/collections/{collection}/records/{record_id}",
+            params={"fields": fields} if fields else None,
+        )
         return self._json(response, f"{collection} record")
 
     def update(
@@ -352,13 +356,35 @@ class PocketBase:
         """The state machine as the data layer enforces it."""
         return self._json(self.request("GET", "/api/ekyc/transitions"), "transitions")
 
-    def profile_with_latest_history(self, profile_id: str) -> tuple[JsonDict, JsonDict | None]:
-        """A profile and its latest status_history row, in one round trip; ``NotFound``."""
-        if not _is_record_id(profile_id):
-            raise NotFound("profile not found")
-        response = self.request("GET", f"/api/ekyc/profiles/{profile_id}/view")
-        body = self._json(response, "profile")
-        return body["profile"], body["latest_history"]
+    def profile_page(
+        self,
+        partner_id: str,
+        *,
+        order: str,
+        after: JsonDict | None = None,
+        status: str | None = None,
+        external_ref: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        explain: bool = False,
+    ) -> list[JsonDict] | list[str]:
+        """A page of a partner's profiles read off an index (``pb_hooks/profile_lists.pb.js``).
+
+        ``order`` "newest" (``after={created, id}``) or "changes" (``after={seq}``); raw records,
+        or with ``explain`` SQLite's plan of the query instead.
+        """
+        payload: JsonDict = {"partner": partner_id, "order": order, "limit": limit}
+        for name, value in (
+            ("after", after),
+            ("status", status),
+            ("external_ref", external_ref),
+            ("offset", offset),
+            ("explain", explain),
+        ):
+            if value:
+                payload[name] = value
+        body = self._json(self.request("POST", "/api/ekyc/profiles/page", json=payload), "profiles")
+        return body["plan"] if explain else body["items"]
 
     def upsert_profile(
         self, partner_id: str, fields: JsonDict, idempotency: JsonDict | None = None

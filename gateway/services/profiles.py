@@ -20,6 +20,7 @@ from gateway.services.audit import append_audit
 from gateway.services.capture_rules import url_under_prefix
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import FileTuple, PocketBase
+from gateway.services.profile_reads import ProfileReads
 from gateway.services.webhooks.events import emit_profile_erased
 from gateway.settings import Settings
 from gateway.statuses import (
@@ -31,11 +32,6 @@ from gateway.statuses import (
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
 DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
-PER_PAGE = 50
-# Latest history rows are read for 50 listed profiles at a time: ~7 rows each (creation to
-# decision) stays well under PocketBase's 1000-row page.
-HISTORY_BATCH = 50
-HISTORY_ROWS_CAP = 1000
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -68,6 +64,7 @@ class ProfileService:
         self.pb = pb
         self.config = config
         self.clock = clock
+        self.reads = ProfileReads(pb)
 
     # -- creation ------------------------------------------------------------------------------
 
@@ -197,91 +194,10 @@ class ProfileService:
         return profile
 
     def view(self, principal: Principal, profile_id: str) -> dict[str, Any]:
-        """What a partner sees of a profile (one PocketBase call: this is the polled route)."""
-        try:
-            profile, latest = self.pb.profile_with_latest_history(profile_id)
-        except NotFound:
-            profile = latest = None
-        if profile is None or profile["partner"] != principal.partner_id:
-            raise NotFound("No such profile")
-        return self.profile_view(profile, latest)
-
-    @staticmethod
-    def profile_view(profile: dict[str, Any], latest: dict[str, Any] | None) -> dict[str, Any]:
-        """The partner-facing shape of a profile record."""
-        return {
-            "id": profile["id"],
-            "external_ref": profile.get("external_ref") or None,
-            "status": profile["status"],
-            "decision": profile.get("decision") or None,
-            "decided_by": (profile.get("decided_by") or None) if profile.get("decision") else None,
-            "decision_reason": (
-                (profile.get("decision_reason") or None) if profile.get("decision") else None
-            ),
-            "automated_decision": profile.get("automated_decision") or None,
-            "score": profile.get("score") if profile.get("decision") else None,
-            "reasons": profile.get("reasons") or [],
-            "latest_history": history_view(latest) if latest else None,
-            "created": iso(profile["created"]),
-            "updated": iso(profile["updated"]),
-        }
-
-    def history(self, principal: Principal, profile_id: str) -> list[dict[str, Any]]:
-        """Every status change of a profile, oldest first."""
-        profile = self.load_owned(principal, profile_id)
-        rows = self.pb.find(
-            "status_history",
-            "profile = {:profile}",
-            {"profile": profile["id"]},
-            sort="@rowid",
-            limit=1000,
-        )
-        return [history_view(row) for row in rows]
-
-    def list(
-        self,
-        principal: Principal,
-        *,
-        external_ref: str | None = None,
-        status: str | None = None,
-        page: int = 1,
-        per_page: int = PER_PAGE,
-    ) -> dict[str, Any]:
-        """The partner's profiles, newest first, filtered by SQL-bound values only."""
-        where = {"partner": principal.partner_id}
-        if external_ref is not None:
-            where["external_ref"] = external_ref
-        if status is not None:
-            where["status"] = status
-        listing = self.pb.find_page("profiles", where=where, page=page, per_page=per_page)
-        latest = self._latest_history([row["id"] for row in listing["items"]])
-        listing["items"] = [
-            self.profile_view(row, latest.get(row["id"])) for row in listing["items"]
-        ]
-        return listing
-
-    def _latest_history(self, profile_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Each listed profile's latest status change, a query per 50 profiles rather than one
-        per profile, so a list item has the same shape as GET /api/profiles/{id}."""
-        latest: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(profile_ids), HISTORY_BATCH):
-            batch = profile_ids[start : start + HISTORY_BATCH]
-            clauses = " || ".join(f"profile = {{:p{index}}}" for index in range(len(batch)))
-            params = {f"p{index}": profile_id for index, profile_id in enumerate(batch)}
-            rows = self.pb.find(
-                "status_history", clauses, params, sort="-@rowid", limit=HISTORY_ROWS_CAP
-            )
-            for row in rows:  # newest first: the first row seen for a profile is its latest
-                latest.setdefault(row["profile"], row)
-            if len(rows) == HISTORY_ROWS_CAP:  # a long-lived batch: fetch what the cap cut off
-                for profile_id in batch:
-                    if profile_id not in latest:
-                        row = self.pb.find_first(
-                            "status_history", "profile = {:p}", {"p": profile_id}, sort="-@rowid"
-                        )
-                        if row is not None:
-                            latest[profile_id] = row
-        return latest
+        """What a partner sees of a profile (see ``ProfileReads.view`` for conditional reads)."""
+        body = self.reads.view(principal, profile_id).body
+        assert isinstance(body, dict)
+        return body
 
     # -- reviewer operations -------------------------------------------------------------------
 
@@ -430,17 +346,6 @@ def erasure_view(profile: dict[str, Any]) -> dict[str, Any]:
         "id": profile["id"],
         "status": profile["status"],
         "erased_at": iso(profile["erased_at"]),
-    }
-
-
-def history_view(row: dict[str, Any]) -> dict[str, Any]:
-    """One status_history row as the API shows it."""
-    return {
-        "from": row.get("from_status") or None,
-        "to": row["to_status"],
-        "actor": row["actor"],
-        "reason": row.get("reason") or None,
-        "created": iso(row["created"]),
     }
 
 

@@ -8,9 +8,10 @@
 
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-// Insert one row with a fresh PocketBase-style id and created/updated stamps; returns the id.
-function insertRow(txApp, table, values) {
-  const now = new DateTime().string();
+// Insert one row with a fresh PocketBase-style id and created/updated stamps (now, unless the
+// caller stamped the moment already: `createdAt`); returns the id.
+function insertRow(txApp, table, values, createdAt) {
+  const now = createdAt || new DateTime().string();
   const id = $security.randomStringWithAlphabet(15, ID_ALPHABET);
   txApp.db().insert(table, Object.assign({}, values, { id: id, created: now, updated: now })).execute();
   return id;
