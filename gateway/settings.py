@@ -110,6 +110,11 @@ class Settings:
     smtp_url: str = ""
     # A PEM file of the CAs trusted for HTTPS webhook receivers; empty: the public CAs (certifi).
     webhook_ca_bundle: str = ""
+    # Webhook attempts in flight per worker, and per endpoint across all workers (docs/webhooks.md).
+    webhook_concurrency: int = 32
+    webhook_endpoint_concurrency: int = 8
+    # Days delivered webhook events and their delivery rows are kept (replay), then pruned daily.
+    webhook_retention_days: int = 30
     # The KYC Service intake (docs/intake.md): its shared secrets (several during a rotation),
     # the S3-compatible store its images are in, and the PostgreSQL its results are written to.
     kyc_service_secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -195,6 +200,13 @@ class Settings:
             ),
             smtp_url=env.get("EKYC_SMTP_URL") or "",
             webhook_ca_bundle=env.get("EKYC_WEBHOOK_CA_BUNDLE") or "",
+            webhook_concurrency=_int(env, "EKYC_WEBHOOK_CONCURRENCY", default.webhook_concurrency),
+            webhook_endpoint_concurrency=_int(
+                env, "EKYC_WEBHOOK_ENDPOINT_CONCURRENCY", default.webhook_endpoint_concurrency
+            ),
+            webhook_retention_days=_int(
+                env, "EKYC_WEBHOOK_RETENTION_DAYS", default.webhook_retention_days
+            ),
             kyc_service_secrets=tuple(
                 secret.strip()
                 for secret in (env.get("KYC_SERVICE_SECRET") or "").split(",")
@@ -222,6 +234,10 @@ class Settings:
             raise SettingsError("EKYC_DATA_KEY must be at least 16 characters")
         if self.link_ttl_s <= 0:
             raise SettingsError("EKYC_LINK_TTL_S must be positive")
+        if min(self.webhook_concurrency, self.webhook_endpoint_concurrency) < 1:
+            raise SettingsError("EKYC_WEBHOOK_CONCURRENCY and _ENDPOINT_CONCURRENCY must be >= 1")
+        if self.webhook_retention_days < 1:
+            raise SettingsError("EKYC_WEBHOOK_RETENTION_DAYS must be at least 1")
         if self.postgres_url and not self.kyc_result_key:
             raise SettingsError("POSTGRES_URL is set: KYC_RESULT_KEY (the result's AES key) too")
         if self.kyc_result_key:

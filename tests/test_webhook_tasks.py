@@ -1,19 +1,21 @@
-"""The Huey tasks in immediate mode: an event fanned out and delivered in-process, a failed
-attempt rescheduled by eta (not slept on), the periodic sweeper's wiring."""
+"""The Huey tasks in immediate mode: a fan-out that only fans out (the engine sends), one attempt
+on request that leaves its retry to the engine, the periodic safety-net fan-out."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_helpers import new_profile_id
 from flask import Flask
+from flask.testing import FlaskClient
 from webhook_receiver import Receiver
 
 from gateway.container import Services
+from gateway.services.pb_time import parse_pb_time
 from gateway.worker import periodic, webhook_tasks
-from gateway.worker.queue import huey
 
 
 @pytest.fixture
@@ -24,48 +26,54 @@ def immediate(
     return inline_worker(loopback_services)
 
 
-def test_failed_attempt_is_rescheduled_by_eta(
+def register(client: FlaskClient, headers: dict[str, str], url: str) -> None:
+    """An endpoint for profile.created."""
+    created = client.post(
+        "/api/webhooks", json={"url": url, "events": ["profile.created"]}, headers=headers
+    )
+    assert created.status_code == 201, created.get_json()
+
+
+def test_fan_out_then_one_attempt_whose_retry_waits_for_its_time(
     loopback_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
 ) -> None:
     client = loopback_app.test_client()
     partner = make_partner()
-    created = client.post(
-        "/api/webhooks",
-        json={"url": receiver.url, "events": ["profile.created"]},
-        headers=partner.headers,
-    )
-    assert created.status_code == 201
+    register(client, partner.headers, receiver.url)
     receiver.statuses.extend([500])
     new_profile_id(client, partner.headers)
 
-    before = {task.id for task in huey.scheduled()}
-    sent = webhook_tasks.dispatch_webhook_events()
-    assert sent.get() == 1
+    assert webhook_tasks.dispatch_webhook_events().get() == 1
+    assert receiver.requests == []  # fanned out only: sending is the engine's
+    [delivery] = immediate.pb.find(
+        "webhook_deliveries", "partner = {:p}", {"p": partner.partner_id}
+    )
+    assert webhook_tasks.deliver_webhook(delivery["id"]).get() == "pending"
+    assert len(receiver.requests) == 1
+    row = immediate.pb.get("webhook_deliveries", delivery["id"])
+    next_at = parse_pb_time(row["next_attempt_at"])
+    assert timedelta(seconds=55) < next_at - datetime.now(UTC) < timedelta(seconds=80)
+
+    # Running the task again early does nothing: the claim refuses an attempt not yet due.
+    assert webhook_tasks.deliver_webhook(delivery["id"]).get() == "not_due"
     assert len(receiver.requests) == 1
 
-    scheduled = [t for t in huey.scheduled() if t.id not in before]
-    [retry] = [t for t in scheduled if t.name.endswith("deliver_webhook")]
-    eta = retry.eta.replace(tzinfo=UTC)
-    assert timedelta(seconds=55) < eta - datetime.now(UTC) < timedelta(seconds=80)
-    delivery_id = retry.args[0]
 
-    # Running the rescheduled task early does nothing: the claim refuses an attempt not yet due.
-    assert webhook_tasks.deliver_webhook(delivery_id).get() == "not_due"
-    assert len(receiver.requests) == 1
-
-
-def test_periodic_sweeper_fans_out_and_delivers(
+def test_periodic_sweeper_fans_out_and_the_engine_delivers(
     loopback_app: Flask, immediate: Services, make_partner: Callable, receiver: Receiver
 ) -> None:
     client = loopback_app.test_client()
     partner = make_partner()
-    client.post(
-        "/api/webhooks",
-        json={"url": receiver.url, "events": ["profile.created"]},
-        headers=partner.headers,
-    )
+    register(client, partner.headers, receiver.url)
     new_profile_id(client, partner.headers)
-    counts = periodic.webhook_sweeper.call_local()
-    assert counts["dispatched"] >= 1
+    assert periodic.webhook_sweeper.call_local() == {"dispatched": 1}
+
+    stop = webhook_tasks.start_delivery_engine(immediate)
+    try:
+        deadline = time.monotonic() + 5
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
     assert len(receiver.requests) == 1
     assert receiver.requests[0].headers["webhook-id"].startswith("msg_")

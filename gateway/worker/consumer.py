@@ -40,14 +40,12 @@ def run_consumer(workers: int | None = None) -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
     consumer = build_consumer(workers or settings.worker_processes)
-    from gateway.worker.outbox_watch import start_outbox_watch
-    from gateway.worker.queue import worker_services
-    from gateway.worker.webhook_tasks import dispatch_webhook_events
+    from gateway.worker.webhook_tasks import start_delivery_engine
 
-    # Webhooks of changes the worker did not make go out within seconds, not at the next sweep:
-    # the fan-out runs right in the watch thread, the deliveries are queued for the workers.
-    stop_watch = start_outbox_watch(worker_services().pb, dispatch_webhook_events.call_local)
+    # Webhooks go out from threads of this process, not from the process workers: sending is
+    # waiting on receivers, and a slow one must not hold a verification (or another partner) back.
+    stop_engine = start_delivery_engine()
     try:
         consumer.run()
     finally:
-        stop_watch.set()
+        stop_engine.set()

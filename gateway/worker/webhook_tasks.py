@@ -1,8 +1,9 @@
-"""Huey tasks that deliver webhooks: one attempt per task run, the next attempt scheduled by eta.
+"""Webhook work in the worker: the delivery engine the consumer runs, and the Huey tasks around it.
 
-The periodic sweeper (``gateway.worker.periodic``) is the safety net: it fans out new outbox
-events and re-enqueues every due delivery, so a lost task or a restarted worker delays a webhook
-by at most a minute and loses none.
+The engine (``start_delivery_engine``, in the consumer's main process) fans out outbox events and
+sends every due delivery, retries included, within half a second. The tasks are small: a fan-out
+right after the worker's own decision, one attempt when a partner replays a delivery, the review
+emails, and the periodic fan-out (``gateway.worker.periodic``) as the safety net.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import Any
 
 from gateway.container import Services
 from gateway.services import notifications
-from gateway.services.webhooks.delivery import (
-    DeliveryContext,
-    attempt_delivery,
-    dispatch_events,
-    due_deliveries,
-)
+from gateway.services.webhooks.context import DeliveryContext
+from gateway.services.webhooks.delivery import attempt_delivery, dispatch_events
+from gateway.services.webhooks.engine import DeliveryEngine, EngineLimits
 from gateway.worker.queue import huey, worker_services
+
+# An idle engine asks PocketBase for work this often: the longest a webhook waits to leave.
+POLL_INTERVAL_S = 0.5
 
 _contexts: dict[int, DeliveryContext] = {}
 _lock = threading.Lock()
@@ -65,11 +66,8 @@ def _naive_utc(moment: datetime) -> datetime:
 
 @huey.task()
 def deliver_webhook(delivery_id: str) -> str:
-    """Attempt one delivery; schedule the next attempt when it must be retried."""
-    outcome = attempt_delivery(delivery_context(), delivery_id)
-    if outcome.next_attempt_at is not None:
-        deliver_webhook.schedule((delivery_id,), eta=_naive_utc(outcome.next_attempt_at))
-    return outcome.status
+    """Attempt one delivery now (a replay); the engine sends its retries when they are due."""
+    return attempt_delivery(delivery_context(), delivery_id).status
 
 
 # Huey's own retries cover a PocketBase outage during an attempt; the mail server's failures are
@@ -90,18 +88,29 @@ def send_review_email(event_id: str, attempt: int = 1) -> str:
 
 @huey.task()
 def dispatch_webhook_events() -> int:
-    """Fan out outbox events to deliveries and enqueue their first attempts."""
-    created = dispatch_events(delivery_context())
-    for delivery_id in created:
-        deliver_webhook(delivery_id)
-    return len(created)
+    """Fan out outbox events to deliveries (the engine sends them); the deliveries created."""
+    return len(dispatch_events(delivery_context()))
 
 
 def sweep_webhooks() -> dict[str, int]:
-    """Fan out new events and enqueue every due delivery (called by the periodic task)."""
-    context = delivery_context()
-    created = dispatch_events(context)
-    due = due_deliveries(context)
-    for delivery_id in due:
-        deliver_webhook(delivery_id)
-    return {"dispatched": len(created), "enqueued": len(due)}
+    """Fan out what the engine has not (called by the periodic task)."""
+    return {"dispatched": len(dispatch_events(delivery_context()))}
+
+
+def start_delivery_engine(services: Services | None = None) -> threading.Event:
+    """Run the delivery engine in a daemon thread of this process; set the event to stop it."""
+    services = services or worker_services()
+    settings = services.settings
+    engine = DeliveryEngine(
+        delivery_context(services),
+        EngineLimits(
+            concurrency=settings.webhook_concurrency,
+            per_endpoint=settings.webhook_endpoint_concurrency,
+        ),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=engine.run, args=(stop, POLL_INTERVAL_S), name="webhook-engine", daemon=True
+    )
+    thread.start()
+    return stop
