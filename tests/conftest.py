@@ -77,19 +77,27 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
-    """The real app on the test PocketBase."""
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    return application
+def make_app(make_settings: Callable[..., Settings]) -> Callable[..., Flask]:
+    """Build the real app on the test PocketBase with settings overridden by keyword."""
+
+    def build(**overrides: Any) -> Flask:
+        application = create_app(make_settings(**overrides))
+        application.config["TESTING"] = True
+        return application
+
+    return build
 
 
 @pytest.fixture
-def loopback_app(make_settings: Callable[..., Settings]) -> Flask:
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The real app on the test PocketBase."""
+    return make_app()
+
+
+@pytest.fixture
+def loopback_app(make_app: Callable[..., Flask]) -> Flask:
     """The app with loopback webhook URLs allowed (as an operator would for a local receiver)."""
-    application = create_app(make_settings(webhook_allow_private=True))
-    application.config["TESTING"] = True
-    return application
+    return make_app(webhook_allow_private=True)
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from gateway import create_app
 from gateway.container import Services
 from gateway.services.intake.kyc_service import PARTNER_SLUG
 from gateway.services.result_seal import open_sealed, parse_key
-from gateway.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -50,10 +49,8 @@ def postgres(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-def kyc_app(make_settings: Callable[..., Settings], s3, postgres) -> Flask:
-    application = create_app(make_settings(**intake_settings(s3, postgres)))
-    application.config["TESTING"] = True
-    return application
+def kyc_app(make_app: Callable[..., Flask], s3, postgres) -> Flask:
+    return make_app(**intake_settings(s3, postgres))
 
 
 @pytest.fixture
