@@ -22,6 +22,9 @@ from gateway.services import partners
 from gateway.settings import Settings
 from gateway.worker import queue
 
+# The webhook tests' clock, delivery context and partner-with-an-endpoint fixtures.
+pytest_plugins = ["webhook_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 

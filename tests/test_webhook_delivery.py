@@ -7,66 +7,17 @@ from __future__ import annotations
 import json
 import random
 import socket
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-import pytest
 from api_helpers import new_profile_id
-from flask import Flask
 from flask.testing import FlaskClient
+from webhook_fixtures import Clock, Hooked, deliveries, register
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
 from gateway.container import Services
 from gateway.services.webhooks import delivery_views
 from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    """A clock starting now."""
-    return Clock()
-
-
-@pytest.fixture
-def context(loopback_services: Services, clock: Clock) -> Iterator[DeliveryContext]:
-    """The worker's delivery context on the test PocketBase, with the hand-moved clock."""
-    ctx = DeliveryContext(
-        pb=loopback_services.pb,
-        data_key=loopback_services.settings.data_key,
-        allow_private=True,
-        clock=clock,
-        rng=random.Random(7),
-    )
-    yield ctx
-    ctx.close()
-
-
-def register(client: FlaskClient, headers: dict[str, str], url: str, events: list[str]) -> dict:
-    """POST /api/webhooks and return the body (with the one-time secret)."""
-    response = client.post("/api/webhooks", json={"url": url, "events": events}, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def deliveries(client: FlaskClient, headers: dict[str, str], **query: Any) -> list[dict]:
-    """The partner's deliveries through the API."""
-    response = client.get("/api/webhooks/deliveries", query_string=query, headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["items"]
 
 
 def test_status_changes_arrive_signed_with_thin_payloads(
@@ -112,19 +63,13 @@ def test_status_changes_arrive_signed_with_thin_payloads(
 
 
 def test_a_500_is_retried_later_with_the_same_webhook_id(
-    loopback_client: FlaskClient,
-    make_partner: Callable,
-    receiver: Receiver,
-    context: DeliveryContext,
-    clock: Clock,
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    partner = make_partner()
-    register(loopback_client, partner.headers, receiver.url, ["profile.created"])
     receiver.statuses.extend([500])
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
 
     sweep(context)
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "pending" and row["last_status_code"] == 500
     assert row["last_response"] == "status 500"
     next_at = datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
@@ -135,7 +80,7 @@ def test_a_500_is_retried_later_with_the_same_webhook_id(
     clock.advance(minutes=2)
     sweep(context)
 
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "succeeded" and row["attempts"] == 2
     assert [a["status_code"] for a in row["attempt_log"]] == [500, 200]
     ids = {r.headers["webhook-id"] for r in receiver.requests}
@@ -143,90 +88,76 @@ def test_a_500_is_retried_later_with_the_same_webhook_id(
 
 
 def test_a_410_disables_the_endpoint_and_tells_the_partner(
-    loopback_client: FlaskClient,
-    make_partner: Callable,
-    receiver: Receiver,
-    context: DeliveryContext,
-    clock: Clock,
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    partner = make_partner()
-    gone = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
+    gone = hooked.endpoint
     other = start_receiver()
     try:
-        register(loopback_client, partner.headers, other.url, ["webhook.endpoint_disabled"])
+        register(hooked.client, hooked.headers, other.url, ["webhook.endpoint_disabled"])
         receiver.statuses.extend([410])
-        new_profile_id(loopback_client, partner.headers)
-        sweep(context)
-        sweep(context)  # fans out the endpoint_disabled event
+        hooked.new_profile()
+        sweep(context)  # the attempt, then the endpoint_disabled event it causes
         [told] = other.requests
         body = json.loads(told.body)
         assert body["type"] == "webhook.endpoint_disabled"
         assert body["data"]["endpoint_id"] == gone["id"]
     finally:
         other.stop()
-    view = loopback_client.get(f"/api/webhooks/{gone['id']}", headers=partner.headers).get_json()
+    view = hooked.client.get(f"/api/webhooks/{gone['id']}", headers=hooked.headers).get_json()
     assert view["enabled"] is False and "410" in view["disabled_reason"]
-    [row] = deliveries(loopback_client, partner.headers, endpoint_id=gone["id"])
+    [row] = hooked.deliveries(endpoint_id=gone["id"])
     assert row["status"] == "failed" and row["next_attempt_at"] is None
     # Later events are not sent to the disabled endpoint.
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
     clock.advance(hours=1)
     sweep(context)
     assert len(receiver.requests) == 1
 
 
 def test_replay_sends_the_same_message_again(
-    loopback_app: Flask,
-    loopback_client: FlaskClient,
+    hooked: Hooked,
     loopback_services: Services,
     make_partner: Callable,
     receiver: Receiver,
     context: DeliveryContext,
     inline_worker: Callable[[Services], Services],
 ) -> None:
-    partner = make_partner()
-    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
     sweep(context)
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
 
     inline_worker(loopback_services)
-    response = loopback_client.post(
-        f"/api/webhooks/deliveries/{row['id']}/replay", headers=partner.headers
+    response = hooked.client.post(
+        f"/api/webhooks/deliveries/{row['id']}/replay", headers=hooked.headers
     )
     assert response.status_code == 202, response.get_json()
     assert len(receiver.requests) == 2
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.body == second.body
-    assert independent_verify(endpoint["secret"], second.headers, second.body)
-    [row] = deliveries(loopback_client, partner.headers)
+    assert independent_verify(hooked.endpoint["secret"], second.headers, second.body)
+    [row] = hooked.deliveries()
     assert row["status"] == "succeeded" and row["attempts"] == 2
 
     stranger = make_partner("Someone else")
-    response = loopback_client.post(
+    response = hooked.client.post(
         f"/api/webhooks/deliveries/{row['id']}/replay", headers=stranger.headers
     )
     assert response.status_code == 404
 
 
 def test_rotation_signs_with_both_secrets_during_the_overlap(
-    loopback_client: FlaskClient,
-    make_partner: Callable,
-    receiver: Receiver,
-    context: DeliveryContext,
-    clock: Clock,
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    partner = make_partner()
-    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
-    rotated = loopback_client.post(
-        f"/api/webhooks/{endpoint['id']}/rotate", json={"overlap_s": 3600}, headers=partner.headers
+    endpoint = hooked.endpoint
+    rotated = hooked.client.post(
+        f"/api/webhooks/{endpoint['id']}/rotate", json={"overlap_s": 3600}, headers=hooked.headers
     )
     assert rotated.status_code == 200
     new_secret = rotated.get_json()["secret"]
     assert new_secret.startswith("whsec_") and new_secret != endpoint["secret"]
 
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
     sweep(context)
     [during] = receiver.requests
     assert len(during.headers["webhook-signature"].split(" ")) == 2
@@ -234,7 +165,7 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert independent_verify(new_secret, during.headers, during.body)
 
     clock.advance(hours=2)
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
     sweep(context)
     after = receiver.requests[1]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
@@ -243,40 +174,31 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
 
 
 def test_an_endpoint_failing_for_a_day_is_disabled(
-    loopback_client: FlaskClient,
-    make_partner: Callable,
-    receiver: Receiver,
-    context: DeliveryContext,
-    clock: Clock,
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    partner = make_partner()
-    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
+    url = f"/api/webhooks/{hooked.endpoint['id']}"
     receiver.default_status = 503
-    new_profile_id(loopback_client, partner.headers)
+    hooked.new_profile()
     sweep(context)
     clock.advance(hours=12)
     sweep(context)
-    view = loopback_client.get(f"/api/webhooks/{endpoint['id']}", headers=partner.headers)
-    assert view.get_json()["enabled"] is True and view.get_json()["failing_since"]
+    view = hooked.client.get(url, headers=hooked.headers).get_json()
+    assert view["enabled"] is True and view["failing_since"]
     clock.advance(hours=13)
     sweep(context)
-    view = loopback_client.get(
-        f"/api/webhooks/{endpoint['id']}", headers=partner.headers
-    ).get_json()
+    view = hooked.client.get(url, headers=hooked.headers).get_json()
     assert view["enabled"] is False and "24 hours" in view["disabled_reason"]
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "failed" and row["attempts"] == 3
 
     # Re-enabling clears the failure record and a replay then succeeds.
     receiver.default_status = 200
-    patched = loopback_client.patch(
-        f"/api/webhooks/{endpoint['id']}", json={"enabled": True}, headers=partner.headers
-    ).get_json()
+    patched = hooked.client.patch(url, json={"enabled": True}, headers=hooked.headers).get_json()
     assert patched["enabled"] is True and patched["failing_since"] is None
-    delivery_views.replay_delivery(context.pb, partner.partner_id, row["id"], now=clock.now)
+    delivery_views.replay_delivery(context.pb, hooked.partner_id, row["id"], now=clock.now)
     sweep(context)
     assert len(receiver.requests) == 4
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "succeeded" and row["attempts"] == 4
 
 
@@ -309,15 +231,9 @@ def test_backoff_spans_more_than_three_days_and_jitter_only_stretches() -> None:
 
 
 def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
-    loopback_client: FlaskClient,
-    loopback_services: Services,
-    make_partner: Callable,
-    receiver: Receiver,
-    context: DeliveryContext,
+    hooked: Hooked, loopback_services: Services, receiver: Receiver, context: DeliveryContext
 ) -> None:
-    partner = make_partner()
-    register(loopback_client, partner.headers, receiver.url, ["profile.created"])
-    profile_id = new_profile_id(loopback_client, partner.headers)
+    profile_id = hooked.new_profile()
     sweep(context)
     [event] = loopback_services.pb.find(
         "webhook_events", "profile = {:p} && type = 'profile.created'", {"p": profile_id}
@@ -325,5 +241,5 @@ def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
     # As if the worker died after creating the deliveries but before marking the event.
     loopback_services.pb.update("webhook_events", event["id"], {"dispatched_at": ""})
     sweep(context)
-    assert len(deliveries(loopback_client, partner.headers)) == 1
+    assert len(hooked.deliveries()) == 1
     assert len(receiver.requests) == 1

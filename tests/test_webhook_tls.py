@@ -20,12 +20,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask.testing import FlaskClient
+from webhook_fixtures import deliveries, register
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
 from gateway.container import Services
 from gateway.services.webhooks.delivery import DeliveryContext, sweep
 from gateway.settings import Settings, SettingsError
-from tests.test_webhook_delivery import deliveries, register
 
 
 @dataclass

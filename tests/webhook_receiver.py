@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ssl
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
 
     tls: bool = False
+    # Seconds each answer waits after the request is recorded: a slow receiver.
+    delay_s: float = 0.0
 
     @property
     def url(self) -> str:
@@ -61,6 +64,7 @@ def start_receiver(tls: ssl.SSLContext | None = None) -> Receiver:
             receiver.requests.append(
                 Received({k.lower(): v for k, v in self.headers.items()}, body)
             )
+            time.sleep(receiver.delay_s)
             status = receiver.statuses.popleft() if receiver.statuses else receiver.default_status
             payload = f"status {status}".encode()
             self.send_response(status)

@@ -1,20 +1,23 @@
-"""Periodic jobs: the webhook sweeper and the KYC Service watchdog (every minute), the daily
-document-expiry job and the daily retention job. The consumer must import this module for Huey to
-schedule them."""
+"""Periodic jobs: the webhook fan-out and the KYC Service watchdog (every minute), the daily
+document-expiry job, the daily retention job and the daily pruning of the webhook outbox. The
+consumer must import this module for Huey to schedule them."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from huey import crontab
 
 from gateway.services.expiry import run_expiry_job
 from gateway.services.retention import run_retention_job
+from gateway.services.webhooks.pruning import prune_outbox
 from gateway.worker.queue import huey, worker_services
 from gateway.worker.webhook_tasks import sweep_webhooks
 
 
 @huey.periodic_task(crontab(minute="*"))
 def webhook_sweeper() -> dict[str, int]:
-    """Fan out new outbox events and enqueue every due delivery."""
+    """Fan out outbox events the delivery engine has not (a safety net)."""
     return sweep_webhooks()
 
 
@@ -28,6 +31,16 @@ def document_expiry() -> dict[str, int]:
 def retention() -> dict[str, int]:
     """Erase the personal data of profiles whose retention period has ended."""
     return run_retention_job(worker_services().profiles).as_dict()
+
+
+@huey.periodic_task(crontab(hour="3", minute="47"))
+def outbox_pruning() -> dict[str, int]:
+    """Remove webhook events and deliveries past EKYC_WEBHOOK_RETENTION_DAYS, and expired
+    idempotency keys."""
+    services = worker_services()
+    return prune_outbox(
+        services.pb, services.settings.webhook_retention_days, datetime.now(UTC)
+    ).as_dict()
 
 
 @huey.periodic_task(crontab(minute="*"))
