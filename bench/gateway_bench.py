@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import requests
@@ -39,211 +37,14 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.wrk_load import WRK_SCRIPT, Measurement, free_port, run_wrk, tree_cpu_seconds, wait_for  # noqa: E402
 from gateway.cli import gunicorn_command  # noqa: E402
 from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
 from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.profile_reads import encode_cursor, profile_etag  # noqa: E402
 from gateway.services.request_signing import sign_request  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-
-# One script for both sides; what differs (path, auth header, body shape) comes from env vars.
-WRK_SCRIPT = r"""
-local op = os.getenv("BENCH_OP")              -- "create" or "get"
-local side = os.getenv("BENCH_SIDE")          -- "gateway" or "direct"
-local expected = tonumber(os.getenv("BENCH_EXPECTED_STATUS"))
-local run = os.getenv("BENCH_RUN")
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread_count = thread_count + 1
-  thread:set("thread_no", thread_count)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  sent = 0
-  received = 0
-  bad_status = 0
-  ids = {}
-  local ids_file = os.getenv("BENCH_IDS_FILE")
-  if ids_file and ids_file ~= "" then
-    for line in io.lines(ids_file) do table.insert(ids, line) end
-  end
-  wrk.headers[os.getenv("BENCH_AUTH_HEADER")] = os.getenv("BENCH_AUTH_VALUE")
-  wrk.headers["Content-Type"] = "application/json"
-end
-
-local function create_body(ref)
-  if side ~= "direct" then
-    return '{"external_ref":"' .. ref .. '","first_name":"Bench","last_name":"Mark"}'
-  end
-  return '{"partner":"' .. os.getenv("BENCH_PARTNER") .. '","fields":{'
-    .. '"external_ref":"' .. ref .. '","first_name":"Bench","last_name":"Mark",'
-    .. '"metadata":null,"return_url":"",'
-    .. '"status_actor":"partner:' .. os.getenv("BENCH_PARTNER") .. '",'
-    .. '"status_reason":"created by partner","link_nonce":"' .. ref .. '",'
-    .. '"link_expires_at":"2099-01-01 00:00:00.000Z","retention_until":"2099-01-01 00:00:00.000Z"},'
-    .. '"idempotency":null}'
-end
-
-function request()
-  sent = sent + 1
-  if op == "create" then
-    local ref = run .. "-" .. thread_no .. "-" .. sent
-    return wrk.format("POST", os.getenv("BENCH_PATH"), nil, create_body(ref))
-  end
-  local id = ids[(thread_no * 7919 + sent) % #ids + 1]
-  return wrk.format("GET", os.getenv("BENCH_PATH") .. id)
-end
-
-function response(status, headers, body)
-  received = received + 1
-  if status ~= expected then bad_status = bad_status + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("bad_status") end
-  local errors = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"bad_status":%d,"socket_errors":%d,'
-    .. '"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, bad,
-    errors.connect + errors.read + errors.write + errors.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
-end
-"""
-
-
-@dataclass
-class Measurement:
-    """One wrk run."""
-
-    side: str
-    op: str
-    requests: int
-    seconds: float
-    per_second: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    bad_status: int
-    socket_errors: int
-    # CPU milliseconds per request spent by each process during the row (user + system).
-    cpu_ms: dict[str, float] = field(default_factory=dict)
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state, ppid, ..., utime (14), stime (15).
-        rest = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry.name)] = int(rest[1])
-        times[int(entry.name)] = (int(rest[11]) + int(rest[12])) / ticks
-    total, stack = 0.0, [pid]
-    while stack:
-        current = stack.pop()
-        total += times.get(current, 0.0)
-        stack.extend(child for child, parent in parents.items() if parent == current)
-    return total
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, timeout_s: float) -> None:
-    """Poll ``url`` until it answers 200."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready in {timeout_s}s")
-
-
-def run_wrk(
-    *,
-    side: str,
-    op: str,
-    base_url: str,
-    path: str,
-    auth: tuple[str, str],
-    seconds: int,
-    concurrency: int,
-    wrk_threads: int,
-    script: Path,
-    extra_env: dict[str, str],
-    watched: dict[str, int],
-) -> Measurement:
-    """One wrk run of ``seconds``, with the CPU each ``watched`` process tree spent meanwhile."""
-    env = {
-        **os.environ,
-        **extra_env,
-        "BENCH_OP": op,
-        "BENCH_SIDE": side,
-        "BENCH_PATH": path,
-        "BENCH_AUTH_HEADER": auth[0],
-        "BENCH_AUTH_VALUE": auth[1],
-        "BENCH_EXPECTED_STATUS": "201" if op == "create" and side != "direct" else "200",
-        "BENCH_RUN": secrets.token_hex(4),
-    }
-    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in watched.items()}
-    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    completed = subprocess.run(
-        [
-            "wrk",
-            f"--threads={wrk_threads}",
-            f"--connections={concurrency}",
-            f"--duration={seconds}s",
-            "--timeout=10s",
-            f"--script={script}",
-            base_url,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-    )
-    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = {name: tree_cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
-    cpu["client"] = (client_after.ru_utime + client_after.ru_stime) - (
-        client_before.ru_utime + client_before.ru_stime
-    )
-    line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT "))
-    result = json.loads(line.removeprefix("BENCH_RESULT "))
-    count = max(result["requests"], 1)
-    seconds = result["duration_us"] / 1e6
-    return Measurement(
-        side=side,
-        op=op,
-        requests=result["requests"],
-        seconds=round(seconds, 2),
-        per_second=round(result["requests"] / seconds, 1),
-        p50_ms=round(result["p50_us"] / 1000, 2),
-        p95_ms=round(result["p95_us"] / 1000, 2),
-        p99_ms=round(result["p99_us"] / 1000, 2),
-        bad_status=result["bad_status"],
-        socket_errors=result["socket_errors"],
-        cpu_ms={name: round(seconds * 1000 / count, 3) for name, seconds in cpu.items()},
-    )
 
 
 def measure_signing(
@@ -283,6 +84,46 @@ def measure_signing(
         }
         figures[mode]["p50_ms"] = round(latencies[len(latencies) // 2], 2)
     return figures
+
+
+FEED_PAGE = 100  # profiles per changes-feed page in the bench
+
+
+def report_ratios(
+    by_key: dict[tuple[str, str], Measurement],
+) -> tuple[dict[str, float], dict[str, bool]]:
+    """Print the ratios issue 18 sets targets on (all measured in this run) and their verdicts."""
+    floor_get = by_key[("floor", "get")].per_second
+    gateway_create, direct_create = by_key[("gateway", "create")], by_key[("direct", "create")]
+    gateway_get, direct_get = by_key[("gateway", "get")], by_key[("direct", "get")]
+    ratios = {
+        "get_vs_floor": gateway_get.per_second / floor_get,
+        "get_304_vs_floor": by_key[("gateway", "get_304")].per_second / floor_get,
+        "get_vs_direct": gateway_get.per_second / direct_get.per_second,
+        "pb_cpu_gateway_get_vs_direct": gateway_get.cpu_ms["pocketbase"]
+        / direct_get.cpu_ms["pocketbase"],
+        "create_vs_direct": gateway_create.per_second / direct_create.per_second,
+        "create_p95_vs_direct": gateway_create.p95_ms / direct_create.p95_ms,
+        "floor_get_vs_direct": floor_get / direct_get.per_second,
+    }
+    ratios = {name: round(value, 3) for name, value in ratios.items()}
+    for name, value in ratios.items():
+        print(f"ratio {name}: {value:.2f}")
+    feed = by_key[("gateway", "changes")]
+    print(
+        f"changes feed: {feed.per_second:.0f} pages/s of {FEED_PAGE} profiles"
+        f" = {feed.per_second * FEED_PAGE:.0f} profiles/s, p95 {feed.p95_ms:.1f} ms"
+    )
+    verdict = {
+        "get_at_least_45pct_of_floor": ratios["get_vs_floor"] >= 0.45,
+        "get_304_at_least_60pct_of_floor": ratios["get_304_vs_floor"] >= 0.60,
+        "pb_cpu_per_get_at_most_1.2x_direct": ratios["pb_cpu_gateway_get_vs_direct"] <= 1.2,
+        "create_at_least_75pct_of_direct": ratios["create_vs_direct"] >= 0.75,
+        "create_p95_at_most_1.25x_direct": ratios["create_p95_vs_direct"] <= 1.25,
+    }
+    for name, passed in verdict.items():
+        print(f"{name}: {'yes' if passed else 'NO'}")
+    return ratios, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 "auth": ("x-api-key", created["api_key"]),
                 "create": "/api/profiles",
                 "get": "/api/profiles/",
+                "get_304": "/api/profiles/",
+                "changes": f"/api/profiles/changes?limit={FEED_PAGE}&after=",
             },
             "direct": {
                 "base_url": pocketbase.url,
@@ -412,13 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         def measure(side: str, op: str, seconds: int) -> Measurement:
             target = sides[side]
             print(f"... {side} {op} {seconds} s", file=sys.stderr, flush=True)
-            return run_wrk(
+            conditional = {"BENCH_CONDITIONAL": "1" if op == "get_304" else "0"}
+            if op == "changes":
+                conditional["BENCH_IDS_FILE"] = str(cursors_file)
+            measurement = run_wrk(
                 side=side,
-                op=op,
+                op="create" if op == "create" else "get",
                 base_url=target["base_url"],
                 path=target[op],
                 auth=target["auth"],
-                extra_env=extra,
+                extra_env={**extra, **conditional},
                 seconds=seconds,
                 watched={
                     "gateway": gateway.pid,
@@ -427,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 **common,
             )
+            measurement.op = op
+            return measurement
 
         # Warm-up (not reported): connections, gunicorn threads, PocketBase's statement cache.
         for side in ("gateway", "direct", "floor"):
@@ -435,20 +283,27 @@ def main(argv: list[str] | None = None) -> int:
         results = [measure("direct", "create", args.seconds)]
         results.append(measure("gateway", "create", args.seconds))
         results.append(measure("floor", "create", args.seconds))
-        ids = [
-            row["id"]
-            for row in pb.find(
-                "profiles", "partner = {:p}", {"p": created["partner_id"]}, limit=1000
-            )
-        ]
+        rows = pb.find("profiles", "partner = {:p}", {"p": created["partner_id"]}, limit=1000)
+        ids = [row["id"] for row in rows]
         ids_file = workdir / "ids.txt"
-        ids_file.write_text("\n".join(ids) + "\n")
+        ids_file.write_text("".join(f"{row['id']} {profile_etag(row)}\n" for row in rows))
         extra["BENCH_IDS_FILE"] = str(ids_file)
-        for side in ("gateway", "direct", "floor"):
-            measure(side, "get", 2)
+        # Feed pages from random places in the partner's changes, each a full page.
+        top = max(int(row["change_seq"]) for row in rows)
+        cursors_file = workdir / "cursors.txt"
+        cursors_file.write_text(
+            "".join(
+                encode_cursor("changes", {"seq": top - FEED_PAGE - offset}) + "\n"
+                for offset in range(0, min(len(rows), 900), 7)
+            )
+        )
+        for side, op in (("gateway", "get"), ("direct", "get"), ("floor", "get")):
+            measure(side, op, 2)
         results.append(measure("direct", "get", args.seconds))
         results.append(measure("gateway", "get", args.seconds))
+        results.append(measure("gateway", "get_304", args.seconds))
         results.append(measure("floor", "get", args.seconds))
+        results.append(measure("gateway", "changes", args.seconds))
         print(f"... signed vs unsigned GET, {args.signed_requests} each", file=sys.stderr)
         signing = measure_signing(
             gateway_url,
@@ -494,26 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   {'':>18} {python_ms:>6.2f} {pb_ms:>5.2f} {m.cpu_ms['client']:>7.2f}"
             f"  -> {(os.cpu_count() or 1) * 1000 / total_ms:>8.0f}"
         )
-    ratios = {}
-    for op in ("create", "get"):
-        ratio = by_key[("gateway", op)].per_second / by_key[("direct", op)].per_second
-        ratios[op] = round(ratio, 3)
-        print(f"ratio gateway/direct {op}: {ratio:.0%}")
-    floor_ratio = by_key[("floor", "get")].per_second / by_key[("direct", "get")].per_second
-    ratios["floor_get"] = round(floor_ratio, 3)
-    print(f"ratio bare-Flask floor/direct get: {floor_ratio:.0%} (no gateway can exceed this)")
-    print(
-        f"bare-Flask floor create p95: {by_key[('floor', 'create')].p95_ms:.1f} ms"
-        " (one native PocketBase create behind Flask, nothing else)"
-    )
-    create_p95 = by_key[("gateway", "create")].p95_ms
-    verdict = {
-        "gateway_create_p95_under_50ms": create_p95 < 50,
-        "create_throughput_at_least_half_of_direct": ratios["create"] >= 0.5,
-        "get_throughput_at_least_half_of_direct": ratios["get"] >= 0.5,
-    }
-    for name, passed in verdict.items():
-        print(f"{name}: {'yes' if passed else 'NO'}")
+    ratios, verdict = report_ratios(by_key)
     unsigned, signed = signing["unsigned"], signing["signed"]
     print(
         f"signed GET, {args.signed_requests} sequential requests each (one client thread): CPU ms"

@@ -11,8 +11,12 @@
 // the answer is SQLite's query plan of the very query, for the test that holds the indexes to it.
 
 routerAdd("POST", "/api/ekyc/profiles/page", (e) => {
+  const VIEW_COLUMNS = {
+    id: "", partner: "", external_ref: "", status: "", decision: "", decided_by: "", decision_reason: "",
+    automated_decision: "", score: 0, reasons: "", last_change: "", change_seq: 0, version: 0, created: "",
+    updated: "",
+  };
   const body = e.requestInfo().body;
-  const view = require(`${__hooks}/lib/view.js`);
   const bound = require(`${__hooks}/lib/bound.js`);
   const limit = Math.min(Math.max(parseInt(body.limit || 50, 10), 1), 1000);
   const offset = Math.max(parseInt(body.offset || 0, 10), 0);
@@ -41,7 +45,10 @@ routerAdd("POST", "/api/ekyc/profiles/page", (e) => {
     $app.db().newQuery("EXPLAIN QUERY PLAN " + built.sql()).bind(built.params()).all(plan);
     return e.json(200, { plan: plan.map((row) => row.detail) });
   }
-  const records = arrayOf(new Record());
-  query.all(records);
-  return e.json(200, { items: records.map((r) => view.exportRecord(r)) });
+  // Plain rows of the columns a view needs: loading full Records cost ~0.5 ms of PocketBase CPU
+  // per profile (a 100-profile page took ~50 ms); JSON columns come back as text.
+  const rows = arrayOf(new DynamicModel(VIEW_COLUMNS));
+  const columns = Object.keys(VIEW_COLUMNS).map((name) => `COALESCE([[${name}]], ${typeof VIEW_COLUMNS[name] === "string" ? "''" : 0}) AS [[${name}]]`);
+  query.select(...columns).all(rows);
+  return e.json(200, { items: rows });
 }, $apis.requireSuperuserAuth());

@@ -35,6 +35,8 @@ from gateway.errors import (
 JsonDict = dict[str, Any]
 FileTuple = tuple[str, bytes, str]  # (filename, content, mime type)
 RECORD_ID = re.compile(r"[a-z0-9]{15}")
+# The JSON columns among those ``profile_page`` returns.
+PAGE_JSON_COLUMNS = ("automated_decision", "reasons", "last_change")
 
 
 @dataclass(frozen=True)
@@ -191,15 +193,11 @@ class PocketBase:
             raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
         return self._json(response, collection)
 
-    def get(self, collection: str, record_id: str, fields: str = "") -> JsonDict:
-        """One record by id (only ``fields``, comma-separated, when given); ``NotFound``."""
+    def get(self, collection: str, record_id: str) -> JsonDict:
+        """One record by id; ``NotFound`` when absent."""
         if not _is_record_id(record_id):
             raise NotFound(f"{collection} record not found")
-        response = self.request(
-            "GET",
-            f"/api/collections/{collection}/records/{record_id}",
-            params={"fields": fields} if fields else None,
-        )
+        response = self.request("GET", f"/api/collections/{collection}/records/{record_id}")
         return self._json(response, f"{collection} record")
 
     def update(
@@ -370,8 +368,8 @@ class PocketBase:
     ) -> list[JsonDict] | list[str]:
         """A page of a partner's profiles read off an index (``pb_hooks/profile_lists.pb.js``).
 
-        ``order`` "newest" (``after={created, id}``) or "changes" (``after={seq}``); raw records,
-        or with ``explain`` SQLite's plan of the query instead.
+        ``order`` "newest" (``after={created, id}``) or "changes" (``after={seq}``); the columns a
+        profile view needs (not whole records), or with ``explain`` SQLite's plan of the query.
         """
         payload: JsonDict = {"partner": partner_id, "order": order, "limit": limit}
         for name, value in (
@@ -384,7 +382,12 @@ class PocketBase:
             if value:
                 payload[name] = value
         body = self._json(self.request("POST", "/api/ekyc/profiles/page", json=payload), "profiles")
-        return body["plan"] if explain else body["items"]
+        if explain:
+            return body["plan"]
+        for row in body["items"]:  # plain rows: JSON columns arrive as text ("" for none)
+            for name in PAGE_JSON_COLUMNS:
+                row[name] = json.loads(row[name]) if row[name] else None
+        return body["items"]
 
     def upsert_profile(
         self, partner_id: str, fields: JsonDict, idempotency: JsonDict | None = None
