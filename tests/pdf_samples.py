@@ -23,24 +23,26 @@ def plain_pdf(pages: int = 1, author: str = "") -> bytes:
         writer.add_blank_page(200, 200)
     if author:
         writer.add_metadata({"/Author": author, "/Creator": "Probe scanner 1.0"})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return _written(writer)
 
 
 def pdf_with_attachment() -> bytes:
+    """One blank page carrying an embedded file."""
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
     writer.add_attachment("payload.exe", b"MZ not really")
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return _written(writer)
 
 
 def encrypted_pdf() -> bytes:
+    """One blank page, password-encrypted (nothing in it can be checked)."""
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
     writer.encrypt("secret")
+    return _written(writer)
+
+
+def _written(writer: PdfWriter) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()

@@ -4,7 +4,6 @@ change the worker itself does not make."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ import pytest
 from api_helpers import new_profile_id
 from flask import Flask
 from webhook_receiver import Receiver
-from worker_helpers import CONSUMER_ARGV, worker_process
+from worker_helpers import CONSUMER_ARGV, consumer_env, worker_process
 
 from gateway import create_app
 from gateway.settings import Settings
@@ -28,14 +27,7 @@ def app_with_worker(make_settings: Callable[..., Settings], tmp_path: Path) -> I
     """The app and a real consumer process sharing one queue, loopback receivers allowed."""
     settings = make_settings(webhook_allow_private=True)
     home = tmp_path / "worker_home"
-    env = {
-        **os.environ,
-        **settings.child_env(),
-        "EKYC_HOME": str(home),
-        "EKYC_WEBHOOK_ALLOW_PRIVATE": "true",
-        "EKYC_WORKER_PROCESSES": "1",
-    }
-    env.pop("REDIS_URL", None)
+    env = consumer_env(settings, home, EKYC_WEBHOOK_ALLOW_PRIVATE="true")
     with worker_process(CONSUMER_ARGV, env, tmp_path / "worker.log"):
         yield create_app(settings)
 

@@ -4,12 +4,11 @@ models once at start-up, decides a profile, and stops gracefully on SIGINT."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import CONSUMER_ARGV, history, submit, worker_process
+from worker_helpers import CONSUMER_ARGV, consumer_env, history, submit, worker_process
 
 from gateway.worker.queue import build_huey, huey
 from gateway.worker.tasks import verify_profile
@@ -28,14 +27,7 @@ def wait_for(predicate, timeout_s: float) -> bool:
 
 def test_consumer_process_verifies_a_queued_profile(client, services, partner, settings, tmp_path):
     home = tmp_path / "worker_home"
-    env = {
-        **os.environ,
-        **settings.child_env(),
-        "EKYC_HOME": str(home),
-        "EKYC_LOG_JSON": "true",
-        "EKYC_WORKER_PROCESSES": "1",
-    }
-    env.pop("REDIS_URL", None)
+    env = consumer_env(settings, home, EKYC_LOG_JSON="true")
     queue = build_huey({"EKYC_HOME": str(home)})
     profile_id = new_profile_id(client, partner.headers)
     submit(services.pb, profile_id, document_jpeg=None, frames=[], prompts=("blink",))

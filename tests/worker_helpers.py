@@ -4,6 +4,7 @@ to ``submitted`` with its files stored the way the hosted flow stores them."""
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -175,6 +176,20 @@ def worker_process(argv: list[str], env: dict[str, str], log_path: Path) -> Iter
             yield worker
         finally:
             stop_process(worker, sig=signal.SIGINT, grace_s=30)
+
+
+def consumer_env(settings: Any, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a real consumer process on the test stack: its own EKYC_HOME (so its
+    SQLite queue is the app's when the app uses the same home), one process, no Redis."""
+    env = {
+        **os.environ,
+        **settings.child_env(),
+        "EKYC_HOME": str(home),
+        "EKYC_WORKER_PROCESSES": "1",
+        **extra,
+    }
+    env.pop("REDIS_URL", None)
+    return env
 
 
 CONSUMER_ARGV = [
