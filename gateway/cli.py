@@ -21,6 +21,7 @@ from pathlib import Path
 from gateway.cli_admin import add_admin_commands, run_admin_command
 from gateway.cli_billing import add_billing_commands
 from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
+from gateway.processes import stop_process
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
@@ -146,15 +147,11 @@ def cmd_up(settings: Settings) -> int:
                     stop.set()
             time.sleep(0.2)
     finally:
-        for child in (worker, gateway):
+        for child in (worker, gateway):  # both stop at once, then each gets its grace
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         for child in (worker, gateway):
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(timeout=5)
+            stop_process(child, grace_s=15)
         pocketbase.stop()
         print("ekyc: stopped", flush=True)
     return exit_code
