@@ -157,11 +157,8 @@ def test_document_without_a_face_asks_for_a_new_document_photo(
     record = services.pb.get("profiles", profile_id)
     assert record["status"] == "resubmission_requested"
     assert record["reasons"] == ["INVALID_PHOTO:document: no face found in the document image"]
-    assert history(services.pb, profile_id)[-1][1:] == (
-        "resubmission_requested",
-        "worker",
-        "INVALID_PHOTO:document",
-    )
+    last = history(services.pb, profile_id)[-1]
+    assert last[1:] == ("resubmission_requested", "worker", "INVALID_PHOTO:document")
 
 
 def test_selfie_without_a_face_asks_for_a_new_selfie(client, services, partner, datasets_dir):

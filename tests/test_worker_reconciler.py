@@ -77,11 +77,8 @@ def test_profile_that_keeps_timing_out_goes_to_manual_review(client, services, p
     assert record["decision"] == ""  # no scored decision was reached
     assert record["lease_until"] == ""
     assert record["reasons"] == ["processing_timeout: no worker finished in 3 attempts"]
-    assert history(services.pb, profile_id)[-1][1:] == (
-        "manual_review",
-        "system",
-        "processing_timeout",
-    )
+    last = history(services.pb, profile_id)[-1]
+    assert last[1:] == ("manual_review", "system", "processing_timeout")
 
 
 def test_lost_enqueue_is_reenqueued_after_the_grace_period(client, services, partner):
