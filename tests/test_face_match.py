@@ -78,8 +78,7 @@ def test_same_person_matches(photo, source: str, target: str) -> None:
 )
 def test_different_people_do_not_match(photo, source: str, target: str) -> None:
     result = match_faces(photo(source), photo(target))
-    assert result.code == "no_match"
-    assert result.match is False
+    assert (result.code, result.match) == ("no_match", False)
     assert result.similarity is not None and result.similarity < 0.75
     assert "< 0.75 threshold" in result.detail
 

@@ -30,6 +30,12 @@ from tests.e2e.flow_support import (
 from tests.test_flow_api import api, start_with_consent, upload
 
 
+def new_challenge(client: FlaskClient, link: Link) -> tuple[dict[str, Any], list]:
+    """A fresh challenge for ``link`` and the plan of frames the page takes for it."""
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    return challenge, dense_plan(challenge["prompts"])
+
+
 @pytest.fixture(scope="module")
 def face_frames(datasets_dir: Any) -> list[bytes]:
     """Frames of a real person (d5.mp4), as the page sends them."""
@@ -166,8 +172,7 @@ def test_the_challenge_carries_the_capture_settings(client: FlaskClient, consent
 def test_a_dense_capture_is_stored_with_every_frames_prompt_and_time(
     client: FlaskClient, consented: Link, services: Services, face_frames: list[bytes]
 ) -> None:
-    challenge = api(client, consented, "POST", "/challenge").get_json()
-    plan = dense_plan(challenge["prompts"])
+    challenge, plan = new_challenge(client, consented)
     assert len(plan) == 102
     frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(plan)]
     assert sum(len(data) for data, _, _ in frames) < SELFIE_CAPTURE.max_bytes
@@ -185,8 +190,7 @@ def test_a_dense_capture_is_stored_with_every_frames_prompt_and_time(
 def test_a_capture_over_the_budget_is_refused_and_nothing_is_stored(
     client: FlaskClient, consented: Link, services: Services, face_frames: list[bytes]
 ) -> None:
-    challenge = api(client, consented, "POST", "/challenge").get_json()
-    plan = dense_plan(challenge["prompts"])
+    challenge, plan = new_challenge(client, consented)
     heavy = jpeg_bytes(np.random.default_rng(4).integers(0, 255, (480, 480, 3), np.uint8), 95)
     assert len(heavy) * len(plan) > SELFIE_CAPTURE.max_bytes
     frames = [(face_frames[0] if p == "neutral" else heavy, p, t) for p, t in plan]
