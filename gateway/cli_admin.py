@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,7 +208,7 @@ def webhooks_enable(services: Services, args: argparse.Namespace) -> int:
             services.pb,
             None,
             args.endpoint,
-            {"enabled": args.webhook_command == "enable"},
+            {"enabled": args.webhooks_command == "enable"},
             allow_private=services.settings.webhook_allow_private,
         )
     )
@@ -286,98 +287,109 @@ def expiry_run(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def command_group(commands: argparse._SubParsersAction, name: str, help: str):
+    """``ekyc <name> ...``: a command whose subcommands are required."""
+    return commands.add_parser(name, help=help).add_subparsers(
+        dest=f"{name}_command", required=True
+    )
+
+
+def subcommand(
+    group: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[Services, argparse.Namespace], int],
+    help: str,
+    *positionals: str | tuple[str, str],
+    json_flag: bool = False,
+) -> argparse.ArgumentParser:
+    """One subcommand run by ``handler``; ``positionals`` are names or (name, help) pairs."""
+    parser = group.add_parser(name, help=help)
+    for positional in positionals:
+        arg_name, arg_help = positional if isinstance(positional, tuple) else (positional, None)
+        parser.add_argument(arg_name, help=arg_help)
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(admin_handler=handler)
+    return parser
+
+
+PARTNER_REF = ("partner", "partner id, slug or name")
+
+
 def add_admin_commands(commands: argparse._SubParsersAction) -> None:
     """Register the admin subcommands on the ``ekyc`` parser; each sets ``admin_handler``."""
-    partner = commands.add_parser("partner", help="manage partners")
-    partner_commands = partner.add_subparsers(dest="partner_command", required=True)
-    create = partner_commands.add_parser("create", help="create a partner and its first key")
-    create.add_argument("name")
+    partner = command_group(commands, "partner", "manage partners")
+    create = subcommand(
+        partner,
+        "create",
+        partner_create,
+        "create a partner and its first key",
+        "name",
+        json_flag=True,
+    )
     create.add_argument("--scopes", default="partner", help="comma-separated: partner,reviewer")
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(admin_handler=partner_create)
-    partner_listing = partner_commands.add_parser("list", help="every partner: id, slug, name")
-    partner_listing.add_argument("--json", action="store_true", help="print JSON")
-    partner_listing.set_defaults(admin_handler=partner_list)
+    subcommand(partner, "list", partner_list, "every partner: id, slug, name", json_flag=True)
 
-    key = commands.add_parser("key", help="manage API keys")
-    key_commands = key.add_subparsers(dest="key_command", required=True)
-    listing = key_commands.add_parser("list", help="list a partner's keys")
-    listing.add_argument("partner", help="partner id, slug or name")
-    listing.set_defaults(admin_handler=key_list)
-    adding = key_commands.add_parser("create", help="add a key to a partner")
-    adding.add_argument("partner", help="partner id, slug or name")
+    key = command_group(commands, "key", "manage API keys")
+    subcommand(key, "list", key_list, "list a partner's keys", PARTNER_REF)
+    adding = subcommand(
+        key, "create", key_create, "add a key to a partner", PARTNER_REF, json_flag=True
+    )
     adding.add_argument("--scopes", default="partner")
-    adding.add_argument("--json", action="store_true")
-    adding.set_defaults(admin_handler=key_create)
-    revoking = key_commands.add_parser("revoke", help="revoke a key")
-    revoking.add_argument("key_id")
-    revoking.set_defaults(admin_handler=key_revoke)
-    signing = key_commands.add_parser("signing-secret", help="a new signing secret for a key")
-    signing.add_argument("key_id")
-    signing.add_argument("--json", action="store_true", help="print JSON")
-    signing.set_defaults(admin_handler=key_signing_secret)
+    subcommand(key, "revoke", key_revoke, "revoke a key", "key_id")
+    subcommand(
+        key,
+        "signing-secret",
+        key_signing_secret,
+        "a new signing secret for a key",
+        "key_id",
+        json_flag=True,
+    )
 
-    webhooks = commands.add_parser("webhooks", help="manage partners' webhook endpoints")
-    hooks = webhooks.add_subparsers(dest="webhook_command", required=True)
-    add = hooks.add_parser("add", help="register an endpoint (prints its secret once)")
-    add.add_argument("partner")
-    add.add_argument("url")
+    hooks = command_group(commands, "webhooks", "manage partners' webhook endpoints")
+    add = subcommand(
+        hooks,
+        "add",
+        webhooks_add,
+        "register an endpoint (prints its secret once)",
+        "partner",
+        "url",
+    )
     add.add_argument("--events", default="*", help="comma-separated event names, or *")
-    add.set_defaults(admin_handler=webhooks_add)
-    hook_list = hooks.add_parser("list", help="a partner's endpoints")
-    hook_list.add_argument("partner")
-    hook_list.set_defaults(admin_handler=webhooks_list)
-    rotate = hooks.add_parser("rotate", help="add a new signing secret")
-    rotate.add_argument("endpoint")
+    subcommand(hooks, "list", webhooks_list, "a partner's endpoints", "partner")
+    rotate = subcommand(hooks, "rotate", webhooks_rotate, "add a new signing secret", "endpoint")
     rotate.add_argument("--overlap-s", type=int, default=86_400)
-    rotate.set_defaults(admin_handler=webhooks_rotate)
     for name in ("enable", "disable"):
-        toggle = hooks.add_parser(name, help=f"{name} an endpoint")
-        toggle.add_argument("endpoint")
-        toggle.set_defaults(admin_handler=webhooks_enable)
-    remove = hooks.add_parser("remove", help="remove an endpoint")
-    remove.add_argument("endpoint")
-    remove.set_defaults(admin_handler=webhooks_remove)
-    deliveries = hooks.add_parser("deliveries", help="a partner's recent deliveries")
-    deliveries.add_argument("partner")
+        subcommand(hooks, name, webhooks_enable, f"{name} an endpoint", "endpoint")
+    subcommand(hooks, "remove", webhooks_remove, "remove an endpoint", "endpoint")
+    deliveries = subcommand(
+        hooks, "deliveries", webhooks_deliveries, "a partner's recent deliveries", "partner"
+    )
     deliveries.add_argument("--status", default=None)
-    deliveries.set_defaults(admin_handler=webhooks_deliveries)
-    replay = hooks.add_parser("replay", help="send a delivery again")
-    replay.add_argument("delivery")
-    replay.set_defaults(admin_handler=webhooks_replay)
-    hooks.add_parser("sweep", help="deliver what is due now").set_defaults(
-        admin_handler=webhooks_sweep
+    subcommand(hooks, "replay", webhooks_replay, "send a delivery again", "delivery")
+    subcommand(hooks, "sweep", webhooks_sweep, "deliver what is due now")
+
+    settings = command_group(commands, "settings", "per-partner settings")
+    subcommand(settings, "show", settings_show, "a partner's effective settings", "partner")
+    subcommand(
+        settings,
+        "set",
+        settings_set,
+        "apply a JSON merge patch",
+        "partner",
+        ("patch", 'e.g. \'{"thresholds": {"approve": 85}}\''),
     )
 
-    settings = commands.add_parser("settings", help="per-partner settings")
-    settings_commands = settings.add_subparsers(dest="settings_command", required=True)
-    show = settings_commands.add_parser("show", help="a partner's effective settings")
-    show.add_argument("partner")
-    show.set_defaults(admin_handler=settings_show)
-    change = settings_commands.add_parser("set", help="apply a JSON merge patch")
-    change.add_argument("partner")
-    change.add_argument("patch", help='e.g. \'{"thresholds": {"approve": 85}}\'')
-    change.set_defaults(admin_handler=settings_set)
-
-    expiry = commands.add_parser("expiry", help="the document-expiry job")
-    expiry_commands = expiry.add_subparsers(dest="expiry_command", required=True)
-    run = expiry_commands.add_parser("run", help="run it now")
+    expiry = command_group(commands, "expiry", "the document-expiry job")
+    run = subcommand(expiry, "run", expiry_run, "run it now")
     run.add_argument("--date", default=None, help="as of this day (YYYY-MM-DD)")
-    run.set_defaults(admin_handler=expiry_run)
 
-    retention = commands.add_parser("retention", help="the retention job")
-    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
-    erase_now = retention_commands.add_parser("run", help="erase what is past its date, now")
-    erase_now.set_defaults(admin_handler=retention_run)
+    retention = command_group(commands, "retention", "the retention job")
+    subcommand(retention, "run", retention_run, "erase what is past its date, now")
 
-    backup = commands.add_parser("backup", help="PocketBase backups (database and files)")
-    backup_commands = backup.add_subparsers(dest="backup_command", required=True)
-    backup_commands.add_parser("create", help="back up now").set_defaults(
-        admin_handler=backup_create
-    )
-    backup_commands.add_parser("list", help="list the backups").set_defaults(
-        admin_handler=backup_list
-    )
+    backup = command_group(commands, "backup", "PocketBase backups (database and files)")
+    subcommand(backup, "create", backup_create, "back up now")
+    subcommand(backup, "list", backup_list, "list the backups")
 
 
 def retention_run(services: Services, args: argparse.Namespace) -> int:

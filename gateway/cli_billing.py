@@ -10,7 +10,15 @@ import argparse
 import json
 from datetime import UTC, date, datetime
 
-from gateway.cli_admin import CLI_ACTOR, _json_argument, _partner_id, _print
+from gateway.cli_admin import (
+    CLI_ACTOR,
+    PARTNER_REF,
+    _json_argument,
+    _partner_id,
+    _print,
+    command_group,
+    subcommand,
+)
 from gateway.container import Services
 
 
@@ -102,14 +110,12 @@ def operator_key_create(services: Services, args: argparse.Namespace) -> int:
 
 def add_billing_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``usage``, ``invoice``, ``plan`` and ``operator`` on the ``ekyc`` parser."""
-    usage = commands.add_parser("usage", help="metered usage")
-    usage_commands = usage.add_subparsers(dest="usage_command", required=True)
-    report = usage_commands.add_parser("report", help="a partner's usage in a month")
-    report.add_argument("partner", help="partner id, slug or name")
+    usage = command_group(commands, "usage", "metered usage")
+    report = subcommand(
+        usage, "report", usage_report, "a partner's usage in a month", PARTNER_REF, json_flag=True
+    )
     report.add_argument("--month", required=True, help="YYYY-MM")
     report.add_argument("--by-day", action="store_true", help="one line per day and check")
-    report.add_argument("--json", action="store_true", help="print JSON")
-    report.set_defaults(admin_handler=usage_report)
 
     statement = commands.add_parser("invoice", help="invoice statements priced from plans")
     statement.add_argument("partner", nargs="?", help="partner id, slug or name (default: all)")
@@ -117,26 +123,30 @@ def add_billing_commands(commands: argparse._SubParsersAction) -> None:
     statement.add_argument("--format", choices=("json", "csv"), default="json")
     statement.set_defaults(admin_handler=invoice)
 
-    plan = commands.add_parser("plan", help="plans: monthly fee, included units, unit prices")
-    plan_commands = plan.add_subparsers(dest="plan_command", required=True)
-    setting = plan_commands.add_parser("set", help="create or replace a plan")
-    setting.add_argument("code")
-    setting.add_argument(
-        "plan",
-        help='e.g. \'{"name": "Start", "currency": "EUR", "monthly_fee": 99, '
-        '"included": {"verification": 100}, "unit_prices": {"verification": 0.5}}\'',
+    plan = command_group(commands, "plan", "plans: monthly fee, included units, unit prices")
+    plan_example = (
+        'e.g. \'{"name": "Start", "currency": "EUR", "monthly_fee": 99, '
+        '"included": {"verification": 100}, "unit_prices": {"verification": 0.5}}\''
     )
-    setting.set_defaults(admin_handler=plan_set)
-    plan_commands.add_parser("list", help="every plan").set_defaults(admin_handler=plan_list)
-    assign = plan_commands.add_parser("assign", help="invoice a partner on a plan")
-    assign.add_argument("partner")
-    assign.add_argument("code", help="a plan code, or none")
-    assign.set_defaults(admin_handler=plan_assign)
+    subcommand(plan, "set", plan_set, "create or replace a plan", "code", ("plan", plan_example))
+    subcommand(plan, "list", plan_list, "every plan")
+    subcommand(
+        plan,
+        "assign",
+        plan_assign,
+        "invoice a partner on a plan",
+        "partner",
+        ("code", "a plan code, or none"),
+    )
 
-    operator = commands.add_parser("operator", help="operator API keys")
-    operator_commands = operator.add_subparsers(dest="operator_command", required=True)
-    key = operator_commands.add_parser("key", help="operator keys")
-    key_commands = key.add_subparsers(dest="operator_key_command", required=True)
-    making = key_commands.add_parser("create", help="a new operator key (admin scope), once")
-    making.add_argument("--json", action="store_true", help="print JSON")
-    making.set_defaults(admin_handler=operator_key_create)
+    operator = command_group(commands, "operator", "operator API keys")
+    key = operator.add_parser("key", help="operator keys").add_subparsers(
+        dest="operator_key_command", required=True
+    )
+    subcommand(
+        key,
+        "create",
+        operator_key_create,
+        "a new operator key (admin scope), once",
+        json_flag=True,
+    )
