@@ -28,6 +28,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from worker_bench import reference_ms  # noqa: E402  (one yardstick for every bench)
+
 from gateway.verification.faces.mesh import load_mesh_model  # noqa: E402
 from gateway.verification.faces.recognition import get_face_models  # noqa: E402
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
@@ -35,15 +37,6 @@ from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E
 CLIP = REPO.parent / "shared" / "datasets" / "liveness" / "real" / "d9.mp4"
 # (prompt, start s, seconds): d9's neutral before blink_b, then blink_b, the smile, blink_d.
 PLAN = (("neutral", 4.9, 1.0), ("blink", 5.9, 2.5), ("smile", 9.6, 2.5), ("blink", 16.0, 2.5))
-
-
-def reference_ms(rng: np.random.Generator) -> float:
-    """A fixed CPU workload: the yardstick (same as bench/worker_bench.py)."""
-    a = rng.standard_normal((256, 256))
-    started = time.perf_counter()
-    for _ in range(20):
-        a = np.tanh(a @ a.T / 256.0)
-    return (time.perf_counter() - started) * 1000.0
 
 
 def frames_at(fps: float) -> list[dict]:
