@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -281,10 +282,11 @@ def place_on_scene(
 def _make_mrz_document(
     kind: str,
     rng: np.random.Generator,
-    face_rgb: np.ndarray | str | Path | None,
-    today: dt.date | None,
-    identity: Identity | None,
-    mrz_lines: tuple[str, ...] | None,
+    face_rgb: np.ndarray | str | Path | None = None,
+    *,
+    today: dt.date | None = None,
+    identity: Identity | None = None,
+    mrz_lines: tuple[str, ...] | None = None,
 ) -> SyntheticDocument:
     identity = identity or random_identity(rng, today)
     face = load_face(face_rgb)
@@ -312,16 +314,14 @@ def make_passport(
 
     ``mrz_lines`` prints other lines than the identity's own (e.g. a corrupted check digit).
     """
-    return _make_mrz_document("TD3", rng, face_rgb, today, identity, mrz_lines)
+    return _make_mrz_document(
+        "TD3", rng, face_rgb, today=today, identity=identity, mrz_lines=mrz_lines
+    )
 
 
 def make_id_card(
-    rng: np.random.Generator,
-    face_rgb: np.ndarray | str | Path | None = None,
-    *,
-    today: dt.date | None = None,
-    identity: Identity | None = None,
-    mrz_lines: tuple[str, ...] | None = None,
+    rng: np.random.Generator, face_rgb: np.ndarray | str | Path | None = None, **options: Any
 ) -> SyntheticDocument:
-    """The front of a TD1 ID card with its MRZ (real TD1 cards print it on the back)."""
-    return _make_mrz_document("TD1", rng, face_rgb, today, identity, mrz_lines)
+    """The front of a TD1 ID card with its MRZ (real TD1 cards print it on the back); the
+    keyword options are ``make_passport``'s."""
+    return _make_mrz_document("TD1", rng, face_rgb, **options)
