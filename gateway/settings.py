@@ -112,7 +112,7 @@ class Settings:
     webhook_ca_bundle: str = ""
     # Webhook attempts in flight per worker, and per endpoint across all workers (docs/webhooks.md).
     webhook_concurrency: int = 32
-    webhook_endpoint_concurrency: int = 8
+    webhook_endpoint_concurrency: int = 16
     # Days delivered webhook events and their delivery rows are kept (replay), then pruned daily.
     webhook_retention_days: int = 30
     # The KYC Service intake (docs/intake.md): its shared secrets (several during a rotation),

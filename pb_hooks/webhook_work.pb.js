@@ -28,6 +28,7 @@ routerAdd("POST", "/api/ekyc/webhooks/work", (e) => {
 // created before `before` (before `keyed_before` for events with a dedupe key, which stop a notice
 // from being sent twice) that are dispatched and have no pending delivery, with their deliveries;
 // and up to `limit` idempotency keys expired before `now`. 200 {events, deliveries, idempotency_keys}.
+// (`+d.status`: looked up by the (event, endpoint) index, not by scanning every pending delivery.)
 routerAdd("POST", "/api/ekyc/webhooks/prune", (e) => {
   const body = e.requestInfo().body;
   const limit = Math.max(1, Math.min(5000, Math.floor(Number(body.limit) || 1000)));
@@ -40,7 +41,7 @@ routerAdd("POST", "/api/ekyc/webhooks/prune", (e) => {
       .newQuery(
         "SELECT e.id FROM webhook_events e WHERE e.created < {:before} AND e.dispatched_at != ''" +
         " AND (e.dedupe_key = '' OR e.created < {:keyed_before})" +
-        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event = e.id AND d.status = 'pending')" +
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event = e.id AND +d.status = 'pending')" +
         " ORDER BY e.created LIMIT {:limit}",
       )
       .bind(bound)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 import structlog
+import urllib3
 
 from gateway.services.audit import append_audit
 from gateway.services.pb_time import parse_pb_time, pb_datetime
@@ -21,7 +21,7 @@ from gateway.services.webhooks.context import AttemptOutcome, DeliveryContext
 from gateway.services.webhooks.endpoints import active_secrets, disable_endpoint
 from gateway.services.webhooks.events import ENDPOINT_DISABLED, emit_event, iso_time, message_body
 from gateway.services.webhooks.signing import webhook_headers
-from gateway.services.webhooks.ssrf import UrlRefused, check_url
+from gateway.services.webhooks.ssrf import RefusedPeer, UrlRefused, check_url
 
 log = structlog.get_logger("gateway.webhooks")
 
@@ -30,6 +30,7 @@ RESPONSE_READ_BYTES = 8192
 ATTEMPT_LOG_KEPT = 60
 FAILING_DISABLES_AFTER_S = 24 * 3600
 SUCCESS_MARK_EVERY_S = 60
+MARKS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -116,19 +117,32 @@ def after_recorded(ctx: DeliveryContext, endpoint: dict[str, Any], made: Attempt
         _disable(ctx, endpoint, made.disabled_reason)
 
 
+def _claimed_state(ctx: DeliveryContext, endpoint: dict[str, Any]) -> tuple[str, str, str]:
+    """The key of ``ctx.endpoint_marks`` for the endpoint as it was claimed."""
+    if len(ctx.endpoint_marks) > MARKS_KEPT:
+        ctx.endpoint_marks.clear()
+    failing, success = endpoint.get("failing_since") or "", endpoint.get("last_success_at") or ""
+    return endpoint["id"], failing, success
+
+
 def _mark_success(ctx: DeliveryContext, endpoint: dict[str, Any], now: datetime) -> None:
-    last_success = endpoint.get("last_success_at")
-    if (
-        endpoint.get("failing_since")
-        or not last_success
-        or (now - parse_pb_time(last_success)).total_seconds() >= SUCCESS_MARK_EVERY_S
+    """Clear the endpoint's failure and stamp its last success, once a minute at most (a write
+    per delivery would halve throughput)."""
+    state = _claimed_state(ctx, endpoint)
+    written, _ = ctx.endpoint_marks.get(state, ("", None))
+    _, failing, success = state
+    if written == "success" or (
+        not failing
+        and success
+        and (now - parse_pb_time(success)).total_seconds() < SUCCESS_MARK_EVERY_S
     ):
-        # One endpoint write a minute at most: a write per delivery would halve throughput.
-        ctx.pb.update(
-            "webhook_endpoints",
-            endpoint["id"],
-            {"failing_since": "", "last_success_at": pb_datetime(now)},
-        )
+        return
+    ctx.endpoint_marks[state] = ("success", now)
+    ctx.pb.update(
+        "webhook_endpoints",
+        endpoint["id"],
+        {"failing_since": "", "last_success_at": pb_datetime(now)},
+    )
 
 
 def _send(
@@ -142,37 +156,59 @@ def _send(
     started = time.monotonic()
     try:
         url = check_url(endpoint["url"], allow_private=ctx.allow_private)
-        with ctx.http().post(
+        response = ctx.http().request(
+            "POST",
             url,
-            data=body,
+            body=body,
             headers=headers,
-            timeout=(ctx.timeout_s, ctx.timeout_s),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            raw = response.raw.read(RESPONSE_READ_BYTES, decode_content=True) or b""
-            text = raw.decode("utf-8", errors="replace")[:RESPONSE_KEPT_CHARS]
-            return response.status_code, (time.monotonic() - started) * 1000, text, None
+            timeout=urllib3.Timeout(connect=ctx.timeout_s, read=ctx.timeout_s),
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        try:
+            raw = response.read(RESPONSE_READ_BYTES, decode_content=True) or b""
+        finally:
+            response.release_conn()
+        text = raw.decode("utf-8", errors="replace")[:RESPONSE_KEPT_CHARS]
+        return response.status, (time.monotonic() - started) * 1000, text, None
     except UrlRefused as exc:
         return None, (time.monotonic() - started) * 1000, "", f"refused: {exc.detail}"[:500]
-    except requests.Timeout:
-        return None, (time.monotonic() - started) * 1000, "", f"timeout after {ctx.timeout_s}s"
-    except requests.RequestException as exc:
-        return (
-            None,
-            (time.monotonic() - started) * 1000,
-            "",
-            type(exc).__name__ + ": " + str(exc)[:400],
-        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return None, (time.monotonic() - started) * 1000, "", _error_text(ctx, exc)
+
+
+def _error_text(ctx: DeliveryContext, exc: Exception) -> str:
+    """What the partner sees of a failed connection: its kind first (SSLError, ConnectionError,
+    a timeout), the names a requests-based sender gave them before."""
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        kind = "SSLError"
+    elif isinstance(exc, urllib3.exceptions.NewConnectionError | RefusedPeer):
+        kind = "ConnectionError"
+    elif isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"timeout after {ctx.timeout_s}s"
+    elif isinstance(exc, urllib3.exceptions.ProtocolError | OSError):
+        kind = "ConnectionError"
+    else:
+        kind = type(exc).__name__
+    return f"{kind}: {str(exc)[:400]}"
 
 
 def _failing_too_long(ctx: DeliveryContext, endpoint: dict[str, Any], now: datetime) -> str:
     """Record that the endpoint fails; the disable reason once it has failed for 24 h."""
-    since = endpoint.get("failing_since")
-    if not since:
+    state = _claimed_state(ctx, endpoint)
+    written, at = ctx.endpoint_marks.get(state, ("", None))
+    if written == "failing":
+        since = at
+    elif written == "success" or not state[1]:
+        since = None  # not failing, or a success since the claim cleared it
+    else:
+        since = parse_pb_time(state[1])
+    if since is None:
+        ctx.endpoint_marks[state] = ("failing", now)
         ctx.pb.update("webhook_endpoints", endpoint["id"], {"failing_since": pb_datetime(now)})
         return ""
-    if (now - parse_pb_time(since)).total_seconds() >= FAILING_DISABLES_AFTER_S:
+    if (now - since).total_seconds() >= FAILING_DISABLES_AFTER_S:
         return "every attempt failed for 24 hours"
     return ""
 

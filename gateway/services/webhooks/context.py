@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
+import urllib3
 
 from gateway.services.pocketbase import PocketBase
-from gateway.services.webhooks.ssrf import guarded_session
+from gateway.services.webhooks.ssrf import guarded_pool_manager
 
 TIMEOUT_S = 10.0
 LEASE_MARGIN_S = 30
@@ -54,19 +54,23 @@ class DeliveryContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     on_event_dispatched: Callable[[dict[str, Any]], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
-    session: requests.Session | None = None
+    pools: urllib3.PoolManager | None = None
+    # What this process wrote of an endpoint's health, by the endpoint as claimed (id,
+    # failing_since, last_success_at): every delivery of a round carries the same stale copy and
+    # would otherwise write the same mark again. Shared by the engine's threads.
+    endpoint_marks: dict[tuple[str, str, str], tuple[str, datetime]] = field(default_factory=dict)
 
-    def http(self) -> requests.Session:
-        """The guarded session (built on first use)."""
-        if self.session is None:
-            self.session = guarded_session(self.allow_private, self.ca_bundle)
-        return self.session
+    def http(self) -> urllib3.PoolManager:
+        """The guarded connection pools (built on first use)."""
+        if self.pools is None:
+            self.pools = guarded_pool_manager(self.allow_private, self.ca_bundle)
+        return self.pools
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+        """Close the connections."""
+        if self.pools is not None:
+            self.pools.clear()
+            self.pools = None
 
     def lease_s(self) -> float:
         """How long a claimed delivery stays leased: an attempt's connect and read timeouts,

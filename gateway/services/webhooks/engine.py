@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,10 +29,13 @@ from gateway.errors import StoreError
 from gateway.services.pb_time import pb_datetime
 from gateway.services.webhooks.attempts import Attempt, after_recorded, attempt
 from gateway.services.webhooks.context import DeliveryContext
+from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.webhooks")
 
 WORK_PATH = "/api/ekyc/webhooks/work"
+# The longest a round waits for more attempts to finish before storing the ones that have.
+BATCH_WAIT_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,8 @@ class EngineLimits:
     """How much the engine sends at once: in all (threads) and per endpoint (across workers),
     and how many new events a round fans out."""
 
-    concurrency: int = 32
-    per_endpoint: int = 8
+    concurrency: int = Settings.webhook_concurrency
+    per_endpoint: int = Settings.webhook_endpoint_concurrency
     dispatch_batch: int = 1000
 
 
@@ -158,20 +162,27 @@ class DeliveryEngine:
                 self._changed.notify_all()
 
     def _thread_context(self) -> DeliveryContext:
-        """The context with an HTTP session of this thread's own."""
+        """The context with connection pools of this thread's own."""
         ctx = getattr(self._local, "ctx", None)
         if ctx is None:
-            ctx = dataclasses.replace(self.ctx, session=None)
+            ctx = dataclasses.replace(self.ctx, pools=None)
             self._local.ctx = ctx
             with self._changed:
                 self._contexts.append(ctx)
         return ctx
 
-    def _wait(self, timeout_s: float) -> None:
-        """Until an attempt finishes, or ``timeout_s``."""
+    def _wait(self, moved: bool, idle_wait_s: float) -> None:
+        """Between rounds. After a round that moved, until half the attempts in flight have
+        finished (at most ``BATCH_WAIT_S``): a round per finished attempt cost PocketBase more
+        than the attempts themselves. Otherwise until one finishes, or ``idle_wait_s``."""
         with self._changed:
-            if not self._finished:
-                self._changed.wait(timeout_s)
+            if moved:
+                wanted = max(1, self._in_flight // 2)
+                deadline = time.monotonic() + BATCH_WAIT_S
+                while len(self._finished) < wanted and time.monotonic() < deadline:
+                    self._changed.wait(deadline - time.monotonic())
+            elif not self._finished:
+                self._changed.wait(idle_wait_s)
 
     def _idle(self) -> bool:
         with self._changed:
@@ -185,8 +196,7 @@ class DeliveryEngine:
             moved = self.round()
             if not moved and self._idle():
                 return self.counts
-            if not moved:
-                self._wait(wait_s)
+            self._wait(moved, wait_s)
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
         """Until ``stop``: a round as soon as the last one moved or an attempt finished, else
@@ -198,12 +208,11 @@ class DeliveryEngine:
                 log.warning("webhook_round_failed", exc_info=True)
                 stop.wait(interval_s)
                 continue
-            if not moved:
-                self._wait(interval_s)
+            self._wait(moved, interval_s)
         self.close()
 
     def close(self) -> None:
-        """Finish the attempts in flight, store them, close the sessions."""
+        """Finish the attempts in flight, store them, close the connections."""
         self._pool.shutdown(wait=True)
         if not self._idle():
             try:
