@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from gateway.auth import current_principal, limiter, partner_rate_limit, require_scope, services
+from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest
 from gateway.openapi import documented
+from gateway.rate_limit import limit_blueprint
 from gateway.routes import json_body
 from gateway.schemas.profiles import (
     ProfileChangesQuerySchema,
@@ -18,7 +19,7 @@ from gateway.schemas.profiles import (
 from gateway.services.profile_reads import Conditional
 
 bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
-limiter.limit(partner_rate_limit)(bp)
+limit_blueprint(bp)  # the polled routes: the same per-key limit, counted leanly
 
 _create_schema = ProfileCreateSchema()
 _list_schema = ProfileListQuerySchema()

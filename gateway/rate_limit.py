@@ -1,0 +1,70 @@
+"""The per-key rate limit of the polled partner routes, counted directly on the limiter's storage.
+
+Partners' schedulers call ``/api/profiles`` all day, and Flask-Limiter's per-request work (resolving
+the blueprint's dynamic limit, parsing the limit string, its exemption scopes, its headers) was a
+third of the gateway's CPU for a poll (0.8 of 2.5 ms a request, in-process, measured by turning it
+off). This counts the same limit, with the
+same strategy and storage (memory, or Redis shared by every process), the same key (the API key
+id) and answers the same way: the caller is authenticated first (an unknown key is a 401, never a
+429), each limit of the partner's ``rate_limit`` (else ``EKYC_RATE_LIMIT``) is hit, a refusal is a
+429 problem whose ``Retry-After`` is what is left of the window, and every answer carries
+``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` of the tightest limit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+from flask import Blueprint, Response, g
+from limits import RateLimitItem, parse_many
+
+from gateway.auth import limiter, partner_rate_limit, rate_limit_key
+from gateway.errors import RateLimited
+
+
+@lru_cache(maxsize=256)
+def limits_of(text: str) -> tuple[RateLimitItem, ...]:
+    """The limits a limit string names (``"100/minute;2000/hour"``), parsed once per string."""
+    return tuple(parse_many(text))
+
+
+def count_request(scope: str) -> None:
+    """Hit every limit of the caller's key in ``scope``; ``RateLimited`` when one is used up."""
+    if not limiter.enabled:
+        return
+    text = partner_rate_limit()  # authenticates the caller first
+    key = rate_limit_key()
+    strategy = limiter.limiter
+    tightest: tuple[int, int, float] | None = None
+    for item in limits_of(text):
+        allowed = strategy.hit(item, scope, key)
+        stats = strategy.get_window_stats(item, scope, key)
+        if not allowed:
+            wait_s = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(
+                f"Rate limit of {item} exceeded", headers={"Retry-After": str(wait_s)}
+            )
+        if tightest is None or stats.remaining < tightest[1]:
+            tightest = (item.amount, stats.remaining, stats.reset_time)
+    if tightest is not None:
+        g.rate_limit_headers = {
+            "X-RateLimit-Limit": str(tightest[0]),
+            "X-RateLimit-Remaining": str(tightest[1]),
+            "X-RateLimit-Reset": str(math.ceil(tightest[2])),
+        }
+
+
+def limit_blueprint(bp: Blueprint) -> None:
+    """Count every request to ``bp`` against the caller's per-key limit (scope: the blueprint)."""
+    limiter.exempt(bp)
+
+    @bp.before_request
+    def _count() -> None:
+        count_request(bp.name)
+
+    @bp.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.update(g.get("rate_limit_headers") or {})
+        return response
