@@ -111,7 +111,7 @@ class Settings:
     # A PEM file of the CAs trusted for HTTPS webhook receivers; empty: the public CAs (certifi).
     webhook_ca_bundle: str = ""
     # Webhook attempts in flight per worker, and per endpoint across all workers (docs/webhooks.md).
-    webhook_concurrency: int = 32
+    webhook_concurrency: int = 64
     webhook_endpoint_concurrency: int = 16
     # Days delivered webhook events and their delivery rows are kept (replay), then pruned daily.
     webhook_retention_days: int = 30

@@ -18,6 +18,7 @@ from gateway.services import notifications
 from gateway.services.webhooks.context import DeliveryContext
 from gateway.services.webhooks.delivery import attempt_delivery, dispatch_events
 from gateway.services.webhooks.engine import DeliveryEngine, EngineLimits
+from gateway.settings import Settings
 from gateway.worker.queue import huey, worker_services
 
 # An idle engine asks PocketBase for work this often: the longest a webhook waits to leave.
@@ -33,16 +34,21 @@ def delivery_context(services: Services | None = None) -> DeliveryContext:
     with _lock:
         context = _contexts.get(id(services))
         if context is None:
-            context = DeliveryContext(
-                pb=services.pb,
-                data_key=services.settings.data_key,
-                allow_private=services.settings.webhook_allow_private,
-                ca_bundle=services.settings.webhook_ca_bundle,
-                on_event_dispatched=review_email_hook(services.settings.smtp_url),
-            )
+            context = _new_context(services)
             _contexts.clear()  # services were swapped (tests): drop contexts of the old ones
             _contexts[id(services)] = context
         return context
+
+
+def _new_context(services: Services) -> DeliveryContext:
+    settings = services.settings
+    return DeliveryContext(
+        pb=services.pb,
+        data_key=settings.data_key,
+        allow_private=settings.webhook_allow_private,
+        ca_bundle=settings.webhook_ca_bundle,
+        on_event_dispatched=review_email_hook(settings.smtp_url),
+    )
 
 
 def review_email_hook(smtp_url: str) -> Callable[[dict[str, Any]], None] | None:
@@ -98,11 +104,15 @@ def sweep_webhooks() -> dict[str, int]:
 
 
 def start_delivery_engine(services: Services | None = None) -> threading.Event:
-    """Run the delivery engine in a daemon thread of this process; set the event to stop it."""
-    services = services or worker_services()
+    """Run the delivery engine in a daemon thread of this process; set the event to stop it.
+
+    Without ``services``, the engine builds its own: the consumer forks its worker processes
+    after this, and they must not inherit (and share) the engine's PocketBase connections.
+    """
+    services = services or Services.build(Settings.from_env())
     settings = services.settings
     engine = DeliveryEngine(
-        delivery_context(services),
+        _new_context(services),
         EngineLimits(
             concurrency=settings.webhook_concurrency,
             per_endpoint=settings.webhook_endpoint_concurrency,
