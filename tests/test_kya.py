@@ -115,6 +115,16 @@ def test_name_coherence_catches_another_name_and_reports_missing_input():
     assert check_name(applicant, {})[0]["status"] == "not_checked"
     assert check_name({}, {"surname": "X"})[0]["status"] == "not_checked"
     assert check_name(applicant, {"full_name": "Ana Mueller"})[0]["status"] == "pass"
+    # the partner's given name only: passes as a partial match, and the factor says why
+    document = {"given_names": "ANA LUISE", "surname": "MUELLER"}
+    [partial] = check_name(applicant, document)
+    assert (partial["status"], partial["verdict"]) == ("pass", "partial_match")
+    factor = kya_factor(applicant, document)
+    assert factor["status"] == "pass" and factor["score"] == 1.0
+    assert (
+        "name_coherence: given name matches; the document also lists a middle name"
+        in (factor["reasons"][1])
+    )
 
 
 def test_factor_score_and_status():

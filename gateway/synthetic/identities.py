@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.verification.documents.checks import TRANSLITERATIONS
 from gateway.verification.documents.mrz import check_digit
+from gateway.verification.names import TRANSLITERATIONS
 
 SURNAMES = [
     "MÜLLER", "ERIKSSON", "SANTOSO", "GARCÍA", "NGUYEN", "O'BRIEN", "KOWALSKI", "HØJBERG",

@@ -14,7 +14,7 @@ from typing import Any
 
 import phonenumbers
 
-from gateway.verification.documents.checks import names_match
+from gateway.verification import names
 from gateway.verification.documents.normalize import normalize_country
 from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 
@@ -188,7 +188,8 @@ def check_country(
 def check_name(
     applicant: Mapping[str, Any], document_fields: Mapping[str, Any] | None
 ) -> list[dict[str, str]]:
-    """Partner's name against the document's, tolerant of case, accents, transliteration, order."""
+    """Partner's name against the document's, as a reviewer compares them (see names.py): a
+    partial match (a middle name not sent, another order) passes and says why."""
     first = str(applicant.get("first_name") or "").strip()
     last = str(applicant.get("last_name") or "").strip()
     if not (first or last):
@@ -199,25 +200,14 @@ def check_name(
     full_read = str(fields.get("full_name") or fields.get("name") or "")
     if not (surname or given or full_read):
         return [check("name_coherence", NOT_CHECKED, "no name read from the document")]
-    truncated = bool(fields.get("names_truncated"))
-    ok = False
     if surname or given:
-        in_order = (not last or names_match(last, surname, read_may_be_truncated=truncated)) and (
-            not first or names_match(first, given, read_may_be_truncated=truncated)
+        comparison = names.compare_names(
+            first, last, given, surname, read_cut=bool(fields.get("names_truncated"))
         )
-        swapped = (not last or names_match(last, given)) and (
-            not first or names_match(first, surname)
-        )
-        ok = in_order or swapped
-    if not ok and full_read:
-        ok = names_match(f"{first} {last}", full_read) or names_match(f"{last} {first}", full_read)
-    return [
-        check(
-            "name_coherence",
-            PASS if ok else FAIL,
-            "name matches the document" if ok else "name differs from the document",
-        )
-    ]
+        if comparison.passed or not full_read:
+            return [names.as_check("name_coherence", comparison)]
+    whole = names.compare_whole_names(f"{first} {last}", full_read)
+    return [names.as_check("name_coherence", whole)]
 
 
 def kya_factor(
@@ -248,4 +238,5 @@ def kya_factor(
     score = (len(ran) - len(failed)) / len(ran)
     if failed:
         return factor(FAIL, score, [item["detail"] for item in failed], detail)
-    return factor(PASS, score, [f"{len(ran)} applicant data checks passed"], detail)
+    reasons = [f"{len(ran)} applicant data checks passed", *names.partial_notes(checks)]
+    return factor(PASS, score, reasons, detail)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gateway.errors import ValidationFailed
-from gateway.verification import scoring
+from gateway.verification import names, scoring
 from gateway.verification.documents.normalize import DOCUMENT_HINTS
 from gateway.verification.documents.service import analyze_document
 from gateway.verification.faces.match import FaceCheck, check_image_faces, match_document_to_selfies
@@ -241,7 +241,8 @@ def document_factor(
     failed = [item for item in checks if item.get("status") == FAIL]
     confidence = result.get("confidence")
     if result.get("document_valid") is True and not failed:
-        return factor(PASS, confidence, ["document checks passed"], result), fields
+        reasons = ["document checks passed", *names.partial_notes(checks)]
+        return factor(PASS, confidence, reasons, result), fields
     unread = [item for item in failed if item.get("name") == "mrz_read"]
     quality_issues = (result.get("quality") or {}).get("issues") or []
     if unread and not fields and quality_issues:

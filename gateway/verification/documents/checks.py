@@ -9,69 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from gateway.verification import names
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not_checked"
 # Read, but not surely: a person must confirm it. Never counts as passed.
 UNCERTAIN = "uncertain"
 
-# ICAO 9303-3 transliterations that differ from dropping the accent; both spellings are accepted.
-TRANSLITERATIONS = {
-    "Ä": "AE",
-    "Ö": "OE",
-    "Ü": "UE",
-    "ß": "SS",
-    "ẞ": "SS",
-    "Ø": "OE",
-    "Æ": "AE",
-    "Å": "AA",
-    "Œ": "OE",
-    "Þ": "TH",
-    "Ð": "D",
-    "Đ": "D",
-    "Ł": "L",
-    "Ĳ": "IJ",
-}
-
 
 def check(name: str, status: str, detail: str) -> dict[str, str]:
     return {"name": name, "status": status, "detail": detail}
-
-
-def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def name_variants(name: str) -> set[str]:
-    """Comparable spellings of a name: upper case, letters only, ICAO and plain transliteration."""
-    upper = name.replace("ß", "ẞ").upper()
-    icao = "".join(TRANSLITERATIONS.get(c, c) for c in upper)
-    plain = "".join(TRANSLITERATIONS.get(c, c) if c in "ßẞØÆŒÞÐĐŁĲ" else c for c in upper)
-    variants = set()
-    for spelled in (icao, plain):
-        letters = _strip_accents(spelled)
-        variants.add(re.sub(r"[^A-Z]", "", letters))
-    return variants
-
-
-def names_match(expected: str, read: str, *, read_may_be_truncated: bool = False) -> bool:
-    """Whether two names are the same allowing case, accents, transliteration and fillers.
-
-    ``read_may_be_truncated``: MRZ names that fill their field were cut by the issuer, so the
-    printed name only has to be a prefix of the expected one.
-    """
-    read_letters = re.sub(r"[^A-Z]", "", _strip_accents(read.replace("<", " ").upper()))
-    if not read_letters:
-        return False
-    for variant in name_variants(expected):
-        if variant == read_letters:
-            return True
-        if read_may_be_truncated and len(read_letters) >= 2 and variant.startswith(read_letters):
-            return True
-    return False
 
 
 def check_expiry(expiry: dt.date | None, today: dt.date) -> dict[str, str]:
@@ -157,28 +106,6 @@ def _compact_number(value: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", value.upper())
 
 
-def _loose_name(name: str) -> str:
-    """A name with its transliteration digraphs undone (OE, UE, AE, SS, AA), for comparing an
-    MRZ with a visual-zone OCR that dropped the diacritics (Ø read as O, Ü as U)."""
-    letters = re.sub(r"[^A-Z]", "", _strip_accents(name.replace("<", " ").upper()))
-    return re.sub(r"([AOU])E", r"\1", letters).replace("SS", "S").replace("AA", "A")
-
-
-def _close_names(a: str, b: str) -> bool:
-    """Equal but for OCR noise: one edit per six letters (Ü read as O, ß as B), at least one."""
-    if not a or not b:
-        return False
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, start=1):
-        current = [i]
-        for j, char_b in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            )
-        previous = current
-    return previous[-1] <= max(1, min(len(a), len(b)) // 6)
-
-
 def _fold_confusions(value: str) -> str:
     return _compact_number(value).translate(str.maketrans("OQDIL5SB8Z", "0001155882"))
 
@@ -206,22 +133,13 @@ def compare_with_applicant(
         if not (read_surname or read_given):
             out.append(check(f"{prefix}_name", NOT_CHECKED, "name not read from the document"))
         else:
-            ok = True
-            if surname:
-                ok &= names_match(surname, read_surname, read_may_be_truncated=names_truncated)
-            if given:
-                ok &= names_match(given, read_given, read_may_be_truncated=names_truncated)
-            if full and not (surname or given):
-                ok = names_match(full, f"{read_given} {read_surname}") or names_match(
-                    full, f"{read_surname} {read_given}"
+            if surname or given:
+                comparison = names.compare_names(
+                    given, surname, read_given, read_surname, read_cut=names_truncated
                 )
-            out.append(
-                check(
-                    f"{prefix}_name",
-                    PASS if ok else FAIL,
-                    "name matches" if ok else "name on the document differs",
-                )
-            )
+            else:
+                comparison = names.compare_whole_names(full, f"{read_given} {read_surname}")
+            out.append(names.as_check(f"{prefix}_name", comparison))
     expected_birth = _as_date(_first(applicant, "date_of_birth", "birth_date"))
     if _first(applicant, "date_of_birth", "birth_date") is not None:
         read_birth = _as_date(fields.get("birth_date"))
@@ -262,9 +180,9 @@ def compare_visual_with_mrz(
     out = []
     for key in ("surname", "given_names"):
         if visual.get(key) and mrz.get(key):
-            ok = names_match(
+            ok = names.names_match(
                 str(visual[key]), str(mrz[key]), read_may_be_truncated=names_truncated
-            ) or _close_names(_loose_name(str(visual[key])), _loose_name(str(mrz[key])))
+            ) or names.close_spellings(str(visual[key]), str(mrz[key]))
             out.append(
                 check(
                     f"visual_vs_mrz:{key}",
