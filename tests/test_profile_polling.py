@@ -196,3 +196,20 @@ def test_every_list_and_feed_query_is_served_by_an_index_in_its_order(services, 
         plan = " | ".join(services.pb.profile_page(partner.partner_id, explain=True, **shape))
         assert "USING INDEX idx_profiles_partner_" in plan, (name, plan)
         assert "TEMP B-TREE" not in plan, (name, plan)
+
+
+def test_a_poll_is_one_store_request_whether_200_or_304(client, partner, services, monkeypatch):
+    profile_id = new_profile_id(client, partner.headers)
+    etag = client.get(f"/api/profiles/{profile_id}", headers=partner.headers).headers["ETag"]
+    calls: list[str] = []
+    send = services.pb.request
+
+    def counted(method, path, **kwargs):
+        calls.append(f"{method} {path}")
+        return send(method, path, **kwargs)
+
+    monkeypatch.setattr(services.pb, "request", counted)
+    assert client.get(f"/api/profiles/{profile_id}", headers=partner.headers).status_code == 200
+    conditional = {**partner.headers, "If-None-Match": etag}
+    assert client.get(f"/api/profiles/{profile_id}", headers=conditional).status_code == 304
+    assert calls == [f"GET /api/collections/profiles/records/{profile_id}"] * 2
