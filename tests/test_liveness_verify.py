@@ -19,6 +19,7 @@ import pytest
 
 from gateway.errors import ValidationFailed
 from gateway.verification.liveness import Challenge, verify_challenge
+from gateway.verification.liveness.stillness import MIN_LIVE_RESIDUAL
 
 NOW = 1_700_000_000.0
 STEP_MS = 100.0
@@ -315,11 +316,33 @@ def test_a_frontal_and_a_turned_photo_do_not_make_a_turn(real, fade_frames):
 @pytest.mark.slow
 @pytest.mark.needs_datasets
 def test_another_person_spliced_in_is_caught(real):
-    # d9 (a man with glasses) at rest, then d5 (a young man) smiling
+    # d9 (a man with glasses) at rest, then d5 (a young man) smiling: a cut in a continuous
+    # capture; after a pause (where a client may stop the camera), the embeddings decide.
     frames = burst(("neutral", real("d9.mp4", 0.0, 0.3)), ("smile", real("d5.mp4", 3.0, 4.8)))
     result = verify_challenge(challenge_of("smile"), frames, now=NOW)
     assert not result.is_live
-    assert "identity_changed" in result.hint_codes
+    assert result.hint_codes == ["frames_spliced"]
+    for frame in frames[3:]:
+        frame["t_ms"] += 1000.0
+    result = verify_challenge(challenge_of("smile"), frames, now=NOW)
+    assert result.hint_codes == ["identity_changed"]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_datasets
+def test_two_photos_of_a_blink_are_a_still_picture(real):
+    # d9_blink_b: eyes open (5.3 s) and closed (6.47 s), shown in turn and re-captured
+    rng = np.random.default_rng(3)
+    opened, closed = real("d9.mp4", 5.3, 5.4)[0], real("d9.mp4", 6.47, 6.57)[0]
+    shown = [opened] * 8 + [closed] * 2 + [opened] * 6
+    frames = burst(
+        ("neutral", [jittered(opened, rng) for _ in range(6)]),
+        ("blink", [jittered(photo, rng) for photo in shown]),
+    )
+    result = verify_challenge(challenge_of("blink"), frames, now=NOW)
+    assert result.challenge["satisfied"] == [True]  # the eyelids alone look like a blink
+    assert not result.is_live and result.hint_codes == ["still_picture"]
+    assert result.frames["stillness"]["residual"] < MIN_LIVE_RESIDUAL
 
 
 @pytest.mark.slow

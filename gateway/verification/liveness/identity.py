@@ -1,16 +1,20 @@
 """One person across the frames, and the document's person: which frames to embed, and the test.
 
 An embedding costs ~100-250 ms of CPU here (dlib's ResNet), the largest part of a verification,
-so by default only the frames that matter are embedded: the first frame (the neutral
-reference), each prompt's deciding frame, and every frame where the face or the scene jumps
-from the previous one (where a frame from another capture would show).
+so by default only the frames that matter are embedded. Within a continuous capture (frames at
+most 300 ms apart) the mesh follows one face from frame to frame and a cut is refused (`cuts`):
+dlib's embedding cannot tell some different people apart (look-alikes at 0.37-0.49 on the dev
+clips, one person's frames up to 0.56 apart), but a live camera stream has no cuts. So one
+frame per continuous stretch is embedded (one the caller already embedded if it can: the
+worker's face match), and every frame entered by a jump after a pause; those must show one
+person, and the document's.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +39,10 @@ JUMP_CENTRE_SHIFT = 1.0
 JUMP_SIZE_RATIO = 1.3
 JUMP_SCENE_MIN_CHANGE = 8.0  # mean grey-level change of the 32x32 thumbnail
 JUMP_SCENE_FACTOR = 3.0
+# A cut between frames <= 300 ms apart (identity.cuts). Measured at 10 fps on the dev clips:
+# the largest thumbnail change between consecutive genuine frames was 20.9 (a man laughing and
+# turning his head), at the splice of another clip 38.3-81.8; the limit sits between them.
+CUT_SCENE_CHANGE = 28.0
 MARGIN_SCALE = 0.3  # a distance this far below the threshold counts as full margin
 
 
@@ -70,13 +78,26 @@ class IdentityReport:
 
 
 def frames_to_embed(
-    with_face: Sequence[TrackedFrame], deciding: Sequence[TrackedFrame]
+    with_face: Sequence[TrackedFrame], max_gap_ms: float, known: Collection[int] = ()
 ) -> list[TrackedFrame]:
-    """The first frame, the deciding frames and the frames after a jump, in time order."""
-    chosen = {with_face[0].index: with_face[0]}
-    for measure in [*deciding, *jump_frames(with_face)]:
-        if measure.has_face:
-            chosen[measure.index] = measure
+    """One frame per continuous stretch, the frames after a jump, and the `known` frames.
+
+    A stretch ends where two frames with a face are more than `max_gap_ms` apart. Its frame
+    is one the caller already embedded (`known`, frame indexes) if it holds one, else its
+    first. In time order.
+    """
+    chosen: dict[int, TrackedFrame] = {}
+    stretch: list[TrackedFrame] = []
+    for item in [*with_face, None]:
+        if stretch and (item is None or item.t_ms - stretch[-1].t_ms > max_gap_ms):
+            embedded = [member for member in stretch if member.index in known]
+            for member in embedded or stretch[:1]:
+                chosen[member.index] = member
+            stretch = []
+        if item is not None:
+            stretch.append(item)
+    for item in jump_frames(with_face):
+        chosen[item.index] = item
     return [chosen[index] for index in sorted(chosen)]
 
 
@@ -88,24 +109,56 @@ def jump_frames(with_face: Sequence[TrackedFrame]) -> list[TrackedFrame]:
     frame after the jump is returned: a foreign frame is entered by a jump (or is the first
     frame, which is always embedded).
     """
-    jumps = []
-    scene_changes = [
-        float(np.mean(np.abs(b.thumbnail - a.thumbnail))) for a, b in itertools.pairwise(with_face)
+    steps = _steps(with_face)
+    typical_change = float(np.median([step.scene_change for step in steps])) if steps else 0.0
+    scene_limit = max(JUMP_SCENE_MIN_CHANGE, JUMP_SCENE_FACTOR * typical_change)
+    return [step.current for step in steps if step.is_jump(scene_limit)]
+
+
+def cuts(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> list[TrackedFrame]:
+    """Frames entered by a cut: a jump from a frame at most `max_gap_ms` earlier.
+
+    A live camera at 10+ frames a second never cuts, so within a continuous capture another
+    person can only come in that way (or in front of the same scene, at the same size and
+    place, which this does not see: docs/liveness.md). The scene limit is absolute here.
+    """
+    return [
+        step.current
+        for step in _steps(with_face)
+        if step.gap_ms <= max_gap_ms and step.is_jump(CUT_SCENE_CHANGE)
     ]
-    typical_change = float(np.median(scene_changes)) if scene_changes else 0.0
-    for (previous, current), change in zip(
-        itertools.pairwise(with_face), scene_changes, strict=True
-    ):
+
+
+@dataclass(frozen=True)
+class _Step:
+    current: TrackedFrame
+    gap_ms: float
+    centre_shift: float  # in face widths
+    size_ratio: float
+    scene_change: float  # mean grey-level change of the 32x32 thumbnail
+
+    def is_jump(self, scene_limit: float) -> bool:
+        return (
+            self.centre_shift > JUMP_CENTRE_SHIFT
+            or not 1 / JUMP_SIZE_RATIO <= self.size_ratio <= JUMP_SIZE_RATIO
+            or self.scene_change > scene_limit
+        )
+
+
+def _steps(with_face: Sequence[TrackedFrame]) -> list[_Step]:
+    steps = []
+    for previous, current in itertools.pairwise(with_face):
         width = max(previous.face.width_px, 1)
-        centre_shift = math.dist(_box_centre(previous), _box_centre(current)) / width
-        size_ratio = current.face.width_px / width
-        if (
-            centre_shift > JUMP_CENTRE_SHIFT
-            or not 1 / JUMP_SIZE_RATIO <= size_ratio <= JUMP_SIZE_RATIO
-            or change > max(JUMP_SCENE_MIN_CHANGE, JUMP_SCENE_FACTOR * typical_change)
-        ):
-            jumps.append(current)
-    return jumps
+        steps.append(
+            _Step(
+                current=current,
+                gap_ms=current.t_ms - previous.t_ms,
+                centre_shift=math.dist(_box_centre(previous), _box_centre(current)) / width,
+                size_ratio=current.face.width_px / width,
+                scene_change=float(np.mean(np.abs(current.thumbnail - previous.thumbnail))),
+            )
+        )
+    return steps
 
 
 def _box_centre(measure: TrackedFrame) -> tuple[float, float]:
@@ -114,18 +167,19 @@ def _box_centre(measure: TrackedFrame) -> tuple[float, float]:
 
 
 def compare_identities(
-    frames: Sequence[tuple[np.ndarray, TrackedFrame]],
+    frames: Sequence[tuple[np.ndarray, TrackedFrame, np.ndarray | None]],
     reference_embedding: np.ndarray | None = None,
     max_distance: float = IDENTITY_MAX_DISTANCE,
 ) -> IdentityReport:
-    """Embed each (rgb, measure) and test one identity (and the reference's, when given).
+    """Embed each (rgb, measure, known embedding or None) and test one identity (and the
+    reference's, when given); a known embedding is used as it is.
 
     Every embedding must lie within `max_distance` of their medoid; the mean embedding
     (steadier than any single frame) within DOCUMENT_MAX_DISTANCE of the reference.
     """
     embeddings = []
-    for rgb, measure in frames:
-        measure.embedding = embed_face(rgb, measure.face)
+    for rgb, measure, known in frames:
+        measure.embedding = embed_face(rgb, measure.face) if known is None else known
         embeddings.append(measure.embedding)
     stacked = np.stack(embeddings)
     distances = np.linalg.norm(stacked[:, None, :] - stacked[None, :, :], axis=2)

@@ -1,10 +1,11 @@
 """The face followed through a dense burst of frames: one mesh and its measures per frame.
 
 At the flow's 10+ frames per second, running dlib's detector on every frame (~20 ms each) would
-cost more than the whole budget of a verification, so the detector runs on the first frame, on
-the first frame of each prompt (where a second face or a swapped scene would show) and whenever
-the mesh loses the face; every other frame is cropped around the previous frame's mesh (see
-faces/mesh.py). Each frame then carries the numbers the decisions use (mesh_measures.py).
+cost more than the whole budget of a verification, so the detector runs on the first frame,
+after a pause in the capture (where the face may have moved) and whenever the mesh loses the
+face; every other frame is cropped around the previous frame's mesh (see faces/mesh.py). A cut
+within a continuous capture is refused on its own (identity.cuts). Each frame then carries
+the numbers the decisions use (mesh_measures.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from gateway.verification.liveness.frames import SECOND_FACE_WIDTH_RATIO, Frame,
 # eye outer and inner corner, base of the nose), so a tracked frame can be embedded without
 # running the detector again.
 FIVE_POINT_INDEXES = (263, 362, 33, 133, 2)
+# Frames further apart than this are not one continuous capture (the hosted flow never pauses;
+# sequence.MAX_FRAME_GAP_IN_PROMPT_MS bounds gaps under a prompt): the detector runs again.
+MAX_CONTINUOUS_GAP_MS = 300.0
 
 
 @dataclass
@@ -91,7 +95,7 @@ def track(
     """
     tracked: list[TrackedFrame] = []
     previous: np.ndarray | None = None
-    previous_prompt: str | None = None
+    previous_t_ms = -math.inf
     for index, frame in enumerate(frames):
         item = TrackedFrame(
             index=index,
@@ -103,7 +107,7 @@ def track(
         if previous is not None:
             mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
             mesh = mesh if mesh.found else None
-        if mesh is None or frame.prompt != previous_prompt:
+        if mesh is None or frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS:
             faces = detect_faces(frame.rgb)
             item.face_count = len(faces)
             if faces:
@@ -111,11 +115,11 @@ def track(
                 item.second_face_large = len(faces) > 1 and (
                     faces[1].width_px >= SECOND_FACE_WIDTH_RATIO * faces[0].width_px
                 )
-                # A new prompt may follow a pause: crop where the detector found the face now,
-                # not where the previous frame had it.
+                # After a pause the face may be elsewhere: crop where the detector found it
+                # now, not where the previous frame had it.
                 fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
                 mesh = fresh if fresh.found else mesh
-        previous_prompt = frame.prompt
+        previous_t_ms = frame.t_ms
         if mesh is not None:
             _measure(item, mesh, mirrored)
         previous = item.points

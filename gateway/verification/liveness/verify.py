@@ -20,11 +20,16 @@ from typing import Any
 import numpy as np
 
 from gateway.verification.faces.recognition import MIN_FACE_PX
-from gateway.verification.liveness import head_motion, identity, series
+from gateway.verification.liveness import head_motion, identity, series, stillness
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames, thumbnail
 from gateway.verification.liveness.passive import analyze_passive
-from gateway.verification.liveness.sequence import PromptBlock, Refusal, check_sequence
+from gateway.verification.liveness.sequence import (
+    MAX_FRAME_GAP_IN_PROMPT_MS,
+    PromptBlock,
+    Refusal,
+    check_sequence,
+)
 from gateway.verification.liveness.tracking import TrackedFrame, track
 
 SPOOF_TYPES = ("none", "screen", "paper", "mask", "deepfake", "unknown")
@@ -71,6 +76,7 @@ def verify_challenge(
     landmark_source: str | None = None,
     mirrored: bool = False,
     identity_frames: str = "decisive",
+    known_embeddings: Mapping[int, np.ndarray] | None = None,
 ) -> LivenessResult:
     """Decide liveness for `frames` (``[{rgb | image, prompt, t_ms}]``) captured under `challenge`.
 
@@ -79,7 +85,9 @@ def verify_challenge(
     face's 128-D embedding: when given, the frames must show that person. `mirrored` says the
     client flipped its frames left-right. `identity_frames` is "decisive" (the first frame,
     each prompt's deciding frame and any frame where the face or scene jumps are embedded) or
-    "all" (every frame with a face: ~100 ms each). `landmark_source` must be None or
+    "all" (every frame with a face: ~100 ms each). `known_embeddings` are face embeddings the
+    caller already took of some frames (by index: the worker's face match), used as they are
+    and never taken again. `landmark_source` must be None or
     "mediapipe_face_mesh" (the only source the dense decisions are calibrated for).
     Malformed frames raise `ValidationFailed`; every other failure is a not-live result with a
     hint, never an exception.
@@ -99,8 +107,12 @@ def verify_challenge(
         thumbnails = [thumbnail(frame.rgb) for frame in parsed]
         blocks = check_sequence(challenge, parsed, state.frames, thumbnails)
         tracked = _measure(parsed, mirrored, state, thumbnails)
+        _check_continuity(tracked)
         _decide_prompts(blocks, tracked, parsed, state)
-        _check_identity(tracked, blocks, reference_embedding, identity_frames, parsed, state)
+        _check_stillness(parsed, tracked, state)
+        _check_identity(
+            tracked, reference_embedding, identity_frames, parsed, known_embeddings or {}, state
+        )
     except Refusal as refusal:
         state.refuse(refusal)
     return state.result()
@@ -315,27 +327,54 @@ def _shortfall(outcomes: list[series.PromptOutcome]) -> float:
     return min(gaps) if gaps else 0.0
 
 
+def _check_continuity(tracked: list[TrackedFrame]) -> None:
+    """Refuse a cut between frames close in time: a live camera stream has none (identity.cuts)."""
+    with_face = [item for item in tracked if item.has_face]
+    spliced = identity.cuts(with_face, MAX_FRAME_GAP_IN_PROMPT_MS)
+    if spliced:
+        raise Refusal(
+            "frames_spliced",
+            f"The picture jumps at {spliced[0].t_ms:.0f} ms as if cut from another recording; "
+            "capture the whole challenge in one go.",
+        )
+
+
+def _check_stillness(
+    frames: list[Frame], tracked: list[TrackedFrame], state: _Verification
+) -> None:
+    """Refuse one or two pictures shown again and again (stillness.py)."""
+    measured = stillness.measure_stillness(frames, tracked)
+    state.frames["stillness"] = measured.as_dict()
+    if measured.is_still_picture:
+        raise Refusal(
+            "still_picture",
+            "Apart from the prompted movement the picture did not change at all, as with a "
+            "photo shown to the camera; the applicant must be in front of the camera.",
+        )
+
+
 def _check_identity(
     tracked: list[TrackedFrame],
-    blocks: list[PromptBlock],
     reference_embedding: np.ndarray | None,
     identity_frames: str,
     frames: list[Frame],
+    known_embeddings: Mapping[int, np.ndarray],
     state: _Verification,
 ) -> None:
     with_face = [item for item in tracked if item.has_face]
     if identity_frames == "all":
         chosen = with_face
     else:
-        # The first frame, the most frontal frame of the last prompt, and every frame entered
-        # by a jump: the mesh follows one face from frame to frame at 10+ fps, so another face
-        # can only come in with a jump in position, size or scene (identity.jump_frames).
-        # Embeddings cost ~100 ms each here; the decisive frames are not embedded separately.
-        last_block = [tracked[p] for p in blocks[-1].positions if tracked[p].has_face]
-        closing = min(last_block, key=lambda item: abs(item.yaw_deg), default=with_face[-1])
-        chosen = identity.frames_to_embed(with_face, [closing])
+        # One frame of each continuous stretch, every frame entered by a jump after a pause,
+        # and every frame the caller already embedded: within a stretch the mesh follows one
+        # face at 10+ fps and a cut is refused (_check_continuity), so another person can only
+        # come in at a pause. Embeddings cost ~100-150 ms each here.
+        chosen = identity.frames_to_embed(
+            with_face, MAX_FRAME_GAP_IN_PROMPT_MS, known=set(known_embeddings)
+        )
     report = identity.compare_identities(
-        [(frames[item.index].rgb, item) for item in chosen], reference_embedding
+        [(frames[item.index].rgb, item, known_embeddings.get(item.index)) for item in chosen],
+        reference_embedding,
     )
     state.identity = report.as_dict()
     if report.refusal_code:

@@ -1,0 +1,130 @@
+"""Is the burst a live face, or one or two pictures shown again and again?
+
+Two photos of the applicant (eyes open and closed, neutral and smiling) shown in turn, or
+cross-faded, make the eyelid and mouth series of a real blink or smile: at 10 frames a second a
+blink is one or two frames, so its series alone cannot tell them apart. What differs is the rest
+of the face. Between two re-captures of one photo the face moves as one flat picture (the camera
+or the photo shakes, tilts), so after aligning the one to the other with a single homography
+nothing is left but noise. A live face is never that still: it turns a little, breathes, speaks,
+its eyes move and the light on it changes.
+
+Measure: frames `STEP_FRAMES` apart (~300 ms at the flow's rate), the face inside the mesh's
+outline (less `INSET`) cut from both at a quarter of the resolution, the second aligned to the
+first (OpenCV's ECC, homography), smoothed; the mean absolute grey-level difference left. The
+burst's median over up to `MAX_PAIRS` such pairs is its `residual`. The threshold and the
+figures behind it: MIN_LIVE_RESIDUAL, docs/liveness.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from gateway.verification.liveness.frames import Frame
+from gateway.verification.liveness.tracking import TrackedFrame
+
+# Measured at 10 fps on the dev clips' blinks (eval/liveness_eval.py, first phase offset):
+# genuine bursts 2.0-6.6, re-captured photo pairs and cross-fades 0.31-0.73. Every phase offset
+# and every attack of the full run: docs/liveness.md.
+MIN_LIVE_RESIDUAL = 1.0
+STEP_FRAMES = 3
+MAX_PAIRS = 16
+SCALE = 0.25
+# Of the face's width and height: the region is the mesh's outline shrunk by this much, so it
+# holds the face only (a photo moved by hand in front of a still background would otherwise
+# leave the background misaligned, as a live face does).
+INSET = 0.1
+_ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+
+
+@dataclass(frozen=True)
+class Stillness:
+    """The burst's residual after aligning re-captures (see the module docstring)."""
+
+    residual: float
+    pairs: int
+
+    @property
+    def is_still_picture(self) -> bool:
+        return self.pairs > 0 and self.residual < MIN_LIVE_RESIDUAL
+
+    def as_dict(self) -> dict:
+        return {
+            "residual": None if not math.isfinite(self.residual) else round(self.residual, 3),
+            "threshold": MIN_LIVE_RESIDUAL,
+            "pairs": self.pairs,
+        }
+
+
+def measure_stillness(frames: Sequence[Frame], tracked: Sequence[TrackedFrame]) -> Stillness:
+    """Median aligned residual of frame pairs STEP_FRAMES apart (both with a face)."""
+    with_face = [item for item in tracked if item.has_face]
+    starts = range(len(with_face) - STEP_FRAMES)
+    if len(starts) > MAX_PAIRS:
+        starts = np.linspace(0, len(starts) - 1, MAX_PAIRS).round().astype(int)
+    small: dict[int, np.ndarray] = {}
+
+    def reduced(index: int) -> np.ndarray:
+        if index not in small:
+            gray = cv2.cvtColor(frames[index].rgb, cv2.COLOR_RGB2GRAY)
+            small[index] = cv2.resize(
+                gray, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA
+            ).astype(np.float32)
+        return small[index]
+
+    residuals = []
+    for start in starts:
+        earlier, later = with_face[start], with_face[start + STEP_FRAMES]
+        first, second = reduced(earlier.index), reduced(later.index)
+        if first.shape != second.shape:
+            continue
+        residual = _aligned_residual(first, second, _region(earlier, first.shape))
+        if residual is not None:
+            residuals.append(residual)
+    if not residuals:
+        return Stillness(math.nan, 0)
+    return Stillness(float(np.median(residuals)), len(residuals))
+
+
+def _region(item: TrackedFrame, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """Rows and columns of the face's outline less INSET on every side, at the reduced scale."""
+    low, high = item.points[:, :2].min(axis=0) * SCALE, item.points[:, :2].max(axis=0) * SCALE
+    width, height = high - low
+    left = max(0, int(low[0] + INSET * width))
+    top = max(0, int(low[1] + INSET * height))
+    right = min(shape[1], math.ceil(high[0] - INSET * width))
+    bottom = min(shape[0], math.ceil(high[1] - INSET * height))
+    return slice(top, bottom), slice(left, right)
+
+
+def _aligned_residual(
+    first: np.ndarray, second: np.ndarray, region: tuple[slice, slice]
+) -> float | None:
+    """Mean |first - second aligned onto it| over `region`, smoothed, borders left out."""
+    rows, columns = region
+    patch, other = first[rows, columns], second[rows, columns]
+    if min(patch.shape) < 16:
+        return None
+    warp = np.eye(3, 3, dtype=np.float32)
+    # No convergence: what is left unaligned counts, as it would for a live face.
+    with contextlib.suppress(cv2.error):
+        _, warp = cv2.findTransformECC(
+            patch, other, warp, cv2.MOTION_HOMOGRAPHY, _ECC_CRITERIA, None, 3
+        )
+    aligned = cv2.warpPerspective(
+        other,
+        warp,
+        (patch.shape[1], patch.shape[0]),
+        flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    difference = np.abs(
+        cv2.GaussianBlur(patch, (0, 0), 1.5) - cv2.GaussianBlur(aligned, (0, 0), 1.5)
+    )
+    border = 3
+    return float(np.mean(difference[border:-border, border:-border]))
