@@ -30,7 +30,7 @@ def no_liveness(monkeypatch):
     monkeypatch.setattr(
         pipeline,
         "liveness_factor",
-        lambda captures, reference: factor(NOT_CHECKED, None, ["skipped by this test"]),
+        lambda captures, reference, *decoded: factor(NOT_CHECKED, None, ["skipped by this test"]),
     )
 
 

@@ -162,8 +162,13 @@ def face_factor(
     frames: Sequence[SelfieFrame],
     threshold: float,
     document_check: FaceCheck | None = None,
+    embeddings_out: dict[int, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Document portrait vs the frontal selfie frames (median distance, see face_match)."""
+    """Document portrait vs the frontal selfie frames (median distance, see face_match).
+
+    `embeddings_out`, when given, receives the selfie embeddings taken, by frame index (the
+    liveness identity check reuses them).
+    """
     indexes = _frontal_indexes(frames)
     result = match_document_to_selfies(
         document_rgb,
@@ -171,6 +176,10 @@ def face_factor(
         threshold=threshold,
         document_check=document_check,
     )
+    if embeddings_out is not None:
+        for frame in result.frames:
+            if frame.embedding is not None:
+                embeddings_out[indexes[frame.index]] = frame.embedding
     detail = {**result.as_dict(), "frame_indexes": indexes}
     side = result.code.partition(":")[2]
     if side in {"document", "selfie"}:
@@ -180,19 +189,31 @@ def face_factor(
     return factor(FAIL, result.similarity or 0.0, [result.detail], detail)
 
 
-def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) -> dict[str, Any]:
-    """The challenge verified from the frames, with the document face as the reference."""
+def liveness_factor(
+    captures: Captures,
+    reference_embedding: np.ndarray | None,
+    frames_rgb: Sequence[np.ndarray] | None = None,
+    known_embeddings: Mapping[int, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """The challenge verified from the frames, with the document face as the reference.
+
+    `frames_rgb` are the frames already decoded and `known_embeddings` the selfie embeddings
+    the face match took (run_pipeline's): neither is computed a second time.
+    """
     if not captures.liveness_challenge:
         return factor(NOT_CHECKED, None, ["no liveness challenge was issued for this capture"])
     try:
         challenge = Challenge.from_dict(dict(captures.liveness_challenge))
     except ValueError as error:
         return factor(NOT_CHECKED, None, [f"the stored liveness challenge is unreadable: {error}"])
-    # Bytes, not the decoded pixels: the service hashes them to catch one file sent twice.
+    # The bytes as well as the pixels: the service hashes them to catch one file sent twice.
     frames = [
         {"image": frame.image, "prompt": frame.prompt, "t_ms": frame.t_ms}
         for frame in captures.selfie_frames
     ]
+    if frames_rgb is not None:
+        for frame, rgb in zip(frames, frames_rgb, strict=True):
+            frame["rgb"] = rgb
     try:
         result = verify_challenge(
             challenge,
@@ -200,6 +221,7 @@ def liveness_factor(captures: Captures, reference_embedding: np.ndarray | None) 
             now=captures.challenge_checked_at,
             reference_embedding=reference_embedding,
             mirrored=captures.mirrored,
+            known_embeddings=known_embeddings,
         ).as_dict()
     except ValidationFailed as error:
         return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
@@ -349,15 +371,19 @@ def run_pipeline(
     lap("document_face")
 
     factors: dict[str, dict[str, Any]] = {}
+    selfie_embeddings: dict[int, np.ndarray] = {}
     factors["face_match"] = face_factor(
         portrait_rgb,
         frames_rgb,
         captures.selfie_frames,
         effective["face_match_threshold"],
         document_check=portrait_face,
+        embeddings_out=selfie_embeddings,
     )
     lap("face_match")
-    factors["liveness"] = liveness_factor(captures, portrait_face.embedding)
+    factors["liveness"] = liveness_factor(
+        captures, portrait_face.embedding, frames_rgb, selfie_embeddings
+    )
     lap("liveness")
     factors["document"], document_fields = document_factor(
         document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today

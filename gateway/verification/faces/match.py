@@ -154,6 +154,10 @@ class SelfieFrameResult:
     face_count: int
     distance: float | None = None
     similarity: float | None = None
+    # Kept for the caller (liveness reuses it instead of embedding the frame again); not JSON.
+    embedding: np.ndarray | None = field(
+        default=None, repr=False, compare=False, metadata={"json": False}
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return _json_fields(self)
@@ -241,7 +245,9 @@ def match_document_to_selfies(
             continue
         distance = face_distance(document.embedding, check.embedding)
         frames.append(
-            SelfieFrameResult(index, "usable", 1, distance, distance_to_similarity(distance))
+            SelfieFrameResult(
+                index, "usable", 1, distance, distance_to_similarity(distance), check.embedding
+            )
         )
         frame_embeddings.append(check.embedding)
 
@@ -306,7 +312,11 @@ def _json_fields(result: Any) -> dict[str, Any]:
             return value.as_dict()
         return value
 
-    return {item.name: ready(getattr(result, item.name)) for item in fields(result)}
+    return {
+        item.name: ready(getattr(result, item.name))
+        for item in fields(result)
+        if item.metadata.get("json", True)
+    }
 
 
 def _dominant_frame_problem(frames: list[SelfieFrameResult]) -> str:

@@ -43,6 +43,9 @@ class Frame:
 def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
     """Accept ``{rgb | image | image_bytes, prompt, t_ms}`` mappings; decode bytes upright.
 
+    A caller that already decoded the bytes passes both: the pixels are used, the bytes only
+    hashed (the copy check), so no frame is decoded twice.
+
     Malformed input (no pixels, no prompt, no time) is the caller's error and raises
     `ValidationFailed`, naming the frame by index.
     """
@@ -56,12 +59,13 @@ def parse_frames(frames: Sequence[Mapping[str, Any]]) -> list[Frame]:
         if isinstance(t_ms, bool) or not isinstance(t_ms, int | float) or not np.isfinite(t_ms):
             raise ValidationFailed(f"{name}: t_ms must be a number", errors={name: "t_ms"})
         rgb = item.get("rgb")
+        image_bytes = item.get("image") or item.get("image_bytes")
         digest = ""
-        if rgb is None:
-            image_bytes = item.get("image") or item.get("image_bytes")
-            if not isinstance(image_bytes, bytes | bytearray):
-                raise ValidationFailed(f"{name}: no image", errors={name: "image"})
+        if isinstance(image_bytes, bytes | bytearray):
             digest = hashlib.sha256(image_bytes).hexdigest()
+        if rgb is None:
+            if not digest:
+                raise ValidationFailed(f"{name}: no image", errors={name: "image"})
             rgb = _decode(bytes(image_bytes), name)
         rgb = np.ascontiguousarray(rgb)  # OpenCV refuses views such as a flipped frame
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:

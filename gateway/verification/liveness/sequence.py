@@ -145,22 +145,33 @@ def check_sequence(
 def copies(frames: list[Frame], thumbnails: list[np.ndarray] | None = None) -> tuple[int, int]:
     """(repeats of the frame just before, copies of any earlier frame): exact copies only.
 
-    Candidates are found on 32x32 thumbnails (all pairs at once), then confirmed on the full
-    images, so a burst of ~100 frames costs a few milliseconds.
+    Candidates are found on 32x32 thumbnails (all pairs in one matrix product), then confirmed
+    on the full images, so a burst of ~100 frames costs a few milliseconds.
     """
     if not frames:
         return 0, 0
     if thumbnails is None:
         thumbnails = [thumbnail(frame.rgb) for frame in frames]
-    stacked = np.stack([small.ravel() for small in thumbnails])
-    differences = np.abs(stacked[:, None, :] - stacked[None, :, :]).mean(axis=2)
+    stacked = np.stack([small.ravel() for small in thumbnails]).astype(np.float64)
+    # Candidates by the root-mean-square difference, all pairs in one product: a mean absolute
+    # difference under COPY_MEAN_ABS_DIFF implies an RMS under sqrt(255 * COPY_MEAN_ABS_DIFF).
+    squares = (stacked**2).sum(axis=1)
+    mean_squares = (squares[:, None] + squares[None, :] - 2.0 * stacked @ stacked.T) / len(
+        stacked[0]
+    )
+    candidates = mean_squares <= 255.0 * COPY_MEAN_ABS_DIFF + 1e-6
+    latest_with_digest: dict[str, int] = {}
     repeats = replays = 0
     for position, frame in enumerate(frames):
-        earlier = None
-        for other in range(position - 1, -1, -1):
-            same_bytes = bool(frame.sha256) and frame.sha256 == frames[other].sha256
-            if same_bytes or (
-                differences[position, other] < COPY_MEAN_ABS_DIFF
+        # the latest earlier frame with the same bytes, unless a later one has the same pixels
+        earlier = latest_with_digest.get(frame.sha256) if frame.sha256 else None
+        if frame.sha256:
+            latest_with_digest[frame.sha256] = position
+        for other in np.flatnonzero(candidates[position, :position])[::-1]:
+            if earlier is not None and other <= earlier:
+                break
+            if (
+                float(np.mean(np.abs(stacked[position] - stacked[other]))) < COPY_MEAN_ABS_DIFF
                 and frames[other].rgb.shape == frame.rgb.shape
                 and float(np.mean(np.abs(frames[other].rgb.astype(np.int16) - frame.rgb)))
                 < COPY_MEAN_ABS_DIFF
