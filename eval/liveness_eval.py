@@ -149,6 +149,7 @@ def run(prompts: list[str], frames: list[dict]) -> dict:
         "hints": body["hint_codes"],
         "details": body["challenge"]["details"],
         "identity_spread": body["identity"].get("max_distance_to_medoid"),
+        "stillness": (body["frames"].get("stillness") or {}).get("residual"),
         "ms": elapsed_ms,
         "frames": len(frames),
     }
@@ -408,6 +409,11 @@ def report(results: dict[str, list[dict]]) -> None:
             f"p50 {np.percentile(times, 50):.0f} ms, "
             f"p95 {np.percentile(times, 95):.0f} ms"
         )
+    print("\nstillness residual (stillness.py; measured only on bursts that got that far):")
+    for kind in sorted(results):
+        values = [row["stillness"] for row in results[kind] if row.get("stillness") is not None]
+        if values:
+            print(f"  {kind}: {len(values)} bursts, {min(values):.3f}-{max(values):.3f}")
     for kind, rows in results.items():
         if not kind.startswith("genuine"):
             for row in rows:
