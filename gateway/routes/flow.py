@@ -9,6 +9,8 @@ the partner API.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import mimetypes
@@ -17,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, g, render_template_string, request
+from flask import Blueprint, Response, g, jsonify, render_template_string, request
 from werkzeug.security import safe_join
 
 from gateway.auth import limiter, services
 from gateway.errors import BadRequest, LinkFinished, LinkMissing, LinkRefused, NotFound
+from gateway.problem import render_gateway_error
 from gateway.routes import json_body
 from gateway.services.capture import CaptureService, CaptureSession
 from gateway.services.capture_rules import FrameUpload
+from gateway.services.countries import country_choices
 
 HOSTED_FLOW_DIR = Path(__file__).resolve().parents[2] / "hosted_flow"
 LANGUAGES = ("en", "fr")
@@ -141,6 +145,17 @@ def _cross_origin(response: Response) -> Response:
     return response
 
 
+@bp.errorhandler(LinkRefused)
+def _link_refused(refusal: LinkRefused) -> Response:
+    """A refused link on a JSON call: the usual problem, and on ``start`` the partner's branding,
+    so pages served from KYC_FRONTEND_URL say why in the partner's colours. (The token is checked
+    before the view, by the rate limit, so this cannot live in the view.)"""
+    if request.endpoint == "flow.start":
+        profile_id = (request.view_args or {}).get("profile_id")
+        refusal.extra.setdefault("branding", capture_service().link_branding(profile_id))
+    return render_gateway_error(refusal)
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 
@@ -151,20 +166,30 @@ def page(profile_id: str) -> Response | tuple[str, int]:
     try:
         capture_service().open(profile_id, capture_token())
     except LinkRefused as refusal:
-        return message_page(refusal, lang)
+        return message_page(refusal, lang, profile_id)
     return flow_file("index.html", cache_control="no-store")
 
 
 @bp.get("/")
 @bp.get("")
-def page_without_profile() -> tuple[str, int]:
-    """A link with its profile cut off."""
-    return message_page(LinkMissing("missing"), choose_language())
+def page_without_profile() -> Response:
+    """A link with its profile cut off: nothing says whose it was, so the page is neutral."""
+    return message_page(LinkMissing("missing"), choose_language(), None)
 
 
-def message_page(refusal: LinkRefused, lang: str) -> tuple[str, int]:
-    """The plain page for a link that cannot be used (never a stack trace, nothing stored)."""
+def message_page(refusal: LinkRefused, lang: str, profile_id: str | None) -> Response:
+    """The page for a link that cannot be used (never a stack trace, nothing stored). It wears
+    the partner's name and colours, as the flow does, when the profile in the URL exists, even if
+    the token was cut off or changed; without one (no such profile) it is neutral."""
     strings = catalogue()[lang]
+    brand = capture_service().link_branding(profile_id)
+    # The flow's CSP allows no inline style but this one block, by its hash: the colours were
+    # checked to be #rrggbb by branding().
+    brand_css = (
+        f":root{{--accent:{brand['accent_color']};--accent-text:{brand['accent_text_color']}}}"
+        if brand
+        else ""
+    )
     kind = {
         "link_missing": "missing",
         "link_expired": "expired",
@@ -179,8 +204,18 @@ def message_page(refusal: LinkRefused, lang: str) -> tuple[str, int]:
         return_label=strings["done_return"],
         return_url=return_url,
         kind=kind,
+        app_title=strings["app_title"],
+        skip_link=strings["skip_link"],
+        brand_name=brand["name"] if brand else "",
+        brand_css=brand_css,
     )
-    return html, refusal.status
+    response = Response(html, status=refusal.status, mimetype="text/html")
+    if brand_css:
+        digest = base64.b64encode(hashlib.sha256(brand_css.encode()).digest()).decode()
+        response.headers["Content-Security-Policy"] = PAGE_HEADERS[
+            "Content-Security-Policy"
+        ].replace("style-src 'self'", f"style-src 'self' 'sha256-{digest}'")
+    return response
 
 
 @bp.get("/static/<path:filename>")
@@ -215,6 +250,20 @@ def start(profile_id: str) -> dict[str, Any]:
     service = capture_service()
     session = service.open(profile_id, capture_token())
     return service.state(session, lang=choose_language())
+
+
+@bp.get("/api/<profile_id>/countries")
+@api_limit
+def countries(profile_id: str) -> Response:
+    """The issuing countries in the applicant's language: ``[{code, alpha_2, name}]`` by name.
+
+    ISO 3166-1 from the ``pycountry`` package and its translations; ``code`` (alpha-3) is what
+    ``/document`` takes."""
+    current_session(profile_id)
+    lang = choose_language()
+    response = jsonify({"lang": lang, "countries": list(country_choices(lang))})
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.get("/api/<profile_id>/state")

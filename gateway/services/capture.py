@@ -201,6 +201,20 @@ class CaptureService:
             raise LinkRefused("partner_suspended")
         return session
 
+    def link_branding(self, profile_id: str | None) -> dict[str, str] | None:
+        """The branding of the partner whose profile ``profile_id`` names, for the page of a link
+        that cannot be used (incomplete, tampered, expired...); None when no such profile exists,
+        and the page is neutral. The id alone tells only whose link it is: the name and colours
+        the applicant was sent to see, nothing about the applicant."""
+        if not profile_id:
+            return None
+        try:
+            profile = self.pb.get("profiles", profile_id)
+            partner = self.pb.get("partners", profile["partner"])
+        except NotFound:
+            return None
+        return branding(effective_settings(partner.get("settings")), partner.get("name") or "")
+
     def open(self, profile_id: str, token: str | None) -> CaptureSession:
         """Verify the link and start (or resume) the capture: ``unverified`` and
         ``resubmission_requested`` move to ``in_progress`` with actor ``applicant``."""

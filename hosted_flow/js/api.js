@@ -51,6 +51,7 @@ export class FlowApi {
 
   start() { return this.call("POST", "/start"); }
   consent() { return this.call("POST", "/consent", { accepted: true }); }
+  countries() { return this.call("GET", "/countries"); }
   document(type, country) { return this.call("POST", "/document", { type, country }); }
 
   uploadDocument(side, blob, filename) {

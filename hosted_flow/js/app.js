@@ -3,6 +3,7 @@
 // only shows it and captures.
 import { ApiError, FlowApi } from "./api.js";
 import { NoCamera, grabFrame, openCamera, stopCamera } from "./camera.js";
+import { CountryList } from "./countries.js";
 import { applyStrings, has, loadStrings, t } from "./i18n.js";
 import { FramingTimeout, captureChallenge, waitForGoodFraming } from "./selfie.js";
 
@@ -17,6 +18,7 @@ let apiIsRemote = false;
 let state;
 let photoSide = "front";
 let busy = false;
+let countries = new CountryList();
 
 function setBusy(value) {
   busy = value;
@@ -56,6 +58,7 @@ function linkStopped(error) {
   }
   const kinds = { link_missing: "missing", link_expired: "expired", link_finished: "finished" };
   const kind = kinds[error.code] || "invalid";
+  if (error.body.branding) applyBranding(error.body.branding);
   $("link-title").textContent = t(`link_${kind}_title`);
   $("link-body").textContent = t(`link_${kind}_body`);
   if (error.body.return_url) {
@@ -171,25 +174,33 @@ function showDocument() {
     label.append(input, document.createTextNode(t(`doc_${type}`)));
     list.append(label);
   }
-  $("document-country").value = state.document.country || "";
+  $("document-country").value = countries.nameOf(state.document.country);
+  $("document-country").removeAttribute("aria-invalid");
   show("document");
+}
+
+// The same words as the hint under the field, so the two never disagree.
+function countryRefused() {
+  $("document-country").setAttribute("aria-invalid", "true");
+  showAlert(t("country_invalid"));
+  $("document-country").focus();
 }
 
 async function chooseDocument(event) {
   event.preventDefault();
   if (busy) return;
   const type = document.querySelector('input[name="document-type"]:checked')?.value;
-  const country = $("document-country").value.trim().toUpperCase();
-  if (!/^[A-Z]{2,3}$/.test(country)) {
-    showAlert(t("country_invalid"));
-    $("document-country").focus();
+  const country = countries.codeOf($("document-country").value);
+  if (!country) {
+    countryRefused();
     return;
   }
   setBusy(true);
   try {
     state = await api.document(type, country);
   } catch (error) {
-    showAlert(error instanceof ApiError && error.status === 422 ? t("country_invalid") : errorMessage(error));
+    if (error instanceof ApiError && error.body.errors?.country) countryRefused();
+    else showAlert(errorMessage(error));
     return;
   } finally {
     setBusy(false);
@@ -468,12 +479,19 @@ async function main() {
     showAlert(errorMessage(error));
     return;
   }
-  await loadStrings(STATIC_BASE, state.lang);
   api.lang = state.lang;
+  // The list only helps: without it a typed code still works (and the server checks it).
+  const [, listed] = await Promise.all([
+    loadStrings(STATIC_BASE, state.lang),
+    api.countries().catch(() => ({ countries: [] })),
+  ]);
+  countries = new CountryList(listed.countries);
+  countries.fill($("country-list"));
   applyStrings();
   applyBranding(state.branding);
   $("consent-continue").addEventListener("click", acceptConsent);
   $("document-form").addEventListener("submit", chooseDocument);
+  $("document-country").addEventListener("input", () => $("document-country").removeAttribute("aria-invalid"));
   $("photo-take").addEventListener("click", takePhoto);
   $("photo-file").addEventListener("change", pickPhoto);
   $("selfie-start").addEventListener("click", runSelfie);
