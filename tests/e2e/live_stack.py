@@ -25,6 +25,7 @@ from gateway.pb_server import REPO_ROOT, PocketBaseServer, free_port
 from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 from gateway.services import partners
 from gateway.settings import Settings
+from tests.e2e.flow_gateway import loopback_settings
 
 START_TIMEOUT_S = 60
 
@@ -90,17 +91,7 @@ def live_stack(pocketbase: PocketBaseServer, home: Path) -> Iterator[LiveStack]:
     """Start gunicorn and the worker on ``home``; stop both (gracefully) afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        ekyc_home=home,
-        gateway_port=port,
-        pocketbase_url=pocketbase.url,
-        pb_superuser_email=pocketbase.superuser_email,
-        pb_superuser_password=pocketbase.superuser_password,
-        link_secret="test-link-secret-0123456789",
-        data_key="test-data-key-0123456789abcdef",
-        public_base_url=url,
-        kyc_frontend_url=f"{url}/flow",
-    )
+    settings = loopback_settings(pocketbase, home, url, gateway_port=port)
     env = {
         **os.environ,
         **settings.child_env(),

@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import shutil
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,9 +28,8 @@ from PIL import Image
 
 from gateway import create_app
 from gateway.pb_server import PocketBaseServer, free_port
-from gateway.routes.flow import HOSTED_FLOW_DIR, capture_service
-from gateway.services import links, partners
-from gateway.settings import Settings
+from gateway.routes.flow import HOSTED_FLOW_DIR
+from gateway.services import links
 from tests.e2e.browser_support import (
     CAMERA_DIR,
     RETURN_PREFIX,
@@ -42,15 +38,10 @@ from tests.e2e.browser_support import (
     visible,
     wait_js,
 )
-from tests.e2e.flow_support import (
-    document_rgb,
-    read_link,
-    real_face_frames,
-    set_partner_settings,
-)
+from tests.e2e.flow_gateway import LiveGateway, serving, start_gateway
+from tests.e2e.flow_support import document_rgb, real_face_frames
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-werkzeug_serving = pytest.importorskip("werkzeug.serving")
 from werkzeug.security import safe_join  # noqa: E402
 from werkzeug.wrappers import Request as WerkzeugRequest  # noqa: E402
 from werkzeug.wrappers import Response as WerkzeugResponse  # noqa: E402
@@ -60,82 +51,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 SELFIE_TIMEOUT_MS = 40_000
-
-
-@dataclass
-class LiveGateway:
-    url: str
-    settings: Settings
-    api_key: str
-    partner_id: str
-    enqueued: list[str] = field(default_factory=list)
-
-    def create_profile(self, **body: Any):
-        body.setdefault("return_url", RETURN_PREFIX + "?session=42")
-        response = requests.post(
-            f"{self.url}/api/profiles", json=body, headers={"x-api-key": self.api_key}, timeout=10
-        )
-        assert response.status_code == 201, response.text
-        return read_link(response.json()["redirect_url"])
-
-
-@contextmanager
-def serving(app: Any, port: int) -> Iterator[None]:
-    """A WSGI app served by werkzeug on a loopback port, in a thread, for the block."""
-    server = werkzeug_serving.make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
-
-
-def start_gateway(
-    pocketbase: PocketBaseServer, ekyc_home: Path, port: int, frontend_url: str
-) -> tuple[Any, LiveGateway]:
-    """The real app for a partner with flow settings; verification is only recorded as queued."""
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        ekyc_home=ekyc_home,
-        pocketbase_url=pocketbase.url,
-        pb_superuser_email=pocketbase.superuser_email,
-        pb_superuser_password=pocketbase.superuser_password,
-        link_secret="test-link-secret-0123456789",
-        data_key="test-data-key-0123456789abcdef",
-        rate_limit="1000/minute",
-        public_base_url=url,
-        kyc_frontend_url=frontend_url,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
-    services = app.extensions["ekyc"]
-    created = partners.create_partner(services.pb, "Browser partner", ("partner",))
-    set_partner_settings(
-        services.pb,
-        created["partner_id"],
-        {
-            "allowed_return_urls": [RETURN_PREFIX],
-            "retention_days": 60,
-            "branding": {"name": "Acme Bank", "accent_color": "#0b6e4f"},
-        },
-    )
-    gateway = LiveGateway(url, settings, created["api_key"], created["partner_id"])
-    with app.app_context():
-        # Verification itself is the worker's (tested there); here we see that it was queued.
-        capture_service().enqueue = gateway.enqueued.append
-    return app, gateway
-
-
-@pytest.fixture(scope="module")
-def live_gateway(pocketbase: PocketBaseServer, ekyc_home: Path) -> Iterator[LiveGateway]:
-    """The real app serving its own flow pages, on a free loopback port."""
-    port = free_port()
-    app, gateway = start_gateway(pocketbase, ekyc_home, port, f"http://127.0.0.1:{port}/flow")
-    with serving(app, port):
-        yield gateway
 
 
 def partner_frontend(gateway_url: str) -> Callable[..., Any]:
@@ -294,7 +209,9 @@ def test_whole_journey_with_the_camera_from_create_to_return(
     page.locator("#consent-checkbox").check()
     page.locator("#consent-continue").click()
     visible(page, "#step-document")
-    assert page.locator("#document-country").input_value() == "FRA"
+    # The partner's country, by its name in the applicant's language, on the searchable list.
+    assert page.locator("#document-country").input_value() == "France"
+    assert page.locator("#country-list option").count() == 249
     page.locator("#document-type-id_card").check()
     steps.shot(page, "document-type")
     page.locator("#document-continue").click()
@@ -392,6 +309,10 @@ def test_expired_link_shows_a_clear_page(live_gateway: LiveGateway, browsers: Br
     response = page.goto(f"{live_gateway.url}/flow/{link.profile_id}?t={token}")
     assert response.status == 410
     assert page.locator("h1").inner_text() == "This link has expired"
+    # Still the partner's page: its name in the header, on its colour.
+    assert page.locator("#brand-name").inner_text() == "Acme Bank"
+    header = "getComputedStyle(document.querySelector('header')).backgroundColor"
+    assert page.evaluate(header) == "rgb(11, 110, 79)"
     steps.shot(page, "expired")
     page.context.close()
     assert app.extensions["ekyc"].pb.get("profiles", link.profile_id)["status"] == "unverified"
@@ -546,6 +467,7 @@ def test_pages_served_from_the_partners_own_origin(
     page.goto(f"{frontend}/{link.profile_id}?t={token}")
     visible(page, "#step-link")
     assert page.locator("#link-title").inner_text() == "This link has expired"
+    assert page.locator("#brand-name").inner_text() == "Acme Bank"
     page.wait_for_timeout(1000)
     assert len(loads) == 1  # said in the page, not a reload loop on a host that cannot say it
     steps.shot(page, "expired")
