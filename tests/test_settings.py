@@ -32,3 +32,22 @@ def test_values_are_parsed_and_bad_ones_fail_at_start(tmp_path):
         Settings.from_env({**env, "EKYC_LINK_TTL_S": "0"})
     with pytest.raises(SettingsError, match="GATEWAY_WORKERS"):
         Settings.from_env({**env, "GATEWAY_WORKERS": "many"})
+
+
+def test_webhook_delivery_and_retention_settings(tmp_path):
+    env = {
+        "EKYC_HOME": str(tmp_path),
+        "EKYC_WEBHOOK_CONCURRENCY": "8",
+        "EKYC_WEBHOOK_ENDPOINT_CONCURRENCY": "2",
+        "EKYC_WEBHOOK_RETENTION_DAYS": "7",
+    }
+    loaded = Settings.from_env(env)
+    assert (
+        loaded.webhook_concurrency,
+        loaded.webhook_endpoint_concurrency,
+        loaded.webhook_retention_days,
+    ) == (8, 2, 7)
+    with pytest.raises(SettingsError, match="EKYC_WEBHOOK_RETENTION_DAYS"):
+        Settings.from_env({**env, "EKYC_WEBHOOK_RETENTION_DAYS": "0"})
+    with pytest.raises(SettingsError, match="CONCURRENCY"):
+        Settings.from_env({**env, "EKYC_WEBHOOK_ENDPOINT_CONCURRENCY": "0"})
