@@ -203,20 +203,26 @@ class Bench:
 # -- measurements ---------------------------------------------------------------------------------
 
 
-def measure_throughput(bench: Bench, events: int, receivers: int) -> float:
-    """Events/s the engine delivers from a full outbox to ``receivers`` receivers."""
+def measure_throughput(bench: Bench, events: int, receivers: int) -> tuple[float, float, float]:
+    """Events/s the engine delivers from a full outbox to ``receivers`` receivers, and the CPU
+    ms per event of PocketBase and of the engine's process (less sensitive to a shared machine's
+    load than the rate)."""
     started_receivers = [ReceiverProcess() for _ in range(receivers)]
     try:
         per_partner = events // receivers // 2  # two events per created profile
         for index, receiver in enumerate(started_receivers):
             partner = bench.partner(f"Throughput {receivers}x{index}", receiver.url)
             bench.create_profiles(partner, per_partner)
+        pb_cpu, own_cpu = tree_cpu_seconds(bench.server.process.pid), time.process_time()
         started = time.perf_counter()
         counts = sweep(bench.context())
         seconds = time.perf_counter() - started
-        if counts["succeeded"] != per_partner * receivers * 2:
+        pb_cpu = tree_cpu_seconds(bench.server.process.pid) - pb_cpu
+        own_cpu = time.process_time() - own_cpu
+        sent = counts["succeeded"]
+        if sent != per_partner * receivers * 2:
             raise RuntimeError(f"not every event was delivered: {counts}")
-        return counts["succeeded"] / seconds
+        return sent / seconds, pb_cpu * 1000 / sent, own_cpu * 1000 / sent
     finally:
         for receiver in started_receivers:
             receiver.stop()
@@ -360,11 +366,14 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(Path(workdir))
         try:
             baseline = measure_one_at_a_time(bench, args.baseline_events)
-            one = measure_throughput(bench, args.events, 1)
-            four = measure_throughput(bench, args.events, 4)
             print(f"throughput, one attempt at a time (baseline): {baseline:7.0f} events/s")
-            print(f"throughput, engine, 1 receiver:  {one:7.0f} events/s ({one / baseline:.1f}x)")
-            print(f"throughput, engine, 4 receivers: {four:7.0f} events/s ({four / baseline:.1f}x)")
+            for receivers in (1, 4):
+                rate, pb_ms, engine_ms = measure_throughput(bench, args.events, receivers)
+                print(
+                    f"throughput, engine, {receivers} receiver(s): {rate:7.0f} events/s"
+                    f" ({rate / baseline:.1f}x); CPU per event: PocketBase {pb_ms:.2f} ms,"
+                    f" engine {engine_ms:.2f} ms"
+                )
 
             idle = measure_idle(bench, args.idle_s)
             outbox = sum(
