@@ -59,7 +59,8 @@ def test_the_country_list_is_every_iso_country_named_in_the_applicants_language(
 def test_a_country_that_is_not_in_the_list_is_refused_and_changes_nothing(
     client: FlaskClient, link: Link, services: Services
 ) -> None:
-    flow_call(client, link, "POST", "/start")
+    # Opened and consented, written directly: /start would also warm the face models up.
+    services.pb.transition(link.profile_id, "in_progress", actor="applicant")
     flow_call(client, link, "POST", "/consent", json={"accepted": True})
     before = services.pb.get("profiles", link.profile_id)
     for country in ("ZZZ", "France", "", "F"):
