@@ -182,6 +182,30 @@ def print_margins(margins: list[tuple[float, float, bool]]) -> None:
                   f"{sum(m < threshold for m in wrong)} of {len(wrong)} wrong")  # fmt: skip
 
 
+def probe_fit_gaps(rows: list[Row], rotations: list[int]) -> None:
+    """How far the right way up leads each page's other orientations in probe fit: the
+    evidence behind reader.ORIENTATION_MARGIN."""
+    from gateway.verification.documents.reader import _attempts, _to_gray
+
+    gaps = []
+    for degrees in rotations:
+        for row in rows:
+            if row.doc_type == "NONE":
+                continue
+            gray = _to_gray(np.rot90(load_rgb(REAL / row.file), -degrees // 90))
+            right = (degrees // 90 + (1 if "rotated-90" in row.flags else 0)) % 4
+            fits: dict[bool, float] = {True: 0.0, False: 0.0}
+            for turns in (0, 1):
+                for fit, way, *_ in _attempts(np.ascontiguousarray(np.rot90(gray, turns)),
+                                              turns, False):  # fmt: skip
+                    fits[way == right] = max(fits[way == right], fit)
+            gaps.append((fits[True] - fits[False], degrees, row.file))
+    gaps.sort()
+    print("\n== probe fit, right way up minus the best other orientation (smallest first)")
+    for gap, degrees, name in gaps[:8]:
+        print(f"  {gap:+.3f}  {degrees:3d} {name}")
+
+
 def pct(values: list[bool] | list[float]) -> str:
     return f"{100 * float(np.mean(values)):5.1f} %" if len(values) else "  n/a"
 
@@ -192,11 +216,17 @@ def main() -> None:
     parser.add_argument("--rotations", default="0,90,180,270")
     parser.add_argument("--passporteye", action="store_true", help="also run PassportEye")
     parser.add_argument("--verbose", action="store_true", help="print each miss")
+    parser.add_argument(
+        "--probe-fits", action="store_true", help="how far the right way up leads in probe fit"
+    )
     args = parser.parse_args()
     if not REAL.is_dir():
         sys.exit(f"no real set at {REAL}")
     rows = [r for r in load_rows() if not args.only or r.file == args.only]
     rotations = [int(x) for x in args.rotations.split(",")]
+    if args.probe_fits:
+        probe_fit_gaps(rows, rotations)
+        return
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     summary: dict = {}
     all_margins: list[tuple[float, float, bool]] = []

@@ -190,3 +190,45 @@ def test_an_uncertain_field_keeps_the_document_factor_from_passing():
     assert verdicts["document_number"] == UNCERTAIN  # 0s read as U pass the digit all the same
     assert factor["status"] == "not_checked", factor["reasons"]
     assert any("document_number" in reason for reason in factor["reasons"])
+
+
+def _read_real(name: str):
+    _real_rows()
+    bgr = cv2.imread(str(REAL_MRZ / name), cv2.IMREAD_COLOR)
+    return read_mrz(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+@pytest.mark.needs_datasets
+@pytest.mark.parametrize("name", ["100_id-che.jpg", "24_pass-egy.jpg"])
+def test_zeros_printed_as_wide_as_the_fonts_o_are_read_by_the_pages_own_zeros(name):
+    # the font's O fits these 0s better; the 0s of the dates on the same page fit them best
+    row = next(r for r in _real_rows() if r["file"] == name)
+    result = _read_real(name)
+    assert result is not None
+    assert result.reading.lines == tuple(row["mrz"].split("\\n"))
+
+
+@pytest.mark.needs_datasets
+def test_digits_read_clearly_where_icao_puts_letters_stay_digits():
+    # a Romanian card prints digits in the nationality field: reported, not turned into letters
+    result = _read_real("100_id-rou.jpg")
+    assert result is not None
+    assert result.reading.lines[1] == "HD198025<51328505095M130509012049941"
+    assert result.reading.field_status["nationality"] == UNCERTAIN
+
+
+def test_after_a_valid_read_only_its_rivals_are_read():
+    from gateway.verification.documents.reader import RIVAL_FIT, _Search
+
+    search = _Search(0.0)
+    search.top_fit = 0.8
+    assert search.wants((0.78, 1, [], []))
+    assert not search.wants((0.7, 2, [], []))  # an orientation the probe says is wrong
+    search.orientations_read.add(1)
+    assert search.wants((0.6, 1, [], []))  # another stack of the orientation being read
+    search.reads_left = 0
+    assert not search.wants((0.78, 1, [], []))
+    search.valid_fit = 0.9
+    assert search.wants((0.9 - RIVAL_FIT / 2, 2, [], []))  # the probe could not tell them apart
+    assert not search.wants((0.9 - 2 * RIVAL_FIT, 2, [], []))
+    assert search.settled([(0.7, 3, [], [])])

@@ -159,3 +159,13 @@ def test_letters_weighing_zero_in_a_date_fail_the_check():
     reading = parse_mrz(lines, repair=False)
     assert not {c.name: c.valid for c in reading.check_digits}["birth_date"]
     assert parse_mrz(lines).fields["birth_date"] == "740812"
+
+
+def test_a_digit_in_a_name_becomes_a_letter_only_where_the_ocr_offered_one():
+    lines = list(TD3)
+    lines[0] = "P<UTOERIKSS0N" + lines[0][13:]
+    assert parse_mrz(lines).fields["surname"] == "ERIKSSON"  # typed text: the usual confusion
+    assert parse_mrz(lines, alternatives={(0, 11): "O"}).fields["surname"] == "ERIKSSON"
+    # read clearly (no letter offered), the digit stays, and the name is not valid
+    kept = parse_mrz(lines, alternatives={})
+    assert kept.fields["surname"] == "ERIKSS0N"

@@ -112,6 +112,8 @@ def character_evidence(
             margin = kept - max(others) if others else 1.0
             if kept < float(scores.max()):
                 margin = min(margin, kept - float(scores.max()))
+            if char not in permitted:
+                margin = -1.0  # a digit kept in a name (read clearly): never sure of the field
             close = sorted(
                 (c for c in permitted
                  if c != char and float(scores[ALPHABET.index(c)]) >= kept - SAFE_MARGIN_CHECKED),

@@ -58,6 +58,22 @@ def _blank_where_other_inks(glyph: str, other: str) -> np.ndarray:
     return (mine < BLANK_LEVEL) & (theirs > INK_LEVEL)
 
 
+def _percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """``np.percentile`` (linear) of a small array by partial sorting: the same values at a
+    fraction of its overhead, which dominated telling a close cell apart."""
+    flat = values.ravel()
+    last = flat.size - 1
+    positions = [q * last for q in quantiles]
+    needed = sorted({int(p) for p in positions} | {min(int(p) + 1, last) for p in positions})
+    ordered = np.partition(flat, needed)
+    out = []
+    for position in positions:
+        low = int(position)
+        high = min(low + 1, last)
+        out.append(float(ordered[low] + (ordered[high] - ordered[low]) * (position - low)))
+    return out
+
+
 def contradiction(patch: np.ndarray, glyph: str, other: str) -> float:
     """How much ink the cell holds (0-1) where ``glyph`` must be blank and ``other`` inks,
     with ``glyph`` placed where it fits best: near 1 rules ``glyph`` out."""
@@ -68,7 +84,7 @@ def contradiction(patch: np.ndarray, glyph: str, other: str) -> float:
     template = glyphs[MRZ_ALPHABET.index(glyph)]
     dy, dx = _best_alignment(patch, template)
     cell = patch[dy : dy + template.shape[0], dx : dx + template.shape[1]]
-    background, stroke = np.percentile(patch, [10, 90])
+    background, stroke = _percentiles(patch, (0.1, 0.9))
     if stroke - background < 1:
         return 0.0
     level = np.clip((cell - background) / (stroke - background), 0, 1)

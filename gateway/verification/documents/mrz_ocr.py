@@ -24,6 +24,10 @@ SCALE_PROBE_GLYPHS = "<0OUDMIA58E"
 # Probes (which way up, which vertical scale) run at half size: a quarter of the pixels in both
 # band and template.
 PROBE_SCALE = 0.5
+# The glyph period is trusted while the ink extent holds this many times the layout's cells
+# (stray ink at the line's ends adds a few cells; a period that implies twice as many is a
+# stroke spacing, not the pitch).
+MIN_CELL_RATIO, MAX_CELL_RATIO = 0.7, 1.5
 OCRB_PATHS = [
     "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
     "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
@@ -190,6 +194,30 @@ def _pitch_from_glyphs(ink: np.ndarray, top: int, bottom: int) -> float | None:
     return pitch
 
 
+def _measured_pitch(
+    ink: np.ndarray, extent: tuple[int, int, int, int], char_count: int
+) -> float | None:
+    """The line's glyph pitch in crop pixels: the period of its glyphs, unless that period puts
+    far more (or fewer) cells on the ink than the layout has, then the ink extent over the
+    cell count.
+
+    Stray ink at an end (a stamp, a seal ring) skews the extent, so the period comes first; but
+    on a line that is not an MRZ of this length the period is some stroke spacing, and a band
+    scaled by it grows several times too long to match (seconds of template matching on a page
+    of ordinary text).
+    """
+    top, bottom, left, right = extent
+    by_extent = (right - left) / max(char_count - 0.3, 1)
+    period = _pitch_from_glyphs(ink, top, bottom)
+    if period is not None and MIN_CELL_RATIO < by_extent / period < MAX_CELL_RATIO:
+        return period
+    # OCR-B cells are 0.8-1.6 cap heights wide as issuers print them: a pitch far outside that
+    # is a block of several lines or a short run of ink, not an MRZ line
+    if not 0.5 * (bottom - top) <= by_extent <= 2.0 * (bottom - top):
+        return None
+    return by_extent
+
+
 def _grid_start(
     response: np.ndarray, step: float, char_count: int, slack: int
 ) -> tuple[float, float]:
@@ -260,7 +288,9 @@ def probe_fit(line_gray: np.ndarray, char_count: int) -> float:
         return 0.0
     top, bottom, left, right = extent
     pitch = glyphs.shape[2]
-    measured = _pitch_from_glyphs(ink, top, bottom) or (right - left) / max(char_count - 0.3, 1)
+    measured = _measured_pitch(ink, extent, char_count)
+    if measured is None:
+        return 0.0
     scale = pitch / measured
     pad_y = max(2, (bottom - top) // 3)
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - (bottom - top)) : right + 1]
@@ -329,12 +359,11 @@ def read_line(line_gray: np.ndarray, char_count: int, cache: dict | None = None)
     extent = _ink_extent(ink)
     if extent is None:
         return LineRead("")
-    top, bottom, left, right = extent
     pitch = glyphs.shape[2]
-    # stray ink at an end (or the wrong cell count) skews the extent: trust the glyphs' period
-    period = _pitch_from_glyphs(ink, top, bottom)
-    measured_pitch = period or (right - left) / max(char_count - 0.3, 1)
-    scale = pitch / measured_pitch
+    measured = _measured_pitch(ink, extent, char_count)
+    if measured is None:
+        return LineRead("")
+    scale = pitch / measured
     key = round(scale, 4)
     if cache is not None and key in cache:
         band, response = cache[key]

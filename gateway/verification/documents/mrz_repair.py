@@ -83,7 +83,7 @@ def typed_repairs(
     spans: dict[str, Span],
     alternatives: dict[tuple[int, int], str] | None,
 ) -> list[Repair]:
-    """Digits read in alpha-only fields become letters: nothing else is possible there.
+    """Digits read in alpha-only fields become letters, where the OCR offered one.
 
     These fields (codes, names, sex) carry no check digit, so the repair is typed, not verified;
     ``verified_by`` is None to say so.
@@ -96,8 +96,11 @@ def typed_repairs(
         for column in range(span.start, span.end):
             if not line[column].isdigit():
                 continue
-            offered = [c for c in (alternatives or {}).get((span.line, column), "") if c.isalpha()]
-            replacement = offered[0] if offered else DIGIT_TO_LETTER.get(line[column])
+            if alternatives is None:  # typed text: the usual confusion
+                replacement = DIGIT_TO_LETTER.get(line[column])
+            else:  # OCR: only a letter it hesitated with (a clearly read digit stays)
+                offered = [c for c in alternatives.get((span.line, column), "") if c.isalpha()]
+                replacement = offered[0] if offered else None
             if replacement:
                 repairs.append(
                     Repair(span.name, span.line, column, line[column], replacement, None)
