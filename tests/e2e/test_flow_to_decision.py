@@ -11,6 +11,12 @@ partner allows those two prompts only (its ``liveness.prompts`` setting); a reco
 follow a random order, so when the challenge comes in the other order the test does what an
 applicant may do: leaves the page and starts the selfie again (a new challenge each time).
 
+The approved journey is also the README's docs test: its partner, settings and profile are made
+by the README's own commands, read out of README.md and run as printed (tests/e2e/readme_example.py;
+only the host and $KEY change), and the passport carries the README's applicant (with a middle
+name the example does not send, which must pass as a partial name match). The stack has a
+PocketBase of its own, so the README's "Acme Bank" is the only partner of that name.
+
 A second journey is the control: the same footage against a challenge in the other order (a
 recording replayed against a new challenge) must not be approved, or the approval proves nothing.
 
@@ -22,8 +28,8 @@ skips with the reason otherwise.
 
 from __future__ import annotations
 
-import itertools
 import json
+import resource
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,14 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from gateway.pb_server import PocketBaseServer
-from gateway.synthetic.documents import make_passport
 from gateway.verification.documents.normalize import normalize_country
-from gateway.verification.faces.recognition import detect_faces
 from scripts.make_fake_camera import SELFIE_SCRIPTS, SelfieSchedule, build_selfie_camera
 from tests.e2e.browser_support import (
     CAMERA_DIR,
@@ -50,13 +52,18 @@ from tests.e2e.browser_support import (
 )
 from tests.e2e.flow_support import read_link
 from tests.e2e.live_stack import LiveStack, live_stack
+from tests.e2e.readme_example import ReadmeRun, run_partner_example, run_try_it
+from tests.e2e.recorded_person import (
+    camera_time_s,
+    capture_figures,
+    make_document,
+    readme_identity,
+)
 from tests.webhook_receiver import Receiver, independent_verify, start_receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_datasets]
 
-CLIP = "d9.mp4"
 SCHEDULE = SelfieSchedule()
-PORTRAIT_AT_S = 1.2  # d9 at rest, looking at the camera (not a frame the camera shows)
 # The camera's two recordings: one per order of the partner's two prompts.
 CAMERAS = {("smile", "blink"): "selfie_smile_blink", ("blink", "smile"): "selfie_blink_smile"}
 MAX_SELFIE_ATTEMPTS = 10  # each order has even odds: 1 in 1024 that ten attempts all miss
@@ -69,35 +76,15 @@ DECIDED_EVENTS = [
 ]
 
 
-def clip_frame(clip: Path, at_s: float) -> np.ndarray:
-    """One frame of a clip, RGB."""
-    capture = cv2.VideoCapture(str(clip))
-    try:
-        capture.set(cv2.CAP_PROP_POS_MSEC, at_s * 1000)
-        ok, bgr = capture.read()
-    finally:
-        capture.release()
-    assert ok, f"{clip} has no frame at {at_s} s"
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def portrait(rgb: np.ndarray) -> np.ndarray:
-    """Head and shoulders around the one face, as a passport portrait is framed."""
-    [face] = detect_faces(rgb)
-    left, top, right, bottom = face.box
-    width = right - left
-    return rgb[
-        max(0, top - width // 2) : min(rgb.shape[0], bottom + width // 3),
-        max(0, left - width // 3) : min(rgb.shape[1], right + width // 3),
-    ]
-
-
 @pytest.fixture(scope="module")
-def stack(
-    pocketbase: PocketBaseServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveStack]:
-    with live_stack(pocketbase, tmp_path_factory.mktemp("live_home")) as running:
-        yield running
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The live stack on a PocketBase of its own (the README's partner name must be unique)."""
+    pocketbase = PocketBaseServer.throwaway(tmp_path_factory.mktemp("pb_readme"))
+    try:
+        with live_stack(pocketbase, tmp_path_factory.mktemp("live_home")) as running:
+            yield running
+    finally:
+        pocketbase.stop()
 
 
 @pytest.fixture(scope="module")
@@ -160,51 +147,6 @@ def wait_for_decision_webhook(receiver: Receiver, profile_id: str) -> tuple[Any,
     raise AssertionError(f"no decision webhook for {profile_id} in {DECISION_TIMEOUT_S} s")
 
 
-def camera_time_s(camera: Path, jpeg: bytes) -> float:
-    """When, in the camera file, the page took this frame: the file's most similar frame (grey
-    32x32 thumbnails), in seconds. Says how the page's schedule met the recording."""
-
-    def thumb(bgr: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-    target = thumb(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
-    capture = cv2.VideoCapture(str(camera))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    best, best_index, index = float("inf"), 0, 0
-    try:
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            difference = float(np.mean(np.abs(thumb(bgr) - target)))
-            if difference < best:
-                best, best_index = difference, index
-            index += 1
-    finally:
-        capture.release()
-    return round(best_index / fps, 2)
-
-
-def capture_figures(frames: list[dict[str, Any]], upload: bytes) -> dict[str, Any]:
-    """Frames per second during each prompt, as the page stamped them, and the upload's size."""
-    per_prompt: dict[str, list[float]] = {}
-    for frame in frames:
-        per_prompt.setdefault(frame["prompt"], []).append(frame["t_ms"])
-    rates = {
-        prompt: round((len(times) - 1) / ((times[-1] - times[0]) / 1000), 1)
-        for prompt, times in per_prompt.items()
-        if len(times) > 1 and times[-1] > times[0]
-    }
-    gaps = [b["t_ms"] - a["t_ms"] for a, b in itertools.pairwise(frames)]
-    return {
-        "frames": len(frames),
-        "fps_by_prompt": rates,
-        "largest_gap_ms": max(gaps),
-        "upload_bytes": len(upload),
-    }
-
-
 @dataclass
 class Journey:
     """What one applicant's journey produced: the challenge, the worker's record and event."""
@@ -231,31 +173,60 @@ class Journey:
         }
 
 
-@pytest.fixture(scope="module")
-def webhook_secret(stack: LiveStack, receiver: Receiver) -> str:
-    """The partner's allowed prompts, return URL and a webhook to the loopback receiver."""
-    settings = stack.api(
-        "PATCH",
-        "/api/settings",
-        json={
-            "allowed_return_urls": [RETURN_PREFIX],
-            "liveness": {"prompts": ["smile", "blink"], "prompt_count": 2},
-        },
+PARTNER_SETTINGS = {
+    "allowed_return_urls": [RETURN_PREFIX],
+    # what the recorded camera can follow (a recording cannot turn its head on request)
+    "liveness": {"prompts": ["smile", "blink"], "prompt_count": 2},
+}
+
+
+def subscribe(stack: LiveStack, receiver: Receiver, api_key: str, settings: dict) -> str:
+    """A partner's settings patched and a webhook to the loopback receiver; its secret."""
+    key = {"x-api-key": api_key}
+    patched = stack.api("PATCH", "/api/settings", json=settings, headers=key)
+    assert patched.status_code == 200, patched.text
+    hook = stack.api(
+        "POST", "/api/webhooks", json={"url": receiver.url, "events": DECIDED_EVENTS}, headers=key
     )
-    assert settings.status_code == 200, settings.text
-    hook = stack.api("POST", "/api/webhooks", json={"url": receiver.url, "events": DECIDED_EVENTS})
     assert hook.status_code == 201, hook.text
     return hook.json()["secret"]
 
 
+@pytest.fixture(scope="module")
+def webhook_secret(stack: LiveStack, receiver: Receiver) -> str:
+    """The stack partner's allowed prompts, return URL and a webhook to the receiver."""
+    return subscribe(stack, receiver, stack.api_key, PARTNER_SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def readme(stack: LiveStack, receiver: Receiver) -> tuple[ReadmeRun, str]:
+    """The README's partner and profile, made by its own commands; the partner's webhook secret.
+
+    Its return URL setting comes from the README; the test adds the prompts the recording can
+    follow and the webhook it waits for. The "Try it" commands run here too (a link and its
+    status); walking that link is the same flow as the journey below."""
+    started, cpu_before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = run_partner_example(stack.url, stack.settings.child_env())
+    try_it, decision = run_try_it(stack.url, stack.settings.child_env())
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    print(
+        f"\nthe README's partner and Try-it commands ran in {time.monotonic() - started:.1f} s "
+        f"({cpu_s:.1f} s of CPU in their processes)"
+    )
+    assert try_it["status"] == "unverified" and try_it["redirect_url"].startswith(stack.url)
+    assert (decision["id"], decision["status"]) == (try_it["id"], "unverified"), decision
+    liveness = {"liveness": PARTNER_SETTINGS["liveness"]}
+    return run, subscribe(stack, receiver, run.api_key, liveness)
+
+
 @dataclass
 class Place:
-    """Everything a journey runs against: the stack, the receiver and its secret, the browsers,
-    the cameras, and where the clips are."""
+    """Everything a journey runs against: the stack, the receiver, the browsers, the cameras,
+    and where the clips are."""
 
     stack: LiveStack
     receiver: Receiver
-    secret: str
     browsers: Browsers
     cameras: dict[tuple[str, str], Path]
     datasets_dir: Path
@@ -265,53 +236,47 @@ class Place:
 def place(
     stack: LiveStack,
     receiver: Receiver,
-    webhook_secret: str,
     browsers: Browsers,
     cameras: dict[tuple[str, str], Path],
     datasets_dir: Path,
 ) -> Place:
-    return Place(stack, receiver, webhook_secret, browsers, cameras, datasets_dir)
+    return Place(stack, receiver, browsers, cameras, datasets_dir)
+
+
+@dataclass
+class Applicant:
+    """A profile to walk through: its link, passport photo, where it returns, the webhook
+    secret of its partner."""
+
+    redirect_url: str
+    passport_path: Path
+    return_url: str
+    secret: str
 
 
 def run_journey(
     place: Place,
     recorded: tuple[str, str],
     challenge_order: tuple[str, ...],
-    document_seed: int,
-    tmp_path: Path,
+    applicant: Applicant,
     steps: Steps,
 ) -> Journey:
-    """Create the profile as the partner, go through the flow with the camera ``recorded``
-    until the challenge comes in ``challenge_order``, submit, and wait for the worker's decision
-    webhook."""
+    """Go through the flow with the camera ``recorded`` until the challenge comes in
+    ``challenge_order``, submit, and wait for the worker's decision webhook."""
     stack, receiver, camera = place.stack, place.receiver, place.cameras[recorded]
-    passport_path, fields = make_document(place.datasets_dir, document_seed, tmp_path)
     page = place.browsers.page(camera)
-    issuer = normalize_country(fields["issuing_state"]).alpha3
-    created = stack.api(
-        "POST",
-        "/api/profiles",
-        json={
-            "external_ref": f"browser-decision-{time.time_ns()}",
-            "first_name": fields["given_names"].title(),
-            "last_name": fields["surname"].title(),
-            "document": {
-                "type": "passport",
-                "country": issuer,
-                "number": fields["document_number"],
-            },
-            "return_url": RETURN_PREFIX + "?session=42",
-        },
+    page.context.route(
+        applicant.return_url.split("?")[0] + "**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body="partner"),
     )
-    assert created.status_code == 201, created.text
-    link = read_link(created.json()["redirect_url"])
+    link = read_link(applicant.redirect_url)
     page.goto(link.url)
     visible(page, "#step-consent")
     page.locator("#consent-checkbox").check()
     page.locator("#consent-continue").click()
     # The partner sent the document's type and country: the flow goes straight to the photo.
     visible(page, "#step-photo")
-    page.locator("#photo-file").set_input_files(str(passport_path))
+    page.locator("#photo-file").set_input_files(str(applicant.passport_path))
     visible(page, "#step-selfie")
     steps.shot(page, "selfie")
     challenge, upload = take_selfie_in_order(page, stack, link.profile_id, challenge_order, steps)
@@ -320,7 +285,7 @@ def run_journey(
     )
     steps.shot(page, "review")
     page.locator("#submit").click()
-    page.wait_for_url(f"{RETURN_PREFIX}**")
+    page.wait_for_url(f"{applicant.return_url.split('?')[0]}**")
     page.context.close()
 
     stored = stack.services.pb.get("profiles", link.profile_id)
@@ -337,26 +302,23 @@ def run_journey(
         f"size; the camera allows 0-{SCHEDULE.start_jitter_s} s (a slow framing check?)"
     )
     request, event = wait_for_decision_webhook(receiver, link.profile_id)
-    assert independent_verify(place.secret, request.headers, request.body)
+    assert independent_verify(applicant.secret, request.headers, request.body)
     record = stack.services.pb.get("profiles", link.profile_id)
     print(f"worker timings (ms): {(record.get('scores') or {}).get('timings_ms')}")
     return Journey(challenge, record, event, figures)
 
 
-def make_document(datasets_dir: Path, seed: int, tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A synthetic passport whose portrait is the clip's person at rest, saved as a JPEG."""
-    person = clip_frame(datasets_dir / "liveness" / "real" / CLIP, PORTRAIT_AT_S)
-    passport = make_passport(np.random.default_rng(seed), portrait(person))
-    path = tmp_path / "passport.jpg"
-    cv2.imwrite(str(path), cv2.cvtColor(passport.image_rgb, cv2.COLOR_RGB2BGR))
-    return path, dict(passport.fields)
-
-
-def test_a_real_person_who_follows_the_prompts_is_approved_and_the_partner_told(
-    place: Place, tmp_path: Path
+def test_the_readme_example_walked_through_the_flow_is_approved_and_the_partner_told(
+    place: Place, readme: tuple[ReadmeRun, str], tmp_path: Path
 ) -> None:
+    """The docs test: the README's commands made the partner and the profile (as printed); the
+    applicant follows the prompts with a real fake camera; the real worker approves."""
+    run, secret = readme
+    assert run.profile["status"] == "unverified", run.profile
+    passport, _ = make_document(place.datasets_dir, 19, tmp_path, readme_identity(run.request))
+    applicant = Applicant(run.profile["redirect_url"], passport, run.request["return_url"], secret)
     order = ("smile", "blink")
-    journey = run_journey(place, order, order, 19, tmp_path, Steps("decision"))
+    journey = run_journey(place, order, order, applicant, Steps("decision"))
     figures = journey.figures
     assert min(figures["fps_by_prompt"].values()) >= 10, figures
     assert figures["upload_bytes"] <= 3_000_000, figures
@@ -372,17 +334,38 @@ def test_a_real_person_who_follows_the_prompts_is_approved_and_the_partner_told(
     liveness = journey.factors["liveness"]["detail"]
     assert liveness["challenge"]["prompts"] == journey.challenge["prompts"]
     assert liveness["challenge"]["satisfied"] == [True, True]
+    # The middle name the example does not send: a partial match, said in the decision.
+    partial = "applicant_name: given name matches; the document also lists a middle name"
+    assert any(partial in reason for reason in journey.record["reasons"]), diagnosis
 
 
 def test_the_same_person_out_of_the_challenged_order_is_not_approved(
-    place: Place, tmp_path: Path
+    place: Place, webhook_secret: str, tmp_path: Path
 ) -> None:
     """The control: the same real footage, smiling when asked to blink and blinking when asked
     to smile (a recording replayed against a new challenge). Everything else passes; liveness
     must not, or the approval above proves nothing."""
     recorded = ("smile", "blink")
+    passport, fields = make_document(place.datasets_dir, 31, tmp_path)
+    created = place.stack.api(
+        "POST",
+        "/api/profiles",
+        json={
+            "external_ref": f"browser-decision-{time.time_ns()}",
+            "first_name": fields["given_names"].title(),
+            "last_name": fields["surname"].title(),
+            "document": {
+                "type": "passport",
+                "country": normalize_country(fields["issuing_state"]).alpha3,
+                "number": fields["document_number"],
+            },
+            "return_url": RETURN_PREFIX + "?session=42",
+        },
+    )
+    assert created.status_code == 201, created.text
+    applicant = Applicant(created.json()["redirect_url"], passport, RETURN_PREFIX, webhook_secret)
     journey = run_journey(
-        place, recorded, ("blink", "smile"), 31, tmp_path, Steps("decision-wrong-order")
+        place, recorded, ("blink", "smile"), applicant, Steps("decision-wrong-order")
     )
     diagnosis = journey.diagnosis(place.stack)
     # Refused for the movements, not for a capture too sparse to judge (a starved browser).
