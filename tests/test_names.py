@@ -58,6 +58,8 @@ CASES = [
     ("John Peter", "Smith", "JOHN PAUL", "SMITH", MISMATCH, "a name disagrees"),
     ("Ada", "Smith", "ADA MARIE", "LOVELACE", MISMATCH, "family name differs"),
     ("Ada", "Lovelace", "", "LOVELACE", MISMATCH, "the document shows no given name"),
+    ("Ada", "Lovelace", "LOVELACE ADA", "SMITH", MISMATCH, "family name differs"),
+    ("Ana Maria", "García", "ANA", "MARIA GARCIA", PARTIAL, "names split otherwise"),
 ]
 
 

@@ -174,6 +174,7 @@ class _PartResult:
     verdict: str
     notes: list[str] = field(default_factory=list)
     sent_left: int = 0  # the partner's names found nowhere on the document
+    read_left: int = 0  # the document's names the partner did not send
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -237,7 +238,7 @@ def _compare_part(
         notes.append(f"{label}s in another order")
     incomplete = read_left or sent_left or reordered or {_INITIAL, _CUT} & set(kinds)
     verdict = PARTIAL if incomplete else MATCH
-    return _PartResult(verdict, [f"{label} matches", *notes], sent_left)
+    return _PartResult(verdict, [f"{label} matches", *notes], sent_left, read_left)
 
 
 @dataclass(frozen=True)
@@ -310,10 +311,10 @@ def compare_names(
         initials=False,
     )
     # Names split otherwise (all in the first-name field, a family name sent as a middle name):
-    # taken when every name sent is on the document and it explains more than the parts did.
-    if pooled.verdict == MATCH or (
-        pooled.verdict == PARTIAL and not pooled.sent_left and not result.passed
-    ):
+    # taken when it pairs every name on both sides (in another order at most) and the parts
+    # did not agree; a name left over would let a given name stand in for a family name.
+    complete = pooled.verdict != MISMATCH and not (pooled.sent_left or pooled.read_left)
+    if pooled.verdict == MATCH or (complete and not result.passed):
         reason = _combine([pooled]).reason
         return NameComparison(
             PARTIAL, f"names split otherwise between given and family name; {reason}"
