@@ -135,6 +135,9 @@ def main() -> None:
     summary("ours", ours["wall"], ours["cpu"], ours["exact"], ours["found"])
     if theirs["wall"]:
         summary("PassportEye", theirs["wall"], theirs["cpu"], theirs["exact"], theirs["found"])
+        ratios = [np.percentile(theirs["wall"], q) / np.percentile(ours["wall"], q)
+                  for q in (50, 95)]  # fmt: skip
+        print(f"PassportEye / ours, wall time: p50 {ratios[0]:.1f}x, p95 {ratios[1]:.1f}x")
     if helper is not None:
         helper.stdin.close()
         helper.wait(timeout=30)

@@ -121,7 +121,11 @@ def settle_by_exemplars(
         if len(ranked) > 1 and best - ranked[1][1] < MIN_EXEMPLAR_LEAD:
             continue
         kept = texts[number][column]
-        if len(ranked) == 1 and not _digit_tells(kept, glyph, allowed.get((number, column), "")):
-            continue  # the kept glyph unseen, and no check digit to catch a wrong switch
+        if glyph == kept:
+            continue
+        if kept not in similarity and not _digit_tells(
+            kept, glyph, allowed.get((number, column), "")
+        ):
+            continue  # the kept glyph unseen on the page, and no check digit to catch a switch
         texts[number][column] = glyph
     return [replace(read, text="".join(text)) for read, text in zip(reads, texts, strict=True)]
