@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import TO_PROCESSING, new_profile_id, walk
+from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -31,6 +31,7 @@ def test_profiles_past_retention_are_erased_once_and_the_rest_kept(
     client: FlaskClient, services: Services, make_partner: Callable
 ) -> None:
     partner = make_partner("Retention partner")
+    subscribe(services, partner.partner_id)  # the erasure events are read from the outbox
     past = NOW - timedelta(days=1)
     open_one = applicant(client, partner.headers, past, services)
     decided = applicant(client, partner.headers, past, services)
