@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import requests
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -108,8 +110,6 @@ class ReceiverProcess:
         return f"http://127.0.0.1:{self.port}/hooks"
 
     def arrivals(self) -> dict[str, float]:
-        import requests
-
         return requests.get(f"http://127.0.0.1:{self.port}/arrivals", timeout=10).json()
 
     def stop(self) -> None:
@@ -117,20 +117,14 @@ class ReceiverProcess:
         self.process.join(5)
 
 
-# -- helpers --------------------------------------------------------------------------------------
+APPLICANT = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+             "phone": "+447700900123", "date_of_birth": "1990-12-10"}  # fmt: skip
 
 
 def applicant(index: int) -> dict:
     """A synthetic applicant (unique reference and document number)."""
-    return {
-        "external_ref": f"bench-{uuid.uuid4().hex[:16]}",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "phone": "+447700900123",
-        "date_of_birth": "1990-12-10",
-        "document": {"type": "passport", "country": "GBR", "number": f"{index:09d}"},
-    }
+    document = {"type": "passport", "country": "GBR", "number": f"{index:09d}"}
+    return {"external_ref": f"bench-{uuid.uuid4().hex[:16]}", **APPLICANT, "document": document}
 
 
 class Bench:
@@ -162,14 +156,8 @@ class Bench:
     def partner(self, name: str, url: str | None = None) -> dict:
         created = partners.create_partner(self.pb, name)
         if url:
-            create_endpoint(
-                self.pb,
-                self.settings.data_key,
-                created["partner_id"],
-                url,
-                ["*"],
-                allow_private=True,
-            )
+            key, partner_id = self.settings.data_key, created["partner_id"]
+            create_endpoint(self.pb, key, partner_id, url, ["*"], allow_private=True)
         return created
 
     def create_profiles(self, partner: dict, count: int) -> dict[str, float]:
