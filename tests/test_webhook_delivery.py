@@ -243,3 +243,20 @@ def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
     sweep(context)
     assert len(hooked.deliveries()) == 1
     assert len(receiver.requests) == 1
+
+
+def test_a_disabled_endpoints_pending_delivery_fails_unsent(
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
+) -> None:
+    receiver.statuses.extend([500])
+    hooked.new_profile()
+    sweep(context)
+    url = f"/api/webhooks/{hooked.endpoint['id']}"
+    assert (
+        hooked.client.patch(url, json={"enabled": False}, headers=hooked.headers).status_code == 200
+    )
+    clock.advance(minutes=2)
+    sweep(context)
+    [row] = hooked.deliveries()
+    assert (row["status"], row["last_error"], row["attempts"]) == ("failed", "endpoint disabled", 1)
+    assert len(receiver.requests) == 1

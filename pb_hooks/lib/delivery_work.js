@@ -85,29 +85,22 @@ function fanOut(txApp, now, limit) {
 
 // The next endpoint (in id order, after `after`) with a pending delivery: one index seek.
 function nextPendingEndpoint(txApp, after) {
-  const row = new DynamicModel({ endpoint: "" });
-  try {
-    txApp.db()
-      .newQuery("SELECT endpoint FROM webhook_deliveries WHERE status = 'pending' AND endpoint > {:after} ORDER BY endpoint LIMIT 1")
-      .bind({ after: after })
-      .one(row);
-  } catch (err) {
-    return "";
-  }
-  return row.endpoint;
+  const rows = arrayOf(new DynamicModel({ endpoint: "" }));
+  txApp.db()
+    .newQuery("SELECT endpoint FROM webhook_deliveries WHERE status = 'pending' AND endpoint > {:after} ORDER BY endpoint LIMIT 1")
+    .bind({ after: after })
+    .all(rows);
+  return rows.length ? rows[0].endpoint : "";
 }
 
 // Claim up to `take` due, unleased deliveries of one endpoint, keeping at most `perEndpoint` of its
 // deliveries in flight (leased) across every worker. A disabled endpoint's due deliveries fail.
 function claimFromEndpoint(txApp, endpointId, now, leaseUntil, take, perEndpoint) {
-  let endpoint;
-  try {
-    endpoint = txApp.findRecordById("webhook_endpoints", endpointId);
-  } catch (err) {
-    return []; // deleted: its deliveries cascade
-  }
+  const endpoint = arrayOf(new DynamicModel({ enabled: false }));
+  txApp.db().select("enabled").from("webhook_endpoints").where($dbx.hashExp({ id: endpointId })).all(endpoint);
+  if (!endpoint.length) return []; // deleted: its deliveries cascade
   const dueFilter = "status = 'pending' AND endpoint = {:endpoint} AND next_attempt_at <= {:now}";
-  if (!endpoint.getBool("enabled")) {
+  if (!endpoint[0].enabled) {
     txApp.db()
       .newQuery(`UPDATE webhook_deliveries SET status = 'failed', lease_until = '', next_attempt_at = '', last_error = 'endpoint disabled', updated = {:now} WHERE ${dueFilter}`)
       .bind({ endpoint: endpointId, now: now })
