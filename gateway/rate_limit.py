@@ -3,9 +3,9 @@
 Partners' schedulers call ``/api/profiles`` all day, and Flask-Limiter's per-request work (resolving
 the blueprint's dynamic limit, parsing the limit string, its exemption scopes, its headers) was a
 third of the gateway's CPU for a poll (0.8 of 2.5 ms a request, in-process, measured by turning it
-off). This counts the same limit, with the
-same strategy and storage (memory, or Redis shared by every process), the same key (the API key
-id) and answers the same way: the caller is authenticated first (an unknown key is a 401, never a
+off). This counts the same limit on the same storage (this process's windows for ``memory://``,
+the limiter's own strategy on Redis, shared by every process), with the same key (the API key id),
+and answers the same way: the caller is authenticated first (an unknown key is a 401, never a
 429), each limit of the partner's ``rate_limit`` (else ``EKYC_RATE_LIMIT``) is hit, a refusal is a
 429 problem whose ``Retry-After`` is what is left of the window, and every answer carries
 ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` of the tightest limit.
