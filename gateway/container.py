@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.services.api_keys import KeyAuthenticator
-from gateway.services.capture import CaptureConfig, CaptureService
+from gateway.services.capture import CaptureService
+from gateway.services.capture_link import CaptureConfig
 from gateway.services.checks import CheckService
 from gateway.services.intake.kyc_service import IntakeConfig, KycIntakeService
 from gateway.services.intake.partner_verifications import PartnerVerificationService

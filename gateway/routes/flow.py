@@ -26,7 +26,8 @@ from gateway.auth import limiter, services
 from gateway.errors import BadRequest, LinkFinished, LinkMissing, LinkRefused, NotFound
 from gateway.problem import render_gateway_error
 from gateway.routes import json_body
-from gateway.services.capture import CaptureService, CaptureSession
+from gateway.services.capture import CaptureService
+from gateway.services.capture_link import CaptureSession
 from gateway.services.capture_rules import FrameUpload
 from gateway.services.countries import country_choices
 
