@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gateway.cli_admin import add_admin_commands, run_admin_command
 from gateway.cli_billing import add_billing_commands
+from gateway.cli_webhooks import add_webhook_commands
 from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
 from gateway.processes import stop_process
 from gateway.settings import Settings
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=None)
 
     add_admin_commands(commands)
+    add_webhook_commands(commands)
     add_billing_commands(commands)
     return parser
 

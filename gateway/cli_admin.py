@@ -1,4 +1,4 @@
-"""The operator's ``ekyc`` commands for partners, keys, webhooks, settings and the daily jobs.
+"""The operator's ``ekyc`` commands for partners, keys, settings, backups and the daily jobs.
 
 Thin on purpose: each command parses its arguments, calls one service function with operator
 rights, and prints the result (JSON with ``--json`` where scripts need it). Secrets (API keys,
@@ -157,98 +157,6 @@ def key_revoke(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def webhooks_add(services: Services, args: argparse.Namespace) -> int:
-    """Register a webhook endpoint; prints its signing secret once."""
-    from gateway.services.webhooks.endpoints import create_endpoint
-
-    events = ["*"] if args.events.strip() == "*" else _scopes(args.events)
-    _print(
-        create_endpoint(
-            services.pb,
-            services.settings.data_key,
-            _partner_id(services, args.partner),
-            args.url,
-            list(events),
-            allow_private=services.settings.webhook_allow_private,
-        )
-    )
-    return 0
-
-
-def webhooks_list(services: Services, args: argparse.Namespace) -> int:
-    """A partner's webhook endpoints."""
-    from gateway.services.webhooks.endpoints import list_endpoints
-
-    _print(list_endpoints(services.pb, _partner_id(services, args.partner)))
-    return 0
-
-
-def webhooks_rotate(services: Services, args: argparse.Namespace) -> int:
-    """A new signing secret; the old one keeps signing for ``--overlap-s``."""
-    from gateway.services.webhooks.endpoints import rotate_secret
-
-    _print(
-        rotate_secret(
-            services.pb,
-            services.settings.data_key,
-            None,
-            args.endpoint,
-            overlap_s=args.overlap_s,
-        )
-    )
-    return 0
-
-
-def webhooks_enable(services: Services, args: argparse.Namespace) -> int:
-    """Enable or disable an endpoint."""
-    from gateway.services.webhooks.endpoints import update_endpoint
-
-    _print(
-        update_endpoint(
-            services.pb,
-            None,
-            args.endpoint,
-            {"enabled": args.webhooks_command == "enable"},
-            allow_private=services.settings.webhook_allow_private,
-        )
-    )
-    return 0
-
-
-def webhooks_remove(services: Services, args: argparse.Namespace) -> int:
-    """Remove an endpoint and its deliveries."""
-    from gateway.services.webhooks.endpoints import delete_endpoint
-
-    delete_endpoint(services.pb, None, args.endpoint)
-    print(f"removed {args.endpoint}")
-    return 0
-
-
-def webhooks_deliveries(services: Services, args: argparse.Namespace) -> int:
-    """A partner's recent deliveries."""
-    from gateway.services.webhooks.delivery_views import list_deliveries
-
-    _print(list_deliveries(services.pb, _partner_id(services, args.partner), status=args.status))
-    return 0
-
-
-def webhooks_replay(services: Services, args: argparse.Namespace) -> int:
-    """Send a delivery again with the same webhook-id."""
-    from gateway.services.webhooks.delivery_views import replay_delivery
-
-    _print(replay_delivery(services.pb, None, args.delivery))
-    return 0
-
-
-def webhooks_sweep(services: Services, args: argparse.Namespace) -> int:
-    """Dispatch pending events and attempt due deliveries now (what the worker does each minute)."""
-    from gateway.services.webhooks.delivery import sweep
-    from gateway.worker.webhook_tasks import delivery_context
-
-    _print(sweep(delivery_context(services)))
-    return 0
-
-
 def settings_show(services: Services, args: argparse.Namespace) -> int:
     """A partner's effective settings (credentials redacted)."""
     from gateway.services.partner_settings import get_partner_settings
@@ -345,29 +253,6 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
         "key_id",
         json_flag=True,
     )
-
-    hooks = command_group(commands, "webhooks", "manage partners' webhook endpoints")
-    add = subcommand(
-        hooks,
-        "add",
-        webhooks_add,
-        "register an endpoint (prints its secret once)",
-        "partner",
-        "url",
-    )
-    add.add_argument("--events", default="*", help="comma-separated event names, or *")
-    subcommand(hooks, "list", webhooks_list, "a partner's endpoints", "partner")
-    rotate = subcommand(hooks, "rotate", webhooks_rotate, "add a new signing secret", "endpoint")
-    rotate.add_argument("--overlap-s", type=int, default=86_400)
-    for name in ("enable", "disable"):
-        subcommand(hooks, name, webhooks_enable, f"{name} an endpoint", "endpoint")
-    subcommand(hooks, "remove", webhooks_remove, "remove an endpoint", "endpoint")
-    deliveries = subcommand(
-        hooks, "deliveries", webhooks_deliveries, "a partner's recent deliveries", "partner"
-    )
-    deliveries.add_argument("--status", default=None)
-    subcommand(hooks, "replay", webhooks_replay, "send a delivery again", "delivery")
-    subcommand(hooks, "sweep", webhooks_sweep, "deliver what is due now")
 
     settings = command_group(commands, "settings", "per-partner settings")
     subcommand(settings, "show", settings_show, "a partner's effective settings", "partner")
