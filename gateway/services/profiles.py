@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.errors import Conflict, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
@@ -185,13 +185,7 @@ class ProfileService:
 
     def load_owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """The raw profile record if it belongs to the caller's partner, else ``NotFound``."""
-        try:
-            profile = self.pb.get("profiles", profile_id)
-        except NotFound:
-            profile = None
-        if profile is None or profile["partner"] != principal.partner_id:
-            raise NotFound("No such profile")
-        return profile
+        return self.reads.owned(principal, profile_id)
 
     def view(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """What a partner sees of a profile (see ``ProfileReads.view`` for conditional reads)."""
