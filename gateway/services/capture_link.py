@@ -10,7 +10,6 @@ once. Nothing is written for a refused link. ``CaptureService`` (the steps) buil
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,7 +75,7 @@ class CaptureLink:
 
     pb: PocketBase
     config: CaptureConfig
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float]
 
     def verify(self, profile_id: str, token: str | None) -> CaptureSession:
         """The session for a token that opens ``profile_id`` now, else a ``LinkRefused``.
