@@ -2,10 +2,10 @@
 
 At the flow's 10+ frames per second, running dlib's detector on every frame (~20 ms each) would
 cost more than the whole budget of a verification, so the detector runs on the first frame,
-after a pause in the capture (where the face may have moved) and whenever the mesh loses the
-face; every other frame is cropped around the previous frame's mesh (see faces/mesh.py). A cut
-within a continuous capture is refused on its own (identity.cuts). Each frame then carries
-the numbers the decisions use (mesh_measures.py).
+on the first frame of each prompt, after a pause in the capture (where the face may have moved)
+and whenever the mesh loses the face; every other frame is cropped around the previous frame's
+mesh (see faces/mesh.py). A cut within a continuous capture is refused on its own
+(identity.cuts). Each frame then carries the numbers the decisions use (mesh_measures.py).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def track(
     tracked: list[TrackedFrame] = []
     previous: np.ndarray | None = None
     previous_t_ms = -math.inf
+    previous_prompt: str | None = None
     for index, frame in enumerate(frames):
         item = TrackedFrame(
             index=index,
@@ -107,7 +108,8 @@ def track(
         if previous is not None:
             mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
             mesh = mesh if mesh.found else None
-        if mesh is None or frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS:
+        paused = frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS
+        if mesh is None or paused or frame.prompt != previous_prompt:
             faces = detect_faces(frame.rgb)
             item.face_count = len(faces)
             if faces:
@@ -120,6 +122,7 @@ def track(
                 fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
                 mesh = fresh if fresh.found else mesh
         previous_t_ms = frame.t_ms
+        previous_prompt = frame.prompt
         if mesh is not None:
             _measure(item, mesh, mirrored)
         previous = item.points
