@@ -41,7 +41,8 @@ from bench.wrk_load import WRK_SCRIPT, Measurement, free_port, run_wrk, tree_cpu
 from gateway.cli import gunicorn_command  # noqa: E402
 from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.pocketbase import PocketBase  # noqa: E402
+from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 from gateway.services.profile_reads import encode_cursor, profile_etag  # noqa: E402
 from gateway.services.request_signing import sign_request  # noqa: E402
 from gateway.settings import Settings  # noqa: E402

@@ -39,7 +39,8 @@ from scale_out_stack import GatewayProcesses, WorkerProcess, stack_env  # noqa: 
 
 from gateway.pb_server import PocketBaseServer, free_port  # noqa: E402
 from gateway.services.intake.kyc_service import PARTNER_SLUG  # noqa: E402
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.pocketbase import PocketBase  # noqa: E402
+from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 
 DECIDED = {"approved", "manual_review", "rejected", "resubmission_requested"}
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"

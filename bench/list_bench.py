@@ -40,7 +40,8 @@ from bench.wrk_load import WRK_SCRIPT, run_wrk  # noqa: E402
 from gateway import create_app  # noqa: E402
 from gateway.pb_server import PocketBaseServer, free_port  # noqa: E402
 from gateway.services import partners  # noqa: E402
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.pocketbase import PocketBase  # noqa: E402
+from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 PER_PAGE = 50

@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from gateway.errors import QuotaExceeded  # noqa: E402
 from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig  # noqa: E402
+from gateway.services.pocketbase import PocketBase  # noqa: E402
+from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 from gateway.services.quotas import take_unit  # noqa: E402
 
 ROW = {"billed": True, "counted": True, "outcome": "ok", "processing_ms": 1.0, "profile": ""}

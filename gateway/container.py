@@ -19,7 +19,8 @@ from gateway.services.intake.kyc_service import IntakeConfig, KycIntakeService
 from gateway.services.intake.partner_verifications import PartnerVerificationService
 from gateway.services.object_store import ObjectStore, ObjectStoreConfig
 from gateway.services.operator import OperatorService
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import PocketBaseConfig
 from gateway.services.profiles import LinkConfig, ProfileService
 from gateway.services.request_signing import RequestVerifier
 from gateway.services.result_sink import ResultSink, ResultSinkConfig

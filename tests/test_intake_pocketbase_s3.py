@@ -12,7 +12,8 @@ from worker_helpers import jpeg
 
 from gateway.pb_server import PocketBaseServer
 from gateway.services.pb_storage import FileStorageS3, use_local_files, use_s3_for_files
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import PocketBaseConfig
 
 FILES_BUCKET = "pocketbase-files"
 

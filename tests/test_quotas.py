@@ -26,7 +26,8 @@ from gateway.errors import QuotaExceeded, StoreError
 from gateway.pb_server import PocketBaseServer
 from gateway.services import notifications
 from gateway.services.partner_settings import set_partner_settings
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import PocketBaseConfig
 from gateway.services.quotas import HELD_UNIT_STALE_AFTER_S, month_period, take_unit
 from gateway.services.usage import record_usage
 from gateway.services.webhooks.delivery import dispatch_events

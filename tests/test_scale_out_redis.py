@@ -33,7 +33,8 @@ from worker_helpers import genuine_capture
 from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.services.intake.kyc_service import PARTNER_SLUG
-from gateway.services.pocketbase import PocketBase, PocketBaseConfig
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import PocketBaseConfig
 
 pytestmark = pytest.mark.slow
 RATE_LIMIT = 40

@@ -52,7 +52,8 @@ from gateway.services.image_policy import (
     clean_image,
 )
 from gateway.services.pb_time import iso, pb_datetime
-from gateway.services.pocketbase import FileTuple, PocketBase, stored_name_for
+from gateway.services.pocketbase import PocketBase, stored_name_for
+from gateway.services.pocketbase_transport import FileTuple
 from gateway.services.selfie_capture import (
     SelfieCheck,
     challenge_answer,

@@ -19,7 +19,8 @@ from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
 from gateway.services.capture_rules import url_under_prefix
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
-from gateway.services.pocketbase import FileTuple, PocketBase
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import FileTuple
 from gateway.services.profile_reads import ProfileReads
 from gateway.services.webhooks.events import emit_profile_erased
 from gateway.settings import Settings

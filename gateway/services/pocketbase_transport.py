@@ -1,0 +1,173 @@
+"""How the gateway reaches PocketBase: one connection pool, one superuser token, errors translated.
+
+A thin client on one urllib3 connection pool rather than the PyPI SDK (see ARCHITECTURE.md: the
+SDK's filter helper can be injected across partners and it never refreshes tokens), and rather than
+``requests``: every gateway request makes one PocketBase call, and requests' session machinery was
+about a fifth of a GET's CPU (py-spy, bench/gateway_bench.py).
+
+Errors are translated once, here: PocketBase unreachable -> ``StoreUnavailable`` (503, retry later,
+nothing written by us), anything else unexpected -> ``StoreError``. What the gateway asks of the
+store (records, queries, files, the hook routes) is in ``pocketbase.py`` and ``pocketbase_hooks.py``
+on top of this class; nothing else speaks HTTP to PocketBase.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
+
+from gateway.errors import NotFound, StoreError, StoreUnavailable
+
+JsonDict = dict[str, Any]
+FileTuple = tuple[str, bytes, str]  # (filename, content, mime type)
+RECORD_ID = re.compile(r"[a-z0-9]{15}")
+# Connections kept open to PocketBase: one per gunicorn thread or worker thread, with headroom.
+POOL_SIZE = 16
+
+
+@dataclass(frozen=True)
+class PocketBaseConfig:
+    """Where PocketBase is and how the gateway authenticates to it."""
+
+    url: str
+    email: str
+    password: str
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class StoreResponse:
+    """A PocketBase answer, read whole: status and body."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text (for error messages)."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.content)
+
+
+class PocketBaseTransport:
+    """Superuser client: one token per client, refreshed on 401, one connection pool."""
+
+    def __init__(self, config: PocketBaseConfig) -> None:
+        self.config = config
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self._base_path = urlsplit(config.url).path.rstrip("/")
+        # retries=False: a failed call surfaces at once as StoreUnavailable (the caller decides
+        # whether to retry); no proxy, .netrc or environment lookups, ever (the store is local).
+        self._pool = urllib3.connection_from_url(
+            config.url,
+            maxsize=POOL_SIZE,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(total=config.timeout_s),
+        )
+
+    def _authenticate(self) -> str:
+        with self._token_lock:
+            response = self._send(
+                "POST",
+                "/api/collections/_superusers/auth-with-password",
+                json={"identity": self.config.email, "password": self.config.password},
+                authenticated=False,
+            )
+            if response.status_code != 200:
+                raise StoreError(
+                    f"PocketBase refused the gateway's superuser ({response.status_code})"
+                )
+            self._token = response.json()["token"]
+            return self._token
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        authenticated: bool = True,
+        json: Any = None,
+        data: dict[str, str] | None = None,
+        files: list[tuple[str, FileTuple]] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> StoreResponse:
+        headers: dict[str, str] = {}
+        if authenticated:
+            headers["Authorization"] = self._token or self._authenticate()
+        body: bytes | None = None
+        if json is not None:
+            body = _encode_json(json)
+            headers["Content-Type"] = "application/json"
+        elif data is not None or files:
+            fields: list[tuple[str, Any]] = list((data or {}).items()) + list(files or [])
+            body, headers["Content-Type"] = urllib3.encode_multipart_formdata(fields)
+        url = self._base_path + path + (f"?{urlencode(params)}" if params else "")
+        try:
+            response = self._pool.urlopen(
+                method, url, body=body, headers=headers, redirect=False, preload_content=True
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise StoreUnavailable("PocketBase did not answer; nothing was written") from exc
+        return StoreResponse(response.status, response.data)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> StoreResponse:
+        """Send an authenticated request, re-authenticating once if the token was refused.
+
+        Keyword arguments: ``json`` (a JSON body), or ``data`` and ``files`` (a multipart form),
+        and ``params`` (the query string).
+        """
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 401:
+            self._token = None
+            response = self._send(method, path, **kwargs)
+        if response.status_code >= 500:
+            raise StoreUnavailable(f"PocketBase failed with {response.status_code}")
+        return response
+
+    @staticmethod
+    def _json(response: StoreResponse, what: str) -> JsonDict:
+        if response.status_code == 404:
+            raise NotFound(f"{what} not found")
+        if response.status_code >= 400:
+            raise StoreError(
+                f"PocketBase refused {what}: {response.status_code} {response.text[:300]}"
+            )
+        return response.json()
+
+    def healthy(self) -> bool:
+        """True when PocketBase answers its health endpoint."""
+        try:
+            response = self._send("GET", "/api/health", authenticated=False)
+        except StoreUnavailable:
+            return False
+        return response.status_code == 200
+
+    def wait_healthy(self, timeout_s: float = 15.0) -> None:
+        """Block until PocketBase answers, or raise ``StoreUnavailable`` after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        raise StoreUnavailable(f"PocketBase at {self.config.url} did not start in {timeout_s}s")
+
+
+def is_record_id(value: str) -> bool:
+    """PocketBase ids are 15 chars of [a-z0-9]; anything else cannot exist, so skip the call."""
+    return RECORD_ID.fullmatch(value) is not None
+
+
+def _encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
