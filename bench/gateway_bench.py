@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -37,15 +36,13 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.bench_store import bench_settings, superuser_client  # noqa: E402
 from bench.wrk_load import WRK_SCRIPT, Measurement, free_port, run_wrk, tree_cpu_seconds, wait_for  # noqa: E402
 from gateway.cli import gunicorn_command  # noqa: E402
 from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
-from gateway.services.pocketbase import PocketBase  # noqa: E402
-from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 from gateway.services.profile_reads import encode_cursor, profile_etag  # noqa: E402
 from gateway.services.request_signing import sign_request  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
 
 
 def measure_signing(
@@ -145,32 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     workdir = Path(tempfile.mkdtemp(prefix="ekyc-bench-"))
-    pocketbase = PocketBaseServer(
-        data_dir=workdir / "pb_data",
-        port=free_port(),
-        superuser_email="bench@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
+    pocketbase = PocketBaseServer.throwaway(workdir, email="bench@ekyc.test")
     gateway: subprocess.Popen[bytes] | None = None
     floor: subprocess.Popen[bytes] | None = None
     gateway_log = open(workdir / "gateway.log", "wb")  # noqa: SIM115 (closed in finally)
     try:
-        pocketbase.prepare()
-        pocketbase.start(log_path=workdir / "pocketbase.log")
-        settings = Settings(
-            ekyc_home=workdir / "home",
-            pocketbase_url=pocketbase.url,
-            pb_superuser_email=pocketbase.superuser_email,
-            pb_superuser_password=pocketbase.superuser_password,
-            gateway_port=free_port(),
-            link_secret=secrets.token_urlsafe(24),
-            data_key=secrets.token_urlsafe(24),
-        )
-        pb = PocketBase(
-            PocketBaseConfig(
-                pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password
-            )
-        )
+        settings = bench_settings(pocketbase, workdir, gateway_port=free_port())
+        pb = superuser_client(pocketbase)
         # With the data key, the key gets a signing secret: the signed-request rows use it.
         created = partners.create_partner(pb, "Bench partner", data_key=settings.data_key)
         superuser_token = pb.request(

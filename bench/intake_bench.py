@@ -37,10 +37,9 @@ from intake_fixtures import BUCKET, KYC_TABLE, RESULT_KEY_HEX, SERVICE_TOKENS  #
 from intake_servers import Postgres, RedisServer, SeaweedS3  # noqa: E402
 from scale_out_stack import GatewayProcesses, WorkerProcess, stack_env  # noqa: E402
 
-from gateway.pb_server import PocketBaseServer, free_port  # noqa: E402
+from bench.bench_store import superuser_client  # noqa: E402
+from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services.intake.kyc_service import PARTNER_SLUG  # noqa: E402
-from gateway.services.pocketbase import PocketBase  # noqa: E402
-from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
 
 DECIDED = {"approved", "manual_review", "rejected", "resubmission_requested"}
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -61,14 +60,7 @@ class Bench:
     def start(self) -> None:
         import psycopg
 
-        pocketbase = PocketBaseServer(
-            data_dir=self.root / "pb_data",
-            port=free_port(),
-            superuser_email="bench@ekyc.test",
-            superuser_password=secrets.token_urlsafe(16),
-        )
-        pocketbase.prepare()
-        pocketbase.start(log_path=self.root / "pocketbase.log")
+        pocketbase = PocketBaseServer.throwaway(self.root, email="bench@ekyc.test")
         self.servers.append(pocketbase)
         self.s3 = SeaweedS3(self.root / "s3")
         self.servers.append(self.s3)
@@ -102,13 +94,7 @@ class Bench:
         self.gateway = GatewayProcesses(self.env, self.root / "gateway.log")
         self.servers.append(self.gateway)
         self.gateway.start()
-        self.pb = PocketBase(
-            PocketBaseConfig(
-                url=pocketbase.url,
-                email=pocketbase.superuser_email,
-                password=pocketbase.superuser_password,
-            )
-        )
+        self.pb = superuser_client(pocketbase)
 
     def images(self) -> dict[str, str]:
         from intake_fixtures import put_images

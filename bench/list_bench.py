@@ -25,7 +25,6 @@ The data is synthetic (generated references and names).
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import sys
 import tempfile
@@ -36,13 +35,12 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.bench_store import bench_settings, superuser_client  # noqa: E402
 from bench.wrk_load import WRK_SCRIPT, run_wrk  # noqa: E402
 from gateway import create_app  # noqa: E402
-from gateway.pb_server import PocketBaseServer, free_port  # noqa: E402
+from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
 from gateway.services.pocketbase import PocketBase  # noqa: E402
-from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
 
 PER_PAGE = 50
 
@@ -147,28 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100, help="requests per figure")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ekyc-list-bench-"))
-    server = PocketBaseServer(
-        data_dir=workdir / "pb_data",
-        port=free_port(),
-        superuser_email="bench@ekyc.test",
-        superuser_password=secrets.token_urlsafe(16),
-    )
+    server = PocketBaseServer.throwaway(workdir, email="bench@ekyc.test")
     try:
-        server.prepare()
-        server.start(log_path=workdir / "pocketbase.log")
-        settings = Settings(
-            ekyc_home=workdir / "home",
-            pocketbase_url=server.url,
-            pb_superuser_email=server.superuser_email,
-            pb_superuser_password=server.superuser_password,
-            link_secret=secrets.token_urlsafe(24),
-            data_key=secrets.token_urlsafe(24),
-            rate_limit="10000000/minute",
-            log_level="WARNING",
+        settings = bench_settings(
+            server, workdir, rate_limit="10000000/minute", log_level="WARNING"
         )
-        pb = PocketBase(
-            PocketBaseConfig(server.url, server.superuser_email, server.superuser_password)
-        )
+        pb = superuser_client(server)
         created = partners.create_partner(pb, "List bench partner")
         client = create_app(settings).test_client()
         headers = {"x-api-key": created["api_key"]}
