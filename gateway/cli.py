@@ -152,7 +152,7 @@ def cmd_up(settings: Settings) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         for child in (worker, gateway):
-            stop_process(child, grace_s=15)
+            stop_process(child, grace_s=15, already_signalled=True)
         pocketbase.stop()
         print("ekyc: stopped", flush=True)
     return exit_code

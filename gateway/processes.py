@@ -48,11 +48,16 @@ def stop_process(
     sig: int = signal.SIGTERM,
     grace_s: float = 15,
     group: bool = False,
+    already_signalled: bool = False,
 ) -> None:
-    """Send ``sig`` (to the whole process group when ``group``), then SIGKILL after ``grace_s``."""
+    """Send ``sig`` (to the whole process group when ``group``), then SIGKILL after ``grace_s``.
+
+    ``already_signalled``: the caller sent ``sig`` itself (``ekyc up`` signals every child first
+    so they stop at the same time); only wait, so no child gets the polite signal twice.
+    """
     if process is None:
         return
-    if process.poll() is None:
+    if process.poll() is None and not already_signalled:
         _signal(process, sig, group)
     try:
         process.wait(timeout=grace_s)
