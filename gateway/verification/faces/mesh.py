@@ -128,7 +128,9 @@ def run_mesh(rgb: np.ndarray, crop: tuple[float, float, float]) -> Mesh:
         borderMode=cv2.BORDER_CONSTANT,
     )
     interpreter = _interpreter()
-    interpreter.set_tensor(_local.input_index, (patch.astype(np.float32) / 255.0)[np.newaxis, ...])
+    # Written straight into the model's input buffer (no intermediate copies); the view is
+    # dropped before invoke, which refuses to run while one is held.
+    np.divide(patch, np.float32(255.0), out=interpreter.tensor(_local.input_index)()[0])
     interpreter.invoke()
     raw = interpreter.get_tensor(_local.points_index).reshape(POINT_COUNT, 3).astype(np.float64)
     logit = float(interpreter.get_tensor(_local.presence_index).reshape(-1)[0])

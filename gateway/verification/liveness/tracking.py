@@ -51,6 +51,10 @@ class TrackedFrame:
     pitch_deg: float = math.nan
     roll_deg: float = math.nan
     embedding: np.ndarray | None = field(default=None, repr=False)
+    # as_face() of these points: the identity steps ask for it ~800 times a burst.
+    _face: tuple[np.ndarray, DetectedFace] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def has_face(self) -> bool:
@@ -74,13 +78,20 @@ class TrackedFrame:
         return self.as_face()
 
     def as_face(self) -> DetectedFace:
-        """A DetectedFace from the mesh (outline box, dlib's 5 points): embedder, plane test."""
+        """A DetectedFace from the mesh (outline box, dlib's 5 points): embedder, plane test.
+
+        Built once per mesh (the cut and jump tests compare every pair of neighbours).
+        """
+        if self._face is not None and self._face[0] is self.points:
+            return self._face[1]
         low, high = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
         box = (int(low[0]), int(low[1]), math.ceil(high[0]), math.ceil(high[1]))
         landmarks = tuple(
             (float(self.points[i, 0]), float(self.points[i, 1])) for i in FIVE_POINT_INDEXES
         )
-        return DetectedFace(box=box, score=self.presence, landmarks=landmarks)
+        face = DetectedFace(box=box, score=self.presence, landmarks=landmarks)
+        self._face = (self.points, face)
+        return face
 
 
 def track(
@@ -104,12 +115,13 @@ def track(
             t_ms=frame.t_ms,
             thumbnail=thumbnails[index] if thumbnails is not None else thumbnail(frame.rgb),
         )
-        mesh = None
-        if previous is not None:
-            mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
-            mesh = mesh if mesh.found else None
-        paused = frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS
-        if mesh is None or paused or frame.prompt != previous_prompt:
+        # The first frame of each prompt and the first after a pause are detected afresh; the
+        # crop from the previous mesh is then only the fallback when that finds no face.
+        fresh_start = frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS or (
+            frame.prompt != previous_prompt
+        )
+        mesh = None if fresh_start else _tracked_mesh(frame, previous)
+        if mesh is None:
             faces = detect_faces(frame.rgb)
             item.face_count = len(faces)
             if faces:
@@ -120,7 +132,9 @@ def track(
                 # After a pause the face may be elsewhere: crop where the detector found it
                 # now, not where the previous frame had it.
                 fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
-                mesh = fresh if fresh.found else mesh
+                mesh = fresh if fresh.found else None
+            if mesh is None and fresh_start:
+                mesh = _tracked_mesh(frame, previous)
         previous_t_ms = frame.t_ms
         previous_prompt = frame.prompt
         if mesh is not None:
@@ -128,6 +142,14 @@ def track(
         previous = item.points
         tracked.append(item)
     return tracked
+
+
+def _tracked_mesh(frame: Frame, previous: np.ndarray | None) -> face_mesh.Mesh | None:
+    """The mesh in the crop around the previous frame's mesh, if it finds the face there."""
+    if previous is None:
+        return None
+    mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
+    return mesh if mesh.found else None
 
 
 def _measure(item: TrackedFrame, mesh: face_mesh.Mesh, mirrored: bool) -> None:
