@@ -5,9 +5,10 @@ so by default only the frames that matter are embedded. Within a continuous capt
 most 300 ms apart) the mesh follows one face from frame to frame and a cut is refused (`cuts`):
 dlib's embedding cannot tell some different people apart (look-alikes at 0.37-0.49 on the dev
 clips, one person's frames up to 0.56 apart), but a live camera stream has no cuts. So one
-frame per continuous stretch is embedded (one the caller already embedded if it can: the
-worker's face match), and every frame entered by a jump after a pause; those must show one
-person, and the document's.
+frame per continuous stretch is embedded, and one per run of frames entered by a jump (the face
+or the whole picture changing at once, less than a cut: a head movement can do it); each time a
+frame the caller already embedded (the worker's face match) when the stretch or run holds one,
+else its first frame. Those must show one person, and the document's.
 """
 
 from __future__ import annotations
@@ -80,24 +81,38 @@ class IdentityReport:
 def frames_to_embed(
     with_face: Sequence[TrackedFrame], max_gap_ms: float, known: Collection[int] = ()
 ) -> list[TrackedFrame]:
-    """One frame per continuous stretch, the frames after a jump, and the `known` frames.
+    """One frame per continuous stretch, one per run entered by a jump, and the `known` frames.
 
     A stretch ends where two frames with a face are more than `max_gap_ms` apart. Its frame
     is one the caller already embedded (`known`, frame indexes) if it holds one, else its
-    first. In time order.
+    first. A jump (`jump_frames`) opens a run that lasts to the next jump or the stretch's end:
+    between its frames the face moved, resized and the picture changed less than at a jump, a
+    stronger link than the stretch's own (no cut), so one frame shows whose face the run is.
+    That frame is a `known` one of the run when there is one (the worker's face match embedded
+    frames spread over the burst), else the jump frame itself. In time order.
     """
     chosen: dict[int, TrackedFrame] = {}
+    jumps = {item.index for item in jump_frames(with_face)}
     stretch: list[TrackedFrame] = []
+    run: list[TrackedFrame] = []
+
+    def keep_one(members: list[TrackedFrame]) -> None:
+        embedded = [member for member in members if member.index in known]
+        for member in embedded or members[:1]:
+            chosen[member.index] = member
+
     for item in [*with_face, None]:
-        if stretch and (item is None or item.t_ms - stretch[-1].t_ms > max_gap_ms):
-            embedded = [member for member in stretch if member.index in known]
-            for member in embedded or stretch[:1]:
-                chosen[member.index] = member
+        stretch_ends = bool(stretch) and (item is None or item.t_ms - stretch[-1].t_ms > max_gap_ms)
+        if run and (stretch_ends or item.index in jumps):
+            keep_one(run)
+            run = []
+        if stretch_ends:
+            keep_one(stretch)
             stretch = []
         if item is not None:
             stretch.append(item)
-    for item in jump_frames(with_face):
-        chosen[item.index] = item
+            if item.index in jumps or run:
+                run.append(item)
     return [chosen[index] for index in sorted(chosen)]
 
 
