@@ -583,7 +583,7 @@ def test_no_camera_qr_code_carries_the_same_link(
     response = client.get(f"/flow/api/{link.profile_id}/qr.svg?t={link.token}")
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
-    from gateway.routes.flow import qr_svg
+    from gateway.routes.flow_pages import qr_svg
 
     assert response.data == qr_svg(f"{settings.kyc_frontend_url}/{link.profile_id}?t={link.token}")
     assert b'xmlns="http://www.w3.org/2000/svg"' in response.data
@@ -746,7 +746,7 @@ def test_static_files_are_served_and_the_catalogue_is_complete(client: FlaskClie
 
 
 def test_nothing_in_the_pages_loads_from_outside() -> None:
-    from gateway.routes.flow import HOSTED_FLOW_DIR
+    from gateway.routes.flow_pages import HOSTED_FLOW_DIR
 
     for path in HOSTED_FLOW_DIR.rglob("*"):
         if path.suffix in {".html", ".js", ".css"}:

@@ -4,48 +4,35 @@
 serves the single-page flow from ``hosted_flow/``; the page then calls
 ``/flow/api/<profile_id>/...`` with the same token in ``X-Capture-Token`` (or ``?t=`` for images
 it embeds). The token is the only credential: no API key works here and a token never works on
-the partner API.
+the partner API. What the pages are made of (files, the refused-link page, the QR code, the
+security headers) is rendered by ``flow_pages.py``; the views, their limits and hooks are here.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
-import mimetypes
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import segno
-from flask import Blueprint, Response, g, jsonify, render_template_string, request
-from werkzeug.security import safe_join
+from flask import Blueprint, Response, g, jsonify, request
 
 from gateway.auth import limiter, services
-from gateway.errors import BadRequest, LinkFinished, LinkMissing, LinkRefused, NotFound
+from gateway.errors import BadRequest, LinkMissing, LinkRefused, NotFound
 from gateway.problem import render_gateway_error
 from gateway.routes import json_body
+from gateway.routes.flow_pages import (
+    PAGE_HEADERS,
+    STATIC_SUFFIXES,
+    flow_file,
+    message_page,
+    qr_svg,
+)
 from gateway.services.capture import CaptureService
 from gateway.services.capture_link import CaptureSession
 from gateway.services.capture_rules import FrameUpload
 from gateway.services.countries import country_choices
 
-HOSTED_FLOW_DIR = Path(__file__).resolve().parents[2] / "hosted_flow"
 LANGUAGES = ("en", "fr")
-STATIC_SUFFIXES = frozenset({".js", ".css", ".json", ".svg", ".png", ".ico", ".html"})
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'self'; object-src 'none'"
-    ),
-}
 
 bp = Blueprint("flow", __name__, url_prefix="/flow")
 
@@ -75,12 +62,6 @@ def choose_language() -> str:
     if asked in LANGUAGES:
         return asked
     return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
-
-
-@cache
-def catalogue() -> dict[str, dict[str, str]]:
-    """The one string catalogue the pages and the server-rendered pages share."""
-    return json.loads((HOSTED_FLOW_DIR / "strings.json").read_text(encoding="utf-8"))
 
 
 def _upload_key() -> str:
@@ -167,7 +148,7 @@ def page(profile_id: str) -> Response | tuple[str, int]:
     try:
         capture_service().open(profile_id, capture_token())
     except LinkRefused as refusal:
-        return message_page(refusal, lang, profile_id)
+        return message_page(refusal, lang, capture_service().link_branding(profile_id))
     return flow_file("index.html", cache_control="no-store")
 
 
@@ -175,48 +156,9 @@ def page(profile_id: str) -> Response | tuple[str, int]:
 @bp.get("")
 def page_without_profile() -> Response:
     """A link with its profile cut off: nothing says whose it was, so the page is neutral."""
-    return message_page(LinkMissing("missing"), choose_language(), None)
-
-
-def message_page(refusal: LinkRefused, lang: str, profile_id: str | None) -> Response:
-    """The page for a link that cannot be used (never a stack trace, nothing stored). It wears
-    the partner's name and colours, as the flow does, when the profile in the URL exists, even if
-    the token was cut off or changed; without one (no such profile) it is neutral."""
-    strings = catalogue()[lang]
-    brand = capture_service().link_branding(profile_id)
-    # The flow's CSP allows no inline style but this one block, by its hash: the colours were
-    # checked to be #rrggbb by branding().
-    brand_css = (
-        f":root{{--accent:{brand['accent_color']};--accent-text:{brand['accent_text_color']}}}"
-        if brand
-        else ""
+    return message_page(
+        LinkMissing("missing"), choose_language(), capture_service().link_branding(None)
     )
-    kind = {
-        "link_missing": "missing",
-        "link_expired": "expired",
-        "link_finished": "finished",
-    }.get(refusal.code, "invalid")
-    return_url = refusal.extra.get("return_url") if isinstance(refusal, LinkFinished) else None
-    html = render_template_string(
-        (HOSTED_FLOW_DIR / "message.html").read_text(encoding="utf-8"),
-        lang=lang,
-        title=strings[f"link_{kind}_title"],
-        body=strings[f"link_{kind}_body"],
-        return_label=strings["done_return"],
-        return_url=return_url,
-        kind=kind,
-        app_title=strings["app_title"],
-        skip_link=strings["skip_link"],
-        brand_name=brand["name"] if brand else "",
-        brand_css=brand_css,
-    )
-    response = Response(html, status=refusal.status, mimetype="text/html")
-    if brand_css:
-        digest = base64.b64encode(hashlib.sha256(brand_css.encode()).digest()).decode()
-        response.headers["Content-Security-Policy"] = PAGE_HEADERS[
-            "Content-Security-Policy"
-        ].replace("style-src 'self'", f"style-src 'self' 'sha256-{digest}'")
-    return response
 
 
 @bp.get("/static/<path:filename>")
@@ -225,20 +167,6 @@ def static_file(filename: str) -> Response:
     if Path(filename).suffix not in STATIC_SUFFIXES or filename == "message.html":
         raise NotFound("No such file")
     return flow_file(filename, cache_control="public, max-age=300")
-
-
-def flow_file(filename: str, *, cache_control: str) -> Response:
-    """A file of ``hosted_flow/`` read whole (they are a few KB; no file handle outlives the
-    request)."""
-    path = safe_join(str(HOSTED_FLOW_DIR), filename)
-    if path is None or not Path(path).is_file():
-        raise NotFound("No such file")
-    mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if mimetype in ("text/javascript", "application/javascript"):
-        mimetype = "text/javascript"
-    response = Response(Path(path).read_bytes(), mimetype=mimetype)
-    response.headers["Cache-Control"] = cache_control
-    return response
 
 
 # -- JSON calls --------------------------------------------------------------------------------
@@ -376,13 +304,6 @@ def qr_code(profile_id: str) -> Response:
     response = Response(qr_svg(url), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def qr_svg(url: str) -> bytes:
-    """A standalone SVG (with its namespace, so an ``<img>`` can show it) of ``url``."""
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, title="QR")
-    return buffer.getvalue()
 
 
 @bp.post("/api/<profile_id>/submit")

@@ -28,7 +28,7 @@ from PIL import Image
 
 from gateway import create_app
 from gateway.pb_server import PocketBaseServer, free_port
-from gateway.routes.flow import HOSTED_FLOW_DIR
+from gateway.routes.flow_pages import HOSTED_FLOW_DIR
 from gateway.services import links
 from tests.e2e.browser_support import (
     CAMERA_DIR,
