@@ -57,75 +57,69 @@ class Span:
     kind: str  # "numeric", "alpha", "alnum" or "check"
 
 
-# Each layout: the spans checked by their own digit as (value span, check span, filler_allowed),
-# the composite (spans concatenated, check span), and the other spans worth typing.
-_TD3_SPANS = {
-    "document_code": Span("document_code", 0, 0, 2, "alpha"),
-    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
-    "name": Span("name", 0, 5, 44, "alpha"),
-    "document_number": Span("document_number", 1, 0, 9, "alnum"),
-    "document_number_check": Span("document_number_check", 1, 9, 10, "check"),
-    "nationality": Span("nationality", 1, 10, 13, "alpha"),
-    "birth_date": Span("birth_date", 1, 13, 19, "numeric"),
-    "birth_date_check": Span("birth_date_check", 1, 19, 20, "check"),
-    "sex": Span("sex", 1, 20, 21, "alpha"),
-    "expiry_date": Span("expiry_date", 1, 21, 27, "numeric"),
-    "expiry_date_check": Span("expiry_date_check", 1, 27, 28, "check"),
-    "optional_data": Span("optional_data", 1, 28, 42, "alnum"),
-    "optional_data_check": Span("optional_data_check", 1, 42, 43, "check"),
-    "composite_check": Span("composite_check", 1, 43, 44, "check"),
-}
-_TD2_SPANS = {
-    "document_code": Span("document_code", 0, 0, 2, "alpha"),
-    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
-    "name": Span("name", 0, 5, 36, "alpha"),
-    "document_number": Span("document_number", 1, 0, 9, "alnum"),
-    "document_number_check": Span("document_number_check", 1, 9, 10, "check"),
-    "nationality": Span("nationality", 1, 10, 13, "alpha"),
-    "birth_date": Span("birth_date", 1, 13, 19, "numeric"),
-    "birth_date_check": Span("birth_date_check", 1, 19, 20, "check"),
-    "sex": Span("sex", 1, 20, 21, "alpha"),
-    "expiry_date": Span("expiry_date", 1, 21, 27, "numeric"),
-    "expiry_date_check": Span("expiry_date_check", 1, 27, 28, "check"),
-    "optional_data": Span("optional_data", 1, 28, 35, "alnum"),
-    "composite_check": Span("composite_check", 1, 35, 36, "check"),
-}
-_TD1_SPANS = {
-    "document_code": Span("document_code", 0, 0, 2, "alpha"),
-    "issuing_state": Span("issuing_state", 0, 2, 5, "alpha"),
-    "document_number": Span("document_number", 0, 5, 14, "alnum"),
-    "document_number_check": Span("document_number_check", 0, 14, 15, "check"),
-    "optional_data": Span("optional_data", 0, 15, 30, "alnum"),
-    "birth_date": Span("birth_date", 1, 0, 6, "numeric"),
-    "birth_date_check": Span("birth_date_check", 1, 6, 7, "check"),
-    "sex": Span("sex", 1, 7, 8, "alpha"),
-    "expiry_date": Span("expiry_date", 1, 8, 14, "numeric"),
-    "expiry_date_check": Span("expiry_date_check", 1, 14, 15, "check"),
-    "nationality": Span("nationality", 1, 15, 18, "alpha"),
-    "optional_data_2": Span("optional_data_2", 1, 18, 29, "alnum"),
-    "composite_check": Span("composite_check", 1, 29, 30, "check"),
-    "name": Span("name", 2, 0, 30, "alpha"),
-}
+def _layout(*spans: tuple[str, int, int, int, str]) -> dict[str, Span]:
+    """Spans by name, from ``(name, line, start, end, kind)`` rows."""
+    return {name: Span(name, line, start, end, kind) for name, line, start, end, kind in spans}
+
+
+def _two_line_layout(width: int, *, optional_data_check: bool) -> dict[str, Span]:
+    """TD3 (2x44) and TD2 (2x36) place the same fields: the name and the optional data run to the
+    end of their line, and only TD3 gives the optional data a check digit of its own."""
+    optional_data = [("optional_data", 1, 28, width - 1, "alnum")]
+    if optional_data_check:
+        optional_data = [
+            ("optional_data", 1, 28, width - 2, "alnum"),
+            ("optional_data_check", 1, width - 2, width - 1, "check"),
+        ]
+    return _layout(
+        ("document_code", 0, 0, 2, "alpha"),
+        ("issuing_state", 0, 2, 5, "alpha"),
+        ("name", 0, 5, width, "alpha"),
+        ("document_number", 1, 0, 9, "alnum"),
+        ("document_number_check", 1, 9, 10, "check"),
+        ("nationality", 1, 10, 13, "alpha"),
+        ("birth_date", 1, 13, 19, "numeric"),
+        ("birth_date_check", 1, 19, 20, "check"),
+        ("sex", 1, 20, 21, "alpha"),
+        ("expiry_date", 1, 21, 27, "numeric"),
+        ("expiry_date_check", 1, 27, 28, "check"),
+        *optional_data,
+        ("composite_check", 1, width - 1, width, "check"),
+    )
+
+
+# Where each field sits, per layout (ICAO 9303 parts 4-6).
+_TD3_SPANS = _two_line_layout(44, optional_data_check=True)
+_TD2_SPANS = _two_line_layout(36, optional_data_check=False)
+_TD1_SPANS = _layout(
+    ("document_code", 0, 0, 2, "alpha"),
+    ("issuing_state", 0, 2, 5, "alpha"),
+    ("document_number", 0, 5, 14, "alnum"),
+    ("document_number_check", 0, 14, 15, "check"),
+    ("optional_data", 0, 15, 30, "alnum"),
+    ("birth_date", 1, 0, 6, "numeric"),
+    ("birth_date_check", 1, 6, 7, "check"),
+    ("sex", 1, 7, 8, "alpha"),
+    ("expiry_date", 1, 8, 14, "numeric"),
+    ("expiry_date_check", 1, 14, 15, "check"),
+    ("nationality", 1, 15, 18, "alpha"),
+    ("optional_data_2", 1, 18, 29, "alnum"),
+    ("composite_check", 1, 29, 30, "check"),
+    ("name", 2, 0, 30, "alpha"),
+)
 SPANS = {"TD1": _TD1_SPANS, "TD2": _TD2_SPANS, "TD3": _TD3_SPANS}
 
-# (field, its check, filler allowed) per layout; the composite covers the listed spans in order.
+# The fields each layout checks by their own digit: (field, its check, filler allowed); the
+# composite covers the listed spans in order.
+_NUMBER_AND_DATE_CHECKS = [
+    ("document_number", "document_number_check", False),
+    ("birth_date", "birth_date_check", False),
+    ("expiry_date", "expiry_date_check", False),
+]
 DIGIT_PAIRS = {
-    "TD3": [
-        ("document_number", "document_number_check", False),
-        ("birth_date", "birth_date_check", False),
-        ("expiry_date", "expiry_date_check", False),
-        ("optional_data", "optional_data_check", True),
-    ],
-    "TD2": [
-        ("document_number", "document_number_check", False),
-        ("birth_date", "birth_date_check", False),
-        ("expiry_date", "expiry_date_check", False),
-    ],
-    "TD1": [
-        ("document_number", "document_number_check", False),
-        ("birth_date", "birth_date_check", False),
-        ("expiry_date", "expiry_date_check", False),
-    ],
+    "TD3": [*_NUMBER_AND_DATE_CHECKS, ("optional_data", "optional_data_check", True)],
+    "TD2": list(_NUMBER_AND_DATE_CHECKS),
+    "TD1": list(_NUMBER_AND_DATE_CHECKS),
 }
 COMPOSITE = {
     "TD3": [(1, 0, 10), (1, 13, 20), (1, 21, 43)],
