@@ -42,6 +42,21 @@ class PocketBase(HookOperations):
         response = self.request("GET", f"/api/collections/{collection}/records/{record_id}")
         return self._json(response, f"{collection} record")
 
+    def get_owned(
+        self, collection: str, record_id: str, partner_id: str | None, what: str
+    ) -> JsonDict:
+        """The record if its ``partner`` is ``partner_id`` (None: the operator, any partner).
+
+        Else ``NotFound("No such <what>")``, the answer for no record: others' ids stay unrevealed.
+        """
+        try:
+            record = self.get(collection, record_id)
+        except NotFound:
+            record = None
+        if record is None or (partner_id is not None and record["partner"] != partner_id):
+            raise NotFound(f"No such {what}")
+        return record
+
     def update(
         self,
         collection: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.errors import IllegalTransition, NotFound
+from gateway.errors import IllegalTransition
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.webhooks.events import iso_time
@@ -42,13 +42,7 @@ def delivery_view(record: dict[str, Any]) -> dict[str, Any]:
 
 def load_delivery(pb: PocketBase, partner_id: str | None, delivery_id: str) -> dict[str, Any]:
     """A delivery of ``partner_id`` (None: the operator), else ``NotFound``."""
-    try:
-        record = pb.get("webhook_deliveries", delivery_id)
-    except NotFound:
-        record = None
-    if record is None or (partner_id is not None and record["partner"] != partner_id):
-        raise NotFound("No such webhook delivery")
-    return record
+    return pb.get_owned("webhook_deliveries", delivery_id, partner_id, "webhook delivery")
 
 
 def list_deliveries(

@@ -16,7 +16,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import ValidationFailed
 from gateway.services import crypto
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
@@ -133,13 +133,7 @@ def create_endpoint(
 
 def load_endpoint(pb: PocketBase, partner_id: str | None, endpoint_id: str) -> dict[str, Any]:
     """The raw endpoint if it belongs to ``partner_id`` (None: the operator, any partner)."""
-    try:
-        record = pb.get("webhook_endpoints", endpoint_id)
-    except NotFound:
-        record = None
-    if record is None or (partner_id is not None and record["partner"] != partner_id):
-        raise NotFound("No such webhook endpoint")
-    return record
+    return pb.get_owned("webhook_endpoints", endpoint_id, partner_id, "webhook endpoint")
 
 
 def list_endpoints(pb: PocketBase, partner_id: str) -> list[dict[str, Any]]:
