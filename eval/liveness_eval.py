@@ -17,7 +17,9 @@ Attacks built from the same footage (each per segment and phase offset):
   rotation, scale and shift, sensor noise, JPEG);
 - pair: two stills, neutral then peak (for a blink: neutral, peak for 2 frames, neutral), jittered;
 - fade: the same pair with a 3-frame cross-fade between the stills;
-- order: a clip's two labelled movements in recorded order, challenged in the opposite order;
+- order: a clip's two labelled movements in recorded order, challenged in the opposite order
+  (the same frames challenged in the recorded order are the genuine kind "two_prompts", run
+  with the attacks);
 - claimed: a labelled movement (its action window +-0.5 s) claimed as each other prompt;
 - splice: another person's prompt window after this person's neutral frames;
 - print / screen: the shared print and screen stills as jittered stills, for every prompt.
@@ -353,6 +355,17 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                 b_start, b_end = prompt_window(second, clip)
                 a = [clip.at(t) for t in window_times(a_start, a_end, offset, interval_s)]
                 b = [clip.at(t) for t in window_times(b_start, b_end, offset, interval_s)]
+                # genuine: the two movements challenged in the order they were made (checks
+                # that a rule about the previous prompt's window refuses no real sequence)
+                record(
+                    "genuine:two_prompts",
+                    f"{first.id}+{second.id}",
+                    offset,
+                    [first.prompt, second.prompt],
+                    build(
+                        [("neutral", neutral), (first.prompt, a), (second.prompt, b)], interval_ms
+                    ),
+                )
                 # recorded: first then second; challenged: second then first
                 record(
                     "order",
@@ -415,7 +428,11 @@ def report(results: dict[str, list[dict]]) -> None:
         if values:
             print(f"  {kind}: {len(values)} bursts, {min(values):.3f}-{max(values):.3f}")
     for kind, rows in results.items():
-        if not kind.startswith("genuine"):
+        if kind.startswith("genuine"):
+            for row in rows:
+                if not row["is_live"]:
+                    print(f"  REFUSED genuine {kind}: {row['segment']} +{row['offset_ms']} ms")
+        else:
             for row in rows:
                 if row["is_live"]:
                     print(f"  ACCEPTED attack {kind}: {row['segment']} +{row['offset_ms']} ms")

@@ -63,3 +63,57 @@ def test_a_small_or_opposite_turn_is_not_enough():
     times = [100.0 * k for k in range(6)]
     assert not series.turn_outcome("turn_left", [0, 3, 6, 9, 10, 9], times, 0.0).satisfied
     assert not series.turn_outcome("turn_left", [0, -5, -12, -20, -20, -20], times, 0.0).satisfied
+
+
+def test_a_smile_must_be_held_not_spoken():
+    times = [100.0 * k for k in range(10)]
+    widths = [1.0, 1.0, 1.3, 1.3, 1.3, 1.0, 1.0, 1.0, 1.0, 1.0]
+    lifts = [0.0, 0.0, 0.05, 0.05, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0]
+    # a sound's mouth shape: wide and lifted for 200 ms
+    spoken = series.smile_outcome(widths, lifts, 1.0, 0.0, times)
+    assert not spoken.satisfied and "200 ms only" in spoken.reason
+    # the same shape built up and held 500 ms is a smile
+    held_widths = [1.0, 1.1, 1.2, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.1]
+    held_lifts = [0.0, 0.01, 0.03, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01]
+    assert series.smile_outcome(held_widths, held_lifts, 1.0, 0.0, times).satisfied
+
+
+def _satisfied(prompt: str) -> series.PromptOutcome:
+    return series.PromptOutcome(prompt, True, 0.5, 0.78, 4, "eyelids closed")
+
+
+def test_a_smile_formed_under_another_prompt_refuses_it():
+    times = [100.0 * k for k in range(14)]
+    # 3 frames before the prompt at rest, then a smile forms and is held 900 ms
+    widths = [1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3]
+    lifts = [0.0, 0.0, 0.0, 0.0, 0.01, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]
+    for prompt in ("blink", "turn_left"):
+        outcome = series.refuse_formed_smile(
+            _satisfied(prompt), widths, lifts, times, 1.0, 0.0, lookback=3
+        )
+        assert not outcome.satisfied and "formed under the" in outcome.reason
+    # held 500 ms (talking, a smile that passes) does not refuse
+    short = widths[:10] + [1.0] * 4
+    short_lifts = lifts[:10] + [0.0] * 4
+    kept = series.refuse_formed_smile(
+        _satisfied("blink"), short, short_lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert kept.satisfied
+
+
+def test_a_smile_still_held_from_the_previous_prompt_does_not_refuse():
+    times = [100.0 * k for k in range(14)]
+    # smiling already in the frames before the prompt, relaxing under it
+    widths = [1.3] * 10 + [1.2, 1.1, 1.0, 1.0]
+    lifts = [0.05] * 10 + [0.03, 0.01, 0.0, 0.0]
+    outcome = series.refuse_formed_smile(
+        _satisfied("blink"), widths, lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert outcome.satisfied
+    # ...even if a turned frame (NaN) interrupts it
+    widths[6] = math.nan
+    lifts[6] = math.nan
+    outcome = series.refuse_formed_smile(
+        _satisfied("turn_left"), widths, lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert outcome.satisfied

@@ -259,6 +259,17 @@ def _decide_prompts(
                 base.mouth_lift,
                 [item.t_ms for item in items],
             )
+        if block.prompt != "smile":
+            window = [*lookback, *items]
+            outcome = series.refuse_formed_smile(
+                outcome,
+                [item.mouth_width if frontal(item) else math.nan for item in window],
+                [item.mouth_lift if frontal(item) else math.nan for item in window],
+                [item.t_ms for item in window],
+                base.mouth_width,
+                base.mouth_lift,
+                lookback=len(lookback),
+            )
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
             # Only head movements: on a forming smile the lips deform and lose texture, and
             # the pixel tracker disagreed with the mesh on 6 of 15 genuine dev smiles.
