@@ -14,7 +14,7 @@ import json
 
 from gateway.errors import Conflict, IllegalTransition, NotFound, StoreError
 from gateway.services.pocketbase_hooks import HookOperations
-from gateway.services.pocketbase_transport import FileTuple, JsonDict, is_record_id
+from gateway.services.pocketbase_transport import FileTuple, JsonDict, StoreResponse, is_record_id
 
 
 class PocketBase(HookOperations):
@@ -26,14 +26,18 @@ class PocketBase(HookOperations):
         self, collection: str, data: JsonDict, files: dict[str, list[FileTuple]] | None = None
     ) -> JsonDict:
         """Create a record; with ``files`` the body is multipart (JSON values as strings)."""
-        path = f"/api/collections/{collection}/records"
-        if files:
-            response = self.request("POST", path, data=_form(data), files=_file_parts(files))
-        else:
-            response = self.request("POST", path, json=data)
+        response = self._write("POST", f"/api/collections/{collection}/records", data, files)
         if response.status_code == 400:
             raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
         return self._json(response, collection)
+
+    def _write(
+        self, method: str, path: str, data: JsonDict, files: dict[str, list[FileTuple]] | None
+    ) -> StoreResponse:
+        """A record body as JSON, or with ``files`` as a multipart form (JSON values as strings)."""
+        if files:
+            return self.request(method, path, data=_form(data), files=_file_parts(files))
+        return self.request(method, path, json=data)
 
     def get(self, collection: str, record_id: str) -> JsonDict:
         """One record by id; ``NotFound`` when absent."""
@@ -66,10 +70,7 @@ class PocketBase(HookOperations):
     ) -> JsonDict:
         """Patch a record. A file field name ending in ``+`` appends to a multi-file field."""
         path = f"/api/collections/{collection}/records/{record_id}"
-        if files:
-            response = self.request("PATCH", path, data=_form(data), files=_file_parts(files))
-        else:
-            response = self.request("PATCH", path, json=data)
+        response = self._write("PATCH", path, data, files)
         if response.status_code == 400:
             body = response.json()
             if any(
