@@ -4,7 +4,8 @@ CPU each watched process spent during a run.
 Every run has a fixed duration (wrk always runs its full ``--duration``) and a subprocess timeout.
 ``op`` "create" posts unique bodies; "get" requests ``path + token`` for tokens read from a file,
 one a line (``token [etag]``), and with ``BENCH_CONDITIONAL=1`` sends the line's ETag in
-``If-None-Match``.
+``If-None-Match``. With ``BENCH_DELAY_MS`` each connection waits that long before each request
+(wrk's ``delay()``): a paced run, to compare a server's CPU per request at another side's rate.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ local op = os.getenv("BENCH_OP")              -- "create" or "get"
 local side = os.getenv("BENCH_SIDE")          -- "gateway" or "direct"
 local expected = tonumber(os.getenv("BENCH_EXPECTED_STATUS"))
 local run = os.getenv("BENCH_RUN")
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
 local threads = {}
 local thread_count = 0
 
@@ -80,6 +82,10 @@ function request()
     for name, value in pairs(wrk.headers) do headers[name] = value end
   end
   return wrk.format("GET", os.getenv("BENCH_PATH") .. ids[index], headers)
+end
+
+if delay_ms > 0 then
+  function delay() return delay_ms end
 end
 
 function response(status, headers, body)
