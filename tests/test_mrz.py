@@ -169,3 +169,26 @@ def test_a_digit_in_a_name_becomes_a_letter_only_where_the_ocr_offered_one():
     # read clearly (no letter offered), the digit stays, and the name is not valid
     kept = parse_mrz(lines, alternatives={})
     assert kept.fields["surname"] == "ERIKSS0N"
+
+
+def test_a_country_code_that_is_no_code_takes_the_one_code_its_close_glyphs_spell():
+    lines = list(TD3)
+    lines[0] = "P<UTQ" + lines[0][5:]  # Q for O at a few pixels per character
+    repaired = parse_mrz(lines, alternatives={(0, 4): "OG"})
+    assert repaired.fields["issuing_state"] == "UTO"
+    assert [(r.read, r.repaired, r.verified_by) for r in repaired.repairs] == [
+        ("Q", "O", "country_code")
+    ]
+    # no glyph offered, or typed text: nothing to go on, the code stays
+    assert parse_mrz(lines, alternatives={}).fields["issuing_state"] == "UTQ"
+    assert parse_mrz(lines).fields["issuing_state"] == "UTQ"
+
+
+def test_a_country_code_within_reach_of_two_codes_is_not_repaired():
+    lines = list(TD3)
+    lines[1] = lines[1][:10] + "QBR" + lines[1][13:]
+    assert parse_mrz(lines, alternatives={(1, 10): "G"}).fields["nationality"] == "GBR"
+    # GBR and GBD (a British dependent territories citizen) both within reach: no choice made
+    ambiguous = parse_mrz(lines, alternatives={(1, 10): "G", (1, 12): "D"})
+    assert ambiguous.fields["nationality"] == "QBR"
+    assert not ambiguous.repairs

@@ -26,7 +26,12 @@ from gateway.verification.documents.mrz_layout import (
     split_mrz_text,
     td1_long_document_number,
 )
-from gateway.verification.documents.mrz_repair import Repair, digit_repairs, typed_repairs
+from gateway.verification.documents.mrz_repair import (
+    Repair,
+    code_repairs,
+    digit_repairs,
+    typed_repairs,
+)
 
 __all__ = ["LAYOUTS", "SPANS", "CheckDigit", "MrzReading", "Repair", "check_digit", "parse_mrz"]
 
@@ -140,6 +145,8 @@ def parse_mrz(
     repairs: list[Repair] = []
     if repair:
         repairs += typed_repairs(work, layout, spans, alternatives)
+        if alternatives is not None:
+            repairs += code_repairs(work, spans, alternatives)
         repairs += digit_repairs(work, layout, spans, alternatives)
     fields = {name: get_span(work, span) for name, span in spans.items() if span.kind != "check"}
     if layout == "TD1" and (long_number := td1_long_document_number(work)):

@@ -20,6 +20,7 @@ from gateway.verification.documents.mrz_layout import (
     get_span,
     td1_long_document_number,
 )
+from gateway.verification.documents.normalize import normalize_country
 
 LETTER_TO_DIGIT = {
     "O": "0",
@@ -107,6 +108,51 @@ def typed_repairs(
                 )
                 line[column] = replacement
         lines[span.line] = "".join(line)
+    return repairs
+
+
+# Country-code spans: no check digit covers them, but a code must be one ICAO 9303 knows.
+CODE_SPANS = ("issuing_state", "nationality")
+
+
+def code_repairs(
+    lines: list[str], spans: dict[str, Span], alternatives: dict[tuple[int, int], str]
+) -> list[Repair]:
+    """A country code that is no code becomes the one code its cells' close glyphs spell.
+
+    At 5-8 px per character ``O``, ``Q``, ``G`` and ``D`` blur into each other (``UTQ`` for
+    ``UTO``, ``QBR`` for ``GBR``); a code is one of a few hundred, so a read that is none of
+    them and sits one close glyph from exactly one of them is repaired to it. Two or more
+    codes within reach: nothing changes. ``verified_by`` is ``country_code``; the field stays
+    short of ``valid`` (its kept glyph was not the best one), so a person confirms it.
+    """
+    repairs = []
+    for name in CODE_SPANS:
+        span = spans.get(name)
+        if span is None:
+            continue
+        line = lines[span.line]
+        code = line[span.start : span.end]
+        if normalize_country(code) is not None:
+            continue
+        options = [
+            code[i] + alternatives.get((span.line, column), "")
+            for i, column in enumerate(range(span.start, span.end))
+        ]
+        known = {
+            "".join(c)
+            for c in itertools.product(*options)
+            if "".join(c) != code and normalize_country("".join(c)) is not None
+        }
+        if len(known) != 1:
+            continue
+        repaired = known.pop()
+        for i, column in enumerate(range(span.start, span.end)):
+            if repaired[i] != code[i]:
+                repairs.append(
+                    Repair(span.name, span.line, column, code[i], repaired[i], "country_code")
+                )
+        lines[span.line] = line[: span.start] + repaired + line[span.end :]
     return repairs
 
 
