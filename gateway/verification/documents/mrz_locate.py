@@ -246,3 +246,84 @@ def cut_line(gray: np.ndarray, line: TextLine, margin: float = 0.5) -> np.ndarra
     return cv2.warpPerspective(
         gray, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
+
+
+# A stack whose line ends stray less than this (degrees) from a rectangle is cut line by line.
+ZONE_SKEW_DEG = 2.0
+# Line ends that stray more than this are a stamp or a stray blob at an end, not perspective.
+MAX_ZONE_SKEW_DEG = 15.0
+
+
+def zone_skew_deg(stack: list[TextLine]) -> float:
+    """How far the stack's line ends stray from a rectangle (degrees): the worst of the lines'
+    convergence and the lean of the line through their left or right ends off the normal.
+
+    Every line of an MRZ holds the same number of cells (fillers print to the end), so the
+    first and last lines' ends are the corners of the zone; in a photo taken at an angle they
+    form a quadrilateral, not a rectangle, and glyphs lean with its sides.
+    """
+    first, last = stack[0].box, stack[-1].box
+    along = _unit(first[1] + first[2] - first[0] - first[3])
+    normal = np.array([-along[1], along[0]])
+    worst = 0.0
+    for end in (0, 1):  # left ends (tl, bl), right ends (tr, br)
+        top = (first[end] + first[3 - end]) / 2
+        bottom = (last[end] + last[3 - end]) / 2
+        side = _unit(bottom - top)
+        worst = max(worst, float(np.degrees(np.arccos(np.clip(abs(side @ normal), 0, 1)))))
+    last_along = _unit(last[1] + last[2] - last[0] - last[3])
+    converge = float(np.degrees(np.arccos(np.clip(abs(last_along @ along), 0, 1))))
+    return max(worst, converge)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-6)
+
+
+def cut_zone_lines(gray: np.ndarray, stack: list[TextLine]) -> list[np.ndarray] | None:
+    """The stack's lines cut along the zone's own perspective, or None when it has none.
+
+    The ends of the first and last lines give a homography from the photo to the zone's
+    plane (their corners map to a rectangle as long as the lines and as tall as their
+    spacing); each line is then cut out of the photo through it, so glyphs that lean with a
+    page photographed at an angle are stood upright. ``cut_line`` cuts each line's own
+    rectangle instead, which cannot undo a lean.
+    """
+    if len(stack) < 2:
+        return None
+    skew = zone_skew_deg(stack)
+    if not ZONE_SKEW_DEG <= skew <= MAX_ZONE_SKEW_DEG:
+        return None
+    first, last = stack[0].box, stack[-1].box
+    corners = np.float32(
+        [(first[0] + first[3]) / 2, (first[1] + first[2]) / 2,
+         (last[1] + last[2]) / 2, (last[0] + last[3]) / 2]
+    )  # fmt: skip
+    width = float(np.mean([line.length_px for line in stack]))
+    spacing = (
+        float(np.linalg.norm(corners[3] - corners[0]) + np.linalg.norm(corners[2] - corners[1])) / 2
+    )
+    flat = np.float32([[0, 0], [width, 0], [width, spacing], [0, spacing]])
+    to_photo = cv2.getPerspectiveTransform(flat, corners)
+    height = float(np.mean([line.height_px for line in stack]))
+    pad_y = 0.5 * height
+    pad_x = 0.02 * width + height
+    scale = LINE_HEIGHT_PX / max(height, 1)
+    out_w, out_h = round((width + 2 * pad_x) * scale), round((height + 2 * pad_y) * scale)
+    crops = []
+    for index in range(len(stack)):
+        y = spacing * index / (len(stack) - 1)
+        box = np.float32(
+            [[-pad_x, y - height / 2 - pad_y], [width + pad_x, y - height / 2 - pad_y],
+             [width + pad_x, y + height / 2 + pad_y], [-pad_x, y + height / 2 + pad_y]]
+        )  # fmt: skip
+        src = cv2.perspectiveTransform(box[None], to_photo)[0]
+        dst = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+        matrix = cv2.getPerspectiveTransform(src, dst)
+        crops.append(
+            cv2.warpPerspective(
+                gray, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        )  # fmt: skip
+    return crops

@@ -64,6 +64,48 @@ def templates() -> tuple[np.ndarray, float]:
     return np.stack(glyphs), pitch / (cap_bottom - cap_top)
 
 
+# A zone whose glyphs are this many times narrower in the photo than the templates' pitch (30 px)
+# is matched against templates sampled down and back up (``glyph_set``): a 5-6 px thumbnail
+# glyph upscaled to the template size is a blur the crisp templates fit at 0.75, under the
+# OCR-B gate. The templates are taken down by SMALL_ZONE_SHARPNESS of the zone's factor (the
+# photo's own sharpening and JPEG keep more than a plain box filter would); a factor over
+# SMALL_ZONE_MAX is a glyph under 4 px, not legible, and a "pitch" that small is the spacing
+# of strokes in a pattern (sampled that far, the templates are blobs that fit any texture).
+# Measured on the real set and pages derived from it: see docs/documents.md.
+SMALL_ZONE_FACTOR = 3.75
+SMALL_ZONE_MAX = 7.5
+SMALL_ZONE_SHARPNESS = 0.6
+SMALL_ZONE_STEP = 0.5  # sampled template sets are kept per half step of that factor
+
+
+def template_factor(native_pitch_px: float | None) -> float:
+    """How far the templates are sampled down and back up for glyphs ``native_pitch_px`` wide in
+    the photo, in half steps; 0.0 when they were large enough for the crisp templates."""
+    if not native_pitch_px:
+        return 0.0
+    factor = TEMPLATE_CAP_PX / native_pitch_px  # the templates' pitch equals their cap height
+    if not SMALL_ZONE_FACTOR <= factor <= SMALL_ZONE_MAX:
+        return 0.0
+    return max(1.5, round(SMALL_ZONE_SHARPNESS * factor / SMALL_ZONE_STEP) * SMALL_ZONE_STEP)
+
+
+@cache
+def glyph_set(factor: float = 0.0) -> np.ndarray:
+    """The glyph templates as a photo with glyphs ``factor`` times narrower shows them once
+    scaled to the templates' size: the crisp ones (``factor`` 0), or the crisp ones taken down
+    to that size and back up, which is what the zone went through."""
+    glyphs, _ = templates()
+    if not factor:
+        return glyphs
+    height, width = glyphs.shape[1:]
+    small_size = (max(2, round(width / factor)), max(2, round(height / factor)))
+    return np.stack(
+        [cv2.resize(cv2.resize(g, small_size, interpolation=cv2.INTER_AREA), (width, height),
+                    interpolation=cv2.INTER_CUBIC)
+         for g in glyphs]
+    ).astype(np.float32)  # fmt: skip
+
+
 def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     """Rows and columns of the text band in a line crop (ink is high).
 
@@ -134,6 +176,8 @@ class LineRead:
     # the scaled ink band and each cell's left edge in it (for telling close glyphs apart)
     band: np.ndarray | None = None
     cell_x: list[int] = field(default_factory=list)
+    # matched against sampled templates (a small zone): the safe margins were not measured there
+    small_zone: bool = False
 
 
 def _scaled_band(band: np.ndarray, fx: float, fy: float) -> np.ndarray:
@@ -200,9 +244,9 @@ def _walk(
 
 
 @cache
-def _probe_glyphs() -> np.ndarray:
+def _probe_glyphs(factor: float = 0.0) -> np.ndarray:
     """The telling glyphs at ``PROBE_SCALE``: probing costs a sixteenth of full-size matching."""
-    glyphs, _ = templates()
+    glyphs = glyph_set(factor)
     chosen = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
     return np.stack(
         [cv2.resize(g, None, fx=PROBE_SCALE, fy=PROBE_SCALE, interpolation=cv2.INTER_AREA)
@@ -210,23 +254,24 @@ def _probe_glyphs() -> np.ndarray:
     )  # fmt: skip
 
 
-def probe_fit(line_gray: np.ndarray, char_count: int) -> float:
+def probe_fit(line_gray: np.ndarray, char_count: int, upscale: float = 1.0) -> float:
     """How well a few telling OCR-B glyphs fit the line (mean of the best cells, 0-1): a cheap
-    test of a candidate line, and of which way up it is, before reading it in full."""
-    glyphs, _ = templates()
+    test of a candidate line, and of which way up it is, before reading it in full.
+    ``upscale``: crop pixels per photo pixel (how much the line was enlarged when cut out)."""
     ink = 255 - line_gray.astype(np.float32)
     extent = _ink_extent(ink)
     if extent is None:
         return 0.0
     top, bottom, left, right = extent
-    pitch = glyphs.shape[2]
     measured = measured_pitch(ink, extent, char_count)
     if measured is None:
         return 0.0
+    factor = template_factor(measured / upscale)
+    pitch = glyph_set(factor).shape[2]
     scale = pitch / measured
     pad_y = max(2, (bottom - top) // 3)
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - (bottom - top)) : right + 1]
-    probe = _probe_glyphs()
+    probe = _probe_glyphs(factor)
     band = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale)
     if band.shape[0] < probe.shape[1] or band.shape[1] < probe.shape[2]:
         return 0.0
@@ -235,7 +280,7 @@ def probe_fit(line_gray: np.ndarray, char_count: int) -> float:
 
 
 def _line_response(
-    ink: np.ndarray, extent: tuple[int, int, int, int], scale: float, glyphs: np.ndarray
+    ink: np.ndarray, extent: tuple[int, int, int, int], scale: float, factor: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Every glyph's match response along the band, at the vertical scale the glyphs fit best.
 
@@ -245,12 +290,12 @@ def _line_response(
     """
     top, bottom, left, right = extent
     cap = bottom - top
+    glyphs, probe = glyph_set(factor), _probe_glyphs(factor)
     pitch = glyphs.shape[2]
     pad_y = max(2, cap // 3)
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - cap) : right + cap]
     # half-size probes rank the scales; the two best are then scored at full size (half size
     # alone picked a scale that read wide 0s as U on 3 of 60 synthetic cards)
-    probe = _probe_glyphs()
     ranked = []
     for vertical in VERTICAL_SCALES:
         small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
@@ -260,47 +305,55 @@ def _line_response(
         ranked.append((fit, vertical))
     if not ranked:
         return None
-    full_probe = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
-    chosen, best_fit = None, -np.inf
+    probed = [MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]
+    chosen: tuple[float, np.ndarray, np.ndarray] | None = None
     for _, vertical in sorted(ranked, reverse=True)[:2]:
         candidate = _scaled_band(band, scale, scale * vertical)
         if candidate.shape[0] < glyphs.shape[1] or candidate.shape[1] < pitch:
             continue
-        fit = float(np.mean(np.sort(_glyph_response(candidate, full_probe).max(axis=0))[-30:]))
-        if fit > best_fit:
-            chosen, best_fit = vertical, fit
+        response = _glyph_response(candidate, glyphs[probed])
+        fit = float(np.mean(np.sort(response.max(axis=0))[-30:]))
+        if chosen is None or fit > chosen[0]:
+            chosen = (fit, candidate, response)
     if chosen is None:
         return None
-    band_scaled = _scaled_band(band, scale, scale * chosen)
-    if band_scaled.shape[0] < glyphs.shape[1] or band_scaled.shape[1] < pitch:
-        return None
-    return band_scaled, _glyph_response(band_scaled, glyphs)
+    # the probe glyphs' responses at the chosen scale are kept: only the others are matched
+    _, band_scaled, probe_response = chosen
+    rest = [i for i in range(len(glyphs)) if i not in probed]
+    full = np.empty((len(glyphs), probe_response.shape[1]), np.float32)
+    full[probed] = probe_response
+    full[rest] = _glyph_response(band_scaled, glyphs[rest])
+    return band_scaled, full
 
 
-def read_line(line_gray: np.ndarray, char_count: int, cache: dict | None = None) -> LineRead:
+def read_line(
+    line_gray: np.ndarray, char_count: int, cache: dict | None = None, upscale: float = 1.0
+) -> LineRead:
     """The line as ``char_count`` MRZ characters, with each cell's match score (0-1).
 
     The pitch comes from the period of the glyphs (the ink extent only when that period cannot
     be measured), the crop is scaled so it matches the templates' pitch, and the grid is placed
     where the cells fit the glyphs best; each cell may then slide a third of a pitch, which
     absorbs mild perspective. ``cache`` (one dict per crop) keeps the glyph responses, which do
-    not depend on the cell count, for a second layout tried on the same line.
+    not depend on the cell count, for a second layout tried on the same line. ``upscale``: crop
+    pixels per photo pixel; glyphs that were small in the photo meet templates of their size.
     """
-    glyphs, _ = templates()
     ink = 255 - line_gray.astype(np.float32)
     extent = _ink_extent(ink)
     if extent is None:
         return LineRead("")
-    pitch = glyphs.shape[2]
     measured = measured_pitch(ink, extent, char_count)
     if measured is None:
         return LineRead("")
+    factor = template_factor(measured / upscale)
+    glyphs = glyph_set(factor)
+    pitch = glyphs.shape[2]
     scale = pitch / measured
-    key = round(scale, 4)
+    key = (round(scale, 4), factor)
     if cache is not None and key in cache:
         band, response = cache[key]
     else:
-        computed = _line_response(ink, extent, scale, glyphs)
+        computed = _line_response(ink, extent, scale, factor)
         if computed is None:
             return LineRead("")
         band, response = computed
@@ -357,5 +410,12 @@ def read_line(line_gray: np.ndarray, char_count: int, cache: dict | None = None)
         runners_up.append(MRZ_ALPHABET[second])
         margins.append(scores[-1] - float(per_glyph[second]))
     return LineRead(
-        "".join(chars), scores, "".join(runners_up), margins, glyph_scores, band, cell_x
+        "".join(chars),
+        scores,
+        "".join(runners_up),
+        margins,
+        glyph_scores,
+        band,
+        cell_x,
+        small_zone=bool(factor),
     )
