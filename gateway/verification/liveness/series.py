@@ -36,13 +36,6 @@ SMILE_MIN_FRAMES = 2  # consecutive: a smile is held, a word's mouth shape passe
 # passes: measured at 10 fps on every phase offset, talking held "smiling" frames over 100-300 ms
 # (d13_blink_a/b/d) and once 600 ms (d13_blink_c); the shortest dev smile is held 700 ms (d8).
 SMILE_MIN_HOLD_MS = 400.0
-# A smile that forms under ANOTHER prompt and is held this long is a deliberate expression, and
-# the window shows a smile rather than the prompted movement: a blink or turn prompt is then not
-# satisfied (a smile window claimed as a blink or a turn). Measured: smiles formed in the dev
-# blink windows are held <= 600 ms (d13 talking, d9's slow blink 500 ms); the dev smiles
-# 1000-2400 ms (d5, d12: 1000; d0: 1800; d9: 2400). A smile already under way when the prompt
-# appears (still smiling from the previous prompt) does not count: it did not form there.
-OTHER_PROMPT_SMILE_MS = 800.0
 # The widening's largest single step (10 fps) as a share of the whole: see docs/liveness.md.
 SMILE_MAX_STEP_FRACTION = 0.75
 # Turn. The mesh's yaw is compressed against true yaw (the dev turn described as 25-35 deg
@@ -170,7 +163,7 @@ def smile_outcome(
     smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
     times = None if times_ms is None else np.asarray(times_ms, dtype=float)
     length, start, held_ms = 0, None, 0.0
-    for run_start, run_end in _runs(smiling):
+    for run_start, run_end in runs(smiling):
         run_ms = 0.0 if times is None else float(times[run_end - 1] - times[run_start])
         if (run_ms, run_end - run_start) > (held_ms, length):
             length, start, held_ms = run_end - run_start, run_start, run_ms
@@ -222,59 +215,16 @@ def smile_outcome(
     )
 
 
-def refuse_formed_smile(
-    outcome: PromptOutcome,
-    widths: Sequence[float],
-    lifts: Sequence[float],
-    times_ms: Sequence[float],
-    neutral_width: float,
-    neutral_lift: float,
-    lookback: int = 0,
-) -> PromptOutcome:
-    """A satisfied blink or turn outcome, or a refusal if a deliberate smile formed under it.
-
-    The series cover the `lookback` frames before the prompt and then the prompt's frames (NaN
-    where the face was turned or lost). A smile counts when it begins under the prompt after a
-    frame that was not smiling and is held OTHER_PROMPT_SMILE_MS: the window then shows a smile,
-    and its blink (often the squint of the smile itself) or head movement came with it. Blinks
-    never refuse a smile or a turn: they are involuntary.
-    """
-    if not outcome.satisfied or not math.isfinite(neutral_width) or neutral_width <= 0:
-        return outcome
-    widening = np.array([w / neutral_width if math.isfinite(w) else np.nan for w in widths])
-    lift = np.array([v - neutral_lift if math.isfinite(v) else np.nan for v in lifts])
-    smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
-    times = np.asarray(times_ms, dtype=float)
-    for start, end in _runs(smiling):
-        # formed here: inside the prompt, and the last frame measured before it not smiling
-        before = [k for k in range(start) if math.isfinite(widening[k])]
-        formed = start >= lookback and bool(before) and not smiling[before[-1]]
-        held_ms = float(times[end - 1] - times[start])
-        if formed and held_ms >= OTHER_PROMPT_SMILE_MS:
-            peak = float(np.nanmax(widening[start:end]))
-            return PromptOutcome(
-                outcome.prompt,
-                False,
-                outcome.measured,
-                outcome.threshold,
-                None,
-                f"a smile ({peak:.2f}x the neutral mouth) formed under the {outcome.prompt} "
-                f"prompt and was held {held_ms:.0f} ms: the movement shown is a smile",
-                outcome.lower_is_better,
-            )
-    return outcome
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) of each run of True values, end exclusive."""
-    runs, start = [], None
+    found, start = [], None
     for position, on in enumerate([*flags, False]):
         if on and start is None:
             start = position
         elif not on and start is not None:
-            runs.append((start, position))
+            found.append((start, position))
             start = None
-    return runs
+    return found
 
 
 def turn_outcome(

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from gateway.verification.faces.recognition import MIN_FACE_PX
-from gateway.verification.liveness import head_motion, identity, series, stillness
+from gateway.verification.liveness import (
+    head_motion,
+    identity,
+    other_movements,
+    series,
+    stillness,
+)
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.frames import NEUTRAL_PROMPT, Frame, parse_frames, thumbnail
 from gateway.verification.liveness.passive import analyze_passive
@@ -260,15 +266,13 @@ def _decide_prompts(
                 [item.t_ms for item in items],
             )
         if block.prompt != "smile":
-            window = [*lookback, *items]
-            outcome = series.refuse_formed_smile(
+            outcome = other_movements.refuse_other_movements(
                 outcome,
-                [item.mouth_width if frontal(item) else math.nan for item in window],
-                [item.mouth_lift if frontal(item) else math.nan for item in window],
-                [item.t_ms for item in window],
+                [*lookback, *items],
+                len(lookback),
                 base.mouth_width,
                 base.mouth_lift,
-                lookback=len(lookback),
+                base.yaw_deg,
             )
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
             # Only head movements: on a forming smile the lips deform and lose texture, and

@@ -1,0 +1,156 @@
+"""A deliberate movement of another kind formed under a prompt: the window shows that movement.
+
+A blink, a head movement and a smile often come together (a laugh turns the head and squints
+the eyes; a large gaze shift brings a blink). A recording of one of them replayed under another
+prompt then satisfies that prompt with a real movement (the eval's "claimed" attacks). These
+rules refuse a prompt whose window shows another deliberate movement that began there and was
+held; a movement still under way from the previous prompt does not count (it did not form
+there), and a blink never refuses anything (blinks are involuntary). Figures behind each
+threshold: docs/liveness.md, "Movements claimed as another prompt".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from gateway.verification.liveness.series import (
+    FRONTAL_YAW_DEG,
+    SMILE_LIFT,
+    SMILE_WIDEN_RATIO,
+    TURN_YAW_DEG,
+    PromptOutcome,
+    runs,
+)
+from gateway.verification.liveness.tracking import TrackedFrame
+
+# A smile (series.smile_outcome's width and lift) formed under a blink or turn prompt and held
+# this long, first to last smiling frame. Measured at 10 fps on every phase offset: smiles
+# formed in the dev blink windows are held <= 600 ms (d13 talking, d9's slow blink), none in the
+# turn windows; the dev smile windows 1000-2400 ms (d5, d12: 1000; d0: 1800; d9: 2400).
+SMILE_UNDER_OTHER_PROMPT_MS = 800.0
+# A head turned >= TURN_YAW_DEG from neutral for this long in all under a blink prompt. Measured:
+# the dev blink windows hold it <= 200 ms (d9's slow blink: 2 frames at 12-13 deg; xp's blink:
+# one frame of 17-18 deg); d12's turn window 500-600 ms. Not applied to smiles: a laugh moves
+# the head (d12's genuine smile turns 17-22 deg for 400-600 ms).
+TURN_UNDER_BLINK_MS = 300.0
+
+
+def refuse_other_movements(
+    outcome: PromptOutcome,
+    window: Sequence[TrackedFrame],
+    lookback: int,
+    neutral_width: float,
+    neutral_lift: float,
+    neutral_yaw_deg: float,
+) -> PromptOutcome:
+    """`outcome` of a blink, turn or look_up prompt, refused if another movement formed under it.
+
+    `window` is the `lookback` frames before the prompt, then the prompt's frames. The mouth is
+    read only on frames within FRONTAL_YAW_DEG of neutral (its width shrinks as the head turns).
+    """
+
+    def frontal(item: TrackedFrame) -> bool:
+        return item.has_face and abs(item.yaw_deg - neutral_yaw_deg) <= FRONTAL_YAW_DEG
+
+    times = [item.t_ms for item in window]
+    outcome = refuse_formed_smile(
+        outcome,
+        [item.mouth_width if frontal(item) else math.nan for item in window],
+        [item.mouth_lift if frontal(item) else math.nan for item in window],
+        times,
+        neutral_width,
+        neutral_lift,
+        lookback,
+    )
+    if outcome.prompt == "blink":
+        changes = [
+            abs(item.yaw_deg - neutral_yaw_deg) if item.has_face else math.nan for item in window
+        ]
+        outcome = refuse_formed_turn(outcome, changes, times, lookback)
+    return outcome
+
+
+def refuse_formed_smile(
+    outcome: PromptOutcome,
+    widths: Sequence[float],
+    lifts: Sequence[float],
+    times_ms: Sequence[float],
+    neutral_width: float,
+    neutral_lift: float,
+    lookback: int = 0,
+) -> PromptOutcome:
+    """A satisfied blink or turn outcome, or a refusal if a deliberate smile formed under it.
+
+    The series cover the `lookback` frames before the prompt and then the prompt's frames (NaN
+    where the face was turned or lost). A smile counts when it begins under the prompt after a
+    measured frame that was not smiling and is held SMILE_UNDER_OTHER_PROMPT_MS.
+    """
+    if not outcome.satisfied or not math.isfinite(neutral_width) or neutral_width <= 0:
+        return outcome
+    widening = np.array([w / neutral_width if math.isfinite(w) else np.nan for w in widths])
+    lift = np.array([v - neutral_lift if math.isfinite(v) else np.nan for v in lifts])
+    smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
+    times = np.asarray(times_ms, dtype=float)
+    for start, end in runs(smiling):
+        # formed here: inside the prompt, and the last frame measured before it not smiling
+        before = [k for k in range(start) if math.isfinite(widening[k])]
+        formed = start >= lookback and bool(before) and not smiling[before[-1]]
+        held_ms = float(times[end - 1] - times[start])
+        if formed and held_ms >= SMILE_UNDER_OTHER_PROMPT_MS:
+            peak = float(np.nanmax(widening[start:end]))
+            return _refused(
+                outcome,
+                f"a smile ({peak:.2f}x the neutral mouth) formed under the {outcome.prompt} "
+                f"prompt and was held {held_ms:.0f} ms: the movement shown is a smile",
+            )
+    return outcome
+
+
+def refuse_formed_turn(
+    outcome: PromptOutcome,
+    yaw_changes_deg: Sequence[float],
+    times_ms: Sequence[float],
+    lookback: int = 0,
+) -> PromptOutcome:
+    """A satisfied blink outcome, or a refusal if the head was held turned under the prompt.
+
+    `yaw_changes_deg` are |yaw - neutral yaw| over the `lookback` frames and the prompt's (NaN
+    without a face). Frames turned >= TURN_YAW_DEG count for the typical frame interval each,
+    except those of a turn still under way when the series starts (coming back from a turn
+    prompt); TURN_UNDER_BLINK_MS of them refuse.
+    """
+    if not outcome.satisfied:
+        return outcome
+    changes = np.asarray(yaw_changes_deg, dtype=float)
+    times = np.asarray(times_ms, dtype=float)
+    if changes.size < 2:
+        return outcome
+    turned = changes >= TURN_YAW_DEG
+    carried = 0
+    while carried < changes.size and (turned[carried] or not math.isfinite(changes[carried])):
+        carried += 1
+    counted = turned[max(carried, lookback) :]
+    held_ms = float(np.count_nonzero(counted) * np.median(np.diff(times)))
+    if held_ms >= TURN_UNDER_BLINK_MS:
+        peak = float(np.nanmax(changes[max(carried, lookback) :]))
+        return _refused(
+            outcome,
+            f"the head turned {peak:.0f} deg from neutral under the blink prompt and stayed "
+            f"turned {held_ms:.0f} ms: the movement shown is a head turn",
+        )
+    return outcome
+
+
+def _refused(outcome: PromptOutcome, reason: str) -> PromptOutcome:
+    return PromptOutcome(
+        outcome.prompt,
+        False,
+        outcome.measured,
+        outcome.threshold,
+        None,
+        reason,
+        outcome.lower_is_better,
+    )

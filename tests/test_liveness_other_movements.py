@@ -1,0 +1,69 @@
+"""Another deliberate movement formed under a prompt refuses it (other_movements.py)."""
+
+from __future__ import annotations
+
+import math
+
+from gateway.verification.liveness import other_movements, series
+
+
+def _satisfied(prompt: str) -> series.PromptOutcome:
+    return series.PromptOutcome(prompt, True, 0.5, 0.78, 4, "eyelids closed")
+
+
+def test_a_smile_formed_under_another_prompt_refuses_it():
+    times = [100.0 * k for k in range(14)]
+    # 3 frames before the prompt at rest, then a smile forms and is held 900 ms
+    widths = [1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3]
+    lifts = [0.0, 0.0, 0.0, 0.0, 0.01, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]
+    for prompt in ("blink", "turn_left"):
+        outcome = other_movements.refuse_formed_smile(
+            _satisfied(prompt), widths, lifts, times, 1.0, 0.0, lookback=3
+        )
+        assert not outcome.satisfied and "formed under the" in outcome.reason
+    # held 500 ms (talking, a smile that passes) does not refuse
+    short = widths[:10] + [1.0] * 4
+    short_lifts = lifts[:10] + [0.0] * 4
+    kept = other_movements.refuse_formed_smile(
+        _satisfied("blink"), short, short_lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert kept.satisfied
+
+
+def test_a_smile_still_held_from_the_previous_prompt_does_not_refuse():
+    times = [100.0 * k for k in range(14)]
+    # smiling already in the frames before the prompt, relaxing under it
+    widths = [1.3] * 10 + [1.2, 1.1, 1.0, 1.0]
+    lifts = [0.05] * 10 + [0.03, 0.01, 0.0, 0.0]
+    outcome = other_movements.refuse_formed_smile(
+        _satisfied("blink"), widths, lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert outcome.satisfied
+    # ...even if a turned frame (NaN) interrupts it
+    widths[6] = math.nan
+    lifts[6] = math.nan
+    outcome = other_movements.refuse_formed_smile(
+        _satisfied("turn_left"), widths, lifts, times, 1.0, 0.0, lookback=3
+    )
+    assert outcome.satisfied
+
+
+def test_a_head_held_turned_under_a_blink_prompt_refuses_it():
+    times = [100.0 * k for k in range(12)]
+    # 3 frames before the prompt at rest; the head turns and stays turned 500 ms
+    turned = [0, 1, 0, 2, 6, 12, 16, 18, 17, 14, 8, 2]
+    outcome = other_movements.refuse_formed_turn(_satisfied("blink"), turned, times, lookback=3)
+    assert not outcome.satisfied and "head turned 18 deg" in outcome.reason
+    # a 200 ms excursion (a glance, a nod with the blink) is kept
+    glance = [0, 1, 0, 2, 6, 13, 14, 5, 2, 1, 0, 0]
+    kept = other_movements.refuse_formed_turn(_satisfied("blink"), glance, times, lookback=3)
+    assert kept.satisfied
+
+
+def test_a_head_coming_back_from_the_previous_turn_does_not_refuse_a_blink():
+    times = [100.0 * k for k in range(12)]
+    coming_back = [20, 19, 18, 16, 14, 13, 12, math.nan, 8, 4, 1, 0]
+    outcome = other_movements.refuse_formed_turn(
+        _satisfied("blink"), coming_back, times, lookback=3
+    )
+    assert outcome.satisfied
