@@ -11,11 +11,11 @@ Two cases, each a blink, a smile and a blink of that man:
 - "continuous": one stretch of the clip, 4.9-13.4 s, as one capture of the flow is (its
   prompts fall where he blinks at 6.5 s, smiles from 9.8 s and blinks at 12.2 s).
 In both, the identity step embeds a frame wherever the picture changes at once by more than 3x
-the burst's median (identity.jump_frames): his head movements do that 2-4 times a burst (the
-joins do not). Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result
+the burst's median (identity.jump_frames): his head movements do that 4 times in the joined
+burst (frames 52, 56, 57, 99; the joins are not jumps), none in the continuous one. Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result
 (decode, mesh, decisions, identity: "standalone", as the figures before the worker reuse were
 taken), and as the worker calls it ("worker": the frames it already decoded, the face match's
-embeddings).
+embeddings and detections).
 
 Targets (issue 12): p95 <= 800 ms on 2 cores, worker RSS <= 400 MiB. The machine is shared, so
 a fixed CPU yardstick (the one bench/worker_bench.py uses) is timed between runs and printed,
@@ -108,19 +108,20 @@ def frames_at(fps: float, plan: tuple = PLAN) -> list[dict]:
     return frames
 
 
-def worker_inputs(frames: list[dict]) -> tuple[list[dict], dict[int, np.ndarray]]:
-    """What the worker hands verify_challenge: frames it already decoded (with their bytes)
-    and the embeddings its face match took (up to 5 frames evenly spread, as
-    faces/match.match_document_to_selfies picks them). Not timed: the worker pays for both
+def worker_inputs(frames: list[dict]) -> tuple[list[dict], dict[str, dict]]:
+    """What the worker hands verify_challenge: frames it already decoded (with their bytes),
+    and the embeddings and detections its face match took (up to 5 frames evenly spread, as
+    faces/match.match_document_to_selfies picks them). Not timed: the worker pays for them
     whether or not liveness reuses them."""
     decoded = [{**frame, "rgb": decode_image(frame["image"])} for frame in frames]
     spread = np.linspace(0, len(frames) - 1, MAX_SELFIE_FRAMES).round().astype(int)
-    embeddings = {}
+    embeddings, faces_by_frame = {}, {}
     for index in spread:
         faces = detect_faces(decoded[index]["rgb"])
+        faces_by_frame[int(index)] = tuple(faces)
         if faces:
             embeddings[int(index)] = embed_face(decoded[index]["rgb"], faces[0])
-    return decoded, embeddings
+    return decoded, {"known_embeddings": embeddings, "known_faces": faces_by_frame}
 
 
 def percentiles(values: list[float]) -> str:
@@ -143,10 +144,10 @@ def time_case(case: str, args: argparse.Namespace) -> None:
     # standalone: JPEG bytes in, everything inside (how the figure before this change was
     # taken); worker: as gateway/verification/pipeline.py calls it.
     calls = {"standalone": partial(verify_challenge, challenge, frames)}
-    embeddings: dict[int, np.ndarray] = {}
+    reused: dict[str, dict] = {"known_embeddings": {}}
     if not args.standalone_only:
-        decoded, embeddings = worker_inputs(frames)
-        calls["worker"] = partial(verify_challenge, challenge, decoded, known_embeddings=embeddings)
+        decoded, reused = worker_inputs(frames)
+        calls["worker"] = partial(verify_challenge, challenge, decoded, **reused)
     rng = np.random.default_rng(0)
     latencies = {mode: [] for mode in calls}
     cpu_times = {mode: [] for mode in calls}
@@ -171,7 +172,7 @@ def time_case(case: str, args: argparse.Namespace) -> None:
     print(
         f"{case}: three-prompt challenge at {args.fps:.0f} fps: {len(frames)} frames, "
         f"{upload_mb:.2f} MB of JPEG; face-match embeddings reused by the worker: "
-        f"{len(embeddings)}"
+        f"{len(reused['known_embeddings'])}"
     )
     for mode in calls:
         print(

@@ -23,7 +23,7 @@ from gateway.verification import names, scoring
 from gateway.verification.documents.normalize import DOCUMENT_HINTS
 from gateway.verification.documents.service import analyze_document
 from gateway.verification.faces.match import FaceCheck, check_image_faces, match_document_to_selfies
-from gateway.verification.faces.recognition import DEFAULT_THRESHOLD
+from gateway.verification.faces.recognition import DEFAULT_THRESHOLD, DetectedFace
 from gateway.verification.images import decode_image
 from gateway.verification.kya import MxLookup, dns_mx_lookup, kya_factor
 from gateway.verification.liveness.challenge import Challenge
@@ -163,11 +163,13 @@ def face_factor(
     threshold: float,
     document_check: FaceCheck | None = None,
     embeddings_out: dict[int, np.ndarray] | None = None,
+    faces_out: dict[int, tuple[DetectedFace, ...]] | None = None,
 ) -> dict[str, Any]:
     """Document portrait vs the frontal selfie frames (median distance, see face_match).
 
     `embeddings_out`, when given, receives the selfie embeddings taken, by frame index (the
-    liveness identity check reuses them).
+    liveness identity check reuses them); `faces_out` the detections of every frame examined
+    (liveness's tracking reuses them).
     """
     indexes = _frontal_indexes(frames)
     result = match_document_to_selfies(
@@ -176,10 +178,11 @@ def face_factor(
         threshold=threshold,
         document_check=document_check,
     )
-    if embeddings_out is not None:
-        for frame in result.frames:
-            if frame.embedding is not None:
-                embeddings_out[indexes[frame.index]] = frame.embedding
+    for frame in result.frames:
+        if embeddings_out is not None and frame.embedding is not None:
+            embeddings_out[indexes[frame.index]] = frame.embedding
+        if faces_out is not None:
+            faces_out[indexes[frame.index]] = frame.faces
     detail = {**result.as_dict(), "frame_indexes": indexes}
     side = result.code.partition(":")[2]
     if side in {"document", "selfie"}:
@@ -194,11 +197,13 @@ def liveness_factor(
     reference_embedding: np.ndarray | None,
     frames_rgb: Sequence[np.ndarray] | None = None,
     known_embeddings: Mapping[int, np.ndarray] | None = None,
+    known_faces: Mapping[int, Sequence[DetectedFace]] | None = None,
 ) -> dict[str, Any]:
     """The challenge verified from the frames, with the document face as the reference.
 
-    `frames_rgb` are the frames already decoded and `known_embeddings` the selfie embeddings
-    the face match took (run_pipeline's): neither is computed a second time.
+    `frames_rgb` are the frames already decoded, `known_embeddings` the selfie embeddings and
+    `known_faces` the detections the face match took (run_pipeline's): none is computed a
+    second time.
     """
     if not captures.liveness_challenge:
         return factor(NOT_CHECKED, None, ["no liveness challenge was issued for this capture"])
@@ -222,6 +227,7 @@ def liveness_factor(
             reference_embedding=reference_embedding,
             mirrored=captures.mirrored,
             known_embeddings=known_embeddings,
+            known_faces=known_faces,
         ).as_dict()
     except ValidationFailed as error:
         return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
@@ -372,6 +378,7 @@ def run_pipeline(
 
     factors: dict[str, dict[str, Any]] = {}
     selfie_embeddings: dict[int, np.ndarray] = {}
+    selfie_faces: dict[int, tuple[DetectedFace, ...]] = {}
     factors["face_match"] = face_factor(
         portrait_rgb,
         frames_rgb,
@@ -379,10 +386,11 @@ def run_pipeline(
         effective["face_match_threshold"],
         document_check=portrait_face,
         embeddings_out=selfie_embeddings,
+        faces_out=selfie_faces,
     )
     lap("face_match")
     factors["liveness"] = liveness_factor(
-        captures, portrait_face.embedding, frames_rgb, selfie_embeddings
+        captures, portrait_face.embedding, frames_rgb, selfie_embeddings, selfie_faces
     )
     lap("liveness")
     factors["document"], document_fields = document_factor(

@@ -158,6 +158,10 @@ class SelfieFrameResult:
     embedding: np.ndarray | None = field(
         default=None, repr=False, compare=False, metadata={"json": False}
     )
+    # detect_faces' answer for the frame, kept for liveness's tracking likewise; not JSON.
+    faces: tuple[DetectedFace, ...] = field(
+        default=(), repr=False, compare=False, metadata={"json": False}
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return _json_fields(self)
@@ -241,12 +245,22 @@ def match_document_to_selfies(
     for index in _spread(len(selfie_frames), max_selfie_frames):
         check = check_image_faces(selfie_frames[index], min_face_px=min_face_px)
         if check.problem or check.embedding is None:
-            frames.append(SelfieFrameResult(index, check.problem or "no_face", len(check.faces)))
+            frames.append(
+                SelfieFrameResult(
+                    index, check.problem or "no_face", len(check.faces), faces=tuple(check.faces)
+                )
+            )
             continue
         distance = face_distance(document.embedding, check.embedding)
         frames.append(
             SelfieFrameResult(
-                index, "usable", 1, distance, distance_to_similarity(distance), check.embedding
+                index,
+                "usable",
+                1,
+                distance,
+                distance_to_similarity(distance),
+                check.embedding,
+                tuple(check.faces),
             )
         )
         frame_embeddings.append(check.embedding)

@@ -11,7 +11,7 @@ mesh (see faces/mesh.py). A cut within a continuous capture is refused on its ow
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,11 +99,15 @@ def track(
     *,
     mirrored: bool = False,
     thumbnails: Sequence[np.ndarray] | None = None,
+    known_faces: Mapping[int, Sequence[DetectedFace]] | None = None,
 ) -> list[TrackedFrame]:
     """Mesh every frame, detecting where needed (see the module docstring).
 
-    `thumbnails` are `frames.thumbnail` of each frame when the caller already made them.
+    `thumbnails` are `frames.thumbnail` of each frame when the caller already made them;
+    `known_faces` are `detect_faces`' answers for some frames (by index: the worker's face
+    match), used where the detector would run on them.
     """
+    known_faces = known_faces or {}
     tracked: list[TrackedFrame] = []
     previous: np.ndarray | None = None
     previous_t_ms = -math.inf
@@ -122,7 +126,7 @@ def track(
         )
         mesh = None if fresh_start else _tracked_mesh(frame, previous)
         if mesh is None:
-            faces = detect_faces(frame.rgb)
+            faces = list(known_faces[index]) if index in known_faces else detect_faces(frame.rgb)
             item.face_count = len(faces)
             if faces:
                 item.detected = faces[0]

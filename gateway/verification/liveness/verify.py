@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.verification.faces.recognition import MIN_FACE_PX
+from gateway.verification.faces.recognition import MIN_FACE_PX, DetectedFace
 from gateway.verification.liveness import (
     head_motion,
     identity,
@@ -83,6 +83,7 @@ def verify_challenge(
     mirrored: bool = False,
     identity_frames: str = "decisive",
     known_embeddings: Mapping[int, np.ndarray] | None = None,
+    known_faces: Mapping[int, Sequence[DetectedFace]] | None = None,
 ) -> LivenessResult:
     """Decide liveness for `frames` (``[{rgb | image, prompt, t_ms}]``) captured under `challenge`.
 
@@ -93,7 +94,8 @@ def verify_challenge(
     each prompt's deciding frame and any frame where the face or scene jumps are embedded) or
     "all" (every frame with a face: ~100 ms each). `known_embeddings` are face embeddings the
     caller already took of some frames (by index: the worker's face match), used as they are
-    and never taken again. `landmark_source` must be None or
+    and never taken again; `known_faces` likewise `detect_faces`' answers for some frames.
+    `landmark_source` must be None or
     "mediapipe_face_mesh" (the only source the dense decisions are calibrated for).
     Malformed frames raise `ValidationFailed`; every other failure is a not-live result with a
     hint, never an exception.
@@ -112,7 +114,7 @@ def verify_challenge(
         state.frames = {"count": len(parsed)}
         thumbnails = [thumbnail(frame.rgb) for frame in parsed]
         blocks = check_sequence(challenge, parsed, state.frames, thumbnails)
-        tracked = _measure(parsed, mirrored, state, thumbnails)
+        tracked = _measure(parsed, mirrored, state, thumbnails, known_faces)
         _check_continuity(tracked)
         _decide_prompts(blocks, tracked, parsed, state)
         _check_stillness(parsed, tracked, state)
@@ -180,9 +182,13 @@ class _Verification:
 
 
 def _measure(
-    frames: list[Frame], mirrored: bool, state: _Verification, thumbnails: list[np.ndarray]
+    frames: list[Frame],
+    mirrored: bool,
+    state: _Verification,
+    thumbnails: list[np.ndarray],
+    known_faces: Mapping[int, Sequence[DetectedFace]] | None,
 ) -> list[TrackedFrame]:
-    tracked = track(frames, mirrored=mirrored, thumbnails=thumbnails)
+    tracked = track(frames, mirrored=mirrored, thumbnails=thumbnails, known_faces=known_faces)
     with_face = [item for item in tracked if item.has_face]
     state.frames["with_face"] = len(with_face)
     detected = [item for item in tracked if item.detected is not None]
