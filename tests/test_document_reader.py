@@ -232,6 +232,11 @@ def test_after_a_valid_read_only_its_rivals_are_read():
     assert search.wants((0.9 - RIVAL_FIT / 2, 2, [], []))  # the probe could not tell them apart
     assert not search.wants((0.9 - 2 * RIVAL_FIT, 2, [], []))
     assert search.settled([(0.7, 3, [], [])])
+    # the same lines, fewer of them or cut another way, are not read again
+    first, second, third = np.zeros((4, 2)), np.zeros((4, 2)), np.zeros((4, 2))
+    search.valid_lines = {id(first), id(second)}
+    assert not search.wants((0.9, 2, [], [second]))
+    assert search.wants((0.9, 2, [], [second, third]))
 
 
 def _keystone(rgb: np.ndarray) -> np.ndarray:
