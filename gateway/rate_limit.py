@@ -24,7 +24,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 
-from gateway.auth import limiter, partner_rate_limit, rate_limit_key
+from gateway.auth import current_principal, limiter, partner_rate_limit
 from gateway.errors import RateLimited
 
 
@@ -84,7 +84,9 @@ def count_request(scope: str) -> None:
     if not limiter.enabled:
         return
     text = partner_rate_limit()  # authenticates the caller first
-    key = rate_limit_key()
+    # What rate_limit_key() answers once the caller is known (the key id), without re-reading
+    # and re-splitting the header.
+    key = f"key:{current_principal().key_id}"
     tightest: tuple[int, int, float] | None = None
     for item in limits_of(text):
         allowed, remaining, reset_time = _hit(item, scope, key)
