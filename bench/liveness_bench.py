@@ -12,10 +12,11 @@ Two cases, each a blink, a smile and a blink of that man:
   prompts fall where he blinks at 6.5 s, smiles from 9.8 s and blinks at 12.2 s).
 In both, the identity step embeds a frame wherever the picture changes at once by more than 3x
 the burst's median (identity.jump_frames): his head movements do that 4 times in the joined
-burst (frames 52, 56, 57, 99; the joins are not jumps), none in the continuous one. Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result
-(decode, mesh, decisions, identity: "standalone", as the figures before the worker reuse were
-taken), and as the worker calls it ("worker": the frames it already decoded, the face match's
-embeddings and detections).
+burst (frames 52, 56, 57, 99; the joins are not jumps), none in the continuous one.
+Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result (decode, mesh,
+decisions, identity: "standalone", as the figures before the worker reuse were taken), and as
+the worker calls it ("worker": the frames it already decoded, the face match's embeddings and
+detections).
 
 Targets (issue 12): p95 <= 800 ms on 2 cores, worker RSS <= 400 MiB. The machine is shared, so
 a fixed CPU yardstick (the one bench/worker_bench.py uses) is timed between runs and printed,
