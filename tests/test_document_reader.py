@@ -264,3 +264,17 @@ def test_glyphs_leaning_with_a_page_at_an_angle_are_stood_up_by_the_zone_homogra
     # cut along their own rectangles the leaning glyphs read right but with margins too thin
     # for every field to be valid (measured); cut through the zone's plane they are sure
     assert result.reading.all_fields_valid
+
+
+@pytest.mark.needs_datasets
+def test_a_thumbnail_zone_is_read_on_templates_of_its_size_and_never_valid():
+    # 275 px wide, 5-6 px per character: crisp templates read E as F and the code UTQ
+    row = next(r for r in _real_rows() if r["file"] == "25_pass-uto.jpg")
+    bgr = cv2.imread(str(REAL_MRZ / row["file"]), cv2.IMREAD_COLOR)
+    result = read_mrz(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert result is not None
+    assert result.reading.lines == tuple(row["mrz"].split("\\n"))
+    assert ("issuing_state", "country_code") in {
+        (r.field, r.verified_by) for r in result.reading.repairs
+    }
+    assert VALID not in result.reading.field_status.values()  # margins are no evidence there
