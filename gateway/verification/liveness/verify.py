@@ -386,10 +386,10 @@ def _check_identity(
     if identity_frames == "all":
         chosen = with_face
     else:
-        # One frame of each continuous stretch, every frame entered by a jump after a pause,
-        # and every frame the caller already embedded: within a stretch the mesh follows one
-        # face at 10+ fps and a cut is refused (_check_continuity), so another person can only
-        # come in at a pause. Embeddings cost ~100-150 ms each here.
+        # One frame of each continuous stretch and of each run a jump opens (a frame the
+        # caller already embedded when it holds one), and every frame the caller embedded:
+        # within a stretch the mesh follows one face at 10+ fps and a cut is refused
+        # (_check_continuity). Embeddings cost ~100-150 ms each here.
         chosen = identity.frames_to_embed(
             with_face, MAX_FRAME_GAP_IN_PROMPT_MS, known=set(known_embeddings)
         )
