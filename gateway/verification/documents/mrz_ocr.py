@@ -10,100 +10,23 @@ cell count here is fixed, so they cannot. See docs/documents.md for the comparis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from gateway.verification.documents.mrz_pitch import measured_pitch
+from gateway.verification.documents.mrz_templates import (
+    MRZ_ALPHABET,
+    PROBE_SCALE,
+    SCALE_PROBE_GLYPHS,
+    glyph_set,
+    probe_glyphs,
+    template_factor,
+    templates,
+)
 
-MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-TEMPLATE_CAP_PX = 30
 FINE_SLACK_PITCH = 0.1
 VERTICAL_SCALES = (0.85, 0.93, 1.0, 1.08)
-SCALE_PROBE_GLYPHS = "<0OUDMIA58E"
-# Probes (which way up, which vertical scale) run at half size: a quarter of the pixels in both
-# band and template.
-PROBE_SCALE = 0.5
-OCRB_PATHS = [
-    "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
-    "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
-]
-
-
-class OcrbFontMissing(RuntimeError):
-    """The OCR-B font is not installed (Debian package fonts-ocr-b)."""
-
-
-@cache
-def _font_at(size: int) -> ImageFont.FreeTypeFont:
-    for path in OCRB_PATHS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    raise OcrbFontMissing("OCR-B font not found: install the Debian package fonts-ocr-b")
-
-
-@cache
-def templates() -> tuple[np.ndarray, float]:
-    """Glyph templates (37 x cap height x pitch, float32, ink high) and the pitch/cap ratio."""
-    probe = _font_at(200)
-    top, bottom = probe.getbbox("H")[1], probe.getbbox("H")[3]
-    size = round(200 * TEMPLATE_CAP_PX / (bottom - top))
-    font = _font_at(size)
-    pitch = round(font.getlength("<"))
-    cap_top, cap_bottom = font.getbbox("H")[1], font.getbbox("H")[3]
-    glyphs = []
-    for char in MRZ_ALPHABET:
-        canvas = Image.new("L", (pitch, cap_bottom + 10), 0)
-        ImageDraw.Draw(canvas).text((0, 0), char, font=font, fill=255)
-        cell = np.asarray(canvas, np.float32)[cap_top:cap_bottom]
-        glyphs.append(cv2.GaussianBlur(cell, (0, 0), 0.8))
-    return np.stack(glyphs), pitch / (cap_bottom - cap_top)
-
-
-# A zone whose glyphs are this many times narrower in the photo than the templates' pitch (30 px)
-# is matched against templates sampled down and back up (``glyph_set``): a 5-6 px thumbnail
-# glyph upscaled to the template size is a blur the crisp templates fit at 0.75, under the
-# OCR-B gate. The templates are taken down by SMALL_ZONE_SHARPNESS of the zone's factor (the
-# photo's own sharpening and JPEG keep more than a plain box filter would); a factor over
-# SMALL_ZONE_MAX is a glyph under 4 px, not legible, and a "pitch" that small is the spacing
-# of strokes in a pattern (sampled that far, the templates are blobs that fit any texture).
-# Measured on the real set and pages derived from it: see docs/documents.md.
-SMALL_ZONE_FACTOR = 3.75
-SMALL_ZONE_MAX = 7.5
-SMALL_ZONE_SHARPNESS = 0.6
-SMALL_ZONE_STEP = 0.5  # sampled template sets are kept per half step of that factor
-
-
-def template_factor(native_pitch_px: float | None) -> float:
-    """How far the templates are sampled down and back up for glyphs ``native_pitch_px`` wide in
-    the photo, in half steps; 0.0 when they were large enough for the crisp templates."""
-    if not native_pitch_px:
-        return 0.0
-    factor = TEMPLATE_CAP_PX / native_pitch_px  # the templates' pitch equals their cap height
-    if not SMALL_ZONE_FACTOR <= factor <= SMALL_ZONE_MAX:
-        return 0.0
-    return max(1.5, round(SMALL_ZONE_SHARPNESS * factor / SMALL_ZONE_STEP) * SMALL_ZONE_STEP)
-
-
-@cache
-def glyph_set(factor: float = 0.0) -> np.ndarray:
-    """The glyph templates as a photo with glyphs ``factor`` times narrower shows them once
-    scaled to the templates' size: the crisp ones (``factor`` 0), or the crisp ones taken down
-    to that size and back up, which is what the zone went through."""
-    glyphs, _ = templates()
-    if not factor:
-        return glyphs
-    height, width = glyphs.shape[1:]
-    small_size = (max(2, round(width / factor)), max(2, round(height / factor)))
-    return np.stack(
-        [cv2.resize(cv2.resize(g, small_size, interpolation=cv2.INTER_AREA), (width, height),
-                    interpolation=cv2.INTER_CUBIC)
-         for g in glyphs]
-    ).astype(np.float32)  # fmt: skip
 
 
 def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -243,17 +166,6 @@ def _walk(
     return found_at, total
 
 
-@cache
-def _probe_glyphs(factor: float = 0.0) -> np.ndarray:
-    """The telling glyphs at ``PROBE_SCALE``: probing costs a sixteenth of full-size matching."""
-    glyphs = glyph_set(factor)
-    chosen = glyphs[[MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]]
-    return np.stack(
-        [cv2.resize(g, None, fx=PROBE_SCALE, fy=PROBE_SCALE, interpolation=cv2.INTER_AREA)
-         for g in chosen]
-    )  # fmt: skip
-
-
 def probe_fit(line_gray: np.ndarray, char_count: int, upscale: float = 1.0) -> float:
     """How well a few telling OCR-B glyphs fit the line (mean of the best cells, 0-1): a cheap
     test of a candidate line, and of which way up it is, before reading it in full.
@@ -271,7 +183,7 @@ def probe_fit(line_gray: np.ndarray, char_count: int, upscale: float = 1.0) -> f
     scale = pitch / measured
     pad_y = max(2, (bottom - top) // 3)
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - (bottom - top)) : right + 1]
-    probe = _probe_glyphs(factor)
+    probe = probe_glyphs(factor)
     band = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale)
     if band.shape[0] < probe.shape[1] or band.shape[1] < probe.shape[2]:
         return 0.0
@@ -290,7 +202,7 @@ def _line_response(
     """
     top, bottom, left, right = extent
     cap = bottom - top
-    glyphs, probe = glyph_set(factor), _probe_glyphs(factor)
+    glyphs, probe = glyph_set(factor), probe_glyphs(factor)
     pitch = glyphs.shape[2]
     pad_y = max(2, cap // 3)
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - cap) : right + cap]

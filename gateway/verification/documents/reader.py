@@ -14,7 +14,7 @@ import numpy as np
 
 from gateway.errors import ValidationFailed
 from gateway.verification.documents.geometry import largest_bright_region, warp_card
-from gateway.verification.documents.mrz import LAYOUTS, SPANS, MrzReading, parse_mrz
+from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.mrz_certainty import UNCERTAIN, VALID, character_evidence
 from gateway.verification.documents.mrz_exemplars import settle_by_exemplars
 from gateway.verification.documents.mrz_glyph_pairs import settle_close_cells
@@ -26,29 +26,17 @@ from gateway.verification.documents.mrz_locate import (
     find_text_lines,
 )
 from gateway.verification.documents.mrz_ocr import (
-    MRZ_ALPHABET,
     LineRead,
     estimate_char_count,
     probe_fit,
     read_line,
 )
-from gateway.verification.documents.mrz_repair import CODE_SPANS
-
-DIGITS = "0123456789"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from gateway.verification.documents.mrz_offers import allowed_by_position, offered_glyphs
 
 # Mean template match of the cells, measured on synthetic photos: a real MRZ 0.97 clean and
 # 0.94-0.98 degraded; a KTP's text rows forced into cells 0.52-0.69 (a check digit may still
 # agree by chance). Below this the lines are not an MRZ.
 MIN_MEAN_MATCH_SCORE = 0.8
-# A cell whose runner-up glyph scored within this of the best is open to repair (if the check
-# digits then agree); clear cells never change.
-AMBIGUOUS_MARGIN = 0.12
-# The best glyph a field's type allows is offered in place of a forbidden one only when it
-# scored within this of it: a digit read clearly in a letter field is what is printed there
-# (Romanian cards put digits where ICAO puts the nationality; US cards print the code "C1"),
-# and stays, to be reported uncertain, rather than be turned into the nearest letter.
-TYPED_OFFER_MARGIN = 0.12
 # A cell whose runner-up scored within CLOSE_CELL of its best glyph is re-decided on the strokes
 # where the two differ; the runner-up takes it when it leads there by OVERTURN_LEAD (measured on
 # the real set: see docs/documents.md).
@@ -116,59 +104,6 @@ def _candidate_lengths(crops: list[np.ndarray]) -> list[int]:
     estimates = [e for e in (estimate_char_count(c) for c in crops) if e]
     estimate = 1.1 * float(np.median(estimates)) if estimates else 44.0
     return sorted([44, 36], key=lambda n: abs(n - estimate))
-
-
-def _allowed_by_position(length: int, line_count: int) -> dict[tuple[int, int], str]:
-    """What each MRZ position may hold, from its field type in the layout."""
-    layout = {30: "TD1", 36: "TD2", 44: "TD3"}[length]
-    if LAYOUTS[layout][0] != line_count:
-        return {}
-    allowed = {}
-    kinds = {"numeric": DIGITS, "check": DIGITS + "<", "alpha": LETTERS + "<"}
-    for span in SPANS[layout].values():
-        for column in range(span.start, span.end):
-            allowed[(span.line, column)] = kinds.get(span.kind, MRZ_ALPHABET)
-    return allowed
-
-
-def _code_positions(length: int, line_count: int) -> set[tuple[int, int]]:
-    layout = {30: "TD1", 36: "TD2", 44: "TD3"}[length]
-    if LAYOUTS[layout][0] != line_count:
-        return set()
-    spans = [SPANS[layout][name] for name in CODE_SPANS if name in SPANS[layout]]
-    return {(span.line, column) for span in spans for column in range(span.start, span.end)}
-
-
-def _alternatives(read: LineRead, line_number: int, length: int, line_count: int) -> dict:
-    """Per cell, the glyphs the OCR would also accept: the best one the field type allows
-    (when the overall best is of the wrong type), and a close runner-up of the right type."""
-    allowed = _allowed_by_position(length, line_count)
-    codes = _code_positions(length, line_count)
-    out = {}
-    for column, scores in enumerate(read.glyph_scores):
-        permitted = allowed.get((line_number, column), MRZ_ALPHABET)
-        order = [MRZ_ALPHABET[i] for i in np.argsort(-scores)]
-        best_typed = next((c for c in order if c in permitted), read.text[column])
-        options = ""
-        typed_lag = float(scores.max() - scores[MRZ_ALPHABET.index(best_typed)])
-        clear_digit = (
-            permitted == LETTERS + "<"
-            and read.text[column] in DIGITS
-            and typed_lag > TYPED_OFFER_MARGIN
-        )
-        if best_typed != read.text[column] and not clear_digit:
-            options += best_typed
-        if read.margins[column] < AMBIGUOUS_MARGIN and read.runners_up[column] in permitted:
-            options += read.runners_up[column]
-        if (line_number, column) in codes:  # a country code: every close letter (code_repairs)
-            options += "".join(
-                c for c in order[1:4]
-                if c in LETTERS and c not in options
-                and scores[MRZ_ALPHABET.index(c)] >= scores.max() - AMBIGUOUS_MARGIN
-            )  # fmt: skip
-        if options:
-            out[(line_number, column)] = options
-    return out
 
 
 def read_mrz(rgb: np.ndarray) -> MrzOcrResult | None:
@@ -392,12 +327,12 @@ def _read_lines(
         alternatives: dict[tuple[int, int], str] = {}
         line_reads = settle_by_exemplars(
             [line_read(i, length) for i in range(len(crops))],
-            _allowed_by_position(length, len(crops)),
+            allowed_by_position(length, len(crops)),
         )
         for line_number, read in enumerate(line_reads):
             texts.append(read.text)
             scores += read.scores
-            alternatives.update(_alternatives(read, line_number, length, len(crops)))
+            alternatives.update(offered_glyphs(read, line_number, length, len(crops)))
         try:
             reading = parse_mrz(texts, repair=True, alternatives=alternatives)
         except ValidationFailed:
