@@ -34,8 +34,9 @@ from worker_helpers import genuine_capture  # noqa: E402
 
 from bench.face_match_bench import rss_mib  # noqa: E402
 from gateway.progress import progress  # noqa: E402
+from gateway.verification.captures import Captures, SelfieFrame  # noqa: E402
 from gateway.verification.faces.recognition import get_face_models  # noqa: E402
-from gateway.verification.pipeline import Captures, SelfieFrame, run_pipeline  # noqa: E402
+from gateway.verification.pipeline import run_pipeline  # noqa: E402
 
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 

@@ -10,14 +10,9 @@ import pytest
 from worker_helpers import genuine_capture, jpeg
 
 from gateway.verification import pipeline
+from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
 from gateway.verification.documents.normalize import normalize_country
-from gateway.verification.pipeline import (
-    Captures,
-    InvalidPhoto,
-    SelfieFrame,
-    pipeline_settings,
-    run_pipeline,
-)
+from gateway.verification.pipeline import pipeline_settings, run_pipeline
 from gateway.verification.scoring import NOT_CHECKED, factor
 
 pytestmark = pytest.mark.slow

@@ -34,7 +34,8 @@ from gateway.services.pocketbase import stored_name_for
 from gateway.services.profiles import APPLICANT_FIELDS
 from gateway.services.sealed_scores import seal_scores
 from gateway.services.usage import record_usage
-from gateway.verification.pipeline import Captures, InvalidPhoto, SelfieFrame, run_pipeline
+from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
+from gateway.verification.pipeline import run_pipeline
 
 log = structlog.get_logger("gateway.worker")
 
