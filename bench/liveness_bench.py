@@ -45,13 +45,14 @@ sys.path.insert(0, str(REPO))
 
 from worker_bench import reference_ms  # noqa: E402  (one yardstick for every bench)
 
-from gateway.verification.faces.match import MAX_SELFIE_FRAMES  # noqa: E402
+from gateway.verification.captures import SelfieFrame  # noqa: E402
 from gateway.verification.faces.mesh import load_mesh_model  # noqa: E402
 from gateway.verification.faces.recognition import (  # noqa: E402
     detect_faces,
     embed_face,
     get_face_models,
 )
+from gateway.verification.factors import face_match_frames  # noqa: E402
 from gateway.verification.images import decode_image  # noqa: E402
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
 
@@ -111,11 +112,11 @@ def frames_at(fps: float, plan: tuple = PLAN) -> list[dict]:
 
 def worker_inputs(frames: list[dict]) -> tuple[list[dict], dict[str, dict]]:
     """What the worker hands verify_challenge: frames it already decoded (with their bytes),
-    and the embeddings and detections its face match took (up to 5 frames evenly spread, as
-    faces/match.match_document_to_selfies picks them). Not timed: the worker pays for them
-    whether or not liveness reuses them."""
+    and the embeddings and detections its face match took, on the frames
+    factors.face_match_frames picks (the worker's own code). Not timed: the worker pays for
+    them whether or not liveness reuses them."""
     decoded = [{**frame, "rgb": decode_image(frame["image"])} for frame in frames]
-    spread = np.linspace(0, len(frames) - 1, MAX_SELFIE_FRAMES).round().astype(int)
+    spread = face_match_frames([SelfieFrame(image=b"", prompt=frame["prompt"]) for frame in frames])
     embeddings, faces_by_frame = {}, {}
     for index in spread:
         faces = detect_faces(decoded[index]["rgb"])

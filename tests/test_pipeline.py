@@ -150,3 +150,20 @@ def test_effective_settings_defaults_and_partner_shape():
     effective = pipeline_settings(effective_settings({"face_match_threshold": 0.8}))
     assert effective["face_match_threshold"] == 0.8
     assert effective["required_checks"] == ["liveness", "face_match", "document"]
+
+
+def test_face_match_takes_each_frontal_prompts_first_frame_then_fills_evenly():
+    """The face match's frames include the capture's and each frontal prompt's first frame
+    (where liveness's tracking detects afresh, so one detection serves both), never a turn."""
+    from gateway.verification.factors import face_match_frames
+
+    prompts = ["neutral"] * 12 + ["blink"] * 30 + ["turn_left"] * 30 + ["smile"] * 30
+    frames = [SelfieFrame(image=b"", prompt=prompt) for prompt in prompts]
+    chosen = face_match_frames(frames)
+    assert len(chosen) == 5
+    assert {0, 12, 72} <= set(chosen)
+    assert not any(prompts[index].startswith("turn") for index in chosen)
+    assert chosen == sorted(set(chosen))
+    # Many prompt starts: at most five, spread over them.
+    many = [SelfieFrame(image=b"", prompt=p) for p in ["blink", "smile"] * 6 for _ in range(3)]
+    assert face_match_frames(many) == [0, 9, 18, 24, 33]

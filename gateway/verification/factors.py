@@ -19,7 +19,12 @@ from gateway.verification import names
 from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
 from gateway.verification.documents.normalize import DOCUMENT_HINTS
 from gateway.verification.documents.service import analyze_document
-from gateway.verification.faces.match import FaceCheck, match_document_to_selfies
+from gateway.verification.faces.match import (
+    MAX_SELFIE_FRAMES,
+    FaceCheck,
+    evenly_spread,
+    match_document_to_selfies,
+)
 from gateway.verification.faces.recognition import DetectedFace
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.verify import verify_challenge
@@ -31,9 +36,26 @@ from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 FRONTAL_PROMPTS = frozenset({"neutral", "blink", "smile", ""})
 
 
-def _frontal_indexes(frames: Sequence[SelfieFrame]) -> list[int]:
+def face_match_frames(frames: Sequence[SelfieFrame]) -> list[int]:
+    """The frontal frames the face match examines: at most MAX_SELFIE_FRAMES of them.
+
+    The first frame of the capture and of each frontal prompt come first: the applicant has
+    not yet reacted to the prompt there, so the face is at its most neutral, and liveness's
+    tracking runs the detector on exactly those frames, so the face match's detections serve
+    both (three detections, ~0.1 s of a challenge). The rest are filled evenly spread over
+    the other frontal frames, as before.
+    """
     frontal = [i for i, frame in enumerate(frames) if frame.prompt in FRONTAL_PROMPTS]
-    return frontal or list(range(len(frames)))
+    if not frontal:
+        frontal = list(range(len(frames)))
+    starts = [i for i in frontal if i == 0 or frames[i - 1].prompt != frames[i].prompt]
+    chosen = [starts[k] for k in evenly_spread(len(starts), MAX_SELFIE_FRAMES)]
+    taken = set(chosen)
+    rest = [i for i in frontal if i not in taken]
+    room = MAX_SELFIE_FRAMES - len(chosen)
+    if room > 0 and rest:
+        chosen += [rest[k] for k in evenly_spread(len(rest), room)]
+    return sorted(chosen)
 
 
 def portrait_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -70,7 +92,7 @@ def face_factor(
     liveness identity check reuses them); `faces_out` the detections of every frame examined
     (liveness's tracking reuses them).
     """
-    indexes = _frontal_indexes(frames)
+    indexes = face_match_frames(frames)
     result = match_document_to_selfies(
         document_rgb,
         [frames_rgb[i] for i in indexes],

@@ -242,7 +242,7 @@ def match_document_to_selfies(
 
     frames: list[SelfieFrameResult] = []
     frame_embeddings: list[np.ndarray] = []
-    for index in _spread(len(selfie_frames), max_selfie_frames):
+    for index in evenly_spread(len(selfie_frames), max_selfie_frames):
         check = check_image_faces(selfie_frames[index], min_face_px=min_face_px)
         if check.problem or check.embedding is None:
             frames.append(
@@ -307,10 +307,13 @@ def match_document_to_selfies(
     return result(code, detail, frames, **figures)
 
 
-def _spread(count: int, most: int) -> list[int]:
-    """At most `most` indexes out of range(count), evenly spread, first and last included."""
+def evenly_spread(count: int, most: int) -> list[int]:
+    """At most `most` indexes out of range(count), evenly spread, first and last included
+    (one index: the middle)."""
     if count <= most:
         return list(range(count))
+    if most == 1:
+        return [(count - 1) // 2]
     return sorted({round(k * (count - 1) / (most - 1)) for k in range(most)})
 
 
