@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import sys
@@ -28,6 +27,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "eval"))
+
+from document_real_eval import passporteye_mrz  # noqa: E402
 
 from gateway.progress import progress  # noqa: E402
 from gateway.synthetic.degrade import blur, degrade  # noqa: E402
@@ -117,13 +119,7 @@ def passporteye_reader():
 
 
 def run_passporteye(pe_read_mrz, image_rgb: np.ndarray) -> tuple[tuple | None, dict, float]:
-    _, buffer = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    started = time.perf_counter()
-    try:
-        mrz = pe_read_mrz(io.BytesIO(buffer.tobytes()))
-    except Exception:
-        mrz = None
-    elapsed = (time.perf_counter() - started) * 1000
+    mrz, elapsed = passporteye_mrz(pe_read_mrz, image_rgb)
     if mrz is None:
         return None, {}, elapsed
     return tuple(mrz.aux.get("text", "").split("\n")), passporteye_fields(mrz.to_dict()), elapsed

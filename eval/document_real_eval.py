@@ -150,17 +150,23 @@ def score(row: Row, rgb: np.ndarray) -> Outcome:
     )
 
 
-def passporteye_read(rgb: np.ndarray):
-    warnings.simplefilter("ignore")
-    from passporteye import read_mrz as pe_read_mrz
-
+def passporteye_mrz(pe_read_mrz, rgb: np.ndarray):
+    """PassportEye's MRZ object for the page as PNG (None where it finds none or fails), and
+    the milliseconds its read took."""
     _, buffer = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     started = time.perf_counter()
     try:
         mrz = pe_read_mrz(io.BytesIO(buffer.tobytes()))
     except Exception:
         mrz = None
-    elapsed = (time.perf_counter() - started) * 1000
+    return mrz, (time.perf_counter() - started) * 1000
+
+
+def passporteye_read(rgb: np.ndarray):
+    warnings.simplefilter("ignore")
+    from passporteye import read_mrz as pe_read_mrz
+
+    mrz, elapsed = passporteye_mrz(pe_read_mrz, rgb)
     text = tuple(mrz.aux.get("text", "").split("\n")) if mrz is not None else None
     return text, elapsed
 
