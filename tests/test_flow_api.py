@@ -599,15 +599,19 @@ def test_submit_needs_every_capture(client: FlaskClient, link: Link) -> None:
     assert set(response.get_json()["errors"]) == {"document_front", "selfie"}
 
 
-def test_submit_moves_to_submitted_enqueues_and_returns_to_the_allowed_url(
-    client: FlaskClient,
-    link: Link,
-    services: Services,
-    sharp_passport: bytes,
-    enqueued: list[str],
-    face_frames: list[bytes],
-) -> None:
+@pytest.fixture
+def captured(
+    client: FlaskClient, link: Link, sharp_passport: bytes, face_frames: list[bytes]
+) -> Link:
+    """``link`` with its document and selfie captured, ready to submit."""
     complete_captures(client, link, sharp_passport, face_frames)
+    return link
+
+
+@pytest.mark.usefixtures("captured")
+def test_submit_moves_to_submitted_enqueues_and_returns_to_the_allowed_url(
+    client: FlaskClient, link: Link, services: Services, enqueued: list[str]
+) -> None:
     state = api(client, link, "GET", "/state").get_json()
     assert state["step"] == "review"
     response = api(client, link, "POST", "/submit")
@@ -657,32 +661,30 @@ def stored_file_names(pocketbase: PocketBaseServer) -> set[str]:
     return {path.name for path in (pocketbase.data_dir / "storage").rglob("*") if path.is_file()}
 
 
+@pytest.fixture
 def ask_for_resubmission(
-    client: FlaskClient,
-    link: Link,
-    services: Services,
-    passport: bytes,
-    reason: str,
-    faces: list[bytes],
-) -> None:
-    """Capture, submit, and have the worker ask for a retake with ``reason``."""
-    complete_captures(client, link, passport, faces)
-    assert api(client, link, "POST", "/submit").status_code == 200
-    services.pb.transition(link.profile_id, "processing", actor="worker")
-    services.pb.transition(link.profile_id, "resubmission_requested", actor="worker", reason=reason)
+    client: FlaskClient, captured: Link, services: Services, enqueued: list[str]
+) -> Callable[[str], None]:
+    """Submit the captured link and have the worker ask for a retake with the reason given."""
+
+    def ask(reason: str) -> None:
+        assert api(client, captured, "POST", "/submit").status_code == 200
+        profile_id = captured.profile_id
+        services.pb.transition(profile_id, "processing", actor="worker")
+        services.pb.transition(profile_id, "resubmission_requested", actor="worker", reason=reason)
+
+    return ask
 
 
 def test_resubmission_reopens_at_the_failed_step_with_the_reason(
     client: FlaskClient,
     link: Link,
     services: Services,
-    sharp_passport: bytes,
     enqueued: list[str],
     face_frames: list[bytes],
+    ask_for_resubmission: Callable[[str], None],
 ) -> None:
-    ask_for_resubmission(
-        client, link, services, sharp_passport, "INVALID_PHOTO:selfie", face_frames
-    )
+    ask_for_resubmission("INVALID_PHOTO:selfie")
     assert client.get(link.path).status_code == 200
     profile = services.pb.get("profiles", link.profile_id)
     assert profile["status"] == "in_progress"
@@ -706,13 +708,9 @@ def test_document_resubmission_clears_the_document(
     client: FlaskClient,
     link: Link,
     services: Services,
-    sharp_passport: bytes,
-    enqueued: list[str],
-    face_frames: list[bytes],
+    ask_for_resubmission: Callable[[str], None],
 ) -> None:
-    ask_for_resubmission(
-        client, link, services, sharp_passport, "INVALID_PHOTO:document", face_frames
-    )
+    ask_for_resubmission("INVALID_PHOTO:document")
     old_files = services.pb.get("profiles", link.profile_id)
     old_names = [old_files["document_front"], old_files["selfie"], *old_files["selfie_frames"]]
     assert set(old_names) <= stored_file_names(pocketbase)
