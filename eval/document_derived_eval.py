@@ -15,8 +15,6 @@ shared set" in docs/documents.md. Writes eval/out/document_derived_eval.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +27,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "eval"))
 
-from document_real_eval import CPU_MS, OUT, REAL, load_rgb, load_rows, score  # noqa: E402
+from document_real_eval import (  # noqa: E402
+    CPU_MS,
+    REAL,
+    load_rgb,
+    load_rows,
+    print_load,
+    score,
+    write_summary,
+)
 
 
 def scaled(fraction: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -92,7 +98,7 @@ def main() -> None:
     if not REAL.is_dir():
         sys.exit(f"no real set at {REAL}")
     rows = [r for r in load_rows() if not args.only or r.file == args.only]
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("start")
     summary: dict = {}
     for name in args.variants.split(","):
         derive = VARIANTS[name]
@@ -127,10 +133,9 @@ def main() -> None:
             "none_reported": none_found,
             "cpu_p95_ms": p95,
         }
-    print(f"load average at end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("end")
     if not args.only:
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "document_derived_eval.json").write_text(json.dumps(summary, indent=2))
+        write_summary("document_derived_eval", summary)
 
 
 if __name__ == "__main__":

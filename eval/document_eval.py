@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 import warnings
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "eval"))
 
-from document_real_eval import passporteye_mrz  # noqa: E402
+from document_real_eval import passporteye_mrz, print_load  # noqa: E402
 
 from gateway.progress import progress  # noqa: E402
 from gateway.synthetic.degrade import blur, degrade  # noqa: E402
@@ -358,7 +357,7 @@ def main() -> None:
 
         print(f"PassportEye {version('passporteye')} (tesseract via pytesseract)")
     engines = {} if args.no_engines else other_engines()
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("start")
     clean, degraded = make_documents(n, args.seed)
     results: dict = {"n_per_set": n, "seed": args.seed, "today": TODAY.isoformat()}
     compare_n = max(0, args.compare_n)
@@ -371,7 +370,7 @@ def main() -> None:
         results["degraded_turned"] = rotated_sets(degraded, args.rotated_n)
     results["corrupted_check_digits"] = corrupted_digits(n, args.seed + 1, photographed=min(n, 60))
     results["quality"] = quality_figures(clean, degraded, args.seed + 2)
-    print(f"load average at end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("end")
     (OUT / "document_eval.json").write_text(json.dumps(results, indent=2))
     print(f"\nwritten {OUT / 'document_eval.json'}")
 

@@ -171,6 +171,17 @@ def passporteye_read(rgb: np.ndarray):
     return text, elapsed
 
 
+def print_load(when: str) -> None:
+    """The machine's load average, printed at the start and end of a run (the CPU may be shared)."""
+    print(f"load average at {when}: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def write_summary(name: str, summary: dict) -> None:
+    """Write a run's figures to eval/out/<name>.json."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(summary, indent=2))
+
+
 def print_margins(margins: list[tuple[float, float, bool]]) -> None:
     """Each character's lead over its runner-up, right reads against wrong ones, in reads whose
     check digits all agreed: the evidence behind the thresholds in mrz_certainty."""
@@ -233,7 +244,7 @@ def main() -> None:
     if args.probe_fits:
         probe_fit_gaps(rows, rotations)
         return
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("start")
     summary: dict = {}
     all_margins: list[tuple[float, float, bool]] = []
     all_ms: list[float] = []
@@ -296,10 +307,9 @@ def main() -> None:
     if pe_ms:
         print(f"time per page, PassportEye: p50 {np.percentile(pe_ms, 50):.0f} ms, "
               f"p95 {np.percentile(pe_ms, 95):.0f} ms")  # fmt: skip
-    print(f"load average at end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print_load("end")
     if not args.only:
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "document_real_eval.json").write_text(json.dumps(summary, indent=2))
+        write_summary("document_real_eval", summary)
 
 
 if __name__ == "__main__":
