@@ -288,6 +288,10 @@ def _make_mrz_document(
     identity: Identity | None = None,
     mrz_lines: tuple[str, ...] | None = None,
 ) -> SyntheticDocument:
+    """A ``kind`` (TD3 or TD1) document photographed on a desk (no degradation; see ``degrade``).
+
+    ``mrz_lines`` prints other lines than the identity's own (e.g. a corrupted check digit).
+    """
     identity = identity or random_identity(rng, today)
     face = load_face(face_rgb)
     if kind == "TD3":
@@ -303,25 +307,16 @@ def _make_mrz_document(
 
 
 def make_passport(
-    rng: np.random.Generator,
-    face_rgb: np.ndarray | str | Path | None = None,
-    *,
-    today: dt.date | None = None,
-    identity: Identity | None = None,
-    mrz_lines: tuple[str, ...] | None = None,
+    rng: np.random.Generator, face_rgb: np.ndarray | str | Path | None = None, **options: Any
 ) -> SyntheticDocument:
-    """A TD3 passport data page photographed on a desk (no degradation; see ``degrade``).
-
-    ``mrz_lines`` prints other lines than the identity's own (e.g. a corrupted check digit).
-    """
-    return _make_mrz_document(
-        "TD3", rng, face_rgb, today=today, identity=identity, mrz_lines=mrz_lines
-    )
+    """A TD3 passport data page; the keyword options (``today``, ``identity``, ``mrz_lines``)
+    are ``_make_mrz_document``'s."""
+    return _make_mrz_document("TD3", rng, face_rgb, **options)
 
 
 def make_id_card(
     rng: np.random.Generator, face_rgb: np.ndarray | str | Path | None = None, **options: Any
 ) -> SyntheticDocument:
     """The front of a TD1 ID card with its MRZ (real TD1 cards print it on the back); the
-    keyword options are ``make_passport``'s."""
+    keyword options are ``_make_mrz_document``'s."""
     return _make_mrz_document("TD1", rng, face_rgb, **options)
