@@ -37,6 +37,15 @@ def datasets_dir() -> Path:
     return DATASETS_DIR
 
 
+@pytest.fixture(scope="module")
+def face_frames(datasets_dir: Path) -> list[bytes]:
+    """Frames of a real person (d5.mp4), as the hosted flow's page sends them: a selfie is
+    checked for a usable face before it is stored."""
+    from tests.e2e.flow_support import real_face_frames
+
+    return real_face_frames(datasets_dir, 30)
+
+
 @pytest.fixture(scope="session")
 def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBaseServer]:
     """The real PocketBase, migrated from pb_migrations/ with pb_hooks/, for the whole session."""

@@ -30,7 +30,6 @@ from tests.e2e.flow_support import (
     create_profile,
     document_jpeg,
     jpeg_bytes,
-    real_face_frames,
     set_partner_settings,
 )
 
@@ -50,12 +49,6 @@ def sharp_id_card() -> bytes:
 @pytest.fixture(scope="module")
 def blurred_passport() -> bytes:
     return document_jpeg("passport", seed=11, blur_sigma_px=4.0)
-
-
-@pytest.fixture(scope="module")
-def face_frames(datasets_dir: Any) -> list[bytes]:
-    """Frames of a real person: the selfie is checked for a usable face before it is stored."""
-    return real_face_frames(datasets_dir, 30)
 
 
 @pytest.fixture

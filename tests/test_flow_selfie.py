@@ -24,7 +24,6 @@ from tests.e2e.flow_support import (
     create_profile,
     document_jpeg,
     jpeg_bytes,
-    real_face_frames,
     set_partner_settings,
 )
 from tests.test_flow_api import api, start_with_consent, upload
@@ -34,12 +33,6 @@ def new_challenge(client: FlaskClient, link: Link) -> tuple[dict[str, Any], list
     """A fresh challenge for ``link`` and the plan of frames the page takes for it."""
     challenge = api(client, link, "POST", "/challenge").get_json()
     return challenge, dense_plan(challenge["prompts"])
-
-
-@pytest.fixture(scope="module")
-def face_frames(datasets_dir: Any) -> list[bytes]:
-    """Frames of a real person (d5.mp4), as the page sends them."""
-    return real_face_frames(datasets_dir, 30)
 
 
 @pytest.fixture
