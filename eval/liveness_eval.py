@@ -356,26 +356,16 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                 a = [clip.at(t) for t in window_times(a_start, a_end, offset, interval_s)]
                 b = [clip.at(t) for t in window_times(b_start, b_end, offset, interval_s)]
                 # genuine: the two movements challenged in the order they were made (checks
-                # that a rule about the previous prompt's window refuses no real sequence)
-                record(
-                    "genuine:two_prompts",
-                    f"{first.id}+{second.id}",
-                    offset,
-                    [first.prompt, second.prompt],
-                    build(
-                        [("neutral", neutral), (first.prompt, a), (second.prompt, b)], interval_ms
-                    ),
-                )
-                # recorded: first then second; challenged: second then first
-                record(
-                    "order",
-                    f"{first.id}+{second.id}",
-                    offset,
-                    [second.prompt, first.prompt],
-                    build(
-                        [("neutral", neutral), (second.prompt, a), (first.prompt, b)], interval_ms
-                    ),
-                )
+                # that a rule about the previous prompt's window refuses no real sequence);
+                # order: recorded first then second, challenged second then first
+                for kind, (prompt_a, prompt_b) in (
+                    ("genuine:two_prompts", (first.prompt, second.prompt)),
+                    ("order", (second.prompt, first.prompt)),
+                ):
+                    frames = build(
+                        [("neutral", neutral), (prompt_a, a), (prompt_b, b)], interval_ms
+                    )
+                    record(kind, f"{first.id}+{second.id}", offset, [prompt_a, prompt_b], frames)
     # print and screen samples, as stills for every prompt
     for name, kind in (("still_print_F1.jpg", "print"), ("still_screen_F2.jpg", "screen")):
         bgr = cv2.imread(str(DATA / name))
