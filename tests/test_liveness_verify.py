@@ -197,6 +197,23 @@ def burst(*blocks: tuple[str, list[np.ndarray]]) -> list[dict]:
     return frames
 
 
+def clip_burst(
+    real, clip: str, prompt: str, start_s: float, prompt_s: float, end_s: float
+) -> list[dict]:
+    """One clip as a capture: neutral from ``start_s``, then ``prompt`` from ``prompt_s`` to
+    ``end_s``."""
+    return burst(("neutral", real(clip, start_s, prompt_s)), (prompt, real(clip, prompt_s, end_s)))
+
+
+def verified_live(real, clip: str, prompt: str, start_s: float, prompt_s: float, end_s: float):
+    """``clip_burst`` against a challenge of ``prompt`` alone, which must find the person live;
+    the result, for further checks."""
+    frames = clip_burst(real, clip, prompt, start_s, prompt_s, end_s)
+    result = verify_challenge(challenge_of(prompt), frames, now=NOW)
+    assert result.is_live, result.hints
+    return result
+
+
 def jittered(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo held in front of a camera again: small rotation, scale, shift, sensor noise."""
     height, width = rgb.shape[:2]
@@ -213,9 +230,7 @@ def jittered(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.needs_datasets
 def test_a_natural_blink_is_live(real):
     # d9_blink_b: neutral 4.9-5.7 s, a natural blink at 6.43-6.50 s
-    frames = burst(("neutral", real("d9.mp4", 4.9, 5.7)), ("blink", real("d9.mp4", 5.7, 7.2)))
-    result = verify_challenge(challenge_of("blink"), frames, now=NOW)
-    assert result.is_live, result.hints
+    result = verified_live(real, "d9.mp4", "blink", 4.9, 5.7, 7.2)
     assert result.spoof_type == "none" and 0.6 <= result.confidence <= 1.0
     assert result.landmark_source == "mediapipe_face_mesh"
     assert json.loads(json.dumps(result.as_dict()))["is_live"] is True
@@ -225,8 +240,7 @@ def test_a_natural_blink_is_live(real):
 @pytest.mark.needs_datasets
 def test_open_eyes_do_not_blink_and_a_still_face_does_not_smile(real):
     # d5: the young man at rest for the first second, then a pucker (not a smile)
-    neutral = real("d5.mp4", 0.0, 0.8)
-    frames = burst(("neutral", neutral), ("smile", real("d5.mp4", 0.8, 2.4)))
+    frames = clip_burst(real, "d5.mp4", "smile", 0.0, 0.8, 2.4)
     assert verify_challenge(challenge_of("smile"), frames, now=NOW).challenge["satisfied"] == [
         False
     ]
@@ -236,9 +250,7 @@ def test_open_eyes_do_not_blink_and_a_still_face_does_not_smile(real):
 @pytest.mark.needs_datasets
 def test_a_broad_smile_is_live(real):
     # d0_smile: neutral 0-0.45 s, smile from 0.9 s
-    frames = burst(("neutral", real("d0.mp4", 0.0, 0.45)), ("smile", real("d0.mp4", 0.45, 2.0)))
-    result = verify_challenge(challenge_of("smile"), frames, now=NOW)
-    assert result.is_live, result.hints
+    verified_live(real, "d0.mp4", "smile", 0.0, 0.45, 2.0)
 
 
 def _turn(real, mirror: bool = False) -> list[dict]:
@@ -355,7 +367,7 @@ def test_document_reference_must_match(real, datasets_dir):
     stranger_embedding = embed_face(stranger, detect_faces(stranger)[0])
     own = real("d0.mp4", 0.2, 0.3)[0]
     own_embedding = embed_face(own, detect_faces(own)[0])
-    frames = burst(("neutral", real("d0.mp4", 0.0, 0.45)), ("smile", real("d0.mp4", 0.45, 2.0)))
+    frames = clip_burst(real, "d0.mp4", "smile", 0.0, 0.45, 2.0)
     refused = verify_challenge(
         challenge_of("smile"), frames, now=NOW, reference_embedding=stranger_embedding
     )
