@@ -65,16 +65,14 @@ def refuse_fade(
     ratio = disagreement / motion
     if ratio <= MAX_MOTION_DISAGREEMENT:
         return dataclasses.replace(outcome, motion_agreement=ratio)
-    hint(
+    return _refused(
+        outcome,
+        hint,
         "pixels_did_not_move",
         f"{block.prompt}: the face's pixels did not move as a head does (disagreement "
-        f"{ratio:.2f} > {MAX_MOTION_DISAGREEMENT}); show your own face to the camera.",
-    )
-    return dataclasses.replace(
-        outcome,
-        satisfied=False,
+        f"{ratio:.2f} > {MAX_MOTION_DISAGREEMENT})",
+        "the pixels did not move with it (a fade between pictures)",
         motion_agreement=ratio,
-        reason=f"{outcome.reason}, but the pixels did not move with it (a fade between pictures)",
     )
 
 
@@ -96,14 +94,28 @@ def refuse_planar_motion(
     )
     if fit < PLANAR_CORRELATION:
         return dataclasses.replace(outcome, planar_fit=fit)
-    hint(
+    return _refused(
+        outcome,
+        hint,
         "planar_motion",
         f"{block.prompt}: the face moved like a flat picture (planar fit {fit:.2f} >= "
-        f"{PLANAR_CORRELATION}); show your own face to the camera.",
-    )
-    return dataclasses.replace(
-        outcome,
-        satisfied=False,
+        f"{PLANAR_CORRELATION})",
+        f"the face moved as a flat picture (planar fit {fit:.2f})",
         planar_fit=fit,
-        reason=f"{outcome.reason}, but the face moved as a flat picture (planar fit {fit:.2f})",
+    )
+
+
+def _refused(
+    outcome: series.PromptOutcome,
+    hint: Callable[[str, str], None],
+    code: str,
+    problem: str,
+    reason: str,
+    **measures: float,
+) -> series.PromptOutcome:
+    """The outcome not satisfied, ``reason`` added to its own, with its ``measures``; ``problem``
+    hinted as ``code``, asking for the applicant's own face."""
+    hint(code, f"{problem}; show your own face to the camera.")
+    return dataclasses.replace(
+        outcome, satisfied=False, reason=f"{outcome.reason}, but {reason}", **measures
     )
