@@ -20,6 +20,14 @@ from gateway.services.webhooks import delivery_views
 from gateway.services.webhooks.delivery import DeliveryContext, RetryPolicy, sweep
 
 
+def sweep_answered(hooked: Hooked, context: DeliveryContext, status: int) -> None:
+    """A new profile's profile.created event sent in one sweep, the receiver answering
+    ``status``."""
+    hooked.receiver.statuses.extend([status])
+    hooked.new_profile()
+    sweep(context)
+
+
 def test_status_changes_arrive_signed_with_thin_payloads(
     loopback_client: FlaskClient,
     make_partner: Callable,
@@ -65,10 +73,7 @@ def test_status_changes_arrive_signed_with_thin_payloads(
 def test_a_500_is_retried_later_with_the_same_webhook_id(
     hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    receiver.statuses.extend([500])
-    hooked.new_profile()
-
-    sweep(context)
+    sweep_answered(hooked, context, 500)
     [row] = hooked.deliveries()
     assert row["status"] == "pending" and row["last_status_code"] == 500
     assert row["last_response"] == "status 500"
@@ -94,9 +99,7 @@ def test_a_410_disables_the_endpoint_and_tells_the_partner(
     other = start_receiver()
     try:
         register(hooked.client, hooked.headers, other.url, ["webhook.endpoint_disabled"])
-        receiver.statuses.extend([410])
-        hooked.new_profile()
-        sweep(context)  # the attempt, then the endpoint_disabled event it causes
+        sweep_answered(hooked, context, 410)  # the attempt, then the endpoint_disabled event
         [told] = other.requests
         body = json.loads(told.body)
         assert body["type"] == "webhook.endpoint_disabled"
@@ -248,9 +251,7 @@ def test_a_dispatch_interrupted_before_marking_the_event_sends_nothing_twice(
 def test_a_disabled_endpoints_pending_delivery_fails_unsent(
     hooked: Hooked, receiver: Receiver, context: DeliveryContext, clock: Clock
 ) -> None:
-    receiver.statuses.extend([500])
-    hooked.new_profile()
-    sweep(context)
+    sweep_answered(hooked, context, 500)
     url = f"/api/webhooks/{hooked.endpoint['id']}"
     assert (
         hooked.client.patch(url, json={"enabled": False}, headers=hooked.headers).status_code == 200
