@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
+from tests.test_liveness_verify import jittered  # noqa: E402  (a photo held up again)
 
 DATA = REPO.parent / "shared" / "datasets" / "liveness"
 REAL = DATA / "real"
@@ -102,19 +103,6 @@ def jpeg(rgb: np.ndarray) -> bytes:
     )
     assert ok
     return encoded.tobytes()
-
-
-def jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A photo held in front of a camera again: small rotation, scale, shift, sensor noise."""
-    height, width = rgb.shape[:2]
-    matrix = cv2.getRotationMatrix2D(
-        (width / 2 + rng.uniform(-4, 4), height / 2 + rng.uniform(-4, 4)),
-        rng.uniform(-1.5, 1.5),
-        rng.uniform(0.98, 1.02),
-    )
-    moved = cv2.warpAffine(rgb, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
-    noisy = moved.astype(np.float32) + rng.normal(0, 2.0, moved.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def window_times(start_s: float, end_s: float, offset_s: float, interval_s: float) -> list[float]:
@@ -268,7 +256,7 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
             neutral_times = window_times(*segment.neutral, offset, interval_s)
             action_times = window_times(start, end, offset, interval_s)
             n_neutral, n_action = max(len(neutral_times), 3), max(len(action_times), 8)
-            stills_neutral = [jitter(neutral_still, rng) for _ in range(n_neutral)]
+            stills_neutral = [jittered(neutral_still, rng) for _ in range(n_neutral)]
             # one still
             record(
                 "still",
@@ -278,7 +266,7 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                 build(
                     [
                         ("neutral", stills_neutral),
-                        (segment.prompt, [jitter(neutral_still, rng) for _ in range(n_action)]),
+                        (segment.prompt, [jittered(neutral_still, rng) for _ in range(n_action)]),
                     ],
                     interval_ms,
                 ),
@@ -297,7 +285,7 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                     else:
                         weight = min(1.0, (k - switch + 1) / (fade + 1)) if fade else 1.0
                     mixed = (1 - weight) * neutral_still.astype(np.float32) + weight * peak_still
-                    images.append(jitter(mixed.astype(np.uint8), rng))
+                    images.append(jittered(mixed.astype(np.uint8), rng))
                 record(
                     kind,
                     segment.id,
@@ -383,8 +371,8 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                     [prompt],
                     build(
                         [
-                            ("neutral", [jitter(rgb, rng) for _ in range(8)]),
-                            (prompt, [jitter(rgb, rng) for _ in range(20)]),
+                            ("neutral", [jittered(rgb, rng) for _ in range(8)]),
+                            (prompt, [jittered(rgb, rng) for _ in range(20)]),
                         ],
                         interval_ms,
                     ),
