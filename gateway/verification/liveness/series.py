@@ -169,14 +169,12 @@ def smile_outcome(
             length, start, held_ms = run_end - run_start, run_start, run_ms
     if length >= SMILE_MIN_FRAMES and times is not None and held_ms < SMILE_MIN_HOLD_MS:
         peak = float(np.nanmax(widening[start : start + length]))
-        return PromptOutcome(
+        return _failed(
             "smile",
-            False,
-            peak,
             SMILE_WIDEN_RATIO,
-            None,
             f"the mouth widened {peak:.2f}x for {held_ms:.0f} ms only (a smile is held at least "
             f"{SMILE_MIN_HOLD_MS:.0f} ms; a spoken sound passes)",
+            peak,
         )
     if length >= SMILE_MIN_FRAMES:
         held = widening[start : start + length]
@@ -186,14 +184,12 @@ def smile_outcome(
             largest, longest = path_steps(widening - 1.0, times, decisive)
             total = float(widening[decisive] - 1.0)
             if largest > SMILE_MAX_STEP_FRACTION * total or longest > TURN_MAX_STEP_MS:
-                return PromptOutcome(
+                return _failed(
                     "smile",
-                    False,
-                    measured,
                     SMILE_WIDEN_RATIO,
-                    None,
                     f"the mouth jumped {largest:.2f} of its {total:.2f} widening between two "
                     "frames: a real smile forms through the shapes in between",
+                    measured,
                 )
         return PromptOutcome(
             "smile",
@@ -204,14 +200,12 @@ def smile_outcome(
             f"mouth {measured:.2f}x its neutral width, corners lifted, for {length} frames",
         )
     peak = float(np.nanmax(widening, initial=math.nan)) if widening.size else math.nan
-    return PromptOutcome(
+    return _failed(
         "smile",
-        False,
-        peak,
         SMILE_WIDEN_RATIO,
-        None,
         f"no smile held: mouth widened at most {peak:.2f}x (needs {SMILE_WIDEN_RATIO:.2f}x with "
         f"the corners lifted in {SMILE_MIN_FRAMES} frames in a row)",
+        peak,
     )
 
 
@@ -263,15 +257,13 @@ def turn_outcome(
         )
     largest_step, longest_ms = path_steps(changes, times, peak_position)
     if largest_step > TURN_MAX_STEP_FRACTION * peak or longest_ms > TURN_MAX_STEP_MS:
-        return PromptOutcome(
+        return _failed(
             prompt,
-            False,
-            peak,
             threshold_deg,
-            None,
             f"head pose jumped {largest_step:.0f} of {peak:.0f} deg between two frames "
             f"({longest_ms:.0f} ms apart at most): a real movement passes through the poses "
             "in between",
+            peak,
         )
     return PromptOutcome(
         prompt,
