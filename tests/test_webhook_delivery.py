@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from api_helpers import new_profile_id
 from flask.testing import FlaskClient
-from webhook_fixtures import Clock, Hooked, deliveries, register
+from webhook_fixtures import Clock, Hooked, deliveries, hook, register
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
 from gateway.container import Services
@@ -34,13 +34,11 @@ def test_status_changes_arrive_signed_with_thin_payloads(
     receiver: Receiver,
     context: DeliveryContext,
 ) -> None:
-    partner = make_partner("Hook partner")
-    endpoint = register(loopback_client, partner.headers, receiver.url, ["*"])
+    hooked = hook(loopback_client, make_partner, receiver, ("*",), name="Hook partner")
+    endpoint = hooked.endpoint
     assert endpoint["secret"].startswith("whsec_") and endpoint["enabled"] is True
     assert set(endpoint) >= {"id", "url", "events", "enabled", "secret"}
-    profile_id = new_profile_id(
-        loopback_client,
-        partner.headers,
+    profile_id = hooked.new_profile(
         first_name="Siti",
         document={"type": "passport", "country": "IDN", "number": "X1234567"},
     )
@@ -64,7 +62,7 @@ def test_status_changes_arrive_signed_with_thin_payloads(
     # Nothing is sent twice.
     sweep(context)
     assert len(receiver.requests) == 2
-    rows = deliveries(loopback_client, partner.headers)
+    rows = hooked.deliveries()
     assert {row["status"] for row in rows} == {"succeeded"}
     assert all(row["attempts"] == 1 and row["last_status_code"] == 200 for row in rows)
     assert all(row["attempt_log"][0]["latency_ms"] >= 0 for row in rows)

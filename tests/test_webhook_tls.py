@@ -14,17 +14,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from api_helpers import new_profile_id
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask.testing import FlaskClient
-from webhook_fixtures import deliveries, register
+from webhook_fixtures import hook, loopback_context
 from webhook_receiver import Receiver, independent_verify, start_receiver
 
 from gateway.container import Services
-from gateway.services.webhooks.delivery import DeliveryContext, sweep
+from gateway.services.webhooks.delivery import sweep
 from gateway.settings import Settings, SettingsError
 
 
@@ -117,14 +116,13 @@ def tls_receiver(pki: Pki) -> Iterator[Receiver]:
     server.stop()
 
 
-def delivery_context(services: Services, ca_bundle: str = "") -> DeliveryContext:
-    return DeliveryContext(
-        pb=services.pb,
-        data_key=services.settings.data_key,
-        allow_private=True,
-        ca_bundle=ca_bundle,
-        rng=random.Random(3),
-    )
+def sweep_once(services: Services, ca_bundle: str = "") -> None:
+    """One sweep by a delivery context that trusts ``ca_bundle`` besides the public CAs."""
+    context = loopback_context(services, ca_bundle=ca_bundle, rng=random.Random(3))
+    try:
+        sweep(context)
+    finally:
+        context.close()
 
 
 def test_a_receiver_certificate_from_an_unknown_ca_is_refused(
@@ -133,17 +131,12 @@ def test_a_receiver_certificate_from_an_unknown_ca_is_refused(
     make_partner: Callable,
     tls_receiver: Receiver,
 ) -> None:
-    partner = make_partner("TLS partner")
     assert tls_receiver.url.startswith("https://")
-    register(loopback_client, partner.headers, tls_receiver.url, ["profile.created"])
-    new_profile_id(loopback_client, partner.headers)
-    context = delivery_context(loopback_services)
-    try:
-        sweep(context)
-    finally:
-        context.close()
+    hooked = hook(loopback_client, make_partner, tls_receiver, name="TLS partner")
+    hooked.new_profile()
+    sweep_once(loopback_services)
     assert tls_receiver.requests == []
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "pending" and row["last_status_code"] is None
     assert row["last_error"].startswith("SSLError")
     assert "CERTIFICATE_VERIFY_FAILED" in row["attempt_log"][0]["error"]
@@ -156,18 +149,13 @@ def test_the_operators_ca_bundle_makes_the_receiver_trusted(
     tls_receiver: Receiver,
     pki: Pki,
 ) -> None:
-    partner = make_partner("TLS partner with CA")
-    endpoint = register(loopback_client, partner.headers, tls_receiver.url, ["profile.created"])
-    profile_id = new_profile_id(loopback_client, partner.headers)
-    context = delivery_context(loopback_services, ca_bundle=str(pki.ca_pem))
-    try:
-        sweep(context)
-    finally:
-        context.close()
+    hooked = hook(loopback_client, make_partner, tls_receiver, name="TLS partner with CA")
+    profile_id = hooked.new_profile()
+    sweep_once(loopback_services, ca_bundle=str(pki.ca_pem))
     [request] = tls_receiver.requests
-    assert independent_verify(endpoint["secret"], request.headers, request.body)
+    assert independent_verify(hooked.endpoint["secret"], request.headers, request.body)
     assert json.loads(request.body)["data"]["profile_id"] == profile_id
-    [row] = deliveries(loopback_client, partner.headers)
+    [row] = hooked.deliveries()
     assert row["status"] == "succeeded" and row["last_status_code"] == 200
 
 

@@ -37,16 +37,18 @@ def clock() -> Clock:
     return Clock()
 
 
+def loopback_context(services: Services, **options: Any) -> DeliveryContext:
+    """The worker's delivery context on the test PocketBase, allowed to send to the loopback
+    receivers; ``options`` are DeliveryContext's other fields."""
+    return DeliveryContext(
+        pb=services.pb, data_key=services.settings.data_key, allow_private=True, **options
+    )
+
+
 @pytest.fixture
 def context(loopback_services: Services, clock: Clock) -> Iterator[DeliveryContext]:
     """The worker's delivery context on the test PocketBase, with the hand-moved clock."""
-    ctx = DeliveryContext(
-        pb=loopback_services.pb,
-        data_key=loopback_services.settings.data_key,
-        allow_private=True,
-        clock=clock,
-        rng=random.Random(7),
-    )
+    ctx = loopback_context(loopback_services, clock=clock, rng=random.Random(7))
     yield ctx
     ctx.close()
 
@@ -67,7 +69,8 @@ def deliveries(client: FlaskClient, headers: dict[str, str], **query: Any) -> li
 
 @dataclass
 class Hooked:
-    """A partner whose endpoint (for ``profile.created``) is the loopback receiver."""
+    """A partner whose endpoint (for ``profile.created`` unless ``hook`` was told other events)
+    is a loopback receiver."""
 
     client: FlaskClient
     headers: dict[str, str]
@@ -84,9 +87,20 @@ class Hooked:
         return deliveries(self.client, self.headers, **query)
 
 
+def hook(
+    client: FlaskClient,
+    make_partner: Callable,
+    receiver: Receiver,
+    events: tuple[str, ...] = ("profile.created",),
+    name: str = "Hooked partner",
+) -> Hooked:
+    """A fresh partner called ``name`` with an endpoint for ``events`` on ``receiver``."""
+    partner = make_partner(name)
+    endpoint = register(client, partner.headers, receiver.url, list(events))
+    return Hooked(client, partner.headers, partner.partner_id, endpoint, receiver)
+
+
 @pytest.fixture
 def hooked(loopback_client: FlaskClient, make_partner: Callable, receiver: Receiver) -> Hooked:
     """A fresh partner with an endpoint for profile.created on the receiver."""
-    partner = make_partner("Hooked partner")
-    endpoint = register(loopback_client, partner.headers, receiver.url, ["profile.created"])
-    return Hooked(loopback_client, partner.headers, partner.partner_id, endpoint, receiver)
+    return hook(loopback_client, make_partner, receiver)
