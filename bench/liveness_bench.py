@@ -42,8 +42,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from worker_bench import reference_ms  # noqa: E402  (one yardstick for every bench)
+from worker_helpers import read_clip_frames  # noqa: E402
 
 from gateway.verification.captures import SelfieFrame  # noqa: E402
 from gateway.verification.faces.mesh import load_mesh_model  # noqa: E402
@@ -82,25 +84,23 @@ def frames_at(fps: float, plan: tuple = PLAN) -> list[dict]:
     """The burst as JPEG bytes; only the sampled video frames are kept (not the whole clip)."""
     capture = cv2.VideoCapture(str(CLIP))
     clip_fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
     wanted = {
         round((start_s + k / fps) * clip_fps)
         for _, start_s, seconds in plan
         for k in range(round(seconds * fps))
     }
-    encoded_at = {}
-    index = 0
-    while index <= max(wanted):
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index in wanted:
-            height, width = bgr.shape[:2]
-            scale = 480 / max(height, width)
-            small = cv2.resize(bgr, (round(width * scale), round(height * scale)))
-            ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
-            encoded_at[index] = encoded.tobytes()
-        index += 1
-    capture.release()
+
+    def encoded(rgb: np.ndarray) -> bytes:
+        height, width = rgb.shape[:2]
+        scale = 480 / max(height, width)
+        small = cv2.resize(rgb, (round(width * scale), round(height * scale)))
+        _, jpeg = cv2.imencode(
+            ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
+        return jpeg.tobytes()
+
+    encoded_at = read_clip_frames(CLIP, wanted, keep=encoded)
     frames, t_ms = [], 0.0
     for prompt, start_s, seconds in plan:
         for k in range(round(seconds * fps)):

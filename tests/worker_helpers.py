@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -39,8 +39,11 @@ def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def read_clip_frames(path: Path, indexes: set[int]) -> dict[int, np.ndarray]:
-    """Only the wanted frames of a clip (all 275 decoded frames would hold ~190 MB)."""
+def read_clip_frames(
+    path: Path, indexes: set[int], keep: Callable[[np.ndarray], Any] = lambda rgb: rgb
+) -> dict[int, Any]:
+    """Only the wanted frames of a clip (all 275 decoded frames would hold ~190 MB), each RGB
+    frame as ``keep`` makes it (the frame itself by default; a smaller form holds less)."""
     capture = cv2.VideoCapture(str(path))
     frames = {}
     index = 0
@@ -49,7 +52,7 @@ def read_clip_frames(path: Path, indexes: set[int]) -> dict[int, np.ndarray]:
         if not ok:
             break
         if index in indexes:
-            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            frames[index] = keep(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         index += 1
     capture.release()
     return frames
