@@ -11,7 +11,6 @@ Lookups by user-supplied values go through ``find``, whose values are bound serv
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from gateway.errors import Conflict, IllegalTransition, NotFound, StoreError
 from gateway.services.pocketbase_hooks import HookOperations
@@ -125,25 +124,27 @@ class PocketBase(HookOperations):
     def find_page(
         self,
         collection: str,
-        *query: Any,
+        filter_template: str = "",
+        params: JsonDict | None = None,
+        *,
+        where: dict[str, str] | None = None,
         sort: str = "-@rowid",
         page: int = 1,
         per_page: int = 50,
-        **options: Any,
     ) -> JsonDict:
-        """One page of ``find`` (``query`` and ``options`` are its filter arguments):
-        ``{page, per_page, has_more, items}`` (raw records).
+        """One page of ``find``: ``{page, per_page, has_more, items}`` (raw records).
 
         Asks for one record more than the page to learn ``has_more`` without counting the whole
         collection (PocketBase's totals need a full scan).
         """
         rows = self.find(
             collection,
-            *query,
+            filter_template,
+            params,
+            where=where,
             sort=sort,
             limit=per_page + 1,
             offset=(page - 1) * per_page,
-            **options,
         )
         return {
             "page": page,
@@ -152,9 +153,17 @@ class PocketBase(HookOperations):
             "items": rows[:per_page],
         }
 
-    def find_first(self, collection: str, *query: Any, **options: Any) -> JsonDict | None:
-        """The first record ``find`` gives for the same filter arguments, or None."""
-        items = self.find(collection, *query, limit=1, **options)
+    def find_first(
+        self,
+        collection: str,
+        filter_template: str = "",
+        params: JsonDict | None = None,
+        *,
+        where: dict[str, str] | None = None,
+        sort: str = "",
+    ) -> JsonDict | None:
+        """The first matching record, or None."""
+        items = self.find(collection, filter_template, params, where=where, sort=sort, limit=1)
         return items[0] if items else None
 
     # -- files --------------------------------------------------------------------------------
