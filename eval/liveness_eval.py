@@ -46,8 +46,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from gateway.synthetic.recapture import jittered  # noqa: E402
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
-from tests.test_liveness_verify import jittered  # noqa: E402  (a photo held up again)
 
 DATA = REPO.parent / "shared" / "datasets" / "liveness"
 REAL = DATA / "real"

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
+from gateway.synthetic.recapture import jittered
 from gateway.verification.liveness import Challenge, verify_challenge
 from gateway.verification.liveness.stillness import MIN_LIVE_RESIDUAL
 
@@ -212,18 +213,6 @@ def verified_live(real, clip: str, prompt: str, start_s: float, prompt_s: float,
     result = verify_challenge(challenge_of(prompt), frames, now=NOW)
     assert result.is_live, result.hints
     return result
-
-
-def jittered(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The photo held in front of a camera again: small rotation, scale, shift, sensor noise."""
-    height, width = rgb.shape[:2]
-    matrix = cv2.getRotationMatrix2D(
-        (width / 2 + rng.uniform(-4, 4), height / 2 + rng.uniform(-4, 4)),
-        rng.uniform(-1.5, 1.5),
-        rng.uniform(0.98, 1.02),
-    )
-    moved = cv2.warpAffine(rgb, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
-    return np.clip(moved + rng.normal(0, 2.0, moved.shape), 0, 255).astype(np.uint8)
 
 
 @pytest.mark.slow
