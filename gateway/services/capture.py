@@ -43,15 +43,15 @@ from gateway.services.capture_rules import (
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
-    branding,
     check_frames,
     normalize_country,
 )
+from gateway.services.capture_state import TWO_SIDED_TYPES, document_type_of, page_state
 from gateway.services.image_policy import (
     CleanImage,
     clean_image,
 )
-from gateway.services.pb_time import iso, pb_datetime
+from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase, stored_name_for
 from gateway.services.pocketbase_transport import FileTuple
 from gateway.services.selfie_capture import (
@@ -69,7 +69,6 @@ from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 log = structlog.get_logger("gateway.capture")
 
-TWO_SIDED_TYPES = frozenset({"id_card", "driver_license", "residence_permit"})
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 
@@ -113,60 +112,9 @@ class CaptureService(CaptureLink):
         self.selfie_capture = selfie_capture
         self.clock = clock
 
-    # -- state ---------------------------------------------------------------------------------
-
     def state(self, session: CaptureSession, *, lang: str = "en") -> dict[str, Any]:
         """What the page needs to draw itself and resume at the right step."""
-        profile = session.profile
-        capture = session.capture
-        document = capture.get("document") or {}
-        document_type = _document_type(session)
-        frames = capture.get("frames") or []
-        resubmission = capture.get("resubmission")
-        return {
-            "profile_id": profile["id"],
-            "status": profile["status"],
-            "lang": lang,
-            "step": self._next_step(profile, capture, document_type),
-            "branding": branding(session.settings, session.partner_name),
-            "retention_days": int(session.settings.get("retention_days") or 90),
-            "consent_at": iso(profile.get("consent_at")),
-            "document": {
-                "type": document_type,
-                "country": (
-                    document.get("country")
-                    or profile.get("document_country")
-                    or profile.get("country")
-                    or ""
-                ).upper(),
-                "needs_back": document_type in TWO_SIDED_TYPES,
-                "types": list(DOCUMENT_TYPES),
-            },
-            "captured": {
-                "document_front": bool(profile.get("document_front")),
-                "document_back": bool(profile.get("document_back")),
-                "selfie": bool(profile.get("selfie")),
-                "selfie_frames": len(frames),
-            },
-            "resubmission": (
-                {"step": resubmission["step"], "reason": resubmission["reason"]}
-                if resubmission
-                else None
-            ),
-            "max_upload_bytes": self.config.max_upload_bytes,
-        }
-
-    @staticmethod
-    def _next_step(profile: dict[str, Any], capture: dict[str, Any], document_type: str) -> str:
-        if not profile.get("consent_at"):
-            return "consent"
-        if not document_type or not profile.get("document_front"):
-            return "document"
-        if document_type in TWO_SIDED_TYPES and not profile.get("document_back"):
-            return "document"
-        if not profile.get("selfie") or not capture.get("frames"):
-            return "selfie"
-        return "review"
+        return page_state(session, lang=lang, max_upload_bytes=self.config.max_upload_bytes)
 
     # -- consent and document choice -------------------------------------------------------------
 
@@ -220,7 +168,7 @@ class CaptureService(CaptureLink):
     def upload_document(self, session: CaptureSession, side: str, content: bytes) -> UploadResult:
         """Check one document photo; store it only if it passes policy and quality."""
         self._require_consent(session)
-        document_type = _document_type(session)
+        document_type = document_type_of(session)
         if not document_type:
             raise StepNotReady("Choose the document type first")
         if side not in SIDE_FIELDS:
@@ -349,7 +297,7 @@ class CaptureService(CaptureLink):
         profile = session.profile
         capture = session.capture
         missing = []
-        document_type = _document_type(session)
+        document_type = document_type_of(session)
         if not profile.get("consent_at"):
             missing.append("consent")
         if not document_type or not profile.get("document_front"):
@@ -388,14 +336,6 @@ class CaptureService(CaptureLink):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _document_type(session: CaptureSession) -> str:
-    """The applicant's choice, else the type the partner sent with the profile (the page then
-    skips the choice and goes straight to the photo), else ""."""
-    chosen = (session.capture.get("document") or {}).get("type")
-    document_type = chosen or session.profile.get("document_type") or ""
-    return document_type if document_type in DOCUMENT_TYPES else ""
 
 
 def _file(name: str, image: CleanImage) -> FileTuple:
