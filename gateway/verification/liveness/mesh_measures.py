@@ -31,7 +31,7 @@ RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 1, 10, 151, 9, 8, 234, 454,
 
 
 def _distance(points: np.ndarray, a: int, b: int) -> float:
-    # math on two 3-vectors: numpy's per-call overhead on arrays this small was ~25 ms a burst.
+    # math on two 3-vectors: numpy's norm costs more in call overhead than the arithmetic.
     return math.dist(points[a].tolist(), points[b].tolist())
 
 
@@ -52,8 +52,8 @@ def face_axes(points: np.ndarray) -> np.ndarray:
     orthogonal to x; z completes a right-handed frame (pointing away from the camera when the
     face is frontal, as the model's depth does).
     """
-    # Written on Python floats: numpy's cross, norm and stack on 3-vectors cost ~0.6 ms a
-    # frame in call overhead (~125 ms of a 102-frame burst), the arithmetic itself nothing.
+    # Written on Python floats: numpy's cross, norm and stack on 3-vectors are call overhead
+    # (head pose 90 -> 11 us, mouth measures 141 -> 47 us a frame: ~17 ms of a 102-frame burst).
     ax, ay, az = (points[OUTER_EYE_CORNERS[1]] - points[OUTER_EYE_CORNERS[0]]).tolist()
     norm = max(math.sqrt(ax * ax + ay * ay + az * az), 1e-9)
     ax, ay, az = ax / norm, ay / norm, az / norm
