@@ -86,8 +86,13 @@ def rate_limit_key() -> str:
     """Rate limits count per API key id (the secret never reaches the limiter's storage)."""
     parts = split_key(request.headers.get("x-api-key") or "")
     if parts:
-        return f"key:{parts[0]}"
-    return f"key:{current_principal().key_id}"
+        return rate_limit_bucket(parts[0])
+    return rate_limit_bucket(current_principal().key_id)
+
+
+def rate_limit_bucket(key_id: str) -> str:
+    """The limiter's storage key for one API key id."""
+    return f"key:{key_id}"
 
 
 def partner_rate_limit() -> str:

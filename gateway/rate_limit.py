@@ -24,7 +24,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 
-from gateway.auth import current_principal, limiter, partner_rate_limit
+from gateway.auth import current_principal, limiter, partner_rate_limit, rate_limit_bucket
 from gateway.errors import RateLimited
 
 
@@ -84,9 +84,9 @@ def count_request(scope: str) -> None:
     if not limiter.enabled:
         return
     text = partner_rate_limit()  # authenticates the caller first
-    # What rate_limit_key() answers once the caller is known (the key id), without re-reading
-    # and re-splitting the header.
-    key = f"key:{current_principal().key_id}"
+    # What rate_limit_key() answers once the caller is known, without re-reading and
+    # re-splitting the header.
+    key = rate_limit_bucket(current_principal().key_id)
     tightest: tuple[int, int, float] | None = None
     for item in limits_of(text):
         allowed, remaining, reset_time = _hit(item, scope, key)
