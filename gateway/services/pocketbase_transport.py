@@ -81,12 +81,16 @@ class PocketBaseTransport:
         )
         # retries=False: a failed call surfaces at once as StoreUnavailable (the caller decides
         # whether to retry); no proxy, .netrc or environment lookups, ever (the store is local).
-        self._pool = urllib3.connection_from_url(
-            config.url,
-            maxsize=POOL_SIZE,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(total=config.timeout_s),
+        self._pool = (
+            None
+            if self._wire is not None
+            else urllib3.connection_from_url(
+                config.url,
+                maxsize=POOL_SIZE,
+                block=False,
+                retries=False,
+                timeout=urllib3.Timeout(total=config.timeout_s),
+            )
         )
 
     def _authenticate(self) -> str:
