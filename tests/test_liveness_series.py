@@ -76,3 +76,20 @@ def test_a_smile_must_be_held_not_spoken():
     held_widths = [1.0, 1.1, 1.2, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.1]
     held_lifts = [0.0, 0.01, 0.03, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01]
     assert series.smile_outcome(held_widths, held_lifts, 1.0, 0.0, times).satisfied
+
+
+def test_a_turn_is_held_not_a_jerk():
+    # 12 fps: a head jerk seen in one frame (xp's, as he squeezes his eyes), and a movement held
+    # two frames (d9's, in his slow blink), pass the angle but are not a turn held 240 ms
+    times = [83.3 * k for k in range(10)]
+    jerk = [0, 1, 3, 6, 10, 17, 9, 4, 1, 0]
+    outcome = series.turn_outcome("turn_left", jerk, times, 0.0)
+    assert not outcome.satisfied and "held it 83 ms only" in outcome.reason
+    two_frames = [0, 2, 5, 9, 12.5, 13, 11, 7, 4, 2]
+    assert not series.turn_outcome("turn_left", two_frames, times, 0.0).satisfied
+    # the same movement held three frames is a turn, and a frame lost to a glitch in the middle
+    # of a held turn costs that frame only
+    held = [0, 2, 5, 9, 12.5, 13, 12.5, 7, 4, 2]
+    assert series.turn_outcome("turn_left", held, times, 0.0).satisfied
+    glitch = [0, 3, 7, 11, 15, 18, 4, 18, 17, 9]
+    assert series.turn_outcome("turn_left", glitch, times, 0.0).satisfied

@@ -25,12 +25,31 @@ from gateway.services.pocketbase import PocketBase
 from gateway.verification.faces.recognition import detect_faces
 
 CLIP_FPS = 29.97
-# Frame spans of the shared clip: a frontal pause (the document portrait), the turn to the
-# left, then the turn to the right.
+# The hosted flow's capture rate (hosted_flow/js/selfie.js: 12 frames a second, one stretch with
+# no pause between the prompts): the clip is sampled every 2.5 frames, as the page would film it.
+CAPTURE_FPS = 12.0
 DOCUMENT_PORTRAIT_FRAME = 148
-TURN_LEFT_FRAMES = (151, 154, 157, 160, 161)
-# The clip's second turn to the right, after the turn to the left.
-LATER_TURN_RIGHT_FRAMES = (190, 195, 200, 205, 210)
+# Frame spans [start, end) of the shared clip (yaw from the face mesh, docs/liveness.md): the head
+# at rest after an earlier turn (143-146; from 147 it starts to the left), the turn to the left
+# (peak at 160, held to 164, back by 168), then the later turn to the right (from 180, still
+# turning when the shot cuts at frame 211). The grid starts at frame 144, so the neutral frames
+# are 144 and 146.
+CAPTURE_START = 144
+NEUTRAL_SPAN = (143, 147)
+TURN_LEFT_SPAN = (147, 180)
+LATER_TURN_RIGHT_SPAN = (180, 211)
+
+
+def flow_frames(plan: list[tuple[str, tuple[int, int]]]) -> list[tuple[str, int]]:
+    """(prompt, clip frame) of a capture at CAPTURE_FPS from CAPTURE_START through the spans."""
+    step = CLIP_FPS / CAPTURE_FPS
+    chosen, position = [], float(CAPTURE_START)
+    for prompt, (start, end) in plan:
+        while round(position) < end:
+            if round(position) >= start:
+                chosen.append((prompt, round(position)))
+            position += step
+    return chosen
 
 
 def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
@@ -87,27 +106,23 @@ class GenuineCapture:
 def genuine_capture(datasets_dir: Path) -> GenuineCapture:
     from gateway.synthetic.documents import make_passport
 
-    wanted = {DOCUMENT_PORTRAIT_FRAME, DOCUMENT_PORTRAIT_FRAME - 2}
-    wanted |= {*TURN_LEFT_FRAMES, *LATER_TURN_RIGHT_FRAMES}
+    left_then_right_plan = flow_frames(
+        [
+            ("neutral", NEUTRAL_SPAN),
+            ("turn_left", TURN_LEFT_SPAN),
+            ("turn_right", LATER_TURN_RIGHT_SPAN),
+        ]
+    )
+    wanted = {DOCUMENT_PORTRAIT_FRAME} | {i for _, i in left_then_right_plan}
     clip = read_clip_frames(datasets_dir / "liveness" / "short_hamilton_clip.mp4", wanted)
     document = make_passport(np.random.default_rng(7), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
-
-    def tagged(plan):
-        return [
-            (f"frame_{i:03d}.jpg", jpeg(clip[i]), prompt, round(i * 1000 / CLIP_FPS, 1))
-            for prompt, indexes in plan
-            for i in indexes
-        ]
-
-    left_then_right_plan = [
-        ("neutral", (DOCUMENT_PORTRAIT_FRAME - 2,)),
-        ("turn_left", TURN_LEFT_FRAMES),
-        ("turn_right", LATER_TURN_RIGHT_FRAMES),
+    left_then_right = [
+        (f"frame_{i:03d}.jpg", jpeg(clip[i]), prompt, round(i * 1000 / CLIP_FPS, 1))
+        for prompt, i in left_then_right_plan
     ]
-    left_then_right = tagged(left_then_right_plan)
     # Right, then left: the same capture mirrored left-right (a mirrored left turn is a real
-    # right turn). The clip's own left turn after its first right turn reads only 8 deg from
-    # that neutral frame with the face mesh, under the 12 deg turn rule (docs/liveness.md).
+    # right turn). The clip holds no right turn followed by a left one: after its later right
+    # turn the shot cuts.
     swapped = {"turn_left": "turn_right", "turn_right": "turn_left"}
     right_then_left = [
         (
@@ -116,8 +131,7 @@ def genuine_capture(datasets_dir: Path) -> GenuineCapture:
             swapped.get(prompt, prompt),
             round(i * 1000 / CLIP_FPS, 1),
         )
-        for prompt, indexes in left_then_right_plan
-        for i in indexes
+        for prompt, i in left_then_right_plan
     ]
     return GenuineCapture(
         jpeg(document.image_rgb),

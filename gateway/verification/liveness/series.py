@@ -50,6 +50,16 @@ TURN_MAX_STEP_FRACTION = 0.75
 # ...and no step may be longer in time than this (a hole in the capture hides the path); the
 # same bound as sequence.MAX_FRAME_GAP_IN_PROMPT_MS (the flow's measured gaps: 108-256 ms).
 TURN_MAX_STEP_MS = 300.0
+# ...and the asked pose is held: frames at >= the threshold, times the prompt's median frame
+# interval, at least this long. A prompted turn is turned, held and brought back; a head movement
+# inside another act passes the threshold for a frame or two. Measured on every phase offset
+# (docs/liveness.md, "Movements claimed as another prompt"): real turns 333-583 ms at 12 fps
+# (short_hamilton_clip's three turns, from the rest before them: 4-7 frames; d12's turn in both
+# directions: 6-7 frames; at 10 fps 5 frames, 500 ms); head movements inside another act: d9's
+# in his slow blink 200 ms at 10 fps, 167 ms at 12 (2 frames), xp's jerk as he squeezes his eyes
+# 83 ms (1 frame of his 12 fps clip). 240 ms is 3 frames at up to 12.5 fps (the flow measured
+# 11.6-12.5 fps) and 3 at 10 fps; 2 frames reach it only 120 ms or more apart (under 8.3 fps).
+TURN_MIN_HOLD_MS = 240.0
 
 
 @dataclass(frozen=True)
@@ -265,6 +275,15 @@ def turn_outcome(
             "in between",
             peak,
         )
+    held_ms = held_turn_ms(block, times[offset:], threshold_deg)
+    if held_ms < TURN_MIN_HOLD_MS:
+        return _failed(
+            prompt,
+            threshold_deg,
+            f"head moved {peak:.0f} deg {direction} but held it {held_ms:.0f} ms only (a turn is "
+            f"held at least {TURN_MIN_HOLD_MS:.0f} ms; a head movement inside another act passes)",
+            peak,
+        )
     return PromptOutcome(
         prompt,
         True,
@@ -273,6 +292,16 @@ def turn_outcome(
         peak_position - offset,
         f"head moved {peak:.0f} deg {direction} from neutral through intermediate poses",
     )
+
+
+def held_turn_ms(changes: np.ndarray, times: np.ndarray, threshold_deg: float) -> float:
+    """How long the head was at >= `threshold_deg` under the prompt: the frames there, times the
+    prompt's median frame interval (a glitch frame in the middle of a held turn costs one frame,
+    not the whole hold)."""
+    if changes.size < 2:
+        return 0.0
+    turned = np.count_nonzero(np.nan_to_num(changes, nan=-np.inf) >= threshold_deg)
+    return float(turned * np.median(np.diff(times)))
 
 
 def path_steps(changes: np.ndarray, times: np.ndarray, peak_position: int) -> tuple[float, float]:
