@@ -89,6 +89,7 @@ class Services:
                 idempotency_ttl_s=settings.idempotency_ttl_s,
                 link_ttl_s=settings.link_ttl_s,
             ),
+            cache_size=settings.profile_cache_size,
         )
         keys = KeyAuthenticator(pb, settings.valid_api_keys)
         return cls(

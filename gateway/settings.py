@@ -115,6 +115,9 @@ class Settings:
     webhook_endpoint_concurrency: int = 16
     # Days delivered webhook events and their delivery rows are kept (replay), then pruned daily.
     webhook_retention_days: int = 30
+    # Profiles whose poll view the gateway keeps in memory, kept current by PocketBase's change
+    # stream (docs/performance.md); 0: every poll reads PocketBase.
+    profile_cache_size: int = 20_000
     # The KYC Service intake (docs/intake.md): its shared secrets (several during a rotation),
     # the S3-compatible store its images are in, and the PostgreSQL its results are written to.
     kyc_service_secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -207,6 +210,7 @@ class Settings:
             webhook_retention_days=_int(
                 env, "EKYC_WEBHOOK_RETENTION_DAYS", default.webhook_retention_days
             ),
+            profile_cache_size=_int(env, "EKYC_PROFILE_CACHE_SIZE", default.profile_cache_size),
             kyc_service_secrets=tuple(
                 secret.strip()
                 for secret in (env.get("KYC_SERVICE_SECRET") or "").split(",")
@@ -238,6 +242,8 @@ class Settings:
             raise SettingsError("EKYC_WEBHOOK_CONCURRENCY and _ENDPOINT_CONCURRENCY must be >= 1")
         if self.webhook_retention_days < 1:
             raise SettingsError("EKYC_WEBHOOK_RETENTION_DAYS must be at least 1")
+        if self.profile_cache_size < 0:
+            raise SettingsError("EKYC_PROFILE_CACHE_SIZE must be 0 (off) or more")
         if self.postgres_url and not self.kyc_result_key:
             raise SettingsError("POSTGRES_URL is set: KYC_RESULT_KEY (the result's AES key) too")
         if self.kyc_result_key:

@@ -49,5 +49,9 @@ def test_webhook_delivery_and_retention_settings(tmp_path):
     ) == (8, 2, 7)
     with pytest.raises(SettingsError, match="EKYC_WEBHOOK_RETENTION_DAYS"):
         Settings.from_env({**env, "EKYC_WEBHOOK_RETENTION_DAYS": "0"})
+    assert Settings.from_env(env).profile_cache_size == 20_000
+    assert Settings.from_env({**env, "EKYC_PROFILE_CACHE_SIZE": "0"}).profile_cache_size == 0
+    with pytest.raises(SettingsError, match="EKYC_PROFILE_CACHE_SIZE"):
+        Settings.from_env({**env, "EKYC_PROFILE_CACHE_SIZE": "-1"})
     with pytest.raises(SettingsError, match="CONCURRENCY"):
         Settings.from_env({**env, "EKYC_WEBHOOK_ENDPOINT_CONCURRENCY": "0"})

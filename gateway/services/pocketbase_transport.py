@@ -16,12 +16,15 @@ on top of this class; nothing else speaks HTTP to PocketBase.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -65,6 +68,10 @@ class StoreResponse:
 
 class PocketBaseTransport:
     """Superuser client: one token per client, refreshed on 401, one connection pool."""
+
+    # Told of every write any client of this process sends (the profile cache forgets what a
+    # write may change, whichever client made it: the gateway's, a CLI command's, a test's).
+    _write_observers: ClassVar[list[weakref.WeakMethod]] = []
 
     def __init__(self, config: PocketBaseConfig) -> None:
         self.config = config
@@ -151,12 +158,30 @@ class PocketBaseTransport:
         and ``params`` (the query string).
         """
         response = self._send(method, path, **kwargs)
+        if method != "GET" and self._write_observers:
+            self._tell_observers(method, path)
         if response.status_code == 401:
             self._token = None
             response = self._send(method, path, **kwargs)
         if response.status_code >= 500:
             raise StoreUnavailable(f"PocketBase failed with {response.status_code}")
         return response
+
+    @classmethod
+    def on_write(cls, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(method, path)`` (a bound method, held weakly) after each write any
+        client of this process sends, whether or not PocketBase accepted it."""
+        cls._write_observers.append(weakref.WeakMethod(callback))
+
+    @classmethod
+    def _tell_observers(cls, method: str, path: str) -> None:
+        for ref in list(cls._write_observers):
+            callback = ref()
+            if callback is None:
+                with contextlib.suppress(ValueError):  # another thread removed it first
+                    cls._write_observers.remove(ref)
+            else:
+                callback(method, path)
 
     @staticmethod
     def _json(response: StoreResponse, what: str) -> JsonDict:

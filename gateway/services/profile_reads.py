@@ -35,6 +35,7 @@ from gateway.errors import NotFound, ValidationFailed
 from gateway.services.api_keys import Principal
 from gateway.services.pb_time import iso
 from gateway.services.pocketbase import PocketBase
+from gateway.services.profile_cache import CachedProfile, ProfileCache
 
 # Bumped when the shape of a view changes, so cached representations stop matching.
 VIEW_REVISION = "1"
@@ -112,10 +113,12 @@ def profile_view(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 class ProfileReads:
-    """The partner's reads of profiles, one PocketBase request each."""
+    """The partner's reads of profiles, one PocketBase request each (a repeated poll of one
+    profile none, with the cache)."""
 
-    def __init__(self, pb: PocketBase) -> None:
+    def __init__(self, pb: PocketBase, cache_size: int = 0) -> None:
         self.pb = pb
+        self.cache = ProfileCache(pb, cache_size, profile_view) if cache_size else None
 
     def owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """The raw profile record if it belongs to the caller's partner, else ``NotFound`` (the
@@ -133,13 +136,30 @@ class ProfileReads:
     def view(
         self, principal: Principal, profile_id: str, if_none_match: str | None = None
     ) -> Conditional:
-        """A profile as the partner sees it, or no body when ``if_none_match`` is current (then
-        no view is built or sent)."""
-        profile = self.owned(principal, profile_id)
-        etag = profile_etag(profile)
+        """A profile as the partner sees it, or no body when ``if_none_match`` is current."""
+        profile = self._polled(principal, profile_id)
+        etag = version_etag(profile.version)
         if etag_matches(if_none_match, etag):
             return Conditional(etag, None)
-        return Conditional(etag, profile_view(profile))
+        return Conditional(etag, profile.view)
+
+    def _polled(self, principal: Principal, profile_id: str) -> CachedProfile:
+        """The profile's view from the cache, or read from PocketBase (and kept if it may be)."""
+        token = None
+        if self.cache is not None:
+            cached = self.cache.lookup(profile_id)
+            if cached is not None:
+                if cached.view is None or cached.partner != principal.partner_id:
+                    raise NotFound("No such profile")
+                return cached
+            token = self.cache.read_token()
+        record = self.owned(principal, profile_id)
+        profile = CachedProfile(
+            record["partner"], int(record.get("version") or 0), profile_view(record)
+        )
+        if self.cache is not None:
+            self.cache.remember(record["id"], profile, token)
+        return profile
 
     def history(
         self, principal: Principal, profile_id: str, if_none_match: str | None = None
@@ -223,4 +243,9 @@ class ProfileReads:
 
 def profile_etag(profile: dict[str, Any]) -> str:
     """The strong ETag of a profile's view: its version (bumped by every update)."""
-    return f'"p{VIEW_REVISION}-{int(profile.get("version") or 0)}"'
+    return version_etag(int(profile.get("version") or 0))
+
+
+def version_etag(version: int) -> str:
+    """The ETag of the view of a profile at ``version``."""
+    return f'"p{VIEW_REVISION}-{version}"'

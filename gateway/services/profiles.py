@@ -61,11 +61,12 @@ class ProfileService:
         pb: PocketBase,
         config: LinkConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_size: int = 0,
     ) -> None:
         self.pb = pb
         self.config = config
         self.clock = clock
-        self.reads = ProfileReads(pb)
+        self.reads = ProfileReads(pb, cache_size)
 
     # -- creation ------------------------------------------------------------------------------
 

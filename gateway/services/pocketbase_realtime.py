@@ -1,0 +1,105 @@
+"""PocketBase's realtime stream of one collection's committed record changes.
+
+PocketBase's realtime API is server-sent events: ``GET /api/realtime`` opens a stream whose first
+event, ``PB_CONNECT``, names the client; a ``POST /api/realtime`` with that client id and the
+superuser's token subscribes it to ``<collection>/*``; from then on every committed create, update
+or delete of a record in the collection arrives as one event ``{"action", "record"}`` (also the
+writes made inside the hook routes' transactions, measured). PocketBase ends a stream that has
+carried nothing for five minutes. A socket read that waits longer than ``read_timeout_s`` ends the
+stream here too, so a link that died without a word is noticed within that time.
+
+The subscription POST goes through the transport (its token and error translation); the stream is
+read on a connection of its own, which stays open for as long as the stream lasts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from gateway.errors import StoreError
+from gateway.services.pocketbase_transport import JsonDict, PocketBaseTransport
+
+
+class RealtimeStream:
+    """One collection's changes, one connection at a time (``follow`` until it ends)."""
+
+    def __init__(
+        self, transport: PocketBaseTransport, collection: str, read_timeout_s: float = 60.0
+    ) -> None:
+        self.transport = transport
+        self.topic = f"{collection}/*"
+        self.read_timeout_s = read_timeout_s
+        parts = urlsplit(transport.config.url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = parts.path.rstrip("/") + "/api/realtime"
+
+    def follow(
+        self,
+        on_subscribed: Callable[[], None],
+        on_change: Callable[[str, JsonDict], None],
+        keep_going: Callable[[], bool],
+    ) -> None:
+        """Connect, subscribe, call ``on_subscribed``, then ``on_change(action, record)`` for each
+        change in commit order of delivery, until the stream ends or ``keep_going()`` is false.
+
+        Returns when the stream ends; raises ``OSError`` (a timeout included) or ``StoreError``
+        when it breaks. Either way, changes after the end are not seen: the caller decides what
+        that means for what it derived from the stream.
+        """
+        connection_class = (
+            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        )
+        connection = connection_class(self._host, self._port, timeout=self.read_timeout_s)
+        try:
+            connection.request("GET", self._path, headers={"Accept": "text/event-stream"})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise StoreError(f"PocketBase refused the realtime stream ({response.status})")
+            events = _events(response)
+            name, data = next(events, ("", ""))
+            if name != "PB_CONNECT":
+                raise StoreError("PocketBase's realtime stream did not start with PB_CONNECT")
+            subscribed = self.transport.request(
+                "POST",
+                "/api/realtime",
+                json={"clientId": json.loads(data)["clientId"], "subscriptions": [self.topic]},
+            )
+            if subscribed.status_code != 204:
+                raise StoreError(
+                    f"PocketBase refused the realtime subscription ({subscribed.status_code})"
+                )
+            on_subscribed()
+            for name, data in events:
+                if not keep_going():
+                    return
+                if name == self.topic:
+                    change = json.loads(data)
+                    on_change(change["action"], change["record"])
+        finally:
+            connection.close()
+
+
+def _events(response: http.client.HTTPResponse):
+    """(event name, data) of each server-sent event until the stream ends."""
+    name, data = "", []
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "", []
+            continue
+        field, _, value = line.decode().partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)

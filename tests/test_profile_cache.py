@@ -1,0 +1,180 @@
+"""Polls answered from memory (services/profile_cache.py), against the real PocketBase and its
+realtime change stream: what another process writes reaches the poll, what this process writes
+is read at once, and nothing older than the store is served after the stream breaks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+from api_helpers import new_profile_id
+
+from gateway import create_app
+from gateway.pb_server import PocketBaseServer
+from gateway.services import partners
+from gateway.services.pocketbase import PocketBase
+from gateway.services.pocketbase_transport import PocketBaseConfig
+from gateway.services.profile_cache import CachedProfile
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.01)
+
+
+def elsewhere(server: PocketBaseServer, method: str, profile_id: str, data: Any = None) -> None:
+    """A write no client of this process makes (as the worker's or the admin UI's would be):
+    PocketBase's records API over a connection of its own."""
+    token = requests.post(
+        f"{server.url}/api/collections/_superusers/auth-with-password",
+        json={"identity": server.superuser_email, "password": server.superuser_password},
+        timeout=10,
+    ).json()["token"]
+    response = requests.request(
+        method,
+        f"{server.url}/api/collections/profiles/records/{profile_id}",
+        json=data,
+        headers={"Authorization": token},
+        timeout=10,
+    )
+    assert response.status_code in (200, 204), response.text
+
+
+def cached_poll(client, headers, profile_id, cache) -> requests.Response:
+    """Poll until the cache holds the profile (its stream subscribes at the first poll)."""
+    assert wait_for(
+        lambda: (
+            client.get(f"/api/profiles/{profile_id}", headers=headers).status_code == 200
+            and cache.lookup(profile_id) is not None
+        )
+    )
+    return client.get(f"/api/profiles/{profile_id}", headers=headers)
+
+
+def test_a_repeated_poll_reads_no_store_and_a_change_made_elsewhere_reaches_it(
+    client, services, partner, pocketbase, monkeypatch
+):
+    cache = services.profiles.reads.cache
+    profile_id = new_profile_id(client, partner.headers)
+    first = cached_poll(client, partner.headers, profile_id, cache)
+    calls: list[str] = []
+    original = services.pb.request
+    monkeypatch.setattr(
+        services.pb,
+        "request",
+        lambda method, path, **kw: calls.append(path) or original(method, path, **kw),
+    )
+    again = client.get(f"/api/profiles/{profile_id}", headers=partner.headers)
+    assert again.get_json() == first.get_json() and again.headers["ETag"] == first.headers["ETag"]
+    assert calls == []
+    assert (
+        client.get(
+            f"/api/profiles/{profile_id}",
+            headers={**partner.headers, "If-None-Match": first.headers["ETag"]},
+        ).status_code
+        == 304
+    )
+
+    elsewhere(pocketbase, "PATCH", profile_id, {"reasons": ["document_unreadable"]})
+    changed = wait_for(
+        lambda: (
+            (poll := client.get(f"/api/profiles/{profile_id}", headers=partner.headers)).get_json()[
+                "reasons"
+            ]
+            and poll
+        )
+    )
+    assert changed and changed.get_json()["reasons"] == ["document_unreadable"]
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    assert calls == []  # the change came with the stream, not with a read
+
+
+def test_a_write_of_this_process_is_read_at_once_whichever_client_sent_it(
+    client, services, partner, pocketbase
+):
+    cache = services.profiles.reads.cache
+    profile_id = new_profile_id(client, partner.headers)
+    cached_poll(client, partner.headers, profile_id, cache)
+    # Another client of this process (as a CLI command's): not the app's own.
+    other = PocketBase(
+        PocketBaseConfig(pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password)
+    )
+    other.update("profiles", profile_id, {"reasons": ["face_mismatch"]})
+    poll = client.get(f"/api/profiles/{profile_id}", headers=partner.headers)
+    assert poll.get_json()["reasons"] == ["face_mismatch"]
+    other.transition(profile_id, "in_progress", actor="system")
+    assert (
+        client.get(f"/api/profiles/{profile_id}", headers=partner.headers).get_json()["status"]
+        == "in_progress"
+    )
+
+
+def test_another_partners_profile_answers_404_from_memory(client, services, partner, make_partner):
+    cache = services.profiles.reads.cache
+    profile_id = new_profile_id(client, partner.headers)
+    cached_poll(client, partner.headers, profile_id, cache)
+    stranger = make_partner("Another partner")
+    assert client.get(f"/api/profiles/{profile_id}", headers=stranger.headers).status_code == 404
+    assert cache.lookup(profile_id).partner == partner.partner_id
+
+
+def test_a_read_that_raced_a_write_or_a_newer_change_is_not_kept(client, services, partner):
+    cache = services.profiles.reads.cache
+    profile_id = new_profile_id(client, partner.headers)
+    cached_poll(client, partner.headers, profile_id, cache)
+    kept = cache.lookup(profile_id)
+    # A read that began before this process wrote the profile may hold the older state.
+    token = cache.read_token()
+    services.pb.update("profiles", profile_id, {"reasons": ["expired_document"]})
+    stale = CachedProfile(partner.partner_id, kept.version, {"stale": True})
+    cache.remember(profile_id, stale, token)
+    assert cache.lookup(profile_id) != stale
+    # The next poll reads the write's version; an older one read afterwards never replaces it.
+    assert cached_poll(client, partner.headers, profile_id, cache).get_json()["reasons"] == [
+        "expired_document"
+    ]
+    newer = cache.lookup(profile_id)
+    assert newer.version > kept.version
+    cache.remember(profile_id, stale, cache.read_token())
+    assert cache.lookup(profile_id) == newer
+
+
+def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path, make_settings):
+    server = PocketBaseServer.throwaway(tmp_path)
+    try:
+        app = create_app(
+            make_settings(
+                pocketbase_url=server.url,
+                pb_superuser_email=server.superuser_email,
+                pb_superuser_password=server.superuser_password,
+            )
+        )
+        client = app.test_client()
+        services = app.extensions["ekyc"]
+        cache = services.profiles.reads.cache
+        created = partners.create_partner(services.pb, "Partner", ("partner",))
+        headers = {"x-api-key": created["api_key"]}
+        profile_id = new_profile_id(client, headers)
+        cached_poll(client, headers, profile_id, cache)
+
+        server.stop()
+        assert wait_for(lambda: cache.read_token() is None)  # the stream's end empties the cache
+        assert cache.lookup(profile_id) is None
+        server.start(log_path=tmp_path / "pocketbase-again.log")
+        # Written at once, possibly before the stream is subscribed again: its event may be lost.
+        elsewhere(server, "PATCH", profile_id, {"reasons": ["selfie_unusable"]})
+        poll = client.get(f"/api/profiles/{profile_id}", headers=headers)
+        assert poll.status_code == 200 and poll.get_json()["reasons"] == ["selfie_unusable"]
+        # Subscribed again, the cache serves polls again.
+        assert cached_poll(client, headers, profile_id, cache).get_json()["reasons"] == [
+            "selfie_unusable"
+        ]
+    finally:
+        server.stop()
