@@ -310,6 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up (not reported): connections, gunicorn threads, PocketBase's statement cache.
         for side in ("gateway", "direct", "floor"):
             measure(side, "create", 2)
+        # One poll opens the gateway's change stream (its cache subscribes at the first poll), so
+        # creates are measured as in service: PocketBase sends each one to the subscriber too.
+        polled = pb.find("profiles", "partner = {:p}", {"p": created["partner_id"]}, limit=1)[0]
+        requests.get(
+            f"{gateway_url}/api/profiles/{polled['id']}",
+            headers={"x-api-key": created["api_key"]},
+            timeout=10,
+        ).raise_for_status()
 
         results = []
         if args.only in ("all", "create"):
