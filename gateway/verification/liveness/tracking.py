@@ -28,6 +28,12 @@ FIVE_POINT_INDEXES = (263, 362, 33, 133, 2)
 # Frames further apart than this are not one continuous capture (the hosted flow never pauses;
 # sequence.MAX_FRAME_GAP_IN_PROMPT_MS bounds gaps under a prompt): the detector runs again.
 MAX_CONTINUOUS_GAP_MS = 300.0
+# A face that moved this far from the centre of the crop taken around the previous frame's mesh
+# (share of the crop's side) is meshed again on a crop around its own points. Measured on
+# short_hamilton_clip's left turn at 12 fps (face ~83 px): frame 153 tracked from frame 150's
+# crop sat 0.12 of the side off-centre and read yaw 10.2 deg, 4.3 once re-centred (3.5-4.0 from
+# a crop centred by the detector or by frame 152); offsets of 0.035-0.07 changed yaw by <= 0.4.
+CROP_RECENTRE_OFFSET = 0.08
 
 
 @dataclass
@@ -149,11 +155,23 @@ def track(
 
 
 def _tracked_mesh(frame: Frame, previous: np.ndarray | None) -> face_mesh.Mesh | None:
-    """The mesh in the crop around the previous frame's mesh, if it finds the face there."""
+    """The mesh in the crop around the previous frame's mesh, if it finds the face there.
+
+    When the face moved far from that crop's centre (CROP_RECENTRE_OFFSET), the mesh is run again
+    on the crop around its own points: the model reads a face off-centre in its crop with errors.
+    """
     if previous is None:
         return None
-    mesh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_points(previous))
-    return mesh if mesh.found else None
+    crop = face_mesh.crop_from_points(previous)
+    mesh = face_mesh.run_mesh(frame.rgb, crop)
+    if not mesh.found:
+        return None
+    centred = face_mesh.crop_from_points(mesh.points)
+    if math.hypot(centred[0] - crop[0], centred[1] - crop[1]) > CROP_RECENTRE_OFFSET * crop[2]:
+        again = face_mesh.run_mesh(frame.rgb, centred)
+        if again.found:
+            return again
+    return mesh
 
 
 def _measure(item: TrackedFrame, mesh: face_mesh.Mesh, mirrored: bool) -> None:
