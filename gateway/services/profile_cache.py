@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,8 @@ _RECORDS = "/api/collections/profiles/records"
 
 @dataclass(frozen=True)
 class CachedProfile:
-    """What a poll needs of a profile: whose it is, its version and its view (None: deleted)."""
+    """What a poll needs of a profile: whose it is, its version and its view (None: deleted).
+    The view is shared by every poll that reads it: it is never changed, only replaced."""
 
     partner: str
     version: int
@@ -68,7 +70,7 @@ class ProfileCache:
         self,
         transport: PocketBaseTransport,
         capacity: int,
-        render: Any,
+        render: Callable[[JsonDict], dict[str, Any]],
         read_timeout_s: float = 60.0,
     ) -> None:
         self.capacity = capacity
