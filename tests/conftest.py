@@ -101,6 +101,20 @@ def make_app(make_settings: Callable[..., Settings]) -> Callable[..., Flask]:
 
 
 @pytest.fixture
+def app_on(make_app: Callable[..., Flask]) -> Callable[[PocketBaseServer], Flask]:
+    """Build the real app on another PocketBase (a test's own, which it may stop and start)."""
+
+    def build(server: PocketBaseServer) -> Flask:
+        return make_app(
+            pocketbase_url=server.url,
+            pb_superuser_email=server.superuser_email,
+            pb_superuser_password=server.superuser_password,
+        )
+
+    return build
+
+
+@pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The real app on the test PocketBase."""
     return make_app()

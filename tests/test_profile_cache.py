@@ -12,7 +12,6 @@ from typing import Any
 import requests
 from api_helpers import new_profile_id
 
-from gateway import create_app
 from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.services.pocketbase import PocketBase
@@ -146,16 +145,10 @@ def test_a_read_that_raced_a_write_or_a_newer_change_is_not_kept(client, service
     assert cache.lookup(profile_id) == newer
 
 
-def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path, make_settings):
+def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path, app_on):
     server = PocketBaseServer.throwaway(tmp_path)
     try:
-        app = create_app(
-            make_settings(
-                pocketbase_url=server.url,
-                pb_superuser_email=server.superuser_email,
-                pb_superuser_password=server.superuser_password,
-            )
-        )
+        app = app_on(server)
         client = app.test_client()
         services = app.extensions["ekyc"]
         cache = services.profiles.reads.cache

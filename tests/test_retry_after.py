@@ -56,19 +56,13 @@ def test_503_says_the_store_delay_not_the_rate_window(make_settings: Any) -> Non
 
 
 def test_503_after_the_rate_limit_counted_keeps_the_store_delay(
-    make_settings: Any, tmp_path: Path
+    app_on: Any, tmp_path: Path
 ) -> None:
     # PocketBase stops between two requests of a known key: the limiter has counted the second
     # request (its key is cached), so its window used to replace the store's 5 s.
     server = PocketBaseServer.throwaway(tmp_path, email="retry@ekyc.test")
     try:
-        app = create_app(
-            make_settings(
-                pocketbase_url=server.url,
-                pb_superuser_email=server.superuser_email,
-                pb_superuser_password=server.superuser_password,
-            )
-        )
+        app = app_on(server)
         created = partners.create_partner(app.extensions["ekyc"].pb, "Retry", ("partner",))
         client = app.test_client()
         headers = {"x-api-key": created["api_key"]}
