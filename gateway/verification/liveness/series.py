@@ -50,16 +50,16 @@ TURN_MAX_STEP_FRACTION = 0.75
 # ...and no step may be longer in time than this (a hole in the capture hides the path); the
 # same bound as sequence.MAX_FRAME_GAP_IN_PROMPT_MS (the flow's measured gaps: 108-256 ms).
 TURN_MAX_STEP_MS = 300.0
-# ...and the asked pose is held: frames at >= the threshold, times the prompt's median frame
+# ...and the asked pose is held: frames at >= the threshold, times the prompt's mean frame
 # interval, at least this long. A prompted turn is turned, held and brought back; a head movement
 # inside another act passes the threshold for a frame or two. Measured on every phase offset
-# (docs/liveness.md, "Movements claimed as another prompt"): real turns 333-583 ms at 12 fps
-# (short_hamilton_clip's three turns, from the rest before them: 4-7 frames; d12's turn in both
-# directions: 6-7 frames; at 10 fps 5 frames, 500 ms); head movements inside another act: d9's
-# in his slow blink 200 ms at 10 fps, 167 ms at 12 (2 frames), xp's jerk as he squeezes his eyes
-# 83 ms (1 frame of his 12 fps clip). 240 ms is 3 frames at up to 12.5 fps (the flow measured
-# 11.6-12.5 fps) and 3 at 10 fps; 2 frames reach it only 120 ms or more apart (under 8.3 fps).
-TURN_MIN_HOLD_MS = 240.0
+# (docs/liveness.md, "Movements claimed as another prompt"): real turns at 12 fps 250-667 ms
+# (short_hamilton_clip's left turn, a 14-16 deg glance, 3 frames from the rest before it; its
+# right turn 4-7 frames; d12's turn both ways 7-8), at 10 fps 300-600 ms; head movements inside
+# another act: d9's in his slow blink 2 frames (200 ms at 10 fps, 167 at 12), xp's jerk as he
+# squeezes his eyes 1 frame (83 ms, his clip is 12 fps). 225 ms sits between 200 and 250 ms: at
+# the flow's 11.6-12.5 fps it asks for 3 frames.
+TURN_MIN_HOLD_MS = 225.0
 
 
 @dataclass(frozen=True)
@@ -296,12 +296,13 @@ def turn_outcome(
 
 def held_turn_ms(changes: np.ndarray, times: np.ndarray, threshold_deg: float) -> float:
     """How long the head was at >= `threshold_deg` under the prompt: the frames there, times the
-    prompt's median frame interval (a glitch frame in the middle of a held turn costs one frame,
-    not the whole hold)."""
+    prompt's mean frame interval (a glitch frame in the middle of a held turn costs one frame,
+    not the whole hold; the mean, because a 12 fps capture of a 30 fps camera alternates 67 and
+    100 ms steps)."""
     if changes.size < 2:
         return 0.0
     turned = np.count_nonzero(np.nan_to_num(changes, nan=-np.inf) >= threshold_deg)
-    return float(turned * np.median(np.diff(times)))
+    return float(turned * (times[-1] - times[0]) / (changes.size - 1))
 
 
 def path_steps(changes: np.ndarray, times: np.ndarray, peak_position: int) -> tuple[float, float]:
