@@ -5,7 +5,7 @@ three prompts, at the flow's rate (12 fps by default: it measured 11.6-12.5), ea
 JPEG at quality 80, without a pause (the flow never pauses): 102 frames.
 Frames are real (../shared/datasets/liveness/real/d9.mp4: a man who blinks, smiles and moves his
 head), so every step runs as in production, models loaded once beforehand as a worker does.
-Two cases, each a blink, a smile and a blink of that man:
+Three cases. Two are a blink, a smile and a blink of that man:
 - "joined" (the figures before 2026-11-30 22:00 UTC): cut from four places of the clip, each
   prompt's frames around a labelled movement; the three joins are within one scene;
 - "continuous": one stretch of the clip, 4.9-13.4 s, as one capture of the flow is (its
@@ -13,6 +13,9 @@ Two cases, each a blink, a smile and a blink of that man:
 In both, the identity step embeds a frame wherever the picture changes at once by more than 3x
 the burst's median (identity.jump_frames): his head movements do that 4 times in the joined
 burst (frames 52, 56, 57, 99; the joins are not jumps), none in the continuous one.
+The third, "turn", is the one real head turn of the dev clips (d12.mp4, 2.0-5.5 s): neutral,
+then turn_right, 42 frames; per frame it adds the turn's own work (a moving head is meshed again
+around its own points, the path and depth checks).
 Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result (decode, mesh,
 decisions, identity: "standalone", as the figures before the worker reuse were taken), and as
 the worker calls it ("worker": the frames it already decoded, the face match's embeddings and
@@ -24,7 +27,7 @@ and the process's own CPU time per challenge is printed beside the wall time: on
 machine the wall time measures the queue for a core, the CPU time what the work costs.
 
 Usage (repo root): nice .venv/bin/python bench/liveness_bench.py [--runs 20] [--fps 12]
-    [--case joined|continuous|both]
+    [--case joined|continuous|turn|all]
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ from gateway.verification.factors import face_match_frames  # noqa: E402
 from gateway.verification.images import decode_image  # noqa: E402
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "datasets" / "liveness" / "real" / "d9.mp4"
+CLIPS = REPO.parent / "shared" / "datasets" / "liveness" / "real"
+CLIP = CLIPS / "d9.mp4"
+# The clip of each case that is not d9's.
+CASE_CLIPS = {"turn": CLIPS / "d12.mp4"}
 # (prompt, start s, seconds) of each block.
 PLANS = {
     # d9's neutral before blink_b, then blink_b, the smile, blink_d (segments.csv).
@@ -76,13 +82,20 @@ PLANS = {
         ("smile", 8.4, 2.5),
         ("blink", 10.9, 2.5),
     ),
+    # d12: a man at rest from 2.3 s who turns his head to his left (image left) at 3.0-3.5 s,
+    # laughing (segments.csv d12_turn_right): a two-prompt challenge, neutral and the turn,
+    # as the flow films it (the clip ends at 7.3 s, so no third prompt follows).
+    "turn": (
+        ("neutral", 2.0, 1.0),
+        ("turn_right", 3.0, 2.5),
+    ),
 }
 PLAN = PLANS["joined"]
 
 
-def frames_at(fps: float, plan: tuple = PLAN) -> list[dict]:
+def frames_at(fps: float, plan: tuple = PLAN, clip: Path = CLIP) -> list[dict]:
     """The burst as JPEG bytes; only the sampled video frames are kept (not the whole clip)."""
-    capture = cv2.VideoCapture(str(CLIP))
+    capture = cv2.VideoCapture(str(clip))
     clip_fps = capture.get(cv2.CAP_PROP_FPS)
     capture.release()
     wanted = {
@@ -100,7 +113,7 @@ def frames_at(fps: float, plan: tuple = PLAN) -> list[dict]:
         )
         return jpeg.tobytes()
 
-    encoded_at = read_clip_frames(CLIP, wanted, keep=encoded)
+    encoded_at = read_clip_frames(clip, wanted, keep=encoded)
     frames, t_ms = [], 0.0
     for prompt, start_s, seconds in plan:
         for k in range(round(seconds * fps)):
@@ -135,7 +148,7 @@ def percentiles(values: list[float]) -> str:
 
 def time_case(case: str, args: argparse.Namespace) -> None:
     """Time one case's burst (standalone and worker calls alternated) and print its figures."""
-    frames = frames_at(args.fps, PLANS[case])
+    frames = frames_at(args.fps, PLANS[case], CASE_CLIPS.get(case, CLIP))
     now = time.time()
     challenge = Challenge(
         id="bench",
@@ -172,7 +185,8 @@ def time_case(case: str, args: argparse.Namespace) -> None:
         load = handle.read().split()[0]
     upload_mb = sum(len(frame["image"]) for frame in frames) / 1e6
     print(
-        f"{case}: three-prompt challenge at {args.fps:.0f} fps: {len(frames)} frames, "
+        f"{case}: {len(challenge.prompts)}-prompt challenge at {args.fps:.0f} fps: "
+        f"{len(frames)} frames, "
         f"{upload_mb:.2f} MB of JPEG; face-match embeddings reused by the worker: "
         f"{len(reused['known_embeddings'])}"
     )
@@ -194,7 +208,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--fps", type=float, default=12.0)
-    parser.add_argument("--case", choices=[*PLANS, "both"], default="both")
+    parser.add_argument("--case", choices=[*PLANS, "all"], default="all")
     parser.add_argument(
         "--standalone-only",
         action="store_true",
@@ -206,7 +220,7 @@ def main() -> int:
         return 2
     get_face_models()
     load_mesh_model()
-    cases = list(PLANS) if args.case == "both" else [args.case]
+    cases = list(PLANS) if args.case == "all" else [args.case]
     for case in cases:  # one after the other: the peak RSS holds one burst, as a worker does
         time_case(case, args)
         gc.collect()
