@@ -6,7 +6,8 @@ calls all day (issue 18):
 - A profile carries a copy of its latest status change (``last_change``) and a ``version`` that
   every update bumps (``pb_hooks/profiles.pb.js``), so ``GET /api/profiles/{id}`` is one records-API
   read and its ETag is ``version``: no other data feeds the view. ``If-None-Match`` with the
-  current ETag answers 304 with no body.
+  current ETag answers 304 with no body. A repeated poll is answered from the poll cache
+  (``profile_cache.py``: the view kept current by PocketBase's change stream), with no read.
 - The list is newest first by ``(created, id)``, paged by a keyset cursor (the last row's key), so
   page 200 reads 50 index entries, not 10,000.
 - The changes feed returns profiles whose status or decision changed after a cursor, oldest change
