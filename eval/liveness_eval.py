@@ -47,6 +47,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from liveness_clip_turns import clip_turns  # noqa: E402  (beside this script)
+
 from gateway.synthetic.recapture import jittered  # noqa: E402
 from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
 
@@ -235,7 +237,7 @@ def main() -> int:
                 )
 
     if not args.only:
-        clip_turns(record)
+        clip_turns(record, DATA / "short_hamilton_clip.mp4", jpeg)
 
     if not args.no_attacks:
         attacks(segments, clip_of, offsets, interval_s, args.interval_ms, rng, record)
@@ -245,51 +247,6 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "liveness_eval.json").write_text(json.dumps(results, indent=1, default=float))
     return 0
-
-
-# short_hamilton_clip.mp4 (29.97 fps, 640x360): the head at rest after an earlier turn (frames
-# 143-146), a turn to the left (peak at 160, back by 168), a turn to the right (from 180; the shot
-# cuts at 211). Frame spans [start, end), as tests/worker_helpers.py captures them.
-CLIP_TURN_SPANS = (("neutral", 143, 147), ("turn_left", 147, 180), ("turn_right", 180, 211))
-CLIP_TURN_FPS = 12.0
-
-
-def clip_turns(record) -> None:
-    """The clip's two turns as the flow films them (12 fps, one stretch), both orders (the second
-    mirrored), at the 3 phase offsets of the 12 fps grid against the clip's frames. The clip stays
-    at its own 640x360 (its face is ~83 px wide: at the flow's 480 px, under the 80 px rule)."""
-    capture = cv2.VideoCapture(str(DATA / "short_hamilton_clip.mp4"))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 29.97
-    frames = {}
-    for index in range(CLIP_TURN_SPANS[-1][2]):
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index >= CLIP_TURN_SPANS[0][1]:
-            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    capture.release()
-    step = fps / CLIP_TURN_FPS
-    swapped = {"turn_left": "turn_right", "turn_right": "turn_left"}
-    for mirrored in (False, True):
-        for phase in range(3):
-            sent, position = [], float(CLIP_TURN_SPANS[0][1] + phase)
-            for prompt, start, end in CLIP_TURN_SPANS:
-                while round(position) < end:
-                    index = round(position)
-                    if index >= start:
-                        rgb, tag = frames[index], prompt
-                        if mirrored:
-                            rgb, tag = np.ascontiguousarray(rgb[:, ::-1]), swapped.get(tag, tag)
-                        sent.append({"image": jpeg(rgb), "prompt": tag, "t_ms": index * 1000 / fps})
-                    position += step
-            prompts = [p for p in dict.fromkeys(f["prompt"] for f in sent) if p != "neutral"]
-            segment = "short_hamilton_clip" + ("_mirrored" if mirrored else "")
-            outcome = record("genuine:two_turns", segment, phase / fps, prompts, sent)
-            if not outcome["is_live"]:
-                print(
-                    f"  genuine refused: {segment} +{phase * 1000 / fps:.0f} ms {outcome['hints']}"
-                    f" {[d['reason'] for d in outcome['details'] if not d['satisfied']]}"
-                )
 
 
 def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) -> None:
