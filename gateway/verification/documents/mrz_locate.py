@@ -93,6 +93,8 @@ def find_text_lines(gray: np.ndarray, *, contrast_normalise: bool = False) -> li
         (WORK_WIDTH_PX, max(1, round(height * scale))),
         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
     )
+    # the work image's true scale on each axis (its height was rounded to whole pixels)
+    scales = np.array([WORK_WIDTH_PX / width, small.shape[0] / height], np.float32)
     ink = _ink_mask(small, contrast_normalise)
     mask = cv2.morphologyEx(
         ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (29, 3))
@@ -127,11 +129,24 @@ def find_text_lines(gray: np.ndarray, *, contrast_normalise: bool = False) -> li
             continue
         if widest[label] > MAX_PIECE_SHARE * w * abs(np.cos(np.radians(angle))) + 2:
             continue
-        box = _order_corners(cv2.boxPoints(((cx, cy), (w, h), angle)) / scale, angle)
+        box = _order_corners(_to_photo(cv2.boxPoints(((cx, cy), (w, h), angle)), scales), angle)
+        centre = _to_photo(np.array([[cx, cy]], np.float32), scales)[0]
         lines.append(
-            TextLine((cx / scale, cy / scale), w / scale, h / scale, angle, box, int(pieces[label]))
-        )
+            TextLine(
+                (float(centre[0]), float(centre[1])), w / scale, h / scale, angle, box,
+                int(pieces[label]),
+            )
+        )  # fmt: skip
     return sorted(lines, key=lambda line: -line.length_px)
+
+
+def _to_photo(points: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Work-image pixel coordinates in the photo's pixels, pixel centres matched (as
+    ``cv2.resize`` places them): a plain division shifts every box by ``1/scale - 1`` pixels
+    toward the origin, which is a different part of the glyphs once the page is upside down
+    (0.7 px on a 275 px thumbnail, a seventh of its 5 px glyphs: its `E` read `F` upside down
+    only)."""
+    return ((points + 0.5) / scales - 0.5).astype(np.float32)
 
 
 def _along_span(line: TextLine, origin: np.ndarray, along: np.ndarray) -> tuple[float, float]:
@@ -222,6 +237,16 @@ def pick_mrz_lines(lines: list[TextLine]) -> list[TextLine]:
     return stacks[0] if stacks else []
 
 
+def _crop_corners(out_w: int, out_h: int) -> np.ndarray:
+    """The outer corners of an ``out_w`` x ``out_h`` crop in pixel-centre coordinates: the
+    crop's pixels then sample the source quadrilateral evenly from end to end, so a line cut
+    from the page upside down is the exact turn of the one cut the right way up (mapping the
+    corners to 0 and ``out_w`` drops the last half pixel at one end only)."""
+    return np.float32(
+        [[-0.5, -0.5], [out_w - 0.5, -0.5], [out_w - 0.5, out_h - 0.5], [-0.5, out_h - 0.5]]
+    )
+
+
 def cut_line(gray: np.ndarray, line: TextLine, margin: float = 0.5) -> np.ndarray:
     """The line warped level, scaled to ``LINE_HEIGHT_PX`` of text with a white-ish margin."""
     tl, tr, br, bl = line.box
@@ -241,8 +266,7 @@ def cut_line(gray: np.ndarray, line: TextLine, margin: float = 0.5) -> np.ndarra
     scale = LINE_HEIGHT_PX / max(line.height_px, 1)
     out_w = round((line.length_px + 2 * pad_x) * scale)
     out_h = round((line.height_px + 2 * pad_y) * scale)
-    dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(src, dst)
+    matrix = cv2.getPerspectiveTransform(src, _crop_corners(out_w, out_h))
     return cv2.warpPerspective(
         gray, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
@@ -318,8 +342,7 @@ def cut_zone_lines(gray: np.ndarray, stack: list[TextLine]) -> list[np.ndarray] 
              [width + pad_x, y + height / 2 + pad_y], [-pad_x, y + height / 2 + pad_y]]
         )  # fmt: skip
         src = cv2.perspectiveTransform(box[None], to_photo)[0]
-        dst = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
-        matrix = cv2.getPerspectiveTransform(src, dst)
+        matrix = cv2.getPerspectiveTransform(src, _crop_corners(out_w, out_h))
         crops.append(
             cv2.warpPerspective(
                 gray, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC,
