@@ -30,6 +30,7 @@ from gateway.verification.documents.mrz_repair import (
     Repair,
     code_repairs,
     digit_repairs,
+    document_kind_repairs,
     typed_repairs,
 )
 
@@ -128,6 +129,7 @@ def parse_mrz(
     *,
     repair: bool = True,
     alternatives: dict[tuple[int, int], str] | None = None,
+    code_lags: dict[tuple[int, int], dict[str, float]] | None = None,
 ) -> MrzReading:
     """Parse an MRZ (lines or text); check digits are reported, never raised.
 
@@ -136,6 +138,8 @@ def parse_mrz(
     ``alternatives`` ({(line, column): glyphs}) is the OCR's evidence: when given, check-digit
     fields only change where the OCR hesitated, so a misprinted (or forged) check digit is not
     "repaired" by bending the number to fit it.
+    ``code_lags`` ({(line, column): {glyph: score behind the kept glyph}}) lets a country
+    code that is no code be decoded to the likeliest known one (``code_repairs``).
     """
     line_list = split_mrz_text(lines) if isinstance(lines, str) else [x.strip() for x in lines]
     layout = detect_layout(line_list)
@@ -146,7 +150,8 @@ def parse_mrz(
     if repair:
         repairs += typed_repairs(work, layout, spans, alternatives)
         if alternatives is not None:
-            repairs += code_repairs(work, spans, alternatives)
+            repairs += document_kind_repairs(work, spans, alternatives)
+            repairs += code_repairs(work, spans, alternatives, code_lags)
         repairs += digit_repairs(work, layout, spans, alternatives)
     fields = {name: get_span(work, span) for name, span in spans.items() if span.kind != "check"}
     if layout == "TD1" and (long_number := td1_long_document_number(work)):

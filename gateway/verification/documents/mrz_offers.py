@@ -12,7 +12,7 @@ import numpy as np
 
 from gateway.verification.documents.mrz import LAYOUTS, SPANS
 from gateway.verification.documents.mrz_ocr import MRZ_ALPHABET, LineRead
-from gateway.verification.documents.mrz_repair import CODE_SPANS
+from gateway.verification.documents.mrz_repair import CODE_SPANS, DOCUMENT_KINDS
 
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -36,6 +36,8 @@ def allowed_by_position(length: int, line_count: int) -> dict[tuple[int, int], s
     for span in SPANS[layout].values():
         for column in range(span.start, span.end):
             allowed[(span.line, column)] = kinds.get(span.kind, MRZ_ALPHABET)
+    first = SPANS[layout]["document_code"]
+    allowed[(first.line, first.start)] = DOCUMENT_KINDS  # P, I, A, C or V (ICAO 9303)
     return allowed
 
 
@@ -76,4 +78,19 @@ def offered_glyphs(read: LineRead, line_number: int, length: int, line_count: in
             )  # fmt: skip
         if options:
             out[(line_number, column)] = options
+    return out
+
+
+def code_lags(
+    read: LineRead, line_number: int, length: int, line_count: int
+) -> dict[tuple[int, int], dict[str, float]]:
+    """In each country-code cell of the line, how far each letter scored behind the cell's best
+    letter: the evidence ``code_repairs`` weighs known codes by."""
+    out = {}
+    for line, column in _code_positions(length, line_count):
+        if line != line_number or column >= len(read.glyph_scores):
+            continue
+        scores = read.glyph_scores[column]
+        best = max(float(scores[MRZ_ALPHABET.index(c)]) for c in LETTERS)
+        out[(line, column)] = {c: best - float(scores[MRZ_ALPHABET.index(c)]) for c in LETTERS}
     return out

@@ -111,20 +111,51 @@ def typed_repairs(
     return repairs
 
 
+# The first letter of the document code, ICAO 9303 parts 4-7: P (passport), I, A or C (cards
+# and other official travel documents), V (visa).
+DOCUMENT_KINDS = "ACIPV"
+
+
+def document_kind_repairs(
+    lines: list[str], spans: dict[str, Span], alternatives: dict[tuple[int, int], str]
+) -> list[Repair]:
+    """A document code whose first letter names no document kind takes the first glyph the OCR
+    offered there that does (``verified_by`` ``document_kind``: not verified, so the field
+    stays short of ``valid``); with none offered it stays as read."""
+    span = spans["document_code"]
+    line = lines[span.line]
+    if line[span.start] in DOCUMENT_KINDS:
+        return []
+    offered = [c for c in alternatives.get((span.line, span.start), "") if c in DOCUMENT_KINDS]
+    if not offered:
+        return []
+    lines[span.line] = line[: span.start] + offered[0] + line[span.start + 1 :]
+    return [Repair(span.name, span.line, span.start, line[span.start], offered[0], "document_kind")]
+
+
 # Country-code spans: no check digit covers them, but a code must be one ICAO 9303 knows.
 CODE_SPANS = ("issuing_state", "nationality")
+# With several known codes in reach of a read that is no code, the likeliest is read when its
+# glyphs trail the kept ones by this much less (summed match score) than the next code's.
+CODE_LEAD = 0.02
 
 
 def code_repairs(
-    lines: list[str], spans: dict[str, Span], alternatives: dict[tuple[int, int], str]
+    lines: list[str],
+    spans: dict[str, Span],
+    alternatives: dict[tuple[int, int], str],
+    lags: dict[tuple[int, int], dict[str, float]] | None = None,
 ) -> list[Repair]:
-    """A country code that is no code becomes the one code its cells' close glyphs spell.
+    """A country code that is no code becomes the code its cells' close glyphs spell best.
 
     At 5-8 px per character ``O``, ``Q``, ``G`` and ``D`` blur into each other (``UTQ`` for
-    ``UTO``, ``QBR`` for ``GBR``); a code is one of a few hundred, so a read that is none of
-    them and sits one close glyph from exactly one of them is repaired to it. Two or more
-    codes within reach: nothing changes. ``verified_by`` is ``country_code``; the field stays
-    short of ``valid`` (its kept glyph was not the best one), so a person confirms it.
+    ``UTO``, ``QBR`` for ``GBR``); a code is one of a few hundred (ICAO 9303 Part 3), so a
+    read that is none of them is decoded over that closed vocabulary: the one code its close
+    glyphs reach, or, with the match scores (``lags``: how far each offered glyph scored
+    behind the kept one), the reachable code whose glyphs trail least in sum, when it leads
+    the next such code by ``CODE_LEAD``. Otherwise nothing changes. ``verified_by`` is
+    ``country_code``; the field stays short of ``valid`` (its kept glyph was not the best
+    one), so a person confirms it.
     """
     repairs = []
     for name in CODE_SPANS:
@@ -144,9 +175,9 @@ def code_repairs(
             for c in itertools.product(*options)
             if "".join(c) != code and normalize_country("".join(c)) is not None
         }
-        if len(known) != 1:
+        repaired = _likeliest_code(known, code, span, lags)
+        if repaired is None:
             continue
-        repaired = known.pop()
         for i, column in enumerate(range(span.start, span.end)):
             if repaired[i] != code[i]:
                 repairs.append(
@@ -154,6 +185,32 @@ def code_repairs(
                 )
         lines[span.line] = line[: span.start] + repaired + line[span.end :]
     return repairs
+
+
+def _likeliest_code(
+    known: set[str],
+    code: str,
+    span: Span,
+    lags: dict[tuple[int, int], dict[str, float]] | None,
+) -> str | None:
+    """The code to read among the known ones in reach: the only one, or the one whose glyphs
+    trail the kept ones least in sum by ``CODE_LEAD`` over the next (with scores)."""
+    if len(known) == 1:
+        return next(iter(known))
+    if not known or lags is None:
+        return None
+
+    def trail(candidate: str) -> float:
+        total = 0.0
+        for i, column in enumerate(range(span.start, span.end)):
+            if candidate[i] != code[i]:
+                total += lags.get((span.line, column), {}).get(candidate[i], 1.0)
+        return total
+
+    ranked = sorted((trail(candidate), candidate) for candidate in known)
+    if ranked[1][0] - ranked[0][0] < CODE_LEAD:
+        return None
+    return ranked[0][1]
 
 
 def _candidates(

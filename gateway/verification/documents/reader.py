@@ -18,6 +18,7 @@ from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.mrz_certainty import UNCERTAIN, VALID, character_evidence
 from gateway.verification.documents.mrz_exemplars import settle_by_exemplars
 from gateway.verification.documents.mrz_glyph_pairs import settle_close_cells
+from gateway.verification.documents.mrz_levels import settle_by_levels
 from gateway.verification.documents.mrz_locate import (
     LINE_HEIGHT_PX,
     candidate_stacks,
@@ -31,7 +32,11 @@ from gateway.verification.documents.mrz_ocr import (
     probe_fit,
     read_line,
 )
-from gateway.verification.documents.mrz_offers import allowed_by_position, offered_glyphs
+from gateway.verification.documents.mrz_offers import (
+    allowed_by_position,
+    code_lags,
+    offered_glyphs,
+)
 
 # Mean template match of the cells, measured on synthetic photos: a real MRZ 0.97 clean and
 # 0.94-0.98 degraded; a KTP's text rows forced into cells 0.52-0.69 (a check digit may still
@@ -309,6 +314,7 @@ def _read_lines(
     def line_read(index: int, length: int) -> LineRead:
         if (index, length) not in reads:
             read = raw_read(index, length)
+            read = settle_by_levels(read)
             reads[(index, length)] = settle_close_cells(read, CLOSE_CELL, OVERTURN_LEAD)
         return reads[(index, length)]
 
@@ -325,6 +331,7 @@ def _read_lines(
     for length in lengths:
         texts, scores = [], []
         alternatives: dict[tuple[int, int], str] = {}
+        lags: dict[tuple[int, int], dict[str, float]] = {}
         line_reads = settle_by_exemplars(
             [line_read(i, length) for i in range(len(crops))],
             allowed_by_position(length, len(crops)),
@@ -333,8 +340,9 @@ def _read_lines(
             texts.append(read.text)
             scores += read.scores
             alternatives.update(offered_glyphs(read, line_number, length, len(crops)))
+            lags.update(code_lags(read, line_number, length, len(crops)))
         try:
-            reading = parse_mrz(texts, repair=True, alternatives=alternatives)
+            reading = parse_mrz(texts, repair=True, alternatives=alternatives, code_lags=lags)
         except ValidationFailed:
             continue
         composite_ok = next(c.valid for c in reading.check_digits if c.name == "composite")
