@@ -35,6 +35,9 @@ VERTICAL_TIE = 0.005
 # half-pixel shift of 100_pass-isl's line read seven 0s as U). The band is also tried this
 # many band pixels lower and the better fit kept.
 VERTICAL_PHASE = 0.5
+# Share of the line (from its start) the full-size vertical scales and phase are scored on:
+# each full-size score costs as much template matching as its band is wide.
+SELECTION_SHARE = 0.4
 
 
 def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -227,7 +230,7 @@ def _line_response(
     if not ranked:
         return None
     probed = [MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]
-    tried: list[tuple[float, float, np.ndarray, np.ndarray]] = []
+    tried: list[tuple[float, float, np.ndarray]] = []
 
     def try_vertical(vertical: float, phase: float = 0.0) -> None:
         source = band
@@ -243,9 +246,12 @@ def _line_response(
         candidate = _scaled_band(source, scale, scale * vertical)
         if candidate.shape[0] < glyphs.shape[1] or candidate.shape[1] < pitch:
             return
-        response = _glyph_response(candidate, glyphs[probed])
+        # scored on the line's first SELECTION_SHARE only (the scale and phase are the
+        # line's own); the chosen one is then matched whole
+        part = candidate[:, : max(4 * pitch, round(SELECTION_SHARE * candidate.shape[1]))]
+        response = _glyph_response(part, glyphs[probed])
         fit = float(np.mean(np.sort(response.max(axis=0))[-30:]))
-        tried.append((fit, vertical, candidate, response))
+        tried.append((fit, vertical, candidate))
 
     for _, vertical in sorted(ranked, reverse=True)[:2]:
         try_vertical(vertical)
@@ -257,14 +263,8 @@ def _line_response(
         return None
     # the same scale half a pixel lower (the line's vertical phase: see VERTICAL_PHASE)
     try_vertical(max(tried, key=lambda entry: entry[0])[1], VERTICAL_PHASE)
-    chosen = max(tried, key=lambda entry: entry[0])[2:]
-    # the probe glyphs' responses at the chosen scale are kept: only the others are matched
-    band_scaled, probe_response = chosen
-    rest = [i for i in range(len(glyphs)) if i not in probed]
-    full = np.empty((len(glyphs), probe_response.shape[1]), np.float32)
-    full[probed] = probe_response
-    full[rest] = _glyph_response(band_scaled, glyphs[rest])
-    return band_scaled, full
+    band_scaled = max(tried, key=lambda entry: entry[0])[2]
+    return band_scaled, _glyph_response(band_scaled, glyphs)
 
 
 def read_line(
