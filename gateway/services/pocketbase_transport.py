@@ -11,7 +11,8 @@ urllib3 stays for an ``https://`` PocketBase.
 Errors are translated once, here: PocketBase unreachable -> ``StoreUnavailable`` (503, retry later,
 nothing written by us), anything else unexpected -> ``StoreError``. What the gateway asks of the
 store (records, queries, files, the hook routes) is in ``pocketbase.py`` and ``pocketbase_hooks.py``
-on top of this class; nothing else speaks HTTP to PocketBase.
+on top of this class; nothing else speaks HTTP to PocketBase but ``pocketbase_realtime.py``, which
+reads the realtime stream on a long-lived connection of its own (and subscribes through here).
 """
 
 from __future__ import annotations
@@ -158,11 +159,11 @@ class PocketBaseTransport:
         and ``params`` (the query string).
         """
         response = self._send(method, path, **kwargs)
-        if method != "GET" and self._write_observers:
-            self._tell_observers(method, path)
         if response.status_code == 401:
             self._token = None
             response = self._send(method, path, **kwargs)
+        if method != "GET" and self._write_observers:
+            self._tell_observers(method, path)
         if response.status_code >= 500:
             raise StoreUnavailable(f"PocketBase failed with {response.status_code}")
         return response
