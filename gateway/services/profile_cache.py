@@ -36,7 +36,7 @@ from typing import Any
 import structlog
 
 from gateway.services.pocketbase_realtime import RealtimeStream
-from gateway.services.pocketbase_transport import JsonDict, PocketBaseTransport
+from gateway.services.pocketbase_transport import JsonDict, PocketBaseTransport, is_record_id
 
 log = structlog.get_logger(__name__)
 # After a broken stream, wait this long before the next attempt, doubling up to the maximum.
@@ -211,6 +211,6 @@ def _profile_id_in(path: str) -> str | None:
     for prefix in (_RECORDS + "/", "/api/ekyc/profiles/"):
         if path.startswith(prefix):
             candidate = path[len(prefix) :].split("/", 1)[0].split("?", 1)[0]
-            if len(candidate) == 15 and candidate.isalnum():
+            if is_record_id(candidate):
                 return candidate
     return None
