@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from gateway.flask_app import GatewayFlask
 from gateway.settings import Settings
 
 
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
-    app = Flask(__name__)
+    app = GatewayFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes * 5,
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
