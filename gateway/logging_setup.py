@@ -8,11 +8,15 @@ status, latency and partner id. Nothing here logs bodies: no names, document num
 
 from __future__ import annotations
 
+import atexit
+import collections
 import logging
 import os
 import re
 import sys
+import threading
 import time
+from typing import TextIO
 
 import structlog
 from flask import Flask, Response, g, request
@@ -42,6 +46,95 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class BatchedLines:
+    """Log lines kept in memory and written together, by one thread, every ``interval_s``.
+
+    Under gunicorn's threads every write of a log line is a system call that lets go of the GIL,
+    and the request thread then queues behind the others to take it back: the one line a poll
+    writes cost 0.35-0.4 ms of the ~2 ms a poll took under load (measured by leaving it out),
+    against ~0.05 ms to build. Here a request only appends its line; the lines reach the stream
+    in order, at most ``interval_s`` late, and are written out at exit. A process killed with
+    SIGKILL loses the last ``interval_s`` of lines.
+    """
+
+    MAX_PENDING = 2_000  # lines; past this the writer is woken at once
+
+    def __init__(self, stream: TextIO, interval_s: float) -> None:
+        self._stream = stream
+        self._interval_s = interval_s
+        self._pending: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forked)
+        atexit.register(self.write_pending)
+
+    def add(self, line: str) -> None:
+        """Queue one line (appending to a deque is atomic: no lock, no system call)."""
+        self._pending.append(line)
+        if self._thread is None:
+            self._start()
+        elif len(self._pending) > self.MAX_PENDING:
+            self._wake.set()
+
+    def write_pending(self) -> None:
+        """Write every queued line in one write and flush."""
+        lines = []
+        pending = self._pending
+        while pending:
+            lines.append(pending.popleft())
+        if lines:
+            try:
+                self._stream.write("\n".join(lines) + "\n")
+                self._stream.flush()
+            except (OSError, ValueError):  # the stream is gone (closed at exit): nothing to do
+                pass
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            self.write_pending()
+
+    def _forked(self) -> None:
+        # A forked child has no writer thread and must not write its parent's queued lines.
+        self._pending.clear()
+        self._thread = None
+        self._start_lock = threading.Lock()
+
+
+class BatchedLogger:
+    """structlog's logger for ``BatchedLines``: each rendered event becomes one queued line."""
+
+    def __init__(self, lines: BatchedLines) -> None:
+        self._lines = lines
+
+    def msg(self, message: str) -> None:
+        """Queue the rendered event."""
+        self._lines.add(message)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+def batch_log_writes(interval_s: float, stream: TextIO | None = None) -> BatchedLines:
+    """Route every log line through one ``BatchedLines`` writing to ``stream`` (stderr).
+
+    For the served gateway (``wsgi.py``), where requests run on threads; tests, the CLI and the
+    worker keep writing each line at once.
+    """
+    lines = BatchedLines(stream or sys.stderr, interval_s)
+    logger = BatchedLogger(lines)
+    structlog.configure(logger_factory=lambda *_args: logger)
+    return lines
 
 
 def install_request_logging(app: Flask) -> None:

@@ -106,6 +106,9 @@ class Settings:
     max_processing_attempts: int = 3
     log_level: str = "INFO"
     log_json: bool = True
+    # The served gateway writes its log lines every this many ms from one thread (0: each line at
+    # once); gateway/logging_setup.py says why.
+    log_flush_ms: int = 50
     webhook_allow_private: bool = False
     smtp_url: str = ""
     # A PEM file of the CAs trusted for HTTPS webhook receivers; empty: the public CAs (certifi).
@@ -198,6 +201,7 @@ class Settings:
             ),
             log_level=(env.get("EKYC_LOG_LEVEL") or default.log_level).upper(),
             log_json=_bool(env, "EKYC_LOG_JSON", default.log_json),
+            log_flush_ms=_int(env, "EKYC_LOG_FLUSH_MS", default.log_flush_ms),
             webhook_allow_private=_bool(
                 env, "EKYC_WEBHOOK_ALLOW_PRIVATE", default.webhook_allow_private
             ),
@@ -244,6 +248,8 @@ class Settings:
             raise SettingsError("EKYC_WEBHOOK_RETENTION_DAYS must be at least 1")
         if self.profile_cache_size < 0:
             raise SettingsError("EKYC_PROFILE_CACHE_SIZE must be 0 (off) or more")
+        if not 0 <= self.log_flush_ms <= 10_000:
+            raise SettingsError("EKYC_LOG_FLUSH_MS must be 0 (each line at once) to 10000")
         if self.postgres_url and not self.kyc_result_key:
             raise SettingsError("POSTGRES_URL is set: KYC_RESULT_KEY (the result's AES key) too")
         if self.kyc_result_key:

@@ -9,8 +9,10 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,7 @@ class Served:
 
     port: int
     api_key: str
+    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,7 @@ def served(
             what=f"gunicorn (log: {home / 'gunicorn.log'})",
             timeout_s=60,
         )
-        yield Served(settings.gateway_port, "served-test-key-0123456789")
+        yield Served(settings.gateway_port, "served-test-key-0123456789", home / "gunicorn.log")
     finally:
         stop_process(process, grace_s=20)
         log.close()
@@ -185,3 +188,27 @@ def test_a_body_over_the_limit_is_refused_and_the_close_is_announced(served: Ser
         )
     assert_problem_bytes(head, body, 413)
     assert header(head, "Connection") == "close"
+
+
+def test_the_served_gateway_writes_its_request_lines(served: Served) -> None:
+    # The served gateway batches its log writes (EKYC_LOG_FLUSH_MS, 50 ms by default): the line
+    # arrives, with the caller's request id, shortly after the response.
+    with connect(served) as sock:
+        head, _ = exchange(
+            sock,
+            b"GET /health HTTP/1.1\r\nHost: t\r\nX-Request-ID: served-log-line-0001\r\n\r\n",
+        )
+    assert status_of(head) == 200
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while not lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = served.log.read_text(errors="replace")
+        lines = [
+            json.loads(line)
+            for line in text.splitlines()
+            if "served-log-line-0001" in line and line.startswith("{")
+        ]
+    assert [(line["event"], line["route"], line["status"]) for line in lines] == [
+        ("request", "/health", 200)
+    ]

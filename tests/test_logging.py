@@ -3,12 +3,16 @@ and never the applicant's personal data or an API key's secret."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
 
 import pytest
+import structlog
 from api_helpers import create_profile
 
 from gateway import create_app
+from gateway.logging_setup import BatchedLines, batch_log_writes, configure_logging
 
 PII = {
     "first_name": "Zebulon",
@@ -117,3 +121,44 @@ def test_store_failures_are_logged_as_warnings(make_settings, partner, capsys):
     assert failed and failed[0]["level"] == "warning" and failed[0]["status"] == 503
     assert lines[-1]["status"] == 503
     assert "Zebulon" not in json.dumps(lines)
+
+
+def wait_for_text(stream: io.StringIO, expected: str, timeout_s: float = 3.0) -> str:
+    """The stream's text once it holds ``expected`` (or whatever it holds at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while expected not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return stream.getvalue()
+
+
+def test_batched_lines_wait_for_the_writer_and_keep_their_order():
+    stream = io.StringIO()
+    lines = BatchedLines(stream, interval_s=60.0)
+    for number in range(5):
+        lines.add(f"line {number}")
+    assert stream.getvalue() == ""  # queued: the writer sleeps for a minute
+    lines.write_pending()  # what exit does
+    assert stream.getvalue() == "".join(f"line {number}\n" for number in range(5))
+    lines.write_pending()
+    assert stream.getvalue().count("\n") == 5  # written once
+
+
+def test_the_writer_thread_writes_within_its_interval():
+    stream = io.StringIO()
+    lines = BatchedLines(stream, interval_s=0.02)
+    lines.add("first")
+    lines.add("second")
+    assert wait_for_text(stream, "second") == "first\nsecond\n"
+
+
+def test_batch_log_writes_routes_structlog_lines_through_the_writer():
+    stream = io.StringIO()
+    try:
+        lines = batch_log_writes(60.0, stream)
+        structlog.get_logger("test").info("batched_event", partner_id="p1")
+        assert stream.getvalue() == ""
+        lines.write_pending()
+        (line,) = json_lines(stream.getvalue())
+        assert line["event"] == "batched_event" and line["partner_id"] == "p1"
+    finally:
+        configure_logging()

@@ -53,5 +53,9 @@ def test_webhook_delivery_and_retention_settings(tmp_path):
     assert Settings.from_env({**env, "EKYC_PROFILE_CACHE_SIZE": "0"}).profile_cache_size == 0
     with pytest.raises(SettingsError, match="EKYC_PROFILE_CACHE_SIZE"):
         Settings.from_env({**env, "EKYC_PROFILE_CACHE_SIZE": "-1"})
+    assert Settings.from_env(env).log_flush_ms == 50
+    assert Settings.from_env({**env, "EKYC_LOG_FLUSH_MS": "0"}).log_flush_ms == 0
+    with pytest.raises(SettingsError, match="EKYC_LOG_FLUSH_MS"):
+        Settings.from_env({**env, "EKYC_LOG_FLUSH_MS": "-5"})
     with pytest.raises(SettingsError, match="CONCURRENCY"):
         Settings.from_env({**env, "EKYC_WEBHOOK_ENDPOINT_CONCURRENCY": "0"})
