@@ -11,12 +11,13 @@ from typing import Any
 
 import requests
 from api_helpers import new_profile_id
+from flask import Flask, jsonify
 
 from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.services.pocketbase import PocketBase
 from gateway.services.pocketbase_transport import PocketBaseConfig
-from gateway.services.profile_cache import CachedProfile
+from gateway.services.profile_cache import CachedProfile, encode_json
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
@@ -171,3 +172,19 @@ def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path,
         ]
     finally:
         server.stop()
+
+
+def test_a_kept_view_is_encoded_as_the_gateway_encodes_every_json_body(app: Flask) -> None:
+    # A poll answered from the cache sends these bytes instead of calling jsonify: they must be
+    # the same (key order, separators, escaping of non-ASCII, the final newline).
+    view = {
+        "id": "abcdefghijklmno",
+        "external_ref": "Zoë-42 \u2603",
+        "status": "approved",
+        "score": 87,
+        "reasons": ["mrz_valid", "face_match"],
+        "latest_history": {"to": "approved", "reason": None},
+    }
+    with app.app_context():
+        assert CachedProfile("p", 3, view).encoded == encode_json(view) == jsonify(view).get_data()
+    assert CachedProfile("p", 3, None).encoded is None  # deleted

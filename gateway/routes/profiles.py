@@ -29,7 +29,12 @@ CONDITIONAL = {200: "Success, with an `ETag`", 304: "Not modified: `If-None-Matc
 
 def conditional_response(result: Conditional) -> Response:
     """200 with the body and its ETag, or 304 with the ETag alone."""
-    response = Response(status=304) if result.body is None else jsonify(result.body)
+    if result.body is None:
+        response = Response(status=304)
+    elif result.encoded is not None:
+        response = Response(result.encoded, mimetype="application/json")
+    else:
+        response = jsonify(result.body)
     response.headers["ETag"] = result.etag
     return response
 

@@ -26,11 +26,12 @@ stops once the cache is gone.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -61,6 +62,17 @@ class CachedProfile:
     partner: str
     version: int
     view: dict[str, Any] | None
+    # The view as the JSON body of a 200, encoded once per version instead of once per poll.
+    encoded: bytes | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoded", None if self.view is None else encode_json(self.view))
+
+
+def encode_json(body: Any) -> bytes:
+    """``body`` as the gateway's JSON responses carry it: the bytes Flask's ``jsonify`` writes
+    outside debug mode (sorted keys, compact, ASCII, a final newline)."""
+    return (json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
 
 class ProfileCache:

@@ -48,6 +48,7 @@ class Conditional:
 
     etag: str
     body: dict[str, Any] | list[dict[str, Any]] | None
+    encoded: bytes | None = None  # ``body`` already encoded as JSON, when it was kept so
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -142,7 +143,7 @@ class ProfileReads:
         etag = version_etag(profile.version)
         if etag_matches(if_none_match, etag):
             return Conditional(etag, None)
-        return Conditional(etag, profile.view)
+        return Conditional(etag, profile.view, profile.encoded)
 
     def _polled(self, principal: Principal, profile_id: str) -> CachedProfile:
         """The profile's view from the cache, or read from PocketBase (and kept if it may be)."""
