@@ -1,14 +1,22 @@
 """Liveness evaluation on real people: genuine acceptance per prompt and attacks accepted.
 
 Data: ../shared/datasets/liveness/real (segments.csv, README.md) and the screen/print samples in
-../shared/datasets/liveness. Every sequence is sampled exactly as the hosted flow samples the
-camera: one frame every `--interval-ms` (100 ms: 10 fps), downscaled to 480 px on the long side
-and JPEG-encoded at quality 80, at every phase offset of that grid against the clip's own frames
-(3 offsets for a 30 fps clip at 100 ms), then sent as bytes to `verify_challenge`.
+../shared/datasets/liveness. Every sequence is sampled as the hosted flow samples the camera
+(hosted_flow/js/selfie.js: 12 frames a second, 1 s of neutral frames, then 2.5 s under each
+prompt, one continuous stretch), downscaled to 480 px on the long side and JPEG-encoded at
+quality 80, at every phase offset of that grid against the clip's own frames (3 offsets for a
+30 or 25 fps clip, 1 for the 12 fps clip), then sent as bytes to `verify_challenge`.
 
-A genuine sequence is a segment's neutral window ("neutral" frames) followed by its prompt
-window (from the end of the neutral window to 0.6 s after the action, at least 1.5 s), tagged
-with the segment's prompt. `turn_left` is validated on the `turn_right` segment mirrored
+A genuine sequence is a segment's neutral window ("neutral" frames: its labelled neutral
+stretch, at most the flow's 1 s, the last second of it) followed by its prompt window, tagged
+with the segment's prompt: the flow's 2.5 s from the end of the neutral window, one continuous
+stretch of the clip. Where the labelled action ends later than that allows (d5_smile, d8_smile:
+in the clip the man does other things for 2.6 s and 5.9 s before he smiles, which the flow's
+prompt would not wait for), the window is the 2.5 s ending 0.6 s after the action, joined to
+the neutral frames within the one scene. `--windows labelled --fps 10` is the sampling of the
+figures before 2026-12-01 05:00 UTC: 10 fps, the whole labelled neutral stretch, a prompt window
+from its end to 0.6 s after the action (at least 1.5 s), a claimed movement its action +-0.5 s.
+`turn_left` is validated on the `turn_right` segment mirrored
 left-right (a mirrored right turn is a real left turn of the mirrored person; the README's
 direction rule flips with the image), plus both turns of short_hamilton_clip.mp4 ("two_turns":
 left then right, and mirrored right then left, at 12 fps like the flow, not with --only).
@@ -21,11 +29,12 @@ Attacks built from the same footage (each per segment and phase offset):
 - order: a clip's two labelled movements in recorded order, challenged in the opposite order
   (the same frames challenged in the recorded order are the genuine kind "two_prompts", run
   with the attacks);
-- claimed: a labelled movement (its action window +-0.5 s) claimed as each other prompt;
+- claimed: a segment's prompt window (the flow's 2.5 s holding its labelled movement) claimed
+  as each other prompt;
 - splice: another person's prompt window after this person's neutral frames;
 - print / screen: the shared print and screen stills as jittered stills, for every prompt.
 
-Run from the repo root: `nice .venv/bin/python eval/liveness_eval.py` (~5-10 min on 2 cores).
+Run from the repo root: `nice .venv/bin/python eval/liveness_eval.py` (~15-20 min on 2 cores).
 Prints the tables for docs/liveness.md and writes eval/out/liveness_eval.json.
 """
 
@@ -58,7 +67,16 @@ LONG_SIDE_PX = 480
 JPEG_QUALITY = 80
 NOW = 1_700_000_000.0
 PROMPTS = ("blink", "smile", "turn_left", "turn_right")
+# Two movements of one clip (the "order" and "two_prompts" kinds) are seconds apart in the clip:
+# a pause between their prompt windows (the tracking detects afresh after it) rather than a join.
 GAP_BETWEEN_PROMPTS_MS = 800.0
+# The hosted flow's capture (hosted_flow/js/selfie.js DEFAULT_CAPTURE: fps, neutral_ms, prompt_ms).
+FLOW_FPS = 12.0
+FLOW_NEUTRAL_S = 1.0
+FLOW_PROMPT_S = 2.5
+# The labelled sampling's prompt window: to this long after the action, at least MIN_WINDOW_S.
+AFTER_ACTION_S = 0.6
+MIN_WINDOW_S = 1.5
 
 
 @dataclass
@@ -112,18 +130,37 @@ def window_times(start_s: float, end_s: float, offset_s: float, interval_s: floa
     return list(np.arange(start_s + offset_s, end_s, interval_s))
 
 
-def prompt_window(segment: Segment, clip: Clip) -> tuple[float, float]:
+def neutral_window(segment: Segment, flow: bool) -> tuple[float, float]:
+    """The labelled neutral stretch; with the flow's sampling at most its last second."""
+    start, end = segment.neutral
+    return (max(start, end - FLOW_NEUTRAL_S), end) if flow else (start, end)
+
+
+def prompt_window(segment: Segment, clip: Clip, flow: bool) -> tuple[float, float]:
+    """Where the prompt's frames come from (module docstring)."""
     start = segment.neutral[1]
-    end = max(segment.action[1] + 0.6, start + 1.5)
-    return start, min(end, clip.duration_s - 1e-3)
+    if not flow:
+        end = max(segment.action[1] + AFTER_ACTION_S, start + MIN_WINDOW_S)
+        return start, min(end, clip.duration_s - 1e-3)
+    if segment.action[1] > start + FLOW_PROMPT_S:
+        # The labelled action ends too late for a window continuous with the neutral frames
+        # (d5_smile, d8_smile): the 2.5 s ending 0.6 s after it.
+        end = min(segment.action[1] + AFTER_ACTION_S, clip.duration_s - 1e-3)
+        return end - FLOW_PROMPT_S, end
+    # Where the clip ends first (d0, d13_blink_d, xp_blink), the window is cut short there.
+    return start, min(start + FLOW_PROMPT_S, clip.duration_s - 1e-3)
 
 
-def build(blocks: list[tuple[str, list[np.ndarray]]], interval_ms: float) -> list[dict]:
-    """Frames as the flow sends them: bytes, prompt, t_ms (gaps between prompts)."""
+def build(
+    blocks: list[tuple[str, list[np.ndarray]]],
+    interval_ms: float,
+    gap_ms: float = GAP_BETWEEN_PROMPTS_MS,
+) -> list[dict]:
+    """Frames as the flow sends them: bytes, prompt, t_ms (`gap_ms` between two prompts)."""
     frames, t_ms = [], 0.0
     for position, (prompt, images) in enumerate(blocks):
         if position > 1:
-            t_ms += GAP_BETWEEN_PROMPTS_MS
+            t_ms += gap_ms
         for image in images:
             frames.append({"image": jpeg(image), "prompt": prompt, "t_ms": t_ms})
             t_ms += interval_ms
@@ -180,18 +217,31 @@ def load_segments() -> list[Segment]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--interval-ms", type=float, default=100.0)
+    parser.add_argument(
+        "--fps", type=float, default=FLOW_FPS, help="capture rate (the flow's 12; 10 before)"
+    )
+    parser.add_argument(
+        "--windows",
+        choices=("flow", "labelled"),
+        default="flow",
+        help="flow: the flow's 1 s neutral and 2.5 s prompts; labelled: the windows before",
+    )
     parser.add_argument("--only", default="", help="comma-separated segment ids")
     parser.add_argument("--no-attacks", action="store_true")
     parser.add_argument(
         "--kinds", default="", help="comma-separated attack kinds to run (default: all)"
+    )
+    parser.add_argument(
+        "--out", default=str(REPO / "eval" / "out" / "liveness_eval.json"), help="results file"
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     if not (REAL / "segments.csv").is_file():
         print(f"dataset not found at {REAL}", file=sys.stderr)
         return 2
-    interval_s = args.interval_ms / 1000.0
+    interval_ms = 1000.0 / args.fps
+    interval_s = interval_ms / 1000.0
+    flow = args.windows == "flow"
     segments = load_segments()
     if args.only:
         segments = [s for s in segments if s.id in args.only.split(",")]
@@ -224,10 +274,11 @@ def main() -> int:
     for segment in segments:
         clip = clip_of(segment)
         for offset in offsets(clip):
-            neutral = [clip.at(t) for t in window_times(*segment.neutral, offset, interval_s)]
-            start, end = prompt_window(segment, clip)
+            neutral_times = window_times(*neutral_window(segment, flow), offset, interval_s)
+            neutral = [clip.at(t) for t in neutral_times]
+            start, end = prompt_window(segment, clip, flow)
             action = [clip.at(t) for t in window_times(start, end, offset, interval_s)]
-            frames = build([("neutral", neutral), (segment.prompt, action)], args.interval_ms)
+            frames = build([("neutral", neutral), (segment.prompt, action)], interval_ms)
             kind = f"genuine:{segment.prompt}"
             outcome = record(kind, segment.id, offset, [segment.prompt], frames)
             if not outcome["is_live"]:
@@ -240,26 +291,27 @@ def main() -> int:
         clip_turns(record, DATA / "short_hamilton_clip.mp4", jpeg)
 
     if not args.no_attacks:
-        attacks(segments, clip_of, offsets, interval_s, args.interval_ms, rng, record)
+        attacks(segments, clip_of, offsets, interval_s, flow, rng, record)
 
     report(results)
-    out = REPO / "eval" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "liveness_eval.json").write_text(json.dumps(results, indent=1, default=float))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float))
     return 0
 
 
-def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) -> None:
+def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
+    interval_ms = interval_s * 1000.0
     by_prompt = defaultdict(list)
     for segment in segments:
         by_prompt[segment.prompt].append(segment)
     for segment in segments:
         clip = clip_of(segment)
-        start, end = prompt_window(segment, clip)
+        start, end = prompt_window(segment, clip, flow)
         neutral_still = clip.at((segment.neutral[0] + segment.neutral[1]) / 2)
         peak_still = clip.at(segment.peak)
         for offset in offsets(clip)[:1] if segment.mirrored else offsets(clip):
-            neutral_times = window_times(*segment.neutral, offset, interval_s)
+            neutral_times = window_times(*neutral_window(segment, flow), offset, interval_s)
             action_times = window_times(start, end, offset, interval_s)
             n_neutral, n_action = max(len(neutral_times), 3), max(len(action_times), 8)
             stills_neutral = [jittered(neutral_still, rng) for _ in range(n_neutral)]
@@ -299,10 +351,14 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                     [segment.prompt],
                     build([("neutral", stills_neutral), (segment.prompt, images)], interval_ms),
                 )
-            # the labelled movement (its action window +-0.5 s) claimed as each other prompt
+            # the segment's movement claimed as each other prompt: its prompt window (flow), or
+            # its action window +-0.5 s (labelled)
             neutral = [clip.at(t) for t in neutral_times]
-            movement_start = max(segment.action[0] - 0.5, segment.neutral[1])
-            movement_end = min(segment.action[1] + 0.5, clip.duration_s)
+            if flow:
+                movement_start, movement_end = start, end
+            else:
+                movement_start = max(segment.action[0] - 0.5, segment.neutral[1])
+                movement_end = min(segment.action[1] + 0.5, clip.duration_s)
             movement = [
                 clip.at(t) for t in window_times(movement_start, movement_end, offset, interval_s)
             ]
@@ -320,7 +376,7 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                 if donor.clip == segment.clip:
                     continue
                 donor_clip = clip_of(donor)
-                d_start, d_end = prompt_window(donor, donor_clip)
+                d_start, d_end = prompt_window(donor, donor_clip, flow)
                 donor_action = [
                     donor_clip.at(t) for t in window_times(d_start, d_end, 0.0, interval_s)
                 ]
@@ -340,13 +396,19 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
     for clip_segments in by_clip.values():
         for first, second in itertools.combinations(sorted(clip_segments, key=lambda s: s.peak), 2):
             clip = clip_of(first)
-            if first.prompt == second.prompt or prompt_window(first, clip)[1] >= second.neutral[1]:
+            a_start, a_end = prompt_window(first, clip, flow)
+            b_start, b_end = prompt_window(second, clip, flow)
+            if flow and a_end < second.action[0]:
+                # the flow's second prompt follows the first without a pause: where the two
+                # windows meet (d12: the smile's 2.5 s end 0.05 s into the turn's), one stretch
+                b_start = max(b_start, a_end)
+            if first.prompt == second.prompt or a_end > b_start:
                 continue
-            clip = clip_of(first)
+            # one stretch of the clip when the windows meet, else a pause between them
+            gap_ms = 0.0 if b_start - a_end < 1e-6 else GAP_BETWEEN_PROMPTS_MS
             for offset in offsets(clip):
-                neutral = [clip.at(t) for t in window_times(*first.neutral, offset, interval_s)]
-                a_start, a_end = prompt_window(first, clip)
-                b_start, b_end = prompt_window(second, clip)
+                neutral_times = window_times(*neutral_window(first, flow), offset, interval_s)
+                neutral = [clip.at(t) for t in neutral_times]
                 a = [clip.at(t) for t in window_times(a_start, a_end, offset, interval_s)]
                 b = [clip.at(t) for t in window_times(b_start, b_end, offset, interval_s)]
                 # genuine: the two movements challenged in the order they were made (checks
@@ -357,10 +419,14 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                     ("order", (second.prompt, first.prompt)),
                 ):
                     frames = build(
-                        [("neutral", neutral), (prompt_a, a), (prompt_b, b)], interval_ms
+                        [("neutral", neutral), (prompt_a, a), (prompt_b, b)], interval_ms, gap_ms
                     )
                     record(kind, f"{first.id}+{second.id}", offset, [prompt_a, prompt_b], frames)
-    # print and screen samples, as stills for every prompt
+    # print and screen samples, as stills for every prompt (the flow's frame counts; 8 + 20
+    # frames with the labelled sampling)
+    n_neutral, n_prompt = (
+        (round(FLOW_NEUTRAL_S / interval_s), round(FLOW_PROMPT_S / interval_s)) if flow else (8, 20)
+    )
     for name, kind in (("still_print_F1.jpg", "print"), ("still_screen_F2.jpg", "screen")):
         bgr = cv2.imread(str(DATA / name))
         height, width = bgr.shape[:2]
@@ -377,8 +443,8 @@ def attacks(segments, clip_of, offsets, interval_s, interval_ms, rng, record) ->
                     [prompt],
                     build(
                         [
-                            ("neutral", [jittered(rgb, rng) for _ in range(8)]),
-                            (prompt, [jittered(rgb, rng) for _ in range(20)]),
+                            ("neutral", [jittered(rgb, rng) for _ in range(n_neutral)]),
+                            (prompt, [jittered(rgb, rng) for _ in range(n_prompt)]),
                         ],
                         interval_ms,
                     ),
