@@ -45,6 +45,18 @@ def test_a_turn_passes_through_intermediate_poses():
     gradual = [0, 2, 6, 11, 16, 19, 20, 19]
     outcome = series.turn_outcome("turn_left", gradual, times, 0.0)
     assert outcome.satisfied and outcome.decisive_position == 6
+    # the movement's path (what head_motion tracks the pixels along) starts at the last frame
+    # within a quarter of the turn (2 deg of 20), not at the prompt's first frame
+    assert outcome.path_start_position == 1
+    late = series.turn_outcome(
+        "turn_left", [0, 1, 0, 1, *gradual], [*times, *range(800, 1200, 100)], 0.0
+    )
+    assert late.satisfied and late.path_start_position == 5
+    # it may start in the frames before the prompt (the lookback)
+    early = series.turn_outcome(
+        "turn_left", gradual[2:], times[2:], 0.0, lookback_deg=gradual[:2], lookback_ms=times[:2]
+    )
+    assert early.satisfied and early.path_start_position == -1
 
 
 def test_a_jump_between_two_poses_is_refused():

@@ -40,9 +40,19 @@ def refuse_fade(
     frames: list[Frame],
     hint: Callable[[str, str], None],
 ) -> series.PromptOutcome:
-    """Along the path to the peak the pixels must move as the mesh does (motion.py)."""
+    """Along the path to the peak the pixels must move as the mesh does (motion.py).
+
+    The path is the movement's own (series.path_start: from the last frame within a quarter of
+    the movement), not the whole prompt up to the peak: before the head starts to move neither
+    the pixels nor the mesh move, and those steps say nothing about whether the pixels follow a
+    movement, while each costs an optical flow (~6 ms). A cross-fade's blended frames are where
+    the mesh reads the movement, so they stay on the path.
+    """
     peak = block.positions[outcome.decisive_position]
-    start = max(block.positions[0] - series.BLINK_LOOKBACK_FRAMES, 0)
+    if outcome.path_start_position is not None:
+        start = max(block.positions[0] + outcome.path_start_position, 0)
+    else:
+        start = max(block.positions[0] - series.BLINK_LOOKBACK_FRAMES, 0)
     path = [item for item in tracked[start : peak + 1] if item.has_face]
     disagreement = motion = 0.0
     grays: dict[int, np.ndarray] = {}

@@ -75,6 +75,9 @@ class PromptOutcome:
     lower_is_better: bool = False
     planar_fit: float | None = None
     motion_agreement: float | None = None
+    # Head movements: where the movement's path begins (position in the prompt's frames, negative
+    # in the frames before it), the frame path_steps starts from; head_motion tests that path.
+    path_start_position: int | None = None
 
     @property
     def strength(self) -> float:
@@ -291,6 +294,7 @@ def turn_outcome(
         threshold_deg,
         peak_position - offset,
         f"head moved {peak:.0f} deg {direction} from neutral through intermediate poses",
+        path_start_position=path_start(changes, peak_position) - offset,
     )
 
 
@@ -309,15 +313,11 @@ def path_steps(changes: np.ndarray, times: np.ndarray, peak_position: int) -> tu
     """(largest step, longest gap in ms) on the way up to the peak of a movement.
 
     The path starts at the last frame before the peak that is still within a quarter of the
-    movement (NaN frames skipped). Two stills make one step that carries the whole movement.
+    movement (NaN frames skipped; path_start). Two stills make one step that carries the whole
+    movement.
     """
     peak = float(changes[peak_position])
-    start = peak_position
-    while start > 0 and not (
-        math.isfinite(changes[start - 1]) and changes[start - 1] <= 0.25 * peak
-    ):
-        start -= 1
-    start = max(start - 1, 0)
+    start = path_start(changes, peak_position)
     path = [
         (times[i], changes[i]) for i in range(start, peak_position + 1) if np.isfinite(changes[i])
     ]
@@ -325,6 +325,18 @@ def path_steps(changes: np.ndarray, times: np.ndarray, peak_position: int) -> tu
     largest = max((abs(step) for step, _ in steps), default=peak)
     longest = max((duration for _, duration in steps), default=math.inf)
     return float(largest), float(longest)
+
+
+def path_start(changes: np.ndarray, peak_position: int) -> int:
+    """Where the way up to the peak begins: the last frame before it that is still within a
+    quarter of the movement (NaN frames passed over)."""
+    peak = float(changes[peak_position])
+    start = peak_position
+    while start > 0 and not (
+        math.isfinite(changes[start - 1]) and changes[start - 1] <= 0.25 * peak
+    ):
+        start -= 1
+    return max(start - 1, 0)
 
 
 def median_or_nan(values: Sequence[float]) -> float:
