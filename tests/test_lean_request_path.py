@@ -27,3 +27,23 @@ def test_flask_limiter_hooks_spare_the_polled_routes_only(client, partner, monke
     assert polled.headers["X-RateLimit-Limit"] and polled.headers["X-Request-ID"]
     assert client.get("/health").status_code == 200
     assert seen == ["health.health"]
+
+
+def test_flask_limiter_request_state_is_not_built_for_the_polled_routes(
+    client, partner, monkeypatch
+):
+    built: list[str] = []
+    original = type(limiter).context
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        built.append("context")
+        return original.fget(self)
+
+    # Its hooks and its teardown reach their per-request state through this property.
+    monkeypatch.setattr(type(limiter), "context", property(counted))
+    profile_id = new_profile_id(client, partner.headers)
+    built.clear()
+    assert client.get(f"/api/profiles/{profile_id}", headers=partner.headers).status_code == 200
+    assert built == []
+    assert client.get("/health").status_code == 200
+    assert built
