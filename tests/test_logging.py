@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
 from api_helpers import create_profile
 
 from gateway import create_app
-from gateway.logging_setup import BatchedLines, batch_log_writes, configure_logging
+from gateway.logging_setup import (
+    BatchedLines,
+    batch_log_writes,
+    configure_logging,
+    utc_timestamp,
+)
 
 PII = {
     "first_name": "Zebulon",
@@ -162,3 +169,12 @@ def test_batch_log_writes_routes_structlog_lines_through_the_writer():
         assert line["event"] == "batched_event" and line["partner_id"] == "p1"
     finally:
         configure_logging()
+
+
+def test_log_timestamps_are_iso_utc_with_microseconds_and_current():
+    before = datetime.now(UTC)
+    stamped = utc_timestamp(None, "info", {})["timestamp"]
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamped)
+    moment = datetime.fromisoformat(stamped.replace("Z", "+00:00"))
+    assert before - timedelta(microseconds=1) <= moment <= after
