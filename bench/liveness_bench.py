@@ -15,7 +15,11 @@ the burst's median (identity.jump_frames): his head movements do that 4 times in
 burst (frames 52, 56, 57, 99; the joins are not jumps), none in the continuous one.
 The third, "turn", is the one real head turn of the dev clips (d12.mp4, 2.0-5.5 s): neutral,
 then turn_right, 42 frames; per frame it adds the turn's own work (a moving head is meshed again
-around its own points, the path and depth checks).
+around its own points, the path and depth checks). Three more hold turns among other prompts,
+each one continuous stretch as the flow films it (PLANS below): "smile_turn" (d12, 0-5.5 s:
+smile and turn_right at the flow's 2.5 s each, 66 frames), "three_with_turns" (d12, 0-7.3 s:
+smile, turn_right, turn_left, prompts of 2.1-2.4 s so that the clip holds them, 88 frames) and
+"two_turns" (the shared head-turn clip's neutral, left and right turn, 27 frames at 640x360).
 Timed, alternately in one run: `verify_challenge` from JPEG bytes to the result (decode, mesh,
 decisions, identity: "standalone", as the figures before the worker reuse were taken), and as
 the worker calls it ("worker": the frames it already decoded, the face match's embeddings and
@@ -27,7 +31,7 @@ and the process's own CPU time per challenge is printed beside the wall time: on
 machine the wall time measures the queue for a core, the CPU time what the work costs.
 
 Usage (repo root): nice .venv/bin/python bench/liveness_bench.py [--runs 20] [--fps 12]
-    [--case joined|continuous|turn|all]
+    [--case joined|continuous|turn|smile_turn|three_with_turns|two_turns|all]
 """
 
 from __future__ import annotations
@@ -63,8 +67,18 @@ from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E
 
 CLIPS = REPO.parent / "shared" / "datasets" / "liveness" / "real"
 CLIP = CLIPS / "d9.mp4"
+HEAD_TURN_CLIP = CLIPS.parent / "short_hamilton_clip.mp4"
+HEAD_TURN_CLIP_FPS = 29.97
 # The clip of each case that is not d9's.
-CASE_CLIPS = {"turn": CLIPS / "d12.mp4"}
+CASE_CLIPS = {
+    "turn": CLIPS / "d12.mp4",
+    "smile_turn": CLIPS / "d12.mp4",
+    "three_with_turns": CLIPS / "d12.mp4",
+    "two_turns": HEAD_TURN_CLIP,
+}
+# Cases kept at the clip's own size (its ~83 px face would be under the face-size rule at 480 px,
+# as in eval/liveness_clip_turns.py); every other case is sent at 480 px on the long side.
+NATIVE_SIZE = {"two_turns"}
 # (prompt, start s, seconds) of each block.
 PLANS = {
     # d9's neutral before blink_b, then blink_b, the smile, blink_d (segments.csv).
@@ -89,11 +103,40 @@ PLANS = {
         ("neutral", 2.0, 1.0),
         ("turn_right", 3.0, 2.5),
     ),
+    # d12 as one capture of the flow holding a turn among other prompts: neutral 0-0.5 s (the
+    # clip has 0.6 s at rest before the smile starts, not the flow's 1 s), then the flow's 2.5 s
+    # under smile (his laugh, 0.8-1.9 s, the head moving 15-18 deg with it) and under turn_right
+    # (the turn 3.04-3.7 s, back by 3.76): one stretch, 0-5.5 s, 66 frames.
+    "smile_turn": (
+        ("neutral", 0.0, 0.5),
+        ("smile", 0.5, 2.5),
+        ("turn_right", 3.0, 2.5),
+    ),
+    # The same stretch carried on to the clip's end (7.3 s) with a third prompt, turn_left, where
+    # he turns his head the other way (6.5-7.0 s; he blinks at 5.4 s): three prompts holding two
+    # turns in one stretch, the prompts shorter than the flow's 2.5 s so that the clip holds them
+    # (2.4, 2.3, 2.1 s): 88 frames against the flow's 102.
+    "three_with_turns": (
+        ("neutral", 0.0, 0.5),
+        ("smile", 0.5, 2.4),
+        ("turn_right", 2.9, 2.3),
+        ("turn_left", 5.2, 2.1),
+    ),
+    # The shared head-turn clip's two turns as eval/liveness_clip_turns.py films them (frames
+    # 143-210 at 640x360: neutral, turn_left, turn_right; the shot cuts at 211, so the prompts
+    # last 1.1 and 1.0 s, not the flow's 2.5): neutral + turn + turn, 27 frames.
+    "two_turns": (
+        ("neutral", 143 / HEAD_TURN_CLIP_FPS, 4 / HEAD_TURN_CLIP_FPS),
+        ("turn_left", 147 / HEAD_TURN_CLIP_FPS, 33 / HEAD_TURN_CLIP_FPS),
+        ("turn_right", 180 / HEAD_TURN_CLIP_FPS, 31 / HEAD_TURN_CLIP_FPS),
+    ),
 }
 PLAN = PLANS["joined"]
 
 
-def frames_at(fps: float, plan: tuple = PLAN, clip: Path = CLIP) -> list[dict]:
+def frames_at(
+    fps: float, plan: tuple = PLAN, clip: Path = CLIP, native_size: bool = False
+) -> list[dict]:
     """The burst as JPEG bytes; only the sampled video frames are kept (not the whole clip)."""
     capture = cv2.VideoCapture(str(clip))
     clip_fps = capture.get(cv2.CAP_PROP_FPS)
@@ -106,7 +149,7 @@ def frames_at(fps: float, plan: tuple = PLAN, clip: Path = CLIP) -> list[dict]:
 
     def encoded(rgb: np.ndarray) -> bytes:
         height, width = rgb.shape[:2]
-        scale = 480 / max(height, width)
+        scale = 1.0 if native_size else 480 / max(height, width)
         small = cv2.resize(rgb, (round(width * scale), round(height * scale)))
         _, jpeg = cv2.imencode(
             ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
@@ -148,7 +191,7 @@ def percentiles(values: list[float]) -> str:
 
 def time_case(case: str, args: argparse.Namespace) -> None:
     """Time one case's burst (standalone and worker calls alternated) and print its figures."""
-    frames = frames_at(args.fps, PLANS[case], CASE_CLIPS.get(case, CLIP))
+    frames = frames_at(args.fps, PLANS[case], CASE_CLIPS.get(case, CLIP), case in NATIVE_SIZE)
     now = time.time()
     challenge = Challenge(
         id="bench",
