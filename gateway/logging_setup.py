@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import itertools
 import logging
 import os
 import re
@@ -157,6 +158,32 @@ def batch_log_writes(interval_s: float, stream: TextIO | None = None) -> Batched
     return lines
 
 
+class _RequestIds:
+    """Request ids: unique, not secret. 32 hex digits, a random prefix drawn once per process
+    and a counter, so a request takes no system call for its id: ``os.urandom`` lets go of the
+    GIL around ``getrandom``, and under gunicorn's threads each such hand-off costs the request a
+    wait to take the GIL back (as the log write did, see ``BatchedLines``)."""
+
+    def __init__(self) -> None:
+        self._draw()
+        os.register_at_fork(after_in_child=self._draw)  # a forked worker draws its own prefix
+
+    def _draw(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+_request_ids = _RequestIds()
+
+
+def new_request_id() -> str:
+    """A fresh request id (32 hex digits, as ``uuid4().hex`` gave)."""
+    return _request_ids.next()
+
+
 def install_request_logging(app: Flask) -> None:
     """Bind the request id at request start and write the canonical line at the end."""
 
@@ -166,8 +193,7 @@ def install_request_logging(app: Flask) -> None:
     def _start() -> None:
         structlog.contextvars.clear_contextvars()
         incoming = request.headers.get("X-Request-ID", "")
-        # 32 random hex digits, as uuid4().hex gave, without building a UUID object.
-        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming if _SANE_REQUEST_ID.match(incoming) else new_request_id()
         context = g._get_current_object()
         context.request_id = request_id
         context.started = time.perf_counter()

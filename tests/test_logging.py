@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from gateway.logging_setup import (
     BatchedLines,
     batch_log_writes,
     configure_logging,
+    new_request_id,
     utc_timestamp,
 )
 
@@ -178,3 +180,20 @@ def test_log_timestamps_are_iso_utc_with_microseconds_and_current():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamped)
     moment = datetime.fromisoformat(stamped.replace("Z", "+00:00"))
     assert before - timedelta(microseconds=1) <= moment <= after
+
+
+def test_request_ids_are_unique_hex_and_differ_between_processes():
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # a forked worker: its ids must not repeat the parent's
+        os.write(writer, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(reader, 64).decode()
+    os.close(reader)
+    os.close(writer)
+    assert re.fullmatch(r"[0-9a-f]{32}", from_child)
+    assert from_child[:16] != new_request_id()[:16]
