@@ -180,6 +180,25 @@ def test_a_refused_body_without_a_key_keeps_the_connection(served: Served) -> No
     assert status_of(again_head) == 200
 
 
+def test_read_bodies_and_bodiless_requests_keep_the_connection(served: Served) -> None:
+    # A request whose body was read to its end (or that had none) is not drained: the next
+    # request on the connection, and two sent at once, are still answered in order.
+    with connect(served) as sock:
+        first, _ = exchange(sock, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        read, body = exchange(
+            sock, post("/api/profiles", b'{"first_name": 5}', "application/json", served.api_key)
+        )
+        assert_problem_bytes(read, body, 422)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+        both = b""
+        while both.count(b"HTTP/1.1 200 OK") < 2:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {both!r}"
+            both += chunk
+    assert status_of(first) == 200
+    assert both.count(b"HTTP/1.1 ") == 2
+
+
 def test_a_body_over_the_limit_is_refused_and_the_close_is_announced(served: Served) -> None:
     size = MAX_UPLOAD_BYTES * 5 + 1
     with connect(served) as sock:
