@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from gateway.verification.liveness import series
 
 OPEN = 0.32
@@ -91,21 +93,28 @@ def test_a_smile_must_be_held_not_spoken():
 
 
 def test_a_turn_is_held_not_a_jerk():
-    # 12 fps: a head jerk seen in one frame (xp's, as he squeezes his eyes), and a movement held
-    # two frames (d9's, in his slow blink), pass the angle but are not a turn held 225 ms
+    # 12 fps: a head jerk seen in one frame (xp's, as he squeezes his eyes: 17 deg, past 12 for
+    # ~112 ms) passes the angle but is not a turn held 220 ms
     times = [83.3 * k for k in range(10)]
     jerk = [0, 1, 3, 6, 10, 17, 9, 4, 1, 0]
     outcome = series.turn_outcome("turn_left", jerk, times, 0.0)
-    assert not outcome.satisfied and "held it 83 ms only" in outcome.reason
-    two_frames = [0, 2, 5, 9, 12.5, 13, 11, 7, 4, 2]
-    assert not series.turn_outcome("turn_left", two_frames, times, 0.0).satisfied
-    # the same movement held three frames is a turn, and a frame lost to a glitch in the middle
-    # of a held turn costs that frame only
-    held = [0, 2, 5, 9, 12.5, 13, 12.5, 7, 4, 2]
-    assert series.turn_outcome("turn_left", held, times, 0.0).satisfied
+    assert not outcome.satisfied and "held it 112 ms only" in outcome.reason
+    assert math.isclose(
+        series.held_turn_ms(np.array(jerk, float), np.array(times), 12.0), 111.6, abs_tol=0.1
+    )
+    # d9's movement in his slow blink: three frames just past 12 deg are ~190 ms past it, not 3
+    # frame intervals (250 ms)
+    touching = [0, 2, 5, 9, 12.5, 13, 12.5, 7, 4, 2]
+    assert not series.turn_outcome("turn_left", touching, times, 0.0).satisfied
+    # the clip's left glance (14 deg, three frames past 12) is held ~238 ms: a turn
+    glance = [0, 2, 5, 9, 12.6, 13.3, 14.4, 10.9, 4, 2]
+    assert series.turn_outcome("turn_left", glance, times, 0.0).satisfied
+    # a frame lost in the middle of a held turn costs nothing (frames without a pose are passed
+    # over); a frame misread low costs the time it reads under the threshold
+    lost = [0, 3, 7, 11, 15, math.nan, math.nan, 18, 17, 9]
+    assert series.turn_outcome("turn_left", lost, times, 0.0).satisfied
     glitch = [0, 3, 7, 11, 15, 18, 4, 18, 17, 9]
     assert series.turn_outcome("turn_left", glitch, times, 0.0).satisfied
-    # a 12 fps capture of a 30 fps camera alternates 67 and 100 ms steps: three frames still count
-    # as 250 ms
+    # a 12 fps capture of a 30 fps camera alternates 67 and 100 ms steps: the frames' own times
     uneven = [0.0, 66.7, 166.8, 233.5, 333.6, 400.3, 500.4, 567.1, 667.2, 733.9]
-    assert series.turn_outcome("turn_left", held, uneven, 0.0).satisfied
+    assert series.turn_outcome("turn_left", glance, uneven, 0.0).satisfied
