@@ -105,20 +105,20 @@ def character_evidence(
         read = reads[line_number]
         margin_row, rival_row, pair_row = [], [], []
         for column, char in enumerate(line):
-            scores = read.glyph_scores[column]
-            kept = float(scores[ALPHABET.index(char)])
+            # plain floats by glyph: numpy indexing per glyph cost more than the decisions
+            score = dict(zip(ALPHABET, read.glyph_scores[column].tolist(), strict=True))
+            kept = score[char]
             permitted = allowed.get((line_number, column), ALPHABET)
-            others = [float(scores[ALPHABET.index(c)]) for c in permitted if c != char]
+            others = [score[c] for c in permitted if c != char]
             margin = kept - max(others) if others else 1.0
-            if kept < float(scores.max()):
-                margin = min(margin, kept - float(scores.max()))
+            if kept < max(score.values()):
+                margin = min(margin, kept - max(score.values()))
             if char not in permitted:
                 margin = -1.0  # a digit kept in a name (read clearly): never sure of the field
             close = sorted(
-                (c for c in permitted
-                 if c != char and float(scores[ALPHABET.index(c)]) >= kept - SAFE_MARGIN_CHECKED),
-                key=lambda c: -float(scores[ALPHABET.index(c)]),
-            )[:MAX_RIVALS]  # fmt: skip
+                (c for c in permitted if c != char and score[c] >= kept - SAFE_MARGIN_CHECKED),
+                key=lambda c: -score[c],
+            )[:MAX_RIVALS]
             patch = None
             if close and read.band is not None and compare_strokes:
                 patch = cell_patch(read.band, read.cell_x[column], char)

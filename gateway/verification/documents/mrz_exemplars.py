@@ -43,8 +43,12 @@ DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+_POSITION = {glyph: index for index, glyph in enumerate(MRZ_ALPHABET)}
+
+
 def _ordered(scores: np.ndarray, permitted: str) -> list[tuple[float, str]]:
-    return sorted(((float(scores[MRZ_ALPHABET.index(c)]), c) for c in permitted), reverse=True)
+    values = scores.tolist()  # plain floats: indexing numpy per glyph cost more than the sort
+    return sorted(((values[_POSITION[c]], c) for c in permitted), reverse=True)
 
 
 def _similarity(patch: np.ndarray, mean: np.ndarray) -> float:

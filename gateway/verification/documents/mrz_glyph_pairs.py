@@ -31,12 +31,18 @@ def cell_patch(band: np.ndarray, x: int, char: str) -> np.ndarray:
     glyph = glyphs[MRZ_ALPHABET.index(char)]
     cap, pitch = glyph.shape
     border = PATCH_BORDER_PX
-    padded = cv2.copyMakeBorder(band, border, border, border, border, cv2.BORDER_CONSTANT, value=0)
-    strip = padded[:, x + border : x + border + pitch]
-    if strip.shape[1] < pitch or strip.shape[0] < cap:
+    height, width = band.shape
+    if x + pitch > width + border or height + 2 * border < cap:
         return np.zeros((cap + 2 * border, pitch + 2 * border), np.float32)
+    # the band's columns x - border .. x + pitch + border, zero beyond its edges (padding only
+    # these: the whole band padded was copied once per cell)
+    padded = np.zeros((height + 2 * border, pitch + 2 * border), band.dtype)
+    lo, hi = max(0, x - border), min(width, x + pitch + border)
+    if lo < hi:
+        padded[border : border + height, lo - x + border : hi - x + border] = band[:, lo:hi]
+    strip = padded[:, border : border + pitch]
     y = int(np.argmax(cv2.matchTemplate(strip, glyph, cv2.TM_CCOEFF_NORMED)[:, 0]))
-    patch = padded[y : y + cap + 2 * border, x : x + pitch + 2 * border]
+    patch = padded[y : y + cap + 2 * border]
     out = np.zeros((cap + 2 * border, pitch + 2 * border), np.float32)
     out[: patch.shape[0], : patch.shape[1]] = patch
     return out

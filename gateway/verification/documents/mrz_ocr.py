@@ -141,8 +141,11 @@ def _glyph_response(band: np.ndarray, glyphs: np.ndarray) -> np.ndarray:
     variation = np.maximum(window_squares - window_sum * window_sum * inv_area, 0)
     spread = np.sqrt(variation)
     # a window flat to within rounding (OpenCV's cut) fits no glyph: its response is 0
-    spread[variation <= np.minimum(0.5, FLAT_WINDOW * window_squares)] = 0.0
+    flat = variation <= np.minimum(0.5, FLAT_WINDOW * window_squares)
+    spread[flat] = 0.0
+    any_flat = bool(flat.any())
     response = np.empty((count, window_sum.shape[1]), np.float32)
+    numerator, denominator, ratio = (np.empty_like(window_sum) for _ in range(3))
     with np.errstate(divide="ignore", invalid="ignore"):
         for index, glyph in enumerate(glyphs):
             mean, deviation = cv2.meanStdDev(glyph)
@@ -150,17 +153,22 @@ def _glyph_response(band: np.ndarray, glyphs: np.ndarray) -> np.ndarray:
             if variance < np.finfo(np.float64).eps:
                 response[index] = 1.0  # a blank template fits anything (OpenCV's convention)
                 continue
-            numerator = cv2.matchTemplate(band, glyph, cv2.TM_CCORR) - window_sum * float(
-                mean[0, 0]
-            )
-            denominator = spread * (np.sqrt(variance) / np.sqrt(inv_area))
-            ratio = numerator / denominator
-            # rounding past +-1 (within 1/8) is +-1, and a flat window fits nothing: 0
-            odd = ~(np.abs(numerator) < denominator)
-            if odd.any():
+            np.multiply(window_sum, float(mean[0, 0]), out=ratio)
+            np.subtract(cv2.matchTemplate(band, glyph, cv2.TM_CCORR), ratio, out=numerator)
+            np.multiply(spread, np.sqrt(variance) / np.sqrt(inv_area), out=denominator)
+            np.divide(numerator, denominator, out=ratio)
+            if any_flat:
+                ratio[flat] = 0.0
+            best = ratio.max(axis=0)
+            # a ratio inside (-1, 1) is OpenCV's value as it stands; past it (rounding), the
+            # exact rule: within 1/8 it is +-1, beyond it 0
+            if not (best.max() < 1 and ratio.min() > -1):
+                odd = ~(np.abs(numerator) < denominator)
                 near = np.abs(numerator[odd]) < denominator[odd] * 1.125
                 ratio[odd] = np.where(near, np.sign(numerator[odd]), 0.0)
-            response[index] = ratio.astype(np.float32).max(axis=0)
+                best = ratio.max(axis=0)
+            # float32 rounding keeps order: rounding the column maxima rounds the maximum
+            response[index] = best
     return np.nan_to_num(response, nan=-1.0)
 
 
@@ -201,8 +209,30 @@ def _grid_start(
     return best_start, best_step
 
 
+class _Columns:
+    """Each column's best response over the glyphs and the first glyph to reach it, as plain
+    lists: a walk asks for the best cell in a small window 44 times a line and 7 times a read,
+    and numpy's per-call overhead on such windows cost more than the search itself."""
+
+    def __init__(self, response: np.ndarray) -> None:
+        self.width = response.shape[1]
+        self.best: list[float] = response.max(axis=0).tolist()
+        self.first: list[int] = response.argmax(axis=0).tolist()
+
+    def peak(self, lo: int, hi: int) -> tuple[int, float]:
+        """The column and value of the best response in columns ``lo:hi``, the tie broken as
+        ``np.argmax`` over ``response[:, lo:hi]`` breaks it (lowest glyph, then column)."""
+        best = self.best[lo:hi]
+        top = max(best)
+        ties = [lo + i for i, value in enumerate(best) if value == top]
+        if len(ties) > 1:
+            glyph = min(self.first[column] for column in ties)
+            ties = [column for column in ties if self.first[column] == glyph]
+        return ties[0], top
+
+
 def _walk(
-    response: np.ndarray, start: float, step: float, char_count: int, slack: int
+    columns: _Columns, start: float, step: float, char_count: int, slack: int
 ) -> tuple[list[int], float]:
     """Cell positions found walking from ``start``, each cell free to slide by ``slack``, and
     the summed best response of those cells."""
@@ -210,12 +240,10 @@ def _walk(
     found_at, total = [], 0.0
     for _ in range(char_count):
         lo = max(0, round(expected) - slack)
-        hi = min(response.shape[1], round(expected) + slack + 1)
+        hi = min(columns.width, round(expected) + slack + 1)
         if lo < hi:
-            window = response[:, lo:hi]
-            flat = int(np.argmax(window))
-            found = lo + int(np.unravel_index(flat, window.shape)[1])
-            total += float(window.flat[flat])
+            found, value = columns.peak(lo, hi)
+            total += value
         else:
             found = round(expected)
             total -= 1.0
@@ -353,8 +381,9 @@ def read_line(
     # does not, so it is also tried up to three cells either side of the grid start; the walk
     # whose cells fit best is kept
     best_walk: tuple[float, list[int]] = (-np.inf, [])
+    columns = _Columns(response)
     for shift in (-3, -2, -1, 0, 1, 2, 3):
-        found_at, total = _walk(response, start + shift * step, step, char_count, slack)
+        found_at, total = _walk(columns, start + shift * step, step, char_count, slack)
         if total > best_walk[0]:
             best_walk = (total, found_at)
     found_at = best_walk[1]
