@@ -274,6 +274,11 @@ def _attempts(turned: np.ndarray, quarter_turns: int, contrast_normalise: bool) 
     """Candidate stacks of one orientation, each the way up its glyphs fit, with that fit."""
     out = []
     lines = find_text_lines(turned, contrast_normalise=contrast_normalise)
+    # each line's crop (and turned over), cut once for all the stacks it is in, and each
+    # last line's probe fit: stacks share lines, and the same line probes the same
+    cut: dict[int, np.ndarray] = {}
+    turned_over: dict[int, np.ndarray] = {}
+    probed: dict[tuple[int, int], float] = {}
     for rank, stack in enumerate(candidate_stacks(lines, limit=STACKS_PER_ORIENTATION)):
         upscales = [LINE_HEIGHT_PX / max(line.height_px, 1.0) for line in stack]
         length = 30 if len(stack) == 3 else 44
@@ -282,13 +287,26 @@ def _attempts(turned: np.ndarray, quarter_turns: int, contrast_normalise: bool) 
         # zone's homography: both are attempts, read best probe fit first (the zone's line
         # ends can be off by a pixel or two: on 100_pass-lux its cut fitted OCR-B better and
         # read a digit wrong, and the plain cut, read next, was valid)
-        cuts = [[cut_line(turned, line) for line in stack]]
+        for line in stack:
+            if id(line) not in cut:
+                cut[id(line)] = cut_line(turned, line)
+                turned_over[id(line)] = np.ascontiguousarray(cut[id(line)][::-1, ::-1])
+        cuts = [[cut[id(line)] for line in stack]]
         if (zone := cut_zone_lines(turned, stack)) is not None:
             cuts.append(zone)
         for index, crops in enumerate(cuts):
-            flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in reversed(crops)]
+            if index == 0:
+                flipped = [turned_over[id(line)] for line in reversed(stack)]
+            else:
+                flipped = [np.ascontiguousarray(c[::-1, ::-1]) for c in reversed(crops)]
             for way, these, ups in ((0, crops, upscales), (2, flipped, upscales[::-1])):
-                fit = probe_fit(these[-1], length, ups[-1])
+                if index == 1:  # the zone's own cut: new crops every stack
+                    fit = probe_fit(these[-1], length, ups[-1])
+                else:  # a line's crop, kept in ``cut`` or ``turned_over``: its id stays its own
+                    key = (id(these[-1]), length)
+                    if key not in probed:
+                        probed[key] = probe_fit(these[-1], length, ups[-1])
+                    fit = probed[key]
                 if fit >= MIN_PROBE_FIT:
                     turns = (quarter_turns + way) % 4
                     lag = 0.02 * rank + (ZONE_CUT_LAG if index == 1 else 0.0)
@@ -327,6 +345,15 @@ def _read_lines(
             break
     else:
         return None
+
+    def cell_mean(length: int) -> float:
+        """The mean cell score of the lines read in this layout, as the gate at the end takes
+        it (settling cells changes their glyphs, never their scores)."""
+        scores = [score for i in range(len(crops)) for score in raw_read(i, length).scores]
+        return float(np.mean(scores)) if scores else 0.0
+
+    if all(cell_mean(length) < MIN_MEAN_MATCH_SCORE for length in lengths):
+        return None  # the gate at the end fails whichever layout wins: not worth settling
     best: tuple[int, MrzReading, list[float]] | None = None
     for length in lengths:
         texts, scores = [], []
