@@ -224,11 +224,11 @@ class _Columns:
         ``np.argmax`` over ``response[:, lo:hi]`` breaks it (lowest glyph, then column)."""
         best = self.best[lo:hi]
         top = max(best)
+        if best.count(top) == 1:
+            return lo + best.index(top), top
         ties = [lo + i for i, value in enumerate(best) if value == top]
-        if len(ties) > 1:
-            glyph = min(self.first[column] for column in ties)
-            ties = [column for column in ties if self.first[column] == glyph]
-        return ties[0], top
+        glyph = min(self.first[column] for column in ties)
+        return next(column for column in ties if self.first[column] == glyph), top
 
 
 def _walk(
