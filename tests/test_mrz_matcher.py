@@ -12,12 +12,8 @@ import numpy as np
 import pytest
 
 from gateway.verification.documents.mrz_glyph_pairs import PATCH_BORDER_PX, cell_patch
-from gateway.verification.documents.mrz_ocr import (
-    MRZ_ALPHABET,
-    _Columns,
-    _glyph_response,
-    _walk,
-)
+from gateway.verification.documents.mrz_match import glyph_response as _glyph_response
+from gateway.verification.documents.mrz_ocr import MRZ_ALPHABET, _Columns, _walk
 from gateway.verification.documents.mrz_templates import glyph_set, probe_glyphs, templates
 
 
