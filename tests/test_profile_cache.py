@@ -18,6 +18,7 @@ from gateway.services import partners
 from gateway.services.pocketbase import PocketBase
 from gateway.services.pocketbase_transport import PocketBaseConfig
 from gateway.services.profile_cache import CachedProfile, encode_json
+from gateway.services.profile_reads import VIEW_FIELDS, profile_view
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
@@ -94,6 +95,36 @@ def test_a_repeated_poll_reads_no_store_and_a_change_made_elsewhere_reaches_it(
     assert changed and changed.get_json()["reasons"] == ["document_unreadable"]
     assert changed.headers["ETag"] != first.headers["ETag"]
     assert calls == []  # the change came with the stream, not with a read
+
+
+def test_the_stream_carries_what_a_poll_shows_and_no_personal_data(
+    client, services, partner, pocketbase, monkeypatch
+):
+    cache = services.profiles.reads.cache
+    profile_id = new_profile_id(
+        client, partner.headers, first_name="Zebulon", email="zebulon@example.org"
+    )
+    cached_poll(client, partner.headers, profile_id, cache)
+    streamed: list[dict[str, Any]] = []
+    original = cache._changed
+    monkeypatch.setattr(
+        cache,
+        "_changed",
+        lambda action, record: streamed.append(record) or original(action, record),
+    )
+    elsewhere(pocketbase, "PATCH", profile_id, {"reasons": ["face_mismatch"], "score": 12})
+    polled = wait_for(
+        lambda: (
+            (poll := client.get(f"/api/profiles/{profile_id}", headers=partner.headers)).get_json()[
+                "reasons"
+            ]
+            and poll
+        )
+    )
+    # What the stream brought renders the same view as the whole record read from the store.
+    assert polled.get_json() == profile_view(services.pb.get("profiles", profile_id))
+    assert streamed and set(streamed[-1]) == {"partner", "version", *VIEW_FIELDS}
+    assert "Zebulon" not in str(streamed) and "zebulon@" not in str(streamed)
 
 
 def test_a_write_of_this_process_is_read_at_once_whichever_client_sent_it(

@@ -9,7 +9,8 @@ carried nothing for five minutes. A socket read that waits longer than ``read_ti
 stream here too, so a link that died without a word is noticed within that time.
 
 The subscription POST goes through the transport (its token and error translation); the stream is
-read on a connection of its own, which stays open for as long as the stream lasts.
+read on a connection of its own, which stays open for as long as the stream lasts. A stream can
+ask for some fields only: PocketBase then serialises and sends no others.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ class RealtimeStream:
     """One collection's changes, one connection at a time (``follow`` until it ends)."""
 
     def __init__(
-        self, transport: PocketBaseTransport, collection: str, read_timeout_s: float = 60.0
+        self,
+        transport: PocketBaseTransport,
+        collection: str,
+        read_timeout_s: float = 60.0,
+        fields: tuple[str, ...] = (),
     ) -> None:
         self.transport = transport
-        self.topic = f"{collection}/*"
+        # With ``fields`` PocketBase sends only those fields of each record (its ``fields``
+        # query option, given in the topic); the events are named by the whole topic.
+        options = json.dumps({"query": {"fields": ",".join(fields)}}) if fields else ""
+        self.topic = f"{collection}/*" + (f"?options={options}" if options else "")
         self.read_timeout_s = read_timeout_s
         parts = urlsplit(transport.config.url)
         self._https = parts.scheme == "https"

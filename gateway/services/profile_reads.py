@@ -94,6 +94,23 @@ def history_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The record fields profile_view reads: the poll cache's stream asks PocketBase for these only.
+VIEW_FIELDS = (
+    "id",
+    "external_ref",
+    "status",
+    "decision",
+    "decided_by",
+    "decision_reason",
+    "automated_decision",
+    "score",
+    "reasons",
+    "last_change",
+    "created",
+    "updated",
+)
+
+
 def profile_view(profile: dict[str, Any]) -> dict[str, Any]:
     """The partner-facing shape of a profile record."""
     decided = bool(profile.get("decision"))
@@ -120,7 +137,9 @@ class ProfileReads:
 
     def __init__(self, pb: PocketBase, cache_size: int = 0) -> None:
         self.pb = pb
-        self.cache = ProfileCache(pb, cache_size, profile_view) if cache_size else None
+        self.cache = (
+            ProfileCache(pb, cache_size, profile_view, fields=VIEW_FIELDS) if cache_size else None
+        )
 
     def owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """The raw profile record if it belongs to the caller's partner, else ``NotFound`` (the
