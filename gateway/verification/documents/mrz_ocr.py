@@ -27,6 +27,10 @@ from gateway.verification.documents.mrz_templates import (
 
 FINE_SLACK_PITCH = 0.1
 VERTICAL_SCALES = (0.85, 0.93, 1.0, 1.08)
+# Beyond those, a step of this ratio at a time while the edge scale fits best, within this reach
+# (a glyph foreshortened to 0.6 of its height is too blurred to read anyway).
+VERTICAL_STEP = 1.08
+VERTICAL_REACH = (0.6, 1.7)
 # The two best vertical scales fit within this of each other: the one between them is tried
 # (on the real set 1.0 and 1.08 fitted 100_pass-isl within 0.002, and 1.04 fitted best).
 VERTICAL_TIE = 0.005
@@ -203,6 +207,39 @@ def probe_fit(line_gray: np.ndarray, char_count: int, upscale: float = 1.0) -> f
     return float(np.mean(np.sort(best)[-min(char_count, len(best)) :]))
 
 
+def _ranked_verticals(
+    band: np.ndarray, scale: float, probe: np.ndarray
+) -> list[tuple[float, float]]:
+    """(half-size probe fit, vertical scale) of each vertical scale tried.
+
+    ``VERTICAL_SCALES`` first; while the best of them is the tallest (or the flattest) one
+    tried, the next step beyond it is tried too, up to ``VERTICAL_REACH``: a page photographed
+    tilted back shows its glyphs squat (100_pass-lux: cells 1.3 times wider than tall against
+    the font's 1.0), which no scale in 0.85-1.08 fits.
+    """
+    fits: dict[float, float] = {}
+
+    def probe_at(vertical: float) -> None:
+        small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
+        if small.shape[0] < probe.shape[1] or small.shape[1] < probe.shape[2]:
+            fits[vertical] = -1.0
+            return
+        response = _glyph_response(small, probe).max(axis=0)
+        fits[vertical] = float(np.mean(np.sort(response)[-30:]))
+
+    for vertical in VERTICAL_SCALES:
+        probe_at(vertical)
+    while True:
+        best = max(fits, key=lambda v: fits[v])
+        if best == max(fits) and best * VERTICAL_STEP <= VERTICAL_REACH[1]:
+            probe_at(round(best * VERTICAL_STEP, 4))
+        elif best == min(fits) and best / VERTICAL_STEP >= VERTICAL_REACH[0]:
+            probe_at(round(best / VERTICAL_STEP, 4))
+        else:
+            break
+    return [(fit, vertical) for vertical, fit in fits.items() if fit > -1.0]
+
+
 def _line_response(
     ink: np.ndarray, extent: tuple[int, int, int, int], scale: float, factor: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -220,13 +257,7 @@ def _line_response(
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - cap) : right + cap]
     # half-size probes rank the scales; the two best are then scored at full size (half size
     # alone picked a scale that read wide 0s as U on 3 of 60 synthetic cards)
-    ranked = []
-    for vertical in VERTICAL_SCALES:
-        small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
-        if small.shape[0] < probe.shape[1] or small.shape[1] < probe.shape[2]:
-            continue
-        fit = float(np.mean(np.sort(_glyph_response(small, probe).max(axis=0))[-30:]))
-        ranked.append((fit, vertical))
+    ranked = _ranked_verticals(band, scale, probe)
     if not ranked:
         return None
     probed = [MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]
