@@ -268,13 +268,12 @@ def test_glyphs_leaning_with_a_page_at_an_angle_are_stood_up_by_the_zone_homogra
 
 @pytest.mark.needs_datasets
 def test_a_thumbnail_zone_is_read_on_templates_of_its_size_and_never_valid():
-    # 275 px wide, 5-6 px per character: crisp templates read E as F and the code UTQ
+    # 275 px wide, 5-6 px per character: crisp templates read E as F and the code UTQ (which
+    # the telling strokes, compared on crisp templates, also did to it: they no longer run on
+    # a small zone, and the code now reads UTO with no repair)
     row = next(r for r in _real_rows() if r["file"] == "25_pass-uto.jpg")
     bgr = cv2.imread(str(REAL_MRZ / row["file"]), cv2.IMREAD_COLOR)
     result = read_mrz(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     assert result is not None
     assert result.reading.lines == tuple(row["mrz"].split("\\n"))
-    assert ("issuing_state", "country_code") in {
-        (r.field, r.verified_by) for r in result.reading.repairs
-    }
     assert VALID not in result.reading.field_status.values()  # margins are no evidence there

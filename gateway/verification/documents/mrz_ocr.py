@@ -16,6 +16,7 @@ import numpy as np
 
 from gateway.verification.documents.mrz_match import glyph_response as _glyph_response
 from gateway.verification.documents.mrz_pitch import measured_pitch
+from gateway.verification.documents.mrz_slant import estimate_slant, sheared
 from gateway.verification.documents.mrz_templates import (
     MRZ_ALPHABET,
     PROBE_SCALE,
@@ -28,6 +29,10 @@ from gateway.verification.documents.mrz_templates import (
 
 FINE_SLACK_PITCH = 0.1
 VERTICAL_SCALES = (0.85, 0.93, 1.0, 1.08)
+# Beyond those, a step of this ratio at a time while the edge scale fits best, within this reach
+# (a glyph foreshortened to 0.6 of its height is too blurred to read anyway).
+VERTICAL_STEP = 1.08
+VERTICAL_REACH = (0.6, 1.7)
 # The two best vertical scales fit within this of each other: the one between them is tried
 # (on the real set 1.0 and 1.08 fitted 100_pass-isl within 0.002, and 1.04 fitted best).
 VERTICAL_TIE = 0.005
@@ -39,6 +44,13 @@ VERTICAL_PHASE = 0.5
 # Share of the line (from its start) the full-size vertical scales and phase are scored on:
 # each full-size score costs as much template matching as its band is wide.
 SELECTION_SHARE = 0.4
+# A cell whose middle holds no pixel this share of the line's stroke level is blank paper
+# (not swept: no exact read was lost on the real set or its faded, 40 %, keystoned copies).
+BLANK_CELL_INK = 0.35
+# A line is read stood up (``mrz_slant``) when its probe fit gains this much. Measured on line
+# crops of the real set and its keystoned copies: leaning lines gained 0.015-0.10 (wrong
+# characters 34 -> 22 over 131 lines); no real line gained as much (see docs/documents.md).
+MIN_SLANT_GAIN = 0.015
 
 
 def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -216,6 +228,39 @@ def probe_fit(line_gray: np.ndarray, char_count: int, upscale: float = 1.0) -> f
     return float(np.mean(np.sort(best)[-min(char_count, len(best)) :]))
 
 
+def _ranked_verticals(
+    band: np.ndarray, scale: float, probe: np.ndarray
+) -> list[tuple[float, float]]:
+    """(half-size probe fit, vertical scale) of each vertical scale tried.
+
+    ``VERTICAL_SCALES`` first; while the best of them is the tallest (or the flattest) one
+    tried, the next step beyond it is tried too, up to ``VERTICAL_REACH``: a page photographed
+    tilted back shows its glyphs squat (100_pass-lux: cells 1.3 times wider than tall against
+    the font's 1.0), which no scale in 0.85-1.08 fits.
+    """
+    fits: dict[float, float] = {}
+
+    def probe_at(vertical: float) -> None:
+        small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
+        if small.shape[0] < probe.shape[1] or small.shape[1] < probe.shape[2]:
+            fits[vertical] = -1.0
+            return
+        response = _glyph_response(small, probe).max(axis=0)
+        fits[vertical] = float(np.mean(np.sort(response)[-30:]))
+
+    for vertical in VERTICAL_SCALES:
+        probe_at(vertical)
+    while True:
+        best = max(fits, key=lambda v: fits[v])
+        if best == max(fits) and best * VERTICAL_STEP <= VERTICAL_REACH[1]:
+            probe_at(round(best * VERTICAL_STEP, 4))
+        elif best == min(fits) and best / VERTICAL_STEP >= VERTICAL_REACH[0]:
+            probe_at(round(best / VERTICAL_STEP, 4))
+        else:
+            break
+    return [(fit, vertical) for vertical, fit in fits.items() if fit > -1.0]
+
+
 def _line_response(
     ink: np.ndarray, extent: tuple[int, int, int, int], scale: float, factor: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -233,13 +278,7 @@ def _line_response(
     band = ink[max(0, top - pad_y) : bottom + pad_y, max(0, left - cap) : right + cap]
     # half-size probes rank the scales; the two best are then scored at full size (half size
     # alone picked a scale that read wide 0s as U on 3 of 60 synthetic cards)
-    ranked = []
-    for vertical in VERTICAL_SCALES:
-        small = _scaled_band(band, PROBE_SCALE * scale, PROBE_SCALE * scale * vertical)
-        if small.shape[0] < probe.shape[1] or small.shape[1] < probe.shape[2]:
-            continue
-        fit = float(np.mean(np.sort(_glyph_response(small, probe).max(axis=0))[-30:]))
-        ranked.append((fit, vertical))
+    ranked = _ranked_verticals(band, scale, probe)
     if not ranked:
         return None
     probed = [MRZ_ALPHABET.index(c) for c in SCALE_PROBE_GLYPHS]
@@ -280,6 +319,56 @@ def _line_response(
     return band_scaled, _glyph_response(band_scaled, glyphs)
 
 
+def _without_blank_cells(band: np.ndarray, response: np.ndarray, pitch: int) -> np.ndarray:
+    """The response with every placement whose cell holds no ink in its middle set to -1.
+
+    Every MRZ cell holds a glyph (fillers too), and every glyph inks the middle of its cell;
+    a normalised correlation over blank paper scores its noise, which can beat a real glyph
+    with little ink (a 60 % copy of 100_pass-uto: the grid slid one cell past the last glyph
+    and dropped its leading L). Ink is ``BLANK_CELL_INK`` of the line's strokes (the 90th
+    percentile of its columns' darkest pixel).
+    """
+    strongest = band.max(axis=0)
+    stroke = float(np.percentile(strongest, 90))
+    if stroke <= 0:
+        return response
+    lo, hi = round(0.25 * pitch), max(round(0.75 * pitch), round(0.25 * pitch) + 1)
+    # ink in columns lo..hi of a cell whose left edge is at x (a running max of that width)
+    width = hi - lo
+    middle = cv2.dilate(strongest[None, :].astype(np.float32), np.ones((1, width), np.uint8),
+                        anchor=(0, 0))[0]  # fmt: skip
+    ink = np.full(response.shape[1], 0.0, np.float32)
+    end = min(response.shape[1], len(middle) - lo)
+    ink[:end] = middle[lo : lo + end]
+    blank = ink < BLANK_CELL_INK * stroke
+    if not blank.any():
+        return response
+    out = response.copy()
+    out[:, blank] = -1.0
+    return out
+
+
+def _upright(
+    line_gray: np.ndarray, char_count: int, upscale: float, cache: dict | None
+) -> np.ndarray:
+    """The line crop with its glyphs stood up (``mrz_slant``), when that makes a few telling
+    OCR-B glyphs fit it by ``MIN_SLANT_GAIN`` more; else the crop as it is. Kept in ``cache``
+    (one per crop), so every layout tried reads the same crop."""
+    if cache is not None and "upright" in cache:
+        return cache["upright"]
+    upright = line_gray
+    ink = 255 - line_gray.astype(np.float32)
+    extent = _ink_extent(ink)
+    if extent is not None and (slant := estimate_slant(ink, extent[:2])):
+        candidate = sheared(line_gray, slant)
+        gain = probe_fit(candidate, char_count, upscale) - probe_fit(line_gray, char_count, upscale)
+        if gain >= MIN_SLANT_GAIN:
+            upright = candidate
+    if cache is not None:
+        cache["upright"] = upright
+    return upright
+
+
 def read_line(
     line_gray: np.ndarray, char_count: int, cache: dict | None = None, upscale: float = 1.0
 ) -> LineRead:
@@ -292,6 +381,7 @@ def read_line(
     not depend on the cell count, for a second layout tried on the same line. ``upscale``: crop
     pixels per photo pixel; glyphs that were small in the photo meet templates of their size.
     """
+    line_gray = _upright(line_gray, char_count, upscale, cache)
     ink = 255 - line_gray.astype(np.float32)
     extent = _ink_extent(ink)
     if extent is None:
@@ -313,6 +403,7 @@ def read_line(
         band, response = computed
         if cache is not None:
             cache[key] = computed
+    response = _without_blank_cells(band, response, pitch)
     slack = max(2, round(0.33 * pitch))
     start, step = _grid_start(response, float(pitch), char_count, max(1, round(0.1 * pitch)))
     # pass 1: walk the cells, each free to slide, to learn where the glyphs really sit; the

@@ -42,6 +42,11 @@ from gateway.verification.documents.mrz_offers import (
 # 0.94-0.98 degraded; a KTP's text rows forced into cells 0.52-0.69 (a check digit may still
 # agree by chance). Below this the lines are not an MRZ.
 MIN_MEAN_MATCH_SCORE = 0.8
+# Nor is a read whose any one line matches worse than this: a TD3 cut short by a strong
+# keystone read its name line at 0.715 beside a number line at 0.898 (mean over 0.8), and
+# names carry no check digit. Every line of the real set's and its derived pages' reads
+# (232 lines, small zones included) matched at 0.827 or better.
+MIN_LINE_MATCH_SCORE = 0.75
 # A cell whose runner-up scored within CLOSE_CELL of its best glyph is re-decided on the strokes
 # where the two differ; the runner-up takes it when it leads there by OVERTURN_LEAD (measured on
 # the real set: see docs/documents.md).
@@ -395,6 +400,12 @@ def _read_lines(
     mean_score = float(np.mean(scores)) if scores else 0.0
     if mean_score < MIN_MEAN_MATCH_SCORE:
         return None  # two long lines of some other text (a KTP's rows), not an MRZ
+    line_length = len(scores) // max(len(reading.lines), 1)
+    if (
+        min(np.mean(scores[i : i + line_length]) for i in range(0, len(scores), line_length))
+        < MIN_LINE_MATCH_SCORE
+    ):
+        return None  # one line is not read (a name line has no check digit to say so)
     return MrzOcrResult(
         reading=reading,
         mean_match_score=mean_score,
