@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gateway.verification.documents.mrz_ocr import _without_blank_cells, read_line
+from gateway.verification.documents.mrz_band import without_blank_cells
+from gateway.verification.documents.mrz_ocr import read_line
 from gateway.verification.documents.mrz_slant import estimate_slant, sheared
 from gateway.verification.documents.mrz_templates import _font_at
 
@@ -60,7 +61,7 @@ def test_placements_over_blank_paper_score_nothing_and_every_glyph_keeps_its_own
     assert read.text == LINE
     pitch = 30  # the templates' pitch, which the band is scaled to
     response = np.zeros((1, read.band.shape[1] - pitch + 1), np.float32)
-    kept = _without_blank_cells(read.band, response, pitch)[0]
+    kept = without_blank_cells(read.band, response, pitch)[0]
     assert (kept[read.cell_x] == 0).all()  # every cell of the line inks its middle
     after = kept[read.cell_x[-1] + round(0.8 * pitch) :]
     assert len(after) and (after == -1).all()  # the paper after the line is no cell

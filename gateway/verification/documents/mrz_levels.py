@@ -1,8 +1,8 @@
 """Re-decide close cells with every cell's ink measured against its own ink and paper levels.
 
-A whole-line band is normalised once (``_scaled_band``: its darkest and lightest pixel), so a
-stroke printed faint (the lower bar of an ``E`` at 40 % of its neighbours' ink, a ribbon
-running dry) weighs less in the match than a full stroke, and the glyph without that stroke
+A whole-line band is normalised once (``mrz_band.scaled_band``: its darkest and lightest
+pixel), so a stroke printed faint (the lower bar of an ``E`` at 40 % of its neighbours' ink, a
+ribbon running dry) weighs less in the match than a full stroke, and the glyph without that stroke
 (``F``) wins the cell by a few hundredths. Levelled to the ink and paper around it, a faint
 stroke counts as a stroke. Only the glyphs that came close in the plain match are compared,
 and only the cell's text changes: its scores stay those of the plain match, so a cell changed
