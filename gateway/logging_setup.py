@@ -126,10 +126,12 @@ class BatchedLines:
             self.write_pending()
 
     def _forked(self) -> None:
-        # A forked child has no writer thread and must not write its parent's queued lines.
+        # A forked child has no writer thread and must not write its parent's queued lines; its
+        # locks and event are new (the parent's writer may have held one at the fork).
         self._pending.clear()
         self._thread = None
         self._start_lock = threading.Lock()
+        self._wake = threading.Event()
 
 
 class BatchedLogger:
