@@ -18,7 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from gateway.errors import StoreError
 from gateway.services.pocketbase_transport import JsonDict, PocketBaseTransport
@@ -36,8 +36,9 @@ class RealtimeStream:
     ) -> None:
         self.transport = transport
         # With ``fields`` PocketBase sends only those fields of each record (its ``fields``
-        # query option, given in the topic); the events are named by the whole topic.
-        options = json.dumps({"query": {"fields": ",".join(fields)}}) if fields else ""
+        # query option, URL-encoded JSON in the topic as its SDKs send it); the events are named
+        # by the whole topic.
+        options = quote(json.dumps({"query": {"fields": ",".join(fields)}})) if fields else ""
         self.topic = f"{collection}/*" + (f"?options={options}" if options else "")
         self.read_timeout_s = read_timeout_s
         parts = urlsplit(transport.config.url)
