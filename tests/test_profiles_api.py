@@ -85,6 +85,25 @@ def test_redirect_url_is_frontend_id_and_a_token_bound_to_the_profile(client, pa
         links.read_link("another-secret-0123456789", token_of(body["redirect_url"]), now_ts=0)
 
 
+def test_only_the_issued_spelling_of_a_link_token_verifies():
+    secret = "test-link-secret-0123456789"
+    token = links.sign_link(secret, "abcdefghijklmno", 4_000_000_000, "nonce-1")
+    assert links.read_link(secret, token, now_ts=0).nonce == "nonce-1"
+    payload, signature = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # A 32-byte signature is 43 characters whose last holds 2 unused bits: flipping them spells
+    # the same bytes, and the same goes for the payload's last character when it has unused bits.
+    for part, text in (("signature", signature), ("payload", payload)):
+        last = alphabet.index(text[-1])
+        for twin in {alphabet[(last & ~3) | low] for low in range(4)} - {text[-1]}:
+            spelled = text[:-1] + twin
+            forged = f"{spelled}.{signature}" if part == "payload" else f"{payload}.{spelled}"
+            if len(text) % 4 == 0:  # no unused bits: a different character is different bytes
+                continue
+            with pytest.raises(links.InvalidLink):
+                links.read_link(secret, forged, now_ts=0)
+
+
 def test_link_ttl_follows_the_partners_setting(client, partner, services):
     services.pb.update("partners", partner.partner_id, {"settings": {"link_ttl_s": 600}})
     body = create_profile(client, partner.headers).get_json()

@@ -55,11 +55,16 @@ def read_link(secret: str, token: str, *, now_ts: float) -> LinkClaims:
     try:
         payload_part, signature_part = token.split(".")
         payload = _unb64(payload_part)
-        signature = _unb64(signature_part)
     except (ValueError, TypeError) as exc:
         raise InvalidLink("malformed") from exc
     expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+    # Compared as the canonical text, not as decoded bytes: base64 ignores the unused low bits
+    # of a last character, so several strings decode to one signature (or payload), and only
+    # the one this gateway issued may verify.
+    if not (
+        hmac.compare_digest(_b64(expected).encode(), signature_part.encode())
+        and _b64(payload) == payload_part
+    ):
         raise InvalidLink("tampered")
     try:
         profile_id, expires_text, nonce = payload.decode().split(".", 2)
