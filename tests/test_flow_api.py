@@ -493,7 +493,7 @@ def test_every_other_call_is_rate_limited_per_link(
         service = capture_service()
         service.config = dataclasses.replace(service.config, api_rate_limit="4 per minute")
     link = create_profile(client, flow_partner.headers)
-    forged = Link(link.profile_id, link.token[:-2] + "xx", link.url)
+    forged = link.forged()
     assert [api(client, forged, "GET", "/state").status_code for _ in range(6)] == [403] * 6
     codes = [api(client, link, "POST", "/start").status_code for _ in range(2)]
     codes += [api(client, link, "GET", "/state").status_code for _ in range(3)]
@@ -506,7 +506,7 @@ def test_a_bad_token_does_not_spend_the_links_upload_allowance(
 ) -> None:
     start_with_consent(client, link)
     api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
-    forged = Link(link.profile_id, link.token[:-2] + "xx", link.url)
+    forged = link.forged()
     for _ in range(40):
         assert upload(client, forged, "front", blurred_passport).status_code == 403
     assert upload(client, link, "front", blurred_passport).status_code == 200

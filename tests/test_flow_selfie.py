@@ -114,7 +114,7 @@ def test_framing_check_says_what_to_change_and_stores_nothing(
 def test_framing_check_needs_consent_and_the_link(client: FlaskClient, link: Link) -> None:
     api(client, link, "POST", "/start")
     assert post_still(client, link, noise_jpeg(2)).status_code == 409
-    forged = Link(link.profile_id, link.token[:-2] + "xx", link.url)
+    forged = link.forged()
     assert post_still(client, forged, noise_jpeg(2)).status_code == 403
 
 

@@ -64,6 +64,13 @@ class Link:
         parts = urlsplit(self.url)
         return f"{parts.path}?{parts.query}"
 
+    def forged(self) -> Link:
+        """The same link with its signature's first character changed: a token nobody issued
+        (that character carries six bits of the signature; a last one may carry unused bits)."""
+        payload, signature = self.token.split(".")
+        first = "B" if signature[0] != "B" else "C"
+        return Link(self.profile_id, f"{payload}.{first}{signature[1:]}", self.url)
+
 
 def read_link(redirect_url: str) -> Link:
     """Profile id and token from a redirect URL."""
