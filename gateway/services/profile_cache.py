@@ -31,7 +31,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -62,11 +63,12 @@ class CachedProfile:
     partner: str
     version: int
     view: dict[str, Any] | None
-    # The view as the JSON body of a 200, encoded once per version instead of once per poll.
-    encoded: bytes | None = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "encoded", None if self.view is None else encode_json(self.view))
+    @cached_property
+    def encoded(self) -> bytes | None:
+        """The view as the JSON body of a 200, encoded at its first poll and kept: once per
+        version instead of once per poll, and never for a change nobody polls (most creates)."""
+        return None if self.view is None else encode_json(self.view)
 
 
 def encode_json(body: Any) -> bytes:
