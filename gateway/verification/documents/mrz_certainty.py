@@ -111,8 +111,9 @@ def character_evidence(
             permitted = allowed.get((line_number, column), ALPHABET)
             others = [score[c] for c in permitted if c != char]
             margin = kept - max(others) if others else 1.0
-            if kept < max(score.values()):
-                margin = min(margin, kept - max(score.values()))
+            best = max(score.values())
+            if kept < best:
+                margin = min(margin, kept - best)
             if char not in permitted:
                 margin = -1.0  # a digit kept in a name (read clearly): never sure of the field
             close = sorted(
