@@ -92,6 +92,32 @@ def test_a_smile_must_be_held_not_spoken():
     assert series.smile_outcome(held_widths, held_lifts, 1.0, 0.0, times).satisfied
 
 
+def test_a_smile_draws_both_corners_out():
+    times = [100.0 * k for k in range(10)]
+    widths = [1.0, 1.1, 1.2, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.1]
+    lifts = [0.0, 0.01, 0.03, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01]
+    both_out = [(0.0, 0.0), *[(0.04, 0.05)] * 8, (0.01, 0.01)]
+    assert series.smile_outcome(widths, lifts, 1.0, 0.0, times, both_out).satisfied
+    # the same widening with one corner drawn out and the other in: a mouth pulled to one side
+    # (d9's during his slow blink), not a smile
+    one_side = [(0.0, 0.0), *[(-0.005, 0.09)] * 8, (0.0, 0.02)]
+    pulled = series.smile_outcome(widths, lifts, 1.0, 0.0, times, one_side)
+    assert not pulled.satisfied and "pulled to one side" in pulled.reason
+    # one corner lagging far behind the other is still one-sided; a fifth of it is a smile
+    assert not series.smile_outcome(widths, lifts, 1.0, 0.0, times, [(0.01, 0.09)] * 10).satisfied
+    assert series.smile_outcome(widths, lifts, 1.0, 0.0, times, [(0.02, 0.09)] * 10).satisfied
+
+
+def test_a_pulled_mouth_does_not_hide_a_smile_held_after_it():
+    times = [100.0 * k for k in range(16)]
+    widths = [1.0, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.0, 1.0, 1.1, 1.3, 1.3, 1.3, 1.3, 1.3, 1.0]
+    lifts = [0.05 if w >= 1.3 else 0.0 for w in widths]
+    moves = [(-0.01, 0.09)] * 7 + [(0.0, 0.0)] * 3 + [(0.05, 0.05)] * 6
+    outcome = series.smile_outcome(widths, lifts, 1.0, 0.0, times, moves)
+    # the lopsided stretch is the longest (600 ms); the balanced one (400 ms) is the smile
+    assert outcome.satisfied and outcome.decisive_position >= 10
+
+
 def test_a_turn_is_held_not_a_jerk():
     # 12 fps: a head jerk seen in one frame (xp's, as he squeezes his eyes: 17 deg, past 12 for
     # ~112 ms) passes the angle but is not a turn held 220 ms

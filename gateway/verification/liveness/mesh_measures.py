@@ -91,11 +91,14 @@ def to_face_frame(points: np.ndarray) -> np.ndarray:
     return (points - points[168]) @ axes.T / scale
 
 
-def mouth_measures(points: np.ndarray) -> tuple[float, float, float]:
-    """(width, corner lift, opening) of the mouth in the head's frame, in outer-eye distances.
+def mouth_measures(points: np.ndarray) -> tuple[float, float, float, tuple[float, float]]:
+    """(width, corner lift, opening, corners' x) of the mouth in the head's frame, in outer-eye
+    distances.
 
     width: corner to corner. corner lift: how far the corners sit above the inner-lip midpoint
-    (a smile pulls them up and out). opening: inner upper to lower lip.
+    (a smile pulls them up and out). opening: inner upper to lower lip. corners' x: each corner
+    across the face (the applicant's right, then left), so that each corner's own movement from
+    neutral can be told apart: a smile draws both out, a mouth pulled to one side only one.
     """
     face = to_face_frame(points)
     left, right = face[MOUTH_CORNERS[0]], face[MOUTH_CORNERS[1]]
@@ -103,4 +106,4 @@ def mouth_measures(points: np.ndarray) -> tuple[float, float, float]:
     lip_middle = (face[INNER_LIPS[0]] + face[INNER_LIPS[1]]) / 2.0
     lift = float(lip_middle[1] - (left[1] + right[1]) / 2.0)
     opening = float(abs(face[INNER_LIPS[1]][1] - face[INNER_LIPS[0]][1]))
-    return width, lift, opening
+    return width, lift, opening, (float(left[0]), float(right[0]))

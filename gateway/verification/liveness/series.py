@@ -38,6 +38,12 @@ SMILE_MIN_FRAMES = 2  # consecutive: a smile is held, a word's mouth shape passe
 SMILE_MIN_HOLD_MS = 400.0
 # The widening's largest single step (10 fps) as a share of the whole: see docs/liveness.md.
 SMILE_MAX_STEP_FRACTION = 0.75
+# ...and a smile draws both corners out: the weaker corner's outward movement from neutral over
+# the stronger's (the median over the held frames). Measured at the flow's 12 fps on every phase
+# offset: the dev smiles 0.34-0.95 (d12 laughing with his head turning 0.34-0.46, d9's 0.38-0.42),
+# d9's mouth pulled to his right during his slow blink -0.09-+0.04 (one corner out, the other in:
+# it widens the mouth 1.18-1.19x with the corners lifted, for 500-750 ms).
+SMILE_MIN_CORNER_BALANCE = 0.15
 # Turn. The mesh's yaw is compressed against true yaw (the dev turn described as 25-35 deg
 # reads 19-21 deg); the speaking, unturned faces of the dev clips wobble by up to +-8 deg.
 TURN_YAW_DEG = 12.0
@@ -163,11 +169,14 @@ def smile_outcome(
     neutral_width: float,
     neutral_lift: float,
     times_ms: Sequence[float] | None = None,
+    corner_moves: Sequence[tuple[float, float]] | None = None,
 ) -> PromptOutcome:
     """Mouth wider by SMILE_WIDEN_RATIO and corners lifted, in SMILE_MIN_FRAMES frames in a row.
 
     With `times_ms`, the widening must also build up through intermediate frames (as a turn
-    must): a smile takes ~0.3-0.5 s to form, a switch between two photos one frame.
+    must): a smile takes ~0.3-0.5 s to form, a switch between two photos one frame. With
+    `corner_moves` (each frame's outward movement of the two corners from neutral), both corners
+    must share the widening: a mouth pulled to one side widens it too.
     """
     if not math.isfinite(neutral_width) or neutral_width <= 0 or not math.isfinite(neutral_lift):
         return _failed("smile", SMILE_WIDEN_RATIO, "no neutral mouth")
@@ -175,11 +184,15 @@ def smile_outcome(
     lift = np.array([v - neutral_lift if math.isfinite(v) else np.nan for v in lifts])
     smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
     times = None if times_ms is None else np.asarray(times_ms, dtype=float)
-    length, start, held_ms = 0, None, 0.0
-    for run_start, run_end in runs(smiling):
-        run_ms = 0.0 if times is None else float(times[run_end - 1] - times[run_start])
-        if (run_ms, run_end - run_start) > (held_ms, length):
-            length, start, held_ms = run_end - run_start, run_start, run_ms
+    held_runs = sorted(
+        (
+            (0.0 if times is None else float(times[end - 1] - times[begin]), end - begin, begin)
+            for begin, end in runs(smiling)
+        ),
+        key=lambda run: (run[0], run[1], -run[2]),  # the longest; of equals, the first
+        reverse=True,
+    )
+    held_ms, length, start = held_runs[0] if held_runs else (0.0, 0, None)
     if length >= SMILE_MIN_FRAMES and times is not None and held_ms < SMILE_MIN_HOLD_MS:
         peak = float(np.nanmax(widening[start : start + length]))
         return _failed(
@@ -189,6 +202,24 @@ def smile_outcome(
             f"{SMILE_MIN_HOLD_MS:.0f} ms; a spoken sound passes)",
             peak,
         )
+    if length >= SMILE_MIN_FRAMES and corner_moves is not None:
+        # the longest held run whose two corners share the widening
+        balances = [
+            (corner_balance(corner_moves[begin : begin + frames]), frames, begin)
+            for ms, frames, begin in held_runs
+            if frames >= SMILE_MIN_FRAMES and (times is None or ms >= SMILE_MIN_HOLD_MS)
+        ]
+        balanced = [item for item in balances if item[0] >= SMILE_MIN_CORNER_BALANCE]
+        if not balanced:
+            return _failed(
+                "smile",
+                SMILE_WIDEN_RATIO,
+                f"the mouth was pulled to one side (the weaker corner moved out "
+                f"{balances[0][0]:.2f} as far as the other; a smile draws both corners out at "
+                f"least {SMILE_MIN_CORNER_BALANCE:.2f})",
+                float(np.nanmax(widening[start : start + length])),
+            )
+        _, length, start = balanced[0]
     if length >= SMILE_MIN_FRAMES:
         held = widening[start : start + length]
         measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames
@@ -220,6 +251,19 @@ def smile_outcome(
         f"the corners lifted in {SMILE_MIN_FRAMES} frames in a row)",
         peak,
     )
+
+
+def corner_balance(corner_moves: Sequence[tuple[float, float]]) -> float:
+    """Median over frames of the weaker corner's outward movement over the stronger's.
+
+    1 when both corners move out alike, 0 when one stays, negative when one moves in.
+    """
+    ratios = [
+        min(right, left) / max(right, left, 1e-6)
+        for right, left in corner_moves
+        if math.isfinite(right) and math.isfinite(left)
+    ]
+    return float(np.median(ratios)) if ratios else math.nan
 
 
 def runs(flags: np.ndarray) -> list[tuple[int, int]]:

@@ -54,6 +54,8 @@ class TrackedFrame:
     mouth_width: float = math.nan
     mouth_lift: float = math.nan
     mouth_opening: float = math.nan
+    # x of the applicant's right and left mouth corners in the head's frame (mouth_measures)
+    mouth_corners_x: tuple[float, float] = (math.nan, math.nan)
     yaw_deg: float = math.nan
     pitch_deg: float = math.nan
     roll_deg: float = math.nan
@@ -180,5 +182,7 @@ def _measure(item: TrackedFrame, mesh: face_mesh.Mesh, mirrored: bool) -> None:
     item.points = points
     item.presence = mesh.presence
     item.eye_openness = mesh_measures.eye_openness(points)
-    item.mouth_width, item.mouth_lift, item.mouth_opening = mesh_measures.mouth_measures(points)
+    item.mouth_width, item.mouth_lift, item.mouth_opening, item.mouth_corners_x = (
+        mesh_measures.mouth_measures(points)
+    )
     item.yaw_deg, item.pitch_deg, item.roll_deg = mesh_measures.head_pose(points, mirrored=mirrored)

@@ -218,6 +218,7 @@ class _Baseline:
     open_level: float
     mouth_width: float
     mouth_lift: float
+    mouth_corners_x: tuple[float, float]
     yaw_deg: float
     pitch_deg: float
     reference: TrackedFrame
@@ -233,6 +234,10 @@ def _baseline(tracked: list[TrackedFrame]) -> _Baseline:
         open_level=series.upper_level([item.eye_openness for item in frontal]),
         mouth_width=series.median_or_nan([item.mouth_width for item in frontal]),
         mouth_lift=series.median_or_nan([item.mouth_lift for item in frontal]),
+        mouth_corners_x=(
+            series.median_or_nan([item.mouth_corners_x[0] for item in frontal]),
+            series.median_or_nan([item.mouth_corners_x[1] for item in frontal]),
+        ),
         yaw_deg=yaw,
         pitch_deg=series.median_or_nan([item.pitch_deg for item in frontal]),
         reference=frontal[len(frontal) // 2] if frontal else neutral[0],
@@ -270,6 +275,10 @@ def _decide_prompts(
                 base.mouth_width,
                 base.mouth_lift,
                 [item.t_ms for item in items],
+                [
+                    corner_moves(item, base) if frontal(item) else (math.nan, math.nan)
+                    for item in items
+                ],
             )
         if block.prompt != "smile":
             outcome = other_movements.refuse_other_movements(
@@ -299,6 +308,12 @@ def _decide_prompts(
             0.5 + 0.4 * _shortfall(outcomes),
         )
     return outcomes
+
+
+def corner_moves(item: TrackedFrame, base: _Baseline) -> tuple[float, float]:
+    """How far each mouth corner moved outward from neutral (head frame; right corner first)."""
+    (right, left), (neutral_right, neutral_left) = item.mouth_corners_x, base.mouth_corners_x
+    return neutral_right - right, left - neutral_left
 
 
 def _movement(
