@@ -242,6 +242,19 @@ def test_a_broad_smile_is_live(real):
     verified_live(real, "d0.mp4", "smile", 0.0, 0.45, 2.0)
 
 
+@pytest.mark.slow
+@pytest.mark.needs_datasets
+def test_a_mouth_pulled_to_one_side_is_not_a_smile(real):
+    # d9 at 17.6-18.4 s, after his slow blink: the mouth pulled to his right, one cheek puffed.
+    # It widens the mouth ~1.2x with the corners lifted for ~0.5 s, but one corner moves in.
+    frames = clip_burst(real, "d9.mp4", "smile", 15.3, 16.0, 18.5)
+    result = verify_challenge(challenge_of("smile"), frames, now=NOW)
+    assert not result.is_live
+    assert "pulled to one side" in result.challenge["details"][0]["reason"]
+    # his own smile is lopsided too (one corner moves ~0.4 as far as the other) and is a smile
+    verified_live(real, "d9.mp4", "smile", 9.0, 9.6, 12.0)
+
+
 def _turn(real, mirror: bool = False) -> list[dict]:
     # d12_turn_right: neutral 2.3-2.9 s, the head turns to his right (nose to image left)
     neutral, turning = real("d12.mp4", 2.3, 2.9), real("d12.mp4", 2.9, 3.9)

@@ -101,9 +101,10 @@ def mouth_measures(points: np.ndarray) -> tuple[float, float, float, tuple[float
     neutral can be told apart: a smile draws both out, a mouth pulled to one side only one.
     """
     face = to_face_frame(points)
-    left, right = face[MOUTH_CORNERS[0]], face[MOUTH_CORNERS[1]]
-    width = float(np.linalg.norm((left - right)[:2]))
+    # the applicant's right corner (61, on the side of their right eye, 33) and left corner
+    right, left = face[MOUTH_CORNERS[0]], face[MOUTH_CORNERS[1]]
+    width = float(np.linalg.norm((right - left)[:2]))
     lip_middle = (face[INNER_LIPS[0]] + face[INNER_LIPS[1]]) / 2.0
-    lift = float(lip_middle[1] - (left[1] + right[1]) / 2.0)
+    lift = float(lip_middle[1] - (right[1] + left[1]) / 2.0)
     opening = float(abs(face[INNER_LIPS[1]][1] - face[INNER_LIPS[0]][1]))
-    return width, lift, opening, (float(left[0]), float(right[0]))
+    return width, lift, opening, (float(right[0]), float(left[0]))

@@ -276,7 +276,7 @@ def _decide_prompts(
                 base.mouth_lift,
                 [item.t_ms for item in items],
                 [
-                    corner_moves(item, base) if frontal(item) else (math.nan, math.nan)
+                    _corner_moves(item, base) if frontal(item) else (math.nan, math.nan)
                     for item in items
                 ],
             )
@@ -310,7 +310,7 @@ def _decide_prompts(
     return outcomes
 
 
-def corner_moves(item: TrackedFrame, base: _Baseline) -> tuple[float, float]:
+def _corner_moves(item: TrackedFrame, base: _Baseline) -> tuple[float, float]:
     """How far each mouth corner moved outward from neutral (head frame; right corner first)."""
     (right, left), (neutral_right, neutral_left) = item.mouth_corners_x, base.mouth_corners_x
     return neutral_right - right, left - neutral_left
