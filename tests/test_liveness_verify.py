@@ -255,6 +255,29 @@ def test_a_mouth_pulled_to_one_side_is_not_a_smile(real):
     verified_live(real, "d9.mp4", "smile", 9.0, 9.6, 12.0)
 
 
+@pytest.mark.slow
+@pytest.mark.needs_datasets
+def test_a_head_drifting_just_past_the_threshold_is_not_a_turn(datasets_dir):
+    # d9 during his slow blink (17.3-17.7 s) moves his head ~13 deg to his left and back: past
+    # 12 deg for 168-201 ms at the flow's 12 fps, long enough to count as held, but never
+    # clearly past it (0.07-0.11 deg x s); neutral: its labelled stretch (segments.csv)
+    fps, video = _clip(datasets_dir / "liveness" / "real" / "d9.mp4")
+
+    def at_12_fps(start_s: float, end_s: float) -> list[np.ndarray]:
+        return [video[round(t * fps)] for t in np.arange(start_s, end_s, 1 / 12)]
+
+    frames = [
+        {"image": as_jpeg(image), "prompt": prompt, "t_ms": k * 1000 / 12}
+        for k, (prompt, image) in enumerate(
+            [("neutral", f) for f in at_12_fps(15.3, 16.0)]
+            + [("turn_left", f) for f in at_12_fps(16.0, 18.5)]
+        )
+    ]
+    result = verify_challenge(challenge_of("turn_left"), frames, now=NOW)
+    assert not result.is_live
+    assert "only just past 12" in result.challenge["details"][0]["reason"]
+
+
 def _turn(real, mirror: bool = False) -> list[dict]:
     # d12_turn_right: neutral 2.3-2.9 s, the head turns to his right (nose to image left)
     neutral, turning = real("d12.mp4", 2.3, 2.9), real("d12.mp4", 2.9, 3.9)
