@@ -126,7 +126,7 @@ def test_a_turn_is_held_not_a_jerk():
     outcome = series.turn_outcome("turn_left", jerk, times, 0.0)
     assert not outcome.satisfied and "held it 112 ms only" in outcome.reason
     assert math.isclose(
-        series.held_turn_ms(np.array(jerk, float), np.array(times), 12.0), 111.6, abs_tol=0.1
+        series.past_threshold(np.array(jerk, float), np.array(times), 12.0)[0], 111.6, abs_tol=0.1
     )
     # d9's movement in his slow blink: three frames just past 12 deg are ~186 ms past it (not 3
     # frame intervals, 250 ms), long enough, but never far past: ~0.13 deg x s

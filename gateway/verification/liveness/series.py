@@ -357,11 +357,6 @@ def turn_outcome(
     )
 
 
-def held_turn_ms(changes: np.ndarray, times: np.ndarray, threshold_deg: float) -> float:
-    """How long the head was at >= `threshold_deg` (past_threshold's first measure)."""
-    return past_threshold(changes, times, threshold_deg)[0]
-
-
 def past_threshold(
     changes: np.ndarray, times: np.ndarray, threshold_deg: float
 ) -> tuple[float, float]:
