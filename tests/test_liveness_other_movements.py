@@ -21,13 +21,13 @@ def test_a_smile_formed_under_another_prompt_refuses_it():
             _satisfied(prompt), widths, lifts, times, 1.0, 0.0, lookback=3
         )
         assert not outcome.satisfied and "formed under the" in outcome.reason
-    # held 500 ms (talking, a smile that passes) does not refuse
+    # held 400 ms, first to last smiling frame (talking, a smile that passes), does not refuse
     short = widths[:10] + [1.0] * 4
     short_lifts = lifts[:10] + [0.0] * 4
     kept = other_movements.refuse_formed_smile(
         _satisfied("blink"), short, short_lifts, times, 1.0, 0.0, lookback=3
     )
-    assert kept.satisfied
+    assert kept.satisfied and kept.measures["smile_formed_ms"] == 400.0
 
 
 def test_a_smile_still_held_from_the_previous_prompt_does_not_refuse():
@@ -57,7 +57,8 @@ def test_a_head_held_turned_under_a_blink_prompt_refuses_it():
     # a 200 ms excursion (a glance, a nod with the blink) is kept
     glance = [0, 1, 0, 2, 6, 13, 14, 5, 2, 1, 0, 0]
     kept = other_movements.refuse_formed_turn(_satisfied("blink"), glance, times, lookback=3)
-    assert kept.satisfied
+    assert kept.satisfied and kept.measures["head_turned_ms"] == 200.0
+    assert outcome.measures["head_turned_ms"] == 500.0
 
 
 def test_a_head_coming_back_from_the_previous_turn_does_not_refuse_a_blink():

@@ -151,3 +151,30 @@ def test_a_turn_is_held_not_a_jerk():
     # a 12 fps capture of a 30 fps camera alternates 67 and 100 ms steps: the frames' own times
     uneven = [0.0, 66.7, 166.8, 233.5, 333.6, 400.3, 500.4, 567.1, 667.2, 733.9]
     assert series.turn_outcome("turn_left", glance, uneven, 0.0).satisfied
+
+
+def test_each_rule_reports_the_measure_it_compared():
+    # a reviewer (and eval/liveness_eval.py) reads how near each rule came, not only the verdict
+    times = [83.3 * k for k in range(10)]
+    drift = series.turn_outcome("turn_left", [0, 2, 5, 9, 12.5, 13, 12.5, 7, 4, 2], times, 0.0)
+    assert not drift.satisfied
+    assert drift.measures["peak_deg"] == 13.0
+    assert math.isclose(drift.measures["held_ms"], 186.1, abs_tol=0.5)
+    assert math.isclose(drift.measures["past_deg_s"], 0.1298, abs_tol=1e-3)
+    assert drift.measures["largest_step_fraction"] < series.TURN_MAX_STEP_FRACTION
+    spoken_times = [100.0 * k for k in range(10)]
+    widths = [1.0, 1.0, 1.3, 1.3, 1.3, 1.0, 1.0, 1.0, 1.0, 1.0]
+    lifts = [0.05 if w > 1 else 0.0 for w in widths]
+    spoken = series.smile_outcome(widths, lifts, 1.0, 0.0, spoken_times)
+    assert spoken.measures["held_ms"] == 200.0 and spoken.measures["held_frames"] == 3
+    assert "corner_balance" not in spoken.measures  # the rule after the hold never ran
+    held_widths = [1.0, 1.1, 1.2, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.1]
+    held_lifts = [0.0, 0.01, 0.03, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.01]
+    moves = [(0.0, 0.0), *[(0.02, 0.05)] * 8, (0.01, 0.01)]
+    smile = series.smile_outcome(held_widths, held_lifts, 1.0, 0.0, spoken_times, moves)
+    assert smile.satisfied and math.isclose(smile.measures["corner_balance"], 0.4)
+    assert smile.measures["held_ms"] == 600.0  # 1.2x and lifted from the third frame
+    body = series.blink_outcome([OPEN, math.nan, OPEN], OPEN).as_dict()
+    # a measure that could not be taken is left out of the body, never sent as NaN
+    assert body["measures"] == {"lowest_eyelid_ratio": 1.0}
+    assert series.blink_outcome([math.nan, math.nan], OPEN).as_dict()["measures"] == {}

@@ -11,6 +11,7 @@ threshold: docs/liveness.md, "Movements claimed as another prompt".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -94,18 +95,21 @@ def refuse_formed_smile(
     lift = np.array([v - neutral_lift if math.isfinite(v) else np.nan for v in lifts])
     smiling = (widening >= SMILE_WIDEN_RATIO) & (lift >= SMILE_LIFT)
     times = np.asarray(times_ms, dtype=float)
+    formed_runs = []
     for start, end in runs(smiling):
         # formed here: inside the prompt, and the last frame measured before it not smiling
         before = [k for k in range(start) if math.isfinite(widening[k])]
-        formed = start >= lookback and bool(before) and not smiling[before[-1]]
-        held_ms = float(times[end - 1] - times[start])
-        if formed and held_ms >= SMILE_UNDER_OTHER_PROMPT_MS:
-            peak = float(np.nanmax(widening[start:end]))
-            return _refused(
-                outcome,
-                f"a smile ({peak:.2f}x the neutral mouth) formed under the {outcome.prompt} "
-                f"prompt and was held {held_ms:.0f} ms: the movement shown is a smile",
-            )
+        if start >= lookback and before and not smiling[before[-1]]:
+            formed_runs.append((float(times[end - 1] - times[start]), start, end))
+    held_ms, start, end = max(formed_runs, default=(0.0, 0, 0))
+    outcome = _with_measure(outcome, "smile_formed_ms", held_ms)
+    if held_ms >= SMILE_UNDER_OTHER_PROMPT_MS:
+        peak = float(np.nanmax(widening[start:end]))
+        return _refused(
+            outcome,
+            f"a smile ({peak:.2f}x the neutral mouth) formed under the {outcome.prompt} "
+            f"prompt and was held {held_ms:.0f} ms: the movement shown is a smile",
+        )
     return outcome
 
 
@@ -134,6 +138,7 @@ def refuse_formed_turn(
         carried += 1
     counted = turned[max(carried, lookback) :]
     held_ms = float(np.count_nonzero(counted) * np.median(np.diff(times)))
+    outcome = _with_measure(outcome, "head_turned_ms", held_ms)
     if held_ms >= TURN_UNDER_BLINK_MS:
         peak = float(np.nanmax(changes[max(carried, lookback) :]))
         return _refused(
@@ -144,13 +149,9 @@ def refuse_formed_turn(
     return outcome
 
 
+def _with_measure(outcome: PromptOutcome, name: str, value: float) -> PromptOutcome:
+    return dataclasses.replace(outcome, measures={**outcome.measures, name: value})
+
+
 def _refused(outcome: PromptOutcome, reason: str) -> PromptOutcome:
-    return PromptOutcome(
-        outcome.prompt,
-        False,
-        outcome.measured,
-        outcome.threshold,
-        None,
-        reason,
-        outcome.lower_is_better,
-    )
+    return dataclasses.replace(outcome, satisfied=False, decisive_position=None, reason=reason)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -90,6 +90,10 @@ class PromptOutcome:
     # Head movements: where the movement's path begins (position in the prompt's frames, negative
     # in the frames before it), the frame path_steps starts from; head_motion tests that path.
     path_start_position: int | None = None
+    # The numbers the prompt's rules compare with their thresholds, by name (docs/liveness.md,
+    # "Public API"; a rule never reached may have none): a reviewer sees how near each rule came,
+    # and eval/liveness_eval.py prints their ranges on genuine and attack sequences.
+    measures: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def strength(self) -> float:
@@ -114,11 +118,22 @@ class PromptOutcome:
             body["planar_fit"] = round(self.planar_fit, 3)
         if self.motion_agreement is not None:
             body["motion_agreement"] = round(self.motion_agreement, 3)
+        body["measures"] = {
+            name: round(float(value), 3)
+            for name, value in self.measures.items()
+            if math.isfinite(value)
+        }
         return body
 
 
-def _failed(prompt: str, threshold: float, reason: str, measured: float = math.nan):
-    return PromptOutcome(prompt, False, measured, threshold, None, reason)
+def _failed(
+    prompt: str,
+    threshold: float,
+    reason: str,
+    measured: float = math.nan,
+    measures: Mapping[str, float] | None = None,
+) -> PromptOutcome:
+    return PromptOutcome(prompt, False, measured, threshold, None, reason, measures=measures or {})
 
 
 def blink_outcome(
@@ -157,7 +172,16 @@ def blink_outcome(
                 f"eyes never closed: lowest eyelid ratio {lowest:.2f} of the open level "
                 f"(needs <= {BLINK_CLOSED_RATIO:.2f})"
             )
-        return PromptOutcome("blink", False, lowest, BLINK_CLOSED_RATIO, None, reason, True)
+        return PromptOutcome(
+            "blink",
+            False,
+            lowest,
+            BLINK_CLOSED_RATIO,
+            None,
+            reason,
+            True,
+            measures={"lowest_eyelid_ratio": lowest},
+        )
     return PromptOutcome(
         "blink",
         True,
@@ -166,6 +190,7 @@ def blink_outcome(
         best[1],
         f"eyelids closed to {best[0]:.2f} of the open level and reopened",
         True,
+        measures={"lowest_eyelid_ratio": lowest, "closed_and_reopened_ratio": best[0]},
     )
 
 
@@ -199,14 +224,21 @@ def smile_outcome(
         reverse=True,
     )
     held_ms, length, start = held_runs[0] if held_runs else (0.0, 0, None)
+    measures = {"widening": float(np.nanmax(widening)) if np.isfinite(widening).any() else math.nan}
+    if length >= SMILE_MIN_FRAMES:
+        measures["held_widening"] = float(np.nanmax(widening[start : start + length]))
+        measures["held_frames"] = float(length)
+        if times is not None:
+            measures["held_ms"] = held_ms
     if length >= SMILE_MIN_FRAMES and times is not None and held_ms < SMILE_MIN_HOLD_MS:
-        peak = float(np.nanmax(widening[start : start + length]))
+        peak = measures["held_widening"]
         return _failed(
             "smile",
             SMILE_WIDEN_RATIO,
             f"the mouth widened {peak:.2f}x for {held_ms:.0f} ms only (a smile is held at least "
             f"{SMILE_MIN_HOLD_MS:.0f} ms; a spoken sound passes)",
             peak,
+            measures,
         )
     if length >= SMILE_MIN_FRAMES and corner_moves is not None:
         # the longest held run whose two corners share the widening
@@ -217,15 +249,21 @@ def smile_outcome(
         ]
         balanced = [item for item in balances if item[0] >= SMILE_MIN_CORNER_BALANCE]
         if not balanced:
+            measures["corner_balance"] = balances[0][0]
             return _failed(
                 "smile",
                 SMILE_WIDEN_RATIO,
                 f"the mouth was pulled to one side (the weaker corner moved out "
                 f"{balances[0][0]:.2f} as far as the other; a smile draws both corners out at "
                 f"least {SMILE_MIN_CORNER_BALANCE:.2f})",
-                float(np.nanmax(widening[start : start + length])),
+                measures["held_widening"],
+                measures,
             )
-        _, length, start = balanced[0]
+        measures["corner_balance"], length, start = balanced[0]
+        if times is not None:
+            measures["held_ms"] = float(times[start + length - 1] - times[start])
+        measures["held_widening"] = float(np.nanmax(widening[start : start + length]))
+        measures["held_frames"] = float(length)
     if length >= SMILE_MIN_FRAMES:
         held = widening[start : start + length]
         measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames
@@ -233,6 +271,8 @@ def smile_outcome(
         if times is not None:
             largest, longest = path_steps(widening - 1.0, times, decisive)
             total = float(widening[decisive] - 1.0)
+            measures["largest_step_fraction"] = largest / total if total > 0 else math.nan
+            measures["longest_step_ms"] = longest
             if largest > SMILE_MAX_STEP_FRACTION * total or longest > TURN_MAX_STEP_MS:
                 return _failed(
                     "smile",
@@ -240,6 +280,7 @@ def smile_outcome(
                     f"the mouth jumped {largest:.2f} of its {total:.2f} widening between two "
                     "frames: a real smile forms through the shapes in between",
                     measured,
+                    measures,
                 )
         return PromptOutcome(
             "smile",
@@ -248,14 +289,16 @@ def smile_outcome(
             SMILE_WIDEN_RATIO,
             decisive,
             f"mouth {measured:.2f}x its neutral width, corners lifted, for {length} frames",
+            measures=measures,
         )
-    peak = float(np.nanmax(widening, initial=math.nan)) if widening.size else math.nan
+    peak = measures["widening"]
     return _failed(
         "smile",
         SMILE_WIDEN_RATIO,
         f"no smile held: mouth widened at most {peak:.2f}x (needs {SMILE_WIDEN_RATIO:.2f}x with "
         f"the corners lifted in {SMILE_MIN_FRAMES} frames in a row)",
         peak,
+        measures,
     )
 
 
@@ -311,14 +354,20 @@ def turn_outcome(
     peak_position = offset + int(np.nanargmax(block))
     peak = float(changes[peak_position])
     direction = {"turn_left": "left", "turn_right": "right"}.get(prompt, "up")
+    measures = {"peak_deg": peak}
     if peak < threshold_deg:
         return _failed(
             prompt,
             threshold_deg,
             f"head moved {peak:.0f} deg {direction} from neutral (needs {threshold_deg:.0f})",
             peak,
+            measures,
         )
     largest_step, longest_ms = path_steps(changes, times, peak_position)
+    measures["largest_step_fraction"] = largest_step / peak
+    measures["longest_step_ms"] = longest_ms
+    held_ms, past_deg_s = past_threshold(block, times[offset:], threshold_deg)
+    measures["held_ms"], measures["past_deg_s"] = held_ms, past_deg_s
     if largest_step > TURN_MAX_STEP_FRACTION * peak or longest_ms > TURN_MAX_STEP_MS:
         return _failed(
             prompt,
@@ -327,8 +376,8 @@ def turn_outcome(
             f"({longest_ms:.0f} ms apart at most): a real movement passes through the poses "
             "in between",
             peak,
+            measures,
         )
-    held_ms, past_deg_s = past_threshold(block, times[offset:], threshold_deg)
     if held_ms < TURN_MIN_HOLD_MS:
         return _failed(
             prompt,
@@ -336,6 +385,7 @@ def turn_outcome(
             f"head moved {peak:.0f} deg {direction} but held it {held_ms:.0f} ms only (a turn is "
             f"held at least {TURN_MIN_HOLD_MS:.0f} ms; a head movement inside another act passes)",
             peak,
+            measures,
         )
     if past_deg_s < TURN_MIN_PAST_DEG_S:
         return _failed(
@@ -345,6 +395,7 @@ def turn_outcome(
             f"({past_deg_s:.2f} deg x s past it; a turn goes clearly past the threshold: at "
             f"least {TURN_MIN_PAST_DEG_S:.1f} deg x s)",
             peak,
+            measures,
         )
     return PromptOutcome(
         prompt,
@@ -354,6 +405,7 @@ def turn_outcome(
         peak_position - offset,
         f"head moved {peak:.0f} deg {direction} from neutral through intermediate poses",
         path_start_position=path_start(changes, peak_position) - offset,
+        measures=measures,
     )
 
 
