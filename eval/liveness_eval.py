@@ -44,6 +44,7 @@ import argparse
 import csv
 import itertools
 import json
+import math
 import sys
 import time
 from collections import Counter, defaultdict
@@ -59,7 +60,13 @@ sys.path.insert(0, str(REPO))
 from liveness_clip_turns import clip_turns  # noqa: E402  (beside this script)
 
 from gateway.synthetic.recapture import jittered  # noqa: E402
-from gateway.verification.liveness import Challenge, verify_challenge  # noqa: E402
+from gateway.verification.liveness import Challenge, series, verify_challenge  # noqa: E402
+from gateway.verification.liveness.head_motion import MAX_MOTION_DISAGREEMENT  # noqa: E402
+from gateway.verification.liveness.other_movements import (  # noqa: E402
+    SMILE_UNDER_OTHER_PROMPT_MS,
+    TURN_UNDER_BLINK_MS,
+)
+from gateway.verification.liveness.planarity import PLANAR_CORRELATION  # noqa: E402
 
 DATA = REPO.parent / "shared" / "datasets" / "liveness"
 REAL = DATA / "real"
@@ -120,7 +127,9 @@ class Clip:
 
 def jpeg(rgb: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        ".jpg",
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
     )
     assert ok
     return encoded.tobytes()
@@ -294,6 +303,7 @@ def main() -> int:
         attacks(segments, clip_of, offsets, interval_s, flow, rng, record)
 
     report(results)
+    report_measures(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float))
@@ -449,6 +459,84 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
                         interval_ms,
                     ),
                 )
+
+
+# Each prompt rule's measure (PromptOutcome.measures, and the head movements' pixel and plane
+# tests) with its threshold and the side a live sequence must be on: ">=" passes at or above.
+RULES = {
+    ("blink", "lowest_eyelid_ratio"): ("<=", series.BLINK_CLOSED_RATIO),
+    ("blink", "smile_formed_ms"): ("<", SMILE_UNDER_OTHER_PROMPT_MS),
+    ("blink", "head_turned_ms"): ("<", TURN_UNDER_BLINK_MS),
+    ("smile", "held_widening"): (">=", series.SMILE_WIDEN_RATIO),
+    ("smile", "held_ms"): (">=", series.SMILE_MIN_HOLD_MS),
+    ("smile", "corner_balance"): (">=", series.SMILE_MIN_CORNER_BALANCE),
+    ("smile", "largest_step_fraction"): ("<=", series.SMILE_MAX_STEP_FRACTION),
+    ("turn", "peak_deg"): (">=", series.TURN_YAW_DEG),
+    ("turn", "largest_step_fraction"): ("<=", series.TURN_MAX_STEP_FRACTION),
+    ("turn", "held_ms"): (">=", series.TURN_MIN_HOLD_MS),
+    ("turn", "past_deg_s"): (">=", series.TURN_MIN_PAST_DEG_S),
+    ("turn", "smile_formed_ms"): ("<", SMILE_UNDER_OTHER_PROMPT_MS),
+    ("turn", "motion_agreement"): ("<=", MAX_MOTION_DISAGREEMENT),
+    ("turn", "planar_fit"): ("<", PLANAR_CORRELATION),
+}
+
+
+def measure_values(results: dict[str, list[dict]]) -> dict[tuple[str, str], dict[str, list]]:
+    """{(prompt, measure): {"genuine" or attack kind: [value, ...]}} from every decided prompt."""
+    values: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for kind, rows in results.items():
+        group = "genuine" if kind.startswith("genuine") else kind
+        for row in rows:
+            for detail in row["details"]:
+                prompt = "turn" if detail["prompt"].startswith("turn_") else detail["prompt"]
+                measured = dict(detail.get("measures", {}))
+                for name in ("motion_agreement", "planar_fit"):
+                    if detail.get(name) is not None:
+                        measured[name] = detail[name]
+                for name, value in measured.items():
+                    values[(prompt, name)][group].append(value)
+    return values
+
+
+def past(value: float, side: str, threshold: float) -> float:
+    """How far `value` sits on the live side of `threshold`, as a ratio (> 1: past it)."""
+    if side.startswith(">"):
+        return value / threshold
+    return threshold / value if value > 0 else math.inf
+
+
+def report_measures(results: dict[str, list[dict]]) -> None:
+    """Each rule's genuine range against every attack kind's, and the margins on either side.
+
+    A genuine margin is how far the weakest genuine value sits past the threshold (a ratio);
+    an attack's is how far its strongest value sits short of it, < 1 when some of that kind are
+    past it ("n past it": refused by another rule, or accepted). Attacks refused before a rule
+    was reached have no value for it.
+    """
+    values = measure_values(results)
+    print("\n| prompt | measure | live when | genuine (n) | margin | attack: range (n), margin |")
+    print("|---|---|---|---|---|---|")
+    for (prompt, name), (side, threshold) in RULES.items():
+        groups = values.get((prompt, name), {})
+        genuine = groups.get("genuine", [])
+        genuine_text = f"{min(genuine):.3g}-{max(genuine):.3g} ({len(genuine)})" if genuine else "-"
+        weakest = min((past(v, side, threshold) for v in genuine), default=math.nan)
+        attacks_text = []
+        for kind in sorted(k for k in groups if k != "genuine"):
+            found = groups[kind]
+            strongest = max(past(v, side, threshold) for v in found)
+            short_by = 1 / strongest if strongest > 0 else math.inf
+            passing = sum(past(v, side, threshold) >= 1 for v in found)
+            attacks_text.append(
+                f"{kind} {min(found):.3g}-{max(found):.3g} ({len(found)}"
+                + (f", {passing} past it" if passing else "")
+                + f"), {short_by:.2f}x"
+            )
+        print(
+            f"| {prompt} | {name} | {side} {threshold:g} | {genuine_text} | {weakest:.2f}x | "
+            + "; ".join(attacks_text)
+            + " |"
+        )
 
 
 def report(results: dict[str, list[dict]]) -> None:
