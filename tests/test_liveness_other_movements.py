@@ -30,6 +30,25 @@ def test_a_smile_formed_under_another_prompt_refuses_it():
     assert kept.satisfied and kept.measures["smile_formed_ms"] == 400.0
 
 
+def test_a_mouth_pulled_to_one_side_is_not_a_smile_formed_under_another_prompt():
+    # d9's slow blink: his mouth pulled to his right (one corner out, the other in) widens it
+    # 1.18x with the corners lifted, for 750 ms at one phase: under the blink prompt the rule
+    # takes the smile prompt's own definition, both corners drawn out
+    times = [100.0 * k for k in range(14)]
+    widths = [1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3]
+    lifts = [0.0, 0.0, 0.0, 0.0, 0.01, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]
+    pulled = [(0.0, 0.0)] * 5 + [(-0.01, 0.09)] * 9
+    kept = other_movements.refuse_formed_smile(
+        _satisfied("blink"), widths, lifts, times, 1.0, 0.0, 3, pulled
+    )
+    assert kept.satisfied and kept.measures["smile_formed_ms"] == 0.0
+    both_out = [(0.0, 0.0)] * 5 + [(0.05, 0.06)] * 9
+    refused = other_movements.refuse_formed_smile(
+        _satisfied("blink"), widths, lifts, times, 1.0, 0.0, 3, both_out
+    )
+    assert not refused.satisfied and refused.measures["smile_formed_ms"] == 800.0
+
+
 def test_a_smile_still_held_from_the_previous_prompt_does_not_refuse():
     times = [100.0 * k for k in range(14)]
     # smiling already in the frames before the prompt, relaxing under it

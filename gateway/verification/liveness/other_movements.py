@@ -20,9 +20,12 @@ import numpy as np
 from gateway.verification.liveness.series import (
     FRONTAL_YAW_DEG,
     SMILE_LIFT,
+    SMILE_MIN_CORNER_BALANCE,
     SMILE_WIDEN_RATIO,
     TURN_YAW_DEG,
     PromptOutcome,
+    corner_balance,
+    corner_moves,
     runs,
 )
 from gateway.verification.liveness.tracking import TrackedFrame
@@ -46,11 +49,13 @@ def refuse_other_movements(
     neutral_width: float,
     neutral_lift: float,
     neutral_yaw_deg: float,
+    neutral_corners_x: tuple[float, float] | None = None,
 ) -> PromptOutcome:
     """`outcome` of a blink, turn or look_up prompt, refused if another movement formed under it.
 
     `window` is the `lookback` frames before the prompt, then the prompt's frames. The mouth is
     read only on frames within FRONTAL_YAW_DEG of neutral (its width shrinks as the head turns).
+    With `neutral_corners_x` a smile is what the smile prompt accepts: both corners drawn out.
     """
 
     def frontal(item: TrackedFrame) -> bool:
@@ -65,6 +70,14 @@ def refuse_other_movements(
         neutral_width,
         neutral_lift,
         lookback,
+        None
+        if neutral_corners_x is None
+        else [
+            corner_moves(item.mouth_corners_x, neutral_corners_x)
+            if frontal(item)
+            else (math.nan, math.nan)
+            for item in window
+        ],
     )
     if outcome.prompt == "blink":
         changes = [
@@ -82,12 +95,16 @@ def refuse_formed_smile(
     neutral_width: float,
     neutral_lift: float,
     lookback: int = 0,
+    corner_moves_out: Sequence[tuple[float, float]] | None = None,
 ) -> PromptOutcome:
     """A satisfied blink or turn outcome, or a refusal if a deliberate smile formed under it.
 
     The series cover the `lookback` frames before the prompt and then the prompt's frames (NaN
     where the face was turned or lost). A smile counts when it begins under the prompt after a
-    measured frame that was not smiling and is held SMILE_UNDER_OTHER_PROMPT_MS.
+    measured frame that was not smiling and is held SMILE_UNDER_OTHER_PROMPT_MS; with
+    `corner_moves_out` (each frame's outward movement of the two corners from neutral), only
+    when both corners share the widening, as the smile prompt asks (a mouth pulled to one side
+    is not a smile there either).
     """
     if not outcome.satisfied or not math.isfinite(neutral_width) or neutral_width <= 0:
         return outcome
@@ -99,7 +116,11 @@ def refuse_formed_smile(
     for start, end in runs(smiling):
         # formed here: inside the prompt, and the last frame measured before it not smiling
         before = [k for k in range(start) if math.isfinite(widening[k])]
-        if start >= lookback and before and not smiling[before[-1]]:
+        balanced = (
+            corner_moves_out is None
+            or corner_balance(corner_moves_out[start:end]) >= SMILE_MIN_CORNER_BALANCE
+        )
+        if start >= lookback and before and not smiling[before[-1]] and balanced:
             formed_runs.append((float(times[end - 1] - times[start]), start, end))
     held_ms, start, end = max(formed_runs, default=(0.0, 0, 0))
     outcome = _with_measure(outcome, "smile_formed_ms", held_ms)

@@ -302,6 +302,14 @@ def smile_outcome(
     )
 
 
+def corner_moves(
+    corners_x: tuple[float, float], neutral_corners_x: tuple[float, float]
+) -> tuple[float, float]:
+    """How far each mouth corner moved outward from neutral (head frame; right corner first)."""
+    (right, left), (neutral_right, neutral_left) = corners_x, neutral_corners_x
+    return neutral_right - right, left - neutral_left
+
+
 def corner_balance(corner_moves: Sequence[tuple[float, float]]) -> float:
     """Median over frames of the weaker corner's outward movement over the stronger's.
 

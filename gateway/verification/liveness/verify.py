@@ -276,7 +276,9 @@ def _decide_prompts(
                 base.mouth_lift,
                 [item.t_ms for item in items],
                 [
-                    _corner_moves(item, base) if frontal(item) else (math.nan, math.nan)
+                    series.corner_moves(item.mouth_corners_x, base.mouth_corners_x)
+                    if frontal(item)
+                    else (math.nan, math.nan)
                     for item in items
                 ],
             )
@@ -288,6 +290,7 @@ def _decide_prompts(
                 base.mouth_width,
                 base.mouth_lift,
                 base.yaw_deg,
+                base.mouth_corners_x,
             )
         if outcome.satisfied and block.prompt in {"turn_left", "turn_right", "look_up"}:
             # Only head movements: on a forming smile the lips deform and lose texture, and
@@ -308,12 +311,6 @@ def _decide_prompts(
             0.5 + 0.4 * _shortfall(outcomes),
         )
     return outcomes
-
-
-def _corner_moves(item: TrackedFrame, base: _Baseline) -> tuple[float, float]:
-    """How far each mouth corner moved outward from neutral (head frame; right corner first)."""
-    (right, left), (neutral_right, neutral_left) = item.mouth_corners_x, base.mouth_corners_x
-    return neutral_right - right, left - neutral_left
 
 
 def _movement(
