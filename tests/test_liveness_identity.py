@@ -11,11 +11,12 @@ FRAME_MS = 83.0  # the flow's 12 frames a second
 
 
 def _track(count: int, *, jumps: set[int] = frozenset(), pause_before: int | None = None):
-    """`count` frames of one face, still; at each index in `jumps` the whole picture changes by
-    20 grey levels (above 3x the median step, under the cut limit of 28): a jump, not a cut."""
+    """`count` frames of one face, still, in a scene of ~45 grey levels' contrast (as the dev
+    clips'); at each index in `jumps` the whole picture brightens by 20 levels (0.44 of its
+    contrast: above 3x the median step, under the cut limit of 0.72): a jump, not a cut."""
     rng = np.random.default_rng(0)
     outline = rng.uniform(0.0, 1.0, size=(468, 3))
-    scene = np.full((32, 32), 100.0, dtype=np.float32)
+    scene = np.clip(rng.normal(110.0, 45.0, size=(32, 32)), 0, 255).astype(np.float32)
     frames, t_ms = [], 0.0
     for index in range(count):
         if index in jumps:
@@ -72,3 +73,19 @@ def test_the_mesh_face_is_built_once_per_mesh():
     assert item.as_face() is item.as_face()
     item.points = item.points + 10.0
     assert item.as_face().box[0] == int(item.points[:, 0].min())
+
+
+def test_a_cut_is_told_from_a_jump_at_any_light():
+    # another recording from frame 10 on (another scene of the same contrast), filmed at full and
+    # at half the light: in grey levels half the light halves the change (25 levels, under the
+    # old limit of 28); over the thumbnails' contrast it is the same
+    rng = np.random.default_rng(1)
+    other_scene = np.clip(rng.normal(110.0, 45.0, size=(32, 32)), 0, 255).astype(np.float32)
+    for light in (1.0, 0.5):
+        frames = _track(20, jumps={5})
+        for item in frames:
+            if item.index >= 10:
+                item.thumbnail = other_scene + rng.normal(0.0, 1.0, size=(32, 32))
+            item.thumbnail = (item.thumbnail * light).astype(np.float32)
+        assert [item.index for item in identity.cuts(frames, 300.0)] == [10]
+        assert [item.index for item in identity.jump_frames(frames)] == [5, 10]
