@@ -382,6 +382,46 @@ def test_two_photos_of_a_blink_are_a_still_picture(real):
     assert result.frames["stillness"]["residual"] < MIN_LIVE_RESIDUAL
 
 
+def dimmed(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The same scene at half the light, with the noise a camera's gain adds."""
+    return [
+        np.clip(image * 0.5 + rng.normal(0, 4.0, image.shape), 0, 255).astype(np.uint8)
+        for image in images
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_datasets
+def test_the_light_does_not_decide_liveness(real):
+    # At half the light every grey-level difference halves. Measured in grey levels, d5's
+    # smile (at rest, then smiling from 3.6 s) read as a photo (residual 0.89-0.90 against 1.0)
+    # and another person spliced in passed as no cut; against the picture's own contrast (the
+    # residual over the face's texture, the cut over the thumbnail's spread) neither moves.
+    rng = np.random.default_rng(4)
+    live = burst(
+        ("neutral", dimmed(real("d5.mp4", 0.0, 1.0), rng)),
+        ("smile", dimmed(real("d5.mp4", 3.0, 5.5), rng)),
+    )
+    result = verify_challenge(challenge_of("smile"), live, now=NOW)
+    assert result.is_live, result.hints
+    assert result.frames["stillness"]["residual"] >= MIN_LIVE_RESIDUAL
+    opened, closed = real("d9.mp4", 5.3, 5.4)[0], real("d9.mp4", 6.47, 6.57)[0]
+    shown = [opened] * 8 + [closed] * 2 + [opened] * 6
+    photos = burst(
+        ("neutral", dimmed([jittered(opened, rng) for _ in range(6)], rng)),
+        ("blink", dimmed([jittered(photo, rng) for photo in shown], rng)),
+    )
+    result = verify_challenge(challenge_of("blink"), photos, now=NOW)
+    assert not result.is_live and result.hint_codes == ["still_picture"]
+    spliced = burst(
+        ("neutral", dimmed(real("d9.mp4", 0.0, 0.3), rng)),
+        ("smile", dimmed(real("d5.mp4", 3.0, 4.8), rng)),
+    )
+    assert verify_challenge(challenge_of("smile"), spliced, now=NOW).hint_codes == [
+        "frames_spliced"
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.needs_datasets
 def test_document_reference_must_match(real, datasets_dir):
