@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable
 
 import cv2
@@ -102,6 +103,16 @@ def refuse_planar_motion(
         frames[decisive.index].rgb,
         decisive.as_face(),
     )
+    if not math.isfinite(fit):
+        return _refused(
+            outcome,
+            hint,
+            "face_texture_unreadable",
+            f"{block.prompt}: the face's texture could not be matched between the neutral and "
+            "the turned frame, so a tilted picture cannot be ruled out (too dark or blurred?)",
+            "the face's texture could not be followed (too dark or blurred)",
+            advice="add light in front of you and hold the camera steady",
+        )
     if fit < PLANAR_CORRELATION:
         return dataclasses.replace(outcome, planar_fit=fit)
     return _refused(
@@ -121,11 +132,12 @@ def _refused(
     code: str,
     problem: str,
     reason: str,
+    advice: str = "show your own face to the camera",
     **measures: float,
 ) -> series.PromptOutcome:
     """The outcome not satisfied, ``reason`` added to its own, with its ``measures``; ``problem``
-    hinted as ``code``, asking for the applicant's own face."""
-    hint(code, f"{problem}; show your own face to the camera.")
+    hinted as ``code`` with ``advice`` (by default, to show the applicant's own face)."""
+    hint(code, f"{problem}; {advice}.")
     return dataclasses.replace(
         outcome, satisfied=False, reason=f"{outcome.reason}, but {reason}", **measures
     )
