@@ -69,14 +69,14 @@ def test_a_face_without_texture_has_no_fit_rather_than_a_passing_one():
     assert math.isnan(planar_fit(flat, face, flat, face))
 
 
-def test_a_turn_whose_plane_test_cannot_run_is_not_satisfied():
+def test_a_turn_whose_plane_test_cannot_run_says_so():
     from gateway.verification.liveness import head_motion, series
     from gateway.verification.liveness.frames import Frame
     from gateway.verification.liveness.sequence import PromptBlock
     from gateway.verification.liveness.tracking import TrackedFrame
 
-    # faces without any texture (a black frame the mesh still placed a face on): the plane
-    # cannot be fitted, so a tilted picture is not ruled out, and the turn is not taken as done
+    # faces without any texture (a black frame the mesh still placed a face on): no plane can be
+    # fitted; the result says the test was not measured instead of reporting a fit of 0
     rng = np.random.default_rng(6)
     outline = rng.uniform(0.0, 1.0, size=(468, 3)) * [100.0, 100.0, 30.0] + [110.0, 70.0, 0.0]
     tracked = [
@@ -87,12 +87,8 @@ def test_a_turn_whose_plane_test_cannot_run_is_not_satisfied():
     satisfied = series.PromptOutcome("turn_left", True, 20.0, 12.0, 1, "head moved 20 deg left")
     hints = []
     outcome = head_motion.refuse_planar_motion(
-        satisfied,
-        PromptBlock("turn_left", [1, 2]),
-        tracked[0],
-        tracked,
-        frames,
-        lambda code, message: hints.append((code, message)),
+        satisfied, PromptBlock("turn_left", [1, 2]), tracked[0], tracked, frames, hints.append
     )
-    assert not outcome.satisfied and "could not be followed" in outcome.reason
-    assert hints[0][0] == "face_texture_unreadable" and "add light" in hints[0][1]
+    assert outcome.planar_fit is None and "planar_fit" not in outcome.as_dict()
+    assert "plane test found too little texture to fit: not measured" in outcome.reason
+    assert outcome.satisfied and hints == []

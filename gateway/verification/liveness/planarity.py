@@ -15,9 +15,10 @@ crop and the turned crop over the face box. Each crop's grey levels are first st
 full range (its 1st to 99th percentile): SIFT's contrast threshold is absolute, and at half the
 light it found 17 keypoints on a face where it finds 52 (no fit at all, so no test), at a third
 of it 3, not enough to match a picture with itself. A fit that cannot be made is NaN, never a
-value that passes. Measured: flat pictures turned up to 40 degrees
-0.96-1.00; real head turns of 18+ degrees -0.27-0.49; a nearly still real head 0.72-0.88. So a
-turn whose fit reaches PLANAR_CORRELATION is refused as the motion of a picture. SIFT is in
+number that reads as "not a plane" (head_motion reports the test as not measured). Measured:
+flat pictures turned up to 40 degrees 0.96-1.00; real head turns of 18+ degrees -0.27-0.49 (at
+the flow's 12 fps with the stretch: -0.33-0.68); a nearly still real head 0.72-0.88. So a turn
+whose fit reaches PLANAR_CORRELATION is refused as the motion of a picture. SIFT is in
 OpenCV's main module (its patent expired in 2020; OpenCV is Apache-2.0).
 """
 
