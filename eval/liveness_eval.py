@@ -34,8 +34,15 @@ Attacks built from the same footage (each per segment and phase offset):
 - splice: another person's prompt window after this person's neutral frames;
 - print / screen: the shared print and screen stills as jittered stills, for every prompt.
 
-Run from the repo root: `nice .venv/bin/python eval/liveness_eval.py` (~15-20 min on 2 cores).
-Prints the tables for docs/liveness.md and writes eval/out/liveness_eval.json.
+Other cameras (`--camera`): every frame, as the browser grabs it and before its JPEG, as a poorer
+camera than the dev clips' would give it: `dim` (half the light, with the noise of the gain),
+`noisy`, `soft` (out of focus), `low_resolution` (a 320 px camera, scaled up), `far` (the
+applicant a third further away); `--jpeg-quality` the browser's encoding. The attacks are filmed
+by the same camera.
+
+Run from the repo root: `nice .venv/bin/python eval/liveness_eval.py` (~5 min on a quiet 2-core
+machine, ~15-20 min under load). Prints the tables for docs/liveness.md (the last: each rule's
+measure on genuine and attack sequences) and writes eval/out/liveness_eval.json.
 """
 
 from __future__ import annotations
@@ -125,11 +132,51 @@ class Clip:
         return len(self.frames) / self.fps
 
 
+# --camera: a poorer camera than the dev clips' (each frame as the browser grabs it, before its
+# JPEG): how far the thresholds carry to other capture conditions. The rng gives every frame
+# its own sensor noise.
+_camera_rng = np.random.default_rng(7)
+
+
+def _noisy(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    return np.clip(rgb + _camera_rng.normal(0, sigma, rgb.shape), 0, 255).astype(np.uint8)
+
+
+def _far(rgb: np.ndarray, scale: float = 0.75) -> np.ndarray:
+    """The applicant a third further away: the scene shrunk onto the same frame size."""
+    height, width = rgb.shape[:2]
+    small = cv2.resize(rgb, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    canvas = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), 8)  # the room around, out of focus
+    top, left = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return canvas
+
+
+def _low_resolution(rgb: np.ndarray, long_side: int = 320) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = long_side / max(height, width)
+    small = cv2.resize(rgb, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+CAMERAS = {
+    "as_filmed": lambda rgb: rgb,
+    "dim": lambda rgb: _noisy(rgb * 0.5, 4.0),  # half the light, the gain's noise
+    "noisy": lambda rgb: _noisy(rgb, 6.0),
+    "soft": lambda rgb: cv2.GaussianBlur(rgb, (0, 0), 1.2),  # focus or motion blur
+    "low_resolution": _low_resolution,  # a 320 px camera, upscaled by the browser
+    "far": _far,
+}
+# What jpeg() applies; main() sets it from --camera and --jpeg-quality.
+capture_settings = {"camera": CAMERAS["as_filmed"], "quality": JPEG_QUALITY}
+
+
 def jpeg(rgb: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(
         ".jpg",
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+        cv2.cvtColor(capture_settings["camera"](rgb), cv2.COLOR_RGB2BGR),
+        [cv2.IMWRITE_JPEG_QUALITY, capture_settings["quality"]],
     )
     assert ok
     return encoded.tobytes()
@@ -236,6 +283,15 @@ def main() -> int:
         help="flow: the flow's 1 s neutral and 2.5 s prompts; labelled: the windows before",
     )
     parser.add_argument("--only", default="", help="comma-separated segment ids")
+    parser.add_argument(
+        "--camera",
+        choices=tuple(CAMERAS),
+        default="as_filmed",
+        help="every frame as a poorer camera would grab it (dim, noisy, soft, ...)",
+    )
+    parser.add_argument(
+        "--jpeg-quality", type=int, default=JPEG_QUALITY, help="the browser's JPEG quality"
+    )
     parser.add_argument("--no-attacks", action="store_true")
     parser.add_argument(
         "--kinds", default="", help="comma-separated attack kinds to run (default: all)"
@@ -245,6 +301,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
+    capture_settings.update(camera=CAMERAS[args.camera], quality=args.jpeg_quality)
     if not (REAL / "segments.csv").is_file():
         print(f"dataset not found at {REAL}", file=sys.stderr)
         return 2
