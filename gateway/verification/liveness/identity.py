@@ -40,7 +40,7 @@ JUMP_CENTRE_SHIFT = 1.0
 JUMP_SIZE_RATIO = 1.3
 # The whole picture's change is the 32x32 thumbnail's mean grey-level change over its contrast
 # (the two thumbnails' mean standard deviation): in grey levels, half the light halved every
-# change and let 14 of 52 splices through as no cut (eval/liveness_eval.py --camera dim). The
+# change: only 14 of 52 splices were seen as a cut (eval/liveness_eval.py --camera dim). The
 # dev clips' thumbnails have a contrast of ~45 grey levels: the old floor of 8 levels is 0.17.
 JUMP_SCENE_MIN_CHANGE = 0.17
 JUMP_SCENE_FACTOR = 3.0
