@@ -22,10 +22,12 @@ from gateway.verification.liveness.series import (
     SMILE_LIFT,
     SMILE_MIN_CORNER_BALANCE,
     SMILE_WIDEN_RATIO,
+    TURN_MIN_PAST_DEG_S,
     TURN_YAW_DEG,
     PromptOutcome,
     corner_balance,
     corner_moves,
+    past_threshold,
     runs,
 )
 from gateway.verification.liveness.tracking import TrackedFrame
@@ -35,9 +37,13 @@ from gateway.verification.liveness.tracking import TrackedFrame
 # formed in the dev blink windows are held <= 600 ms (d13 talking, d9's slow blink), none in the
 # turn windows; the dev smile windows 1000-2400 ms (d5, d12: 1000; d0: 1800; d9: 2400).
 SMILE_UNDER_OTHER_PROMPT_MS = 800.0
-# A head turned >= TURN_YAW_DEG from neutral for this long in all under a blink prompt. Measured:
-# the dev blink windows hold it <= 200 ms (d9's slow blink: 2 frames at 12-13 deg; xp's blink:
-# one frame of 17-18 deg); d12's turn window 500-600 ms. Not applied to smiles: a laugh moves
+# A head turned >= TURN_YAW_DEG from neutral for this long in all under a blink prompt, timed as
+# the turn prompt times its hold (series.past_threshold: crossings interpolated between frames).
+# ...and clearly past it, as a turn prompt asks (series.TURN_MIN_PAST_DEG_S). Measured: the dev
+# blink windows hold it <= 200 ms at 10 fps counting whole frames (d9's slow blink: 2 frames at
+# 12-13 deg; xp's blink: one frame of 17-18 deg), 250 ms at 12 fps, and 333 ms in a two-prompt
+# sequence filmed further away (--camera far: 4 frames at 12.x deg, a drift); d12's turn window
+# 500-600 ms, 2.2-3.3 deg*s past 12. Not applied to smiles: a laugh moves
 # the head (d12's genuine smile turns 17-22 deg for 400-600 ms).
 TURN_UNDER_BLINK_MS = 300.0
 
@@ -143,9 +149,11 @@ def refuse_formed_turn(
     """A satisfied blink outcome, or a refusal if the head was held turned under the prompt.
 
     `yaw_changes_deg` are |yaw - neutral yaw| over the `lookback` frames and the prompt's (NaN
-    without a face). Frames turned >= TURN_YAW_DEG count for the typical frame interval each,
-    except those of a turn still under way when the series starts (coming back from a turn
-    prompt); TURN_UNDER_BLINK_MS of them refuse.
+    without a face). The time the head spends >= TURN_YAW_DEG counts (series.past_threshold,
+    as the turn prompt measures its hold), except that of a turn still under way when the series
+    starts (coming back from a turn prompt); TURN_UNDER_BLINK_MS of it refuses when the head
+    also went clearly past the threshold (series.TURN_MIN_PAST_DEG_S, the turn prompt's own
+    rule): a head that drifts just over 12 deg is no turn under a turn prompt, nor here.
     """
     if not outcome.satisfied:
         return outcome
@@ -157,10 +165,11 @@ def refuse_formed_turn(
     carried = 0
     while carried < changes.size and (turned[carried] or not math.isfinite(changes[carried])):
         carried += 1
-    counted = turned[max(carried, lookback) :]
-    held_ms = float(np.count_nonzero(counted) * np.median(np.diff(times)))
+    start = max(carried, lookback)
+    held_ms, past_deg_s = past_threshold(changes[start:], times[start:], TURN_YAW_DEG)
     outcome = _with_measure(outcome, "head_turned_ms", held_ms)
-    if held_ms >= TURN_UNDER_BLINK_MS:
+    outcome = _with_measure(outcome, "head_turned_deg_s", past_deg_s)
+    if held_ms >= TURN_UNDER_BLINK_MS and past_deg_s >= TURN_MIN_PAST_DEG_S:
         peak = float(np.nanmax(changes[max(carried, lookback) :]))
         return _refused(
             outcome,
