@@ -523,6 +523,8 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
 RULES = {
     ("blink", "lowest_eyelid_ratio"): ("<=", series.BLINK_CLOSED_RATIO),
     ("blink", "smile_formed_ms"): ("<", SMILE_UNDER_OTHER_PROMPT_MS),
+    # refuses only with head_turned_deg_s >= series.TURN_MIN_PAST_DEG_S (not a rule of its own:
+    # a genuine blink's head jerk, xp's 18 deg for ~113 ms, is 0.35 deg*s)
     ("blink", "head_turned_ms"): ("<", TURN_UNDER_BLINK_MS),
     ("smile", "held_widening"): (">=", series.SMILE_WIDEN_RATIO),
     ("smile", "held_ms"): (">=", series.SMILE_MIN_HOLD_MS),
