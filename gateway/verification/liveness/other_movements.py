@@ -38,8 +38,8 @@ from gateway.verification.liveness.tracking import TrackedFrame
 # turn windows; the dev smile windows 1000-2400 ms (d5, d12: 1000; d0: 1800; d9: 2400).
 SMILE_UNDER_OTHER_PROMPT_MS = 800.0
 # A head turned >= TURN_YAW_DEG from neutral for this long in all under a blink prompt, timed as
-# the turn prompt times its hold (series.past_threshold: crossings interpolated between frames).
-# ...and clearly past it, as a turn prompt asks (series.TURN_MIN_PAST_DEG_S). Measured: the dev
+# the turn prompt times its hold (series.past_threshold: crossings interpolated between frames),
+# and clearly past it, as a turn prompt asks (series.TURN_MIN_PAST_DEG_S). Measured: the dev
 # blink windows hold it <= 200 ms at 10 fps counting whole frames (d9's slow blink: 2 frames at
 # 12-13 deg; xp's blink: one frame of 17-18 deg), 250 ms at 12 fps, and 333 ms in a two-prompt
 # sequence filmed further away (--camera far: 4 frames at 12.x deg, a drift); d12's turn window
@@ -170,7 +170,7 @@ def refuse_formed_turn(
     outcome = _with_measure(outcome, "head_turned_ms", held_ms)
     outcome = _with_measure(outcome, "head_turned_deg_s", past_deg_s)
     if held_ms >= TURN_UNDER_BLINK_MS and past_deg_s >= TURN_MIN_PAST_DEG_S:
-        peak = float(np.nanmax(changes[max(carried, lookback) :]))
+        peak = float(np.nanmax(changes[start:]))
         return _refused(
             outcome,
             f"the head turned {peak:.0f} deg from neutral under the blink prompt and stayed "
