@@ -225,11 +225,16 @@ def smile_outcome(
     )
     held_ms, length, start = held_runs[0] if held_runs else (0.0, 0, None)
     measures = {"widening": float(np.nanmax(widening)) if np.isfinite(widening).any() else math.nan}
-    if length >= SMILE_MIN_FRAMES:
-        measures["held_widening"] = float(np.nanmax(widening[start : start + length]))
-        measures["held_frames"] = float(length)
+
+    def describe_run(begin: int, frames: int) -> None:
+        """The measures of the held run the rules look at (the longest, then a balanced one)."""
+        measures["held_widening"] = float(np.nanmax(widening[begin : begin + frames]))
+        measures["held_frames"] = float(frames)
         if times is not None:
-            measures["held_ms"] = held_ms
+            measures["held_ms"] = float(times[begin + frames - 1] - times[begin])
+
+    if length >= SMILE_MIN_FRAMES:
+        describe_run(start, length)
     if length >= SMILE_MIN_FRAMES and times is not None and held_ms < SMILE_MIN_HOLD_MS:
         peak = measures["held_widening"]
         return _failed(
@@ -260,10 +265,7 @@ def smile_outcome(
                 measures,
             )
         measures["corner_balance"], length, start = balanced[0]
-        if times is not None:
-            measures["held_ms"] = float(times[start + length - 1] - times[start])
-        measures["held_widening"] = float(np.nanmax(widening[start : start + length]))
-        measures["held_frames"] = float(length)
+        describe_run(start, length)
     if length >= SMILE_MIN_FRAMES:
         held = widening[start : start + length]
         measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames

@@ -34,8 +34,8 @@ from gateway.verification.liveness.tracking import TrackedFrame
 
 # Measured at the flow's 12 fps on every phase offset of the dev clips (eval/liveness_eval.py):
 # genuine bursts 0.37-4.5 (quarter-resolution pixels), re-captured photo pairs and cross-fades
-# 0.056-0.11; the limit at their geometric middle, 1.8x from each. In grey levels (until the
-# docs' `<still>`) genuine 1.61-24, attacks 0.28-0.61 under a limit of 1.0: 1.6x and 1.6x.
+# 0.056-0.11; the limit at their geometric middle, 1.8x from each. In grey levels (until
+# 413a912) genuine 1.61-24, attacks 0.28-0.61 under a limit of 1.0: 1.6x and 1.6x.
 MIN_LIVE_RESIDUAL = 0.2
 STEP_FRAMES = 3
 MAX_PAIRS = 16
