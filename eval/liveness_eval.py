@@ -52,6 +52,7 @@ import csv
 import itertools
 import json
 import math
+import operator
 import sys
 import time
 from collections import Counter, defaultdict
@@ -557,6 +558,10 @@ def measure_values(results: dict[str, list[dict]]) -> dict[tuple[str, str], dict
     return values
 
 
+# The comparison a live value passes: a value exactly at a strict limit is not past it.
+LIVE_SIDE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
 def past(value: float, side: str, threshold: float) -> float:
     """How far `value` sits on the live side of `threshold`, as a ratio (> 1: past it)."""
     if side.startswith(">"):
@@ -585,7 +590,7 @@ def report_measures(results: dict[str, list[dict]]) -> None:
             found = groups[kind]
             strongest = max(past(v, side, threshold) for v in found)
             short_by = 1 / strongest if strongest > 0 else math.inf
-            passing = sum(past(v, side, threshold) >= 1 for v in found)
+            passing = sum(LIVE_SIDE[side](v, threshold) for v in found)
             attacks_text.append(
                 f"{kind} {min(found):.3g}-{max(found):.3g} ({len(found)}"
                 + (f", {passing} past it" if passing else "")
