@@ -114,12 +114,50 @@ def test_a_frame_sent_again_later_is_a_replay():
 
 
 def test_a_camera_repeating_one_frame_is_not_a_replay():
-    """The burst can outrun the camera: one frame delivered twice in a row is tolerated."""
+    """The burst can outrun the camera: one frame delivered twice in a row is left out."""
     frames = noise_frames(TWO_TURNS)
     frames[5]["rgb"] = frames[4]["rgb"].copy()
     result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
     assert "frames_duplicated" not in result.hint_codes
-    assert result.frames["duplicates"] == 1
+    assert result.frames["duplicates"] == 1 and result.frames["repeats_left_out"] == 1
+
+
+def repeating_every(frames: list[dict], nth: int) -> list[dict]:
+    """Every `nth` frame the image of the one before, at its own time: a camera slower than
+    the capture (at 12 fps from a 10 fps camera, nth=6)."""
+    for position in range(nth - 1, len(frames), nth):
+        before = frames[position - 1]
+        image = {key: before[key] for key in ("rgb", "image") if key in before}
+        frames[position] = {**frames[position], **image}
+    return frames
+
+
+def test_a_camera_slower_than_the_capture_is_not_a_copy():
+    """A fifth of the frames repeat the one before (a 12 fps camera sampled at 15 fps): they
+    are left out and the rest is still dense, so the sequence checks pass."""
+    tags = ["neutral"] * 5 + ["turn_left"] * 10 + ["turn_right"] * 10
+    frames = repeating_every(noise_frames(tags, step_ms=67), 5)
+    result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
+    assert result.frames["repeats_left_out"] == 5
+    assert result.hint_codes == ["face_not_found"]  # past the sequence checks: noise has no face
+
+
+def test_a_slideshow_padded_with_repeats_is_too_sparse():
+    """Three new images a second, each sent four times at 12 fps: dense in count, not in what
+    it shows."""
+    tags = ["neutral"] * 4 + ["turn_left"] * 12 + ["turn_right"] * 12
+    frames = noise_frames(tags, step_ms=83)
+    for position, frame in enumerate(frames):
+        frame["rgb"] = frames[position - position % 4]["rgb"]
+    result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
+    assert result.hint_codes == ["frames_duplicated"]
+    assert "repeat the one before are left out" in result.hints[0]
+
+
+def test_a_sparse_capture_with_a_repeat_is_still_sparse():
+    frames = repeating_every(noise_frames(TWO_TURNS, step_ms=365), 7)
+    result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
+    assert result.hint_codes == ["capture_too_sparse"]
 
 
 def test_byte_identical_uploads_are_duplicates():
@@ -240,6 +278,17 @@ def test_open_eyes_do_not_blink_and_a_still_face_does_not_smile(real):
 def test_a_broad_smile_is_live(real):
     # d0_smile: neutral 0-0.45 s, smile from 0.9 s
     verified_live(real, "d0.mp4", "smile", 0.0, 0.45, 2.0)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_datasets
+def test_a_smile_filmed_by_a_slower_camera_is_live(real):
+    """d0's smile with every fifth frame the one before (a camera slower than the capture):
+    the repeats are left out and the smile is seen in the frames left."""
+    frames = repeating_every(clip_burst(real, "d0.mp4", "smile", 0.0, 0.45, 2.0), 5)
+    result = verify_challenge(challenge_of("smile"), frames, now=NOW)
+    assert result.is_live, result.hints
+    assert result.frames["repeats_left_out"] == len(frames) // 5
 
 
 @pytest.mark.slow

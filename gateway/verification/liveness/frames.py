@@ -20,12 +20,6 @@ from gateway.verification.images import MAX_IMAGE_PIXELS, decode_image
 
 NEUTRAL_PROMPT = "neutral"
 THUMBNAIL_SIDE_PX = 32
-# Mean absolute grey-level difference (0-255) between two frames' 32x32 thumbnails below which
-# they count as the same image. Measured: one JPEG decoded, re-encoded and decoded again differs
-# from itself by <= 0.02; the shared clip's frames 2+ video frames apart (66 ms) by >= 1.96; a
-# face photo under the eval's small affine/perspective jitter by >= 5. Consecutive frames of a
-# video can be exact repeats (the clip holds some, 0.03), hence one copy is tolerated upstream.
-DUPLICATE_MEAN_ABS_DIFF = 0.6
 # A second face at least this fraction of the main face's width means someone else is in view.
 SECOND_FACE_WIDTH_RATIO = 0.6
 
@@ -94,19 +88,3 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(
         gray, (THUMBNAIL_SIDE_PX, THUMBNAIL_SIDE_PX), interpolation=cv2.INTER_AREA
     ).astype(np.float32)
-
-
-def duplicate_pairs(frames: Sequence[Frame], thumbnails: Sequence[np.ndarray]) -> list[tuple]:
-    """Pairs (i, j, mean_abs_diff) of frames that are the same image, byte-equal or near."""
-    pairs = []
-    for i in range(len(frames)):
-        for j in range(i + 1, len(frames)):
-            if frames[i].sha256 and frames[i].sha256 == frames[j].sha256:
-                pairs.append((i, j, 0.0))
-                continue
-            if thumbnails[i].shape != thumbnails[j].shape:
-                continue
-            difference = float(np.mean(np.abs(thumbnails[i] - thumbnails[j])))
-            if difference < DUPLICATE_MEAN_ABS_DIFF:
-                pairs.append((i, j, difference))
-    return pairs

@@ -33,11 +33,13 @@ MAX_SEQUENCE_MS = 60_000
 # Copies: a frame byte-identical to another, or pixel-identical (full-resolution grey images
 # differing by less than this mean absolute grey level). Measured on the dev clips at 480 px,
 # JPEG q80: consecutive video frames 33 ms apart of a person holding still differ by >= 0.046
-# (a codec repeating static areas); exact re-sends differ by 0. A camera may deliver the same
-# frame twice when the burst outruns it, so copies of the frame just before are tolerated up to
-# MAX_REPEAT_FRACTION; a copy of any earlier frame is a replay.
+# (a codec repeating static areas); exact re-sends differ by 0. A copy of any earlier frame is a
+# replay. A copy of the frame just before is a camera slower than the capture delivering the
+# same image twice: it carries nothing new, so it is left out, and the frames left must still
+# be dense (a still photo sent as repeats leaves too few; a slow slideshow padded with repeats
+# leaves gaps). The hosted flow takes a frame only when the camera delivers a new one; an API
+# client grabbing at 12 fps from a 10 fps camera repeats 1 frame in 6.
 COPY_MEAN_ABS_DIFF = 0.01
-MAX_REPEAT_FRACTION = 0.1
 
 
 class Refusal(Exception):
@@ -53,7 +55,15 @@ class PromptBlock:
     """The consecutive frames captured under one prompt of the challenge."""
 
     prompt: str
-    positions: list[int]  # frame positions, in time order
+    positions: list[int]  # positions in the kept frames (SequenceCheck.kept), in time order
+
+
+@dataclass
+class SequenceCheck:
+    """What the sequence checks let through: the frames that carry a new image, by prompt."""
+
+    kept: list[int]  # positions in the frames as sent, repeats of the frame before left out
+    blocks: list[PromptBlock]
 
 
 def check_sequence(
@@ -61,8 +71,12 @@ def check_sequence(
     frames: list[Frame],
     facts: dict[str, Any],
     thumbnails: list[np.ndarray] | None = None,
-) -> list[PromptBlock]:
-    """Group the frames by prompt, or raise `Refusal`; what was measured goes into `facts`."""
+) -> SequenceCheck:
+    """Group the frames by prompt, or raise `Refusal`; what was measured goes into `facts`.
+
+    Repeats of the frame just before are left out (COPY_MEAN_ABS_DIFF): the counts and the
+    density are checked on the frames that are left.
+    """
     allowed = set(challenge.prompts) | {NEUTRAL_PROMPT}
     unexpected = sorted({frame.prompt for frame in frames} - allowed)
     if unexpected:
@@ -92,14 +106,16 @@ def check_sequence(
                 f"The capture took longer than {MAX_SEQUENCE_MS / 1000:.0f} s; start again.",
             )
     repeats, replays = copies(frames, thumbnails)
-    facts["duplicates"] = repeats + replays
-    if replays or repeats > MAX_REPEAT_FRACTION * len(frames):
+    facts["duplicates"] = len(repeats) + replays
+    if replays:
         raise Refusal(
             "frames_duplicated",
-            f"{repeats + replays} frames are exact copies of other frames; a live capture never "
-            "sends the same image again.",
+            f"{replays} frames are exact copies of earlier frames; a live capture never sends "
+            "the same image again.",
         )
-    blocks: list[PromptBlock] = []
+    facts["repeats_left_out"] = len(repeats)
+    left_out = set(repeats)
+    blocks: list[PromptBlock] = []  # positions in the frames as sent, until the end
     for position, frame in enumerate(frames):
         if frame.prompt == NEUTRAL_PROMPT:
             if blocks:
@@ -115,15 +131,11 @@ def check_sequence(
             "prompt_order",
             f"Frames must follow the challenge in order {list(challenge.prompts)}; got {got}.",
         )
-    for block in blocks:
-        needed = MIN_FRAMES_BLINK if block.prompt == "blink" else MIN_FRAMES_PER_PROMPT
-        if len(block.positions) < needed:
-            raise Refusal(
-                "too_few_frames",
-                f"Prompt {block.prompt} needs at least {needed} frames; "
-                f"got {len(block.positions)}.",
-            )
-    neutral_count = sum(1 for frame in frames if frame.prompt == NEUTRAL_PROMPT)
+    neutral_count = sum(
+        1
+        for position, frame in enumerate(frames)
+        if frame.prompt == NEUTRAL_PROMPT and position not in left_out
+    )
     if neutral_count < MIN_NEUTRAL_FRAMES:
         raise Refusal(
             "too_few_frames",
@@ -131,25 +143,55 @@ def check_sequence(
             f"got {neutral_count}.",
         )
     for block in blocks:
-        gaps = [times[b] - times[a] for a, b in itertools.pairwise(block.positions)]
-        if gaps and max(gaps) > MAX_FRAME_GAP_IN_PROMPT_MS:
-            raise Refusal(
-                "capture_too_sparse",
-                f"Frames under {block.prompt} are up to {max(gaps):.0f} ms apart; the movement "
-                f"is only seen at >= 10 frames per second (at most "
-                f"{MAX_FRAME_GAP_IN_PROMPT_MS} ms apart).",
-            )
-    return blocks
+        _check_density(block, [p for p in block.positions if p not in left_out], times)
+    kept = [position for position in range(len(frames)) if position not in left_out]
+    index_in_kept = {position: index for index, position in enumerate(kept)}
+    for block in blocks:
+        block.positions = [index_in_kept[p] for p in block.positions if p in index_in_kept]
+    return SequenceCheck(kept, blocks)
 
 
-def copies(frames: list[Frame], thumbnails: list[np.ndarray] | None = None) -> tuple[int, int]:
-    """(repeats of the frame just before, copies of any earlier frame): exact copies only.
+def _check_density(block: PromptBlock, kept: list[int], times: list[float]) -> None:
+    """Enough frames under the prompt, close enough in time, counting only `kept` ones.
+
+    A shortfall that leaving out repeats caused is `frames_duplicated`: the camera delivered
+    too few new images, which the applicant cannot fix by moving differently.
+    """
+    needed = MIN_FRAMES_BLINK if block.prompt == "blink" else MIN_FRAMES_PER_PROMPT
+    repeats = len(block.positions) - len(kept)
+    note = f" once the {repeats} frames that repeat the one before are left out" if repeats else ""
+    if len(kept) < needed:
+        raise Refusal(
+            "frames_duplicated" if len(block.positions) >= needed else "too_few_frames",
+            f"Prompt {block.prompt} needs at least {needed} frames; got {len(kept)}{note}.",
+        )
+    largest = _largest_gap(kept, times)
+    if largest > MAX_FRAME_GAP_IN_PROMPT_MS:
+        caused = _largest_gap(block.positions, times) <= MAX_FRAME_GAP_IN_PROMPT_MS
+        raise Refusal(
+            "frames_duplicated" if caused else "capture_too_sparse",
+            f"Frames under {block.prompt} are up to {largest:.0f} ms apart{note}; the movement "
+            f"is only seen at >= 10 frames per second (at most {MAX_FRAME_GAP_IN_PROMPT_MS} ms "
+            "apart).",
+        )
+
+
+def _largest_gap(positions: list[int], times: list[float]) -> float:
+    return max((times[b] - times[a] for a, b in itertools.pairwise(positions)), default=0.0)
+
+
+def copies(
+    frames: list[Frame], thumbnails: list[np.ndarray] | None = None
+) -> tuple[list[int], int]:
+    """(positions of repeats of the frame just before, how many copy an earlier frame).
+
+    Exact copies only. A run of one image (A A A) is two repeats, each of the one before.
 
     Candidates are found on 32x32 thumbnails (all pairs in one matrix product), then confirmed
     on the full images, so a burst of ~100 frames costs a few milliseconds.
     """
     if not frames:
-        return 0, 0
+        return [], 0
     if thumbnails is None:
         thumbnails = [thumbnail(frame.rgb) for frame in frames]
     stacked = np.stack([small.ravel() for small in thumbnails]).astype(np.float64)
@@ -161,7 +203,8 @@ def copies(frames: list[Frame], thumbnails: list[np.ndarray] | None = None) -> t
     )
     candidates = mean_squares <= 255.0 * COPY_MEAN_ABS_DIFF + 1e-6
     latest_with_digest: dict[str, int] = {}
-    repeats = replays = 0
+    repeats: list[int] = []
+    replays = 0
     for position, frame in enumerate(frames):
         # the latest earlier frame with the same bytes, unless a later one has the same pixels
         earlier = latest_with_digest.get(frame.sha256) if frame.sha256 else None
@@ -181,7 +224,7 @@ def copies(frames: list[Frame], thumbnails: list[np.ndarray] | None = None) -> t
         if earlier is None:
             continue
         if earlier == position - 1:
-            repeats += 1
+            repeats.append(position)
         else:
             replays += 1
     return repeats, replays

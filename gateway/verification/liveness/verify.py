@@ -113,10 +113,16 @@ def verify_challenge(
         parsed = parse_frames(frames)
         state.frames = {"count": len(parsed)}
         thumbnails = [thumbnail(frame.rgb) for frame in parsed]
-        blocks = check_sequence(challenge, parsed, state.frames, thumbnails)
+        checked = check_sequence(challenge, parsed, state.frames, thumbnails)
+        if len(checked.kept) < len(parsed):
+            # a repeat of the frame before carries no new image: every step sees the others
+            parsed = [parsed[index] for index in checked.kept]
+            thumbnails = [thumbnails[index] for index in checked.kept]
+            known_faces = _renumbered(known_faces, checked.kept)
+            known_embeddings = _renumbered(known_embeddings, checked.kept)
         tracked = _measure(parsed, mirrored, state, thumbnails, known_faces)
         _check_continuity(tracked)
-        _decide_prompts(blocks, tracked, parsed, state)
+        _decide_prompts(checked.blocks, tracked, parsed, state)
         _check_stillness(parsed, tracked, state)
         _check_identity(
             tracked, reference_embedding, identity_frames, parsed, known_embeddings or {}, state
@@ -124,6 +130,12 @@ def verify_challenge(
     except Refusal as refusal:
         state.refuse(refusal)
     return state.result()
+
+
+def _renumbered(by_index: Mapping[int, Any] | None, kept: list[int]) -> dict[int, Any]:
+    """A caller's per-frame answers (by position as sent) by position among the kept frames."""
+    by_index = by_index or {}
+    return {new: by_index[old] for new, old in enumerate(kept) if old in by_index}
 
 
 class _Verification:
