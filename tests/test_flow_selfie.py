@@ -209,6 +209,24 @@ def test_a_selfie_without_a_usable_face_is_refused_before_anything_is_stored(
     assert not profile["liveness_challenge"]["used_at"]  # the applicant may try again at once
 
 
+def test_a_camera_too_slow_for_the_liveness_rules_is_told_before_anything_is_stored(
+    client: FlaskClient, consented: Link, services: Services, face_frames: list[bytes]
+) -> None:
+    """A camera in the dark sends 6 images a second: the page hears it at once, and may retry."""
+    challenge = api(client, consented, "POST", "/challenge").get_json()
+    slow = dense_plan(challenge["prompts"])[::2]  # every other frame of 12 a second
+    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(slow)]
+    refused = post_frames(client, consented, challenge["id"], frames)
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["code"] == "selfie_refused"
+    assert body["issue"]["code"] == "camera_too_slow"
+    assert "6.0 images a second" in body["issue"]["message"]
+    profile = services.pb.get("profiles", consented.profile_id)
+    assert not profile["selfie"] and not profile["selfie_frames"]
+    assert not profile["liveness_challenge"]["used_at"]
+
+
 def test_the_document_resubmission_notice_goes_once_the_document_is_retaken(
     client: FlaskClient, consented: Link, services: Services
 ) -> None:

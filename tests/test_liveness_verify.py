@@ -91,6 +91,25 @@ def test_sparse_capture_under_a_prompt_is_refused():
     assert result.hint_codes == ["capture_too_sparse"]
 
 
+def test_a_capture_slower_than_the_rules_were_measured_at_is_refused():
+    """7.5 frames a second, no gap over 300 ms: too slow for the rules (a fade passed there)."""
+    tags = ["neutral"] * 8 + ["turn_left"] * 19 + ["turn_right"] * 19
+    result = verify_challenge(
+        challenge_of("turn_left", "turn_right"), noise_frames(tags, step_ms=133), now=NOW
+    )
+    assert result.hint_codes == ["capture_too_sparse"]
+    assert "came at 7.5 a second" in result.hints[0]
+
+
+def test_a_browser_starved_of_cpu_is_dense_enough():
+    """9.4 frames a second, as a starved browser sent in the flow's tests: past the checks."""
+    tags = ["neutral"] * 9 + ["turn_left"] * 24 + ["turn_right"] * 24
+    result = verify_challenge(
+        challenge_of("turn_left", "turn_right"), noise_frames(tags, step_ms=1000 / 9.4), now=NOW
+    )
+    assert result.hint_codes == ["face_not_found"]  # past the sequence checks: noise has no face
+
+
 def test_time_gap_between_frames_is_refused():
     frames = noise_frames(TWO_TURNS)
     for frame in frames[9:]:
@@ -115,7 +134,7 @@ def test_a_frame_sent_again_later_is_a_replay():
 
 def test_a_camera_repeating_one_frame_is_not_a_replay():
     """The burst can outrun the camera: one frame delivered twice in a row is left out."""
-    frames = noise_frames(TWO_TURNS)
+    frames = noise_frames(TWO_TURNS, step_ms=83)
     frames[5]["rgb"] = frames[4]["rgb"].copy()
     result = verify_challenge(challenge_of("turn_left", "turn_right"), frames, now=NOW)
     assert "frames_duplicated" not in result.hint_codes
@@ -211,9 +230,9 @@ def _clip(path: Path) -> tuple[float, tuple[np.ndarray, ...]]:
 def real(datasets_dir):
     """`real(name, start_s, end_s)`: RGB frames every 100 ms, as the flow samples them."""
 
-    def frames(name: str, start_s: float, end_s: float) -> list[np.ndarray]:
+    def frames(name: str, start_s: float, end_s: float, step_ms: float = STEP_MS):
         fps, video = _clip(datasets_dir / "liveness" / "real" / name)
-        times = np.arange(start_s, end_s, STEP_MS / 1000)
+        times = np.arange(start_s, end_s, step_ms / 1000)
         return [video[min(len(video) - 1, round(t * fps))] for t in times]
 
     return frames
@@ -227,12 +246,12 @@ def as_jpeg(rgb: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def burst(*blocks: tuple[str, list[np.ndarray]]) -> list[dict]:
+def burst(*blocks: tuple[str, list[np.ndarray]], step_ms: float = STEP_MS) -> list[dict]:
     frames, t_ms = [], 0.0
     for prompt, images in blocks:
         for image in images:
             frames.append({"image": as_jpeg(image), "prompt": prompt, "t_ms": t_ms})
-            t_ms += STEP_MS
+            t_ms += step_ms
     return frames
 
 
@@ -283,9 +302,15 @@ def test_a_broad_smile_is_live(real):
 @pytest.mark.slow
 @pytest.mark.needs_datasets
 def test_a_smile_filmed_by_a_slower_camera_is_live(real):
-    """d0's smile with every fifth frame the one before (a camera slower than the capture):
-    the repeats are left out and the smile is seen in the frames left."""
-    frames = repeating_every(clip_burst(real, "d0.mp4", "smile", 0.0, 0.45, 2.0), 5)
+    """d0's smile grabbed at 15 fps by a 12 fps camera: every fifth frame is the one before.
+    The repeats are left out and the smile is seen in the 12 a second left."""
+    step_ms = 1000 / 15
+    frames = burst(
+        ("neutral", real("d0.mp4", 0.0, 0.45, step_ms)),
+        ("smile", real("d0.mp4", 0.45, 2.0, step_ms)),
+        step_ms=step_ms,
+    )
+    frames = repeating_every(frames, 5)
     result = verify_challenge(challenge_of("smile"), frames, now=NOW)
     assert result.is_live, result.hints
     assert result.frames["repeats_left_out"] == len(frames) // 5

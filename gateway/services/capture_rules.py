@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gateway.errors import SelfieTooLarge, ValidationFailed
+from gateway.errors import SelfieRefused, SelfieTooLarge, ValidationFailed
 
 # The prompts the flow offers are those the liveness evaluation validated on real people
 # (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
 # turn_right; ``look_up`` has no real footage in the dev set, so no figure can back it.
 from gateway.verification.liveness.challenge import OFFERED_PROMPTS
 from gateway.verification.liveness.sequence import MAX_FRAMES as VERIFIER_MAX_FRAMES
+from gateway.verification.liveness.sequence import MIN_PROMPT_FPS, capture_rate
 
 NEUTRAL_PROMPT = "neutral"
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -131,7 +132,9 @@ def check_frames(
     frames: Sequence[FrameUpload], prompts: Sequence[str], capture: SelfieCapture = SELFIE_CAPTURE
 ) -> None:
     """Frames must answer this challenge: known prompts, in its order, with times, within the
-    capture's frame count and byte budget (``SelfieTooLarge``, 413, over the budget)."""
+    capture's frame count and byte budget (``SelfieTooLarge``, 413, over the budget), and each
+    prompt's frames at the rate the liveness rules need (``SelfieRefused``, issue
+    ``camera_too_slow``)."""
     if not frames:
         raise ValidationFailed("No frames were sent", errors={"frames": ["required"]})
     most = capture.max_frames(len(prompts))
@@ -162,6 +165,22 @@ def check_frames(
             "The frames do not follow the challenge's prompts in order",
             errors={"frames": [f"expected {list(prompts)}"]},
         )
+    for prompt in answered:
+        rate = capture_rate([frame.t_ms for frame in frames if frame.prompt == prompt])
+        if rate < MIN_PROMPT_FPS:
+            # A camera slows down in the dark; the verifier would refuse these frames later,
+            # when the applicant can no longer simply move to the light and try again.
+            raise SelfieRefused(
+                f"The camera sent {rate:.1f} frames a second under {prompt}",
+                extra={
+                    "issue": {
+                        "code": "camera_too_slow",
+                        "message": f"The camera sent {rate:.1f} images a second; at least "
+                        f"{MIN_PROMPT_FPS:g} are needed. Cameras slow down in the dark: move "
+                        "to a brighter place and start again.",
+                    }
+                },
+            )
 
 
 def normalize_country(country: str) -> str:

@@ -7,6 +7,8 @@ hole where another clip could be swapped in) without paying for face detection.
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,12 @@ MAX_FRAMES = 160
 # Within a prompt, frames at most this far apart: a 70-170 ms blink or the path of a turn is
 # only seen at the capture rate (a 10 fps burst has 100 ms gaps; 300 ms tolerates a stall).
 MAX_FRAME_GAP_IN_PROMPT_MS = 300
+# ...and this many frames a second over the prompt (first to last frame). The rules were
+# calibrated at 10-15 fps and decide alike there (eval/liveness_eval.py --fps, docs/liveness.md
+# "Other capture rates"); at 7.5 fps a cross-fade between two photos passed the stillness test
+# (its residual rises as its frames grow apart) and a real turn was refused. A browser starved
+# of CPU sent 9.4 a second (docs/hosted-flow.md); a camera slows down in the dark.
+MIN_PROMPT_FPS = 8.5
 # Between prompts the flow shows the next instruction; a longer hole is where a different clip
 # or person can be swapped in.
 MAX_FRAME_GAP_MS = 5_000
@@ -174,10 +182,30 @@ def _check_density(block: PromptBlock, kept: list[int], times: list[float]) -> N
             f"is only seen at >= 10 frames per second (at most {MAX_FRAME_GAP_IN_PROMPT_MS} ms "
             "apart).",
         )
+    rate = capture_rate([times[position] for position in kept])
+    if rate < MIN_PROMPT_FPS:
+        caused = capture_rate([times[position] for position in block.positions]) >= MIN_PROMPT_FPS
+        raise Refusal(
+            "frames_duplicated" if caused else "capture_too_sparse",
+            f"Frames under {block.prompt} came at {rate:.1f} a second{note}; the movement is "
+            f"only judged at {MIN_PROMPT_FPS:g} or more (a camera slows down in the dark: more "
+            "light helps).",
+        )
 
 
 def _largest_gap(positions: list[int], times: list[float]) -> float:
     return max((times[b] - times[a] for a, b in itertools.pairwise(positions)), default=0.0)
+
+
+def capture_rate(times_ms: Sequence[float]) -> float:
+    """Frames a second from the first frame to the last (infinite for fewer than two).
+
+    The upload (services/capture_rules.py) asks the same of the hosted flow's frames, so a
+    camera too slow for these rules is told at once, before anything is stored.
+    """
+    if len(times_ms) < 2 or times_ms[-1] <= times_ms[0]:
+        return math.inf
+    return (len(times_ms) - 1) * 1000.0 / (times_ms[-1] - times_ms[0])
 
 
 def copies(
