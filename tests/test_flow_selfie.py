@@ -227,6 +227,25 @@ def test_a_camera_too_slow_for_the_liveness_rules_is_told_before_anything_is_sto
     assert not profile["liveness_challenge"]["used_at"]
 
 
+def test_a_prompt_asked_twice_is_timed_in_each_of_its_stretches(
+    client: FlaskClient, partner: PartnerHandle, services: Services, face_frames: list[bytes]
+) -> None:
+    """turn_left, turn_right, turn_left at 12 a second: each stretch is dense, although the two
+    turn_left stretches together span the whole challenge."""
+    set_partner_settings(
+        services.pb,
+        partner.partner_id,
+        {"liveness": {"prompts": ["turn_left", "turn_right"], "prompt_count": 3}},
+    )
+    link = create_profile(client, partner.headers, country="FRA")
+    start_with_consent(client, link)
+    challenge, plan = new_challenge(client, link)
+    assert challenge["prompts"][0] == challenge["prompts"][2]
+    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(plan)]
+    sent = post_frames(client, link, challenge["id"], frames)
+    assert sent.status_code == 201, sent.get_json()
+
+
 def test_the_document_resubmission_notice_goes_once_the_document_is_retaken(
     client: FlaskClient, consented: Link, services: Services
 ) -> None:

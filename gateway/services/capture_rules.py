@@ -150,23 +150,24 @@ def check_frames(
             "per challenge"
         )
     allowed = set(prompts) | {NEUTRAL_PROMPT}
-    order: list[str] = []
+    blocks: list[tuple[str, list[float]]] = []  # (prompt, its frames' times), in order
     for index, frame in enumerate(frames):
         if frame.prompt not in allowed:
             raise ValidationFailed(
                 f"frames[{index}] has a prompt that is not in this challenge",
                 errors={f"frames[{index}]": ["unknown prompt"]},
             )
-        if not order or order[-1] != frame.prompt:
-            order.append(frame.prompt)
-    answered = [prompt for prompt in order if prompt != NEUTRAL_PROMPT]
-    if answered != list(prompts):
+        if not blocks or blocks[-1][0] != frame.prompt:
+            blocks.append((frame.prompt, []))
+        blocks[-1][1].append(frame.t_ms)
+    answered = [(prompt, times) for prompt, times in blocks if prompt != NEUTRAL_PROMPT]
+    if [prompt for prompt, _ in answered] != list(prompts):
         raise ValidationFailed(
             "The frames do not follow the challenge's prompts in order",
             errors={"frames": [f"expected {list(prompts)}"]},
         )
-    for prompt in answered:
-        rate = capture_rate([frame.t_ms for frame in frames if frame.prompt == prompt])
+    for prompt, times in answered:
+        rate = capture_rate(times)
         if rate < MIN_PROMPT_FPS:
             # A camera slows down in the dark; the verifier would refuse these frames later,
             # when the applicant can no longer simply move to the light and try again.
