@@ -380,7 +380,7 @@ def submitted_by_api(
         f"{base}/selfie",
         data={
             "challenge_id": challenge["id"],
-            "meta": json.dumps([{"prompt": p, "t_ms": 300 * i} for i, p in enumerate(prompts)]),
+            "meta": json.dumps([{"prompt": p, "t_ms": 100 * i} for i, p in enumerate(prompts)]),
         },
         files=[("frames", (f"f{i}.jpg", face, "image/jpeg")) for i, face in enumerate(faces)],
         timeout=30,
