@@ -8,6 +8,7 @@ tested on their own.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -21,10 +22,10 @@ from gateway.errors import SelfieRefused, SelfieTooLarge, ValidationFailed
 # (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
 # turn_right; ``look_up`` has no real footage in the dev set, so no figure can back it.
 from gateway.verification.liveness.challenge import OFFERED_PROMPTS
+from gateway.verification.liveness.frames import NEUTRAL_PROMPT
 from gateway.verification.liveness.sequence import MAX_FRAMES as VERIFIER_MAX_FRAMES
 from gateway.verification.liveness.sequence import MIN_PROMPT_FPS, capture_rate
 
-NEUTRAL_PROMPT = "neutral"
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_ACCENT = "#1f4fd1"
 
@@ -150,17 +151,18 @@ def check_frames(
             "per challenge"
         )
     allowed = set(prompts) | {NEUTRAL_PROMPT}
-    blocks: list[tuple[str, list[float]]] = []  # (prompt, its frames' times), in order
     for index, frame in enumerate(frames):
         if frame.prompt not in allowed:
             raise ValidationFailed(
                 f"frames[{index}] has a prompt that is not in this challenge",
                 errors={f"frames[{index}]": ["unknown prompt"]},
             )
-        if not blocks or blocks[-1][0] != frame.prompt:
-            blocks.append((frame.prompt, []))
-        blocks[-1][1].append(frame.t_ms)
-    answered = [(prompt, times) for prompt, times in blocks if prompt != NEUTRAL_PROMPT]
+    # each stretch of one prompt with its frames' times (a prompt may be asked twice)
+    answered = [
+        (prompt, [frame.t_ms for frame in stretch])
+        for prompt, stretch in itertools.groupby(frames, key=lambda frame: frame.prompt)
+        if prompt != NEUTRAL_PROMPT
+    ]
     if [prompt for prompt, _ in answered] != list(prompts):
         raise ValidationFailed(
             "The frames do not follow the challenge's prompts in order",
