@@ -13,8 +13,6 @@ from tests.conftest import PartnerHandle
 from tests.e2e.flow_support import create_profile, real_face_frames
 from tests.test_flow_api import api, complete_captures, history
 
-pytest.importorskip("gateway.worker.tasks")
-
 
 @pytest.mark.slow
 @pytest.mark.needs_datasets
