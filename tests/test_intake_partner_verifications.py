@@ -5,7 +5,9 @@ and the decision read back the way a partner polls it."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from api_helpers import assert_problem, subscribe, unique_ref
 from flask import Flask
 from intake_fixtures import intake_settings, s3_client, shared_s3
+from PIL import Image
 from worker_helpers import genuine_capture
 
 from gateway import create_app
@@ -223,3 +226,45 @@ def s3_worker_store(app: Flask):
     from intake_fixtures import _servers
 
     return _servers["s3"]
+
+
+def plain_jpeg(shade: int) -> bytes:
+    """A small JPEG the upload policy accepts (the worker is not run on it)."""
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (shade, 90, 60)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_one_challenge_token_sent_concurrently_is_used_once(app, partner, services):
+    client = app.test_client()
+    issued = client.post("/v1/liveness/challenge", headers=partner.headers).get_json()
+    frames = [
+        {"image_base64": b64(plain_jpeg(40 * index)), "prompt": prompt, "t_ms": 100 * index}
+        for index, prompt in enumerate(issued["prompts"])
+    ]
+    refs = [unique_ref("race") for _ in range(3)]
+    answers: dict[str, Any] = {}
+    start = threading.Barrier(len(refs))
+
+    def send(ref: str) -> None:
+        body = {
+            "external_ref": ref,
+            "document_front_base64": b64(plain_jpeg(200)),
+            "challenge_token": issued["challenge_token"],
+            "frames": frames,
+        }
+        sender = app.test_client()
+        start.wait()
+        answers[ref] = sender.post("/api/verifications", json=body, headers=partner.headers)
+
+    threads = [threading.Thread(target=send, args=(ref,)) for ref in refs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = [ref for ref in refs if answers[ref].status_code == 202]
+    assert len(accepted) == 1, {ref: answers[ref].get_json() for ref in refs}
+    for ref in set(refs) - set(accepted):
+        assert_problem(answers[ref], 422, "challenge_refused")
+        # The refused request wrote nothing: no profile under its reference.
+        assert services.pb.find("profiles", where={"external_ref": ref}) == []

@@ -35,10 +35,16 @@ from gateway.services.object_store import ObjectStore
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.profiles import APPLICANT_FIELDS, ProfileService
+from gateway.services.request_signing import SEEN_KEPT_S
 
 log = structlog.get_logger("gateway.intake")
 
 CHALLENGE_TTL_S = 600
+# A used challenge is remembered in the seen-signatures table (pb_hooks/signatures.pb.js), whose
+# rows every caller prunes once they are older than request_signing.SEEN_KEPT_S. A row is written
+# when the challenge is used, after it was issued, so it outlives the challenge as long as the
+# challenge lives no longer than that.
+assert CHALLENGE_TTL_S <= SEEN_KEPT_S
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 OPEN_FOR_CAPTURE = ["unverified", "resubmission_requested"]
 # What POST /api/profiles takes: the applicant part of a verification request.
@@ -119,6 +125,19 @@ class PartnerVerificationService:
             raise ChallengeTokenRefused("challenge_token was already used")
         payload.pop("partner")
         return payload
+
+    def _use_challenge(self, principal: Principal, challenge_id: str) -> None:
+        """Use the challenge up, once across every gateway process: the unique index of the
+        seen-signatures table decides in one INSERT. The lookup in ``_open_token`` alone let
+        concurrent requests with one token all pass before any of them had stored it."""
+        prune_before = datetime.fromtimestamp(self.clock() - SEEN_KEPT_S, UTC)
+        fresh = self.pb.record_signature(
+            f"challenge_{principal.partner_id}",
+            hashlib.sha256(challenge_id.encode()).hexdigest(),
+            pb_datetime(prune_before),
+        )
+        if not fresh:
+            raise ChallengeTokenRefused("challenge_token was already used")
 
     # -- verification --------------------------------------------------------------------------
 
@@ -251,6 +270,10 @@ class PartnerVerificationService:
             clean_image(content, max_bytes=self.max_upload_bytes)
             for content, _, _ in submitted.frames
         ]
+        if challenge is not None:
+            # Last, once every image passed, and before any write: a refused upload leaves the
+            # challenge unused, a reused challenge leaves no profile behind.
+            self._use_challenge(principal, str(challenge["id"]))
         view, _ = self.profiles.create_or_reuse(principal, applicant, idempotency_key)
         profile_id = view["id"]
         try:
