@@ -268,3 +268,43 @@ def test_one_challenge_token_sent_concurrently_is_used_once(app, partner, servic
         assert_problem(answers[ref], 422, "challenge_refused")
         # The refused request wrote nothing: no profile under its reference.
         assert services.pb.find("profiles", where={"external_ref": ref}) == []
+
+
+def test_a_resubmission_without_frames_drops_the_earlier_challenge(app, partner, services):
+    client = app.test_client()
+    issued = client.post("/v1/liveness/challenge", headers=partner.headers).get_json()
+    ref = unique_ref("again")
+    first = client.post(
+        "/api/verifications",
+        json={
+            "external_ref": ref,
+            "document_front_base64": b64(plain_jpeg(200)),
+            "challenge_token": issued["challenge_token"],
+            "frames": [
+                {"image_base64": b64(plain_jpeg(40 * index)), "prompt": prompt, "t_ms": 100 * index}
+                for index, prompt in enumerate(issued["prompts"])
+            ],
+        },
+        headers=partner.headers,
+    )
+    assert first.status_code == 202, first.get_json()
+    profile_id = first.get_json()["id"]
+    for status in ("processing", "resubmission_requested"):
+        services.pb.transition(profile_id, status, actor="worker", reason="INVALID_PHOTO:selfie")
+
+    second = client.post(
+        "/api/verifications",
+        json={
+            "external_ref": ref,
+            "document_front_base64": b64(plain_jpeg(200)),
+            "selfie_base64": b64(plain_jpeg(10)),
+        },
+        headers=partner.headers,
+    )
+    assert second.status_code == 202, second.get_json()
+    assert second.get_json()["liveness"] == "not_checked"
+    profile = services.pb.get("profiles", profile_id)
+    # The selfie was not taken under the first attempt's challenge: the worker must not judge it
+    # against that one (it reported "the selfie frames are malformed" instead of "no challenge").
+    assert profile["liveness_challenge"] is None
+    assert len(profile["selfie_frames"]) == 1

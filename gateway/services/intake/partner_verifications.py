@@ -307,8 +307,13 @@ class PartnerVerificationService:
         elif "selfie" in cleaned:
             # One still selfie: the face match's one frontal frame, liveness not checked.
             files["selfie_frames"] = [("selfie.jpg", cleaned["selfie"].content, "image/jpeg")]
-        # Earlier attempts' frames go first: the frames belong to this challenge only.
-        self.pb.update("profiles", profile_id, {"selfie_frames": [], "document_back": ""})
+        # Earlier attempts' frames and challenge go first: the frames belong to this challenge
+        # only. (The multipart update below cannot clear a field: it leaves out None values.)
+        self.pb.update(
+            "profiles",
+            profile_id,
+            {"selfie_frames": [], "document_back": "", "liveness_challenge": None},
+        )
         self.pb.update(
             "profiles",
             profile_id,
