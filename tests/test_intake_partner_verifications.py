@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from api_helpers import assert_problem, subscribe, unique_ref
 from flask import Flask
@@ -308,3 +309,26 @@ def test_a_resubmission_without_frames_drops_the_earlier_challenge(app, partner,
     # against that one (it reported "the selfie frames are malformed" instead of "no challenge").
     assert profile["liveness_challenge"] is None
     assert len(profile["selfie_frames"]) == 1
+
+
+def test_a_grainy_document_photo_is_stored_not_refused_by_the_store(app, partner, services):
+    """A 5.8 MB JPEG passes the upload policy but its clean copy at quality 92 was 13.7 MB,
+    over PocketBase's 10 MB file limit: the answer was a 500 after the profile had been created
+    and moved to in_progress, and every retry then got 409 (not open for new captures)."""
+    noise = np.random.default_rng(0).integers(0, 256, (4096, 4096, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, "JPEG", quality=40)
+    ref = unique_ref("grainy")
+    response = app.test_client().post(
+        "/api/verifications",
+        json={
+            "external_ref": ref,
+            "document_front_base64": b64(out.getvalue()),
+            "selfie_base64": b64(plain_jpeg(10)),
+        },
+        headers=partner.headers,
+    )
+    assert response.status_code == 202, response.get_json()
+    profile = services.pb.get("profiles", response.get_json()["id"])
+    assert profile["status"] == "submitted"
+    assert profile["document_front"]

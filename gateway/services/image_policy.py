@@ -28,10 +28,16 @@ from gateway.services.file_types import sniff_image_type
 from gateway.verification.images import MAX_IMAGE_PIXELS
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-# The stored copy's longest side; keeps a re-encoded phone photo well under PocketBase's 10 MB
-# file limit while leaving ~10 px per MRZ character on a passport filling the frame.
+# The stored copy's longest side; leaves ~10 px per MRZ character on a passport filling the frame.
 MAX_STORED_SIDE_PX = 4096
+# PocketBase's limit on one stored file (the profiles' file fields, TEN_MB in pb_migrations): a
+# clean copy over it is refused by the store after the request was accepted.
+MAX_STORED_BYTES = 10 * 1024 * 1024
 JPEG_QUALITY = 92
+# Tried in turn while the copy is over MAX_STORED_BYTES. Re-encoding at 92 can triple a grainy
+# photo: a 5.8 MB JPEG of 4096 x 4096 px of noise (quality 40) came out at 13.7 MB; pure noise
+# at that size is 15.5 MB at 92, 12.1 MB at 85, 9.6 MB at 75 and 7.6 MB at 60 (measured).
+FALLBACK_QUALITIES = (85, 75, 60)
 EXIF_ORIENTATION = 0x0112
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
@@ -110,7 +116,7 @@ def clean_image(
                 else:
                     upright = image
                 # Encoded while the source is still open: ``upright`` may be the opened image.
-                clean = _encode(_to_rgb(upright), max_side_px, source_type)
+                clean = _encode(_to_rgb(upright), max_side_px, source_type, field)
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -124,22 +130,36 @@ def clean_image(
     return clean
 
 
-def _encode(rgb_image: Image.Image, max_side_px: int, source_type: str) -> CleanImage:
-    """The stored copy: bounded size, a fresh JPEG with pixels only."""
+def _encode(rgb_image: Image.Image, max_side_px: int, source_type: str, field: str) -> CleanImage:
+    """The stored copy: bounded size, a fresh JPEG with pixels only, small enough to store."""
     if max(rgb_image.size) > max_side_px:
         rgb_image = rgb_image.copy()
         rgb_image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    # Pillow's JPEG writer reuses what is in ``info`` (comment, ICC profile, dpi) when it is not
-    # given: pass empty ones explicitly (and no exif=) so the new file carries pixels only.
-    rgb_image.save(buffer, format="JPEG", quality=JPEG_QUALITY, comment=b"", icc_profile=None)
+    content = _jpeg(rgb_image, JPEG_QUALITY)
+    for quality in FALLBACK_QUALITIES:
+        if len(content) <= MAX_STORED_BYTES:
+            break
+        content = _jpeg(rgb_image, quality)
+    if len(content) > MAX_STORED_BYTES:
+        raise ImageTooLarge(
+            f"The image does not fit in {MAX_STORED_BYTES} bytes once re-encoded",
+            errors={field: ["too_large"]},
+        )
     return CleanImage(
-        content=buffer.getvalue(),
+        content=content,
         rgb=np.asarray(rgb_image),
         width_px=rgb_image.width,
         height_px=rgb_image.height,
         source_type=source_type,
     )
+
+
+def _jpeg(rgb_image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    # Pillow's JPEG writer reuses what is in ``info`` (comment, ICC profile, dpi) when it is not
+    # given: pass empty ones explicitly (and no exif=) so the new file carries pixels only.
+    rgb_image.save(buffer, format="JPEG", quality=quality, comment=b"", icc_profile=None)
+    return buffer.getvalue()
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
