@@ -332,3 +332,24 @@ def test_a_grainy_document_photo_is_stored_not_refused_by_the_store(app, partner
     profile = services.pb.get("profiles", response.get_json()["id"])
     assert profile["status"] == "submitted"
     assert profile["document_front"]
+
+
+def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_verification(app, partner, services):
+    """The profile is submitted when the job is queued: the reconciler re-enqueues it if the
+    queue is down. Answering 500 there told the partner to retry, and the retry got 409."""
+
+    def queue_down(profile_id: str) -> None:
+        raise ConnectionError("queue unavailable")
+
+    services.verifications.enqueue = queue_down
+    response = app.test_client().post(
+        "/api/verifications",
+        json={
+            "external_ref": unique_ref("queue"),
+            "document_front_base64": b64(plain_jpeg(200)),
+            "selfie_base64": b64(plain_jpeg(10)),
+        },
+        headers=partner.headers,
+    )
+    assert response.status_code == 202, response.get_json()
+    assert services.pb.get("profiles", response.get_json()["id"])["status"] == "submitted"

@@ -331,7 +331,10 @@ class PartnerVerificationService:
             expected_from=["in_progress"],
         )["profile"]
         if self.enqueue is not None:
-            self.enqueue(profile_id)
+            try:
+                self.enqueue(profile_id)
+            except Exception:  # the reconciler re-enqueues anything left in submitted
+                log.exception("enqueue_failed", profile_id=profile_id)
         log.info("partner_verification_queued", profile_id=profile_id, frames=len(frame_images))
         return {
             "id": profile_id,
