@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -353,3 +354,64 @@ def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_verification(app, p
     )
     assert response.status_code == 202, response.get_json()
     assert services.pb.get("profiles", response.get_json()["id"])["status"] == "submitted"
+
+
+def test_a_request_cut_short_after_opening_the_profile_is_finished_by_a_retry(
+    app, partner, services
+):
+    """A request that opened the profile (in_progress) and died before storing its captures (the
+    store went away, the gateway was killed) left it in_progress: every retry got 409 until the
+    link expired. A retry once the request is clearly dead finishes it; before that it waits."""
+    ref = unique_ref("cut")
+    body = {
+        "external_ref": ref,
+        "document_front_base64": b64(plain_jpeg(200)),
+        "selfie_base64": b64(plain_jpeg(10)),
+    }
+    created = app.test_client().post(
+        "/api/profiles", json={"external_ref": ref}, headers=partner.headers
+    )
+    profile_id = created.get_json()["id"]
+    # What the cut-short request left behind: the profile opened by the server-side path.
+    services.pb.transition(
+        profile_id,
+        "in_progress",
+        actor=f"partner:{partner.partner_id}",
+        reason="captures sent by the partner's server",
+        expected_from=["unverified"],
+    )
+    client = app.test_client()
+    # Moments later the first request may still be storing: no second writer.
+    early = client.post("/api/verifications", json=body, headers=partner.headers)
+    assert_problem(early, 409, "conflict")
+
+    now = time.time()
+    services.verifications.clock = lambda: now + 121
+    retry = client.post("/api/verifications", json=body, headers=partner.headers)
+    assert retry.status_code == 202, retry.get_json()
+    assert retry.get_json()["id"] == profile_id
+    profile = services.pb.get("profiles", profile_id)
+    assert profile["status"] == "submitted"
+    assert profile["document_front"] and profile["selfie_frames"]
+
+
+def test_an_applicant_capturing_in_the_hosted_flow_is_never_taken_over(app, partner, services):
+    ref = unique_ref("applicant")
+    created = app.test_client().post(
+        "/api/profiles", json={"external_ref": ref}, headers=partner.headers
+    )
+    profile_id = created.get_json()["id"]
+    services.pb.transition(profile_id, "in_progress", actor="applicant", reason="link opened")
+    now = time.time()
+    services.verifications.clock = lambda: now + 3600
+    response = app.test_client().post(
+        "/api/verifications",
+        json={
+            "external_ref": ref,
+            "document_front_base64": b64(plain_jpeg(200)),
+            "selfie_base64": b64(plain_jpeg(10)),
+        },
+        headers=partner.headers,
+    )
+    assert_problem(response, 409, "conflict")
+    assert services.pb.get("profiles", profile_id)["status"] == "in_progress"

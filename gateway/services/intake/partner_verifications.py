@@ -32,7 +32,7 @@ from gateway.errors import ChallengeTokenRefused, Conflict, IllegalTransition, V
 from gateway.services.api_keys import Principal
 from gateway.services.image_policy import clean_image
 from gateway.services.object_store import ObjectStore
-from gateway.services.pb_time import pb_datetime
+from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.profiles import APPLICANT_FIELDS, ProfileService
 from gateway.services.request_signing import SEEN_KEPT_S
@@ -47,6 +47,11 @@ CHALLENGE_TTL_S = 600
 assert CHALLENGE_TTL_S <= SEEN_KEPT_S
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 OPEN_FOR_CAPTURE = ["unverified", "resubmission_requested"]
+SERVER_CAPTURE_REASON = "captures sent by the partner's server"
+# A request stores its captures within seconds of opening the profile (in_progress); one left
+# there this long was cut short (the store went away, the gateway died), not slow. As for the
+# KYC Service intake (kyc_service.ABANDONED_AFTER_S).
+ABANDONED_AFTER_S = 120
 # What POST /api/profiles takes: the applicant part of a verification request.
 APPLICANT_KEYS = frozenset(
     {"external_ref", *APPLICANT_FIELDS, "document", "return_url", "metadata"}
@@ -138,6 +143,18 @@ class PartnerVerificationService:
         )
         if not fresh:
             raise ChallengeTokenRefused("challenge_token was already used")
+
+    def _abandoned(self, profile_id: str) -> bool:
+        """Left in ``in_progress`` by a server-side request that was cut short before it stored
+        its captures: opened by this path (not by an applicant in the hosted flow) and untouched
+        for ``ABANDONED_AFTER_S``. Without this, every retry of the partner got 409 for good."""
+        profile = self.pb.get("profiles", profile_id)
+        if profile["status"] != "in_progress":
+            return False
+        if (profile.get("last_change") or {}).get("reason") != SERVER_CAPTURE_REASON:
+            return False
+        idle_s = self.clock() - parse_pb_time(profile["updated"]).timestamp()
+        return idle_s > ABANDONED_AFTER_S
 
     # -- verification --------------------------------------------------------------------------
 
@@ -281,14 +298,17 @@ class PartnerVerificationService:
                 profile_id,
                 "in_progress",
                 actor=principal.actor,
-                reason="captures sent by the partner's server",
+                reason=SERVER_CAPTURE_REASON,
                 expected_from=OPEN_FOR_CAPTURE,
             )
         except IllegalTransition as error:
-            raise Conflict(
-                "This profile is not open for new captures",
-                extra={"current_status": error.extra.get("current_status")},
-            ) from error
+            if not self._abandoned(profile_id):
+                raise Conflict(
+                    "This profile is not open for new captures",
+                    extra={"current_status": error.extra.get("current_status")},
+                ) from error
+            # An earlier request opened it and never stored its captures: this one finishes.
+            log.warning("partner_verification_resumed", profile_id=profile_id)
         files: dict[str, list[tuple[str, bytes, str]]] = {}
         for field in ("document_front", "document_back", "selfie"):
             if field in cleaned:
@@ -323,13 +343,20 @@ class PartnerVerificationService:
             },
             files=files,
         )
-        submitted_profile = self.pb.transition(
-            profile_id,
-            "submitted",
-            actor=principal.actor,
-            reason="captures complete (server-side)",
-            expected_from=["in_progress"],
-        )["profile"]
+        try:
+            submitted_profile = self.pb.transition(
+                profile_id,
+                "submitted",
+                actor=principal.actor,
+                reason="captures complete (server-side)",
+                expected_from=["in_progress"],
+            )["profile"]
+        except IllegalTransition as error:
+            # Two retries resumed the same abandoned request: the other one submitted it.
+            raise Conflict(
+                "This profile is not open for new captures",
+                extra={"current_status": error.extra.get("current_status")},
+            ) from error
         if self.enqueue is not None:
             try:
                 self.enqueue(profile_id)
