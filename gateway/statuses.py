@@ -47,5 +47,16 @@ ERASURE_ENDS_CAPTURE = frozenset(
 )
 # A reviewer must give a reason to reach these.
 REASON_REQUIRED = frozenset({S.APPROVED, S.REJECTED})
+# The moves a reviewer key makes (PATCH /api/profiles/{id}/status): decide a profile waiting in
+# manual_review, or reopen a decision for resubmission (ARCHITECTURE.md). The data layer's table
+# allows more, but those moves belong to the applicant (in_progress, submitted), the worker
+# (processing and its outcomes) or the system (expired, document_expired): a reviewer making them
+# could walk a profile that was never captured to approved.
+REVIEWER_MOVES: dict[ProfileStatus, frozenset[ProfileStatus]] = {
+    S.MANUAL_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.RESUBMISSION_REQUESTED}),
+    S.APPROVED: frozenset({S.RESUBMISSION_REQUESTED}),
+    S.REJECTED: frozenset({S.RESUBMISSION_REQUESTED}),
+}
+REVIEWER_TARGETS = frozenset().union(*REVIEWER_MOVES.values())
 
 ALL_STATUSES = tuple(status.value for status in ProfileStatus)

@@ -153,6 +153,43 @@ def test_resubmission_needs_no_reason(client, reviewer, services):
     assert response.get_json()["latest_history"]["reason"] is None
 
 
+@pytest.mark.parametrize("status", ["in_progress", "submitted", "processing", "manual_review"])
+def test_a_reviewer_cannot_make_the_applicants_or_the_workers_moves(
+    client, reviewer, services, status
+):
+    """The data layer's table lets unverified reach approved through in_progress, submitted and
+    manual_review; a reviewer key walking that path approved a profile never captured."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = patch_status(client, reviewer.headers, profile_id, status=status, reason="x")
+    assert "status" in assert_problem(response, 422, "validation_failed")["errors"]
+    assert services.pb.get("profiles", profile_id)["status"] == "unverified"
+
+
+@pytest.mark.parametrize("current", ["submitted", "processing"])
+def test_a_reviewer_decides_only_from_manual_review(client, reviewer, services, current):
+    """processing -> approved is the worker's move (and submitted -> manual_review the
+    reconciler's): a reviewer is told what it may do from here, which is nothing."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    walk(services.pb, profile_id, *TO_PROCESSING[: TO_PROCESSING.index(current) + 1])
+    response = patch_status(client, reviewer.headers, profile_id, status="approved", reason="x")
+    body = assert_problem(response, 409, "illegal_transition")
+    assert body["current_status"] == current and body["allowed"] == []
+    assert services.pb.get("profiles", profile_id)["status"] == current
+
+
+def test_a_reviewer_reopens_a_decision_for_resubmission(client, reviewer, services):
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    decided = patch_status(client, reviewer.headers, profile_id, status="rejected", reason="blur")
+    assert decided.status_code == 200
+    again = patch_status(client, reviewer.headers, profile_id, status="approved", reason="x")
+    body = assert_problem(again, 409, "illegal_transition")
+    assert body["allowed"] == ["resubmission_requested"]
+    reopened = patch_status(client, reviewer.headers, profile_id, status="resubmission_requested")
+    assert reopened.status_code == 200
+    assert services.pb.get("profiles", profile_id)["status"] == "resubmission_requested"
+
+
 @pytest.mark.parametrize(
     "body, field",
     [({"status": "bogus"}, "status"), ({}, "status"), ({"status": "approved", "x": 1}, "x")],

@@ -15,7 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from gateway.statuses import ALL_STATUSES
+from gateway.statuses import ALL_STATUSES, REVIEWER_TARGETS
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 # ICAO 9303 codes that are not ISO 3166 alpha-3 but appear on real documents.
@@ -145,7 +145,8 @@ class StatusChangeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(required=True, validate=validate.OneOf(ALL_STATUSES))
+    # Only the statuses a reviewer sets (gateway.statuses.REVIEWER_MOVES).
+    status = fields.String(required=True, validate=validate.OneOf(sorted(REVIEWER_TARGETS)))
     reason = fields.String(validate=validate.Length(max=1000))
 
 

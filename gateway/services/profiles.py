@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.errors import Conflict, ValidationFailed
+from gateway.errors import Conflict, IllegalTransition, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
@@ -29,6 +29,8 @@ from gateway.statuses import (
     LINK_NOT_REFRESHED,
     REASON_REQUIRED,
     REOPENED_BY_NEW_LINK,
+    REVIEWER_MOVES,
+    ProfileStatus,
 )
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
@@ -200,14 +202,26 @@ class ProfileService:
     def change_status(
         self, principal: Principal, profile_id: str, status: str, reason: str | None
     ) -> dict[str, Any]:
-        """A reviewer's status change; the data layer checks the transition and writes history."""
+        """A reviewer's status change: only the moves of ``REVIEWER_MOVES``, from the status the
+        profile still has when the data layer (which writes the history) makes it."""
         if status in REASON_REQUIRED and not (reason or "").strip():
             raise ValidationFailed(
                 f"A reason is required to set {status}", errors={"reason": ["required"]}
             )
         profile = self.load_owned(principal, profile_id)
+        current = profile["status"]
+        allowed = REVIEWER_MOVES.get(ProfileStatus(current), frozenset())
+        if status not in allowed:
+            raise IllegalTransition(
+                f"A reviewer cannot move a profile from {current} to {status}",
+                extra={"current_status": current, "allowed": sorted(allowed)},
+            )
         changed = self.pb.transition(
-            profile["id"], status, actor=principal.actor, reason=(reason or "").strip()
+            profile["id"],
+            status,
+            actor=principal.actor,
+            reason=(reason or "").strip(),
+            expected_from=[current],
         )["profile"]
         self.audit(principal.actor, "profile.status_changed", profile["id"], {"to": status})
         return self.view(principal, changed["id"])
