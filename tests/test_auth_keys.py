@@ -110,6 +110,21 @@ def test_valid_api_keys_act_for_the_bootstrap_partner(make_settings, services):
     assert_problem(create_profile(client, {"x-api-key": "boot-key-789"}), 401, "unauthorized")
 
 
+def test_a_suspended_bootstrap_partner_refuses_its_valid_api_keys(make_settings, services):
+    """The operator suspends the bootstrap partner like any tenant (POST
+    /api/operator/tenants/{id}/suspend); its VALID_API_KEYS kept creating profiles."""
+    client = create_app(make_settings(valid_api_keys=("boot-key-123",))).test_client()
+    assert create_profile(client, {"x-api-key": "boot-key-123"}).status_code == 201
+    bootstrap = services.pb.find_first("partners", "slug = {:s}", {"s": BOOTSTRAP_SLUG})
+    services.pb.update("partners", bootstrap["id"], {"status": "suspended"})
+    try:
+        response = create_profile(client, {"x-api-key": "boot-key-123"})
+        assert "suspended" in assert_problem(response, 403, "forbidden")["detail"]
+    finally:  # the bootstrap partner is shared by every test of the session
+        services.pb.update("partners", bootstrap["id"], {"status": "active"})
+    assert create_profile(client, {"x-api-key": "boot-key-123"}).status_code == 201
+
+
 def test_bootstrap_keys_are_off_unless_configured(client):
     assert_problem(create_profile(client, {"x-api-key": "boot-key-123"}), 401, "unauthorized")
 

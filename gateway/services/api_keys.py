@@ -97,8 +97,7 @@ class KeyAuthenticator:
             raise Unauthorized("Unknown API key")
         if key.get("revoked"):
             raise Unauthorized("This API key was revoked")
-        if partner.get("status") != "active":
-            raise Forbidden("This partner is suspended")
+        require_active(partner)
         self._touch(key)
         return principal
 
@@ -115,6 +114,7 @@ class KeyAuthenticator:
         if not any(hmac.compare_digest(digest, known) for known in self._bootstrap_hashes):
             raise Unauthorized("Unknown API key")
         partner = ensure_bootstrap_partner(self.pb)
+        require_active(partner)  # the operator suspends it like any tenant
         return Principal(
             partner_id=partner["id"],
             partner_name=partner["name"],
@@ -161,6 +161,12 @@ class KeyAuthenticator:
             return
         self._last_used_written[key["id"]] = now
         self.pb.update("api_keys", key["id"], {"last_used": pb_datetime(datetime.now(UTC))})
+
+
+def require_active(partner: dict[str, Any]) -> None:
+    """Raise 403 unless the partner is active (a suspended partner's keys are all refused)."""
+    if partner.get("status") != "active":
+        raise Forbidden("This partner is suspended")
 
 
 def ensure_bootstrap_partner(pb: PocketBase) -> dict[str, Any]:
