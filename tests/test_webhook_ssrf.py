@@ -70,6 +70,10 @@ def test_operator_allowance_admits_loopback_but_never_metadata() -> None:
         ("::ffff:10.0.0.1", True),
         ("224.0.0.1", True),
         ("240.0.0.1", True),
+        # Site-local (fec0::/10): deprecated, still routed where a network kept it, and Python
+        # calls it global.
+        ("fec0::1", True),
+        ("feff:ffff::1", True),
     ],
 )
 def test_address_policy(address: str, refused: bool) -> None:

@@ -91,7 +91,10 @@ def address_refusal(address: IpAddress, allow_private: bool) -> str | None:
         return "link-local and metadata addresses are never allowed"
     if address.is_multicast or address.is_unspecified or address.is_reserved:
         return "not a unicast address"
-    if address.is_global:
+    # Python calls IPv6 site-local (fec0::/10, deprecated by RFC 3879 but still routed where a
+    # network kept it) global: it is an internal range like the unique-local fc00::/7.
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    if address.is_global and not site_local:
         return None
     if allow_private:
         return None
