@@ -415,3 +415,17 @@ def test_an_applicant_capturing_in_the_hosted_flow_is_never_taken_over(app, part
     )
     assert_problem(response, 409, "conflict")
     assert services.pb.get("profiles", profile_id)["status"] == "in_progress"
+
+
+def test_a_challenge_token_outside_ascii_is_refused_not_a_500(client, partner) -> None:
+    """hmac.compare_digest raises TypeError for non-ASCII text: the token's MAC is compared as
+    bytes."""
+    image = base64.b64encode(b"\xff\xd8 not read before the token").decode()
+    body = {
+        "external_ref": unique_ref(),
+        "document_front_base64": image,
+        "challenge_token": "e30.\u00e9\u00e9",
+        "frames": [{"image_base64": image, "prompt": "turn_left", "t_ms": 0}],
+    }
+    response = client.post("/api/verifications", json=body, headers=partner.headers)
+    assert_problem(response, 422, "challenge_refused")

@@ -129,6 +129,30 @@ def test_optional_signing_still_refuses_a_wrong_signature(app: Flask, services: 
     assert wrong.status_code == 401 and wrong.get_json()["code"] == "signature_invalid"
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "signature", "code"),
+    [
+        # Header values are Latin-1: hmac.compare_digest refuses non-ASCII text (TypeError).
+        (None, "\u00e9" * 64, "signature_invalid"),
+        # "\u00b2".isdigit() is true, int("\u00b2") a ValueError.
+        ("\u00b2", "0" * 64, "signature_stale"),
+        # int() refuses more than 4,300 digits (ValueError); a header holds 8 KB.
+        ("9" * 5000, "0" * 64, "signature_stale"),
+    ],
+    ids=["non_ascii_signature", "superscript_timestamp", "5000_digit_timestamp"],
+)
+def test_odd_signature_headers_are_refused_not_a_500(
+    app: Flask, signer: dict[str, str], timestamp: str | None, signature: str, code: str
+) -> None:
+    headers = {
+        "x-api-key": signer["api_key"],
+        "X-API-TIMESTAMP": timestamp or str(int(time.time())),
+        "X-API-SIGN": signature,
+    }
+    response = app.test_client().get("/api/profiles", headers=headers)
+    assert response.status_code == 401 and response.get_json()["code"] == code
+
+
 def test_a_new_signing_secret_replaces_the_old_one(app: Flask, services: Services, signer) -> None:
     client = app.test_client()
     rotated = partners.new_key_signing_secret(

@@ -85,7 +85,12 @@ class RequestVerifier:
             raise SignatureMissing(
                 f"Send {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} with every request of this key"
             )
-        if not timestamp.isdigit() or abs(int(timestamp) - self.clock()) > TIMESTAMP_WINDOW_S:
+        # At most 12 ASCII digits: str.isdigit() also takes "\u00b2", and int() refuses more
+        # than 4,300 digits; both would be a 500.
+        if (
+            not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12)
+            or abs(int(timestamp) - self.clock()) > TIMESTAMP_WINDOW_S
+        ):
             raise SignatureStale(
                 f"{TIMESTAMP_HEADER} must be the Unix time in seconds, within "
                 f"{TIMESTAMP_WINDOW_S} s of the gateway's clock"
@@ -97,7 +102,8 @@ class RequestVerifier:
             )
         secret = crypto.decrypt_text(self.data_key, signing_secret_enc)
         expected = sign_request(secret, timestamp, method, path, body)
-        if not hmac.compare_digest(expected, signature):
+        # As bytes: compare_digest raises TypeError for text outside ASCII (a Latin-1 header).
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise SignatureRefused(
                 f"{SIGNATURE_HEADER} does not match this request (timestamp, method, path and "
                 "body as sent, signed with the key's signing secret)"

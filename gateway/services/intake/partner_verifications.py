@@ -114,7 +114,8 @@ class PartnerVerificationService:
     def _open_token(self, principal: Principal, token: str) -> dict[str, Any]:
         body, _, mac = token.partition(".")
         expected = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
-        if not mac or not hmac.compare_digest(mac, expected):
+        # As bytes: compare_digest raises TypeError for text outside ASCII.
+        if not mac or not hmac.compare_digest(mac.encode(), expected.encode()):
             raise ChallengeTokenRefused("challenge_token is not one this gateway issued")
         payload = json.loads(base64.urlsafe_b64decode(body.encode()))
         if payload.get("partner") != principal.partner_id:
