@@ -298,6 +298,37 @@ def test_unknown_or_missing_file_fields_are_400(client, reviewer):
     assert_problem(empty, 400, "bad_request")
 
 
+def post_files(client, headers, profile_id, field: str, count: int):
+    """POST /api/profiles/{id}/documents with ``count`` small JPEGs in one field."""
+    files = [(io.BytesIO(image_bytes()), f"{field}{index}.jpg") for index in range(count)]
+    return client.post(
+        f"/api/profiles/{profile_id}/documents",
+        data={field: files},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+
+
+def test_more_other_documents_than_the_store_keeps_is_422(client, reviewer, services):
+    """other_documents holds 20 files (pb_migrations): the 21st was PocketBase's 400, a 500 here."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    too_many = post_files(client, reviewer.headers, profile_id, "other", 21)
+    assert "other" in assert_problem(too_many, 422, "validation_failed")["errors"]
+    assert services.pb.get("profiles", profile_id)["other_documents"] == []
+    assert post_files(client, reviewer.headers, profile_id, "other", 19).status_code == 201
+    over = post_files(client, reviewer.headers, profile_id, "other", 2)
+    assert "other" in assert_problem(over, 422, "validation_failed")["errors"]
+    assert len(services.pb.get("profiles", profile_id)["other_documents"]) == 19
+
+
+def test_two_files_for_a_one_file_field_are_422(client, reviewer, services):
+    """document_front holds one file: of two sent, one was kept without a word."""
+    profile_id = new_profile_id(client, reviewer.headers)
+    response = post_files(client, reviewer.headers, profile_id, "document_front", 2)
+    assert "document_front" in assert_problem(response, 422, "validation_failed")["errors"]
+    assert services.pb.get("profiles", profile_id)["document_front"] == ""
+
+
 def test_a_file_over_the_limit_is_413(make_settings, reviewer):
     client = create_app(make_settings(max_upload_bytes=4096)).test_client()
     profile_id = new_profile_id(client, reviewer.headers)

@@ -35,6 +35,9 @@ from gateway.statuses import (
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
 DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
+# profiles.other_documents holds at most this many files (maxSelect in pb_migrations); the other
+# document fields hold one each.
+MAX_OTHER_DOCUMENTS = 20
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -245,8 +248,23 @@ class ProfileService:
     def attach_documents(
         self, principal: Principal, profile_id: str, files: dict[str, list[FileTuple]]
     ) -> dict[str, Any]:
-        """Store reviewer-supplied documents as protected files on the profile."""
+        """Store reviewer-supplied documents as protected files on the profile: one file per
+        field, ``other`` up to ``MAX_OTHER_DOCUMENTS`` with those already stored."""
         profile = self.load_owned(principal, profile_id)
+        errors = {
+            name: ["one file per field"]
+            for name, items in files.items()
+            if name != "other" and len(items) > 1
+        }
+        kept = len(profile.get("other_documents") or [])
+        if kept + len(files.get("other", [])) > MAX_OTHER_DOCUMENTS:
+            errors["other"] = [f"at most {MAX_OTHER_DOCUMENTS} files, {kept} already stored"]
+        if errors:
+            raise ValidationFailed(
+                "Send one file in document_front, document_back and selfie, and at most "
+                f"{MAX_OTHER_DOCUMENTS} other documents per profile",
+                errors=errors,
+            )
         field_map = {
             "document_front": "document_front",
             "document_back": "document_back",
