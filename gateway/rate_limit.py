@@ -1,14 +1,16 @@
-"""The per-key rate limit of the polled partner routes, counted directly on the limiter's storage.
+"""The per-key rate limit of the partner routes, counted directly on the limiter's storage.
 
-Partners' schedulers call ``/api/profiles`` all day, and Flask-Limiter's per-request work (resolving
-the blueprint's dynamic limit, parsing the limit string, its exemption scopes, its headers) was a
-third of the gateway's CPU for a poll (0.8 of 2.5 ms a request, in-process, measured by turning it
-off). This counts the same limit on the same storage (this process's windows for ``memory://``,
-the limiter's own strategy on Redis, shared by every process), with the same key (the API key id),
-and answers the same way: the caller is authenticated first (an unknown key is a 401, never a
-429), each limit of the partner's ``rate_limit`` (else ``EKYC_RATE_LIMIT``) is hit, a refusal is a
-429 problem whose ``Retry-After`` is what is left of the window, and every answer carries
-``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` of the tightest limit.
+Every partner-keyed blueprint (``routes.partner_blueprint``) counts in one allowance per API key,
+whichever route is called. Partners' schedulers call ``/api/profiles`` all day, and
+Flask-Limiter's per-request work (resolving the blueprint's dynamic limit, parsing the limit
+string, its exemption scopes, its headers) was a third of the gateway's CPU for a poll (0.8 of
+2.5 ms a request, in-process, measured by turning it off). This counts the same limit on the same
+storage (this process's windows for ``memory://``, the limiter's own strategy on Redis, shared by
+every process), with the same key (the API key id), and answers the same way: the caller is
+authenticated first (an unknown key is a 401, never a 429), each limit of the partner's
+``rate_limit`` (else ``EKYC_RATE_LIMIT``) is hit, a refusal is a 429 problem whose
+``Retry-After`` is what is left of the window, and every answer carries ``X-RateLimit-Limit``,
+``-Remaining`` and ``-Reset`` of the tightest limit.
 """
 
 from __future__ import annotations
@@ -164,14 +166,24 @@ def spare_from_flask_limiter(app: Flask, blueprint: str) -> None:
     spared.add(blueprint)
 
 
-def limit_blueprint(bp: Blueprint) -> None:
-    """Count every request to ``bp`` against the caller's per-key limit (scope: the blueprint)."""
+# Every partner-keyed blueprint counts in this one scope: the limit is the API key's, whichever
+# route it calls (README: "per-API-key limit"). Counted per route, as Flask-Limiter counts a
+# blueprint's limit, a partner had its allowance once for each of ~40 endpoints.
+PARTNER_SCOPE = "partner-api"
+_counted_blueprints: set[str] = set()
 
-    @limiter.request_filter
-    def _counted_here() -> bool:
-        # Flask-Limiter's own check skips these requests before resolving any limit: marking
-        # the blueprint exempt alone still cost it ~0.8 ms a request (cProfile) to find out.
-        return request.blueprint == bp.name
+
+@limiter.request_filter
+def _counted_here() -> bool:
+    # Flask-Limiter's own check skips these requests before resolving any limit: marking the
+    # blueprints exempt alone still cost it ~0.8 ms a request (cProfile) to find out.
+    return request.blueprint in _counted_blueprints
+
+
+def limit_blueprint(bp: Blueprint) -> None:
+    """Count every request to ``bp`` against the caller's per-key limit, shared with every other
+    partner blueprint (``PARTNER_SCOPE``)."""
+    _counted_blueprints.add(bp.name)
 
     @bp.record_once
     def _spare(state: BlueprintSetupState) -> None:
@@ -179,7 +191,7 @@ def limit_blueprint(bp: Blueprint) -> None:
 
     @bp.before_request
     def _count() -> None:
-        count_request(bp.name)
+        count_request(PARTNER_SCOPE)
 
     @bp.after_request
     def _headers(response: Response) -> Response:

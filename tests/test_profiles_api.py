@@ -452,6 +452,19 @@ def test_rate_limit_is_429_with_retry_after(make_settings, make_partner):
     assert client.get("/api/profiles", headers=other.headers).status_code == 200
 
 
+def test_every_partner_route_draws_on_the_one_allowance_of_the_key(make_settings, make_partner):
+    """The limit is the key's, not each route's: counted per route, a partner had it once for
+    every endpoint (~40 times the operator's limit, the CPU-heavy /v1 checks included)."""
+    client = create_app(make_settings(rate_limit="4/minute")).test_client()
+    caller = make_partner("Spread-out partner")
+    routes = ["/api/profiles", "/api/webhooks", "/api/settings", "/api/usage"]
+    assert [client.get(route, headers=caller.headers).status_code for route in routes] == [200] * 4
+    for route in [*routes, "/api/webhooks/deliveries"]:
+        assert_problem(client.get(route, headers=caller.headers), 429, "rate_limited")
+    refused = client.post("/v1/liveness/challenge", headers=caller.headers)
+    assert_problem(refused, 429, "rate_limited")
+
+
 def test_partner_rate_limit_overrides_the_gateway_default(client, partner, services):
     services.pb.update("partners", partner.partner_id, {"settings": {"rate_limit": "2/minute"}})
     statuses = [client.get("/api/profiles", headers=partner.headers).status_code for _ in range(3)]

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from gateway.auth import limiter, partner_rate_limit
 from gateway.errors import BadRequest, UnsupportedMediaType
+from gateway.rate_limit import limit_blueprint
 from gateway.request_json import parse_json
 
 
@@ -24,5 +24,5 @@ def json_body() -> dict[str, Any]:
 def partner_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:
     """A blueprint for partner-keyed routes: every view shares the per-key rate limit."""
     bp = Blueprint(name, f"gateway.routes.{name}", url_prefix=url_prefix)
-    limiter.limit(partner_rate_limit)(bp)
+    limit_blueprint(bp)
     return bp

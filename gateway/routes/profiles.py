@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 
 from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest
 from gateway.openapi import documented
-from gateway.rate_limit import limit_blueprint
-from gateway.routes import json_body
+from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.profiles import (
     ProfileChangesQuerySchema,
     ProfileCreateSchema,
@@ -18,8 +17,7 @@ from gateway.schemas.profiles import (
 )
 from gateway.services.profile_reads import Conditional
 
-bp = Blueprint("profiles", __name__, url_prefix="/api/profiles")
-limit_blueprint(bp)  # the polled routes: the same per-key limit, counted leanly
+bp = partner_blueprint("profiles", "/api/profiles")
 
 _create_schema = ProfileCreateSchema()
 _list_schema = ProfileListQuerySchema()
