@@ -167,3 +167,43 @@ def test_face_match_takes_each_frontal_prompts_first_frame_then_fills_evenly():
     # Many prompt starts: at most five, spread over them.
     many = [SelfieFrame(image=b"", prompt=p) for p in ["blink", "smile"] * 6 for _ in range(3)]
     assert face_match_frames(many) == [0, 9, 18, 24, 33]
+
+
+def _passport_with_birth_date(yymmdd: str, today):
+    """A passport photo whose MRZ prints `yymmdd` as the birth date, every check digit right."""
+    from gateway.synthetic.documents import make_passport, td3_lines
+    from gateway.synthetic.identities import random_identity
+    from gateway.verification.documents.mrz_layout import check_digit
+
+    rng = np.random.default_rng(11)
+    identity = random_identity(rng, today)
+    names_line, data_line = td3_lines(identity)
+    data = data_line[:13] + yymmdd + str(check_digit(yymmdd)) + data_line[20:43]
+    data += str(check_digit(data[0:10] + data[13:20] + data[21:43]))
+    document = make_passport(rng, identity=identity, mrz_lines=(names_line, data), today=today)
+    return document.image_rgb, identity
+
+
+def test_a_document_whose_age_was_not_checked_does_not_pass():
+    """Month 13, day 40: the check digits agree but the birth date is no date, so neither the
+    partner's minimum age nor the partner's date of birth could be checked. The document may look
+    genuine; it is not passed (a person decides), and the reasons name what did not run."""
+    import datetime as dt
+
+    from gateway.verification.factors import document_factor
+
+    today = dt.date(2026, 11, 23)
+    image, identity = _passport_with_birth_date("741340", today)
+    applicant = {
+        "first_name": identity.given_names,
+        "last_name": identity.surname,
+        "date_of_birth": identity.birth_date.isoformat(),
+    }
+    document, _ = document_factor(image, None, applicant, min_age=18, today=today)
+    statuses = {c["name"]: c["status"] for c in document["detail"]["checks"]}
+    assert statuses["mrz_check_digit:composite"] == "pass"
+    assert statuses["minimum_age"] == "not_checked"
+    assert document["status"] == "not_checked"
+    assert document["score"] is None
+    assert "minimum_age: date of birth not read" in document["reasons"]
+    assert "applicant_birth_date: date of birth not read" in document["reasons"]

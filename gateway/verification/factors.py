@@ -171,7 +171,9 @@ def document_factor(
 
     The portrait was already checked by the pipeline, so the reader is asked not to look for it
     again. An unreadable document whose photo has quality problems (blur, glare, cut off) is an
-    `InvalidPhoto`: a better photo will fix it, a reviewer cannot.
+    `InvalidPhoto`: a better photo will fix it, a reviewer cannot. A valid document on which the
+    minimum age or a comparison with the partner's data could not run is `not_checked`, naming
+    those checks, never `pass`.
     """
     result = analyze_document(
         front_rgb,
@@ -189,6 +191,17 @@ def document_factor(
     checks = list(result.get("checks") or [])
     failed = [item for item in checks if item.get("status") == FAIL]
     confidence = result.get("confidence")
+    # The partner's minimum age and the partner's own data are what the partner verifies the
+    # applicant against: a document read without them (a birth date that is no date, a field
+    # not read) may be genuine, but the applicant was not verified. A person decides.
+    unchecked = [
+        item
+        for item in checks
+        if item.get("status") == NOT_CHECKED and _checked_for_the_partner(str(item.get("name")))
+    ]
+    if result.get("document_valid") is True and not failed and unchecked:
+        reasons = [f"{item.get('name')}: {item.get('detail')}" for item in unchecked]
+        return factor(NOT_CHECKED, None, reasons, result), fields
     if result.get("document_valid") is True and not failed:
         reasons = ["document checks passed", *names.partial_notes(checks)]
         return factor(PASS, confidence, reasons, result), fields
@@ -206,6 +219,11 @@ def document_factor(
         return factor(NOT_CHECKED, None, reasons, result), fields
     reasons = [f"{item.get('name')}: {item.get('detail')}" for item in failed]
     return factor(FAIL, 0.0, reasons or ["the document is not valid"], result), fields
+
+
+def _checked_for_the_partner(check_name: str) -> bool:
+    """Whether a document check verifies the applicant against the partner's settings or data."""
+    return check_name == "minimum_age" or check_name.startswith("applicant_")
 
 
 def apply_document_policy(
