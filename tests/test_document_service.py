@@ -261,3 +261,26 @@ def test_sideways_and_upside_down_photos_are_read(quarter_turns):
     assert result["mrz"]["lines"] == list(doc.mrz_lines)
     assert result["document_valid"] is True
     assert _statuses(result).get("visual_vs_mrz:surname") == "pass"
+
+
+@pytest.mark.slow
+def test_a_ktp_whose_printed_birth_date_was_not_read_has_its_age_checked_by_the_nik(monkeypatch):
+    """OCR missed the "Tempat/Tgl Lahir" line: the minimum age is still checked, on the birth
+    date the NIK encodes, not silently left out (the document used to be valid without it)."""
+    from gateway.verification.documents import service
+
+    real_read = service.read_ktp
+
+    def read_without_birth_date(*args, **kwargs):
+        fields, text = real_read(*args, **kwargs)
+        fields.pop("birth_date", None)
+        return fields, text
+
+    monkeypatch.setattr(service, "read_ktp", read_without_birth_date)
+    card = make_ktp(np.random.default_rng(6), today=TODAY)
+    result = analyze_document(card.image_rgb, today=TODAY, min_age=100, detect_face=False)
+    statuses = _statuses(result)
+    assert statuses["nik_structure"] == "pass"
+    assert statuses["nik_birth_date"] == "not_checked"
+    assert statuses["minimum_age"] == "fail"
+    assert result["document_valid"] is False

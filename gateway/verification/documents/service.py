@@ -16,7 +16,7 @@ import numpy as np
 from gateway.errors import ValidationFailed
 from gateway.verification.documents import checks as document_checks
 from gateway.verification.documents import normalize
-from gateway.verification.documents.ktp import check_nik, read_ktp
+from gateway.verification.documents.ktp import check_nik, parse_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.quality import assess_quality
 from gateway.verification.documents.reader import read_mrz
@@ -232,12 +232,7 @@ def validate_fields(
 def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
     fields, _ = read_ktp(rgb, quality.card_corners)
     found = check_nik(fields, today)
-    if fields.get("birth_date"):
-        found.append(
-            document_checks.check_minimum_age(
-                dt.date.fromisoformat(fields["birth_date"]), today, min_age
-            )
-        )
+    found.append(_ktp_minimum_age(fields, today, min_age))
     if applicant:
         full_name = applicant.get("full_name") or " ".join(
             str(applicant.get(key) or "") for key in ("first_name", "given_names", "last_name")
@@ -259,6 +254,21 @@ def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
     read_ok = bool(fields.get("nik"))
     detected = {"type": "id_card", "country": "IDN", "confidence": 0.9 if read_ok else 0.0}
     return {"detected": detected, "fields": {**fields, "document_type": "id_card"}, "checks": found}
+
+
+def _ktp_minimum_age(fields: Mapping[str, Any], today: dt.date, min_age: int) -> dict[str, str]:
+    """The minimum age on the printed birth date, else on the one the NIK encodes (the NIK's
+    structure is checked, and against the printed date when both were read): an unread line
+    must not leave the partner's minimum age unchecked."""
+    if fields.get("birth_date"):
+        return document_checks.check_minimum_age(
+            dt.date.fromisoformat(fields["birth_date"]), today, min_age
+        )
+    nik, _ = parse_nik(str(fields.get("nik") or ""), today)
+    found = document_checks.check_minimum_age(nik.birth_date if nik else None, today, min_age)
+    if nik is not None:
+        found["detail"] += " (birth date from the NIK)"
+    return found
 
 
 def _visual_zone(image: np.ndarray, card_corners: np.ndarray | None, lines: int) -> dict:
