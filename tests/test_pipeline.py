@@ -207,3 +207,21 @@ def test_a_document_whose_age_was_not_checked_does_not_pass():
     assert document["score"] is None
     assert "minimum_age: date of birth not read" in document["reasons"]
     assert "applicant_birth_date: date of birth not read" in document["reasons"]
+
+
+def test_partner_country_policy_applies_to_a_ktp():
+    """A KTP has no MRZ; the reader knows it is Indonesian, and a partner that accepts only
+    other countries' documents must not accept it (it used to: no issuing state was read)."""
+    import datetime as dt
+
+    from gateway.synthetic.ktp import make_ktp
+    from gateway.verification.factors import apply_document_policy, document_factor
+
+    today = dt.date(2026, 11, 23)
+    card = make_ktp(np.random.default_rng(3), today=today)
+    document, fields = document_factor(card.image_rgb, None, {}, min_age=18, today=today)
+    assert document["status"] == "pass"
+    assert fields["issuing_state"] == "IDN"
+    apply_document_policy(document, fields, pipeline_settings({"allowed_countries": ["DEU"]}))
+    assert document["status"] == "fail"
+    assert document["reasons"] == ["documents issued by IDN are not accepted by this partner"]

@@ -253,7 +253,9 @@ def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
         )
     read_ok = bool(fields.get("nik"))
     detected = {"type": "id_card", "country": "IDN", "confidence": 0.9 if read_ok else 0.0}
-    return {"detected": detected, "fields": {**fields, "document_type": "id_card"}, "checks": found}
+    # Issued by Indonesia: what the partner's country list and the KYA country check compare.
+    fields = {**fields, "document_type": "id_card", "issuing_state": "IDN"}
+    return {"detected": detected, "fields": fields, "checks": found}
 
 
 def _ktp_minimum_age(fields: Mapping[str, Any], today: dt.date, min_age: int) -> dict[str, str]:
