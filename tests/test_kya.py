@@ -75,7 +75,7 @@ def test_phone_e164():
 
 
 def test_country_coherence():
-    document = {"issuing_country": "D", "nationality": "DEU"}
+    document = {"issuing_state": "D", "nationality": "DEU"}
     assert statuses(check_country({"document_country": "DEU", "country": "DEU"}, document)) == {
         "document_country_coherence": "pass",
         "country_coherence": "pass",
@@ -84,7 +84,7 @@ def test_country_coherence():
         "document_country_coherence": "fail"
     }
     # Living abroad: nationality matches, that is enough.
-    abroad = {"issuing_country": "IDN", "nationality": "IDN"}
+    abroad = {"issuing_state": "IDN", "nationality": "IDN"}
     assert statuses(check_country({"country": "NLD"}, abroad)) == {"country_coherence": "fail"}
     assert statuses(check_country({"country": "IDN"}, abroad)) == {"country_coherence": "pass"}
     assert statuses(check_country({}, document)) == {"country_coherence": "not_checked"}
@@ -135,7 +135,7 @@ def test_factor_score_and_status():
         "phone": "+4915123456789",
         "country": "DEU",
     }
-    document = {"given_names": "ANA", "surname": "MUELLER", "issuing_country": "D"}
+    document = {"given_names": "ANA", "surname": "MUELLER", "issuing_state": "D"}
     result = kya_factor(applicant, document)
     assert result["status"] == "pass"
     assert result["score"] == 1.0

@@ -225,3 +225,26 @@ def test_partner_country_policy_applies_to_a_ktp():
     apply_document_policy(document, fields, pipeline_settings({"allowed_countries": ["DEU"]}))
     assert document["status"] == "fail"
     assert document["reasons"] == ["documents issued by IDN are not accepted by this partner"]
+
+
+def test_kya_compares_the_announced_document_country_with_the_issuer(datasets_dir, no_liveness):
+    """The partner said the document is French; the applicant showed another country's passport.
+    The check must run on the reader's own fields (it read a key the reader never writes, so it
+    was always not_checked)."""
+    capture = genuine_capture(datasets_dir)
+    issuer = normalize_country(capture.fields["issuing_state"]).alpha3
+    announced = "FRA" if issuer != "FRA" else "DEU"
+    applicant = {**applicant_of(capture), "document_country": announced}
+    result = run_pipeline(captures_of(capture), applicant, {"required_checks": {"liveness": False}})
+    checks = {c["name"]: c["status"] for c in result.factors["kya"]["detail"]["checks"]}
+    assert checks["document_country_coherence"] == "fail"
+    assert result.factors["kya"]["status"] == "fail"
+    assert "document issued by another country than announced" in result.factors["kya"]["reasons"]
+    same = run_pipeline(
+        captures_of(capture),
+        {**applicant_of(capture), "document_country": issuer, "country": issuer},
+        {"required_checks": {"liveness": False}},
+    )
+    checks = {c["name"]: c["status"] for c in same.factors["kya"]["detail"]["checks"]}
+    assert checks["document_country_coherence"] == "pass"
+    assert checks["country_coherence"] == "pass"

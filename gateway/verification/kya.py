@@ -154,7 +154,7 @@ def check_country(
     if not (expected_issuer or expected_country):
         return [check("country_coherence", NOT_CHECKED, "no country was sent")]
     fields = document_fields or {}
-    issuer = _iso(fields.get("issuing_country") or fields.get("country"))
+    issuer = _iso(fields.get("issuing_state"))  # as the document reader names it
     nationality = _iso(fields.get("nationality"))
     if not (issuer or nationality):
         return [check("country_coherence", NOT_CHECKED, "no country read from the document")]
