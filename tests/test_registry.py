@@ -191,3 +191,28 @@ def test_factor_through_partner_settings(mocked: responses.RequestsMock) -> None
 def test_name_normalisation() -> None:
     assert normalize_name("Dr  José DA-Silva") == normalize_name("silva da jose dr")
     assert normalize_name("Ann Lee") != normalize_name("Anne Lee")
+
+
+def test_a_failed_registry_check_never_leads_to_approval(mocked: responses.RequestsMock) -> None:
+    """The operator enabled the registry without making it required. It carries no weight, so
+    its failure cannot lower the score: a register saying the holder is deceased must still stop
+    an approval (it used to leave the decision untouched)."""
+    from gateway.verification.factors import registry_check
+    from gateway.verification.scoring import PASS, decide, factor, scoring_settings
+
+    mocked.post(URL, json={"status": "DECEASED"})
+    settings = effective_settings({"registry": {"enabled": True, "url": URL}})
+    factors = {
+        "liveness": factor(PASS, 1.0, ["the challenge was followed live"]),
+        "face_match": factor(PASS, 0.95, ["similarity 0.95 >= 0.75 threshold"]),
+        "document": factor(PASS, 1.0, ["document checks passed"]),
+        "kya": factor(PASS, 1.0, ["2 applicant data checks passed"]),
+        "registry": registry_check(settings, {}, {"document_number": "3171234567890001"}),
+    }
+    assert factors["registry"]["status"] == "fail"
+    result = decide(factors, scoring_settings(settings))
+    assert result.score == 98.0
+    assert result.decision == "manual_review"
+    assert result.main_reason == (
+        "registry check failed: the registry reports the holder as deceased"
+    )

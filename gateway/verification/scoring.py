@@ -5,7 +5,8 @@ with ``status`` one of ``pass``, ``fail``, ``not_checked``. Points are ``weight 
 factor that passed and 0 for one that failed; a factor that did not run leaves the sum and its
 weight is shared among the factors that did (the total is divided by the weights that ran), and
 the reasons say so. Two rules sit above the arithmetic, because a weighted sum can hide a hole:
-a REQUIRED check that failed or did not run can never lead to ``approved``.
+a REQUIRED check that failed or did not run can never lead to ``approved``, nor can a failed check
+that carries no weight (the registry, when enabled), since its failure cannot lower the score.
 """
 
 from __future__ import annotations
@@ -191,11 +192,19 @@ def decide(factors: Mapping[str, Mapping[str, Any]], settings: ScoringSettings) 
     reasons.append(_band_sentence(score, decision, settings))
     main_reason = _band_sentence(score, decision, settings)
 
-    if decision == APPROVED and (failed_required or missing_required):
+    # A check with no weight of its own (the registry) cannot lower the score when it fails:
+    # enabled, its failure (a register saying "deceased") must still stop an approval.
+    failed_unweighted = [name for name in failed_other if name not in settings.weights]
+    if decision == APPROVED and (failed_required or failed_unweighted or missing_required):
         decision = MANUAL_REVIEW
         if failed_required:
             names = ", ".join(FACTOR_LABELS[name] for name in failed_required)
             main_reason = f"required check failed: {names}"
+        elif failed_unweighted:
+            first = failed_unweighted[0]
+            main_reason = f"{FACTOR_LABELS[first]} failed: " + "; ".join(
+                str(reason) for reason in (factors.get(first) or {}).get("reasons") or []
+            )
         else:
             names = ", ".join(FACTOR_LABELS[name] for name in missing_required)
             main_reason = f"required check not run: {names}"
