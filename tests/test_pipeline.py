@@ -7,7 +7,13 @@ import time
 
 import numpy as np
 import pytest
-from worker_helpers import genuine_capture, jpeg
+from worker_helpers import (
+    DOCUMENT_PORTRAIT_FRAME,
+    genuine_capture,
+    jpeg,
+    portrait_crop,
+    read_clip_frames,
+)
 
 from gateway.verification import pipeline
 from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
@@ -248,3 +254,29 @@ def test_kya_compares_the_announced_document_country_with_the_issuer(datasets_di
     checks = {c["name"]: c["status"] for c in same.factors["kya"]["detail"]["checks"]}
     assert checks["document_country_coherence"] == "pass"
     assert checks["country_coherence"] == "pass"
+
+
+def test_a_document_without_a_machine_readable_zone_is_not_checked_never_failed(
+    datasets_dir, no_liveness
+):
+    """A sharp photo of a card the reader cannot read (a driving licence: no MRZ; any document
+    type the partner accepts can be declared): the check could not run, so it is not_checked and
+    a person decides. As a failed check it earned 0 of its 25 points and rejected applicants whose
+    other checks passed (score 56 for a 0.80 face match at liveness 0.71)."""
+    from gateway.synthetic.ktp import make_ktp
+
+    capture = genuine_capture(datasets_dir)
+    clip = read_clip_frames(
+        datasets_dir / "liveness" / "short_hamilton_clip.mp4", {DOCUMENT_PORTRAIT_FRAME}
+    )
+    card = make_ktp(np.random.default_rng(5), portrait_crop(clip[DOCUMENT_PORTRAIT_FRAME]))
+    applicant = {"document_type": "driver_license", "document_country": "IDN"}
+    result = run_pipeline(captures_of(capture, document_front=jpeg(card.image_rgb)), applicant, {})
+    document = result.factors["document"]
+    assert document["status"] == "not_checked"
+    assert document["reasons"] == ["the document could not be read: no machine-readable zone found"]
+    assert result.decision.decision == "manual_review"
+    assert any(
+        reason.startswith("document not checked (the document could not be read")
+        for reason in result.decision.reasons
+    )

@@ -171,7 +171,8 @@ def document_factor(
 
     The portrait was already checked by the pipeline, so the reader is asked not to look for it
     again. An unreadable document whose photo has quality problems (blur, glare, cut off) is an
-    `InvalidPhoto`: a better photo will fix it, a reviewer cannot. A valid document on which the
+    `InvalidPhoto`: a better photo will fix it, a reviewer cannot; one that is sharp but has no
+    zone the reader reads is `not_checked` (a person decides). A valid document on which the
     minimum age or a comparison with the partner's data could not run is `not_checked`, naming
     those checks, never `pass`.
     """
@@ -212,6 +213,12 @@ def document_factor(
         raise InvalidPhoto("document", f"the document could not be read: {messages}")
     if result.get("document_valid") is None:
         return factor(NOT_CHECKED, None, ["the document could not be read"], result), fields
+    if unread and not fields:
+        # A sharp photo without a zone this reader reads (a driving licence, an unsupported
+        # card): the check could not run. Failed, it would cost the applicant its points.
+        why = "; ".join(str(item.get("detail")) for item in unread)
+        reasons = [f"the document could not be read: {why}"]
+        return factor(NOT_CHECKED, None, reasons, result), fields
     uncertain = [item for item in checks if item.get("status") == "uncertain"]
     if uncertain and not failed:
         # read, but a person must confirm some field: not passed, and not the applicant's fault
