@@ -259,3 +259,31 @@ def test_a_disabled_endpoints_pending_delivery_fails_unsent(
     [row] = hooked.deliveries()
     assert (row["status"], row["last_error"], row["attempts"]) == ("failed", "endpoint disabled", 1)
     assert len(receiver.requests) == 1
+
+
+def test_an_endpoint_disabled_by_several_attempts_at_once_is_announced_once(
+    hooked: Hooked, receiver: Receiver, context: DeliveryContext
+) -> None:
+    """The engine sends up to 16 of an endpoint's deliveries at once: when they all come back
+    410, the endpoint is disabled once, and the partner's other endpoint hears of it once (it
+    used to get one webhook.endpoint_disabled event, each with its own id, per attempt)."""
+    gone = hooked.endpoint
+    other = start_receiver()
+    try:
+        register(hooked.client, hooked.headers, other.url, ["webhook.endpoint_disabled"])
+        receiver.default_status = 410
+        for _ in range(3):
+            hooked.new_profile()
+        sweep(context)
+        assert len(receiver.requests) == 3  # claimed in one round, sent together
+        told = [json.loads(request.body) for request in other.requests]
+        assert [body["type"] for body in told] == ["webhook.endpoint_disabled"]
+        assert told[0]["data"]["endpoint_id"] == gone["id"]
+    finally:
+        other.stop()
+    audit = context.pb.find(
+        "audit_log",
+        "action = 'webhook.endpoint_disabled' && target = {:endpoint}",
+        {"endpoint": gone["id"]},
+    )
+    assert len(audit) == 1

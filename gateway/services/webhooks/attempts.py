@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 import urllib3
 
+from gateway.errors import NotFound
 from gateway.services.audit import append_audit
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.webhooks.context import AttemptOutcome, DeliveryContext
@@ -214,6 +215,14 @@ def _failing_too_long(ctx: DeliveryContext, endpoint: dict[str, Any], now: datet
 
 
 def _disable(ctx: DeliveryContext, endpoint: dict[str, Any], reason: str) -> None:
+    """Disable the endpoint and tell the partner, once: the engine sends up to 16 of an
+    endpoint's deliveries at once, and each of their 410s (or 24 h failures) asks for it."""
+    try:
+        current = ctx.pb.get("webhook_endpoints", endpoint["id"])
+    except NotFound:
+        return  # deleted meanwhile
+    if not current.get("enabled"):
+        return  # disabled already: by another of its attempts, another worker or the partner
     disable_endpoint(ctx.pb, endpoint["id"], reason)
     log.warning(
         "webhook_endpoint_disabled",
@@ -233,4 +242,6 @@ def _disable(ctx: DeliveryContext, endpoint: dict[str, Any], reason: str) -> Non
         endpoint["partner"],
         ENDPOINT_DISABLED,
         {"endpoint_id": endpoint["id"], "reason": reason},
+        # One notice per time it was enabled, even when two workers disable it together.
+        dedupe_key=f"endpoint_disabled:{endpoint['id']}:{current.get('updated') or ''}",
     )
