@@ -184,3 +184,13 @@ def test_required_checks_as_stored_by_partner_settings():
     assert result.decision == MANUAL_REVIEW
     assert result.main_reason == "required check not run: registry check"
     assert result.points["registry"] is None
+
+
+@pytest.mark.parametrize(
+    ("face_score", "shown", "decision"),
+    [(0.499, 80.0, APPROVED), (0.4975, 79.9, MANUAL_REVIEW)],
+)
+def test_the_band_is_decided_on_the_score_as_shown(face_score, shown, decision):
+    """30 + 40 x face + 25 + 5: 79.96 is shown as 80.0 and approved, 79.9 is never approved."""
+    result = decide(all_pass(face_match=factor(PASS, face_score, [])), NOTHING_REQUIRED)
+    assert (result.score, result.decision) == (shown, decision)

@@ -182,6 +182,7 @@ def decide(factors: Mapping[str, Mapping[str, Any]], settings: ScoringSettings) 
             points,
             settings,
         )
+    # Decided on the score as shown (one decimal): a partner never sees 80.0 and a review.
     score = round(100.0 * earned / weight_ran, 1)
     if score >= settings.approve_at:
         decision = APPROVED
