@@ -160,6 +160,13 @@ class StepNotReady(Conflict):
     code, title = "step_not_ready", "An earlier step is not complete"
 
 
+class DocumentNotAccepted(ValidationFailed):
+    """The applicant chose a document type or issuing country the partner does not accept
+    (``allowed_document_types``, ``allowed_countries``); ``errors`` names ``type``/``country``."""
+
+    code, title = "document_not_accepted", "This document is not accepted here"
+
+
 class SelfieTooLarge(PayloadTooLarge):
     code, title = "selfie_too_large", "The selfie frames exceed the challenge's upload budget"
 

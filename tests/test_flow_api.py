@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pycountry
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -326,6 +327,92 @@ def test_document_choice_is_validated_and_normalized(
         "types": ["passport", "id_card", "driver_license", "residence_permit"],
     }
     assert services.pb.get("profiles", link.profile_id)["document_type"] == "id_card"
+
+
+def restrict(services: Services, partner: PartnerHandle, **accepted: list[str]) -> None:
+    """The flow partner's settings with ``allowed_document_types``/``allowed_countries`` set."""
+    stored = services.pb.get("partners", partner.partner_id)["settings"]
+    set_partner_settings(services.pb, partner.partner_id, {**stored, **accepted})
+
+
+def test_a_restricted_partner_is_offered_only_its_document_types_and_countries(
+    client: FlaskClient, flow_partner: PartnerHandle, link: Link, services: Services
+) -> None:
+    # Stored as the settings API accepts them, in any case; offered in the flow's order.
+    restrict(
+        services,
+        flow_partner,
+        allowed_document_types=["residence_permit", "id_card"],
+        allowed_countries=["IDN", "mys"],
+    )
+    state = api(client, link, "POST", "/start").get_json()
+    assert state["document"]["types"] == ["id_card", "residence_permit"]
+    listed = api(client, link, "GET", "/countries?lang=fr").get_json()["countries"]
+    assert [(c["code"], c["name"]) for c in listed] == [("IDN", "Indonésie"), ("MYS", "Malaisie")]
+
+
+def test_a_single_accepted_type_is_the_only_choice(
+    client: FlaskClient, flow_partner: PartnerHandle, link: Link, services: Services
+) -> None:
+    restrict(services, flow_partner, allowed_document_types=["passport"])
+    state = api(client, link, "POST", "/start").get_json()
+    assert state["document"]["types"] == ["passport"]
+    # Countries are not restricted: every one is listed.
+    listed = api(client, link, "GET", "/countries").get_json()["countries"]
+    assert len(listed) == len(pycountry.countries)
+
+
+def test_a_document_the_partner_refuses_is_a_422_and_writes_nothing(
+    client: FlaskClient, flow_partner: PartnerHandle, link: Link, services: Services
+) -> None:
+    restrict(services, flow_partner, allowed_document_types=["id_card"], allowed_countries=["IDN"])
+    start_with_consent(client, link)
+    before = services.pb.get("profiles", link.profile_id)
+    for body, refused_fields in (
+        ({"type": "driver_license", "country": "IDN"}, {"type"}),
+        ({"type": "id_card", "country": "FR"}, {"country"}),
+        ({"type": "passport", "country": "FRA"}, {"type", "country"}),
+    ):
+        refused = api(client, link, "POST", "/document", json=body)
+        assert refused.status_code == 422, body
+        assert refused.mimetype == "application/problem+json"
+        problem = refused.get_json()
+        assert problem["code"] == "document_not_accepted"
+        assert set(problem["errors"]) == refused_fields, problem
+    # Unknown values are still refused as unknown, not as "not accepted".
+    unknown = api(client, link, "POST", "/document", json={"type": "library_card", "country": "ID"})
+    assert unknown.get_json()["code"] == "validation_failed"
+    assert services.pb.get("profiles", link.profile_id) == before
+    accepted = api(client, link, "POST", "/document", json={"type": "id_card", "country": "id"})
+    assert accepted.status_code == 200, accepted.get_json()
+    profile = services.pb.get("profiles", link.profile_id)
+    assert profile["capture"]["document"] == {"type": "id_card", "country": "IDN"}
+
+
+def test_an_unrestricted_partner_is_offered_everything(
+    client: FlaskClient, flow_partner: PartnerHandle, link: Link, services: Services
+) -> None:
+    # The defaults written out: every type, and an empty country list meaning every country.
+    restrict(
+        services,
+        flow_partner,
+        allowed_document_types=["passport", "id_card", "driver_license", "residence_permit"],
+        allowed_countries=[],
+    )
+    state = start_with_consent(client, link)
+    assert state["document"]["types"] == [
+        "passport",
+        "id_card",
+        "driver_license",
+        "residence_permit",
+    ]
+    listed = api(client, link, "GET", "/countries").get_json()["countries"]
+    assert {c["code"] for c in listed} == {country.alpha_3 for country in pycountry.countries}
+    chosen = api(
+        client, link, "POST", "/document", json={"type": "driver_license", "country": "NZ"}
+    )
+    assert chosen.status_code == 200, chosen.get_json()
+    assert chosen.get_json()["document"]["country"] == "NZL"
 
 
 # -- document photos -------------------------------------------------------------------------------

@@ -1,17 +1,21 @@
-"""The capture service's pure rules: return URLs, branding contrast, resubmission steps, frames."""
+"""The capture service's pure rules: return URLs, branding contrast, resubmission steps, frames,
+and the documents a partner accepts."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.errors import SelfieTooLarge, ValidationFailed
+from gateway.errors import DocumentNotAccepted, SelfieTooLarge, ValidationFailed
 from gateway.services.capture_rules import (
     OFFERED_PROMPTS,
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
+    accepted_countries,
+    accepted_document_types,
     allowed_return_url,
     branding,
+    check_document_accepted,
     check_frames,
     contrast_ratio,
     normalize_country,
@@ -135,6 +139,47 @@ def test_countries_normalize_to_alpha_3() -> None:
     assert normalize_country(" idn ") == "IDN"
     with pytest.raises(ValidationFailed):
         normalize_country("Utopia")
+
+
+EVERY_TYPE = ["passport", "id_card", "driver_license", "residence_permit"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "types", "countries"),
+    [
+        ({}, EVERY_TYPE, None),
+        (
+            {
+                "allowed_document_types": ["driver_license", "passport"],
+                "allowed_countries": ["fra"],
+            },
+            ["passport", "driver_license"],
+            frozenset({"FRA"}),
+        ),
+        ({"allowed_document_types": EVERY_TYPE, "allowed_countries": []}, EVERY_TYPE, None),
+        # Edited into a wrong shape past the settings API: restricts nothing here.
+        ({"allowed_document_types": "passport", "allowed_countries": "FRA"}, EVERY_TYPE, None),
+        ({"allowed_document_types": ["library_card"]}, EVERY_TYPE, None),
+    ],
+)
+def test_the_documents_a_partner_accepts(
+    stored: dict, types: list[str], countries: frozenset[str] | None
+) -> None:
+    assert accepted_document_types(stored) == types
+    assert accepted_countries(stored) == countries
+
+
+def test_a_document_the_partner_does_not_accept_is_refused_by_field() -> None:
+    settings = {"allowed_document_types": ["id_card"], "allowed_countries": ["IDN", "MYS"]}
+    check_document_accepted(settings, "id_card", "MYS")
+    check_document_accepted({}, "driver_license", "NZL")
+    with pytest.raises(DocumentNotAccepted) as refused:
+        check_document_accepted(settings, "passport", "FRA")
+    assert refused.value.status == 422
+    assert set(refused.value.errors) == {"type", "country"}
+    with pytest.raises(DocumentNotAccepted) as refused:
+        check_document_accepted(settings, "id_card", "FRA")
+    assert set(refused.value.errors) == {"country"}
 
 
 def test_only_validated_prompts_are_offered() -> None:

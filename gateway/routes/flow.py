@@ -30,7 +30,6 @@ from gateway.routes.flow_pages import (
 from gateway.services.capture import CaptureService
 from gateway.services.capture_link import CaptureSession
 from gateway.services.capture_rules import FrameUpload
-from gateway.services.countries import country_choices
 
 LANGUAGES = ("en", "fr")
 
@@ -184,13 +183,15 @@ def start(profile_id: str) -> dict[str, Any]:
 @bp.get("/api/<profile_id>/countries")
 @api_limit
 def countries(profile_id: str) -> Response:
-    """The issuing countries in the applicant's language: ``[{code, alpha_2, name}]`` by name.
+    """The issuing countries the partner accepts, named in the applicant's language.
 
-    ISO 3166-1 from the ``pycountry`` package and its translations; ``code`` (alpha-3) is what
-    ``/document`` takes."""
-    current_session(profile_id)
+    ``[{code, alpha_2, name}]`` sorted by name: ISO 3166-1 from the ``pycountry`` package and its
+    translations, only the partner's ``allowed_countries`` when it lists any; ``code`` (alpha-3)
+    is what ``/document`` takes."""
+    session = current_session(profile_id)
     lang = choose_language()
-    response = jsonify({"lang": lang, "countries": list(country_choices(lang))})
+    choices = capture_service().countries(session, lang=lang)
+    response = jsonify({"lang": lang, "countries": choices})
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -217,7 +218,9 @@ def consent(profile_id: str) -> dict[str, Any]:
 @bp.post("/api/<profile_id>/document")
 @api_limit
 def document(profile_id: str) -> dict[str, Any]:
-    """Choose the document: ``{"type": "passport", "country": "FRA"}``."""
+    """Choose the document: ``{"type": "passport", "country": "FRA"}``.
+
+    422 ``document_not_accepted`` for a type or country the partner does not accept."""
     body = json_body()
     service = capture_service()
     session = current_session(profile_id)

@@ -43,10 +43,13 @@ from gateway.services.capture_rules import (
     SELFIE_CAPTURE,
     FrameUpload,
     SelfieCapture,
+    accepted_countries,
+    check_document_accepted,
     check_frames,
     normalize_country,
 )
 from gateway.services.capture_state import TWO_SIDED_TYPES, document_type_of, page_state
+from gateway.services.countries import country_choices
 from gateway.services.image_policy import (
     CleanImage,
     clean_image,
@@ -137,16 +140,30 @@ class CaptureService(CaptureLink):
         )
         return session.profile
 
+    def countries(self, session: CaptureSession, *, lang: str) -> list[dict[str, str]]:
+        """The issuing countries the partner accepts (every one unless it restricts them), named
+        in ``lang`` and sorted by name: ``[{code, alpha_2, name}]``."""
+        accepted = accepted_countries(session.settings)
+        return [
+            choice
+            for choice in country_choices(lang)
+            if accepted is None or choice["code"] in accepted
+        ]
+
     def choose_document(
         self, session: CaptureSession, *, document_type: str, country: str
     ) -> dict[str, Any]:
-        """Store the applicant's document type and issuing country (ISO 3166 alpha-3)."""
+        """Store the applicant's document type and issuing country (ISO 3166 alpha-3), if the
+        partner accepts both (else 422 ``document_not_accepted`` and nothing is written)."""
         self._require_consent(session)
         if document_type not in DOCUMENT_TYPES:
             raise ValidationFailed(
                 "Unknown document type", errors={"type": [f"one of {list(DOCUMENT_TYPES)}"]}
             )
         alpha3 = normalize_country(country)
+        # Refused before anything is written: a document the partner would refuse at decision
+        # time is not captured at all.
+        check_document_accepted(session.settings, document_type, alpha3)
         capture = session.capture
         previous = (capture.get("document") or {}).get("type")
         capture["document"] = {"type": document_type, "country": alpha3}

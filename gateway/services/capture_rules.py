@@ -1,6 +1,6 @@
 """The capture flow's pure rules: which return URLs are allowed, a readable branding, which step
 a resubmission reopens at, how densely the selfie is captured and what a frame upload must look
-like, and country codes.
+like, country codes, and which documents the partner accepts.
 
 No PocketBase and no Flask here: ``capture.CaptureService`` applies these rules, and they are
 tested on their own.
@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gateway.errors import SelfieRefused, SelfieTooLarge, ValidationFailed
+from gateway.errors import DocumentNotAccepted, SelfieRefused, SelfieTooLarge, ValidationFailed
+from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
 # The prompts the flow offers are those the liveness evaluation validated on real people
 # (eval/liveness_eval.py on liveness/real, docs/liveness.md): blink, smile, turn_left and
@@ -199,6 +200,47 @@ def normalize_country(country: str) -> str:
     if found is None:
         raise ValidationFailed("Unknown country", errors={"country": ["ISO 3166 code expected"]})
     return found.alpha_3
+
+
+# The partner's ``allowed_document_types`` and ``allowed_countries``, as the flow offers them. The
+# worker applies the same settings again at decision time (``verification.factors``); here they
+# keep the applicant from capturing a document that can only be refused. Settings are validated
+# on write; one edited into a wrong shape in the admin UI restricts nothing here (the worker sends
+# the profile to manual review rather than decide under settings that fail validation).
+
+
+WHAT_IS_REFUSED = {"type": "document type", "country": "issuing country"}
+
+
+def accepted_document_types(settings: dict[str, Any]) -> list[str]:
+    """The document types the partner accepts, in the flow's order (``DOCUMENT_TYPES``)."""
+    allowed = settings.get("allowed_document_types")
+    accepted = [name for name in DOCUMENT_TYPES if isinstance(allowed, list) and name in allowed]
+    return accepted or list(DOCUMENT_TYPES)
+
+
+def accepted_countries(settings: dict[str, Any]) -> frozenset[str] | None:
+    """The issuing countries (alpha-3, upper case) the partner accepts; None: every country."""
+    allowed = settings.get("allowed_countries")
+    if not isinstance(allowed, list):
+        return None
+    codes = frozenset(code.strip().upper() for code in allowed if isinstance(code, str))
+    return codes or None
+
+
+def check_document_accepted(settings: dict[str, Any], document_type: str, alpha3: str) -> None:
+    """``DocumentNotAccepted`` (422, ``type`` and/or ``country``) unless the partner accepts
+    this document type and issuing country (alpha-3, as ``normalize_country`` returns it)."""
+    errors: dict[str, list[str]] = {}
+    types = accepted_document_types(settings)
+    if document_type not in types:
+        errors["type"] = [f"not accepted here; one of {types}"]
+    countries = accepted_countries(settings)
+    if countries is not None and alpha3 not in countries:
+        errors["country"] = [f"not accepted here; one of {sorted(countries)}"]
+    if errors:
+        refused = " or ".join(WHAT_IS_REFUSED[name] for name in errors)
+        raise DocumentNotAccepted(f"This partner does not accept this {refused}", errors=errors)
 
 
 def branding(settings: dict[str, Any], partner_name: str) -> dict[str, str]:

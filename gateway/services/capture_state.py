@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.services.capture_link import CaptureSession
-from gateway.services.capture_rules import branding
+from gateway.services.capture_rules import accepted_document_types, branding
 from gateway.services.pb_time import iso
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
@@ -42,7 +42,8 @@ def page_state(session: CaptureSession, *, lang: str, max_upload_bytes: int) -> 
                 or ""
             ).upper(),
             "needs_back": document_type in TWO_SIDED_TYPES,
-            "types": list(DOCUMENT_TYPES),
+            # The choices the page offers: only the types the partner accepts.
+            "types": accepted_document_types(session.settings),
         },
         "captured": {
             "document_front": bool(profile.get("document_front")),
