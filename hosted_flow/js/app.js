@@ -159,10 +159,17 @@ async function acceptConsent() {
 
 // -- document choice -------------------------------------------------------------------------
 
+// The server lists only the types the partner accepts: the earlier choice if still offered, else
+// the passport, else the first (the only one, when the partner accepts one type).
+function preselectedType(types) {
+  if (types.includes(state.document.type)) return state.document.type;
+  return types.includes("passport") ? "passport" : types[0];
+}
+
 function showDocument() {
   const list = $("document-types");
   list.textContent = "";
-  const chosen = state.document.type || "passport";
+  const chosen = preselectedType(state.document.types);
   for (const type of state.document.types) {
     const label = document.createElement("label");
     const input = document.createElement("input");
@@ -174,7 +181,10 @@ function showDocument() {
     label.append(input, document.createTextNode(t(`doc_${type}`)));
     list.append(label);
   }
-  $("document-country").value = countries.nameOf(state.document.country);
+  // The partner's country if the list (only the accepted countries) has it; the one country on
+  // the list when the partner accepts only one.
+  const only = countries.countries.length === 1 ? countries.countries[0].name : "";
+  $("document-country").value = countries.nameOf(state.document.country) || only;
   $("document-country").removeAttribute("aria-invalid");
   show("document");
 }
@@ -184,6 +194,22 @@ function countryRefused() {
   $("document-country").setAttribute("aria-invalid", "true");
   showAlert(t("country_invalid"));
   $("document-country").focus();
+}
+
+// A choice the partner does not accept (422 document_not_accepted, keyed by `type` and `country`):
+// the page offers only accepted ones, so this comes when the partner's settings changed after the
+// page drew its choices, or a code was typed while the list could not load.
+function documentNotAccepted(fields) {
+  const messages = [];
+  if (fields.type) messages.push(t("document_type_not_accepted"));
+  if (fields.country) messages.push(t("country_not_accepted"));
+  showAlert(messages.join(" ") || t("error_generic"));
+  if (fields.country) {
+    $("document-country").setAttribute("aria-invalid", "true");
+    $("document-country").focus();
+  } else {
+    document.querySelector('input[name="document-type"]:checked')?.focus();
+  }
 }
 
 async function chooseDocument(event) {
@@ -199,7 +225,9 @@ async function chooseDocument(event) {
   try {
     state = await api.document(type, country);
   } catch (error) {
-    if (error instanceof ApiError && error.body.errors?.country) countryRefused();
+    const fields = (error instanceof ApiError && error.body.errors) || {};
+    if (error.code === "document_not_accepted") documentNotAccepted(fields);
+    else if (fields.country) countryRefused();
     else showAlert(errorMessage(error));
     return;
   } finally {

@@ -357,6 +357,48 @@ def test_a_blurred_document_is_refused_and_retaken(
     page.context.close()
 
 
+def patch_settings(gateway: LiveGateway, patch: dict[str, Any]) -> None:
+    """The partner's settings through the partner API (``null`` restores a default)."""
+    response = requests.patch(
+        f"{gateway.url}/api/settings",
+        json=patch,
+        headers={"x-api-key": gateway.api_key},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_only_the_documents_the_partner_accepts_are_offered(
+    live_gateway: LiveGateway, browsers: Browsers
+) -> None:
+    link = live_gateway.create_profile(country="FRA", external_ref="browser-accepted-documents")
+    patch_settings(
+        live_gateway, {"allowed_document_types": ["id_card"], "allowed_countries": ["IDN"]}
+    )
+    try:
+        page = browsers.page(None)
+        page.goto(link.url)
+        visible(page, "#step-consent")
+        page.locator("#consent-checkbox").check()
+        page.locator("#consent-continue").click()
+        visible(page, "#step-document")
+        # One type, one country: both chosen already (the partner's FRA is not on the list).
+        assert page.locator('input[name="document-type"]').count() == 1
+        assert page.locator("#document-type-id_card").is_checked()
+        assert page.locator("#country-list option").count() == 1
+        assert page.locator("#document-country").input_value() == "Indonesia"
+        # The partner narrows its choice while the page is open: the stale choice is refused
+        # in plain words, and the applicant stays on the step.
+        patch_settings(live_gateway, {"allowed_document_types": ["passport"]})
+        page.locator("#document-continue").click()
+        visible(page, "#alert")
+        assert "not accepted" in page.locator("#alert").inner_text()
+        assert page.evaluate("document.body.dataset.step") == "document"
+        page.context.close()
+    finally:
+        patch_settings(live_gateway, {"allowed_document_types": None, "allowed_countries": None})
+
+
 def submitted_by_api(
     gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str
 ) -> Any:
