@@ -24,7 +24,9 @@ from gateway.services.partner_settings import (
     validate_settings,
 )
 from gateway.settings import Settings
+from gateway.verification.factors import PASS, apply_document_policy
 from gateway.verification.liveness import OFFERED_PROMPTS
+from gateway.verification.pipeline import pipeline_settings
 
 
 def test_defaults_are_valid_and_as_specified() -> None:
@@ -148,6 +150,27 @@ def test_api_reads_and_patches_own_settings(
     )
     assert len(audit) == 2  # the refused patches left no trace
     assert audit[0]["detail"] == {"keys": ["allowed_countries", "branding", "min_age"]}
+
+
+def test_country_codes_are_stored_upper_case_so_the_worker_matches_them(
+    client: FlaskClient, services: Services, partner: Any
+) -> None:
+    """Validation accepts "idn"; the worker compares the document's issuer ("IDN") as stored, so
+    a lower-case code refused every document of the very country the partner meant to accept."""
+    patched = client.patch(
+        "/api/settings", json={"allowed_countries": ["idn", "Mys"]}, headers=partner.headers
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["allowed_countries"] == ["IDN", "MYS"]
+    stored = services.pb.get("partners", partner.partner_id)["settings"]
+    assert stored["allowed_countries"] == ["IDN", "MYS"]
+    document = {"status": PASS, "score": 1.0, "reasons": []}
+    apply_document_policy(
+        document,
+        {"document_type": "id_card", "issuing_state": "IDN"},
+        pipeline_settings(effective_settings(stored)),
+    )
+    assert document["status"] == PASS, document["reasons"]
 
 
 def test_operator_may_set_registry_and_credentials_are_redacted(

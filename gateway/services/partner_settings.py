@@ -346,6 +346,17 @@ def get_partner_settings(pb: PocketBase, partner_id: str) -> dict[str, Any]:
     return redacted(effective_settings(partner.get("settings")))
 
 
+def _upper_case_countries(stored: dict[str, Any]) -> dict[str, Any]:
+    """``allowed_countries`` stored upper case: validation accepts "idn", and the worker matches
+    the document's issuer ("IDN") against the codes as stored."""
+    countries = stored.get("allowed_countries")
+    if isinstance(countries, list):
+        stored["allowed_countries"] = [
+            code.upper() if isinstance(code, str) else code for code in countries
+        ]
+    return stored
+
+
 def set_partner_settings(
     pb: PocketBase,
     partner_id: str,
@@ -370,7 +381,7 @@ def set_partner_settings(
             )
     partner = pb.get("partners", partner_id)
     stored = partner.get("settings") if isinstance(partner.get("settings"), dict) else {}
-    new_stored = merge_patch(_without_withdrawn_prompts(stored), patch)
+    new_stored = _upper_case_countries(merge_patch(_without_withdrawn_prompts(stored), patch))
     effective = _merge(DEFAULT_SETTINGS, new_stored)
     validate_settings(effective)
     pb.update("partners", partner_id, {"settings": new_stored})
