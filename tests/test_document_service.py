@@ -284,3 +284,18 @@ def test_a_ktp_whose_printed_birth_date_was_not_read_has_its_age_checked_by_the_
     assert statuses["nik_birth_date"] == "not_checked"
     assert statuses["minimum_age"] == "fail"
     assert result["document_valid"] is False
+
+
+@pytest.mark.slow
+def test_a_photographed_visa_is_read_without_a_composite_digit():
+    # an MRV-A zone printed on a generated page: the reader must not look for a composite
+    doc = make_passport(np.random.default_rng(9), today=TODAY)
+    line1 = "V<" + doc.mrz_lines[0][2:]
+    line2 = doc.mrz_lines[1][:28] + "K7<<<<<<<<<<<<<<"  # optional data to the end, no digits
+    visa = make_passport(np.random.default_rng(9), today=TODAY, mrz_lines=(line1, line2))
+    result = analyze_document(visa.image_rgb, today=TODAY, detect_face=False)
+    assert result["mrz"]["lines"] == [line1, line2]
+    assert result["fields"]["mrz_layout"] == "MRV-A"
+    assert result["detected"]["type"] == "visa"
+    assert "mrz_check_digit:composite" not in _statuses(result)
+    assert result["document_valid"] is True, result["checks"]

@@ -116,6 +116,8 @@ def _check_all(lines: list[str], layout: str, spans: dict[str, Span]) -> list[Ch
                 check_digit(value),
             )
         )
+    if "composite_check" not in spans:
+        return results  # a visa (MRV-A, MRV-B): no composite digit
     data = composite_data(lines, layout)
     composite = get_span(lines, spans["composite_check"])
     results.append(

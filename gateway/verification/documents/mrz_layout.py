@@ -1,6 +1,9 @@
 """ICAO 9303 MRZ layouts: the alphabet, the 7-3-1 check digit, and where each field sits.
 
-TD1 (3x30, ID cards), TD2 (2x36) and TD3 (2x44, passports), parts 4-6 of the standard.
+TD1 (3x30, ID cards), TD2 (2x36) and TD3 (2x44, passports), parts 4-6 of the standard, and the
+machine-readable visas of part 7: MRV-A (2x44) and MRV-B (2x36), told from TD3 and TD2 by their
+document code (first character ``V``). A visa has no composite check digit and no check digit
+over its optional data, which runs to the end of the second line.
 """
 
 from __future__ import annotations
@@ -14,8 +17,16 @@ FILLER = "<"
 MRZ_CHARACTERS = re.compile(r"^[A-Z0-9<]+$")
 WEIGHTS = (7, 3, 1)
 
-# Layout name -> (line count, line length), ICAO 9303 parts 4-6.
-LAYOUTS: dict[str, tuple[int, int]] = {"TD1": (3, 30), "TD2": (2, 36), "TD3": (2, 44)}
+# Layout name -> (line count, line length), ICAO 9303 parts 4-7.
+LAYOUTS: dict[str, tuple[int, int]] = {
+    "TD1": (3, 30),
+    "TD2": (2, 36),
+    "TD3": (2, 44),
+    "MRV-A": (2, 44),
+    "MRV-B": (2, 36),
+}
+# The visa printed in the shape of a travel document layout (ICAO 9303-7).
+_VISA_OF = {"TD3": "MRV-A", "TD2": "MRV-B"}
 
 
 # What OCR engines mistake for what. Letters read where a digit must be, and the reverse.
@@ -62,15 +73,20 @@ def _layout(*spans: tuple[str, int, int, int, str]) -> dict[str, Span]:
     return {name: Span(name, line, start, end, kind) for name, line, start, end, kind in spans}
 
 
-def _two_line_layout(width: int, *, optional_data_check: bool) -> dict[str, Span]:
-    """TD3 (2x44) and TD2 (2x36) place the same fields: the name and the optional data run to the
-    end of their line, and only TD3 gives the optional data a check digit of its own."""
-    optional_data = [("optional_data", 1, 28, width - 1, "alnum")]
+def _two_line_layout(
+    width: int, *, optional_data_check: bool, composite: bool = True
+) -> dict[str, Span]:
+    """TD3 (2x44), TD2 (2x36) and the visas MRV-A (2x44) and MRV-B (2x36) place the same fields:
+    the name and the optional data run to the end of their line, only TD3 gives the optional data
+    a check digit of its own, and only the travel documents end with a composite digit."""
+    end = width - 1 if composite else width
+    optional_data = [("optional_data", 1, 28, end, "alnum")]
     if optional_data_check:
         optional_data = [
-            ("optional_data", 1, 28, width - 2, "alnum"),
-            ("optional_data_check", 1, width - 2, width - 1, "check"),
+            ("optional_data", 1, 28, end - 1, "alnum"),
+            ("optional_data_check", 1, end - 1, end, "check"),
         ]
+    composite_check = [("composite_check", 1, width - 1, width, "check")] if composite else []
     return _layout(
         ("document_code", 0, 0, 2, "alpha"),
         ("issuing_state", 0, 2, 5, "alpha"),
@@ -84,7 +100,7 @@ def _two_line_layout(width: int, *, optional_data_check: bool) -> dict[str, Span
         ("expiry_date", 1, 21, 27, "numeric"),
         ("expiry_date_check", 1, 27, 28, "check"),
         *optional_data,
-        ("composite_check", 1, width - 1, width, "check"),
+        *composite_check,
     )
 
 
@@ -107,7 +123,13 @@ _TD1_SPANS = _layout(
     ("composite_check", 1, 29, 30, "check"),
     ("name", 2, 0, 30, "alpha"),
 )
-SPANS = {"TD1": _TD1_SPANS, "TD2": _TD2_SPANS, "TD3": _TD3_SPANS}
+SPANS = {
+    "TD1": _TD1_SPANS,
+    "TD2": _TD2_SPANS,
+    "TD3": _TD3_SPANS,
+    "MRV-A": _two_line_layout(44, optional_data_check=False, composite=False),
+    "MRV-B": _two_line_layout(36, optional_data_check=False, composite=False),
+}
 
 # The fields each layout checks by their own digit: (field, its check, filler allowed); the
 # composite covers the listed spans in order.
@@ -120,7 +142,10 @@ DIGIT_PAIRS = {
     "TD3": [*_NUMBER_AND_DATE_CHECKS, ("optional_data", "optional_data_check", True)],
     "TD2": list(_NUMBER_AND_DATE_CHECKS),
     "TD1": list(_NUMBER_AND_DATE_CHECKS),
+    "MRV-A": list(_NUMBER_AND_DATE_CHECKS),
+    "MRV-B": list(_NUMBER_AND_DATE_CHECKS),
 }
+# No entry: the layout has no composite digit (the visas).
 COMPOSITE = {
     "TD3": [(1, 0, 10), (1, 13, 20), (1, 21, 43)],
     "TD2": [(1, 0, 10), (1, 13, 20), (1, 21, 35)],
@@ -134,8 +159,11 @@ def split_mrz_text(text: str) -> list[str]:
 
 
 def detect_layout(lines: list[str]) -> str:
-    """The layout from line count and length; malformed input raises ValidationFailed (a 422)."""
+    """The layout from line count and length, and for two lines the document code (a visa's
+    starts with ``V``); malformed input raises ValidationFailed (a 422)."""
     for name, (count, length) in LAYOUTS.items():
+        if name in _VISA_OF.values():
+            continue
         if len(lines) == count and all(len(line) == length for line in lines):
             for number, line in enumerate(lines, start=1):
                 if not MRZ_CHARACTERS.match(line):
@@ -144,7 +172,7 @@ def detect_layout(lines: list[str]) -> str:
                         f"MRZ line {number} holds characters outside A-Z, 0-9 and '<': {bad}",
                         errors={"mrz": {"code": "illegal_characters", "message": str(bad)}},
                     )
-            return name
+            return _VISA_OF[name] if name in _VISA_OF and lines[0][0] == "V" else name
     shape = f"{len(lines)} line(s) of length {[len(line) for line in lines]}"
     raise ValidationFailed(
         f"MRZ must be 3x30 (TD1), 2x36 (TD2) or 2x44 (TD3) characters; got {shape}",

@@ -330,6 +330,8 @@ def digit_repairs(
             check_alternative,
         )
         options.append(found or [(get_span(lines, value_span), get_span(lines, check_span))])
+    if "composite_check" not in spans:  # a visa: each field has only its own digit to go on
+        return _owndigit_repairs(lines, pairs, spans, options)
     composite_span = spans["composite_check"]
     composite_read = get_span(lines, composite_span)
     composite_options = [composite_read]

@@ -377,7 +377,8 @@ def _read_lines(
             reading = parse_mrz(texts, repair=True, alternatives=alternatives, code_lags=lags)
         except ValidationFailed:
             continue
-        composite_ok = next(c.valid for c in reading.check_digits if c.name == "composite")
+        # a visa (MRV-A, MRV-B) has no composite digit: nothing failed to spare strokes over
+        composite_ok = all(c.valid for c in reading.check_digits if c.name == "composite")
         evidence = character_evidence(
             reading.lines, reading.layout, line_reads, compare_strokes=composite_ok
         )

@@ -30,8 +30,10 @@ _MATCHING_TYPES = {
     "residence_permit": frozenset({"residence_permit", "id_card"}),
     "driver_license": frozenset({"driver_license"}),
 }
-# Checks that must pass (not merely not fail) for a document to count as valid.
+# Checks that must pass (not merely not fail) for a document to count as valid. A visa
+# (MRV-A, MRV-B) has no composite digit: its own digits, which must not fail, stand for it.
 _REQUIRED_MRZ = ("mrz_check_digit:composite", "expiry")
+_REQUIRED_VISA = ("expiry",)
 _REQUIRED_KTP = ("nik_structure",)
 
 
@@ -126,6 +128,11 @@ def _type_check(document_hint: str, read_type: str) -> list[dict[str, str]]:
     return [document_checks.check("document_type", document_checks.FAIL, why)]
 
 
+def _required_mrz(reading: MrzReading) -> tuple[str, ...]:
+    has_composite = any(c.name == "composite" for c in reading.check_digits)
+    return _REQUIRED_MRZ if has_composite else _REQUIRED_VISA
+
+
 def _verdict(checks: list[dict[str, str]], required: tuple[str, ...]) -> tuple[bool, float]:
     """Valid when nothing failed or is uncertain and the required checks passed; confidence =
     share passed."""
@@ -176,7 +183,7 @@ def validate_mrz(
     reading = parse_mrz(text, repair=repair)
     fields = mrz_fields(reading, today)
     found = _mrz_checks(reading, fields, applicant=applicant, min_age=min_age, today=today)
-    valid, confidence = _verdict(found, _REQUIRED_MRZ)
+    valid, confidence = _verdict(found, _required_mrz(reading))
     return {
         "document_valid": valid,
         "checks": found,
@@ -372,7 +379,7 @@ def analyze_document(
         found += document_checks.compare_visual_with_mrz(
             visual, comparable, names_truncated=bool(fields.get("names_truncated"))
         )
-    valid, confidence = _verdict(found, _REQUIRED_MRZ)
+    valid, confidence = _verdict(found, _required_mrz(reading))
     detected_confidence = round(
         max(0.0, min(1.0, result.mean_match_score))
         * (1.0 if reading.all_check_digits_valid else 0.5),

@@ -1,0 +1,100 @@
+"""ICAO 9303 rules on synthetic MRZs built here (no real person's data): visas, long document
+numbers, unknown birth dates, codes and sex, each with its check digits computed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.verification.documents.mrz import check_digit, parse_mrz
+from gateway.verification.documents.service import validate_mrz
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def _digit(data: str) -> str:
+    return str(check_digit(data))
+
+
+def _two_line_zone(
+    width: int,
+    *,
+    code: str = "P<",
+    number: str = "X12345678",
+    birth: str = "900101",
+    sex: str = "F",
+    expiry: str = "300101",
+    nationality: str = "UTO",
+    issuer: str = "UTO",
+    name: str = "DOE<<JANE",
+    optional: str = "",
+    composite: bool = True,
+) -> list[str]:
+    """A TD3 (44) or TD2 (36) zone, or with ``composite`` False an MRV-A/MRV-B visa zone."""
+    line1 = (code + issuer + name).ljust(width, "<")
+    number_field = number.ljust(9, "<")
+    line2 = (
+        number_field
+        + _digit(number_field)
+        + nationality
+        + birth
+        + _digit(birth)
+        + sex
+        + expiry
+        + _digit(expiry)
+    )
+    if not composite:
+        return [line1, (line2 + optional).ljust(width, "<")]
+    if width == 44:
+        optional_field = optional.ljust(14, "<")
+        line2 += optional_field + (_digit(optional_field) if optional.strip("<") else "<")
+    else:
+        line2 += optional.ljust(7, "<")
+    line2 += _digit(line2[0:10] + line2[13:20] + line2[21:])
+    return [line1, line2]
+
+
+def _statuses(result: dict) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in result["checks"]}
+
+
+def test_an_mrv_a_visa_has_no_composite_digit_and_is_valid():
+    lines = _two_line_zone(44, code="V<", optional="AB12CD34EF56GH78", composite=False)
+    reading = parse_mrz(lines, repair=False)
+    assert reading.layout == "MRV-A"
+    assert reading.fields["optional_data"] == "AB12CD34EF56GH78"
+    assert {c.name for c in reading.check_digits} == {
+        "document_number",
+        "birth_date",
+        "expiry_date",
+    }
+    assert reading.all_check_digits_valid
+    result = validate_mrz("\n".join(lines), today=TODAY)
+    assert result["document_valid"] is True, result["checks"]
+    assert result["fields"]["document_type"] == "visa"
+    assert "mrz_check_digit:composite" not in _statuses(result)
+
+
+def test_an_mrv_b_visa_has_no_composite_digit_and_is_valid():
+    lines = _two_line_zone(36, code="VD", optional="ZX98WV76", composite=False)
+    reading = parse_mrz(lines, repair=False)
+    assert reading.layout == "MRV-B"
+    assert reading.fields["optional_data"] == "ZX98WV76"
+    assert reading.all_check_digits_valid
+    assert validate_mrz("\n".join(lines), today=TODAY)["document_valid"] is True
+
+
+def test_a_visa_with_a_wrong_digit_is_still_caught():
+    lines = _two_line_zone(44, code="V<", composite=False)
+    lines[1] = lines[1][:19] + str((int(lines[1][19]) + 1) % 10) + lines[1][20:]
+    result = validate_mrz("\n".join(lines), today=TODAY)
+    assert result["document_valid"] is False
+    assert _statuses(result)["mrz_check_digit:birth_date"] == "fail"
+
+
+def test_a_visa_read_with_ocr_repair_keeps_its_layout():
+    lines = _two_line_zone(44, code="V<", composite=False)
+    lines[1] = lines[1][:14] + "O" + lines[1][15:]  # an O read in the birth date
+    reading = parse_mrz(lines)
+    assert reading.layout == "MRV-A"
+    assert reading.fields["birth_date"] == "900101"
+    assert reading.all_check_digits_valid
