@@ -98,3 +98,45 @@ def test_a_visa_read_with_ocr_repair_keeps_its_layout():
     assert reading.layout == "MRV-A"
     assert reading.fields["birth_date"] == "900101"
     assert reading.all_check_digits_valid
+
+
+def _long_number_td1(number: str, rest: str = "") -> list[str]:
+    """A TD1 whose number runs past 9 characters: '<' in position 15, the rest of the number,
+    its digit and a filler in the optional data (ICAO 9303-5)."""
+    line1 = f"I<UTO{number[:9]}<{number[9:]}{_digit(number)}<{rest}".ljust(30, "<")
+    head = f"900101{_digit('900101')}F300101{_digit('300101')}UTO" + "<" * 11
+    composite = _digit(line1[5:30] + head[0:7] + head[8:15] + head[18:29])
+    return [line1, head + composite, "DOE<<JANE".ljust(30, "<")]
+
+
+def test_a_long_td1_number_is_whole_and_kept_out_of_the_optional_data():
+    reading = parse_mrz(_long_number_td1("AB123456789", rest="Q7"), repair=False)
+    assert reading.fields["document_number"] == "AB123456789"
+    assert reading.all_check_digits_valid
+    # the number's tail and its digit are no optional data (nor a leak of the number there)
+    assert reading.fields["optional_data"].strip("<") == "Q7"
+    result = validate_mrz("\n".join(_long_number_td1("AB1234567890")), today=TODAY)
+    assert result["document_valid"] is True
+    assert result["fields"]["document_number"] == "AB1234567890"
+    assert result["fields"]["optional_data"] is None
+
+
+def test_a_long_td2_number_continues_in_the_optional_data():
+    # ICAO 9303-6: as on TD1, '<' in position 10, the rest of the number and its digit in 29-35
+    number = "AB1234567890"
+    lines = _two_line_zone(36, code="I<", number=number[:9], optional=number[9:] + _digit(number))
+    lines[1] = lines[1][:9] + "<" + lines[1][10:]
+    lines[1] = lines[1][:35] + _digit(lines[1][0:10] + lines[1][13:20] + lines[1][21:35])
+    reading = parse_mrz(lines, repair=False)
+    assert reading.fields["document_number"] == number
+    assert reading.all_check_digits_valid
+    assert reading.fields["optional_data"].strip("<") == ""
+    assert validate_mrz("\n".join(lines), today=TODAY)["document_valid"] is True
+
+
+def test_a_long_number_with_a_wrong_digit_fails():
+    lines = _long_number_td1("AB1234567890")
+    wrong = str((int(lines[0][18]) + 1) % 10)
+    lines[0] = lines[0][:18] + wrong + lines[0][19:]
+    reading = parse_mrz(lines, repair=False)
+    assert {c.name: c.valid for c in reading.check_digits}["document_number"] is False

@@ -23,8 +23,8 @@ from gateway.verification.documents.mrz_layout import (
     detect_layout,
     digit_matches,
     get_span,
+    long_document_number,
     split_mrz_text,
-    td1_long_document_number,
 )
 from gateway.verification.documents.mrz_repair import (
     Repair,
@@ -101,11 +101,11 @@ def _split_name(name_field: str) -> tuple[str, str]:
 
 def _check_all(lines: list[str], layout: str, spans: dict[str, Span]) -> list[CheckDigit]:
     results = []
-    long_number = td1_long_document_number(lines) if layout == "TD1" else None
+    long_number = long_document_number(lines, layout)
     for value_name, check_name, filler_allowed in DIGIT_PAIRS[layout]:
         value, check = get_span(lines, spans[value_name]), get_span(lines, spans[check_name])
         if value_name == "document_number" and long_number:
-            value, check = long_number
+            value, check, _ = long_number
         # A, K and U weigh the same as 0 modulo 10: a date holding them is wrong whatever the sum
         well_formed = spans[value_name].kind != "numeric" or value.isdigit()
         results.append(
@@ -156,8 +156,10 @@ def parse_mrz(
             repairs += code_repairs(work, spans, alternatives, code_lags)
         repairs += digit_repairs(work, layout, spans, alternatives)
     fields = {name: get_span(work, span) for name, span in spans.items() if span.kind != "check"}
-    if layout == "TD1" and (long_number := td1_long_document_number(work)):
+    if long_number := long_document_number(work, layout):
+        # the rest of the number and its digit are the number's, not optional data
         fields["document_number"] = long_number[0]
+        fields["optional_data"] = fields["optional_data"][long_number[2] :]
     fields["document_number"] = fields["document_number"].replace(FILLER, "")
     fields["document_code"] = fields["document_code"].replace(FILLER, "")
     surname, given_names = _split_name(fields.pop("name"))

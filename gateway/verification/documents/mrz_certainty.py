@@ -23,10 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.verification.documents.mrz_glyph_pairs import cell_patch, pair_margin
-from gateway.verification.documents.mrz_layout import (
-    SPANS,
-    td1_long_document_number,
-)
+from gateway.verification.documents.mrz_layout import SPANS, long_document_number
 from gateway.verification.documents.mrz_ocr import LineRead
 
 VALID, UNCERTAIN, INVALID = "valid", "uncertain", "invalid"
@@ -136,7 +133,7 @@ def character_evidence(
 def _positions(field: str, layout: str, lines: Sequence[str]) -> list[tuple[int, int]]:
     spans = SPANS[layout]
     names = list(_REPORTED[field][0])
-    if field == "document_number" and layout == "TD1" and td1_long_document_number(list(lines)):
+    if field == "document_number" and long_document_number(list(lines), layout):
         names.append("optional_data")  # the long number runs on into optional data
     return [
         (spans[name].line, column)

@@ -188,11 +188,21 @@ def composite_data(lines: list[str], layout: str) -> str:
     return "".join(lines[line][a:b] for line, a, b in COMPOSITE[layout])
 
 
-def td1_long_document_number(lines: list[str]) -> tuple[str, str] | None:
-    """TD1 numbers over 9 characters: '<' in the check position, the rest in optional data."""
-    if lines[0][14] != FILLER:
+# Layouts whose document number may run past 9 characters into the optional data: TD1 (ICAO
+# 9303-5) and TD2 (9303-6). '<' stands in the number's check position, and the optional data
+# starts with the rest of the number, its check digit and a filler.
+LONG_NUMBER_LAYOUTS = ("TD1", "TD2")
+
+
+def long_document_number(lines: list[str], layout: str) -> tuple[str, str, int] | None:
+    """A number over 9 characters: (the whole number, its check digit, how many characters of
+    the optional data the rest of the number and its digit take); None for a short number."""
+    if layout not in LONG_NUMBER_LAYOUTS:
         return None
-    overflow = lines[0][15:30].split(FILLER, 1)[0]
+    spans = SPANS[layout]
+    if get_span(lines, spans["document_number_check"]) != FILLER:
+        return None
+    overflow = get_span(lines, spans["optional_data"]).split(FILLER, 1)[0]
     if len(overflow) < 2:
         return None
-    return lines[0][5:14] + overflow[:-1], overflow[-1]
+    return get_span(lines, spans["document_number"]) + overflow[:-1], overflow[-1], len(overflow)

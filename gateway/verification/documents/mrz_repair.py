@@ -18,7 +18,7 @@ from gateway.verification.documents.mrz_layout import (
     composite_data,
     digit_matches,
     get_span,
-    td1_long_document_number,
+    long_document_number,
 )
 from gateway.verification.documents.normalize import normalize_country
 
@@ -308,7 +308,7 @@ def digit_repairs(
     combinations. A field is only changed when exactly one reading survives both.
     """
     pairs = DIGIT_PAIRS[layout]
-    if layout == "TD1" and td1_long_document_number(lines):
+    if long_document_number(lines, layout):
         pairs = pairs[1:]  # the long number's digit sits in optional data: leave it as read
     options = []
     for value_name, check_name, filler_allowed in pairs:
