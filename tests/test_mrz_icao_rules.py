@@ -140,3 +140,71 @@ def test_a_long_number_with_a_wrong_digit_fails():
     lines[0] = lines[0][:18] + wrong + lines[0][19:]
     reading = parse_mrz(lines, repair=False)
     assert {c.name: c.valid for c in reading.check_digits}["document_number"] is False
+
+
+def test_a_birth_date_with_unknown_day_or_month_passes_its_check_digit():
+    # ICAO 9303-3: unknown parts of a date of birth are fillers in the MRZ ('<' weighs 0)
+    for birth in ("9001<<", "90<<<<", "<<<<<<"):
+        lines = _two_line_zone(44, birth=birth)
+        reading = parse_mrz(lines, repair=False)
+        assert reading.all_check_digits_valid, birth
+        result = validate_mrz("\n".join(lines), today=TODAY)
+        statuses = _statuses(result)
+        assert statuses["mrz_check_digit:birth_date"] == "pass", birth
+        assert statuses["mrz_fields"] == "pass", birth
+        assert result["fields"]["birth_date"] is None  # no ISO date to give
+    # a filler check digit is accepted only over a wholly unknown date
+    lines = _two_line_zone(44, birth="<<<<<<")
+    lines[1] = lines[1][:19] + "<" + lines[1][20:]
+    lines[1] = lines[1][:43] + _digit(lines[1][0:10] + lines[1][13:20] + lines[1][21:43])
+    assert parse_mrz(lines, repair=False).all_check_digits_valid
+
+
+def test_an_unknown_birth_day_still_decides_the_minimum_age_when_the_month_settles_it():
+    # born some day of January 1990: 36 on any of them
+    result = validate_mrz("\n".join(_two_line_zone(44, birth="9001<<")), today=TODAY)
+    assert _statuses(result)["minimum_age"] == "pass"
+    assert _statuses(result)["birth_before_expiry"] == "pass"
+    assert result["document_valid"] is True
+    # born in 2008 (month and day unknown): 18 or 17 on 2026-12-01, a person must look
+    result = validate_mrz("\n".join(_two_line_zone(44, birth="08<<<<")), today=TODAY)
+    assert _statuses(result)["minimum_age"] == "not_checked"
+    # born in January 2009: 17 whatever the day
+    result = validate_mrz("\n".join(_two_line_zone(44, birth="0901<<")), today=TODAY)
+    assert _statuses(result)["minimum_age"] == "fail"
+    # a wholly unknown date of birth decides nothing
+    result = validate_mrz("\n".join(_two_line_zone(44, birth="<<<<<<")), today=TODAY)
+    assert _statuses(result)["minimum_age"] == "not_checked"
+
+
+def test_letters_or_half_known_pairs_in_a_date_still_fail():
+    # 'XX' is how a visual zone shows an unknown day; in the MRZ it is a filler
+    for birth in ("9001XX", "9001<1", "9<0101"):
+        lines = _two_line_zone(44, birth=birth)
+        reading = parse_mrz(lines, repair=False)
+        assert {c.name: c.valid for c in reading.check_digits}["birth_date"] is False, birth
+
+
+def test_an_expiry_of_fillers_is_no_failed_digit_but_leaves_the_expiry_to_a_person():
+    lines = _two_line_zone(44, expiry="<<<<<<")
+    reading = parse_mrz(lines, repair=False)
+    assert reading.all_check_digits_valid
+    result = validate_mrz("\n".join(lines), today=TODAY)
+    statuses = _statuses(result)
+    assert statuses["mrz_check_digit:expiry_date"] == "pass"
+    assert statuses["expiry"] == "not_checked"
+    assert "no expiry date" in next(c for c in result["checks"] if c["name"] == "expiry")["detail"]
+    assert result["document_valid"] is False  # expiry is a defining check: never assumed
+
+
+def test_the_days_a_partly_known_birth_date_can_be():
+    from gateway.verification.documents.normalize import birth_date_range
+
+    day = dt.date
+    assert birth_date_range("0002<<", TODAY) == (day(2000, 2, 1), day(2000, 2, 29))
+    assert birth_date_range("9012<<", TODAY) == (day(1990, 12, 1), day(1990, 12, 31))
+    assert birth_date_range("90<<<<", TODAY) == (day(1990, 1, 1), day(1990, 12, 31))
+    assert birth_date_range("2612<<", TODAY) == (day(2026, 12, 1), TODAY)  # not after today
+    assert birth_date_range("27<<<<", TODAY) == (day(1927, 1, 1), day(1927, 12, 31))
+    for value in ("9013<<", "900101", "<<<<<<", "9001XX", "9<0101"):
+        assert birth_date_range(value, TODAY) is None, value

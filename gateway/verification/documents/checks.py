@@ -56,6 +56,31 @@ def check_minimum_age(birth: dt.date | None, today: dt.date, min_age: int) -> di
     return check(name, FAIL, f"age {age} < {min_age}")
 
 
+def check_birth_range(
+    earliest: dt.date, latest: dt.date, expiry: dt.date | None, today: dt.date, min_age: int
+) -> list[dict[str, str]]:
+    """``birth_before_expiry`` and ``minimum_age`` for a birth date known only to lie between
+    two days (an unknown day or month): decided where every day between gives the same answer,
+    else ``not_checked`` for a person."""
+    partly = "date of birth partly unknown"
+    if expiry is None:
+        order = check("birth_before_expiry", NOT_CHECKED, "birth or expiry date not read")
+    elif latest < expiry:
+        order = check("birth_before_expiry", PASS, "date of birth precedes expiry")
+    elif earliest >= expiry:
+        order = check("birth_before_expiry", FAIL, "date of birth is not before the expiry date")
+    else:
+        order = check("birth_before_expiry", NOT_CHECKED, f"{partly}: may be after expiry")
+    youngest, oldest = age_on(latest, today), age_on(earliest, today)
+    if youngest >= min_age:
+        age = check("minimum_age", PASS, f"age at least {youngest} >= {min_age}")
+    elif oldest < min_age:
+        age = check("minimum_age", FAIL, f"age at most {oldest} < {min_age}")
+    else:
+        age = check("minimum_age", NOT_CHECKED, f"{partly}: age {youngest} to {oldest}")
+    return [order, age]
+
+
 def check_digits(check_digit_results: list[Any]) -> list[dict[str, str]]:
     """One check per ICAO check digit (``mrz_check_digit:<field>``)."""
     out = []

@@ -20,6 +20,7 @@ from gateway.verification.documents.mrz_layout import (
     Span,
     check_digit,
     composite_data,
+    date_well_formed,
     detect_layout,
     digit_matches,
     get_span,
@@ -106,8 +107,10 @@ def _check_all(lines: list[str], layout: str, spans: dict[str, Span]) -> list[Ch
         value, check = get_span(lines, spans[value_name]), get_span(lines, spans[check_name])
         if value_name == "document_number" and long_number:
             value, check, _ = long_number
-        # A, K and U weigh the same as 0 modulo 10: a date holding them is wrong whatever the sum
-        well_formed = spans[value_name].kind != "numeric" or value.isdigit()
+        # A, K and U weigh the same as 0 modulo 10: a date holding them is wrong whatever the sum;
+        # fillers stand for the unknown parts of a birth date ('<' weighs 0)
+        numeric = spans[value_name].kind == "numeric"
+        well_formed = not numeric or date_well_formed(value_name, value)
         results.append(
             CheckDigit(
                 check_name.removesuffix("_check"),

@@ -57,6 +57,16 @@ def digit_matches(data: str, check_char: str, *, filler_allowed: bool = False) -
     return check_char.isdigit() and int(check_char) == check_digit(data)
 
 
+def date_well_formed(field: str, value: str) -> bool:
+    """Whether an MRZ date is YYMMDD digits, or fillers where ICAO 9303-3 allows them: the unknown
+    parts of a date of birth (``9001<<``: day unknown; ``90<<<<``; ``<<<<<<``), and an expiry of
+    fillers only (no expiry date stated). A letter, or half a pair, is no date."""
+    pairs = [value[i : i + 2] for i in range(0, len(value), 2)]
+    if len(value) != 6 or not all(pair.isdigit() or pair == FILLER * 2 for pair in pairs):
+        return False
+    return field == "birth_date" or value.isdigit() or set(value) == {FILLER}
+
+
 @dataclass(frozen=True)
 class Span:
     """A slice of one MRZ line with the kind of characters it may hold."""
@@ -131,12 +141,13 @@ SPANS = {
     "MRV-B": _two_line_layout(36, optional_data_check=False, composite=False),
 }
 
-# The fields each layout checks by their own digit: (field, its check, filler allowed); the
+# The fields each layout checks by their own digit: (field, its check, filler allowed: '<' may
+# stand for the digit of a field of fillers alone, an unknown birth date or no expiry); the
 # composite covers the listed spans in order.
 _NUMBER_AND_DATE_CHECKS = [
     ("document_number", "document_number_check", False),
-    ("birth_date", "birth_date_check", False),
-    ("expiry_date", "expiry_date_check", False),
+    ("birth_date", "birth_date_check", True),
+    ("expiry_date", "expiry_date_check", True),
 ]
 DIGIT_PAIRS = {
     "TD3": [*_NUMBER_AND_DATE_CHECKS, ("optional_data", "optional_data_check", True)],

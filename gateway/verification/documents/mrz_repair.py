@@ -228,8 +228,12 @@ def _candidates(
     confusion pairs at every position.
     """
     if kind == "numeric":  # letters cannot stand in a date: replace them before checking
+        # (a pair of fillers can: an unknown day, month or year of birth)
+        unknown = {i for i in range(len(value)) if value[i - i % 2 : i - i % 2 + 2] == FILLER * 2}
         value = "".join(
-            c if c.isdigit() else _digit_for(c, (value_alternatives or {}).get(i, ""))
+            c
+            if c.isdigit() or i in unknown
+            else _digit_for(c, (value_alternatives or {}).get(i, ""))
             for i, c in enumerate(value)
         )
     if not check.isdigit() and check != FILLER:
@@ -352,8 +356,10 @@ def digit_repairs(
         return _owndigit_repairs(lines, pairs, spans, options)
     combination, composite = survivors[0]
     repairs: list[Repair] = []
-    for (value_name, check_name, _), (value, check) in zip(pairs, combination, strict=True):
-        own_ok = digit_matches(value, check, filler_allowed=check_name == "optional_data_check")
+    for (value_name, check_name, filler_allowed), (value, check) in zip(
+        pairs, combination, strict=True
+    ):
+        own_ok = digit_matches(value, check, filler_allowed=filler_allowed)
         verified_by = f"{check_name}+composite_check" if own_ok else "composite_check"
         _apply(lines, spans[value_name], value, verified_by, repairs)
         _apply(lines, spans[check_name], check, verified_by, repairs)
@@ -365,11 +371,11 @@ def _owndigit_repairs(lines, pairs, spans, options) -> list[Repair]:
     """With the composite unsettled, still fix numeric fields (dates) whose own check digit
     accepts exactly one reading: the composite then fails on whatever else is wrong."""
     repairs: list[Repair] = []
-    for (value_name, check_name, _), found in zip(pairs, options, strict=True):
+    for (value_name, check_name, filler_allowed), found in zip(pairs, options, strict=True):
         if spans[value_name].kind != "numeric" or len(found) != 1:
             continue
         value, check = found[0]
-        if digit_matches(value, check):
+        if digit_matches(value, check, filler_allowed=filler_allowed):
             _apply(lines, spans[value_name], value, check_name, repairs)
             _apply(lines, spans[check_name], check, check_name, repairs)
     return repairs

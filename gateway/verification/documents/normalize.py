@@ -98,6 +98,28 @@ def birth_date(value: str, today: dt.date) -> dt.date | None:
     return candidate
 
 
+def birth_date_range(value: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a birth date with unknown parts can be (ICAO 9303-3 prints them as
+    fillers: ``9001<<`` is some day of January 1990, ``90<<<<`` some day of 1990), in the most
+    recent century that does not put its first day after ``today``; None when the year is
+    unknown or the known parts are no date."""
+    match = re.fullmatch(r"(\d\d)(\d\d|<<)(\d\d|<<)", value)
+    if match is None or match[0].isdigit():
+        return None
+    yy = int(match[1])
+    month = int(match[2]) if match[2].isdigit() else None
+    century = (today.year // 100) * 100
+    for year in (century + yy, century - 100 + yy):
+        first = _make_date(year, month or 1, 1)
+        if first is None:
+            return None
+        last_month = month or 12
+        after = dt.date(year + last_month // 12, last_month % 12 + 1, 1)
+        if first <= today:
+            return first, min(after - dt.timedelta(days=1), today)
+    return None
+
+
 def expiry_date(value: str, today: dt.date) -> dt.date | None:
     """YYMMDD expiry date in the century window ending ``EXPIRY_WINDOW_YEARS`` after today."""
     parts = _parse_yymmdd(value)

@@ -18,6 +18,7 @@ from gateway.verification.documents import checks as document_checks
 from gateway.verification.documents import normalize
 from gateway.verification.documents.ktp import check_nik, parse_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
+from gateway.verification.documents.mrz_layout import FILLER
 from gateway.verification.documents.quality import assess_quality
 from gateway.verification.documents.reader import read_mrz
 from gateway.verification.documents.visual_zone import read_visual_zone as read_labelled_fields
@@ -90,11 +91,33 @@ def _country_checks(reading: MrzReading) -> list[dict[str, str]]:
     return out
 
 
-def _date_checks(fields: Mapping[str, Any], today: dt.date, min_age: int) -> list[dict]:
+def _date_checks(
+    fields: Mapping[str, Any],
+    today: dt.date,
+    min_age: int,
+    reading: MrzReading | None = None,
+) -> list[dict]:
+    """``expiry``, ``birth_before_expiry`` and ``minimum_age``; with the MRZ ``reading``, what
+    ICAO 9303 lets an MRZ leave out (an expiry of fillers, unknown parts of a birth date) is
+    said so, and a birth date known to the month or year still decides what it can."""
     birth = dt.date.fromisoformat(fields["birth_date"]) if fields.get("birth_date") else None
     expiry = dt.date.fromisoformat(fields["expiry_date"]) if fields.get("expiry_date") else None
+    if reading is not None and expiry is None and set(reading.fields["expiry_date"]) == {FILLER}:
+        expiry_check = document_checks.check(
+            "expiry", document_checks.NOT_CHECKED, "the document states no expiry date"
+        )
+    else:
+        expiry_check = document_checks.check_expiry(expiry, today)
+    birth_range = None
+    if reading is not None and birth is None:
+        birth_range = normalize.birth_date_range(reading.fields["birth_date"], today)
+    if birth_range is not None:
+        return [
+            expiry_check,
+            *document_checks.check_birth_range(*birth_range, expiry, today, min_age),
+        ]
     return [
-        document_checks.check_expiry(expiry, today),
+        expiry_check,
         document_checks.check_birth_before_expiry(birth, expiry),
         document_checks.check_minimum_age(birth, today, min_age),
     ]
@@ -157,7 +180,7 @@ def _mrz_checks(
     out = document_checks.check_digits(reading.check_digits)
     out.append(document_checks.mrz_field_certainty(reading.field_status))
     out += _country_checks(reading)
-    out += _date_checks(fields, today, min_age)
+    out += _date_checks(fields, today, min_age, reading)
     out += document_checks.compare_with_applicant(
         fields, applicant, names_truncated=bool(fields.get("names_truncated"))
     )
