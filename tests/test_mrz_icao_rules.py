@@ -208,3 +208,33 @@ def test_the_days_a_partly_known_birth_date_can_be():
     assert birth_date_range("27<<<<", TODAY) == (day(1927, 1, 1), day(1927, 12, 31))
     for value in ("9013<<", "900101", "<<<<<<", "9001XX", "9<0101"):
         assert birth_date_range(value, TODAY) is None, value
+
+
+def test_sex_is_m_f_x_or_unspecified():
+    for sex in ("M", "F", "<", "X"):
+        result = validate_mrz("\n".join(_two_line_zone(44, sex=sex)), today=TODAY)
+        assert _statuses(result)["mrz_sex"] == "pass", sex
+        assert result["document_valid"] is True, sex
+    result = validate_mrz("\n".join(_two_line_zone(44, sex="Q")), today=TODAY)
+    assert _statuses(result)["mrz_sex"] == "fail"
+    assert result["document_valid"] is False
+
+
+def test_the_document_code_starts_with_p_i_a_c_or_v():
+    for code in ("P<", "PD", "I<", "ID", "AC", "C1", "IR"):
+        result = validate_mrz("\n".join(_two_line_zone(44, code=code)), today=TODAY)
+        assert _statuses(result)["mrz_document_code"] == "pass", code
+        assert result["document_valid"] is True, code
+    for code in ("X<", "<<", "<P", "B1"):
+        result = validate_mrz("\n".join(_two_line_zone(44, code=code)), today=TODAY)
+        assert _statuses(result)["mrz_document_code"] == "fail", code
+        assert result["document_valid"] is False, code
+
+
+def test_a_code_the_reader_was_unsure_of_is_for_a_person_not_a_failure():
+    from gateway.verification.documents.service import _code_checks
+
+    reading = parse_mrz(_two_line_zone(44, sex="H"), repair=False)  # an M the OCR doubted
+    reading.field_status["sex"] = "uncertain"
+    statuses = {c["name"]: c["status"] for c in _code_checks(reading)}
+    assert statuses == {"mrz_document_code": "pass", "mrz_sex": "uncertain"}

@@ -19,6 +19,7 @@ from gateway.verification.documents import normalize
 from gateway.verification.documents.ktp import check_nik, parse_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.mrz_layout import FILLER
+from gateway.verification.documents.mrz_repair import DOCUMENT_KINDS
 from gateway.verification.documents.quality import assess_quality
 from gateway.verification.documents.reader import read_mrz
 from gateway.verification.documents.visual_zone import read_visual_zone as read_labelled_fields
@@ -88,6 +89,31 @@ def _country_checks(reading: MrzReading) -> list[dict[str, str]]:
         else:
             kind = "ISO 3166-1" if found.is_iso else "ICAO 9303"
             out.append(document_checks.check(name, document_checks.PASS, f"known {kind} code"))
+    return out
+
+
+# ICAO 9303-3/4: the sex is M, F or '<' (unspecified); X, which some issuers print, reads as
+# unspecified too.
+_SEXES = ("M", "F", "<", "X")
+
+
+def _code_checks(reading: MrzReading) -> list[dict[str, str]]:
+    """The document code (first letter P, I, A, C or V: ICAO 9303 parts 4-7) and the sex. A
+    value outside them fails, unless the reader was unsure of the field: then a person looks."""
+    first, sex = reading.lines[0][0], reading.fields["sex"]  # the code as printed: '<P' is none
+    found = [
+        ("mrz_document_code", first in DOCUMENT_KINDS, "document_code"),
+        ("mrz_sex", sex in _SEXES, "sex"),
+    ]
+    out = []
+    for name, ok, field in found:
+        if ok:
+            out.append(document_checks.check(name, document_checks.PASS, "an ICAO 9303 value"))
+        elif reading.field_status.get(field) == "uncertain":
+            why = "not an ICAO 9303 value, and read unsurely: a person must confirm"
+            out.append(document_checks.check(name, document_checks.UNCERTAIN, why))
+        else:
+            out.append(document_checks.check(name, document_checks.FAIL, "not an ICAO 9303 value"))
     return out
 
 
@@ -179,6 +205,7 @@ def _mrz_checks(
 ) -> list[dict[str, str]]:
     out = document_checks.check_digits(reading.check_digits)
     out.append(document_checks.mrz_field_certainty(reading.field_status))
+    out += _code_checks(reading)
     out += _country_checks(reading)
     out += _date_checks(fields, today, min_age, reading)
     out += document_checks.compare_with_applicant(
