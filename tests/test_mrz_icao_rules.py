@@ -238,3 +238,33 @@ def test_a_code_the_reader_was_unsure_of_is_for_a_person_not_a_failure():
     reading.field_status["sex"] = "uncertain"
     statuses = {c["name"]: c["status"] for c in _code_checks(reading)}
     assert statuses == {"mrz_document_code": "pass", "mrz_sex": "uncertain"}
+
+
+def test_icao_codes_that_are_no_iso_codes_are_accepted_where_icao_allows_them():
+    issuers = ("D<<", "UNO", "UNA", "UNK", "EUE", "RKS", "XOM", "XPO", "XCO", "XMP", "XDC", "XBA")
+    for issuer in issuers:
+        result = validate_mrz("\n".join(_two_line_zone(44, issuer=issuer)), today=TODAY)
+        assert _statuses(result)["mrz_country:issuing_state"] == "pass", issuer
+    holders = ("D<<", "GBD", "GBN", "GBO", "GBP", "GBS", "UNO", "UNA", "UNK", "RKS")
+    for nationality in (*holders, "XXA", "XXB", "XXC", "XXX"):
+        lines = _two_line_zone(44, nationality=nationality)
+        result = validate_mrz("\n".join(lines), today=TODAY)
+        assert _statuses(result)["mrz_country:nationality"] == "pass", nationality
+        assert result["document_valid"] is True, nationality
+
+
+def test_a_stateless_or_refugee_code_is_a_nationality_never_an_issuer():
+    # XXA-XXX describe the holder; the document is issued by a state or an organisation
+    for code in ("XXA", "XXB", "XXC", "XXX"):
+        result = validate_mrz("\n".join(_two_line_zone(44, issuer=code)), today=TODAY)
+        assert _statuses(result)["mrz_country:issuing_state"] == "fail", code
+        assert result["document_valid"] is False
+
+
+def test_given_fields_apply_the_same_issuer_rule():
+    from gateway.verification.documents.service import validate_fields
+
+    fields = {"issuing_state": "XXA", "nationality": "XXA", "expiry_date": "2030-01-01"}
+    statuses = _statuses(validate_fields(fields, today=TODAY))
+    assert statuses["country:issuing_state"] == "fail"
+    assert statuses["country:nationality"] == "pass"

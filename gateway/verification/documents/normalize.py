@@ -38,12 +38,19 @@ ICAO_CODES: dict[str, tuple[str | None, str]] = {
     "XBA": (None, "African Development Bank"),
     "XIM": (None, "African Export-Import Bank"),
     "XDC": (None, "Southern African Development Community"),
+    "XCO": (None, "Common Market for Eastern and Southern Africa"),
+    "XMP": (None, "Partnership in Environmental Management for the Seas of East Asia"),
     "XXA": (None, "Stateless person (1954 Convention)"),
     "XXB": (None, "Refugee (1951 Convention)"),
     "XXC": (None, "Refugee (other than 1951 Convention)"),
     "XXX": (None, "Unspecified nationality"),
     "UTO": (None, "Utopia (ICAO specimen)"),
 }
+
+
+# Codes that describe a holder, never the state or organisation issuing the document (ICAO
+# 9303-3: a stateless person or refugee is issued a travel document by a state).
+NATIONALITY_ONLY = frozenset({"XXA", "XXB", "XXC", "XXX"})
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,9 @@ def _country_checks(reading: MrzReading) -> list[dict[str, str]]:
                     name, document_checks.FAIL, "not an ISO 3166 or ICAO 9303 code"
                 )
             )
+        elif key == "issuing_state" and found.code in normalize.NATIONALITY_ONLY:
+            why = "a nationality code (stateless, refugee or unspecified), not an issuer"
+            out.append(document_checks.check(name, document_checks.FAIL, why))
         else:
             kind = "ISO 3166-1" if found.is_iso else "ICAO 9303"
             out.append(document_checks.check(name, document_checks.PASS, f"known {kind} code"))
@@ -272,14 +275,14 @@ def validate_fields(
         required = _REQUIRED_KTP
     for key in ("issuing_state", "nationality"):
         if fields.get(key):
-            known = normalize.normalize_country(str(fields[key])) is not None
-            found.append(
-                document_checks.check(
-                    f"country:{key}",
-                    document_checks.PASS if known else document_checks.FAIL,
-                    "known code" if known else "not an ISO 3166 or ICAO 9303 code",
-                )
-            )
+            country = normalize.normalize_country(str(fields[key]))
+            if country is None:
+                status, why = document_checks.FAIL, "not an ISO 3166 or ICAO 9303 code"
+            elif key == "issuing_state" and country.code in normalize.NATIONALITY_ONLY:
+                status, why = document_checks.FAIL, "a nationality code, not an issuer"
+            else:
+                status, why = document_checks.PASS, "known code"
+            found.append(document_checks.check(f"country:{key}", status, why))
     found += _date_checks(fields, today, min_age)
     found += document_checks.compare_with_applicant(fields, applicant)
     valid, confidence = _verdict(found, required)
