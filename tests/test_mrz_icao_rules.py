@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.verification.documents.mrz import check_digit, parse_mrz
+from gateway.verification.documents.mrz import SPANS, check_digit, parse_mrz
 from gateway.verification.documents.service import validate_mrz
 
 TODAY = dt.date(2026, 12, 1)
@@ -30,7 +30,7 @@ def _two_line_zone(
     composite: bool = True,
 ) -> list[str]:
     """A TD3 (44) or TD2 (36) zone, or with ``composite`` False an MRV-A/MRV-B visa zone."""
-    line1 = (code + issuer + name).ljust(width, "<")
+    line1 = (code + issuer + name).ljust(width, "<")[:width]
     number_field = number.ljust(9, "<")
     line2 = (
         number_field
@@ -268,3 +268,102 @@ def test_given_fields_apply_the_same_issuer_rule():
     statuses = _statuses(validate_fields(fields, today=TODAY))
     assert statuses["country:issuing_state"] == "fail"
     assert statuses["country:nationality"] == "pass"
+
+
+def test_character_values_and_the_7_3_1_weights():
+    # '<' is 0, digits themselves, A=10 ... Z=35, weighted 7, 3, 1 from the left, modulo 10
+    assert check_digit("<") == 0
+    assert check_digit("A") == 0  # 10 * 7
+    assert check_digit("B") == 7  # 11 * 7
+    assert check_digit("Z") == 5  # 35 * 7
+    assert check_digit("AB<") == 3  # 70 + 33 + 0
+    assert check_digit("<<1") == 1 and check_digit("<1") == 3 and check_digit("1") == 7
+    assert check_digit("ZZZZ") == (35 * 7 + 35 * 3 + 35 + 35 * 7) % 10
+
+
+def _composite_positions(lines: list[str]) -> set[tuple[int, int]]:
+    """The 1-based (line, position) cells whose change changes the composite verdict."""
+    composite = SPANS[parse_mrz(lines, repair=False).layout]["composite_check"]
+    covered = set()
+    for line_number, line in enumerate(lines):
+        for column, char in enumerate(line):
+            if (line_number, column) == (composite.line, composite.start):
+                continue
+            # '7' weighs 7 at weight 1 and 1 at weights 7 and 3 (mod 10): never the same as '3'
+            new = "7" if char != "7" else "3"
+            trial = list(lines)
+            trial[line_number] = line[:column] + new + line[column + 1 :]
+            digits = {c.name: c.valid for c in parse_mrz(trial, repair=False).check_digits}
+            if not digits["composite"]:
+                covered.add((line_number + 1, column + 1))
+    return covered
+
+
+def _cells(line: int, *ranges: tuple[int, int]) -> set[tuple[int, int]]:
+    return {(line, p) for first, last in ranges for p in range(first, last + 1)}
+
+
+def test_the_composite_digit_covers_what_icao_says_in_each_layout():
+    td3 = _two_line_zone(44, optional="AB12")
+    assert _composite_positions(td3) == _cells(2, (1, 10), (14, 20), (22, 43))
+    td2 = _two_line_zone(36, code="I<", optional="AB12")
+    assert _composite_positions(td2) == _cells(2, (1, 10), (14, 20), (22, 35))
+    td1 = _long_number_td1("AB1234567890", rest="Q7")
+    assert _composite_positions(td1) == _cells(1, (6, 30)) | _cells(2, (1, 7), (9, 15), (19, 29))
+
+
+def test_td3_optional_data_digit_is_filler_only_over_an_empty_field():
+    assert parse_mrz(_two_line_zone(44), repair=False).all_check_digits_valid  # '<' over '<'s
+    zeroed = _two_line_zone(44)
+    zeroed[1] = zeroed[1][:42] + "0" + zeroed[1][43:]  # '0' there is the same digit
+    assert parse_mrz(zeroed, repair=False).all_check_digits_valid
+    filled = _two_line_zone(44, optional="AB12")
+    filled[1] = filled[1][:42] + "<" + filled[1][43:]
+    filled[1] = filled[1][:43] + _digit(filled[1][0:10] + filled[1][13:20] + filled[1][21:43])
+    digits = {c.name: c.valid for c in parse_mrz(filled, repair=False).check_digits}
+    assert digits == {
+        "document_number": True,
+        "birth_date": True,
+        "expiry_date": True,
+        "optional_data": False,
+        "composite": True,
+    }
+
+
+def test_names_primary_secondary_inner_fillers_and_truncation():
+    cases = {
+        "DOE<<JANE": ("DOE", "JANE", False),
+        "VAN<DER<BERG<<ANNA<MARIA": ("VAN DER BERG", "ANNA MARIA", False),
+        "ERIKSSON": ("ERIKSSON", "", False),  # a primary identifier only
+        "ABCDEFGHIJKLMNOPQRST<<UVWXYZABCDEFGHIJKLM": (
+            "ABCDEFGHIJKLMNOPQRST",
+            "UVWXYZABCDEFGHIJK",
+            True,
+        ),
+    }
+    for name, (surname, given, cut) in cases.items():
+        result = validate_mrz("\n".join(_two_line_zone(44, name=name)), today=TODAY)
+        fields = result["fields"]
+        assert (fields["surname"], fields["given_names"]) == (surname, given), name
+        assert fields["names_truncated"] is cut, name
+    td1 = _long_number_td1("AB1234567890")
+    td1[2] = "ABCDEFGHIJKLMNOPQ<<RSTUVWXYZAB"
+    fields = validate_mrz("\n".join(td1), today=TODAY)["fields"]
+    assert (fields["surname"], fields["given_names"], fields["names_truncated"]) == (
+        "ABCDEFGHIJKLMNOPQ",
+        "RSTUVWXYZAB",
+        True,
+    )
+
+
+def test_two_digit_years_pivot_birth_into_the_past_and_expiry_ahead():
+    fields = validate_mrz(
+        "\n".join(_two_line_zone(44, birth="261201", expiry="761130")), today=TODAY
+    )
+    assert fields["fields"]["birth_date"] == "2026-12-01"  # today: this century
+    assert fields["fields"]["expiry_date"] == "2076-11-30"
+    fields = validate_mrz(
+        "\n".join(_two_line_zone(44, birth="261202", expiry="770101")), today=TODAY
+    )
+    assert fields["fields"]["birth_date"] == "1926-12-02"  # tomorrow: the last century
+    assert fields["fields"]["expiry_date"] == "1977-01-01"
