@@ -367,3 +367,12 @@ def test_two_digit_years_pivot_birth_into_the_past_and_expiry_ahead():
     )
     assert fields["fields"]["birth_date"] == "1926-12-02"  # tomorrow: the last century
     assert fields["fields"]["expiry_date"] == "1977-01-01"
+
+
+def test_a_visa_whose_v_the_ocr_misread_is_decoded_as_a_visa_once_repaired():
+    lines = _two_line_zone(44, code="V<", composite=False)
+    lines[0] = "Y" + lines[0][1:]  # no document kind: the OCR offered V as well
+    reading = parse_mrz(lines, alternatives={(0, 0): "V"})
+    assert reading.fields["document_code"] == "V"
+    assert reading.layout == "MRV-A"
+    assert reading.all_check_digits_valid

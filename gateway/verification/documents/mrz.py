@@ -156,6 +156,10 @@ def parse_mrz(
         repairs += typed_repairs(work, layout, spans, alternatives)
         if alternatives is not None:
             repairs += document_kind_repairs(work, spans, alternatives)
+            # a first letter repaired to V makes a two-line zone a visa (line 1 and the letter
+            # fields of line 2 sit alike in both, so the repairs so far stand)
+            layout = detect_layout(work)
+            spans = SPANS[layout]
             repairs += code_repairs(work, spans, alternatives, code_lags)
         repairs += digit_repairs(work, layout, spans, alternatives)
     fields = {name: get_span(work, span) for name, span in spans.items() if span.kind != "check"}
