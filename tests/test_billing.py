@@ -17,7 +17,7 @@ from test_cli_admin import cli_env, run  # noqa: F401  (the operator's shell env
 
 from gateway.cli import main
 from gateway.errors import ValidationFailed
-from gateway.services.billing import statement, statement_csv, validate_plan
+from gateway.services.billing import plan_view, statement, statement_csv, validate_plan
 from gateway.services.quotas import month_period, parse_month
 from gateway.synthetic.identities import random_identity, td3_lines
 
@@ -80,6 +80,23 @@ def test_csv_cells_never_start_a_formula() -> None:
         [statement(PARTNER, plan, parse_month("2026-10"), {}, now=datetime.now(UTC))]
     )
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+def test_whole_unit_prices_are_written_as_plain_numbers() -> None:
+    """A price of 100 reads "100" on the plan and the statement, never "1E+2"."""
+    body = {**PLAN, "included": {}, "unit_prices": {"liveness": 100, "face_match": 10.5}}
+    plan = {"code": "round", **validate_plan("round", body)}
+    assert plan_view({**plan, "updated": ""})["unit_prices"] == {
+        "liveness": "100",
+        "face_match": "10.5",
+    }
+    result = statement(
+        PARTNER, plan, parse_month("2026-10"), {"liveness": 2}, now=datetime.now(UTC)
+    )
+    lines = {line["item"]: line for line in result["lines"]}
+    assert (lines["liveness"]["unit_price"], lines["liveness"]["amount"]) == ("100", "200.00")
+    assert lines["face_match"]["unit_price"] == "10.5"
+    assert ",100,200.00" in statement_csv([result])
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,12 @@ def _unit_price(value: Any) -> Decimal:
     return Decimal(str(value)).normalize() if value is not None else Decimal(0)
 
 
+def _unit_price_text(value: Decimal) -> str:
+    """A unit price as written: its own decimals, in plain notation (``normalize`` alone turns
+    100 into ``1E+2``)."""
+    return f"{value:f}"
+
+
 def _price(value: Any) -> Decimal | None:
     """A non-negative price with at most 4 decimals, else None."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -112,7 +118,7 @@ def plan_view(record: dict[str, Any]) -> dict[str, Any]:
         "monthly_fee": _money(Decimal(str(record.get("monthly_fee") or 0))),
         "included": record.get("included") or {},
         "unit_prices": {
-            check: str(_unit_price(price))
+            check: _unit_price_text(_unit_price(price))
             for check, price in (record.get("unit_prices") or {}).items()
         },
         "updated": iso(record.get("updated")),
@@ -193,7 +199,7 @@ def statement(
                 "used": used,
                 "included": free,
                 "quantity": quantity,
-                "unit_price": str(price),
+                "unit_price": _unit_price_text(price),
                 "amount": _money(amount),
             }
         )
