@@ -224,3 +224,20 @@ def test_a_partner_reads_its_own_statement(app: Flask, services, partner) -> Non
         422,
         "validation_failed",
     )
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+def test_a_month_out_of_range_is_a_clear_error(
+    app: Flask, partner, capsys: pytest.CaptureFixture[str], month: str
+) -> None:
+    """A month the calendar arithmetic cannot reach is a 422 / a CLI message, not a 500 or a
+    traceback (9999-12 ends in the year 10000)."""
+    response = app.test_client().get(f"/api/usage/statement?month={month}", headers=partner.headers)
+    assert_problem(response, 422, "validation_failed")
+    for argv in (
+        ["invoice", "--month", month],
+        ["usage", "report", partner.partner_id, "--month", month],
+    ):
+        assert main(argv) == 2
+        assert "month" in capsys.readouterr().err

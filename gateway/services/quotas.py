@@ -33,6 +33,7 @@ QUOTA_CHECKS = (
 )
 THRESHOLDS_PERCENT = (80, 100)
 MAX_MONTHLY_QUOTA = 100_000_000
+MONTH_YEARS = (2000, 2999)
 # A unit still held (row `pending`) this long after its check began belongs to a process that died
 # before settling it: no check runs that long (gunicorn stops a request after 60 s).
 HELD_UNIT_STALE_AFTER_S = 300
@@ -73,6 +74,13 @@ def parse_month(text: str) -> Period:
         raise ValidationFailed(
             "The month must read YYYY-MM", errors={"month": ["must read YYYY-MM"]}
         ) from error
+    # The days the usage reports accept (schemas/usage.py): 9999-12 would end in the year 10000,
+    # which datetime cannot hold, and year 1 has no four-digit label.
+    if not MONTH_YEARS[0] <= moment.year <= MONTH_YEARS[1]:
+        raise ValidationFailed(
+            f"The month must be from {MONTH_YEARS[0]}-01 to {MONTH_YEARS[1]}-12",
+            errors={"month": [f"from {MONTH_YEARS[0]}-01 to {MONTH_YEARS[1]}-12"]},
+        )
     return month_period(moment)
 
 
