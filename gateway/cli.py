@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.cli_admin import add_admin_commands, run_admin_command
+from gateway.cli_admin import add_admin_commands, positive_int_argument, run_admin_command
 from gateway.cli_billing import add_billing_commands
 from gateway.cli_webhooks import add_webhook_commands
 from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
@@ -206,7 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the gateway only (gunicorn)")
     commands.add_parser("pocketbase", help="migrate and run PocketBase only")
     worker = commands.add_parser("worker", help="run the verification worker only")
-    worker.add_argument("--processes", type=int, default=None)
+    worker.add_argument(
+        "--processes",
+        type=positive_int_argument,
+        default=None,
+        help="worker processes (default: EKYC_WORKER_PROCESSES)",
+    )
 
     add_admin_commands(commands)
     add_webhook_commands(commands)

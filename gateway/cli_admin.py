@@ -51,6 +51,25 @@ def _json_argument(text: str, what: str) -> Any:
         raise ValidationFailed(f"The {what} is not JSON: {exc}") from exc
 
 
+def day_argument(text: str) -> datetime:
+    """A ``YYYY-MM-DD`` argument as midnight UTC; argparse's own error (exit 2) otherwise."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from error
+
+
+def positive_int_argument(text: str) -> int:
+    """A whole number from 1; argparse's own error (exit 2) otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return value
+
+
 def _partner_id(services: Services, ref: str) -> str:
     from gateway.services.partners import find_partner
 
@@ -186,12 +205,7 @@ def expiry_run(services: Services, args: argparse.Namespace) -> int:
     """Run the document-expiry job now (or as of ``--date``)."""
     from gateway.services.expiry import run_expiry_job
 
-    now = (
-        datetime.strptime(args.date, "%Y-%m-%d").replace(tzinfo=UTC)
-        if args.date
-        else datetime.now(UTC)
-    )
-    _print(run_expiry_job(services.pb, now=now).as_dict())
+    _print(run_expiry_job(services.pb, now=args.date or datetime.now(UTC)).as_dict())
     return 0
 
 
@@ -267,7 +281,7 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
 
     expiry = command_group(commands, "expiry", "the document-expiry job")
     run = subcommand(expiry, "run", expiry_run, "run it now")
-    run.add_argument("--date", default=None, help="as of this day (YYYY-MM-DD)")
+    run.add_argument("--date", type=day_argument, default=None, help="as of this day (YYYY-MM-DD)")
 
     retention = command_group(commands, "retention", "the retention job")
     subcommand(retention, "run", retention_run, "erase what is past its date, now")

@@ -155,3 +155,24 @@ def test_partners_are_found_by_name_and_listed(capsys: pytest.CaptureFixture[str
     assert run(capsys, "key", "list", twin["slug"])[0] == 0
     assert main(["key", "list", "No Such Partner"]) == 2
     assert "partner list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["expiry", "run", "--date", "2026-13-45"],
+        ["expiry", "run", "--date", "tomorrow"],
+        ["worker", "--processes", "0"],
+        ["worker", "--processes", "-2"],
+    ],
+)
+def test_bad_arguments_are_usage_errors_not_tracebacks(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Refused by the parser (exit 2, the reason on stderr) before anything runs: no traceback,
+    and no worker started with some other number of processes than the one asked."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and argv[-1] in err
