@@ -32,9 +32,10 @@ from gateway.pb_server import PocketBaseServer  # noqa: E402
 from gateway.services import partners  # noqa: E402
 from gateway.services.pocketbase import PocketBase  # noqa: E402
 from gateway.services.pocketbase_transport import PocketBaseConfig  # noqa: E402
-from gateway.services.quotas import take_unit  # noqa: E402
+from gateway.services.quotas import settle_unit, take_unit  # noqa: E402
 
 ROW = {"billed": True, "counted": True, "outcome": "ok", "processing_ms": 1.0, "profile": ""}
+HELD = {**ROW, "billed": False, "outcome": "pending"}  # what a check holds while it runs
 
 
 def timed(runs: int, step) -> dict[str, float]:
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             take_unit(pb, partner_id, "document_ocr", None, ROW, now=now)
 
         def with_quota() -> None:
-            held = take_unit(pb, partner_id, "liveness", 10**8, ROW, now=now)
-            pb.update("usage_events", held["id"], {"billed": True, "counted": True})
+            held = take_unit(pb, partner_id, "liveness", 10**8, HELD, now=now)
+            settle_unit(pb, held["id"], 10**8, ROW, taken_at=now)
 
         for name, step in (("plain create", plain), ("no quota", no_quota), ("quota", with_quota)):
             figures = timed(args.runs, step)

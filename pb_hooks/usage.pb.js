@@ -12,9 +12,11 @@
 //    verification already run must be recorded);
 //  - at the limit, units held by `pending` rows created before `stale_before` (checks whose
 //    process died before settling them) are given back first;
-//  - each threshold (percent of the quota) reached by this unit writes one
-//    quota.threshold_reached event to the webhook outbox in the same transaction, keyed by
-//    partner, check, period and percent, so it is announced once per period.
+//  - a row billed when written (a verification already run) announces each threshold (percent
+//    of the quota) its unit reaches: one quota.threshold_reached event in the webhook outbox, in
+//    the same transaction, keyed by partner, check, period and percent, so it is announced once
+//    per period. A held unit (`pending`) announces nothing yet: /usage/settle does, once its
+//    check has run to a result (lib/quota.js says why).
 // 200 {taken: true, id, used, quota} or {taken: false, used, quota}.
 routerAdd("POST", "/api/ekyc/usage/take", (e) => {
   const body = e.requestInfo().body;
@@ -83,32 +85,70 @@ routerAdd("POST", "/api/ekyc/usage/take", (e) => {
     txApp.save(record);
     if (quota !== null && counted) {
       used += 1;
-      const rows = require(`${__hooks}/lib/rows.js`);
-      const wanted = require(`${__hooks}/lib/outbox.js`).wantedTypes(txApp, partner, ["quota.threshold_reached"]);
-      for (const percent of wanted.length ? body.thresholds || [] : []) {
-        const mark = Math.ceil((quota * Number(percent)) / 100);
-        if (quota === 0 || used < mark) continue;
-        const key = `quota:${partner}:${module}:${period}:${percent}`;
-        if (txApp.findAllRecords("webhook_events", $dbx.hashExp({ dedupe_key: key })).length) continue;
-        rows.insertRow(txApp, "webhook_events", {
-          partner: partner,
-          profile: "",
-          type: "quota.threshold_reached",
-          data: JSON.stringify({
-            check: module,
-            threshold_percent: Number(percent),
-            used: used,
-            quota: quota,
-            period: period,
-            resets_at: String(body.resets_at || ""),
-          }),
-          dedupe_key: key,
-          dispatched_at: "",
-        });
+      if (row.billed === true) {
+        const thresholds = require(`${__hooks}/lib/quota.js`);
+        thresholds.announceThresholds(
+          txApp,
+          { partner: partner, module: module, period: period, quota: quota, thresholds: body.thresholds, resetsAt: body.resets_at },
+          thresholds.countBilled(txApp, window),
+        );
       }
     }
     result = { taken: true, id: record.id, used: used, quota: quota };
   });
+  return e.json(200, result);
+}, $apis.requireSuperuserAuth());
+
+// POST /api/ekyc/usage/settle {id, quota, period, period_start, period_end, resets_at, thresholds,
+// row: {billed, counted, outcome, processing_ms}}: write the outcome of a check that held a unit
+// (the row /usage/take appended as `pending`). A refused check gives its unit back (counted
+// false); one that ran to a result keeps it and, in the same transaction, announces each threshold
+// the period's billed units now reach (once per partner, check, period and percent: lib/quota.js).
+// 200 {id, used}: used is the period's billed units (null without a quota). 404: no such row.
+routerAdd("POST", "/api/ekyc/usage/settle", (e) => {
+  const body = e.requestInfo().body;
+  const id = String(body.id || "");
+  const period = String(body.period || "");
+  const row = body.row || {};
+  const quota = body.quota === null || body.quota === undefined ? null : parseInt(body.quota, 10);
+  if (!/^[a-z0-9]{15}$/.test(id) || !/^\d{4}-\d{2}$/.test(period)) {
+    throw new BadRequestError("id and period (YYYY-MM) are required");
+  }
+  if (quota !== null && (isNaN(quota) || quota < 0)) {
+    throw new BadRequestError("quota must be a non-negative integer or null");
+  }
+  let result = null;
+  $app.runInTransaction((txApp) => {
+    let record = null;
+    try {
+      record = txApp.findRecordById("usage_events", id);
+    } catch (err) {
+      return;
+    }
+    record.set("billed", row.billed === true);
+    record.set("counted", row.counted === true);
+    record.set("outcome", String(row.outcome || "").slice(0, 60));
+    record.set("processing_ms", Math.max(0, Number(row.processing_ms) || 0));
+    txApp.save(record);
+    let used = null;
+    if (quota !== null && row.billed === true && row.counted === true) {
+      const thresholds = require(`${__hooks}/lib/quota.js`);
+      const window = {
+        partner: record.getString("partner"),
+        module: record.getString("module"),
+        start: String(body.period_start),
+        end: String(body.period_end),
+      };
+      used = thresholds.countBilled(txApp, window);
+      thresholds.announceThresholds(
+        txApp,
+        { partner: window.partner, module: window.module, period: period, quota: quota, thresholds: body.thresholds, resetsAt: body.resets_at },
+        used,
+      );
+    }
+    result = { id: record.id, used: used };
+  });
+  if (result === null) throw new NotFoundError("no such usage row");
   return e.json(200, result);
 }, $apis.requireSuperuserAuth());
 

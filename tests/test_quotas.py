@@ -199,6 +199,25 @@ def test_thresholds_are_announced_once_per_period(
     assert events[0]["dedupe_key"] == f"quota:{partner.partner_id}:document_validate:{period}:80"
 
 
+def test_a_refused_check_announces_no_threshold(
+    app: Flask, services: Services, make_partner
+) -> None:
+    """A unit held by a check that is then refused is given back: it reached no threshold. With a
+    quota of 1, a bad input first must not announce "used up", and the call that really uses
+    the unit must (its dedupe key not spent by the refused one)."""
+    partner = make_partner("Refused threshold")
+    subscribe(services, partner.partner_id, ("quota.threshold_reached",))
+    set_quota(services, partner.partner_id, "document_validate", 1)
+    assert_problem(validate(app, partner.headers, "NOT AN MRZ"), 422, "validation_failed")
+    assert quota_events(services, partner.partner_id) == []
+    assert validate(app, partner.headers).status_code == 200
+    events = quota_events(services, partner.partner_id)
+    assert [(e["data"]["threshold_percent"], e["data"]["used"]) for e in events] == [
+        (80, 1),
+        (100, 1),
+    ]
+
+
 def test_verifications_are_recorded_past_the_quota(services: Services, make_partner) -> None:
     """The worker's verification already ran: it is recorded (and invoiced) whatever the quota,
     and still announces the thresholds."""

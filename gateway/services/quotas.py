@@ -9,7 +9,9 @@ bad image is not billed, and does not use the quota either). Past the quota the 
 on the first day of the next month at 00:00 UTC.
 
 Reaching 80 % and 100 % of a quota writes a ``quota.threshold_reached`` event to the webhook
-outbox in that same transaction, once per partner, check, period and threshold.
+outbox, once per partner, check, period and threshold, in the transaction that makes the unit
+used for good: the one that settles a held unit as billed (``settle_unit``), or the take itself for
+a row billed when written (a verification already run).
 """
 
 from __future__ import annotations
@@ -153,6 +155,39 @@ def take_unit(
     if not taken["taken"]:
         raise quota_exceeded(check, quota or 0, int(taken["used"]), now)
     return taken
+
+
+def settle_unit(
+    pb: PocketBase,
+    usage_id: str,
+    quota: int | None,
+    fields: dict[str, Any],
+    *,
+    taken_at: datetime,
+) -> None:
+    """Write the outcome of a check that held a unit (``take_unit`` with a ``pending`` row).
+
+    ``fields`` (``billed``, ``counted``, ``outcome``, ``processing_ms``): a refused check gives
+    its unit back. One that ran to a result keeps it and announces the thresholds it reaches, in
+    the period of ``taken_at`` (the row's), since a unit merely held may still be given back.
+    """
+    period = month_period(taken_at)
+    response = pb.request(
+        "POST",
+        "/api/ekyc/usage/settle",
+        json={
+            "id": usage_id,
+            "quota": quota,
+            "period": period.label,
+            "period_start": period.start_text,
+            "period_end": period.end_text,
+            "resets_at": period.end.isoformat().replace("+00:00", "Z"),
+            "thresholds": list(THRESHOLDS_PERCENT),
+            "row": fields,
+        },
+    )
+    if response.status_code != 200:
+        raise StoreError(f"PocketBase refused a usage outcome: {response.status_code}")
 
 
 def quota_exceeded(check: str, quota: int, used: int, now: datetime) -> QuotaExceeded:

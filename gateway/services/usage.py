@@ -20,7 +20,13 @@ from marshmallow import ValidationError
 from gateway.errors import GatewayError, StoreUnavailable
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pocketbase import PocketBase
-from gateway.services.quotas import QUOTA_CHECKS, monthly_quota, quota_exceeded, take_unit
+from gateway.services.quotas import (
+    QUOTA_CHECKS,
+    monthly_quota,
+    quota_exceeded,
+    settle_unit,
+    take_unit,
+)
 from gateway.services.usage_reports import month_used
 
 log = structlog.get_logger("gateway.usage")
@@ -91,10 +97,11 @@ class UsageMeter:
         """
         quota = monthly_quota(settings or {}, module)
         hold = None
+        taken_at = self.clock()
         if quota is not None:
             pending = _row(False, 0.0, "pending", None)
             pending["counted"] = True
-            hold = take_unit(self.pb, partner_id, module, quota, pending, now=self.clock())
+            hold = take_unit(self.pb, partner_id, module, quota, pending, now=taken_at)
         started = time.perf_counter()
         outcome = "error"
         billed = False
@@ -114,7 +121,7 @@ class UsageMeter:
             if hold is None:
                 take_unit(self.pb, partner_id, module, None, row, now=self.clock())
             else:
-                self._settle(hold["id"], row)
+                self._settle(hold["id"], quota, row, taken_at)
         usage: dict[str, Any] = {"module": module, "billed": billed}
         if hold is not None:
             used = hold["used"] if billed else hold["used"] - 1
@@ -136,15 +143,16 @@ class UsageMeter:
         if used >= quota:
             raise quota_exceeded(module, quota, used, now)
 
-    def _settle(self, usage_id: str, row: dict[str, Any]) -> None:
-        """Write a held unit's outcome; a refused check gives its unit back (counted = billed).
+    def _settle(self, usage_id: str, quota: int, row: dict[str, Any], taken_at: datetime) -> None:
+        """Write a held unit's outcome; a refused check gives its unit back (counted = billed),
+        one that ran to a result announces the quota thresholds it reaches.
 
         If the store is down now, the row keeps its unit as ``pending`` (an over-count of one,
         never an under-count) and the caller gets the check's own answer or error.
         """
         fields = {key: row[key] for key in ("billed", "counted", "processing_ms", "outcome")}
         try:
-            self.pb.update("usage_events", usage_id, fields)
+            settle_unit(self.pb, usage_id, quota, fields, taken_at=taken_at)
         except StoreUnavailable:
             log.warning("usage_not_settled", usage_id=usage_id)
 
