@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from flask import Flask
 from test_cli_admin import cli_env, run  # noqa: F401  (the operator's shell environment)
 
 from gateway.cli import main
-from gateway.errors import ValidationFailed
+from gateway.errors import Conflict, ValidationFailed
 from gateway.services.billing import plan_view, statement, statement_csv, validate_plan
 from gateway.services.quotas import month_period, parse_month
 from gateway.synthetic.identities import random_identity, td3_lines
@@ -186,7 +186,8 @@ def test_usage_report_plan_and_invoice_from_the_cli(
     code, out = run(capsys, "invoice", partner.partner_id, "--month", month, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[-1]["item"] == "total" and rows[-1]["amount"] == "99.13"
-    code, out = run(capsys, "invoice", partner.partner_id, "--month", "2026-01")
+    later = month_period(month_period(datetime.now(UTC)).end).label
+    code, out = run(capsys, "invoice", partner.partner_id, "--month", later)
     assert json.loads(out)["total"] == "99.00"  # a month without usage: the fee alone
 
     code, out = run(capsys, "invoice", "--month", month)
@@ -241,3 +242,48 @@ def test_a_month_out_of_range_is_a_clear_error(
     ):
         assert main(argv) == 2
         assert "month" in capsys.readouterr().err
+
+
+def test_a_new_plan_prices_its_month_on_and_leaves_closed_months_alone(
+    app: Flask, services, partner
+) -> None:
+    """Moving a partner to another plan reprices the month it is made in (the last plan assigned
+    in a month prices it) and the months after, never a month already closed."""
+    from gateway.services.billing import assign_plan, partner_statement, save_plan
+
+    now = datetime.now(UTC)
+    this_month = month_period(now)
+    last_month = month_period(this_month.start - timedelta(days=1))
+    save_plan(services.pb, "cheap", {**PLAN, "monthly_fee": 10})
+    save_plan(services.pb, "dear", {**PLAN, "monthly_fee": 100})
+    save_plan(services.pb, "dearest", {**PLAN, "monthly_fee": 1000})
+
+    def total(period) -> str:
+        record = services.pb.get("partners", partner.partner_id)
+        return partner_statement(services.pb, record, period, now=now)["total"]
+
+    assign_plan(services.pb, partner.partner_id, "cheap")
+    # As if "cheap" had been assigned last month: the month is closed, its statement final.
+    record = services.pb.get("partners", partner.partner_id)
+    [period] = record["plan_periods"]
+    assert period["from"] == this_month.label
+    services.pb.update(
+        "partners", partner.partner_id, {"plan_periods": [{**period, "from": last_month.label}]}
+    )
+    assert total(last_month) == total(this_month) == "10.00"
+
+    assign_plan(services.pb, partner.partner_id, "dear")
+    assign_plan(services.pb, partner.partner_id, "dearest")  # the last of the month prices it
+
+    assert total(last_month) == "10.00"
+    assert total(this_month) == "1000.00"
+    assert services.pb.get("partners", partner.partner_id)["plan_periods"] == [
+        {"from": last_month.label, "plan": period["plan"]},
+        {
+            "from": this_month.label,
+            "plan": services.pb.find_first("plans", where={"code": "dearest"})["id"],
+        },
+    ]
+    earlier = month_period(last_month.start - timedelta(days=1))
+    with pytest.raises(Conflict):  # before any plan: nothing to price it on
+        total(earlier)

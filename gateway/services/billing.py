@@ -2,10 +2,12 @@
 
 A plan (``plans`` collection) has a currency, a monthly fee, the units of each check the fee
 includes and the price of each further unit. A partner is invoiced on the plan set on its record
-(``partners.plan``). A month's statement is the fee plus, per check, the billed units beyond the
-included ones times the unit price. Money is computed in ``Decimal`` and written as strings with
-two decimals (unit prices with up to four), never as binary floats. Quotas (``quotas.py``) cap
-what a partner may use; the plan prices what it used: the two are set apart.
+(``partners.plan``) in that month (``partners.plan_periods``: a plan assigned in a month prices
+it and the months after, never the months before). A month's statement is the fee plus, per
+check, the billed units beyond the included ones times the unit price. Money is computed in
+``Decimal`` and written as strings with two decimals (unit prices with up to four), never as
+binary floats. Quotas (``quotas.py``) cap what a partner may use; the plan prices what it used:
+the two are set apart.
 """
 
 from __future__ import annotations
@@ -230,13 +232,34 @@ def billed_by_partner(pb: PocketBase, partner_id: str | None, period: Period) ->
     return result
 
 
+def plan_of_month(partner: dict[str, Any], period: Period) -> str:
+    """The id of the plan that prices ``period`` for ``partner`` ("" for none).
+
+    ``plan_periods`` (kept by ``pb_hooks/partner_plans.pb.js``) says from which month each plan
+    applied: the last one assigned in or before the month prices it, so moving a partner to
+    another plan leaves the months already closed as they were. A record without periods (a
+    store not migrated yet) is priced on its plan now.
+    """
+    periods = partner.get("plan_periods")
+    if not isinstance(periods, list) or not periods:
+        return partner.get("plan") or ""
+    plan = ""
+    for entry in periods:
+        if isinstance(entry, dict) and str(entry.get("from", "")) <= period.label:
+            plan = str(entry.get("plan") or "")
+    return plan
+
+
 def partner_statement(
     pb: PocketBase, partner: dict[str, Any], period: Period, *, now: datetime
 ) -> dict[str, Any]:
-    """One partner's statement for a month; ``Conflict`` when it is on no plan."""
-    if not partner.get("plan"):
-        raise Conflict(f"Partner {partner['slug']} is on no plan: assign one to invoice it")
-    plan = pb.get("plans", partner["plan"])
+    """One partner's statement for a month; ``Conflict`` when it was on no plan that month."""
+    plan_id = plan_of_month(partner, period)
+    if not plan_id:
+        raise Conflict(
+            f"Partner {partner['slug']} is on no plan for {period.label}: assign one to invoice it"
+        )
+    plan = pb.get("plans", plan_id)
     billed = billed_by_partner(pb, partner["id"], period).get(partner["id"], {})
     return statement(partner, plan, period, billed, now=now)
 
@@ -252,11 +275,10 @@ def all_statements(pb: PocketBase, period: Period, *, now: datetime) -> dict[str
     plans = {row["id"]: row for row in pb.find("plans", limit=1000)}
     statements, unpriced = [], []
     for partner in pb.find("partners", sort="created", limit=1000):
-        if partner.get("plan") in plans:
+        plan_id = plan_of_month(partner, period)
+        if plan_id in plans:
             statements.append(
-                statement(
-                    partner, plans[partner["plan"]], period, billed.get(partner["id"], {}), now=now
-                )
+                statement(partner, plans[plan_id], period, billed.get(partner["id"], {}), now=now)
             )
         elif partner["id"] in billed:
             unpriced.append({"partner_id": partner["id"], "billed": billed[partner["id"]]})
