@@ -176,3 +176,19 @@ def test_bad_arguments_are_usage_errors_not_tracebacks(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "error:" in err and argv[-1] in err
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize("overlap_s", ["999999999999", str(8 * 86_400)])
+def test_webhook_rotation_overlap_is_bounded_as_in_the_api(
+    capsys: pytest.CaptureFixture[str], overlap_s: str
+) -> None:
+    """0 to 7 days, as `POST /api/webhooks/{id}/rotate` allows: a huge overlap was a traceback
+    (OverflowError), a long one kept the old secret signing for as long as asked."""
+    _, out = run(capsys, "partner", "create", "Rotating Bank", "--json")
+    partner_id = json.loads(out)["partner_id"]
+    _, out = run(capsys, "webhooks", "add", partner_id, "http://127.0.0.1:9/hook")
+    endpoint_id = json.loads(out)["id"]
+    assert main(["webhooks", "rotate", endpoint_id, "--overlap-s", overlap_s]) == 2
+    assert "overlap_s" in capsys.readouterr().err
+    assert run(capsys, "webhooks", "rotate", endpoint_id, "--overlap-s", "604800")[0] == 0

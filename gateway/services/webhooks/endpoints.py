@@ -25,6 +25,8 @@ from gateway.services.webhooks.signing import generate_secret
 from gateway.services.webhooks.ssrf import check_url
 
 ROTATION_OVERLAP_S = 24 * 3600
+# The longest an old secret keeps signing after a rotation, for every caller (API and CLI).
+MAX_ROTATION_OVERLAP_S = 7 * 86_400
 MAX_ENDPOINTS_PER_PARTNER = 20
 # The new secret plus three still in overlap. One sealed entry is ~200 characters, so four stay
 # far under PocketBase's 4,000-character text field that the probe's 18th rotation overflowed;
@@ -193,8 +195,11 @@ def rotate_secret(
     At most ``MAX_SIGNING_SECRETS`` are kept, newest first: a rotation never fails for the
     number of earlier rotations.
     """
-    if overlap_s < 0:
-        raise ValidationFailed("overlap_s must not be negative")
+    if not 0 <= overlap_s <= MAX_ROTATION_OVERLAP_S:
+        raise ValidationFailed(
+            f"overlap_s must be from 0 to {MAX_ROTATION_OVERLAP_S} seconds (7 days)",
+            errors={"overlap_s": [f"from 0 to {MAX_ROTATION_OVERLAP_S}"]},
+        )
     record = load_endpoint(pb, partner_id, endpoint_id)
     moment = _now(now)
     previous_expires = moment + timedelta(seconds=overlap_s)
