@@ -10,6 +10,7 @@ import argparse
 
 from gateway.cli_admin import _partner_id, _print, _scopes, command_group, subcommand
 from gateway.container import Services
+from gateway.schemas.webhooks import DELIVERY_STATUSES
 
 
 def webhooks_add(services: Services, args: argparse.Namespace) -> int:
@@ -125,6 +126,6 @@ def add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     deliveries = subcommand(
         hooks, "deliveries", webhooks_deliveries, "a partner's recent deliveries", "partner"
     )
-    deliveries.add_argument("--status", default=None)
+    deliveries.add_argument("--status", choices=DELIVERY_STATUSES, default=None)
     subcommand(hooks, "replay", webhooks_replay, "send a delivery again", "delivery")
     subcommand(hooks, "sweep", webhooks_sweep, "deliver what is due now")

@@ -164,6 +164,7 @@ def test_partners_are_found_by_name_and_listed(capsys: pytest.CaptureFixture[str
         ["expiry", "run", "--date", "tomorrow"],
         ["worker", "--processes", "0"],
         ["worker", "--processes", "-2"],
+        ["webhooks", "deliveries", "any-partner", "--status", "failling"],
     ],
 )
 def test_bad_arguments_are_usage_errors_not_tracebacks(
