@@ -65,6 +65,14 @@ def test_a_new_key_is_printed_once_for_people_too(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_a_partner_name_too_long_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """The field's own message, as the operator API gives it, not PocketBase's raw JSON."""
+    assert main(["partner", "create", "x" * 201]) == 2
+    err = capsys.readouterr().err
+    assert "  name: " in err and "200" in err and "PocketBase" not in err
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_unknown_key_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["key", "revoke", "doesnotexist"]) == 2
     assert "No key" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from gateway.services.pocketbase import PocketBase
 from gateway.services.request_signing import new_signing_secret
 
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+MAX_NAME_LENGTH = 200  # partners.name in pb_migrations, and the operator API's schema
 
 
 def slugify(name: str) -> str:
@@ -34,6 +35,11 @@ def create_partner(
     data key, ``signing_secret`` (secrets shown once)."""
     if not name.strip():
         raise ValidationFailed("A partner needs a name", errors={"name": ["must not be empty"]})
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise ValidationFailed(
+            f"A partner's name has at most {MAX_NAME_LENGTH} characters",
+            errors={"name": [f"at most {MAX_NAME_LENGTH} characters"]},
+        )
     partner = pb.create(
         "partners",
         {"name": name.strip(), "slug": slugify(name), "status": "active", "settings": {}},
