@@ -218,6 +218,29 @@ def test_a_refused_check_announces_no_threshold(
     ]
 
 
+def test_parallel_checks_announce_each_threshold_once(
+    app: Flask, services: Services, make_partner
+) -> None:
+    """Five checks at once for the last five units: the settles are serialised by PocketBase, so
+    the 4th and the 5th billed unit announce 80 % and 100 %, once each."""
+    partner = make_partner("Parallel thresholds")
+    subscribe(services, partner.partner_id, ("quota.threshold_reached",))
+    set_quota(services, partner.partner_id, "document_validate", 5)
+    start = threading.Barrier(5)
+
+    def call(_: int) -> int:
+        start.wait()
+        return validate(app, partner.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        assert sorted(pool.map(call, range(5))) == [200] * 5
+    events = quota_events(services, partner.partner_id)
+    assert sorted((e["data"]["threshold_percent"], e["data"]["used"]) for e in events) == [
+        (80, 4),
+        (100, 5),
+    ]
+
+
 def test_verifications_are_recorded_past_the_quota(services: Services, make_partner) -> None:
     """The worker's verification already ran: it is recorded (and invoiced) whatever the quota,
     and still announces the thresholds."""
