@@ -52,11 +52,15 @@ def _json_argument(text: str, what: str) -> Any:
 
 
 def day_argument(text: str) -> datetime:
-    """A ``YYYY-MM-DD`` argument as midnight UTC; argparse's own error (exit 2) otherwise."""
+    """A ``YYYY-MM-DD`` argument from 2000 to 2999 (the days the reports take; the jobs add weeks
+    to it) as midnight UTC; argparse's own error (exit 2) otherwise."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from error
+    if not 2000 <= day.year <= 2999:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day from 2000 to 2999")
+    return day
 
 
 def positive_int_argument(text: str) -> int:

@@ -170,6 +170,7 @@ def test_partners_are_found_by_name_and_listed(capsys: pytest.CaptureFixture[str
     [
         ["expiry", "run", "--date", "2026-13-45"],
         ["expiry", "run", "--date", "tomorrow"],
+        ["expiry", "run", "--date", "9999-12-31"],  # the job's horizon would pass year 9999
         ["worker", "--processes", "0"],
         ["worker", "--processes", "-2"],
         ["webhooks", "deliveries", "any-partner", "--status", "failling"],
