@@ -206,10 +206,19 @@ def settings_set(services: Services, args: argparse.Namespace) -> int:
 
 
 def expiry_run(services: Services, args: argparse.Namespace) -> int:
-    """Run the document-expiry job now (or as of ``--date``)."""
+    """Run the document-expiry job now (or as of an earlier ``--date``)."""
+    from gateway.errors import ValidationFailed
     from gateway.services.expiry import run_expiry_job
 
-    _print(run_expiry_job(services.pb, now=args.date or datetime.now(UTC)).as_dict())
+    now = datetime.now(UTC)
+    if args.date is not None and args.date.date() > now.date():
+        # As of a day ahead the job would expire documents still valid, and the notices it sent
+        # early are remembered, so the real ones would never go (as `retention run` takes no day).
+        raise ValidationFailed(
+            "The expiry job does not run as of a day ahead: it would expire documents still valid",
+            errors={"date": ["today (UTC) or earlier"]},
+        )
+    _print(run_expiry_job(services.pb, now=args.date or now).as_dict())
     return 0
 
 
@@ -285,7 +294,9 @@ def add_admin_commands(commands: argparse._SubParsersAction) -> None:
 
     expiry = command_group(commands, "expiry", "the document-expiry job")
     run = subcommand(expiry, "run", expiry_run, "run it now")
-    run.add_argument("--date", type=day_argument, default=None, help="as of this day (YYYY-MM-DD)")
+    run.add_argument(
+        "--date", type=day_argument, default=None, help="as of this day, not ahead (YYYY-MM-DD)"
+    )
 
     retention = command_group(commands, "retention", "the retention job")
     subcommand(retention, "run", retention_run, "erase what is past its date, now")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -111,8 +112,12 @@ def test_webhooks_settings_and_expiry_commands(capsys: pytest.CaptureFixture[str
         assert f"  {path}: " in refusal
     assert main(["settings", "set", partner_id, "not json"]) == 2
 
-    code, out = run(capsys, "expiry", "run", "--date", "2030-01-01")
+    code, out = run(capsys, "expiry", "run", "--date", "2026-01-01")
     assert code == 0 and set(json.loads(out)) >= {"notices", "expired"}
+    # Not a day ahead: it would expire documents still valid and spend their notices early.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert main(["expiry", "run", "--date", tomorrow]) == 2
+    assert "ahead" in capsys.readouterr().err
 
     code, out = run(capsys, "retention", "run")
     assert code == 0 and set(json.loads(out)) == {"erased", "deferred"}
