@@ -131,7 +131,6 @@ def take_unit(
     Returns ``{taken, id, used, quota}``; raises ``QuotaExceeded`` when the period's quota is
     used up (unless ``force``: usage that already happened is recorded whatever the quota).
     """
-    period = month_period(now)
     response = pb.request(
         "POST",
         "/api/ekyc/usage/take",
@@ -139,11 +138,7 @@ def take_unit(
             "partner": partner_id,
             "module": check,
             "quota": quota,
-            "period": period.label,
-            "period_start": period.start_text,
-            "period_end": period.end_text,
-            "resets_at": period.end.isoformat().replace("+00:00", "Z"),
-            "thresholds": list(THRESHOLDS_PERCENT),
+            **_period_terms(now),
             "force": force,
             "stale_before": pb_datetime(now - timedelta(seconds=HELD_UNIT_STALE_AFTER_S)),
             "row": row,
@@ -155,6 +150,18 @@ def take_unit(
     if not taken["taken"]:
         raise quota_exceeded(check, quota or 0, int(taken["used"]), now)
     return taken
+
+
+def _period_terms(moment: datetime) -> dict[str, Any]:
+    """What the usage hooks need of the month ``moment`` falls in to count and announce a unit."""
+    period = month_period(moment)
+    return {
+        "period": period.label,
+        "period_start": period.start_text,
+        "period_end": period.end_text,
+        "resets_at": period.end.isoformat().replace("+00:00", "Z"),
+        "thresholds": list(THRESHOLDS_PERCENT),
+    }
 
 
 def settle_unit(
@@ -171,20 +178,10 @@ def settle_unit(
     its unit back. One that ran to a result keeps it and announces the thresholds it reaches, in
     the period of ``taken_at`` (the row's), since a unit merely held may still be given back.
     """
-    period = month_period(taken_at)
     response = pb.request(
         "POST",
         "/api/ekyc/usage/settle",
-        json={
-            "id": usage_id,
-            "quota": quota,
-            "period": period.label,
-            "period_start": period.start_text,
-            "period_end": period.end_text,
-            "resets_at": period.end.isoformat().replace("+00:00", "Z"),
-            "thresholds": list(THRESHOLDS_PERCENT),
-            "row": fields,
-        },
+        json={"id": usage_id, "quota": quota, **_period_terms(taken_at), "row": fields},
     )
     if response.status_code != 200:
         raise StoreError(f"PocketBase refused a usage outcome: {response.status_code}")
