@@ -51,7 +51,9 @@ REASON_REQUIRED = frozenset({S.APPROVED, S.REJECTED})
 # manual_review, or reopen a decision for resubmission (ARCHITECTURE.md). The data layer's table
 # allows more, but those moves belong to the applicant (in_progress, submitted), the worker
 # (processing and its outcomes) or the system (expired, document_expired): a reviewer making them
-# could walk a profile that was never captured to approved.
+# could walk a profile that was never captured to approved. The data layer holds the same table
+# (pb_hooks/lib/transitions.js REVIEWER_MOVES) for a reviewer in the admin UI; a test holds the
+# two together.
 REVIEWER_MOVES: dict[ProfileStatus, frozenset[ProfileStatus]] = {
     S.MANUAL_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.RESUBMISSION_REQUESTED}),
     S.APPROVED: frozenset({S.RESUBMISSION_REQUESTED}),

@@ -69,15 +69,34 @@ onRecordUpdate((e) => {
 }, "profiles");
 
 // A reviewer who changes the status in the admin UI (the records API) is named in the history.
-// The gateway and the worker change status only through /api/ekyc/profiles/{id}/transition.
+// The gateway and the worker change status only through /api/ekyc/profiles/{id}/transition, so
+// a status change here is a reviewer's, and it is held to the reviewer's moves
+// (lib/transitions.js REVIEWER_MOVES, those of the gateway's reviewer route): a superuser could
+// otherwise walk a profile that was never captured unverified -> ... -> approved, with its
+// approved webhook. Approving or rejecting takes a reason, as it does through the gateway.
 // status_reason still holds the reason of the previous change; unless the reviewer typed a new
 // one, clear it so the history row does not credit the reviewer with someone else's reason.
 onRecordUpdateRequest((e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
   const original = e.record.original();
-  if (e.record.getString("status") !== original.getString("status") && e.auth) {
+  const fromStatus = original.getString("status");
+  const toStatus = e.record.getString("status");
+  if (toStatus !== fromStatus && e.auth) {
+    const allowed = machine.reviewerMovesFrom(fromStatus);
+    if (allowed.indexOf(toStatus) === -1) {
+      throw new BadRequestError(
+        `A reviewer cannot move a profile from ${fromStatus} to ${toStatus}; allowed: ${allowed.join(", ") || "none"}.`,
+        { status: new ValidationError("illegal_transition", `reviewer moves from ${fromStatus}: ${allowed.join(", ")}`) },
+      );
+    }
     e.record.set("status_actor", `reviewer:${e.auth.id}`);
     if (e.record.getString("status_reason") === original.getString("status_reason")) {
       e.record.set("status_reason", "");
+    }
+    if (machine.REASON_REQUIRED.indexOf(toStatus) !== -1 && !e.record.getString("status_reason").trim()) {
+      throw new BadRequestError(`A reason (status_reason) is required to set ${toStatus}.`, {
+        status_reason: new ValidationError("reason_required", `required to set ${toStatus}`),
+      });
     }
   }
   e.next();

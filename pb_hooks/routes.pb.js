@@ -5,7 +5,7 @@
 
 routerAdd("GET", "/api/ekyc/transitions", (e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
-  return e.json(200, { initial: machine.INITIAL, transitions: machine.TRANSITIONS });
+  return e.json(200, { initial: machine.INITIAL, transitions: machine.TRANSITIONS, reviewer_moves: machine.REVIEWER_MOVES });
 }, $apis.requireSuperuserAuth());
 
 // Generic bound-parameter query: {collection, filter, params, sort, limit, offset}. With

@@ -31,6 +31,13 @@ EXPECTED_TRANSITIONS = {
     "expired": {"unverified"},
     "document_expired": {"unverified"},
 }
+# What a reviewer may do of it, in the admin UI as through the gateway: decide a profile in
+# manual_review, or reopen a decision for resubmission.
+EXPECTED_REVIEWER_MOVES = {
+    "manual_review": {"approved", "rejected", "resubmission_requested"},
+    "approved": {"resubmission_requested"},
+    "rejected": {"resubmission_requested"},
+}
 STATUSES = sorted(EXPECTED_TRANSITIONS)
 EDGES = sorted((src, dst) for src, targets in EXPECTED_TRANSITIONS.items() for dst in targets)
 NON_EDGES = sorted(
@@ -126,26 +133,68 @@ def test_the_data_layer_serves_the_architectures_table(pb):
     served = pb.transitions()
     assert served["initial"] == "unverified"
     assert {src: set(dst) for src, dst in served["transitions"].items()} == EXPECTED_TRANSITIONS
+    assert {src: set(dst) for src, dst in served["reviewer_moves"].items()} == (
+        EXPECTED_REVIEWER_MOVES
+    )
+
+
+def test_the_gateways_reviewer_moves_are_the_data_layers(pb):
+    from gateway.statuses import REASON_REQUIRED, REVIEWER_MOVES
+
+    served = pb.transitions()["reviewer_moves"]
+    assert {src: set(dst) for src, dst in served.items()} == {
+        str(src): {str(dst) for dst in targets} for src, targets in REVIEWER_MOVES.items()
+    }
+    assert {str(status) for status in REASON_REQUIRED} == {"approved", "rejected"}
 
 
 @pytest.mark.parametrize("src, dst", EDGES)
-def test_every_allowed_transition_is_accepted_by_both_paths(pb, admin_ui, partner_id, src, dst):
-    by_route, by_admin = new_profile(pb, partner_id), new_profile(pb, partner_id)
+def test_every_allowed_transition_is_accepted_by_the_route(pb, partner_id, src, dst):
+    by_route = new_profile(pb, partner_id)
     walk(pb, by_route, src)
-    walk(pb, by_admin, src)
 
     result = pb.transition(by_route, dst, actor="worker", reason="edge test", expected_from=[src])
     assert result["from"] == src and result["profile"]["status"] == dst
-    response = admin_ui.patch("profiles", by_admin, {"status": dst, "status_reason": "by hand"})
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == dst
-
-    route_last, admin_last = history(pb, by_route)[-1], history(pb, by_admin)[-1]
+    route_last = history(pb, by_route)[-1]
     assert (route_last["from_status"], route_last["to_status"]) == (src, dst)
     assert (route_last["actor"], route_last["reason"]) == ("worker", "edge test")
+
+
+@pytest.mark.parametrize("src, dst", EDGES)
+def test_the_admin_ui_makes_only_a_reviewers_moves(pb, admin_ui, partner_id, src, dst):
+    """The records API changes status for a reviewer only: the applicant's, the worker's and the
+    system's moves come through the transition route (a superuser walked a profile that was never
+    captured from unverified to approved, approved webhook included)."""
+    by_admin = new_profile(pb, partner_id)
+    walk(pb, by_admin, src)
+    rows_before = len(history(pb, by_admin))
+
+    response = admin_ui.patch("profiles", by_admin, {"status": dst, "status_reason": "by hand"})
+    if dst not in EXPECTED_REVIEWER_MOVES.get(src, set()):
+        assert response.status_code == 400, response.text
+        assert response.json()["data"]["status"]["code"] == "illegal_transition"
+        assert pb.get("profiles", by_admin)["status"] == src
+        assert len(history(pb, by_admin)) == rows_before
+        return
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == dst
+    admin_last = history(pb, by_admin)[-1]
     assert (admin_last["from_status"], admin_last["to_status"]) == (src, dst)
     assert admin_last["actor"] == f"reviewer:{admin_ui.superuser_id}"
     assert admin_last["reason"] == "by hand"
+
+
+@pytest.mark.parametrize("dst", ["approved", "rejected"])
+def test_an_admin_ui_decision_takes_a_reason(pb, admin_ui, partner_id, dst):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "manual_review")
+    rows_before = len(history(pb, profile_id))
+    for reason in ({}, {"status_reason": "  "}):
+        response = admin_ui.patch("profiles", profile_id, {"status": dst, **reason})
+        assert response.status_code == 400, response.text
+        assert response.json()["data"]["status_reason"]["code"] == "reason_required"
+    assert pb.get("profiles", profile_id)["status"] == "manual_review"
+    assert len(history(pb, profile_id)) == rows_before
 
 
 @pytest.mark.parametrize("src", STATUSES)

@@ -15,6 +15,24 @@ const TRANSITIONS = {
 
 const INITIAL = "unverified";
 
+// The moves a reviewer makes, by hand in the admin UI (the records API) or with a reviewer key
+// (gateway/statuses.py REVIEWER_MOVES, the same table): decide a profile waiting in manual_review,
+// or reopen a decision for resubmission. The rest of the table belongs to the applicant
+// (in_progress, submitted), the worker (processing and its outcomes) and the system (expired,
+// document_expired), whose moves come through the transition route, never the records API.
+const REVIEWER_MOVES = {
+  manual_review: ["approved", "rejected", "resubmission_requested"],
+  approved: ["resubmission_requested"],
+  rejected: ["resubmission_requested"],
+};
+
+// A reviewer gives a reason to reach these (gateway/statuses.py REASON_REQUIRED).
+const REASON_REQUIRED = ["approved", "rejected"];
+
+function reviewerMovesFrom(status) {
+  return REVIEWER_MOVES[status] || [];
+}
+
 function allowedFrom(status) {
   return TRANSITIONS[status] || [];
 }
@@ -23,4 +41,4 @@ function isAllowed(from, to) {
   return allowedFrom(from).indexOf(to) !== -1;
 }
 
-module.exports = { TRANSITIONS, INITIAL, allowedFrom, isAllowed };
+module.exports = { TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, reviewerMovesFrom };
