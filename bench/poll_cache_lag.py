@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 before = cache.lookup(profile_id)
                 response = session.patch(
                     f"{server.url}/api/collections/profiles/records/{profile_id}",
-                    json={"reasons": [f"bench_{n}"]},
+                    json={"external_ref": f"bench-change-{n}"},
                     timeout=10,
                 )
                 written = time.perf_counter()

@@ -79,6 +79,14 @@ onRecordUpdate((e) => {
 onRecordUpdateRequest((e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
   const original = e.record.original();
+  const owned = require(`${__hooks}/lib/owned_fields.js`).changedOwnedFields(original, e.record);
+  if (owned.length) { // the platform's own fields (lib/owned_fields.js says which and why)
+    const errors = {};
+    for (const name of owned) {
+      errors[name] = new ValidationError("system_field", "written by the platform only");
+    }
+    throw new BadRequestError(`${owned.join(", ")}: written by the platform only, not through the records API.`, errors);
+  }
   const fromStatus = original.getString("status");
   const toStatus = e.record.getString("status");
   if (toStatus !== fromStatus && e.auth) {

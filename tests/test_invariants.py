@@ -7,6 +7,7 @@ records API a reviewer uses from the admin UI (``PATCH /api/collections/profiles
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -339,3 +340,95 @@ def test_every_copy_of_the_status_list_matches_the_data_layer(services):
     collection = services.pb.request("GET", "/api/collections/profiles").json()
     [status_field] = [field for field in collection["fields"] if field["name"] == "status"]
     assert set(status_field["values"]) == set(STATUSES)
+
+
+# A decided profile's fields the platform alone writes, each with a value a person might type.
+OWNED_EDITS = {
+    "decision": "approved",
+    "decided_by": "reviewer:someone",
+    "decision_reason": "looks fine",
+    "automated_decision": {"decision": "approved", "score": 99, "reasons": []},
+    "score": 99,
+    "reasons": [],
+    "change_seq": 1,
+    "last_change": {"from_status": "processing", "to_status": "approved"},
+    "scores": {"factors": {"face_match": {"status": "pass", "score": 1.0}}},
+}
+
+
+def decided_profile(pb: PocketBase, partner_id: str) -> str:
+    """A profile the worker rejected, its decision trail and scores written as the worker does."""
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "processing")
+    trail = {
+        "decision": "rejected",
+        "decided_by": "worker",
+        "decision_reason": "face_mismatch",
+        "automated_decision": {"decision": "rejected", "score": 31, "reasons": ["face_mismatch"]},
+        "score": 31,
+        "reasons": ["face_mismatch"],
+        "scores": {"factors": {"face_match": {"status": "fail", "score": 0.2}}},
+    }
+    pb.transition(profile_id, "rejected", actor="worker", reason="face_mismatch", set_fields=trail)
+    return profile_id
+
+
+@pytest.mark.parametrize("field", sorted(OWNED_EDITS))
+def test_the_admin_ui_cannot_rewrite_what_the_platform_wrote(pb, admin_ui, partner_id, field):
+    """A decision typed over a rejected profile reached the partner as "approved" with no history
+    row, no webhook and no audit entry; a changed change_seq or last_change rewrote the feed and
+    the partner's latest history; edited scores rewrote the evidence."""
+    profile_id = decided_profile(pb, partner_id)
+    before = pb.get("profiles", profile_id)
+    response = admin_ui.patch("profiles", profile_id, {field: OWNED_EDITS[field]})
+    assert response.status_code == 400, response.text
+    assert response.json()["data"][field]["code"] == "system_field"
+    after = pb.get("profiles", profile_id)
+    assert after == before
+
+
+def test_a_profile_cannot_be_moved_to_another_partner(pb, admin_ui, partner_id):
+    from gateway.services import partners
+
+    other = partners.create_partner(pb, "Another partner")["partner_id"]
+    profile_id = new_profile(pb, partner_id)
+    response = admin_ui.patch("profiles", profile_id, {"partner": other})
+    assert response.status_code == 400, response.text
+    assert response.json()["data"]["partner"]["code"] == "system_field"
+    assert pb.get("profiles", profile_id)["partner"] == partner_id
+
+
+def test_the_admin_ui_saving_the_whole_record_is_not_an_edit_of_owned_fields(
+    pb, admin_ui, partner_id
+):
+    """The admin UI sends every field back as a form, JSON as its editor prints it: a reviewer's
+    decision (or a note in another field) is not refused for fields it left as they were."""
+    profile_id = decided_profile(pb, partner_id)
+    pb.transition(profile_id, "resubmission_requested", actor="test")
+    pb.transition(profile_id, "in_progress", actor="test")
+    for status in ("submitted", "processing", "manual_review"):
+        pb.transition(profile_id, status, actor="test")
+    record = admin_ui.session.get(
+        f"{admin_ui.url}/api/collections/profiles/records/{profile_id}", timeout=10
+    ).json()
+    files = {"document_front", "document_back", "selfie", "selfie_frames", "other_documents"}
+    skipped = {"id", "collectionId", "collectionName", "created", "updated", "expand", *files}
+    form = {}
+    for name, value in record.items():
+        if name in skipped:
+            continue
+        if isinstance(value, dict | list) or value is None:
+            form[name] = "" if value is None else json.dumps(value, indent=2)
+        else:
+            form[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    form.update(status="approved", status_reason="documents checked by hand")
+    response = admin_ui.session.patch(
+        f"{admin_ui.url}/api/collections/profiles/records/{profile_id}",
+        files={name: (None, value) for name, value in form.items()},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    saved = pb.get("profiles", profile_id)
+    assert (saved["status"], saved["decision"]) == ("approved", "approved")
+    assert saved["decided_by"] == f"reviewer:{admin_ui.superuser_id}"
+    assert saved["automated_decision"] == record["automated_decision"]

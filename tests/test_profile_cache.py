@@ -83,16 +83,17 @@ def test_a_repeated_poll_reads_no_store_and_a_change_made_elsewhere_reaches_it(
         == 304
     )
 
-    elsewhere(pocketbase, "PATCH", profile_id, {"reasons": ["document_unreadable"]})
+    elsewhere(pocketbase, "PATCH", profile_id, {"external_ref": "edited-elsewhere"})
     changed = wait_for(
         lambda: (
             (poll := client.get(f"/api/profiles/{profile_id}", headers=partner.headers)).get_json()[
-                "reasons"
+                "external_ref"
             ]
+            == "edited-elsewhere"
             and poll
         )
     )
-    assert changed and changed.get_json()["reasons"] == ["document_unreadable"]
+    assert changed and changed.get_json()["external_ref"] == "edited-elsewhere"
     assert changed.headers["ETag"] != first.headers["ETag"]
     assert calls == []  # the change came with the stream, not with a read
 
@@ -112,12 +113,13 @@ def test_the_stream_carries_what_a_poll_shows_and_no_personal_data(
         "_changed",
         lambda action, record: streamed.append(record) or original(action, record),
     )
-    elsewhere(pocketbase, "PATCH", profile_id, {"reasons": ["face_mismatch"], "score": 12})
+    elsewhere(pocketbase, "PATCH", profile_id, {"external_ref": "streamed-ref"})
     polled = wait_for(
         lambda: (
             (poll := client.get(f"/api/profiles/{profile_id}", headers=partner.headers)).get_json()[
-                "reasons"
+                "external_ref"
             ]
+            == "streamed-ref"
             and poll
         )
     )
@@ -137,9 +139,9 @@ def test_a_write_of_this_process_is_read_at_once_whichever_client_sent_it(
     other = PocketBase(
         PocketBaseConfig(pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password)
     )
-    other.update("profiles", profile_id, {"reasons": ["face_mismatch"]})
+    other.update("profiles", profile_id, {"external_ref": "edited-by-another-client"})
     poll = client.get(f"/api/profiles/{profile_id}", headers=partner.headers)
-    assert poll.get_json()["reasons"] == ["face_mismatch"]
+    assert poll.get_json()["external_ref"] == "edited-by-another-client"
     other.transition(profile_id, "in_progress", actor="system")
     assert (
         client.get(f"/api/profiles/{profile_id}", headers=partner.headers).get_json()["status"]
@@ -163,14 +165,13 @@ def test_a_read_that_raced_a_write_or_a_newer_change_is_not_kept(client, service
     kept = cache.lookup(profile_id)
     # A read that began before this process wrote the profile may hold the older state.
     token = cache.read_token()
-    services.pb.update("profiles", profile_id, {"reasons": ["expired_document"]})
+    services.pb.update("profiles", profile_id, {"external_ref": "edited-meanwhile"})
     stale = CachedProfile(partner.partner_id, kept.version, {"stale": True})
     cache.remember(profile_id, stale, token)
     assert cache.lookup(profile_id) != stale
     # The next poll reads the write's version; an older one read afterwards never replaces it.
-    assert cached_poll(client, partner.headers, profile_id, cache).get_json()["reasons"] == [
-        "expired_document"
-    ]
+    poll = cached_poll(client, partner.headers, profile_id, cache)
+    assert poll.get_json()["external_ref"] == "edited-meanwhile"
     newer = cache.lookup(profile_id)
     assert newer.version > kept.version
     cache.remember(profile_id, stale, cache.read_token())
@@ -194,13 +195,12 @@ def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path,
         assert cache.lookup(profile_id) is None
         server.start(log_path=tmp_path / "pocketbase-again.log")
         # Written at once, possibly before the stream is subscribed again: its event may be lost.
-        elsewhere(server, "PATCH", profile_id, {"reasons": ["selfie_unusable"]})
+        elsewhere(server, "PATCH", profile_id, {"external_ref": "written-while-down"})
         poll = client.get(f"/api/profiles/{profile_id}", headers=headers)
-        assert poll.status_code == 200 and poll.get_json()["reasons"] == ["selfie_unusable"]
+        assert poll.status_code == 200 and poll.get_json()["external_ref"] == "written-while-down"
         # Subscribed again, the cache serves polls again.
-        assert cached_poll(client, headers, profile_id, cache).get_json()["reasons"] == [
-            "selfie_unusable"
-        ]
+        again = cached_poll(client, headers, profile_id, cache)
+        assert again.get_json()["external_ref"] == "written-while-down"
     finally:
         server.stop()
 
