@@ -72,6 +72,36 @@ def test_revoked_key_is_refused_once_the_cache_is_cleared(client, partner, servi
     assert_problem(create_profile(client, partner.headers), 401, "unauthorized")
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("secret_sha256", hashlib.sha256(b"a secret someone else holds").hexdigest()),
+        ("key_id", "taken_over_key"),
+        ("scopes", ["partner", "admin"]),
+        ("partner", None),  # another partner's id
+        ("revoked", ""),
+    ],
+)
+def test_a_key_cannot_be_rewritten_in_the_admin_ui(
+    client, partner, make_partner, services, field, value
+):
+    """The records API (the admin UI's) took over a key with a new hash, moved it to another
+    partner, gave it admin, or brought a revoked key back: a key stays what it was made."""
+    if field == "partner":
+        value = make_partner("Another partner").partner_id
+    if field == "revoked":
+        partners.revoke_key(services.pb, partner.key_id)
+    before = key_record(services, partner.key_id)
+    response = services.pb.request(
+        "PATCH", f"/api/collections/api_keys/records/{before['id']}", json={field: value}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["data"][field]["code"] == "immutable_field"
+    assert key_record(services, partner.key_id) == before
+    services.pb.update("api_keys", before["id"], {"label": "renamed in the admin UI"})
+    assert key_record(services, partner.key_id)["label"] == "renamed in the admin UI"
+
+
 def test_revoking_an_unknown_key_is_not_found(services):
     with pytest.raises(NotFound):
         partners.revoke_key(services.pb, "000000000000")
