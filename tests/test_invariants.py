@@ -432,3 +432,17 @@ def test_the_admin_ui_saving_the_whole_record_is_not_an_edit_of_owned_fields(
     assert (saved["status"], saved["decision"]) == ("approved", "approved")
     assert saved["decided_by"] == f"reviewer:{admin_ui.superuser_id}"
     assert saved["automated_decision"] == record["automated_decision"]
+
+
+def test_setting_erased_at_lets_in_only_the_scores_an_erasure_leaves(pb, admin_ui, partner_id):
+    profile_id = decided_profile(pb, partner_id)
+    erased_at = "2026-01-01 00:00:00.000Z"
+    forged = admin_ui.patch(
+        "profiles", profile_id, {"erased_at": erased_at, "scores": OWNED_EDITS["scores"]}
+    )
+    assert forged.status_code == 400, forged.text
+    assert forged.json()["data"]["scores"]["code"] == "system_field"
+    left = {"erased": True, "factors": {"face_match": {"status": "fail", "score": 0.2}}}
+    erased = admin_ui.patch("profiles", profile_id, {"erased_at": erased_at, "scores": left})
+    assert erased.status_code == 200, erased.text
+    assert pb.get("profiles", profile_id)["scores"] == left
