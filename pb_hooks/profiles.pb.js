@@ -68,6 +68,21 @@ onRecordUpdate((e) => {
   });
 }, "profiles");
 
+// A profile created on the records API (the admin UI; the gateway creates through the upsert
+// route, the KYC Service intake with applicant fields only) starts undecided: a decision, score,
+// reasons or scores typed at creation reached the partner with profile.created as if decided.
+onRecordCreateRequest((e) => {
+  const preset = require(`${__hooks}/lib/owned_fields.js`).presetOwnedFields(e.record);
+  if (preset.length) {
+    const errors = {};
+    for (const name of preset) {
+      errors[name] = new ValidationError("system_field", "written by the platform only");
+    }
+    throw new BadRequestError(`${preset.join(", ")}: written by the platform only, not through the records API.`, errors);
+  }
+  e.next();
+}, "profiles");
+
 // A reviewer who changes the status in the admin UI (the records API) is named in the history.
 // The gateway and the worker change status only through /api/ekyc/profiles/{id}/transition, so
 // a status change here is a reviewer's, and it is held to the reviewer's moves

@@ -446,3 +446,21 @@ def test_setting_erased_at_lets_in_only_the_scores_an_erasure_leaves(pb, admin_u
     erased = admin_ui.patch("profiles", profile_id, {"erased_at": erased_at, "scores": left})
     assert erased.status_code == 200, erased.text
     assert pb.get("profiles", profile_id)["scores"] == left
+
+
+@pytest.mark.parametrize("field", ["decision", "decided_by", "score", "reasons", "scores"])
+def test_a_profile_created_in_the_admin_ui_starts_undecided(pb, admin_ui, partner_id, field):
+    response = admin_ui.session.post(
+        f"{admin_ui.url}/api/collections/profiles/records",
+        json={"partner": partner_id, "status": "unverified", field: OWNED_EDITS[field] or ["x"]},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["data"][field]["code"] == "system_field"
+    assert pb.find("profiles", "partner = {:p}", {"p": partner_id}) == []
+    created = admin_ui.session.post(
+        f"{admin_ui.url}/api/collections/profiles/records",
+        json={"partner": partner_id, "status": "unverified", "reasons": [], "scores": None},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text

@@ -69,4 +69,15 @@ function changedOwnedFields(original, record) {
   });
 }
 
-module.exports = { changedOwnedFields };
+// The owned fields a record about to be created already holds (change_seq and last_change are
+// stamped by the data layer whatever is sent): a profile starts without a decision or scores.
+function presetOwnedFields(record) {
+  const empty = ["null", "[]", "{}", "\"\""];
+  return OWNED.filter((name) => {
+    if (name === "partner" || name === "change_seq" || name === "last_change") return false;
+    if (NUMBERS.indexOf(name) !== -1) return record.getFloat(name) !== 0;
+    return empty.indexOf(comparable(record, name)) === -1 && record.getString(name) !== "";
+  });
+}
+
+module.exports = { changedOwnedFields, presetOwnedFields };
