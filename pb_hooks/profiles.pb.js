@@ -125,6 +125,15 @@ onRecordUpdateRequest((e) => {
   e.next();
 }, "profiles");
 
+// A profile is never deleted (its status_history rows refer to it, so PocketBase would refuse
+// anyway, with a message about relation references that sent reviewers after the history): its
+// personal data is erased instead, and the history, decision and reasons stay.
+onRecordDeleteRequest((e) => {
+  throw new BadRequestError(
+    "A profile is not deleted: erase its personal data (DELETE /api/profiles/{id} with the partner's key, or at the end of its retention period); its history stays.",
+  );
+}, "profiles");
+
 // History and audit rows come only from the data layer's own code: lib/history.js inside the
 // transaction of a status change, and POST /api/ekyc/audit (lib/audit.js) for the gateway's audit
 // entries, both as plain INSERTs that fire no record hook. A record created any other way, by

@@ -327,6 +327,7 @@ def test_a_profile_with_history_cannot_be_deleted(pb, admin_ui, partner_id):
     profile_id = new_profile(pb, partner_id)
     response = admin_ui.delete("profiles", profile_id)
     assert response.status_code == 400, response.text
+    assert "erase" in response.json()["message"]
     assert pb.get("profiles", profile_id)["id"] == profile_id
     assert len(history(pb, profile_id)) == 1
 
