@@ -41,7 +41,8 @@ SCOPED_ERRORS = {
     "403": "The key lacks the scope this operation needs",
 }
 TOKEN_ERRORS = {
-    "401": "The capture link is missing or tampered with",
+    "401": "The capture link is missing",
+    "403": "The capture link is not valid: tampered with, or replaced by a newer link",
     "409": "The verification is complete, or an earlier step is missing",
     "410": "The capture link has expired",
 }
@@ -58,6 +59,7 @@ def documented(
     response: dict[str, Any] | None = None,
     errors: dict[int, str] | None = None,
     alternatives: dict[str, dict[str, Any]] | None = None,
+    media_type: str = "application/json",
 ) -> Callable[[F], F]:
     """Declare what a view takes and answers, for the OpenAPI document.
 
@@ -65,7 +67,8 @@ def documented(
     body; ``status`` the success status (``statuses`` for several); ``response`` a JSON Schema of
     the success body where one is worth stating; ``errors`` statuses specific to this operation;
     ``alternatives`` other media types the success body may take, with their JSON Schema (e.g.
-    ``{"text/csv": {"type": "string"}}`` for a report also sent as CSV).
+    ``{"text/csv": {"type": "string"}}`` for a report also sent as CSV); ``media_type`` the
+    success body's own type when it is not JSON (an image).
     """
 
     def decorator(view: F) -> F:
@@ -77,6 +80,7 @@ def documented(
             "response": response,
             "errors": errors or {},
             "alternatives": alternatives or {},
+            "media_type": media_type,
         }
         return view
 
@@ -189,8 +193,11 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
     if content:
         result["requestBody"] = {"required": True, "content": content}
     errors.update({str(code): why for code, why in declared.get("errors", {}).items()})
-    success_body = declared.get("response") or {"type": "object"}
-    success_content = {"application/json": {"schema": success_body}}
+    media_type = declared.get("media_type", "application/json")
+    success_body = declared.get("response") or (
+        {"type": "object"} if media_type == "application/json" else {"type": "string"}
+    )
+    success_content = {media_type: {"schema": success_body}}
     for media_type, schema in declared.get("alternatives", {}).items():
         success_content[media_type] = {"schema": schema}
     responses: dict[str, Any] = {}

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from gateway.auth import limiter, services
 from gateway.errors import BadRequest, LinkMissing, LinkRefused, NotFound
+from gateway.openapi import documented
 from gateway.problem import render_gateway_error
 from gateway.routes import json_body
 from gateway.routes.flow_pages import (
@@ -170,6 +171,45 @@ def static_file(filename: str) -> Response:
 
 # -- JSON calls --------------------------------------------------------------------------------
 
+# What the calls below take, for the OpenAPI document (they read their bodies by hand).
+CONSENT_BODY = {
+    "type": "object",
+    "required": ["accepted"],
+    "properties": {"accepted": {"type": "boolean"}},
+}
+DOCUMENT_BODY = {
+    "type": "object",
+    "required": ["type", "country"],
+    "properties": {
+        "type": {"type": "string", "description": "e.g. `passport`, `id_card`"},
+        "country": {"type": "string", "description": "ISO 3166-1 alpha-3, from `/countries`"},
+    },
+}
+SELFIE_FORM = {
+    "type": "object",
+    "required": ["challenge_id", "meta", "frames"],
+    "properties": {
+        "challenge_id": {"type": "string"},
+        "meta": {"type": "string", "description": "JSON: one `{prompt, t_ms}` per frame"},
+        "frames": {"type": "array", "items": {"type": "string", "contentMediaType": "image/jpeg"}},
+    },
+}
+
+
+def file_form(description: str) -> dict[str, Any]:
+    """A multipart body of one image in the field ``file``."""
+    return {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "contentMediaType": "image/jpeg",
+                "description": description,
+            }
+        },
+    }
+
 
 @bp.post("/api/<profile_id>/start")
 @api_limit
@@ -204,6 +244,7 @@ def state(profile_id: str) -> dict[str, Any]:
 
 
 @bp.post("/api/<profile_id>/consent")
+@documented(body=CONSENT_BODY)
 @api_limit
 def consent(profile_id: str) -> dict[str, Any]:
     """Record consent; ``{"accepted": true}``."""
@@ -216,6 +257,7 @@ def consent(profile_id: str) -> dict[str, Any]:
 
 
 @bp.post("/api/<profile_id>/document")
+@documented(body=DOCUMENT_BODY)
 @api_limit
 def document(profile_id: str) -> dict[str, Any]:
     """Choose the document: ``{"type": "passport", "country": "FRA"}``.
@@ -231,6 +273,10 @@ def document(profile_id: str) -> dict[str, Any]:
 
 
 @bp.post("/api/<profile_id>/document/<side>")
+@documented(
+    form=file_form("The photo of this side (`front` or `back`)"),
+    statuses={201: "Accepted", 200: "Not accepted: `issues` say why; take it again"},
+)
 @upload_limit
 def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
     """Upload one side (multipart ``file``); 200 with ``accepted`` false asks for a retake."""
@@ -250,6 +296,7 @@ def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/api/<profile_id>/challenge")
+@documented(status=201)
 @upload_limit
 def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
     """A new liveness challenge for this selfie attempt."""
@@ -257,6 +304,7 @@ def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/api/<profile_id>/selfie/check")
+@documented(form=file_form("One camera still"))
 @check_limit
 def selfie_check(profile_id: str) -> dict[str, Any]:
     """Check one camera still (multipart ``file``) for framing; ``{ok, issue}``, nothing stored."""
@@ -267,6 +315,7 @@ def selfie_check(profile_id: str) -> dict[str, Any]:
 
 
 @bp.post("/api/<profile_id>/selfie")
+@documented(form=SELFIE_FORM, status=201)
 @upload_limit
 def selfie(profile_id: str) -> tuple[dict[str, Any], int]:
     """Frames of one attempt: multipart ``challenge_id``, ``meta`` (``[{prompt, t_ms}]``) and
@@ -289,6 +338,7 @@ def selfie(profile_id: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/api/<profile_id>/image/<field_name>")
+@documented(media_type="image/jpeg")
 @api_limit
 def image(profile_id: str, field_name: str) -> Response:
     """One of the applicant's own stored images (clean copy), for the review thumbnails."""
@@ -299,6 +349,7 @@ def image(profile_id: str, field_name: str) -> Response:
 
 
 @bp.get("/api/<profile_id>/qr.svg")
+@documented(media_type="image/svg+xml")
 @api_limit
 def qr_code(profile_id: str) -> Response:
     """The same link as a QR code, to continue on a device with a camera."""

@@ -22,6 +22,18 @@ bp = partner_blueprint("verifications")
 
 _schema = VerificationCreateSchema()
 FILE_FIELDS = ("document_front", "document_back", "selfie")
+VERIFICATION_FORM = {
+    "type": "object",
+    "description": "The same request as multipart: the JSON body in `data`, images as files.",
+    "properties": {
+        "data": {"type": "string", "description": "The JSON body's fields, as JSON"},
+        **{name: {"type": "string", "contentMediaType": "image/jpeg"} for name in FILE_FIELDS},
+        "selfie_frames": {
+            "type": "array",
+            "items": {"type": "string", "contentMediaType": "image/jpeg"},
+        },
+    },
+}
 
 
 def _body_and_files() -> tuple[dict[str, Any], dict[str, bytes], list[bytes]]:
@@ -40,7 +52,15 @@ def _body_and_files() -> tuple[dict[str, Any], dict[str, bytes], list[bytes]]:
 
 @bp.post("/api/verifications")
 @require_scope("partner")
-@documented(body=VerificationCreateSchema, status=202)
+@documented(
+    body=VerificationCreateSchema,
+    form=VERIFICATION_FORM,
+    status=202,
+    errors={
+        409: "The partner's profile of this reference is not open for new captures",
+        502: "The object store refused the gateway (`object_store_denied`)",
+    },
+)
 def create_verification() -> tuple[dict[str, Any], int]:
     """Create or reuse a profile with its images and queue its verification."""
     data, uploads, frames = _body_and_files()
