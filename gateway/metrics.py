@@ -19,6 +19,11 @@ from prometheus_client import (
     multiprocess,
 )
 
+# The methods the routes answer; any other is counted as ``other``. The method is the client's to
+# choose (gunicorn passes any 3 to 20 capital letters), so as a label of its own it would add a
+# series per made-up name, without bound, to the registry and to every scrape.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class RequestMetrics:
     """Counters and histograms of one app, in their own registry (tests build many apps)."""
@@ -45,8 +50,11 @@ class RequestMetrics:
 
         The labelled children are looked up once per (method, route, status) and kept: the
         client's ``labels()`` validates and locks on every call, a fifth of the request log
-        hook's CPU (cProfile). Routes are templates and statuses few, so the dict stays small.
+        hook's CPU (cProfile). Routes are templates, statuses few and methods a fixed set, so the
+        dict stays small.
         """
+        if method not in KNOWN_METHODS:
+            method = "other"
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:

@@ -68,3 +68,16 @@ def test_metrics_are_per_app(make_settings, client, partner):
     create_profile(client, partner.headers)
     other = create_app(make_settings()).test_client()
     assert count(samples(other), "/api/profiles", 201, "POST") == 0
+
+
+def test_a_methods_name_never_becomes_a_label_of_its_own(client):
+    """The method is the client's to choose (gunicorn lets any 3-20 capital letters through):
+    one series per made-up method would grow the registry and every scrape without bound."""
+    for method in ("BREWA", "BREWB", "PROPFIND"):
+        assert client.open("/health", method=method).status_code == 405
+    client.get("/health")
+    metrics = samples(client)
+    methods = {dict(labels).get("method") for _, labels in metrics}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other", None}
+    assert count(metrics, "unmatched", 405, "other") == 3
+    assert count(metrics, "/health", 200, "GET") == 1
