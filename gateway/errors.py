@@ -112,6 +112,12 @@ class StoreUnavailable(GatewayError):
         self.headers.setdefault("Retry-After", str(retry_after_s))
 
 
+class QueueUnavailable(StoreUnavailable):
+    """Redis (the queue and the shared rate-limit counts, with ``REDIS_URL``) did not answer."""
+
+    code, title = "queue_unavailable", "The queue is unavailable"
+
+
 class StoreError(GatewayError):
     """PocketBase answered with something we did not expect: a bug, never the caller's fault."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import structlog
 
 log = structlog.get_logger("gateway.handoff")
+READY_TIMEOUT_S = 2.0
 
 
 def enqueue_verification(profile_id: str) -> None:
@@ -27,3 +28,19 @@ def enqueue_delivery(delivery_id: str) -> None:
         deliver_webhook(delivery_id)
     except Exception:
         log.warning("webhook_enqueue_failed", delivery_id=delivery_id, exc_info=True)
+
+
+def redis_answers(redis_url: str) -> bool:
+    """Whether the Redis of ``REDIS_URL`` answers a PING. It holds the queue and the rate-limit
+    counts, so without it no partner route can answer."""
+    import redis
+
+    client = redis.Redis.from_url(
+        redis_url, socket_connect_timeout=READY_TIMEOUT_S, socket_timeout=READY_TIMEOUT_S
+    )
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()

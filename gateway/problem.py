@@ -21,9 +21,10 @@ import structlog
 from flask import Flask, Response, g, json
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
+from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import GatewayError, RateLimited, ValidationFailed
+from gateway.errors import GatewayError, QueueUnavailable, RateLimited, ValidationFailed
 
 PROBLEM_TYPE_BASE = "https://ekyc-gateway.dev/problems/"
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -124,6 +125,13 @@ def register_error_handlers(app: Flask) -> None:
         elif response.status_code not in RETRY_AFTER_STATUSES:
             response.headers.pop("Retry-After", None)
         return response
+
+    @app.errorhandler(RedisError)
+    def _redis_down(error: RedisError) -> Response:
+        # With REDIS_URL, Redis holds the rate-limit counts every partner and capture call
+        # takes and the queue: while it is down the caller may retry, as when PocketBase is.
+        log.warning("redis_unavailable", error_type=type(error).__name__)
+        return render_gateway_error(QueueUnavailable("Redis is not answering; try again shortly"))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

@@ -81,3 +81,20 @@ def test_a_methods_name_never_becomes_a_label_of_its_own(client):
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other", None}
     assert count(metrics, "unmatched", 405, "other") == 3
     assert count(metrics, "/health", 200, "GET") == 1
+
+
+def test_not_ready_when_redis_is_down(make_settings, client, partner):
+    """With REDIS_URL, Redis holds the queue and every partner route's rate-limit count: while
+    it is down no partner call can succeed, so the gateway is not ready, and a call says why
+    (503 with Retry-After, not a 500 that reads as a bug)."""
+    profile = create_profile(client, partner.headers).get_json()
+    down = create_app(make_settings(redis_url="redis://127.0.0.1:9/0")).test_client()
+    response = down.get("/health/ready")
+    assert_problem(response, 503, "queue_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    refused = create_profile(down, partner.headers)
+    assert_problem(refused, 503, "queue_unavailable")
+    assert int(refused.headers["Retry-After"]) > 0
+    capture = {"X-Capture-Token": profile["redirect_url"].split("?t=", 1)[1]}
+    started = down.post(f"/flow/api/{profile['id']}/start", headers=capture)
+    assert_problem(started, 503, "queue_unavailable")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from gateway.auth import services
-from gateway.errors import StoreUnavailable
+from gateway.errors import QueueUnavailable, StoreUnavailable
+from gateway.handoff import redis_answers
 
 bp = Blueprint("health", __name__)
 
@@ -18,10 +19,17 @@ def health() -> dict[str, str]:
 
 @bp.get("/health/ready")
 def ready() -> dict[str, str]:
-    """The process can serve: PocketBase answers."""
+    """The process can serve: PocketBase answers, and so does Redis when ``REDIS_URL`` is set
+    (the queue and the rate-limit counts every partner route takes)."""
     if not services().pb.healthy():
         raise StoreUnavailable("PocketBase is not answering")
-    return {"status": "ok", "pocketbase": "ok"}
+    body = {"status": "ok", "pocketbase": "ok"}
+    redis_url = services().settings.redis_url
+    if redis_url:  # the default queue is a SQLite file on this machine: nothing to ask
+        if not redis_answers(redis_url):
+            raise QueueUnavailable("Redis (REDIS_URL) is not answering")
+        body["redis"] = "ok"
+    return body
 
 
 @bp.get("/metrics")
