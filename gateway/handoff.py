@@ -14,10 +14,11 @@ READY_TIMEOUT_S = 2.0
 
 
 def enqueue_verification(profile_id: str) -> None:
-    """Queue a submitted profile's verification."""
+    """Queue a submitted profile's verification, with the id of the request that queued it (the
+    job's log lines carry it, so one id follows a submit into the worker)."""
     from gateway.worker.tasks import enqueue_verification as enqueue
 
-    enqueue(profile_id)
+    enqueue(profile_id, request_id=structlog.contextvars.get_contextvars().get("request_id"))
 
 
 def enqueue_delivery(delivery_id: str) -> None:

@@ -3,6 +3,7 @@ and never the applicant's personal data or an API key's secret."""
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 import structlog
 from api_helpers import create_profile
 
-from gateway import create_app
+from gateway import create_app, handoff
 from gateway.logging_setup import (
     BatchedLines,
     batch_log_writes,
@@ -22,6 +23,7 @@ from gateway.logging_setup import (
     new_request_id,
     utc_timestamp,
 )
+from gateway.worker import queue
 
 PII = {
     "first_name": "Zebulon",
@@ -197,3 +199,33 @@ def test_request_ids_are_unique_hex_and_differ_between_processes():
     os.close(writer)
     assert re.fullmatch(r"[0-9a-f]{32}", from_child)
     assert from_child[:16] != new_request_id()[:16]
+
+
+def test_the_worker_logs_the_request_id_of_the_request_that_queued_the_job(
+    make_settings, partner, inline_worker, capsys, monkeypatch
+):
+    """An operator follows one request id from the submit into the worker's lines for that job.
+    The consumer runs a job in its own process, so each job runs here in a fresh context: what
+    the request bound there cannot leak into the job, only what the message carries."""
+    app = create_app(make_settings(log_json=True))
+    inline_worker(app.extensions["ekyc"])
+    run_in_place = queue.huey.execute
+    monkeypatch.setattr(
+        queue.huey,
+        "execute",
+        lambda task, *args, **kwargs: contextvars.Context().run(
+            run_in_place, task, *args, **kwargs
+        ),
+    )
+    created = create_profile(app.test_client(), partner.headers).get_json()
+    capsys.readouterr()
+    with app.test_request_context(headers={"X-Request-ID": "submit-trace-0001"}):
+        app.preprocess_request()
+        handoff.enqueue_verification(created["id"])  # not submitted: the job logs a skip
+    skipped = [
+        line
+        for line in json_lines(capsys.readouterr().err)
+        if line["event"] == "verification_skipped" and line.get("profile_id") == created["id"]
+    ]
+    assert len(skipped) == 1
+    assert skipped[0]["request_id"] == "submit-trace-0001"

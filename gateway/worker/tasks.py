@@ -35,15 +35,23 @@ def warm_models() -> None:
 
 
 @huey.task(retries=RETRIES, retry_delay=RETRY_DELAY_S, retry_backoff=RETRY_BACKOFF, context=True)
-def verify_profile(profile_id: str, task: Task | None = None) -> str | None:
-    """Verify one submitted profile; returns the status it ended in, or None if not ours."""
+def verify_profile(
+    profile_id: str, request_id: str | None = None, task: Task | None = None
+) -> str | None:
+    """Verify one submitted profile; returns the status it ended in, or None if not ours.
+
+    ``request_id`` is that of the request that queued the job (none for the reconciler's
+    re-enqueues), bound for the job's log lines.
+    """
     retries_left = task.retries if task is not None else 0
-    return run_verification(
-        worker_services(),
-        profile_id,
-        retries_left=retries_left,
-        on_decided=lambda: _decided(profile_id),
-    )
+    bound = {"request_id": request_id} if request_id else {}
+    with structlog.contextvars.bound_contextvars(**bound):
+        return run_verification(
+            worker_services(),
+            profile_id,
+            retries_left=retries_left,
+            on_decided=lambda: _decided(profile_id),
+        )
 
 
 def _decided(profile_id: str) -> None:
@@ -55,9 +63,9 @@ def _decided(profile_id: str) -> None:
         after_decision(profile_id)
 
 
-def enqueue_verification(profile_id: str) -> None:
-    """Queue the verification of a submitted profile.
+def enqueue_verification(profile_id: str, request_id: str | None = None) -> None:
+    """Queue the verification of a submitted profile (``request_id``: the queuing request's).
 
     Losing this enqueue loses nothing: the reconciler re-enqueues profiles left in ``submitted``.
     """
-    verify_profile(profile_id)
+    verify_profile(profile_id, request_id=request_id)
