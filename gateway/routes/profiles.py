@@ -11,6 +11,11 @@ from gateway.errors import BadRequest
 from gateway.openapi import documented
 from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.profiles import (
+    CHANGES_RESPONSE,
+    HISTORY_LIST_RESPONSE,
+    LINK_RESPONSE,
+    PROFILE_LIST_RESPONSE,
+    PROFILE_RESPONSE,
     ProfileChangesQuerySchema,
     ProfileCreateSchema,
     ProfileListQuerySchema,
@@ -43,6 +48,7 @@ def conditional_response(result: Conditional) -> Response:
 @documented(
     body=ProfileCreateSchema,
     statuses={201: "Created", 200: "An existing profile of the same reference or document"},
+    response=LINK_RESPONSE,
     errors={409: "The Idempotency-Key was used with another body"},
 )
 def create_profile() -> tuple[dict[str, Any], int]:
@@ -65,7 +71,7 @@ def create_profile() -> tuple[dict[str, Any], int]:
 
 @bp.get("")
 @require_scope("partner")
-@documented(query=ProfileListQuerySchema)
+@documented(query=ProfileListQuerySchema, response=PROFILE_LIST_RESPONSE)
 def list_profiles() -> dict[str, Any]:
     """The partner's profiles, newest first; follow `next_cursor` for the next page."""
     query = _list_schema.load(request.args.to_dict())
@@ -74,7 +80,7 @@ def list_profiles() -> dict[str, Any]:
 
 @bp.get("/changes")
 @require_scope("partner")
-@documented(query=ProfileChangesQuerySchema)
+@documented(query=ProfileChangesQuerySchema, response=CHANGES_RESPONSE)
 def list_changes() -> dict[str, Any]:
     """Profiles whose status or decision changed after the cursor `after`, oldest change first.
 
@@ -88,7 +94,7 @@ def list_changes() -> dict[str, Any]:
 
 @bp.get("/<profile_id>")
 @require_scope("partner")
-@documented(statuses=CONDITIONAL)
+@documented(statuses=CONDITIONAL, response=PROFILE_RESPONSE)
 def get_profile(profile_id: str) -> Response:
     """One profile with its decision and latest status change; conditional on `If-None-Match`."""
     return conditional_response(
@@ -100,7 +106,7 @@ def get_profile(profile_id: str) -> Response:
 
 @bp.get("/<profile_id>/history")
 @require_scope("partner")
-@documented(statuses=CONDITIONAL)
+@documented(statuses=CONDITIONAL, response=HISTORY_LIST_RESPONSE)
 def get_history(profile_id: str) -> Response:
     """Every status change, oldest first; conditional on `If-None-Match`."""
     result = services().profiles.reads.history(
@@ -121,7 +127,7 @@ def erase_profile(profile_id: str) -> dict[str, Any]:
 
 @bp.post("/<profile_id>/link")
 @require_scope("partner")
-@documented(errors={409: "The profile's status does not allow a new link"})
+@documented(response=LINK_RESPONSE, errors={409: "The profile's status does not allow a new link"})
 def new_link(profile_id: str) -> dict[str, Any]:
     """A fresh capture link (resubmission or re-verification); 429 `quota_exceeded` while the
     monthly verification quota is used up."""

@@ -157,3 +157,78 @@ class NoteSchema(Schema):
         unknown = RAISE
 
     body = fields.String(required=True, validate=validate.Length(1, 10_000))
+
+
+# -- Response bodies (JSON Schema, for the OpenAPI document; the services build these shapes) --
+
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_STATUS = {"type": "string", "enum": sorted(ALL_STATUSES)}
+
+
+def _closed(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An object with exactly these properties, each always sent (null when it has no value)."""
+    return {
+        "type": "object",
+        "required": sorted(properties),
+        "properties": properties,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+LINK_RESPONSE = _closed(
+    {
+        "id": {"type": "string"},
+        "status": _STATUS,
+        "redirect_url": {"type": "string", "description": "The applicant's capture link"},
+        "link_expires_at": {"type": "string"},
+        "created": {"type": "string"},
+    }
+)
+HISTORY_RESPONSE = _closed(
+    {
+        "from": {"type": ["string", "null"], "enum": [*sorted(ALL_STATUSES), None]},
+        "to": _STATUS,
+        "actor": {"type": "string", "description": "partner:<id>, applicant, worker, ..."},
+        "reason": _STRING_OR_NULL,
+        "created": {"type": "string"},
+    }
+)
+_PROFILE_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "string"},
+    "external_ref": _STRING_OR_NULL,
+    "status": _STATUS,
+    "decision": _STRING_OR_NULL,
+    "decided_by": _STRING_OR_NULL,
+    "decision_reason": _STRING_OR_NULL,
+    "automated_decision": {
+        "type": ["object", "null"],
+        "description": "The worker's own `{decision, score, reasons}`",
+    },
+    "score": {"type": ["number", "null"]},
+    "reasons": {"type": "array", "items": {"type": "string"}},
+    "latest_history": {"oneOf": [HISTORY_RESPONSE, {"type": "null"}]},
+    "created": {"type": "string"},
+    "updated": {"type": "string"},
+}
+PROFILE_RESPONSE = _closed(_PROFILE_PROPERTIES)
+HISTORY_LIST_RESPONSE = _closed({"items": {"type": "array", "items": HISTORY_RESPONSE}})
+PROFILE_LIST_RESPONSE = _closed(
+    {
+        "items": {"type": "array", "items": PROFILE_RESPONSE},
+        "has_more": {"type": "boolean"},
+        "next_cursor": _STRING_OR_NULL,
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer"},
+    }
+)
+CHANGES_RESPONSE = _closed(
+    {
+        "items": {
+            "type": "array",
+            "items": _closed({**_PROFILE_PROPERTIES, "change_cursor": {"type": "string"}}),
+        },
+        "has_more": {"type": "boolean"},
+        "next_cursor": {"type": "string"},
+    }
+)
