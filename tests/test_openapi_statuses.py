@@ -25,7 +25,9 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from worker_helpers import jpeg
 
+from gateway.container import Services
 from gateway.openapi import build_spec, openapi_path
+from gateway.services.operator import create_operator_key
 from tests.conftest import PartnerHandle
 
 # Values for path parameters that are not an id of the walked profile.
@@ -87,7 +89,7 @@ def fill(path: str, profile_id: str) -> str:
 
 
 def test_every_status_the_routes_answer_is_documented(
-    app: Flask, client: FlaskClient, make_partner
+    app: Flask, client: FlaskClient, make_partner, services: Services
 ) -> None:
     partner: PartnerHandle = make_partner("Spec walker", scopes=("partner", "reviewer"))
     seen = record_responses(app)
@@ -150,6 +152,25 @@ def test_every_status_the_routes_answer_is_documented(
         },
         headers=partner.headers,
     )
+
+    # The operator routes with an operator key, on a real tenant and key, then after a revoke.
+    operator = {"x-api-key": create_operator_key(services.pb, actor="spec-walk")["api_key"]}
+    client.put(
+        "/api/operator/plans/start",
+        json={"name": "Start", "currency": "EUR", "monthly_fee": 10},
+        headers=operator,
+    )
+    tenant = client.post(
+        "/api/operator/tenants", json={"name": "Spec tenant"}, headers=operator
+    ).get_json()
+    ids = {"tenant_id": tenant["partner_id"], "key_id": tenant["key_id"]}
+    for _round in range(2):
+        for path, operations in spec["paths"].items():
+            if path.startswith("/api/operator/"):
+                url = re.sub(r"\{([a-z_]+)\}", lambda m: ids.get(m.group(1), "start"), path)
+                for method in operations:
+                    client.open(url, method=method.upper(), json={}, headers=operator)
+                    client.open(url + "?month=2026-11", method=method.upper(), headers=operator)
 
     answered = {(method, rule) for method, rule, status, _type, _body in seen if status < 300}
     assert {
