@@ -60,6 +60,7 @@ def documented(
     errors: dict[int, str] | None = None,
     alternatives: dict[str, dict[str, Any]] | None = None,
     media_type: str = "application/json",
+    security: str | None = None,
 ) -> Callable[[F], F]:
     """Declare what a view takes and answers, for the OpenAPI document.
 
@@ -68,7 +69,8 @@ def documented(
     the success body where one is worth stating; ``errors`` statuses specific to this operation;
     ``alternatives`` other media types the success body may take, with their JSON Schema (e.g.
     ``{"text/csv": {"type": "string"}}`` for a report also sent as CSV); ``media_type`` the
-    success body's own type when it is not JSON (an image).
+    success body's own type when it is not JSON (an image); ``security`` the scheme of a view
+    that checks its own credential (not a partner key, not a capture link).
     """
 
     def decorator(view: F) -> F:
@@ -81,6 +83,7 @@ def documented(
             "errors": errors or {},
             "alternatives": alternatives or {},
             "media_type": media_type,
+            "security": security,
         }
         return view
 
@@ -109,6 +112,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     spec.components.security_scheme(
         "captureToken", {"type": "apiKey", "in": "header", "name": "X-Capture-Token"}
+    )
+    spec.components.security_scheme(
+        "serviceToken", {"type": "apiKey", "in": "header", "name": "X-Service-Token"}
     )
     spec.components.schema("Problem", PROBLEM_SCHEMA)
     paths: dict[str, dict[str, Any]] = {}
@@ -173,6 +179,8 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
     elif rule.startswith("/flow/api/"):
         result["security"] = [{"captureToken": []}]
         errors.update(TOKEN_ERRORS)
+    elif declared.get("security"):
+        result["security"] = [{declared["security"]: []}]
     else:
         result["security"] = []
     parameters = [

@@ -109,10 +109,14 @@ def test_every_status_the_routes_answer_is_documented(
         (profile_id, {"headers": good, "data": "x", "content_type": "text/plain"}),
         ("aaaaaaaaaaaaaaa", {"headers": good, "json": {}}),
     ]
+    unsecured = []  # refused without a credential, yet documented as taking none
     for path, operations in spec["paths"].items():
-        for method in operations:
+        for method, operation in operations.items():
             for path_id, request_args in attempts:
-                client.open(fill(path, path_id), method=method.upper(), **request_args)
+                answer = client.open(fill(path, path_id), method=method.upper(), **request_args)
+                if not request_args and answer.status_code == 401 and not operation["security"]:
+                    unsecured.append(f"{method.upper()} {path}")
+    assert unsecured == []
 
     # The success paths, on a fresh profile (the walk above issued a new link and erased):
     # the applicant's steps, a reviewer's writes, a server-side verification of a profile that

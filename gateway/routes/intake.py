@@ -24,6 +24,7 @@ _process_schema = KycProcessSchema()
 @documented(
     body=KycProcessSchema,
     status=202,
+    security="serviceToken",
     errors={
         401: "Missing or wrong X-Service-Token",
         502: "The object store refused the gateway's credentials",
@@ -39,7 +40,7 @@ def process() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/<int:kyc_id>")
-@documented(errors={401: "Missing or wrong X-Service-Token"})
+@documented(security="serviceToken", errors={401: "Missing or wrong X-Service-Token"})
 def process_status(kyc_id: int) -> dict[str, Any]:
     """A job's status and, once decided, its result."""
     intake = services().kyc_intake
