@@ -98,3 +98,13 @@ def test_not_ready_when_redis_is_down(make_settings, client, partner):
     capture = {"X-Capture-Token": profile["redirect_url"].split("?t=", 1)[1]}
     started = down.post(f"/flow/api/{profile['id']}/start", headers=capture)
     assert_problem(started, 503, "queue_unavailable")
+
+
+def test_ready_names_redis_when_it_answers(make_settings, request, tmp_path_factory):
+    from intake_fixtures import shared_redis
+
+    redis_server = shared_redis(request.config, tmp_path_factory)
+    up = create_app(make_settings(redis_url=redis_server.url)).test_client()
+    response = up.get("/health/ready")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "pocketbase": "ok", "redis": "ok"}
