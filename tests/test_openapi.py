@@ -88,3 +88,13 @@ def test_without_its_assets_the_docs_page_says_how_to_install_them(
     assert page.status_code == 503
     assert page.get_json()["code"] == "docs_assets_missing"
     assert "scripts/install" in page.get_json()["detail"]
+
+
+def test_fields_required_only_together_or_conditionally_are_stated(app: Flask) -> None:
+    """JSON Schema's `required` cannot say "one of these" or "for these values": the operation's
+    description must, or a client built from the document sends bodies that are always a 422."""
+    paths = spec_of(app)["paths"]
+    create = paths["/api/profiles"]["post"]["description"]
+    assert "`external_ref` or `document` is required" in create
+    status = paths["/api/profiles/{profile_id}/status"]["patch"]["description"]
+    assert "`reason` is required to approve or reject" in status

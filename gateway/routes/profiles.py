@@ -54,7 +54,8 @@ def conditional_response(result: Conditional) -> Response:
 def create_profile() -> tuple[dict[str, Any], int]:
     """Create a profile, or return the existing one for the same reference or document.
 
-    While the partner's monthly verification quota is used up: 429 `quota_exceeded`.
+    `external_ref` or `document` is required (422 otherwise). While the partner's monthly
+    verification quota is used up: 429 `quota_exceeded`.
     """
     principal = current_principal()
     services().usage.require_available(principal.partner_id, "verification", principal.settings)

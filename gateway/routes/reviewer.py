@@ -32,7 +32,10 @@ _note_schema = NoteSchema()
 @require_scope("reviewer")
 @documented(body=StatusChangeSchema, errors={409: "The data layer refuses that transition"})
 def change_status(profile_id: str) -> dict[str, Any]:
-    """Move a profile to another status; the data layer checks the transition."""
+    """Move a profile to another status; the data layer checks the transition.
+
+    `reason` is required to approve or reject (422 otherwise).
+    """
     data = _status_schema.load(json_body())
     return services().profiles.change_status(
         current_principal(), profile_id, data["status"], data.get("reason")
