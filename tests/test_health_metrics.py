@@ -108,3 +108,12 @@ def test_ready_names_redis_when_it_answers(make_settings, request, tmp_path_fact
     response = up.get("/health/ready")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "pocketbase": "ok", "redis": "ok"}
+
+
+def test_not_ready_when_pocketbase_refuses_the_gateways_superuser(make_settings, partner):
+    """PocketBase up but the gateway's credentials wrong (a rotated password): every partner
+    call fails, so the gateway is not ready."""
+    refused = create_app(make_settings(pb_superuser_password="not-the-password")).test_client()
+    assert create_profile(refused, partner.headers).status_code >= 500
+    response = refused.get("/health/ready")
+    assert_problem(response, 503, "store_unavailable")

@@ -19,10 +19,13 @@ def health() -> dict[str, str]:
 
 @bp.get("/health/ready")
 def ready() -> dict[str, str]:
-    """The process can serve: PocketBase answers, and so does Redis when ``REDIS_URL`` is set
-    (the queue and the rate-limit counts every partner route takes)."""
+    """The process can serve: PocketBase answers and accepts the gateway's superuser, and Redis
+    answers when ``REDIS_URL`` is set (the queue and the rate-limit counts every partner route
+    takes)."""
     if not services().pb.healthy():
         raise StoreUnavailable("PocketBase is not answering")
+    if not services().pb.accepts_gateway():
+        raise StoreUnavailable("PocketBase answers but refuses the gateway's superuser")
     body = {"status": "ok", "pocketbase": "ok"}
     redis_url = services().settings.redis_url
     if redis_url:  # the default queue is a SQLite file on this machine: nothing to ask

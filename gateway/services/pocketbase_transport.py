@@ -202,6 +202,19 @@ class PocketBaseTransport:
             return False
         return response.status_code == 200
 
+    def accepts_gateway(self) -> bool:
+        """True when PocketBase lets the gateway's superuser read (one partner id): it may be up
+        (``healthy``) and still refuse the credentials every other call needs."""
+        try:
+            response = self.request(
+                "GET",
+                "/api/collections/partners/records",
+                params={"perPage": "1", "skipTotal": "1", "fields": "id"},
+            )
+        except (StoreError, StoreUnavailable):
+            return False
+        return response.status_code == 200
+
     def wait_healthy(self, timeout_s: float = 15.0) -> None:
         """Block until PocketBase answers, or raise ``StoreUnavailable`` after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
