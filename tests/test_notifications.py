@@ -236,3 +236,36 @@ def test_reviewers_see_the_queue_and_the_timeline(
     layout = services.pb.request("GET", "/api/collections/profiles").json()
     first = [field["name"] for field in layout["fields"]][:7]
     assert first == ["id", "external_ref", "partner", "status", "decision", "score", "reasons"]
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\n", "\u2028"])
+def test_a_line_break_in_the_partners_reference_neither_injects_a_header_nor_stops_the_email(
+    services: Services,
+    make_partner: Callable,
+    smtp: tuple[str, Inbox],
+    client: FlaskClient,
+    line_break: str,
+) -> None:
+    """The subject quotes the partner's external_ref, which may hold any character: a line
+    break in it must not add a header (Bcc) nor fail every attempt, leaving the review
+    unannounced."""
+    url, inbox = smtp
+    partner = make_partner("Crlf partner")
+    set_partner_settings(
+        services.pb, partner.partner_id, {"review_email": "review@crlf.test"}, actor="test"
+    )
+    reference = f"case-9{line_break}Bcc: thief@evil.test"
+    profile_id = new_profile_id(client, partner.headers, external_ref=reference)
+    to_manual_review(services, profile_id)
+    [event] = services.pb.find(
+        "webhook_events",
+        "profile = {:p} && type = 'profile.manual_review'",
+        {"p": profile_id},
+    )
+    config = notifications.parse_smtp_url(url)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert notifications.attempt_review_email(services.pb, config, event["id"], 1, now) is None
+    [(recipients, message)] = inbox.messages
+    assert recipients == ["review@crlf.test"]
+    assert message["Bcc"] is None
+    assert "case-9" in message["Subject"] and "\n" not in message["Subject"]

@@ -13,6 +13,7 @@ send one email twice.
 
 from __future__ import annotations
 
+import re
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,7 +106,18 @@ def review_message(partner: dict[str, Any], event: dict[str, Any]) -> tuple[str,
         "",
         "Open the review queue in the admin UI to decide.",
     ]
-    return f"[eKYC] Manual review needed: {reference}", "\n".join(lines)
+    return f"[eKYC] Manual review needed: {_one_line(str(reference))}", "\n".join(lines)
+
+
+# Control characters and every line break str.splitlines() knows: the email package refuses a
+# header holding one, so a partner's external_ref with a CR or LF (the API does not forbid them)
+# would fail every attempt, and must never start a header of its own.
+_NOT_IN_A_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    """``text`` fit for a header: each run of control characters or line breaks one space."""
+    return _NOT_IN_A_HEADER.sub(" ", text)
 
 
 def _reason_text(reason: Any) -> str:
