@@ -82,6 +82,8 @@ def test_merge_patch_null_restores_default() -> None:
         ({"kya": {"phone": "yes"}}, "kya.phone"),
         ({"required_checks": {"registry": True}}, "required_checks.registry"),
         ({"review_email": "not-an-address"}, "review_email"),
+        # A trailing line break would make every review email's To header refused.
+        ({"review_email": "kyc@acme.example\n"}, "review_email"),
         ({"registry": {"enabled": True}}, "registry.url"),
         ({"registry": {"url": "ftp://x"}}, "registry.url"),
         ({"registry": {"timeout_s": 600}}, "registry.timeout_s"),

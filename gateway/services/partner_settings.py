@@ -76,7 +76,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")  # \Z: "$" lets a final "\n" in
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
