@@ -326,3 +326,35 @@ def test_an_intake_cut_short_after_its_claim_is_finished_by_the_next_submission(
     assert submit(kyc_client, body).status_code == 202
     assert kyc_worker.pb.get("profiles", profile["id"])["status"] == "resubmission_requested"
     assert read_row(postgres, kyc_id)["status"] == "ocr_failed"
+
+
+@pytest.mark.parametrize(
+    "prefix", ["../other-tenant/", "kyc/../../other-tenant/", "./../other-tenant/"]
+)
+def test_a_key_climbing_out_of_the_bucket_is_refused_as_bad_input(
+    kyc_client, kyc_worker, s3, person, prefix
+):
+    """A key with "." or ".." segments: HTTP clients fold them out of the URL, so the request
+    that reaches the store names another bucket than the one signed for. It is the sender's
+    mistake (422 naming the field), not a credentials problem (502), and nothing is read or
+    created."""
+    from intake_fixtures import s3_client
+
+    client = s3_client(s3)
+    if "other-tenant" not in [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="other-tenant")
+    kyc_id = new_kyc_id()
+    client.put_object(Bucket="other-tenant", Key=f"kyc/{kyc_id}/passport.jpg", Body=b"x")
+    keys = put_images(s3, kyc_id, {"selfie": person["selfie"]})
+    body = {
+        "userId": 1,
+        "kycId": kyc_id,
+        **keys,
+        "passportKey": f"{prefix}kyc/{kyc_id}/passport.jpg",
+    }
+    problem = assert_problem(submit(kyc_client, body), 422, "validation_failed")
+    assert "passportKey" in problem["errors"]
+    assert (
+        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
+        is None
+    )

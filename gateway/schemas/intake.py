@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-# An S3 object key: 1-1024 bytes (S3's own limit), no control characters.
+
+def _no_dot_segments(key: str) -> None:
+    """Refuse "." and ".." path segments: HTTP clients fold them out of the presigned URL
+    (``bucket/../other/key`` is sent as ``/other/key``), so the request would name another
+    bucket than the one signed for, and the store's refusal would read as a credentials fault."""
+    if any(segment in (".", "..") for segment in key.split("/")):
+        raise ValidationError('must not hold "." or ".." path segments')
+
+
+# An S3 object key: 1-1024 bytes (S3's own limit), no control characters, no dot segments.
 OBJECT_KEY = validate.And(
     validate.Length(min=1, max=1024),
     validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not hold control characters"),
+    _no_dot_segments,
 )
 
 
