@@ -358,3 +358,34 @@ def test_a_key_climbing_out_of_the_bucket_is_refused_as_bad_input(
         kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
         is None
     )
+
+
+def test_another_partners_profile_naming_a_kyc_id_never_writes_that_row(
+    kyc_client, kyc_worker, make_partner, postgres
+):
+    """Profile metadata is the partner's own free-form data: a partner that puts
+    ``{"kyc_service": {"kycId": N}}`` there must not get its decision written into the KYC
+    Service's row N (only the ``kyc-service`` partner's profiles are the KYC Service's)."""
+    from api_helpers import TO_PROCESSING, new_profile_id, walk
+
+    from gateway.worker.intake_tasks import after_decision
+
+    kyc_id = new_kyc_id()
+    insert_row(postgres, kyc_id)
+    partner = make_partner("Forger")
+    profile_id = new_profile_id(
+        kyc_client,
+        partner.headers,
+        external_ref=f"forged-{kyc_id}",
+        metadata={"kyc_service": {"kycId": kyc_id, "userId": 1}},
+    )
+    walk(kyc_worker.pb, profile_id, *TO_PROCESSING)
+    kyc_worker.pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        set_fields={"decision": "approved", "score": 95, "reasons": ["score 95 >= 80"]},
+    )
+    after_decision(profile_id)  # what the worker runs once any verification is decided
+    row = read_row(postgres, kyc_id)
+    assert row["status"] == "in_review" and row["ocrResult"] is None

@@ -23,11 +23,6 @@ SINK_RETRY_DELAY_S = 5
 SINK_RETRY_BACKOFF = 2
 
 
-def is_kyc_profile(profile: dict) -> bool:
-    """True for a profile the KYC Service intake made (its metadata names the kycId)."""
-    return bool(((profile.get("metadata") or {}).get("kyc_service") or {}).get("kycId"))
-
-
 def write_result_now(profile_id: str) -> bool:
     """Write the profile's result if it is a KYC Service one and a sink is configured.
 
@@ -37,7 +32,7 @@ def write_result_now(profile_id: str) -> bool:
     if services.result_sink is None:
         return False
     profile = services.pb.get("profiles", profile_id)
-    if not is_kyc_profile(profile):
+    if not services.kyc_intake.owns(profile):  # not another partner's look-alike metadata
         return False
     return services.result_sink.write(profile)
 

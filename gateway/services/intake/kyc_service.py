@@ -183,6 +183,25 @@ class KycIntakeService:
             self._partner_id = str(partner["id"])
         return self._partner_id
 
+    def owns(self, profile: dict[str, Any]) -> bool:
+        """Whether this intake made ``profile``: the ``kyc-service`` partner's, for its kycId.
+
+        Its metadata alone proves nothing: any partner may put ``{"kyc_service": {"kycId": N}}``
+        in its own profiles' metadata, and must not have its decision written into row N.
+        Looks the partner up without creating it (a worker that finds none owns nothing).
+        """
+        intake = (profile.get("metadata") or {}).get("kyc_service") or {}
+        if not intake.get("kycId"):
+            return False
+        if self._partner_id is None:
+            partner = self.pb.find_first("partners", "slug = {:slug}", {"slug": PARTNER_SLUG})
+            if partner is None:
+                return False
+            self._partner_id = str(partner["id"])
+        return profile.get("partner") == self._partner_id and profile.get(
+            "external_ref"
+        ) == job_id_for(intake["kycId"])
+
     def _resumable(self, profile: dict[str, Any]) -> bool:
         """Not yet stored and queued: new, or claimed by an intake that never finished (an
         intake takes seconds after its claim; ``ABANDONED_AFTER_S`` without progress is a
