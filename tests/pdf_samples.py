@@ -113,3 +113,40 @@ def js_in_object_stream_pdf() -> bytes:
     )
     out += b"startxref\n%d\n%%%%EOF\n" % offsets[xref_number]
     return bytes(out)
+
+
+def many_objects_pdf(count: int) -> bytes:
+    """One blank page and ``count`` empty objects packed in one Flate-compressed object stream
+    (a million of them fit in 6.6 MB): a bomb for a checker that reads every object."""
+    first = 5
+    header = b" ".join(b"%d %d" % (first + i, 5 * i) for i in range(count)) + b" "
+    packed = zlib.compress(header + b"null " * count, 9)
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        **PAGE_TREE,
+        4: b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (count, len(header), len(packed))
+        + packed
+        + b"\nendstream",
+    }
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    xref_number = first + count
+    offsets[xref_number] = len(out)
+    rows = [struct.pack(">BII", 0, 0, 65535)]
+    rows += [struct.pack(">BII", 1, offsets[number], 0) for number in range(1, first)]
+    rows += [struct.pack(">BII", 2, 4, index) for index in range(count)]
+    rows.append(struct.pack(">BII", 1, offsets[xref_number], 0))
+    data = zlib.compress(b"".join(rows), 9)
+    out += (
+        b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 4] /Root 1 0 R /Filter /FlateDecode"
+        b" /Length %d >>\nstream\n"
+        % (xref_number, xref_number + 1, len(data))
+        + data
+        + b"\nendstream\nendobj\n"
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % offsets[xref_number]
+    return bytes(out)

@@ -17,6 +17,7 @@ from pdf_samples import (
     encrypted_pdf,
     js_in_object_stream_pdf,
     js_open_action_pdf,
+    many_objects_pdf,
     pdf_with_attachment,
     plain_pdf,
 )
@@ -24,8 +25,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from gateway.container import Services
+from gateway.errors import PdfRefused
 from gateway.services.image_policy import MAX_STORED_SIDE_PX
-from gateway.services.pdf_policy import _RAW_FORBIDDEN, _STREAM_DATA
+from gateway.services.pdf_policy import _RAW_FORBIDDEN, _STREAM_DATA, MAX_PDF_OBJECTS, clean_pdf
 from gateway.services.uploads import accept_upload
 
 GPS_IFD = 0x8825
@@ -98,6 +100,7 @@ REFUSED = [
     ("other", pdf_with_attachment(), 422, "pdf_refused"),
     ("other", encrypted_pdf(), 422, "pdf_refused"),
     ("other", plain_pdf(pages=51), 422, "pdf_refused"),
+    ("other", many_objects_pdf(MAX_PDF_OBJECTS + 1), 422, "pdf_refused"),
     ("other", b"<html><script>alert(1)</script></html>", 415, "image_type_refused"),
     ("document_back", plain_pdf(), 415, "image_type_refused"),
     ("selfie", b"", 422, "validation_failed"),
@@ -119,6 +122,7 @@ REFUSED = [
         "pdf-attachment",
         "pdf-encrypted",
         "pdf-51-pages",
+        "pdf-too-many-objects",
         "html",
         "pdf-outside-other",
         "empty",
@@ -228,3 +232,17 @@ def test_images_are_accepted_as_other_documents_too() -> None:
     stored = accept_upload("other", jpeg_with_metadata(), allow_pdf=True)
     assert stored.mime_type == "image/jpeg" and stored.filename == "other.jpg"
     assert b"ProbeCam" not in stored.content
+
+
+def test_a_pdf_of_a_million_objects_is_refused_before_they_are_read() -> None:
+    """6.6 MB, under the upload limit: reading every object took 25 s of CPU and 853 MiB."""
+    bomb = many_objects_pdf(1_000_000)
+    assert len(bomb) < 10 * 1024 * 1024
+    with pytest.raises(PdfRefused) as refused:
+        clean_pdf(bomb)
+    assert refused.value.errors == {"other": ["too_many_objects"]}
+
+
+def test_a_pdf_with_many_objects_below_the_limit_is_accepted() -> None:
+    stored = clean_pdf(many_objects_pdf(MAX_PDF_OBJECTS - 10))
+    assert len(PdfReader(io.BytesIO(stored), strict=True).pages) == 1
