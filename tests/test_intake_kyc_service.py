@@ -389,3 +389,19 @@ def test_another_partners_profile_naming_a_kyc_id_never_writes_that_row(
     after_decision(profile_id)  # what the worker runs once any verification is decided
     row = read_row(postgres, kyc_id)
     assert row["status"] == "in_review" and row["ocrResult"] is None
+
+
+def test_an_object_over_the_upload_limit_is_refused_and_nothing_is_created(
+    kyc_client, kyc_worker, s3, person
+):
+    kyc_id = new_kyc_id()
+    huge = person["passport"] + b"\0" * (kyc_worker.settings.max_upload_bytes + 1)
+    keys = put_images(s3, kyc_id, {"passport": huge, "selfie": person["selfie"]})
+    problem = assert_problem(
+        submit(kyc_client, {"userId": 1, "kycId": kyc_id, **keys}), 413, "payload_too_large"
+    )
+    assert "passportKey" in problem["detail"]
+    assert (
+        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
+        is None
+    )
