@@ -405,3 +405,30 @@ def test_an_object_over_the_upload_limit_is_refused_and_nothing_is_created(
         kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
         is None
     )
+
+
+def test_the_kyc_service_partners_retention_days_set_the_retention_date(
+    kyc_client, kyc_worker, s3, person
+):
+    """docs/intake.md: the kyc-service partner's settings are managed like any partner's; its
+    ``retention_days`` must date its profiles' erasure (the retention job), not a fixed 90."""
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.services.partner_settings import set_partner_settings
+    from gateway.services.pb_time import parse_pb_time
+
+    intake = kyc_worker.kyc_intake
+    set_partner_settings(kyc_worker.pb, intake.partner_id(), {"retention_days": 7}, actor="test")
+    try:
+        kyc_id = new_kyc_id()
+        keys = put_images(s3, kyc_id, {"passport": blank_jpeg(), "selfie": blank_jpeg()})
+        assert submit(kyc_client, {"userId": 1, "kycId": kyc_id, **keys}).status_code == 202
+        profile = kyc_worker.pb.find_first(
+            "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
+        )
+        until = parse_pb_time(profile["retention_until"])
+        assert abs(until - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=5)
+    finally:
+        set_partner_settings(
+            kyc_worker.pb, intake.partner_id(), {"retention_days": 90}, actor="test"
+        )

@@ -29,6 +29,7 @@ from gateway.services import links
 from gateway.services.image_policy import clean_image
 from gateway.services.intake.kyc_result import build_result, job_id_for, kyc_status
 from gateway.services.object_store import ObjectStore
+from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 
@@ -44,7 +45,6 @@ IMAGE_KEYS = (
     ("stampKey", "other_documents", "stamp.jpg"),
 )
 LINK_TTL_S = 86_400  # the profile has no applicant link in use; the field is required
-RETENTION_DAYS = 90
 ABANDONED_AFTER_S = 120
 
 
@@ -250,8 +250,14 @@ class KycIntakeService:
             "status_reason": "created by the KYC Service intake",
             "link_nonce": links.new_nonce(),
             "link_expires_at": pb_datetime(now + timedelta(seconds=LINK_TTL_S)),
-            "retention_until": pb_datetime(now + timedelta(days=RETENTION_DAYS)),
+            # The partner's retention_days (90 by default), as for any partner's profile: the
+            # operator sets it with `ekyc settings set kyc-service`.
+            "retention_until": pb_datetime(now + timedelta(days=self._retention_days())),
         }
+
+    def _retention_days(self) -> int:
+        partner = self.pb.get("partners", self.partner_id())
+        return int(effective_settings(partner.get("settings"))["retention_days"])
 
     def _accepted(self, profile: dict[str, Any], *, queued: bool) -> dict[str, Any]:
         intake = (profile.get("metadata") or {}).get("kyc_service") or {}
