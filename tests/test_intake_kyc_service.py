@@ -432,3 +432,23 @@ def test_the_kyc_service_partners_retention_days_set_the_retention_date(
         set_partner_settings(
             kyc_worker.pb, intake.partner_id(), {"retention_days": 90}, actor="test"
         )
+
+
+def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_intake(kyc_app, kyc_worker, s3):
+    """Once the profile is submitted the job is safe (the reconciler re-enqueues it): a queue
+    that is down must not turn the hand-over into a 500 the KYC Service reads as a failure."""
+
+    def queue_down(profile_id: str) -> None:
+        raise ConnectionError("queue unavailable")
+
+    intake = kyc_app.extensions["ekyc"].kyc_intake
+    intake.enqueue = queue_down
+    kyc_id = new_kyc_id()
+    keys = put_images(s3, kyc_id, {"passport": blank_jpeg(), "selfie": blank_jpeg()})
+    response = submit(kyc_app.test_client(), {"userId": 1, "kycId": kyc_id, **keys})
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json() == {"jobId": f"kyc-{kyc_id}", "status": "pending"}
+    profile = kyc_worker.pb.find_first(
+        "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
+    )
+    assert profile["status"] == "submitted"

@@ -133,7 +133,10 @@ class KycIntakeService:
             return self._accepted(self.pb.get("profiles", profile["id"]), queued=False)
         self._audit("intake.accepted", profile["id"], {"job_id": job_id})
         if self.enqueue is not None:
-            self.enqueue(profile["id"])
+            try:
+                self.enqueue(profile["id"])
+            except Exception:  # submitted is safe: the reconciler re-enqueues it within a minute
+                log.exception("enqueue_failed", profile_id=profile["id"])
         log.info("kyc_intake_queued", profile_id=profile["id"], job_id=job_id)
         return self._accepted(submitted, queued=True)
 
