@@ -84,3 +84,33 @@ def test_profiles_past_retention_are_erased_once_and_the_rest_kept(
     later = run_retention_job(services.profiles, now=NOW)
     assert verifying in later.erased
     assert services.pb.get("profiles", verifying)["erased_at"]
+
+
+def test_the_capture_files_are_gone_from_the_disk_after_retention(
+    client: FlaskClient, services: Services, make_partner: Callable, pocketbase
+) -> None:
+    """Emptying the file fields must remove the files themselves, not only the references."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 60, 30)).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    partner = make_partner("Retention files partner")
+    profile_id = applicant(client, partner.headers, NOW - timedelta(days=1), services)
+    services.pb.update(
+        "profiles",
+        profile_id,
+        {},
+        files={
+            "document_front": [("front.jpg", jpeg, "image/jpeg")],
+            "selfie_frames": [("f1.jpg", jpeg, "image/jpeg"), ("f2.jpg", jpeg, "image/jpeg")],
+        },
+    )
+    [record_dir] = list((pocketbase.data_dir / "storage").glob(f"*/{profile_id}"))
+    assert len(list(record_dir.glob("*.jpg"))) == 3
+
+    assert profile_id in run_retention_job(services.profiles, now=NOW).erased
+    left = [path for path in record_dir.rglob("*") if path.is_file()] if record_dir.exists() else []
+    assert left == []
