@@ -208,6 +208,9 @@ def test_smtp_url_parsing() -> None:
     assert (plain.port, plain.use_ssl, plain.starttls) == (2525, False, True)
     with pytest.raises(ValueError):
         notifications.parse_smtp_url("http://mail.test")
+    # A sender the email package would refuse as a header fails at start, not on every email.
+    with pytest.raises(ValueError):
+        notifications.parse_smtp_url("smtp://mail.test?from=a%40b.test%0D%0ABcc%3A%20c%40d.test")
 
 
 def test_reviewers_see_the_queue_and_the_timeline(

@@ -32,6 +32,10 @@ SMTP_TIMEOUT_S = 10.0
 RETRY_DELAYS_S = (60, 300, 1800, 7200, 21600, 57600)
 # Also sent to the review address: a quota reaching 80 % or 100 % (gateway.services.quotas).
 QUOTA_EMAIL_EVENT = "quota.threshold_reached"
+# Control characters and every line break str.splitlines() knows: the email package refuses a
+# header holding one, so a partner's external_ref with a CR or LF (the API does not forbid them)
+# would fail every attempt, and must never start a header of its own.
+_NOT_IN_A_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ def parse_smtp_url(url: str) -> SmtpConfig:
         raise ValueError("EKYC_SMTP_URL must look like smtp://host:port or smtps://host:port")
     query = parse_qs(parts.query)
     use_ssl = parts.scheme == "smtps"
+    sender = query.get("from", [f"ekyc-gateway@{parts.hostname}"])[0]
+    if _NOT_IN_A_HEADER.search(sender):
+        raise ValueError("EKYC_SMTP_URL: the from address must not hold line breaks")
     return SmtpConfig(
         host=parts.hostname,
         port=parts.port or (465 if use_ssl else 25),
@@ -61,7 +68,7 @@ def parse_smtp_url(url: str) -> SmtpConfig:
         starttls=(query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"}),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        sender=query.get("from", [f"ekyc-gateway@{parts.hostname}"])[0],
+        sender=sender,
     )
 
 
@@ -107,12 +114,6 @@ def review_message(partner: dict[str, Any], event: dict[str, Any]) -> tuple[str,
         "Open the review queue in the admin UI to decide.",
     ]
     return f"[eKYC] Manual review needed: {_one_line(str(reference))}", "\n".join(lines)
-
-
-# Control characters and every line break str.splitlines() knows: the email package refuses a
-# header holding one, so a partner's external_ref with a CR or LF (the API does not forbid them)
-# would fail every attempt, and must never start a header of its own.
-_NOT_IN_A_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def _one_line(text: str) -> str:
