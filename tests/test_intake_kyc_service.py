@@ -452,3 +452,29 @@ def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_intake(kyc_app, kyc
         "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
     )
     assert profile["status"] == "submitted"
+
+
+def test_a_decided_job_stays_decided_when_its_passport_later_expires(kyc_client, kyc_worker):
+    """The expiry job moves an approved profile to document_expired; the KYC Service's job was
+    decided (ocr_complete) and must not read as pending again, nor lose its result."""
+    from api_helpers import TO_PROCESSING, walk
+
+    intake = kyc_worker.kyc_intake
+    kyc_id = new_kyc_id()
+    body = {"userId": 5, "kycId": kyc_id, "passportKey": "p", "selfieKey": "s"}
+    profile = kyc_worker.pb.upsert_profile(
+        intake.partner_id(), intake._profile_fields(body, f"kyc-{kyc_id}")
+    )["profile"]
+    walk(kyc_worker.pb, profile["id"], *TO_PROCESSING)
+    kyc_worker.pb.transition(
+        profile["id"],
+        "approved",
+        actor="worker",
+        set_fields={"decision": "approved", "score": 92, "reasons": ["score 92 >= 80"]},
+    )
+    before = kyc_client.get(f"/api/v1/process/{kyc_id}", headers=headers()).get_json()
+    assert before["status"] == "ocr_complete"
+    kyc_worker.pb.transition(profile["id"], "document_expired", actor="system")
+    after = kyc_client.get(f"/api/v1/process/{kyc_id}", headers=headers()).get_json()
+    assert after["status"] == "ocr_complete" and after["profileStatus"] == "document_expired"
+    assert after["result"]["decision"] == "approved"

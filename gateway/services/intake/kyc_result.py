@@ -16,7 +16,10 @@ from gateway.services.sealed_scores import reveal_scores
 OCR_COMPLETE = "ocr_complete"
 OCR_FAILED = "ocr_failed"
 PENDING = "pending"
-DECIDED_STATUSES = frozenset({"approved", "manual_review", "rejected", "resubmission_requested"})
+# document_expired: approved, then the passport ran out (the expiry job); the job stays decided.
+DECIDED_STATUSES = frozenset(
+    {"approved", "manual_review", "rejected", "resubmission_requested", "document_expired"}
+)
 SIDE_NAMES = {"document": "passport", "selfie": "selfie"}
 RESULT_VERSION = 1
 
