@@ -329,7 +329,8 @@ def test_an_intake_cut_short_after_its_claim_is_finished_by_the_next_submission(
 
 
 @pytest.mark.parametrize(
-    "prefix", ["../other-tenant/", "kyc/../../other-tenant/", "./../other-tenant/"]
+    "prefix",
+    ["../other-tenant/", "kyc/../../other-tenant/", "./../other-tenant/", "..\\other-tenant\\"],
 )
 def test_a_key_climbing_out_of_the_bucket_is_refused_as_bad_input(
     kyc_client, kyc_worker, s3, person, prefix

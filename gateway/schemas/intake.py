@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 
 def _no_dot_segments(key: str) -> None:
     """Refuse "." and ".." path segments: HTTP clients fold them out of the presigned URL
     (``bucket/../other/key`` is sent as ``/other/key``), so the request would name another
-    bucket than the one signed for, and the store's refusal would read as a credentials fault."""
-    if any(segment in (".", "..") for segment in key.split("/")):
+    bucket than the one signed for, and the store's refusal would read as a credentials fault.
+    A backslash counts as a separator too: SeaweedFS answers 400 to ``..\\`` (read as a store
+    fault, 502), and a store that takes it for a slash would climb out of the bucket."""
+    if any(segment in (".", "..") for segment in re.split(r"[/\\]", key)):
         raise ValidationError('must not hold "." or ".." path segments')
 
 
