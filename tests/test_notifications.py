@@ -3,6 +3,7 @@ partner's review address when a profile enters manual_review, with ids and reaso
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,9 @@ def smtp() -> Iterator[tuple[str, Inbox]]:
     controller.start()
     yield f"smtp://127.0.0.1:{port}?from=ekyc%40gateway.test", inbox
     controller.stop()
+
+
+CONTENT_HEADERS = ("Content-Type", "Content-Transfer-Encoding", "MIME-Version")
 
 
 def closed_smtp_url() -> str:
@@ -257,7 +261,7 @@ def test_a_line_break_in_the_partners_reference_neither_injects_a_header_nor_sto
     set_partner_settings(
         services.pb, partner.partner_id, {"review_email": "review@crlf.test"}, actor="test"
     )
-    reference = f"case-9{line_break}Bcc: thief@evil.test"
+    reference = f"case-9{line_break}Bcc: thief@evil.test{line_break}Profile id: forged"
     profile_id = new_profile_id(client, partner.headers, external_ref=reference)
     to_manual_review(services, profile_id)
     [event] = services.pb.find(
@@ -271,4 +275,11 @@ def test_a_line_break_in_the_partners_reference_neither_injects_a_header_nor_sto
     [(recipients, message)] = inbox.messages
     assert recipients == ["review@crlf.test"]
     assert message["Bcc"] is None
-    assert "case-9" in message["Subject"] and "\n" not in message["Subject"]
+    assert sorted(message.keys()) == sorted(["From", "To", "Subject", *CONTENT_HEADERS])
+    # A long subject is folded (a line break then a space), which is not a new line of text.
+    subject = re.sub(r"\r?\n[ \t]+", " ", message["Subject"]).strip()
+    assert subject.startswith("[eKYC] Manual review needed: case-9") and "\n" not in subject
+    # Nor a line of its own in the body (a forged "Profile id:" a reviewer would follow).
+    assert [line for line in message.get_payload().splitlines() if line.startswith("Profile")] == [
+        f"Profile id: {profile_id}"
+    ]
