@@ -48,13 +48,19 @@ def _written(writer: PdfWriter) -> bytes:
     return buffer.getvalue()
 
 
-def classic_pdf(objects: dict[int, bytes]) -> bytes:
-    """A PDF with a classic cross-reference table; object 1 is the catalog."""
+def _body(objects: dict[int, bytes]) -> tuple[bytearray, dict[int, int]]:
+    """The header and the numbered objects in order, and each object's byte offset."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = {}
     for number in sorted(objects):
         offsets[number] = len(out)
         out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    return out, offsets
+
+
+def classic_pdf(objects: dict[int, bytes]) -> bytes:
+    """A PDF with a classic cross-reference table; object 1 is the catalog."""
+    out, offsets = _body(objects)
     size = max(objects) + 1
     xref_at = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % size
@@ -91,11 +97,7 @@ def js_in_object_stream_pdf() -> bytes:
         + objstm_data
         + b"\nendstream",
     }
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    out, offsets = _body(objects)
     xref_number, size = 6, 7
     offsets[xref_number] = len(out)
     rows = [struct.pack(">BIH", 0, 0, 65535)]
@@ -129,11 +131,7 @@ def many_objects_pdf(count: int) -> bytes:
         + packed
         + b"\nendstream",
     }
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    out, offsets = _body(objects)
     xref_number = first + count
     offsets[xref_number] = len(out)
     rows = [struct.pack(">BII", 0, 0, 65535)]
