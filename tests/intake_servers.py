@@ -103,7 +103,10 @@ class SeaweedS3:
             f"-master.port.grpc={free_port()}",
             f"-volume.port={ports['volume']}",
             f"-volume.port.grpc={free_port()}",
-            "-volume.max=20",
+            # A bucket is a collection that grows 7 volumes at its first write: 20 slots held
+            # two buckets, and a fourth test bucket ("other-tenant") left PocketBase's own files
+            # bucket without a writable volume (500 InternalError). Volumes are not preallocated.
+            "-volume.max=100",
             "-master.volumeSizeLimitMB=64",
             "-filer",
             f"-filer.port={ports['filer']}",
