@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,11 @@ from gateway.verification.documents.service import analyze_document
 from gateway.verification.faces.match import (
     MAX_SELFIE_FRAMES,
     FaceCheck,
+    check_image_faces,
     evenly_spread,
     match_document_to_selfies,
 )
-from gateway.verification.faces.recognition import DetectedFace
+from gateway.verification.faces.recognition import DetectedFace, detect_faces
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.verify import verify_challenge
 from gateway.verification.registry import RegistrySubject, registry_factor
@@ -34,6 +36,10 @@ from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 # Prompts under which the applicant faces the camera: the frames the face match prefers, because
 # a turned head matches a frontal document portrait worse and says nothing about identity.
 FRONTAL_PROMPTS = frozenset({"neutral", "blink", "smile", ""})
+# The portrait cut-out is searched in each of its four quarter turns at this size: the face fills
+# about a third of the cut-out (~100 px here, above the detector's 80 px window), and the four
+# searches together cost about one detection of a 640 px image.
+ORIENTATION_PROBE_PX = 320
 
 
 def face_match_frames(frames: Sequence[SelfieFrame]) -> list[int]:
@@ -75,6 +81,61 @@ def portrait_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
             max(0, left - margin) : min(width, right + margin),
         ]
     )
+
+
+@dataclass(frozen=True)
+class DocumentPortrait:
+    """The document's face, found with the photo turned upright.
+
+    `card` is the whole photo's face check (it decides INVALID_PHOTO:document); when it is usable,
+    `portrait_rgb` is the upright cut-out around its face and `portrait` that cut-out's face,
+    embedded. `quarter_turns` counts the counter-clockwise quarter turns (`np.rot90`'s) that
+    stood the photo as given upright.
+    """
+
+    card: FaceCheck
+    portrait_rgb: np.ndarray | None = None
+    portrait: FaceCheck | None = None
+    quarter_turns: int = 0
+
+
+def document_portrait(document_rgb: np.ndarray) -> DocumentPortrait:
+    """Find the document's face, the photo turned upright first, and cut the portrait out.
+
+    Documents are often photographed sideways or upside down (the card flat on a desk, the phone
+    held across it); the document reader finds its own orientation, the face detector finds
+    upright faces only. Sideways, it finds none: the quarter turns are searched before the photo
+    is called faceless. Upside down, it often still finds the portrait head down, and an
+    embedding of that compares nothing (a genuine pair measured similarity 0.22). So the cut-out
+    is searched in its four quarter turns, on the same small scale, and the turn where the
+    detector is surest wins. Measured on 248 synthetic cards (31 shared faces, TD1 and TD3, each
+    in the four turns): in all 228 cut-outs that held a face in some turn, the upright turn
+    scored highest; the other 12 (TD3) held none at this scale and are left as found, as before.
+    """
+    card = check_image_faces(document_rgb, embed=False)
+    turns = 0
+    if not card.faces:  # costs only photos the first search found no face on
+        for probe in (1, 3, 2):
+            turned = check_image_faces(np.rot90(document_rgb, probe), embed=False)
+            if turned.faces:
+                card, turns = turned, probe
+                break
+    if card.problem:
+        return DocumentPortrait(card, quarter_turns=turns)
+    upright = np.rot90(document_rgb, turns)
+    portrait_rgb = portrait_region(upright, card.faces[0].box)
+    scores = []
+    for probe in range(4):
+        faces = detect_faces(
+            np.rot90(portrait_rgb, probe), max_side_px=ORIENTATION_PROBE_PX, upsample_if_none=False
+        )
+        if faces:
+            scores.append((max(face.score for face in faces), probe))
+    if scores:
+        probe = max(scores)[1]
+        portrait_rgb = np.ascontiguousarray(np.rot90(portrait_rgb, probe))
+        turns = (turns + probe) % 4
+    return DocumentPortrait(card, portrait_rgb, check_image_faces(portrait_rgb), turns)
 
 
 def face_factor(

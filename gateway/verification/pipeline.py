@@ -22,14 +22,13 @@ import numpy as np
 from gateway.errors import ValidationFailed
 from gateway.verification import scoring
 from gateway.verification.captures import Captures, InvalidPhoto
-from gateway.verification.faces.match import check_image_faces
-from gateway.verification.faces.recognition import DEFAULT_THRESHOLD, DetectedFace
+from gateway.verification.faces.recognition import DEFAULT_THRESHOLD, MIN_FACE_PX, DetectedFace
 from gateway.verification.factors import (
     apply_document_policy,
     document_factor,
+    document_portrait,
     face_factor,
     liveness_factor,
-    portrait_region,
     registry_check,
 )
 from gateway.verification.images import decode_image
@@ -127,13 +126,15 @@ def run_pipeline(
         for index, frame in enumerate(captures.selfie_frames)
     ]
     lap("decode")
-    # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
-    # the portrait cut-out, and serves both the face match and liveness's same-person check.
-    document_face = check_image_faces(document_rgb, embed=False)
-    if document_face.problem:
-        raise InvalidPhoto("document", document_face.describe("document", 80))
-    portrait_rgb = portrait_region(document_rgb, document_face.faces[0].box)
-    portrait_face = check_image_faces(portrait_rgb)
+    # Presence on the whole card (turned upright: a sideways or upside-down photo of a good
+    # document is no bad photo) decides INVALID_PHOTO:document; the embedding is taken once, on
+    # the upright portrait cut-out, and serves both the face match and liveness's same-person
+    # check. The document reader gets the photo as given: it finds its own orientation.
+    document = document_portrait(document_rgb)
+    if document.card.problem:
+        raise InvalidPhoto("document", document.card.describe("document", MIN_FACE_PX))
+    assert document.portrait_rgb is not None and document.portrait is not None
+    portrait_rgb, portrait_face = document.portrait_rgb, document.portrait
     lap("document_face")
 
     factors: dict[str, dict[str, Any]] = {}
@@ -148,6 +149,7 @@ def run_pipeline(
         embeddings_out=selfie_embeddings,
         faces_out=selfie_faces,
     )
+    factors["face_match"]["detail"]["document_quarter_turns"] = document.quarter_turns
     lap("face_match")
     factors["liveness"] = liveness_factor(
         captures, portrait_face.embedding, frames_rgb, selfie_embeddings, selfie_faces
