@@ -27,7 +27,7 @@ from gateway.verification.faces.match import (
     evenly_spread,
     match_document_to_selfies,
 )
-from gateway.verification.faces.recognition import DetectedFace, detect_faces
+from gateway.verification.faces.recognition import DetectedFace, upright_quarter_turns
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.verify import verify_challenge
 from gateway.verification.registry import RegistrySubject, registry_factor
@@ -38,7 +38,8 @@ from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 FRONTAL_PROMPTS = frozenset({"neutral", "blink", "smile", ""})
 # The portrait cut-out is searched in each of its four quarter turns at this size: the face fills
 # about a third of the cut-out (~100 px here, above the detector's 80 px window), and the four
-# searches together cost about one detection of a 640 px image.
+# searches together cost ~30-60 ms of CPU per verification (measured at load average ~3: the
+# document-face stage of bench/worker_bench.py's capture went from 206-230 to 238-289 ms).
 ORIENTATION_PROBE_PX = 320
 
 
@@ -124,15 +125,8 @@ def document_portrait(document_rgb: np.ndarray) -> DocumentPortrait:
         return DocumentPortrait(card, quarter_turns=turns)
     upright = np.rot90(document_rgb, turns)
     portrait_rgb = portrait_region(upright, card.faces[0].box)
-    scores = []
-    for probe in range(4):
-        faces = detect_faces(
-            np.rot90(portrait_rgb, probe), max_side_px=ORIENTATION_PROBE_PX, upsample_if_none=False
-        )
-        if faces:
-            scores.append((max(face.score for face in faces), probe))
-    if scores:
-        probe = max(scores)[1]
+    probe = upright_quarter_turns(portrait_rgb, max_side_px=ORIENTATION_PROBE_PX)
+    if probe:
         portrait_rgb = np.ascontiguousarray(np.rot90(portrait_rgb, probe))
         turns = (turns + probe) % 4
     return DocumentPortrait(card, portrait_rgb, check_image_faces(portrait_rgb), turns)
