@@ -93,6 +93,22 @@ def test_threshold_decides_on_the_same_similarity(photo) -> None:
     assert not strict.match and strict.code == "no_match"
 
 
+@pytest.mark.slow
+def test_a_similarity_just_under_the_threshold_is_not_shown_equal_to_it(photo) -> None:
+    """The reason is what a reviewer reads: "similarity 0.75 < 0.75 threshold" says nothing.
+    Below the threshold, the figures get the decimals that tell them apart."""
+    similarity = match_faces(photo("img20.jpg"), photo("img16.jpg")).similarity
+    assert similarity is not None and similarity < 0.99
+    shown = round(similarity, 2)
+    threshold = (similarity + shown + 0.005) / 2  # above the similarity, shown the same at .2f
+    assert f"{threshold:.2f}" == f"{similarity:.2f}"
+    result = match_faces(photo("img20.jpg"), photo("img16.jpg"), threshold=threshold)
+    assert (result.code, result.match) == ("no_match", False)
+    figures = result.detail.removeprefix("similarity ").removesuffix(" threshold")
+    left, relation, right = figures.split(" ")
+    assert relation == "<" and float(left) < float(right), result.detail
+
+
 def test_threshold_outside_0_1_is_refused() -> None:
     with pytest.raises(ValueError):
         match_faces(blank(), blank(), threshold=1.0)

@@ -346,8 +346,14 @@ def _dominant_frame_problem(frames: list[SelfieFrameResult]) -> str:
 
 
 def _similarity_sentence(similarity: float, threshold: float) -> str:
-    relation = ">=" if similarity >= threshold else "<"
-    return f"similarity {similarity:.2f} {relation} {threshold:.2f} threshold"
+    """The comparison in words; below the threshold, with the decimals that tell the two apart
+    (at two decimals 0.7496 against 0.75 reads "similarity 0.75 < 0.75 threshold")."""
+    if similarity >= threshold:
+        return f"similarity {similarity:.2f} >= {threshold:.2f} threshold"
+    digits = 2
+    while digits < 6 and f"{similarity:.{digits}f}" == f"{threshold:.{digits}f}":
+        digits += 1
+    return f"similarity {similarity:.{digits}f} < {threshold:.{digits}f} threshold"
 
 
 def _check_threshold(threshold: float) -> None:
