@@ -18,6 +18,8 @@ from worker_helpers import (
 from gateway.verification import pipeline
 from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
 from gateway.verification.documents.normalize import normalize_country
+from gateway.verification.faces.recognition import detect_faces
+from gateway.verification.factors import document_portrait
 from gateway.verification.images import decode_image
 from gateway.verification.pipeline import pipeline_settings, run_pipeline
 from gateway.verification.scoring import NOT_CHECKED, factor
@@ -304,5 +306,47 @@ def test_a_document_photographed_sideways_or_upside_down_is_matched_upright(
     assert face["score"] >= 0.75
     # np.rot90 turns counter-clockwise: (4 - turns) more quarter turns stand the page upright.
     assert face["detail"]["document_quarter_turns"] == 4 - turns
+    assert len(face["detail"]["document_card_faces"]) == 1
     upright_result = run_pipeline(captures_of(capture), applicant_of(capture), {})
     assert upright_result.factors["face_match"]["detail"]["document_quarter_turns"] == 0
+
+
+def _card_with_second_portrait(card: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """`head` pasted, grey and faint, at 80 % size on the right of the card, as a ghost image."""
+    from PIL import Image
+
+    board = Image.fromarray(card.copy())
+    ghost = Image.fromarray(head)
+    ghost = ghost.resize((round(ghost.width * 0.8), round(ghost.height * 0.8)))
+    ghost = ghost.convert("L").convert("RGB")
+    x, y = round(card.shape[1] * 0.72), round(card.shape[0] * 0.33)
+    behind = board.crop((x, y, x + ghost.width, y + ghost.height))
+    board.paste(Image.blend(behind, ghost, 0.7), (x, y))
+    return np.asarray(board)
+
+
+def _head(card: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    [face] = detect_faces(card)
+    left, top, right, bottom = face.box
+    pad = face.width_px // 2
+    return card[top - pad : bottom + pad, left - pad : right + pad], face.box
+
+
+def test_a_ghost_image_of_the_holder_is_no_second_person(datasets_dir):
+    """Many cards print the holder's portrait twice (a smaller, faint ghost image): the main,
+    largest portrait is the one matched. Two different people on a card are still refused."""
+    from gateway.synthetic.documents import make_passport
+
+    faces_dir = datasets_dir / "faces"
+    card = make_passport(np.random.default_rng(3), faces_dir / "img20.jpg").image_rgb
+    head, main_box = _head(card)
+    with_ghost = _card_with_second_portrait(card, head)
+    assert len(detect_faces(with_ghost)) == 2  # the ghost is found, as on such cards
+    found = document_portrait(with_ghost)
+    assert found.card.problem is None
+    assert found.card.faces[0].box == main_box
+    assert found.portrait is not None and found.portrait.problem is None
+    stranger, _ = _head(make_passport(np.random.default_rng(4), faces_dir / "img16.jpg").image_rgb)
+    two_people = document_portrait(_card_with_second_portrait(card, stranger))
+    assert two_people.card.problem == "multiple_faces"
+    assert len(two_people.card.faces) == 2

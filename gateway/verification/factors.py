@@ -27,7 +27,14 @@ from gateway.verification.faces.match import (
     evenly_spread,
     match_document_to_selfies,
 )
-from gateway.verification.faces.recognition import DetectedFace, upright_quarter_turns
+from gateway.verification.faces.recognition import (
+    EER_DISTANCE,
+    DetectedFace,
+    embed_face,
+    face_distance,
+    is_face_too_small,
+    upright_quarter_turns,
+)
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.verify import verify_challenge
 from gateway.verification.registry import RegistrySubject, registry_factor
@@ -121,15 +128,36 @@ def document_portrait(document_rgb: np.ndarray) -> DocumentPortrait:
             if turned.faces:
                 card, turns = turned, probe
                 break
+    upright = np.rot90(document_rgb, turns)
+    if card.problem == "multiple_faces":
+        card = _holder_portrait(upright, card)
     if card.problem:
         return DocumentPortrait(card, quarter_turns=turns)
-    upright = np.rot90(document_rgb, turns)
     portrait_rgb = portrait_region(upright, card.faces[0].box)
     probe = upright_quarter_turns(portrait_rgb, max_side_px=ORIENTATION_PROBE_PX)
     if probe:
         portrait_rgb = np.ascontiguousarray(np.rot90(portrait_rgb, probe))
         turns = (turns + probe) % 4
     return DocumentPortrait(card, portrait_rgb, check_image_faces(portrait_rgb), turns)
+
+
+def _holder_portrait(rgb: np.ndarray, card: FaceCheck) -> FaceCheck:
+    """Several faces on a document: usable when they are all the holder, the largest first.
+
+    Many cards print the portrait twice (a smaller, faint ghost image, or a second portrait):
+    refusing them sent the applicant back for a photo no retake can fix. The largest face is the
+    main portrait; every other face must be the same person as it (distance at most the
+    calibrated equal-error distance, the face match's own bar), else the photo stays refused as
+    `multiple_faces` (two people, or a ghost too poor to tell). The faces stay listed.
+    """
+    main, *others = card.faces
+    if is_face_too_small(main):
+        return card
+    main_embedding = embed_face(rgb, main)
+    for face in others:
+        if face_distance(main_embedding, embed_face(rgb, face)) > EER_DISTANCE:
+            return card
+    return FaceCheck(faces=card.faces, problem=None)
 
 
 def face_factor(

@@ -150,6 +150,9 @@ def run_pipeline(
         faces_out=selfie_faces,
     )
     factors["face_match"]["detail"]["document_quarter_turns"] = document.quarter_turns
+    factors["face_match"]["detail"]["document_card_faces"] = [
+        face.as_dict() for face in document.card.faces
+    ]
     lap("face_match")
     factors["liveness"] = liveness_factor(
         captures, portrait_face.embedding, frames_rgb, selfie_embeddings, selfie_faces
