@@ -56,6 +56,21 @@ def test_greyscale_and_alpha_images_become_rgb() -> None:
     assert decode_image(encode(rgba, "PNG"))[0, 0].tolist() == [10, 20, 30]
 
 
+def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
+    """Scanners write 16-bit greyscale PNGs; Pillow's own conversion clipped every value above
+    255 to white, so a scanned document decoded as a blank page (no face, no text)."""
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (8, 1))
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, "PNG")
+    assert Image.open(io.BytesIO(buffer.getvalue())).mode.startswith("I")
+    rgb = decode_image(buffer.getvalue())
+    assert rgb.shape == (8, 256, 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb[..., 0], rgb[..., 2])
+    row = rgb[0, :, 0].astype(int)
+    assert row[0] == 0 and row[-1] == 255
+    assert np.all(np.diff(row) >= 0) and abs(int(row[128]) - 128) <= 1
+
+
 def test_exif_orientation_is_applied() -> None:
     """Orientation 6 means 'rotate 90 degrees clockwise to view': red must end up on top."""
     exif = Image.Exif()

@@ -58,6 +58,11 @@ def decode_image(
                         errors={field: "too_many_pixels"},
                     )
                 upright = ImageOps.exif_transpose(image)
+                if upright.mode.startswith("I"):
+                    # 16-bit greyscale PNG (scanners write it): Pillow's convert clips every
+                    # value above 255 to white; scale the 16-bit range down instead.
+                    levels = np.asarray(upright, dtype=np.float64) / 257.0
+                    upright = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8))
                 rgb = upright.convert("RGB")
                 rgb.load()
     except ValidationFailed:
