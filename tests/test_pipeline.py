@@ -20,7 +20,6 @@ from gateway.verification.captures import Captures, InvalidPhoto, SelfieFrame
 from gateway.verification.documents.normalize import normalize_country
 from gateway.verification.faces.recognition import detect_faces
 from gateway.verification.factors import document_portrait
-from gateway.verification.images import decode_image
 from gateway.verification.pipeline import pipeline_settings, run_pipeline
 from gateway.verification.scoring import NOT_CHECKED, factor
 
@@ -283,32 +282,6 @@ def test_a_document_without_a_machine_readable_zone_is_not_checked_never_failed(
         reason.startswith("document not checked (the document could not be read")
         for reason in result.decision.reasons
     )
-
-
-@pytest.mark.parametrize("turns", [1, 2, 3])
-def test_a_document_photographed_sideways_or_upside_down_is_matched_upright(
-    datasets_dir, no_liveness, monkeypatch, turns
-):
-    """The portrait is found and compared once the document is turned upright: sideways, the
-    detector finds no face (no INVALID_PHOTO for a readable document); upside down it finds the
-    portrait head down, and an embedding of that is no comparison (it failed at similarity 0.22)."""
-    monkeypatch.setattr(
-        pipeline,
-        "document_factor",
-        lambda *args, **kwargs: (factor(NOT_CHECKED, None, ["skipped by this test"]), {}),
-    )
-    capture = genuine_capture(datasets_dir)
-    upright = decode_image(capture.document_jpeg)
-    turned = jpeg(np.ascontiguousarray(np.rot90(upright, turns)))
-    result = run_pipeline(captures_of(capture, document_front=turned), applicant_of(capture), {})
-    face = result.factors["face_match"]
-    assert face["status"] == "pass", face["reasons"]
-    assert face["score"] >= 0.75
-    # np.rot90 turns counter-clockwise: (4 - turns) more quarter turns stand the page upright.
-    assert face["detail"]["document_quarter_turns"] == 4 - turns
-    assert len(face["detail"]["document_card_faces"]) == 1
-    upright_result = run_pipeline(captures_of(capture), applicant_of(capture), {})
-    assert upright_result.factors["face_match"]["detail"]["document_quarter_turns"] == 0
 
 
 def _card_with_second_portrait(card: np.ndarray, head: np.ndarray) -> np.ndarray:

@@ -33,7 +33,6 @@ from gateway.verification.faces.recognition import (
     embed_face,
     face_distance,
     is_face_too_small,
-    upright_quarter_turns,
 )
 from gateway.verification.liveness.challenge import Challenge
 from gateway.verification.liveness.verify import verify_challenge
@@ -43,11 +42,6 @@ from gateway.verification.scoring import FAIL, NOT_CHECKED, PASS, factor
 # Prompts under which the applicant faces the camera: the frames the face match prefers, because
 # a turned head matches a frontal document portrait worse and says nothing about identity.
 FRONTAL_PROMPTS = frozenset({"neutral", "blink", "smile", ""})
-# The portrait cut-out is searched in each of its four quarter turns at this size: the face fills
-# about a third of the cut-out (~100 px here, above the detector's 80 px window), and the four
-# searches together cost ~30-60 ms of CPU per verification (measured at load average ~3: the
-# document-face stage of bench/worker_bench.py's capture went from 206-230 to 238-289 ms).
-ORIENTATION_PROBE_PX = 320
 
 
 def face_match_frames(frames: Sequence[SelfieFrame]) -> list[int]:
@@ -93,52 +87,31 @@ def portrait_region(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
 
 @dataclass(frozen=True)
 class DocumentPortrait:
-    """The document's face, found with the photo turned upright.
-
-    `card` is the whole photo's face check (it decides INVALID_PHOTO:document); when it is usable,
-    `portrait_rgb` is the upright cut-out around its face and `portrait` that cut-out's face,
-    embedded. `quarter_turns` counts the counter-clockwise quarter turns (`np.rot90`'s) that
-    stood the photo as given upright.
-    """
+    """The document's face: `card` is the whole photo's face check (it decides
+    INVALID_PHOTO:document); when it is usable, `portrait_rgb` is the cut-out around its face and
+    `portrait` that cut-out's face, embedded."""
 
     card: FaceCheck
     portrait_rgb: np.ndarray | None = None
     portrait: FaceCheck | None = None
-    quarter_turns: int = 0
 
 
 def document_portrait(document_rgb: np.ndarray) -> DocumentPortrait:
-    """Find the document's face, the photo turned upright first, and cut the portrait out.
+    """Find the document's face on the photo as given and cut the portrait out.
 
-    Documents are often photographed sideways or upside down (the card flat on a desk, the phone
-    held across it); the document reader finds its own orientation, the face detector finds
-    upright faces only. Sideways, it finds none: the quarter turns are searched before the photo
-    is called faceless. Upside down, it often still finds the portrait head down, and an
-    embedding of that compares nothing (a genuine pair measured similarity 0.22). So the cut-out
-    is searched in its four quarter turns, on the same small scale, and the turn where the
-    detector is surest wins. Measured on 248 synthetic cards (31 shared faces, TD1 and TD3, each
-    in the four turns): in all 228 cut-outs that held a face in some turn, the upright turn
-    scored highest; the other 12 (TD3) held none at this scale and are left as found, as before.
+    The photo is not turned: the HOG detector finds upright faces only, so a document
+    photographed sideways is sent back (INVALID_PHOTO:document). Searching the quarter turns was
+    tried and left out: on the real specimen set it took a false face in a turned copy of an
+    upright passport whose portrait the detector misses (100_pass-lux), which would have
+    compared that instead of asking for a new photo (docs/face-match.md).
     """
     card = check_image_faces(document_rgb, embed=False)
-    turns = 0
-    if not card.faces:  # costs only photos the first search found no face on
-        for probe in (1, 3, 2):
-            turned = check_image_faces(np.rot90(document_rgb, probe), embed=False)
-            if turned.faces:
-                card, turns = turned, probe
-                break
-    upright = np.rot90(document_rgb, turns)
     if card.problem == "multiple_faces":
-        card = _holder_portrait(upright, card)
+        card = _holder_portrait(document_rgb, card)
     if card.problem:
-        return DocumentPortrait(card, quarter_turns=turns)
-    portrait_rgb = portrait_region(upright, card.faces[0].box)
-    probe = upright_quarter_turns(portrait_rgb, max_side_px=ORIENTATION_PROBE_PX)
-    if probe:
-        portrait_rgb = np.ascontiguousarray(np.rot90(portrait_rgb, probe))
-        turns = (turns + probe) % 4
-    return DocumentPortrait(card, portrait_rgb, check_image_faces(portrait_rgb), turns)
+        return DocumentPortrait(card)
+    portrait_rgb = portrait_region(document_rgb, card.faces[0].box)
+    return DocumentPortrait(card, portrait_rgb, check_image_faces(portrait_rgb))
 
 
 def _holder_portrait(rgb: np.ndarray, card: FaceCheck) -> FaceCheck:

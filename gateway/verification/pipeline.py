@@ -126,10 +126,8 @@ def run_pipeline(
         for index, frame in enumerate(captures.selfie_frames)
     ]
     lap("decode")
-    # Presence on the whole card (turned upright: a sideways or upside-down photo of a good
-    # document is no bad photo) decides INVALID_PHOTO:document; the embedding is taken once, on
-    # the upright portrait cut-out, and serves both the face match and liveness's same-person
-    # check. The document reader gets the photo as given: it finds its own orientation.
+    # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
+    # the portrait cut-out, and serves both the face match and liveness's same-person check.
     document = document_portrait(document_rgb)
     if document.card.problem:
         raise InvalidPhoto("document", document.card.describe("document", MIN_FACE_PX))
@@ -149,7 +147,6 @@ def run_pipeline(
         embeddings_out=selfie_embeddings,
         faces_out=selfie_faces,
     )
-    factors["face_match"]["detail"]["document_quarter_turns"] = document.quarter_turns
     factors["face_match"]["detail"]["document_card_faces"] = [
         face.as_dict() for face in document.card.faces
     ]

@@ -175,23 +175,6 @@ def detect_faces(
     return faces
 
 
-def upright_quarter_turns(rgb: np.ndarray, *, max_side_px: int) -> int | None:
-    """The counter-clockwise quarter turns (`np.rot90`'s count) under which the detector is
-    surest of a face in `rgb`, or None when it finds none in any turn.
-
-    One copy shrunk to `max_side_px`, searched in its four turns by the first pass only (no
-    upsampling, no landmarks): a cheap vote on which way up a photo holding one face is.
-    """
-    small, _ = downscale_to_max_side(_as_rgb_uint8(rgb), max_side_px)
-    detector = get_face_models().detector
-    best: tuple[float, int] | None = None
-    for turns in range(4):
-        _, scores, _ = detector.run(np.ascontiguousarray(np.rot90(small, turns)), 0, 0.0)
-        if scores and (best is None or max(scores) > best[0]):
-            best = (max(scores), turns)
-    return None if best is None else best[1]
-
-
 def embed_face(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
     """128-D descriptor of `face` (found by `detect_faces` on this same `rgb`).
 
