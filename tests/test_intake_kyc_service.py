@@ -100,6 +100,11 @@ def decrypt_with_doc_snippet() -> Callable[[str, int, bytes], dict]:
     return namespace["decrypt_ocr_result"]
 
 
+def intake_profile(kyc_worker, kyc_id: int) -> dict | None:
+    """The profile the intake made for ``kyc_id``, if any (a refused request makes none)."""
+    return kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
+
+
 def test_service_token_is_required_and_rotation_accepts_either(kyc_client, s3):
     body = {"userId": 1, "kycId": new_kyc_id(), "passportKey": "a", "selfieKey": "b"}
     assert_problem(kyc_client.post("/api/v1/process", json=body), 401, "unauthorized")
@@ -206,9 +211,7 @@ def test_failures_use_the_kyc_service_codes(
         similarity = float(result["error"].split(":")[1])
         assert similarity < 0.75
     # Not retried: the profile was claimed once.
-    profile = kyc_worker.pb.find_first(
-        "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
-    )
+    profile = intake_profile(kyc_worker, kyc_id)
     assert profile["processing_attempts"] == 1
 
 
@@ -220,10 +223,7 @@ def test_object_store_failures_are_answered_at_intake(
     missing = {"userId": 1, "kycId": kyc_id, **keys, "selfieKey": f"kyc/{kyc_id}/nothing.jpg"}
     body = assert_problem(submit(kyc_client, missing), 422, "object_missing")
     assert "selfieKey" in body["errors"]
-    assert (
-        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
-        is None
-    )
+    assert intake_profile(kyc_worker, kyc_id) is None
 
     full = {**missing, "selfieKey": keys["passportKey"]}
     wrong_key = create_app(
@@ -355,10 +355,7 @@ def test_a_key_climbing_out_of_the_bucket_is_refused_as_bad_input(
     }
     problem = assert_problem(submit(kyc_client, body), 422, "validation_failed")
     assert "passportKey" in problem["errors"]
-    assert (
-        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
-        is None
-    )
+    assert intake_profile(kyc_worker, kyc_id) is None
 
 
 def test_another_partners_profile_naming_a_kyc_id_never_writes_that_row(
@@ -402,10 +399,7 @@ def test_an_object_over_the_upload_limit_is_refused_and_nothing_is_created(
         submit(kyc_client, {"userId": 1, "kycId": kyc_id, **keys}), 413, "payload_too_large"
     )
     assert "passportKey" in problem["detail"]
-    assert (
-        kyc_worker.pb.find_first("profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"})
-        is None
-    )
+    assert intake_profile(kyc_worker, kyc_id) is None
 
 
 def test_the_kyc_service_partners_retention_days_set_the_retention_date(
@@ -424,9 +418,7 @@ def test_the_kyc_service_partners_retention_days_set_the_retention_date(
         kyc_id = new_kyc_id()
         keys = put_images(s3, kyc_id, {"passport": blank_jpeg(), "selfie": blank_jpeg()})
         assert submit(kyc_client, {"userId": 1, "kycId": kyc_id, **keys}).status_code == 202
-        profile = kyc_worker.pb.find_first(
-            "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
-        )
+        profile = intake_profile(kyc_worker, kyc_id)
         until = parse_pb_time(profile["retention_until"])
         assert abs(until - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=5)
     finally:
@@ -449,9 +441,7 @@ def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_intake(kyc_app, kyc
     response = submit(kyc_app.test_client(), {"userId": 1, "kycId": kyc_id, **keys})
     assert response.status_code == 202, response.get_json()
     assert response.get_json() == {"jobId": f"kyc-{kyc_id}", "status": "pending"}
-    profile = kyc_worker.pb.find_first(
-        "profiles", "external_ref = {:ref}", {"ref": f"kyc-{kyc_id}"}
-    )
+    profile = intake_profile(kyc_worker, kyc_id)
     assert profile["status"] == "submitted"
 
 
