@@ -29,7 +29,10 @@ class Scripted:
 
     def _serve(self) -> None:
         while self.answers:
-            conn, _ = self.server.accept()
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # the fixture closed the server with answers left: nothing to serve
+                return
             self.connections += 1
             with conn:
                 while self.answers:
