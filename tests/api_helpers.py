@@ -69,6 +69,18 @@ def walk(pb: Any, profile_id: str, *statuses: str, actor: str = "worker", reason
         pb.transition(profile_id, status, actor=actor, reason=reason)
 
 
+def approve(pb: Any, profile_id: str, score: float, **fields: Any) -> None:
+    """Walk a profile through the worker's moves to ``approved`` with a decision and ``score``
+    (and any other fields the worker records with it), as a scored verification leaves it."""
+    walk(pb, profile_id, *TO_PROCESSING)
+    pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        set_fields={"decision": "approved", "score": score, **fields},
+    )
+
+
 def subscribe(services: Any, partner_id: str, events: tuple[str, ...] = ("*",)) -> None:
     """Give the partner an enabled webhook endpoint for ``events``: the outbox holds only events
     someone receives. Its loopback URL answers nothing; tests that use it read the outbox only."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
+from api_helpers import TO_PROCESSING, approve, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -21,13 +21,7 @@ def approved_profile(
 ) -> str:
     """A profile created through the API and walked to ``approved`` with a document expiry."""
     profile_id = new_profile_id(client, headers)
-    walk(services.pb, profile_id, *TO_PROCESSING)
-    services.pb.transition(
-        profile_id,
-        "approved",
-        actor="worker",
-        set_fields={"decision": "approved", "score": 91, "document_expires_on": expires_on},
-    )
+    approve(services.pb, profile_id, 91, document_expires_on=expires_on)
     return profile_id
 
 

@@ -364,7 +364,7 @@ def test_another_partners_profile_naming_a_kyc_id_never_writes_that_row(
     """Profile metadata is the partner's own free-form data: a partner that puts
     ``{"kyc_service": {"kycId": N}}`` there must not get its decision written into the KYC
     Service's row N (only the ``kyc-service`` partner's profiles are the KYC Service's)."""
-    from api_helpers import TO_PROCESSING, new_profile_id, walk
+    from api_helpers import approve, new_profile_id
 
     from gateway.worker.intake_tasks import after_decision
 
@@ -377,13 +377,7 @@ def test_another_partners_profile_naming_a_kyc_id_never_writes_that_row(
         external_ref=f"forged-{kyc_id}",
         metadata={"kyc_service": {"kycId": kyc_id, "userId": 1}},
     )
-    walk(kyc_worker.pb, profile_id, *TO_PROCESSING)
-    kyc_worker.pb.transition(
-        profile_id,
-        "approved",
-        actor="worker",
-        set_fields={"decision": "approved", "score": 95, "reasons": ["score 95 >= 80"]},
-    )
+    approve(kyc_worker.pb, profile_id, 95, reasons=["score 95 >= 80"])
     after_decision(profile_id)  # what the worker runs once any verification is decided
     row = read_row(postgres, kyc_id)
     assert row["status"] == "in_review" and row["ocrResult"] is None
@@ -448,7 +442,7 @@ def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_intake(kyc_app, kyc
 def test_a_decided_job_stays_decided_when_its_passport_later_expires(kyc_client, kyc_worker):
     """The expiry job moves an approved profile to document_expired; the KYC Service's job was
     decided (ocr_complete) and must not read as pending again, nor lose its result."""
-    from api_helpers import TO_PROCESSING, walk
+    from api_helpers import approve
 
     intake = kyc_worker.kyc_intake
     kyc_id = new_kyc_id()
@@ -456,13 +450,7 @@ def test_a_decided_job_stays_decided_when_its_passport_later_expires(kyc_client,
     profile = kyc_worker.pb.upsert_profile(
         intake.partner_id(), intake._profile_fields(body, f"kyc-{kyc_id}")
     )["profile"]
-    walk(kyc_worker.pb, profile["id"], *TO_PROCESSING)
-    kyc_worker.pb.transition(
-        profile["id"],
-        "approved",
-        actor="worker",
-        set_fields={"decision": "approved", "score": 92, "reasons": ["score 92 >= 80"]},
-    )
+    approve(kyc_worker.pb, profile["id"], 92, reasons=["score 92 >= 80"])
     before = kyc_client.get(f"/api/v1/process/{kyc_id}", headers=headers()).get_json()
     assert before["status"] == "ocr_complete"
     kyc_worker.pb.transition(profile["id"], "document_expired", actor="system")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from api_helpers import TO_PROCESSING, new_profile_id, subscribe, walk
+from api_helpers import TO_PROCESSING, approve, new_profile_id, subscribe, walk
 from flask.testing import FlaskClient
 
 from gateway.container import Services
@@ -35,13 +35,7 @@ def test_profiles_past_retention_are_erased_once_and_the_rest_kept(
     past = NOW - timedelta(days=1)
     open_one = applicant(client, partner.headers, past, services)
     decided = applicant(client, partner.headers, past, services)
-    walk(services.pb, decided, *TO_PROCESSING)
-    services.pb.transition(
-        decided,
-        "approved",
-        actor="worker",
-        set_fields={"decision": "approved", "score": 91, "reasons": ["all checks passed"]},
-    )
+    approve(services.pb, decided, 91, reasons=["all checks passed"])
     verifying = applicant(client, partner.headers, past, services)
     walk(services.pb, verifying, *TO_PROCESSING)
     kept = applicant(client, partner.headers, NOW + timedelta(days=1), services)
