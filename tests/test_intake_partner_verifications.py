@@ -237,6 +237,15 @@ def plain_jpeg(shade: int) -> bytes:
     return out.getvalue()
 
 
+def stills_body(ref: str, document: bytes | None = None) -> dict[str, str]:
+    """A verification request with a document photo and one still selfie (no challenge)."""
+    return {
+        "external_ref": ref,
+        "document_front_base64": b64(plain_jpeg(200) if document is None else document),
+        "selfie_base64": b64(plain_jpeg(10)),
+    }
+
+
 def test_one_challenge_token_sent_concurrently_is_used_once(app, partner, services):
     client = app.test_client()
     issued = client.post("/v1/liveness/challenge", headers=partner.headers).get_json()
@@ -296,11 +305,7 @@ def test_a_resubmission_without_frames_drops_the_earlier_challenge(app, partner,
 
     second = client.post(
         "/api/verifications",
-        json={
-            "external_ref": ref,
-            "document_front_base64": b64(plain_jpeg(200)),
-            "selfie_base64": b64(plain_jpeg(10)),
-        },
+        json=stills_body(ref),
         headers=partner.headers,
     )
     assert second.status_code == 202, second.get_json()
@@ -322,11 +327,7 @@ def test_a_grainy_document_photo_is_stored_not_refused_by_the_store(app, partner
     ref = unique_ref("grainy")
     response = app.test_client().post(
         "/api/verifications",
-        json={
-            "external_ref": ref,
-            "document_front_base64": b64(out.getvalue()),
-            "selfie_base64": b64(plain_jpeg(10)),
-        },
+        json=stills_body(ref, out.getvalue()),
         headers=partner.headers,
     )
     assert response.status_code == 202, response.get_json()
@@ -345,11 +346,7 @@ def test_a_queue_that_refuses_the_job_does_not_fail_a_stored_verification(app, p
     services.verifications.enqueue = queue_down
     response = app.test_client().post(
         "/api/verifications",
-        json={
-            "external_ref": unique_ref("queue"),
-            "document_front_base64": b64(plain_jpeg(200)),
-            "selfie_base64": b64(plain_jpeg(10)),
-        },
+        json=stills_body(unique_ref("queue")),
         headers=partner.headers,
     )
     assert response.status_code == 202, response.get_json()
@@ -363,11 +360,7 @@ def test_a_request_cut_short_after_opening_the_profile_is_finished_by_a_retry(
     store went away, the gateway was killed) left it in_progress: every retry got 409 until the
     link expired. A retry once the request is clearly dead finishes it; before that it waits."""
     ref = unique_ref("cut")
-    body = {
-        "external_ref": ref,
-        "document_front_base64": b64(plain_jpeg(200)),
-        "selfie_base64": b64(plain_jpeg(10)),
-    }
+    body = stills_body(ref)
     created = app.test_client().post(
         "/api/profiles", json={"external_ref": ref}, headers=partner.headers
     )
@@ -406,11 +399,7 @@ def test_an_applicant_capturing_in_the_hosted_flow_is_never_taken_over(app, part
     services.verifications.clock = lambda: now + 3600
     response = app.test_client().post(
         "/api/verifications",
-        json={
-            "external_ref": ref,
-            "document_front_base64": b64(plain_jpeg(200)),
-            "selfie_base64": b64(plain_jpeg(10)),
-        },
+        json=stills_body(ref),
         headers=partner.headers,
     )
     assert_problem(response, 409, "conflict")
