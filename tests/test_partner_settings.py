@@ -175,6 +175,20 @@ def test_country_codes_are_stored_upper_case_so_the_worker_matches_them(
     assert document["status"] == PASS, document["reasons"]
 
 
+def test_country_codes_stored_lower_case_earlier_read_upper_case() -> None:
+    """Codes written before the write upper-cased them (or typed in the admin UI) are read upper
+    case too, so the flow's list and the worker's check agree; the stored value is not touched."""
+    stored = {"allowed_countries": ["idn"]}
+    read = effective_settings(stored)
+    assert read["allowed_countries"] == ["IDN"]
+    assert stored == {"allowed_countries": ["idn"]}
+    document = {"status": PASS, "score": 1.0, "reasons": []}
+    apply_document_policy(
+        document, {"document_type": "id_card", "issuing_state": "IDN"}, pipeline_settings(read)
+    )
+    assert document["status"] == PASS, document["reasons"]
+
+
 def test_operator_may_set_registry_and_credentials_are_redacted(
     client: FlaskClient, services: Services, make_partner: Callable
 ) -> None:

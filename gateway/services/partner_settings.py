@@ -92,7 +92,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def effective_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
     """The partner's stored settings laid over the defaults."""
-    return _merge(DEFAULT_SETTINGS, _without_withdrawn_prompts(stored))
+    return _merge(DEFAULT_SETTINGS, _upper_case_countries(_without_withdrawn_prompts(stored)))
+
+
+def _upper_case_countries(stored: dict[str, Any]) -> dict[str, Any]:
+    """``allowed_countries`` upper case: validation accepts "idn", and the worker matches the
+    document's issuer ("IDN") and the hosted flow its country list against the codes as read.
+    Applied when settings are written and when they are read (codes stored before the write
+    did it, or typed in the admin UI)."""
+    countries = stored.get("allowed_countries")
+    if isinstance(countries, list):
+        stored["allowed_countries"] = [
+            code.upper() if isinstance(code, str) else code for code in countries
+        ]
+    return stored
 
 
 def _without_withdrawn_prompts(stored: dict[str, Any] | None) -> dict[str, Any]:
@@ -344,17 +357,6 @@ def get_partner_settings(pb: PocketBase, partner_id: str) -> dict[str, Any]:
     """A partner's effective settings, credentials redacted."""
     partner = pb.get("partners", partner_id)
     return redacted(effective_settings(partner.get("settings")))
-
-
-def _upper_case_countries(stored: dict[str, Any]) -> dict[str, Any]:
-    """``allowed_countries`` stored upper case: validation accepts "idn", and the worker matches
-    the document's issuer ("IDN") against the codes as stored."""
-    countries = stored.get("allowed_countries")
-    if isinstance(countries, list):
-        stored["allowed_countries"] = [
-            code.upper() if isinstance(code, str) else code for code in countries
-        ]
-    return stored
 
 
 def set_partner_settings(
