@@ -31,6 +31,11 @@ import structlog
 from gateway.errors import ChallengeTokenRefused, Conflict, IllegalTransition, ValidationFailed
 from gateway.services.api_keys import Principal
 from gateway.services.image_policy import clean_image
+
+# A request stores its captures within seconds of opening the profile (in_progress); one left
+# there this long was cut short (the store went away, the gateway died), not slow: the KYC
+# Service intake's rule, one constant for both.
+from gateway.services.intake.kyc_service import ABANDONED_AFTER_S
 from gateway.services.object_store import ObjectStore
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
@@ -48,10 +53,6 @@ assert CHALLENGE_TTL_S <= SEEN_KEPT_S
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 OPEN_FOR_CAPTURE = ["unverified", "resubmission_requested"]
 SERVER_CAPTURE_REASON = "captures sent by the partner's server"
-# A request stores its captures within seconds of opening the profile (in_progress); one left
-# there this long was cut short (the store went away, the gateway died), not slow. As for the
-# KYC Service intake (kyc_service.ABANDONED_AFTER_S).
-ABANDONED_AFTER_S = 120
 # What POST /api/profiles takes: the applicant part of a verification request.
 APPLICANT_KEYS = frozenset(
     {"external_ref", *APPLICANT_FIELDS, "document", "return_url", "metadata"}
