@@ -57,6 +57,7 @@ from gateway.services.image_policy import (
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase, stored_name_for
 from gateway.services.pocketbase_transport import FileTuple
+from gateway.services.profiles import queue_submitted
 from gateway.services.selfie_capture import (
     SelfieCheck,
     challenge_answer,
@@ -341,11 +342,7 @@ class CaptureService(CaptureLink):
         except IllegalTransition as error:
             raise LinkFinished("finished") from error
         session.profile = result["profile"]
-        if self.enqueue is not None:
-            try:
-                self.enqueue(session.profile_id)
-            except Exception:  # the reconciler re-enqueues anything left in submitted
-                log.exception("enqueue_failed", profile_id=session.profile_id)
+        queue_submitted(self.enqueue, session.profile_id)
         return {
             "status": session.profile["status"],
             "redirect_url": self.return_url(session, status=session.profile["status"]),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from gateway.errors import Conflict, IllegalTransition, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
@@ -32,6 +34,8 @@ from gateway.statuses import (
     REVIEWER_MOVES,
     ProfileStatus,
 )
+
+log = structlog.get_logger("gateway.profiles")
 
 APPLICANT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "country")
 DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
@@ -385,3 +389,16 @@ def note_view(row: dict[str, Any]) -> dict[str, Any]:
         "body": row["body"],
         "created": iso(row["created"]),
     }
+
+
+def queue_submitted(enqueue: Callable[[str], None] | None, profile_id: str) -> None:
+    """Queue a profile the caller has just stored as ``submitted`` with ``enqueue`` (the service's
+    own, None when it queues nothing). A queue that refuses is logged, never raised: the request
+    already succeeded, and the reconciler re-enqueues the profile within a minute (answering 500
+    told the caller to retry, and the retry got 409)."""
+    if enqueue is None:
+        return
+    try:
+        enqueue(profile_id)
+    except Exception:
+        log.exception("enqueue_failed", profile_id=profile_id)

@@ -32,6 +32,7 @@ from gateway.services.object_store import ObjectStore
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
+from gateway.services.profiles import queue_submitted
 
 log = structlog.get_logger("gateway.intake")
 
@@ -132,11 +133,7 @@ class KycIntakeService:
             # Two submissions resumed the same abandoned intake: the other one queued it.
             return self._accepted(self.pb.get("profiles", profile["id"]), queued=False)
         self._audit("intake.accepted", profile["id"], {"job_id": job_id})
-        if self.enqueue is not None:
-            try:
-                self.enqueue(profile["id"])
-            except Exception:  # submitted is safe: the reconciler re-enqueues it within a minute
-                log.exception("enqueue_failed", profile_id=profile["id"])
+        queue_submitted(self.enqueue, profile["id"])
         log.info("kyc_intake_queued", profile_id=profile["id"], job_id=job_id)
         return self._accepted(submitted, queued=True)
 

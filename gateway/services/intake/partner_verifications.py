@@ -39,7 +39,7 @@ from gateway.services.intake.kyc_service import ABANDONED_AFTER_S
 from gateway.services.object_store import ObjectStore
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
-from gateway.services.profiles import APPLICANT_FIELDS, ProfileService
+from gateway.services.profiles import APPLICANT_FIELDS, ProfileService, queue_submitted
 from gateway.services.request_signing import SEEN_KEPT_S
 
 log = structlog.get_logger("gateway.intake")
@@ -359,11 +359,7 @@ class PartnerVerificationService:
                 "This profile is not open for new captures",
                 extra={"current_status": error.extra.get("current_status")},
             ) from error
-        if self.enqueue is not None:
-            try:
-                self.enqueue(profile_id)
-            except Exception:  # the reconciler re-enqueues anything left in submitted
-                log.exception("enqueue_failed", profile_id=profile_id)
+        queue_submitted(self.enqueue, profile_id)
         log.info("partner_verification_queued", profile_id=profile_id, frames=len(frame_images))
         return {
             "id": profile_id,
