@@ -181,6 +181,59 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 
+// Erase a profile's personal data: {set: {..the wiped values, erased_at..}, expected_from: [..],
+// to?: "expired", actor, reason}. One transaction: the wipe (and, with `to`, the end of an open
+// capture and its history row), then the reviewers' typed reasons wherever they were copied
+// (lib/erasure.js), so no reason that may name the applicant survives a committed erasure. An
+// erased profile is answered as it is (200, erased: false); a profile whose status is no longer
+// in expected_from (a worker claimed it meanwhile) is a 409 like a transition's.
+routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
+  const machine = require(`${__hooks}/lib/transitions.js`);
+  const view = require(`${__hooks}/lib/view.js`);
+  const id = e.request.pathValue("id");
+  const body = e.requestInfo().body;
+  const to = String(body.to || "");
+  let result = null;
+
+  $app.runInTransaction((txApp) => {
+    const erasure = require(`${__hooks}/lib/erasure.js`);
+    let profile;
+    try {
+      profile = txApp.findRecordById("profiles", id);
+    } catch (err) {
+      result = { status: 404, body: { code: "not_found" } };
+      return;
+    }
+    if (profile.getString("erased_at")) {
+      result = { status: 200, body: { profile: view.exportRecord(profile), erased: false } };
+      return;
+    }
+    const current = profile.getString("status");
+    const expected = body.expected_from || [];
+    if (expected.indexOf(current) === -1 || (to && !machine.isAllowed(current, to))) {
+      result = { status: 409, body: { code: "unexpected_status", current: current, allowed: machine.allowedFrom(current) } };
+      return;
+    }
+    erasure.redactProfile(profile);
+    const wipe = body.set || {};
+    for (const name of Object.keys(wipe)) {
+      profile.set(name, wipe[name]);
+    }
+    if (!profile.getString("erased_at")) {
+      throw new BadRequestError("An erasure sets erased_at.");
+    }
+    if (to) {
+      profile.set("status", to);
+      profile.set("status_actor", String(body.actor || "system"));
+      profile.set("status_reason", String(body.reason || ""));
+    }
+    txApp.save(profile);
+    erasure.redactCopies(txApp, profile.id);
+    result = { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
+  });
+  return e.json(result.status, result.body);
+}, $apis.requireSuperuserAuth());
+
 // Append one audit entry {actor, action, target, detail}: 201 {id}. The only way an audit row is
 // written (direct creates are refused in profiles.pb.js).
 routerAdd("POST", "/api/ekyc/audit", (e) => {

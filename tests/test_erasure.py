@@ -8,8 +8,11 @@ webhook event, and a running verification is not pulled from under the worker.
 from __future__ import annotations
 
 import io
+import json
+import sqlite3
 
 import pytest
+import requests
 from api_helpers import TO_PROCESSING, assert_problem, attach_files, subscribe, walk
 from PIL import Image
 
@@ -160,3 +163,151 @@ def test_another_partners_profile_cannot_be_erased(client, services, partner, ma
 
     assert_problem(response, 404, "not_found")
     assert services.pb.get("profiles", created["id"])["first_name"] == "Ada"
+
+
+TYPED_REASON = "name on passport is J. Smith, not John Smith"
+
+
+def decided_by_a_reviewer(
+    client, services, reviewer, external_ref: str, number: str = "123456789"
+) -> str:
+    """A profile the worker sent to manual review and a reviewer approved with a typed reason
+    that names the applicant; the partner receives every event."""
+    subscribe(services, reviewer.partner_id)
+    document = {"type": "passport", "country": "GBR", "number": number}
+    profile_id = create(client, reviewer.headers, external_ref=external_ref, document=document)[
+        "id"
+    ]
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
+    services.pb.transition(
+        profile_id,
+        "manual_review",
+        actor="worker",
+        reason="processing_failed",
+        set_fields={"decision": "manual_review", "score": 72, "reasons": ["MRZ checksum fail"]},
+    )
+    response = client.patch(
+        f"/api/profiles/{profile_id}/status",
+        json={"status": "approved", "reason": TYPED_REASON},
+        headers=reviewer.headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    return profile_id
+
+
+def stored_text(services, profile_id: str) -> str:
+    """Everything stored about the profile that an erasure must reach, as one text."""
+    return json.dumps(
+        [
+            services.pb.get("profiles", profile_id),
+            services.pb.find("status_history", "profile = {:p}", {"p": profile_id}, limit=100),
+            services.pb.find("webhook_events", "profile = {:p}", {"p": profile_id}, limit=100),
+        ]
+    )
+
+
+def test_erasure_redacts_the_reason_a_reviewer_typed_and_keeps_the_history(
+    client, services, reviewer
+):
+    profile_id = decided_by_a_reviewer(client, services, reviewer, "typed-reason")
+    assert "J. Smith" in stored_text(services, profile_id)  # it was there to be erased
+    before = client.get(f"/api/profiles/{profile_id}/history", headers=reviewer.headers)
+    rows_before = before.get_json()["items"]
+
+    response = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
+
+    assert response.status_code == 200, response.get_json()
+    assert "Smith" not in stored_text(services, profile_id)
+    record = services.pb.get("profiles", profile_id)
+    assert record["status_reason"] == record["decision_reason"] == "[erased]"
+    assert record["last_change"]["reason"] == "[erased]"
+    assert record["last_change"]["actor"].startswith("reviewer:")
+    view = client.get(f"/api/profiles/{profile_id}", headers=reviewer.headers).get_json()
+    assert (view["decision"], view["decision_reason"]) == ("approved", "[erased]")
+    assert view["reasons"] == ["MRZ checksum fail"]  # the worker's reasons stay
+    # Every row stays, with its statuses, actor and time; only the typed reason is gone.
+    after = client.get(f"/api/profiles/{profile_id}/history", headers=reviewer.headers)
+    rows_after = after.get_json()["items"]
+    strip = [{**row, "reason": None} for row in rows_before]
+    assert [{**row, "reason": None} for row in rows_after] == strip
+    assert [row["reason"] for row in rows_after] == [
+        *(row["reason"] for row in rows_before[:-1]),
+        "[erased]",
+    ]
+    assert rows_after[-2]["reason"] == "processing_failed"  # the worker's code stays
+    approved_events = services.pb.find(
+        "webhook_events", "profile = {:p} && type = 'profile.approved'", {"p": profile_id}
+    )
+    assert [event["data"]["decision_reason"] for event in approved_events] == ["[erased]"]
+
+
+def test_the_retention_job_redacts_typed_reasons_too(client, services, reviewer):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.services.pb_time import pb_datetime
+    from gateway.services.retention import run_retention_job
+
+    profile_id = decided_by_a_reviewer(client, services, reviewer, "typed-reason-retention")
+    now = datetime.now(UTC)
+    services.pb.update(
+        "profiles", profile_id, {"retention_until": pb_datetime(now - timedelta(days=1))}
+    )
+
+    assert profile_id in run_retention_job(services.profiles, now=now).erased
+
+    assert "Smith" not in stored_text(services, profile_id)
+    assert services.pb.get("profiles", profile_id)["decision_reason"] == "[erased]"
+
+
+def test_history_rows_stay_append_only_after_an_erasure(client, services, reviewer, pocketbase):
+    """The records API refuses every change, the redaction included; raw SQL may make only the
+    redaction, of a reviewer's row of an erased profile."""
+    erased_id = decided_by_a_reviewer(client, services, reviewer, "append-only-erased")
+    kept_id = decided_by_a_reviewer(
+        client, services, reviewer, "append-only-kept", number="987654321"
+    )
+    assert client.delete(f"/api/profiles/{erased_id}", headers=reviewer.headers).status_code == 200
+    rows = services.pb.find("status_history", "profile = {:p}", {"p": erased_id}, sort="@rowid")
+    reviewer_row, worker_row = rows[-1], rows[-2]
+    kept_row = services.pb.find("status_history", "profile = {:p}", {"p": kept_id}, sort="@rowid")[
+        -1
+    ]
+
+    session = requests.Session()
+    token = session.post(
+        f"{pocketbase.url}/api/collections/_superusers/auth-with-password",
+        json={"identity": pocketbase.superuser_email, "password": pocketbase.superuser_password},
+        timeout=10,
+    ).json()["token"]
+    for row, change in (
+        (reviewer_row, {"reason": "[erased]"}),
+        (kept_row, {"reason": "[erased]"}),
+        (worker_row, {"reason": "rewritten"}),
+    ):
+        patched = session.patch(
+            f"{pocketbase.url}/api/collections/status_history/records/{row['id']}",
+            json=change,
+            headers={"Authorization": token},
+            timeout=10,
+        )
+        assert patched.status_code == 400, patched.text
+        assert "append-only" in patched.json()["message"]
+    assert services.pb.get("status_history", kept_row["id"])["reason"] == TYPED_REASON
+
+    database = sqlite3.connect(pocketbase.data_dir / "data.db", timeout=10)
+    try:
+        for statement, row_id in (
+            ("UPDATE status_history SET reason = '[erased]' WHERE id = ?", kept_row["id"]),
+            ("UPDATE status_history SET reason = '[erased]' WHERE id = ?", worker_row["id"]),
+            ("UPDATE status_history SET reason = 'rewritten' WHERE id = ?", reviewer_row["id"]),
+            ("UPDATE status_history SET to_status = 'rejected' WHERE id = ?", reviewer_row["id"]),
+            ("UPDATE status_history SET actor = 'worker' WHERE id = ?", reviewer_row["id"]),
+            ("DELETE FROM status_history WHERE id = ?", reviewer_row["id"]),
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                database.execute(statement, (row_id,))
+            database.rollback()
+    finally:
+        database.close()
+    assert services.pb.get("status_history", worker_row["id"]) == worker_row
+    assert services.pb.get("status_history", reviewer_row["id"]) == reviewer_row

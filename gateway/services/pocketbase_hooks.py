@@ -128,3 +128,44 @@ class HookOperations(PocketBaseTransport):
         if response.status_code == 400:
             raise StoreError(f"PocketBase refused the transition: {response.text[:300]}")
         return self._json(response, "profile")
+
+    def erase_profile(
+        self,
+        profile_id: str,
+        wipe: JsonDict,
+        *,
+        expected_from: list[str],
+        to_status: str | None = None,
+        actor: str,
+        reason: str,
+    ) -> JsonDict:
+        """Erase a profile's personal data in one transaction; returns ``{profile, erased}``.
+
+        ``wipe`` (which sets ``erased_at``) is saved, with ``to_status`` the end of an open
+        capture, and the reasons reviewers typed are redacted wherever they were copied (history,
+        last change, webhook events: ``pb_hooks/lib/erasure.js``). An erased profile comes back
+        as it is (``erased`` false). Raises ``IllegalTransition`` when the profile is no longer
+        in ``expected_from``.
+        """
+        if not is_record_id(profile_id):
+            raise NotFound("profile not found")
+        response = self.request(
+            "POST",
+            f"/api/ekyc/profiles/{profile_id}/erase",
+            json={
+                "set": wipe,
+                "expected_from": expected_from,
+                "to": to_status or "",
+                "actor": actor,
+                "reason": reason,
+            },
+        )
+        if response.status_code == 409:
+            body = response.json()
+            raise IllegalTransition(
+                f"Cannot erase a profile that is now {body['current']}",
+                extra={"current_status": body["current"], "allowed": body["allowed"]},
+            )
+        if response.status_code == 400:
+            raise StoreError(f"PocketBase refused the erasure: {response.text[:300]}")
+        return self._json(response, "profile")

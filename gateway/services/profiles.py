@@ -297,9 +297,11 @@ class ProfileService:
         """Erase a profile's personal data at the partner's request; idempotent.
 
         Everything personal goes: applicant fields, the encrypted document number and its index,
-        metadata, every capture file, reviewer notes, and the per-factor details of the scores
-        (they quote what was read from the document). What stays explains what happened without
-        naming anyone: the status history, the decision, score and reasons. An open capture ends
+        metadata, every capture file, reviewer notes, the per-factor details of the scores
+        (they quote what was read from the document), and the text of every reason a reviewer
+        typed (it may name the applicant; it reads "[erased]" in the history, the profile and
+        the stored webhook events). What stays explains what happened without naming anyone:
+        every history row, the decision, score and the worker's reasons. An open capture ends
         (status ``expired``, in the same transaction as the wipe) and every link stops working; a
         running verification is refused (409) because the worker would write its results back.
         """
@@ -316,18 +318,17 @@ class ProfileService:
             return profile
         if profile["status"] == "processing":
             raise Conflict("A verification is running on this profile; erase it when it ends")
-        wipe = erasure_fields(profile, erased_at=pb_datetime(self.clock()))
-        if profile["status"] in ERASURE_ENDS_CAPTURE:
-            erased = self.pb.transition(
-                profile["id"],
-                "expired",
-                actor=actor,
-                reason=reason,
-                expected_from=[profile["status"]],
-                set_fields=wipe,
-            )["profile"]
-        else:
-            erased = self.pb.update("profiles", profile["id"], wipe)
+        result = self.pb.erase_profile(
+            profile["id"],
+            erasure_fields(profile, erased_at=pb_datetime(self.clock())),
+            expected_from=[profile["status"]],
+            to_status="expired" if profile["status"] in ERASURE_ENDS_CAPTURE else None,
+            actor=actor,
+            reason=reason,
+        )
+        erased = result["profile"]
+        if not result["erased"]:  # erased meanwhile, by another request or the retention job
+            return erased
         for note in self.pb.find(
             "notes", "profile = {:profile}", {"profile": profile["id"]}, limit=1000
         ):

@@ -4,8 +4,9 @@ At consent the applicant reads that the images "are kept for N days, then delete
 ``retention_days``), and each profile carries that date (``retention_until``, set at creation).
 This job keeps the promise. It runs daily in the worker and erases exactly what a partner's
 ``DELETE /api/profiles/{id}`` erases (``ProfileService.erase_record``):
-- gone: personal fields, capture files, reviewer notes, the per-factor details;
-- kept: the status history, decision, score and reasons;
+- gone: personal fields, capture files, reviewer notes, the per-factor details, the text of
+  reasons reviewers typed (it reads "[erased]");
+- kept: every status history row, the decision, score and the worker's reasons;
 - the partner gets ``profile.erased``.
 
 A profile still being verified (submitted, processing) waits for the next run, so a verification

@@ -1,0 +1,78 @@
+// What an erasure does to the reasons people typed. A reviewer's reason (the gateway's reviewer
+// routes or the admin UI; their changes carry the actor `reviewer:<id>`) is free text and may
+// name the applicant ("name on passport is J. Smith"), so the erasure replaces it with REDACTED
+// wherever it was copied: status_history rows, the profile's status_reason, decision_reason and
+// last_change, and the webhook events still stored for the profile. The fact that a reason was
+// given stays (REDACTED, not empty), and so does every history row with its statuses, actor and
+// times. Reasons of the worker and the system are codes and sentences the platform wrote about
+// the checks, not personal data: they stay.
+//
+// Only POST /api/ekyc/profiles/{id}/erase (routes.pb.js) calls this, in the transaction that sets
+// erased_at. The status_history rows change by a raw UPDATE (no record hook fires; the records
+// API and the admin UI still meet the append-only hooks of profiles.pb.js), which the SQLite
+// trigger of pb_migrations/1764730000_history_reason_erasure.js lets through only for this exact
+// change: a reviewer's non-empty reason becoming REDACTED on an erased profile, nothing else.
+
+const REDACTED = "[erased]";
+
+function typedByPerson(actor) {
+  return String(actor || "").indexOf("reviewer:") === 0;
+}
+
+function parsedJson(record, name) {
+  try {
+    return JSON.parse(record.getString(name) || "null");
+  } catch (err) {
+    return null;
+  }
+}
+
+// Redact the typed reasons the profile record carries (before the erasure's save).
+function redactProfile(profile) {
+  if (typedByPerson(profile.getString("status_actor")) && profile.getString("status_reason")) {
+    profile.set("status_reason", REDACTED);
+  }
+  if (typedByPerson(profile.getString("decided_by")) && profile.getString("decision_reason")) {
+    profile.set("decision_reason", REDACTED);
+  }
+  const last = parsedJson(profile, "last_change");
+  if (last && typedByPerson(last.actor) && last.reason) {
+    last.reason = REDACTED;
+    profile.set("last_change", last);
+  }
+}
+
+// Redact the typed reasons of the profile's history rows and stored webhook events (after the
+// save that set erased_at, in the same transaction).
+function redactCopies(txApp, profileId) {
+  txApp.db()
+    .newQuery(
+      "UPDATE status_history SET reason = {:redacted} WHERE profile = {:profile} " +
+        "AND substr(actor, 1, 9) = 'reviewer:' AND reason != '' AND reason != {:redacted}",
+    )
+    .bind({ redacted: REDACTED, profile: profileId })
+    .execute();
+  const events = arrayOf(new DynamicModel({ id: "", data: "" }));
+  txApp.db()
+    .newQuery("SELECT id, data FROM webhook_events WHERE profile = {:profile}")
+    .bind({ profile: profileId })
+    .all(events);
+  for (const event of events) {
+    let data = null;
+    try {
+      data = JSON.parse(event.data || "null");
+    } catch (err) {
+      data = null;
+    }
+    if (!data || !typedByPerson(data.decided_by) || !data.decision_reason || data.decision_reason === REDACTED) {
+      continue;
+    }
+    data.decision_reason = REDACTED;
+    txApp.db()
+      .newQuery("UPDATE webhook_events SET data = {:data} WHERE id = {:id}")
+      .bind({ data: JSON.stringify(data), id: event.id })
+      .execute();
+  }
+}
+
+module.exports = { REDACTED, redactProfile, redactCopies };
