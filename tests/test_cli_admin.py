@@ -207,3 +207,31 @@ def test_webhook_rotation_overlap_is_bounded_as_in_the_api(
     assert main(["webhooks", "rotate", endpoint_id, "--overlap-s", overlap_s]) == 2
     assert "overlap_s" in capsys.readouterr().err
     assert run(capsys, "webhooks", "rotate", endpoint_id, "--overlap-s", "604800")[0] == 0
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_admin_scope_is_refused_on_a_partners_key(capsys: pytest.CaptureFixture[str]) -> None:
+    """``admin`` belongs to operator keys (the operator partner's); on a tenant's key it granted
+    nothing, silently. The refusal says what to use instead and stores nothing."""
+    _, out = run(capsys, "partner", "create", "Scoped Bank", "--json")
+    created = json.loads(out)
+
+    assert main(["key", "create", created["partner_id"], "--scopes", "partner,admin"]) == 2
+    err = capsys.readouterr().err
+    assert "admin" in err and "ekyc operator key create" in err
+    name = f"Admin Bank {secrets.token_hex(4)}"
+    assert main(["partner", "create", name, "--scopes", "admin"]) == 2
+    assert "ekyc operator key create" in capsys.readouterr().err
+
+    _, out = run(capsys, "key", "list", created["partner_id"])
+    assert len(out.strip().splitlines()) == 1  # the first key only
+    _, out = run(capsys, "partner", "list", "--json")
+    assert name not in out  # no partner left without a key
+    # An unknown scope is refused before the partner is made too.
+    assert main(["partner", "create", name, "--scopes", "partner,everything"]) == 2
+    assert "everything" in capsys.readouterr().err
+    _, out = run(capsys, "partner", "list", "--json")
+    assert name not in out
+    # What admin is for still works: an operator key.
+    code, out = run(capsys, "operator", "key", "create", "--json")
+    assert code == 0 and json.loads(out)["api_key"]

@@ -30,7 +30,7 @@ from gateway.services.pocketbase import PocketBase
 from gateway.services.quotas import parse_month
 from gateway.services.usage_reports import date_range, usage_report
 
-OPERATOR_SLUG = "operator"
+OPERATOR_SLUG = partners.OPERATOR_SLUG
 OPERATOR_SCOPE = "admin"
 TENANT_SCOPES = ("partner", "reviewer")
 TENANT_STATUSES = ("active", "suspended")

@@ -16,6 +16,9 @@ from gateway.services.request_signing import new_signing_secret
 
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 MAX_NAME_LENGTH = 200  # partners.name in pb_migrations, and the operator API's schema
+# The partner operator keys belong to (gateway/services/operator.py): the only one whose keys
+# may carry the ``admin`` scope, which the operator routes alone read.
+OPERATOR_SLUG = "operator"
 
 
 def slugify(name: str) -> str:
@@ -33,6 +36,7 @@ def create_partner(
 ) -> dict[str, Any]:
     """Create a partner and its first key: ``{partner_id, slug, key_id, api_key}`` and, with the
     data key, ``signing_secret`` (secrets shown once)."""
+    check_scopes(scopes, operator=False)  # before the partner exists: a refusal leaves nothing
     if not name.strip():
         raise ValidationFailed("A partner needs a name", errors={"name": ["must not be empty"]})
     if len(name.strip()) > MAX_NAME_LENGTH:
@@ -48,17 +52,31 @@ def create_partner(
     return {"partner_id": partner["id"], "slug": partner["slug"], **key}
 
 
-def create_key(
-    pb: PocketBase, partner_ref: str, scopes: tuple[str, ...], *, data_key: str | None = None
-) -> dict[str, Any]:
-    """A new key for a partner (by id, slug or name): ``{key_id, api_key}`` and, with the data
-    key, the key's ``signing_secret`` for signed requests (both shown once, never stored bare)."""
+def check_scopes(scopes: tuple[str, ...], *, operator: bool) -> None:
+    """Refuse scopes a key of this partner cannot use. ``admin`` is read by the operator routes
+    only, which also require the operator partner: on a partner's key it granted nothing while
+    looking like full access, so it is refused with what to do instead."""
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown or not scopes:
         raise ValidationFailed(
             f"Scopes must be among {', '.join(SCOPES)}", errors={"scopes": unknown or ["empty"]}
         )
+    if "admin" in scopes and not operator:
+        raise ValidationFailed(
+            "The admin scope belongs to operator keys and grants nothing on a partner's key: "
+            "make an operator key with 'ekyc operator key create'; a partner's keys take "
+            "partner and reviewer",
+            errors={"scopes": ["admin: operator keys only"]},
+        )
+
+
+def create_key(
+    pb: PocketBase, partner_ref: str, scopes: tuple[str, ...], *, data_key: str | None = None
+) -> dict[str, Any]:
+    """A new key for a partner (by id, slug or name): ``{key_id, api_key}`` and, with the data
+    key, the key's ``signing_secret`` for signed requests (both shown once, never stored bare)."""
     partner = find_partner(pb, partner_ref)
+    check_scopes(scopes, operator=partner["slug"] == OPERATOR_SLUG)
     key_id, api_key, secret_sha256 = mint_key()
     record: dict[str, Any] = {
         "partner": partner["id"],
