@@ -148,3 +148,8 @@ class Services:
             if settings.postgres_url
             else None,
         )
+
+    def close(self) -> None:
+        """Stop what these services run in the background (the profile cache's stream thread),
+        for a process or a test that is done with them; the services answer on without it."""
+        self.profiles.reads.close()

@@ -29,6 +29,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATASETS_DIR = REPO_ROOT.parent / "shared" / "datasets"
 
 
+@pytest.fixture(autouse=True)
+def close_built_services(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every set of services a test builds (``create_app`` and the worker's included) is closed
+    when the test ends. A profile cache's stream thread otherwise outlived its app, and when
+    PocketBase stopped it logged into the stream of a later test that pytest had closed."""
+    built: list[Services] = []
+    build = Services.build.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[Services], *args: Any, **kwargs: Any) -> Services:
+        services = build(cls, *args, **kwargs)
+        built.append(services)
+        return services
+
+    monkeypatch.setattr(Services, "build", classmethod(recording))
+    yield
+    for services in built:
+        services.close()
+
+
 @pytest.fixture(scope="session")
 def datasets_dir() -> Path:
     """The shared test data; tests that need it skip (never pass) where CI lacks it."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import structlog
 from api_helpers import new_profile_id
 from flask import Flask, jsonify
 
@@ -219,3 +220,34 @@ def test_a_kept_view_is_encoded_as_the_gateway_encodes_every_json_body(app: Flas
     with app.app_context():
         assert CachedProfile("p", 3, view).encoded == encode_json(view) == jsonify(view).get_data()
     assert CachedProfile("p", 3, None).encoded is None  # deleted
+
+
+def test_a_closed_cache_stops_its_thread_at_once_and_says_nothing(tmp_path: Path, app_on):
+    """An app that is done (a test's, at its end) closes its services: the stream thread ends
+    within a moment, not at the next event or read timeout, and stays quiet when PocketBase then
+    stops, as it does after the last test."""
+    server = PocketBaseServer.throwaway(tmp_path)
+    try:
+        app = app_on(server)
+        client = app.test_client()
+        services = app.extensions["ekyc"]
+        cache = services.profiles.reads.cache
+        created = partners.create_partner(services.pb, "Partner", ("partner",))
+        headers = {"x-api-key": created["api_key"]}
+        profile_id = new_profile_id(client, headers)
+        cached_poll(client, headers, profile_id, cache)
+        thread = cache._thread
+        assert thread is not None and thread.is_alive()
+
+        with structlog.testing.capture_logs() as logs:
+            started = time.monotonic()
+            services.close()
+            assert not thread.is_alive()
+            assert time.monotonic() - started < 2.0
+            server.stop()
+            time.sleep(0.5)  # past the first retry delay of a thread still following
+        assert [line for line in logs if line["event"] == "profile_cache_stream_lost"] == []
+        assert cache.lookup(profile_id) is None  # closed: polls read the store again
+        assert cache._thread is thread  # and no new thread starts
+    finally:
+        server.stop()

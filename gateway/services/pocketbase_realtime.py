@@ -15,8 +15,11 @@ ask for some fields only: PocketBase then serialises and sends no others.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
@@ -46,6 +49,19 @@ class RealtimeStream:
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path.rstrip("/") + "/api/realtime"
+        self._lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """End the stream for good, from any thread: a ``follow`` waiting for the next event
+        returns at once (its socket is shut down), and a later one returns without connecting."""
+        with self._lock:
+            self._closed = True
+            connection = self._connection
+        if connection is not None and connection.sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the other side
+                connection.sock.shutdown(socket.SHUT_RDWR)
 
     def follow(
         self,
@@ -64,6 +80,11 @@ class RealtimeStream:
             http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         )
         connection = connection_class(self._host, self._port, timeout=self.read_timeout_s)
+        with self._lock:
+            if self._closed:
+                return
+            connection.connect()  # under the lock: ``close`` sees the socket it must shut
+            self._connection = connection
         try:
             connection.request("GET", self._path, headers={"Accept": "text/event-stream"})
             response = connection.getresponse()
@@ -90,6 +111,8 @@ class RealtimeStream:
                     change = json.loads(data)
                     on_change(change["action"], change["record"])
         finally:
+            with self._lock:
+                self._connection = None
             connection.close()
 
 

@@ -21,14 +21,15 @@ Why an answer from here is never older than the store, beyond the time an event 
 
 The stream is read by one daemon thread per process, started at the first read (a process that
 never serves a poll, such as the worker, never subscribes). It holds the cache only weakly and
-stops once the cache is gone.
+stops once the cache is gone, or at once and silently when the cache is closed (``close``: its
+app is done, e.g. at the end of a test; a thread left behind went on following, and logging,
+long after its app's last request).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,7 +103,20 @@ class ProfileCache:
         self._writes = 0  # profile writes this process sent
         self._live = False
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
         transport.on_write(self.forget_written)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop following the stream, for good: its thread ends without a word (waited for up to
+        ``timeout_s``) and every read goes to PocketBase from now on."""
+        with self._lock:
+            self._closed.set()
+            self._live = False
+            self._entries.clear()
+            thread = self._thread
+        self._stream.close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
 
     # -- what the reads use ---------------------------------------------------------------------
 
@@ -177,21 +191,25 @@ class ProfileCache:
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._closed.is_set():
                 return
             self._thread = threading.Thread(
-                target=_follow, args=(weakref.ref(self),), name="profile-cache", daemon=True
+                target=_follow,
+                args=(weakref.ref(self), self._closed),
+                name="profile-cache",
+                daemon=True,
             )
         self._thread.start()
 
 
-def _follow(cache_ref: weakref.ref[ProfileCache]) -> None:
+def _follow(cache_ref: weakref.ref[ProfileCache], closed: threading.Event) -> None:
     """The stream thread: subscribe, apply changes, start again after a break, stop with the
-    cache. Holds the cache strongly only while it reconnects or handles one event."""
+    cache or when it is closed. Holds the cache strongly only while it reconnects or handles one
+    event."""
     delay = RETRY_FIRST_S
 
     def alive() -> bool:
-        return cache_ref() is not None
+        return cache_ref() is not None and not closed.is_set()
 
     def subscribed() -> None:
         nonlocal delay
@@ -217,12 +235,13 @@ def _follow(cache_ref: weakref.ref[ProfileCache]) -> None:
         except Exception as exc:  # any break means the same: subscribe again
             reason = type(exc).__name__
         cache = cache_ref()
-        if cache is None:
+        if cache is None or closed.is_set():
             return
         cache._lost()
         del cache
         log.info("profile_cache_stream_lost", reason=reason, retry_in_s=delay)
-        time.sleep(delay)
+        if closed.wait(delay):
+            return
         delay = min(delay * 2, RETRY_MAX_S)
 
 

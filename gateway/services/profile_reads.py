@@ -141,6 +141,11 @@ class ProfileReads:
             ProfileCache(pb, cache_size, profile_view, fields=VIEW_FIELDS) if cache_size else None
         )
 
+    def close(self) -> None:
+        """Stop the cache's stream thread (the app is done); reads go to PocketBase."""
+        if self.cache is not None:
+            self.cache.close()
+
     def owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """The raw profile record if it belongs to the caller's partner, else ``NotFound`` (the
         same answer as for no profile, so other partners' ids are not revealed)."""
