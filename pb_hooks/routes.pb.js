@@ -156,15 +156,8 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
       return;
     }
     const current = profile.getString("status");
-    const expected = body.expected_from || null;
-    if (expected && expected.indexOf(current) === -1) {
-      result = { status: 409, body: { code: "unexpected_status", current: current, allowed: machine.allowedFrom(current) } };
-      return;
-    }
-    if (!machine.isAllowed(current, to)) {
-      result = { status: 409, body: { code: "illegal_transition", current: current, allowed: machine.allowedFrom(current) } };
-      return;
-    }
+    result = machine.refusal(current, body.expected_from || null, to);
+    if (result) return;
     const extra = body.set || {};
     for (const name of Object.keys(extra)) {
       profile.set(name, extra[name]);
@@ -209,11 +202,8 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
       return;
     }
     const current = profile.getString("status");
-    const expected = body.expected_from || [];
-    if (expected.indexOf(current) === -1 || (to && !machine.isAllowed(current, to))) {
-      result = { status: 409, body: { code: "unexpected_status", current: current, allowed: machine.allowedFrom(current) } };
-      return;
-    }
+    result = machine.refusal(current, body.expected_from || [], to || null);
+    if (result) return;
     erasure.redactProfile(profile);
     const wipe = body.set || {};
     for (const name of Object.keys(wipe)) {

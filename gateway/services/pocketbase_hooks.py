@@ -105,12 +105,10 @@ class HookOperations(PocketBaseTransport):
         Raises ``IllegalTransition`` (with the allowed next states) when the table forbids it or
         the profile is not in ``expected_from``.
         """
-        if not is_record_id(profile_id):
-            raise NotFound("profile not found")
-        response = self.request(
-            "POST",
-            f"/api/ekyc/profiles/{profile_id}/transition",
-            json={
+        return self._change_profile(
+            profile_id,
+            "transition",
+            {
                 "to": to_status,
                 "actor": actor,
                 "reason": reason,
@@ -118,16 +116,8 @@ class HookOperations(PocketBaseTransport):
                 "set": set_fields or {},
                 "increment": increment or [],
             },
+            refused=f"Cannot move a profile from {{current}} to {to_status}",
         )
-        if response.status_code == 409:
-            body = response.json()
-            raise IllegalTransition(
-                f"Cannot move a profile from {body['current']} to {to_status}",
-                extra={"current_status": body["current"], "allowed": body["allowed"]},
-            )
-        if response.status_code == 400:
-            raise StoreError(f"PocketBase refused the transition: {response.text[:300]}")
-        return self._json(response, "profile")
 
     def erase_profile(
         self,
@@ -147,25 +137,34 @@ class HookOperations(PocketBaseTransport):
         as it is (``erased`` false). Raises ``IllegalTransition`` when the profile is no longer
         in ``expected_from``.
         """
-        if not is_record_id(profile_id):
-            raise NotFound("profile not found")
-        response = self.request(
-            "POST",
-            f"/api/ekyc/profiles/{profile_id}/erase",
-            json={
+        return self._change_profile(
+            profile_id,
+            "erase",
+            {
                 "set": wipe,
                 "expected_from": expected_from,
                 "to": to_status or "",
                 "actor": actor,
                 "reason": reason,
             },
+            refused="Cannot erase a profile that is now {current}",
         )
+
+    def _change_profile(
+        self, profile_id: str, action: str, payload: JsonDict, *, refused: str
+    ) -> JsonDict:
+        """POST ``/api/ekyc/profiles/{id}/<action>``: its 409 (the profile's status is not the
+        one read, or the table forbids the move) raises ``IllegalTransition`` with ``refused``
+        (``{current}`` filled in), its 400 ``StoreError``."""
+        if not is_record_id(profile_id):
+            raise NotFound("profile not found")
+        response = self.request("POST", f"/api/ekyc/profiles/{profile_id}/{action}", json=payload)
         if response.status_code == 409:
             body = response.json()
             raise IllegalTransition(
-                f"Cannot erase a profile that is now {body['current']}",
+                refused.format(current=body["current"]),
                 extra={"current_status": body["current"], "allowed": body["allowed"]},
             )
         if response.status_code == 400:
-            raise StoreError(f"PocketBase refused the erasure: {response.text[:300]}")
+            raise StoreError(f"PocketBase refused the {action}: {response.text[:300]}")
         return self._json(response, "profile")

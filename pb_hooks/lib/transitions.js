@@ -41,4 +41,13 @@ function isAllowed(from, to) {
   return allowedFrom(from).indexOf(to) !== -1;
 }
 
-module.exports = { TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, reviewerMovesFrom };
+// The 409 answer of a route that changes a profile in `current` status, or null when it may:
+// `expected` (unless null) lists the statuses the caller read, `to` (unless null) the move it makes.
+function refusal(current, expected, to) {
+  let code = null;
+  if (expected && expected.indexOf(current) === -1) code = "unexpected_status";
+  else if (to !== null && !isAllowed(current, to)) code = "illegal_transition";
+  return code && { status: 409, body: { code: code, current: current, allowed: allowedFrom(current) } };
+}
+
+module.exports = { TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, refusal, reviewerMovesFrom };
