@@ -60,6 +60,19 @@ def cached_poll(client, headers, profile_id, cache) -> requests.Response:
     return client.get(f"/api/profiles/{profile_id}", headers=headers)
 
 
+def polled_on(server: PocketBaseServer, app_on) -> tuple[Any, Any, dict[str, str], str]:
+    """An app on ``server`` with a partner and a profile its cache holds (its stream thread
+    running): ``(client, services, headers, profile id)``."""
+    app = app_on(server)
+    client = app.test_client()
+    services = app.extensions["ekyc"]
+    created = partners.create_partner(services.pb, "Partner", ("partner",))
+    headers = {"x-api-key": created["api_key"]}
+    profile_id = new_profile_id(client, headers)
+    cached_poll(client, headers, profile_id, services.profiles.reads.cache)
+    return client, services, headers, profile_id
+
+
 def test_a_repeated_poll_reads_no_store_and_a_change_made_elsewhere_reaches_it(
     client, services, partner, pocketbase, monkeypatch
 ):
@@ -182,14 +195,8 @@ def test_a_read_that_raced_a_write_or_a_newer_change_is_not_kept(client, service
 def test_after_the_stream_breaks_no_poll_is_older_than_the_store(tmp_path: Path, app_on):
     server = PocketBaseServer.throwaway(tmp_path)
     try:
-        app = app_on(server)
-        client = app.test_client()
-        services = app.extensions["ekyc"]
+        client, services, headers, profile_id = polled_on(server, app_on)
         cache = services.profiles.reads.cache
-        created = partners.create_partner(services.pb, "Partner", ("partner",))
-        headers = {"x-api-key": created["api_key"]}
-        profile_id = new_profile_id(client, headers)
-        cached_poll(client, headers, profile_id, cache)
 
         server.stop()
         assert wait_for(lambda: cache.read_token() is None)  # the stream's end empties the cache
@@ -228,14 +235,8 @@ def test_a_closed_cache_stops_its_thread_at_once_and_says_nothing(tmp_path: Path
     stops, as it does after the last test."""
     server = PocketBaseServer.throwaway(tmp_path)
     try:
-        app = app_on(server)
-        client = app.test_client()
-        services = app.extensions["ekyc"]
+        _, services, _, profile_id = polled_on(server, app_on)
         cache = services.profiles.reads.cache
-        created = partners.create_partner(services.pb, "Partner", ("partner",))
-        headers = {"x-api-key": created["api_key"]}
-        profile_id = new_profile_id(client, headers)
-        cached_poll(client, headers, profile_id, cache)
         thread = cache._thread
         assert thread is not None and thread.is_alive()
 
