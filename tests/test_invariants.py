@@ -435,6 +435,30 @@ def test_the_admin_ui_saving_the_whole_record_is_not_an_edit_of_owned_fields(
     assert saved["automated_decision"] == record["automated_decision"]
 
 
+def test_the_admin_ui_saving_a_profile_the_worker_never_decided(pb, admin_ui, partner_id):
+    """A profile the system sent to manual review has no automated decision, reasons or scores:
+    the admin UI sends those empty JSON fields back blank, which is not typing a decision."""
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "manual_review")
+    record = admin_ui.session.get(
+        f"{admin_ui.url}/api/collections/profiles/records/{profile_id}", timeout=10
+    ).json()
+    assert record["automated_decision"] is None
+    form = {
+        name: "" if value is None else value if isinstance(value, str) else json.dumps(value)
+        for name, value in record.items()
+        if name in {"automated_decision", "reasons", "scores", "first_name"}
+    }
+    form.update(status="approved", status_reason="documents checked by hand")
+    response = admin_ui.session.patch(
+        f"{admin_ui.url}/api/collections/profiles/records/{profile_id}",
+        files={name: (None, value) for name, value in form.items()},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert pb.get("profiles", profile_id)["decision"] == "approved"
+
+
 def test_setting_erased_at_lets_in_only_the_scores_an_erasure_leaves(pb, admin_ui, partner_id):
     profile_id = decided_profile(pb, partner_id)
     erased_at = "2026-01-01 00:00:00.000Z"

@@ -41,7 +41,8 @@ function parsed(record, name) {
 function comparable(record, name) {
   if (NUMBERS.indexOf(name) !== -1) return String(record.getFloat(name));
   if (JSONS.indexOf(name) === -1) return record.getString(name);
-  return canonical(parsed(record, name));
+  const value = parsed(record, name); // a blank form field arrives as the JSON string ""
+  return canonical(value === "" ? null : value);
 }
 
 // The scores an erasure leaves: each factor's status and score, nothing read from the document
