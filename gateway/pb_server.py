@@ -152,6 +152,9 @@ class PocketBaseServer:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             umask=PRIVATE_UMASK,
+            # The hooks tell the gateway's records-API writes from a person's in the admin UI by
+            # a mark keyed with this password (pb_hooks/lib/platform_writer.js).
+            env={**os.environ, "PB_SUPERUSER_PASSWORD": self.superuser_password},
         )
         try:
             wait_healthy(

@@ -71,8 +71,12 @@ onRecordUpdate((e) => {
 // A profile created on the records API (the admin UI; the gateway creates through the upsert
 // route, the KYC Service intake with applicant fields only) starts undecided: a decision, score,
 // reasons or scores typed at creation reached the partner with profile.created as if decided.
+// A person creating one there does not preset what the platform writes either (lib/owned_fields.js
+// PLATFORM_WRITTEN).
 onRecordCreateRequest((e) => {
-  const preset = require(`${__hooks}/lib/owned_fields.js`).presetOwnedFields(e.record);
+  const fields = require(`${__hooks}/lib/owned_fields.js`);
+  const platform = require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e);
+  const preset = fields.presetOwnedFields(e.record).concat(platform ? [] : fields.presetPlatformFields(e.record));
   if (preset.length) {
     const errors = {};
     for (const name of preset) {
@@ -91,10 +95,14 @@ onRecordCreateRequest((e) => {
 // approved webhook. Approving or rejecting takes a reason, as it does through the gateway.
 // status_reason still holds the reason of the previous change; unless the reviewer typed a new
 // one, clear it so the history row does not credit the reviewer with someone else's reason.
+// The fields the gateway and the worker write on the records API too are refused there unless the
+// request is the platform's (lib/platform_writer.js).
 onRecordUpdateRequest((e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
   const original = e.record.original();
-  const owned = require(`${__hooks}/lib/owned_fields.js`).changedOwnedFields(original, e.record);
+  const fields = require(`${__hooks}/lib/owned_fields.js`);
+  const platform = require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e);
+  const owned = fields.changedOwnedFields(original, e.record).concat(platform ? [] : fields.changedPlatformFields(original, e.record));
   if (owned.length) { // the platform's own fields (lib/owned_fields.js says which and why)
     const errors = {};
     for (const name of owned) {

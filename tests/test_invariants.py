@@ -460,16 +460,17 @@ def test_the_admin_ui_saving_a_profile_the_worker_never_decided(pb, admin_ui, pa
 
 
 def test_setting_erased_at_lets_in_only_the_scores_an_erasure_leaves(pb, admin_ui, partner_id):
+    """The erasure (the platform's write, gateway/services/profiles.py) replaces the scores with
+    what an erasure leaves, nothing else; in the admin UI erased_at itself is the platform's."""
     profile_id = decided_profile(pb, partner_id)
     erased_at = "2026-01-01 00:00:00.000Z"
-    forged = admin_ui.patch(
-        "profiles", profile_id, {"erased_at": erased_at, "scores": OWNED_EDITS["scores"]}
-    )
-    assert forged.status_code == 400, forged.text
-    assert forged.json()["data"]["scores"]["code"] == "system_field"
     left = {"erased": True, "factors": {"face_match": {"status": "fail", "score": 0.2}}}
-    erased = admin_ui.patch("profiles", profile_id, {"erased_at": erased_at, "scores": left})
-    assert erased.status_code == 200, erased.text
+    by_hand = admin_ui.patch("profiles", profile_id, {"erased_at": erased_at, "scores": left})
+    assert by_hand.status_code == 400, by_hand.text
+    assert by_hand.json()["data"]["erased_at"]["code"] == "system_field"
+    with pytest.raises(StoreError, match="system_field"):
+        pb.update("profiles", profile_id, {"erased_at": erased_at, "scores": OWNED_EDITS["scores"]})
+    pb.update("profiles", profile_id, {"erased_at": erased_at, "scores": left})
     assert pb.get("profiles", profile_id)["scores"] == left
 
 
@@ -489,3 +490,108 @@ def test_a_profile_created_in_the_admin_ui_starts_undecided(pb, admin_ui, partne
         timeout=10,
     )
     assert created.status_code == 200, created.text
+
+
+# The fields the gateway and the worker write on the records API too, each with a value a person
+# might type in the admin UI (lib/owned_fields.js PLATFORM_WRITTEN says why each is theirs).
+PLATFORM_EDITS = {
+    "capture": {"consent": {"at": "2026-01-01 00:00:00.000Z", "lang": "en"}},
+    "liveness_challenge": {"id": "typed", "prompts": ["blink"]},
+    "consent_at": "2026-01-01 00:00:00.000Z",
+    "link_nonce": "typed-nonce",
+    "link_expires_at": "2099-01-01 00:00:00.000Z",
+    "processing_attempts": 5,
+    "lease_until": "2099-01-01 00:00:00.000Z",
+    "document_expires_on": "2099-12-31",
+    "expiry_notices": {"expires_on": "2099-12-31", "sent": [30]},
+    "document_number_enc": "typed-ciphertext",
+    "document_index": "typed-index",
+    "retention_until": "2099-01-01 00:00:00.000Z",
+    "erased_at": "2026-01-01 00:00:00.000Z",
+    "version": 1000,
+}
+CAPTURE_FILES = ["document_front", "document_back", "selfie", "selfie_frames"]
+
+
+def jpeg() -> tuple[str, bytes, str]:
+    """A small real JPEG, as a (name, bytes, type) file part."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 90, 60)).save(out, "JPEG")
+    return ("photo.jpg", out.getvalue(), "image/jpeg")
+
+
+@pytest.mark.parametrize("field", sorted(PLATFORM_EDITS))
+def test_the_admin_ui_cannot_write_what_the_gateway_writes(pb, admin_ui, partner_id, field):
+    """The gateway writes these on the records API with the superuser a person signs in with: an
+    edited link nonce or expiry reopened a link, an edited capture state or lease misled the
+    worker, a typed erased_at or retention date changed when personal data goes."""
+    profile_id = decided_profile(pb, partner_id)
+    before = pb.get("profiles", profile_id)
+    response = admin_ui.patch("profiles", profile_id, {field: PLATFORM_EDITS[field]})
+    assert response.status_code == 400, response.text
+    assert response.json()["data"][field]["code"] == "system_field"
+    assert pb.get("profiles", profile_id) == before
+    pb.update("profiles", profile_id, {field: PLATFORM_EDITS[field]})  # the platform's own write
+    if field != "version":  # bumped by the data layer on every update, whatever is sent
+        assert pb.get("profiles", profile_id)[field] == PLATFORM_EDITS[field]
+
+
+def test_a_forged_or_wrong_platform_mark_is_a_persons_write(pb, admin_ui, partner_id, pocketbase):
+    from gateway.services.pocketbase_transport import PLATFORM_HEADER, platform_mark
+
+    profile_id = new_profile(pb, partner_id)
+    for mark in ("", "0" * 64, platform_mark("not the password"), pocketbase.superuser_password):
+        response = admin_ui.session.patch(
+            f"{admin_ui.url}/api/collections/profiles/records/{profile_id}",
+            json={"link_nonce": "typed-nonce"},
+            headers={PLATFORM_HEADER: mark},
+            timeout=10,
+        )
+        assert response.status_code == 400, (mark, response.text)
+    assert pb.get("profiles", profile_id)["link_nonce"] == ""
+
+
+@pytest.mark.parametrize("field", CAPTURE_FILES)
+def test_the_admin_ui_cannot_replace_or_remove_the_applicants_captures(
+    pb, admin_ui, partner_id, field
+):
+    """The captures are the verification's evidence; a reviewer's files go to other_documents."""
+    profile_id = new_profile(pb, partner_id)
+    stored = pb.update("profiles", profile_id, {}, files={field: [jpeg()]})
+    names = stored[field] if isinstance(stored[field], list) else [stored[field]]
+    url = f"{admin_ui.url}/api/collections/profiles/records/{profile_id}"
+    replaced = admin_ui.session.patch(url, files={field: jpeg()}, timeout=10)
+    appended = admin_ui.session.patch(url, files={f"{field}+": jpeg()}, timeout=10)
+    removed = admin_ui.session.patch(url, json={f"{field}-": names}, timeout=10)
+    for response in (replaced, appended, removed):
+        assert response.status_code == 400, response.text
+        assert response.json()["data"][field]["code"] == "system_field"
+    assert pb.get("profiles", profile_id) == stored
+    attached = admin_ui.session.patch(url, files={"other_documents+": jpeg()}, timeout=10)
+    assert attached.status_code == 200, attached.text
+    assert len(attached.json()["other_documents"]) == 1
+
+
+@pytest.mark.parametrize(
+    "field", ["capture", "link_expires_at", "retention_until", "processing_attempts"]
+)
+def test_a_profile_created_in_the_admin_ui_has_no_capture_state(pb, admin_ui, partner_id, field):
+    url = f"{admin_ui.url}/api/collections/profiles/records"
+    response = admin_ui.session.post(
+        url,
+        json={"partner": partner_id, "status": "unverified", field: PLATFORM_EDITS[field]},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["data"][field]["code"] == "system_field"
+    assert pb.find("profiles", "partner = {:p}", {"p": partner_id}) == []
+    photo = admin_ui.session.post(
+        url, data={"partner": partner_id, "status": "unverified"}, files={"selfie": jpeg()}
+    )
+    assert photo.status_code == 400, photo.text
+    assert photo.json()["data"]["selfie"]["code"] == "system_field"
+    assert pb.find("profiles", "partner = {:p}", {"p": partner_id}) == []

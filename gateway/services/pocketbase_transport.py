@@ -18,6 +18,8 @@ reads the realtime stream on a long-lived connection of its own (and subscribes 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import re
 import threading
@@ -38,6 +40,18 @@ FileTuple = tuple[str, bytes, str]  # (filename, content, mime type)
 RECORD_ID = re.compile(r"[a-z0-9]{15}")
 # Connections kept open to PocketBase: one per gunicorn thread or worker thread, with headroom.
 POOL_SIZE = 16
+# Marks the gateway's and the worker's writes apart from a person's in the admin UI, who signs in
+# with the same superuser: the records API lets only the platform write the capture state, the
+# captures and the worker's bookkeeping (pb_hooks/lib/platform_writer.js checks it). A keyed hash
+# of the superuser password, which PocketBase reads from its environment; a browser on the admin
+# UI sends no such header, and the password itself never travels in one.
+PLATFORM_HEADER = "X-Ekyc-Platform"
+PLATFORM_CONTEXT = b"ekyc platform writes"
+
+
+def platform_mark(password: str) -> str:
+    """The ``X-Ekyc-Platform`` value for the superuser ``password`` (HMAC-SHA256, hex)."""
+    return hmac.new(password.encode(), PLATFORM_CONTEXT, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class PocketBaseTransport:
         self.config = config
         self._token: str | None = None
         self._token_lock = threading.Lock()
+        self._platform_mark = platform_mark(config.password)
         parts = urlsplit(config.url)
         self._base_path = parts.path.rstrip("/")
         # Plain HTTP (PocketBase beside the gateway): our own lean HTTP/1.1 wire, 0.18 instead
@@ -130,6 +145,7 @@ class PocketBaseTransport:
         headers: dict[str, str] = {}
         if authenticated:
             headers["Authorization"] = self._token or self._authenticate()
+            headers[PLATFORM_HEADER] = self._platform_mark
         body: bytes | None = None
         if json is not None:
             body = _encode_json(json)

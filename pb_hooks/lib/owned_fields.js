@@ -15,8 +15,26 @@ const OWNED = [
   "partner", "decision", "decided_by", "decision_reason", "automated_decision", "score", "reasons",
   "change_seq", "last_change", "scores",
 ];
-const NUMBERS = ["score", "change_seq"];
-const JSONS = ["automated_decision", "reasons", "last_change", "scores"];
+// The fields the gateway and the worker do write on the records API, with the superuser token a
+// person in the admin UI signs in with too: refused there unless the request is the platform's
+// (lib/platform_writer.js). A reviewer's own additions go to other_documents and notes.
+//  - the capture state the hosted flow keeps (capture, liveness_challenge, consent_at) and the
+//    link (link_nonce, link_expires_at): an edited nonce or expiry reopened or forged a link;
+//  - the applicant's captures (document_front, document_back, selfie, selfie_frames): the
+//    verification's evidence, which the worker reads and the partner was told it checked;
+//  - the worker's bookkeeping (processing_attempts, lease_until) and its findings
+//    (document_expires_on drives document_expired and the expiry notices, expiry_notices);
+//  - document_number_enc and document_index: ciphertext under the data key and its keyed index
+//    (uniqueness per partner), which no person can write correctly by hand;
+//  - retention_until and erased_at: when personal data is erased, and that it was (only the
+//    erasure path sets erased_at, and with it replaces the scores);
+//  - version, the ETag counter the data layer bumps on every update.
+const PLATFORM_WRITTEN = [
+  "capture", "liveness_challenge", "consent_at", "link_nonce", "link_expires_at",
+  "document_front", "document_back", "selfie", "selfie_frames",
+  "processing_attempts", "lease_until", "document_expires_on", "expiry_notices",
+  "document_number_enc", "document_index", "retention_until", "erased_at", "version",
+];
 
 // JSON text with every object's keys sorted, so the same value always reads the same.
 function canonical(value) {
@@ -36,13 +54,27 @@ function parsed(record, name) {
   }
 }
 
+// The type of the field `name` of `record`'s collection ("text" for a name it does not have).
+function typeOf(record, name) {
+  const field = record.collection().fields.getByName(name);
+  return field ? field.type() : "text";
+}
+
 // A value as comparable text: the admin UI sends a JSON field back as its editor prints it, so
-// JSON is compared parsed (empty and null alike), numbers as numbers.
+// JSON is compared parsed (empty and null alike), numbers as numbers, files as the names stored
+// and how many this request uploads.
 function comparable(record, name) {
-  if (NUMBERS.indexOf(name) !== -1) return String(record.getFloat(name));
-  if (JSONS.indexOf(name) === -1) return record.getString(name);
-  const value = parsed(record, name); // a blank form field arrives as the JSON string ""
-  return canonical(value === "" ? null : value);
+  const type = typeOf(record, name);
+  if (type === "number") return String(record.getFloat(name));
+  if (type === "bool") return String(record.getBool(name));
+  if (type === "json") { // a blank form field arrives as the JSON string ""
+    const value = parsed(record, name);
+    return canonical(value === "" ? null : value);
+  }
+  if (type === "file" || type === "relation" || type === "select") {
+    return JSON.stringify([record.getStringSlice(name), type === "file" ? record.getUnsavedFiles(name).length : 0]);
+  }
+  return record.getString(name);
 }
 
 // The scores an erasure leaves: each factor's status and score, nothing read from the document
@@ -76,9 +108,27 @@ function presetOwnedFields(record) {
   const empty = ["null", "[]", "{}", "\"\""];
   return OWNED.filter((name) => {
     if (name === "partner" || name === "change_seq" || name === "last_change") return false;
-    if (NUMBERS.indexOf(name) !== -1) return record.getFloat(name) !== 0;
+    if (typeOf(record, name) === "number") return record.getFloat(name) !== 0;
     return empty.indexOf(comparable(record, name)) === -1 && record.getString(name) !== "";
   });
 }
 
-module.exports = { changedOwnedFields, presetOwnedFields };
+// The platform-written fields `record` changes from `original` (refused unless the platform's).
+function changedPlatformFields(original, record) {
+  return PLATFORM_WRITTEN.filter((name) => comparable(original, name) !== comparable(record, name));
+}
+
+// Whether `record`, about to be created, holds a value in `name`: anything but what a blank record
+// holds, or an empty JSON value.
+function holds(record, blank, name) {
+  const value = comparable(record, name);
+  return value !== comparable(blank, name) && ["null", "[]", "{}", "\"\"", "[[],0]"].indexOf(value) === -1;
+}
+
+// The platform-written fields a record about to be created already holds.
+function presetPlatformFields(record) {
+  const blank = new Record(record.collection());
+  return PLATFORM_WRITTEN.filter((name) => holds(record, blank, name));
+}
+
+module.exports = { changedOwnedFields, presetOwnedFields, changedPlatformFields, presetPlatformFields };
