@@ -72,7 +72,7 @@ onRecordUpdate((e) => {
 // route, the KYC Service intake with applicant fields only) starts undecided: a decision, score,
 // reasons or scores typed at creation reached the partner with profile.created as if decided.
 // A person creating one there does not preset what the platform writes either (lib/owned_fields.js
-// PLATFORM_WRITTEN).
+// PLATFORM_WRITTEN), and the creation is audited like an edit (see below).
 onRecordCreateRequest((e) => {
   const fields = require(`${__hooks}/lib/owned_fields.js`);
   const platform = require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e);
@@ -84,7 +84,11 @@ onRecordCreateRequest((e) => {
     }
     throw new BadRequestError(`${preset.join(", ")}: written by the platform only, not through the records API.`, errors);
   }
-  e.next();
+  if (platform) {
+    e.next();
+    return;
+  }
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.created_in_admin_ui", () => fields.changedFieldNames(null, e.record));
 }, "profiles");
 
 // A reviewer who changes the status in the admin UI (the records API) is named in the history.
@@ -96,7 +100,9 @@ onRecordCreateRequest((e) => {
 // status_reason still holds the reason of the previous change; unless the reviewer typed a new
 // one, clear it so the history row does not credit the reviewer with someone else's reason.
 // The fields the gateway and the worker write on the records API too are refused there unless the
-// request is the platform's (lib/platform_writer.js).
+// request is the platform's (lib/platform_writer.js), and every edit a person makes is audited:
+// one audit_log row naming the superuser, the profile and the fields changed (names only, no
+// values), in the transaction of the edit.
 onRecordUpdateRequest((e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
   const original = e.record.original();
@@ -130,7 +136,11 @@ onRecordUpdateRequest((e) => {
       });
     }
   }
-  e.next();
+  if (platform) {
+    e.next();
+    return;
+  }
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.edited_in_admin_ui", () => fields.changedFieldNames(original, e.record));
 }, "profiles");
 
 // A profile is never deleted (its status_history rows refer to it, so PocketBase would refuse

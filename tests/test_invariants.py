@@ -524,6 +524,12 @@ def jpeg() -> tuple[str, bytes, str]:
     return ("photo.jpg", out.getvalue(), "image/jpeg")
 
 
+def admin_ui_audit(pb: PocketBase, target: str) -> list[dict]:
+    """The audit rows of person edits in the admin UI about ``target``, oldest first."""
+    rows = pb.find("audit_log", "target = {:t}", {"t": target}, sort="@rowid", limit=1000)
+    return [row for row in rows if row["action"].endswith("_in_admin_ui")]
+
+
 @pytest.mark.parametrize("field", sorted(PLATFORM_EDITS))
 def test_the_admin_ui_cannot_write_what_the_gateway_writes(pb, admin_ui, partner_id, field):
     """The gateway writes these on the records API with the superuser a person signs in with: an
@@ -535,6 +541,7 @@ def test_the_admin_ui_cannot_write_what_the_gateway_writes(pb, admin_ui, partner
     assert response.status_code == 400, response.text
     assert response.json()["data"][field]["code"] == "system_field"
     assert pb.get("profiles", profile_id) == before
+    assert admin_ui_audit(pb, profile_id) == []
     pb.update("profiles", profile_id, {field: PLATFORM_EDITS[field]})  # the platform's own write
     if field != "version":  # bumped by the data layer on every update, whatever is sent
         assert pb.get("profiles", profile_id)[field] == PLATFORM_EDITS[field]
@@ -595,3 +602,51 @@ def test_a_profile_created_in_the_admin_ui_has_no_capture_state(pb, admin_ui, pa
     assert photo.status_code == 400, photo.text
     assert photo.json()["data"]["selfie"]["code"] == "system_field"
     assert pb.find("profiles", "partner = {:p}", {"p": partner_id}) == []
+
+
+def test_an_admin_ui_edit_is_audited_by_field_name_only(pb, admin_ui, partner_id):
+    """Who changed which fields of which profile, in the edit's own transaction; never the values
+    (names, emails and notes are personal data, the audit log holds none)."""
+    profile_id = new_profile(pb, partner_id)
+    edit = {"first_name": "Zorhan", "metadata": {"desk": "Zorhan's desk"}, "external_ref": "zr-1"}
+    response = admin_ui.patch("profiles", profile_id, edit)
+    assert response.status_code == 200, response.text
+    [row] = admin_ui_audit(pb, profile_id)
+    assert row["actor"] == f"reviewer:{admin_ui.superuser_id}"
+    assert row["action"] == "profile.edited_in_admin_ui"
+    assert row["detail"] == {"fields": ["external_ref", "first_name", "metadata"]}
+    assert "Zorhan" not in json.dumps(row) and "zr-1" not in json.dumps(row)
+    unchanged = admin_ui.patch("profiles", profile_id, edit)  # saved as it was: nothing changed
+    assert unchanged.status_code == 200, unchanged.text
+    pb.update("profiles", profile_id, {"first_name": "Ada"})  # the gateway audits its own writes
+    assert len(admin_ui_audit(pb, profile_id)) == 1
+
+
+def test_an_admin_ui_decision_and_a_created_profile_are_audited(pb, admin_ui, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "manual_review")
+    decided = admin_ui.patch(
+        "profiles", profile_id, {"status": "approved", "status_reason": "checked by hand"}
+    )
+    assert decided.status_code == 200, decided.text
+    [row] = admin_ui_audit(pb, profile_id)
+    assert row["detail"]["fields"] == ["status", "status_actor", "status_reason"]
+    created = admin_ui.session.post(
+        f"{admin_ui.url}/api/collections/profiles/records",
+        json={"partner": partner_id, "status": "unverified", "last_name": "Quist"},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    [row] = admin_ui_audit(pb, created.json()["id"])
+    assert (row["action"], row["actor"]) == (
+        "profile.created_in_admin_ui",
+        f"reviewer:{admin_ui.superuser_id}",
+    )
+    assert row["detail"] == {"fields": ["last_name", "partner", "status"]}
+
+
+def test_a_refused_admin_ui_edit_is_not_audited(pb, admin_ui, partner_id):
+    profile_id = new_profile(pb, partner_id)
+    response = admin_ui.patch("profiles", profile_id, {"return_url": "not a url"})
+    assert response.status_code == 400, response.text
+    assert admin_ui_audit(pb, profile_id) == []

@@ -21,4 +21,22 @@ function auditRow(body) {
   return { row: { actor: actor, action: action, target: target, detail: detail } };
 }
 
-module.exports = { auditRow };
+// Save the record of the records-API request event `e` (e.next()) and, in the same transaction,
+// append one audit row: the superuser as `reviewer:<id>` (as in the status history), `action`,
+// the profile as target, and `changedFields()` (names only, asked before the save) as detail.
+// Nothing is appended when no field changed. The save and its row commit or roll back together.
+function auditedSave(e, action, changedFields) {
+  const changed = changedFields();
+  e.app.runInTransaction((txApp) => {
+    e.app = txApp;
+    e.next();
+    if (!changed.length) return;
+    const profile = e.record.collection().name === "profiles" ? e.record.id : e.record.getString("profile");
+    const detail = profile === e.record.id ? { fields: changed } : { fields: changed, record: e.record.id };
+    const checked = auditRow({ actor: `reviewer:${e.auth.id}`, action: action, target: profile, detail: detail });
+    if (checked.error) throw new BadRequestError(checked.error);
+    require(`${__hooks}/lib/rows.js`).insertRow(txApp, "audit_log", checked.row);
+  });
+}
+
+module.exports = { auditRow, auditedSave };

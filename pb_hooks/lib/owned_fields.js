@@ -131,4 +131,20 @@ function presetPlatformFields(record) {
   return PLATFORM_WRITTEN.filter((name) => holds(record, blank, name));
 }
 
-module.exports = { changedOwnedFields, presetOwnedFields, changedPlatformFields, presetPlatformFields };
+// Every field `record` changes from `original` (`original` null: every field a new record holds),
+// by name only and sorted, for the audit log: the values are personal data. PocketBase's own timestamps and
+// the id are left out.
+function changedFieldNames(original, record) {
+  const blank = new Record(record.collection());
+  const names = [];
+  for (const field of record.collection().fields) {
+    const name = field.getName();
+    if (field.type() === "autodate" || name === "id") continue;
+    if (original ? comparable(original, name) !== comparable(record, name) : holds(record, blank, name)) {
+      names.push(name);
+    }
+  }
+  return names.sort();
+}
+
+module.exports = { changedOwnedFields, presetOwnedFields, changedPlatformFields, presetPlatformFields, changedFieldNames };
