@@ -650,3 +650,33 @@ def test_a_refused_admin_ui_edit_is_not_audited(pb, admin_ui, partner_id):
     response = admin_ui.patch("profiles", profile_id, {"return_url": "not a url"})
     assert response.status_code == 400, response.text
     assert admin_ui_audit(pb, profile_id) == []
+
+
+def test_a_note_made_in_the_admin_ui_is_signed_by_its_superuser(pb, admin_ui, partner_id):
+    """A note's author was whatever the reviewer typed, so a note could name another reviewer."""
+    profile_id = new_profile(pb, partner_id)
+    url = f"{admin_ui.url}/api/collections/notes/records"
+    me = f"reviewer:{admin_ui.superuser_id}"
+    forged = admin_ui.session.post(
+        url, json={"profile": profile_id, "author": "reviewer:someone-else", "body": "ok"}
+    )
+    assert forged.status_code == 400, forged.text
+    assert forged.json()["data"]["author"]["code"] == "author_mismatch"
+    assert pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
+    blank = admin_ui.session.post(url, json={"profile": profile_id, "body": "ID checked"})
+    assert blank.status_code == 200, blank.text
+    assert blank.json()["author"] == me
+    signed = admin_ui.session.post(url, json={"profile": profile_id, "author": me, "body": "ok"})
+    assert signed.status_code == 200, signed.text
+    renamed = admin_ui.patch("notes", signed.json()["id"], {"author": "reviewer:someone-else"})
+    assert renamed.status_code == 400, renamed.text
+    assert pb.get("notes", signed.json()["id"])["author"] == me
+    rows = admin_ui_audit(pb, profile_id)
+    assert [(row["action"], row["actor"]) for row in rows] == [("note.created_in_admin_ui", me)] * 2
+    fields = ["author", "body", "profile"]
+    assert rows[0]["detail"] == {"fields": fields, "record": blank.json()["id"]}
+    assert "ID checked" not in json.dumps(rows)
+    # The gateway's reviewer route writes the reviewer key's actor as the author.
+    note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "x"})
+    assert note["author"] == "reviewer:key123"
+    assert len(admin_ui_audit(pb, profile_id)) == 2

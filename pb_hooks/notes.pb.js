@@ -1,0 +1,40 @@
+/// <reference path="../.ekyc/pb_data/types.d.ts" />
+// Reviewer notes written in the admin UI (the records API, by a person: lib/platform_writer.js).
+// The gateway writes its notes with the reviewer key's actor as author; a person signed in as the
+// superuser is `reviewer:<superuser id>`, as in the status history, and cannot name anyone else:
+// the author is filled in when left blank and a different one is refused, when the note is made
+// and afterwards. Each note made or edited there appends an audit row (field names, no values)
+// in the note's own transaction.
+
+onRecordCreateRequest((e) => {
+  if (require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e)) {
+    e.next();
+    return;
+  }
+  const author = `reviewer:${e.auth.id}`;
+  if (!e.record.getString("author").trim()) {
+    e.record.set("author", author);
+  }
+  if (e.record.getString("author") !== author) {
+    throw new BadRequestError(`A note made in the admin UI is signed ${author}.`, {
+      author: new ValidationError("author_mismatch", `must be ${author} (or left blank)`),
+    });
+  }
+  const fields = require(`${__hooks}/lib/owned_fields.js`);
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.created_in_admin_ui", () => fields.changedFieldNames(null, e.record));
+}, "notes");
+
+onRecordUpdateRequest((e) => {
+  if (require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e)) {
+    e.next();
+    return;
+  }
+  const original = e.record.original();
+  if (e.record.getString("author") !== original.getString("author")) {
+    throw new BadRequestError("A note's author is who wrote it; it is not changed.", {
+      author: new ValidationError("system_field", "written when the note is made"),
+    });
+  }
+  const fields = require(`${__hooks}/lib/owned_fields.js`);
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.edited_in_admin_ui", () => fields.changedFieldNames(original, e.record));
+}, "notes");
