@@ -142,22 +142,12 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
 routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
   const view = require(`${__hooks}/lib/view.js`);
-  const id = e.request.pathValue("id");
   const body = e.requestInfo().body;
   const to = String(body.to || "");
-  let result = null;
-
-  $app.runInTransaction((txApp) => {
-    let profile;
-    try {
-      profile = txApp.findRecordById("profiles", id);
-    } catch (err) {
-      result = { status: 404, body: { code: "not_found" } };
-      return;
-    }
+  const result = machine.onProfile(e.request.pathValue("id"), (txApp, profile) => {
     const current = profile.getString("status");
-    result = machine.refusal(current, body.expected_from || null, to);
-    if (result) return;
+    const refused = machine.refusal(current, body.expected_from || null, to);
+    if (refused) return refused;
     const extra = body.set || {};
     for (const name of Object.keys(extra)) {
       profile.set(name, extra[name]);
@@ -169,7 +159,7 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
     profile.set("status_actor", String(body.actor || "system"));
     profile.set("status_reason", String(body.reason || ""));
     txApp.save(profile);
-    result = { status: 200, body: { profile: view.exportRecord(profile), from: current } };
+    return { status: 200, body: { profile: view.exportRecord(profile), from: current } };
   });
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
@@ -183,27 +173,15 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
 routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
   const view = require(`${__hooks}/lib/view.js`);
-  const id = e.request.pathValue("id");
   const body = e.requestInfo().body;
   const to = String(body.to || "");
-  let result = null;
-
-  $app.runInTransaction((txApp) => {
+  const result = machine.onProfile(e.request.pathValue("id"), (txApp, profile) => {
     const erasure = require(`${__hooks}/lib/erasure.js`);
-    let profile;
-    try {
-      profile = txApp.findRecordById("profiles", id);
-    } catch (err) {
-      result = { status: 404, body: { code: "not_found" } };
-      return;
-    }
     if (profile.getString("erased_at")) {
-      result = { status: 200, body: { profile: view.exportRecord(profile), erased: false } };
-      return;
+      return { status: 200, body: { profile: view.exportRecord(profile), erased: false } };
     }
-    const current = profile.getString("status");
-    result = machine.refusal(current, body.expected_from || [], to || null);
-    if (result) return;
+    const refused = machine.refusal(profile.getString("status"), body.expected_from || [], to || null);
+    if (refused) return refused;
     erasure.redactProfile(profile);
     const wipe = body.set || {};
     for (const name of Object.keys(wipe)) {
@@ -219,7 +197,7 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
     }
     txApp.save(profile);
     erasure.redactCopies(txApp, profile.id);
-    result = { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
+    return { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
   });
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from admin_ui import AdminUI
 from flask import Flask
 from flask.testing import FlaskClient
 from webhook_receiver import Receiver, start_receiver
@@ -71,6 +72,15 @@ def pocketbase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PocketBaseS
     server = PocketBaseServer.throwaway(tmp_path_factory.mktemp("pb"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def admin_ui(pocketbase: PocketBaseServer) -> Iterator[AdminUI]:
+    """A person in PocketBase's admin UI: a superuser session on the records API, closed after
+    the test."""
+    ui = AdminUI.of(pocketbase)
+    yield ui
+    ui.session.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import json
 import sqlite3
 
 import pytest
-import requests
 from api_helpers import TO_PROCESSING, assert_problem, attach_files, subscribe, walk
 from PIL import Image
 
@@ -259,7 +258,9 @@ def test_the_retention_job_redacts_typed_reasons_too(client, services, reviewer)
     assert services.pb.get("profiles", profile_id)["decision_reason"] == "[erased]"
 
 
-def test_history_rows_stay_append_only_after_an_erasure(client, services, reviewer, pocketbase):
+def test_history_rows_stay_append_only_after_an_erasure(
+    client, services, reviewer, pocketbase, admin_ui
+):
     """The records API refuses every change, the redaction included; raw SQL may make only the
     redaction, of a reviewer's row of an erased profile."""
     erased_id = decided_by_a_reviewer(client, services, reviewer, "append-only-erased")
@@ -273,23 +274,12 @@ def test_history_rows_stay_append_only_after_an_erasure(client, services, review
         -1
     ]
 
-    session = requests.Session()
-    token = session.post(
-        f"{pocketbase.url}/api/collections/_superusers/auth-with-password",
-        json={"identity": pocketbase.superuser_email, "password": pocketbase.superuser_password},
-        timeout=10,
-    ).json()["token"]
     for row, change in (
         (reviewer_row, {"reason": "[erased]"}),
         (kept_row, {"reason": "[erased]"}),
         (worker_row, {"reason": "rewritten"}),
     ):
-        patched = session.patch(
-            f"{pocketbase.url}/api/collections/status_history/records/{row['id']}",
-            json=change,
-            headers={"Authorization": token},
-            timeout=10,
-        )
+        patched = admin_ui.patch("status_history", row["id"], change)
         assert patched.status_code == 400, patched.text
         assert "append-only" in patched.json()["message"]
     assert services.pb.get("status_history", kept_row["id"])["reason"] == TYPED_REASON

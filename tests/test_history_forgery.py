@@ -13,27 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
+from admin_ui import AdminUI
 from api_helpers import TO_PROCESSING, new_profile_id, walk
 from flask.testing import FlaskClient
 from webhook_receiver import Receiver
 
 from gateway.container import Services
 from gateway.errors import StoreError
-from gateway.pb_server import PocketBaseServer
 from gateway.services.audit import append_audit
 from gateway.services.webhooks.delivery import DeliveryContext, sweep
-
-
-def superuser_token(pocketbase: PocketBaseServer) -> str:
-    """A token as the admin UI holds it (not the gateway's client)."""
-    response = requests.post(
-        f"{pocketbase.url}/api/collections/_superusers/auth-with-password",
-        json={"identity": pocketbase.superuser_email, "password": pocketbase.superuser_password},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["token"]
 
 
 def event_count(services: Services, profile_id: str) -> int:
@@ -41,7 +29,7 @@ def event_count(services: Services, profile_id: str) -> int:
 
 
 def test_a_superuser_cannot_forge_a_history_row_and_no_webhook_follows(
-    pocketbase: PocketBaseServer,
+    admin_ui: AdminUI,
     loopback_client: FlaskClient,
     loopback_services: Services,
     make_partner: Callable[..., Any],
@@ -65,17 +53,15 @@ def test_a_superuser_cannot_forge_a_history_row_and_no_webhook_follows(
         delivered_before = len(receiver.requests)
         events_before = event_count(loopback_services, profile_id)
 
-        forged = requests.post(
-            f"{pocketbase.url}/api/collections/status_history/records",
-            json={
+        forged = admin_ui.create(
+            "status_history",
+            {
                 "profile": profile_id,
                 "from_status": "approved",
                 "to_status": "rejected",
                 "actor": "reviewer:forger",
                 "reason": "forged",
             },
-            headers={"Authorization": superuser_token(pocketbase)},
-            timeout=10,
         )
         assert forged.status_code == 400, forged.text
         assert "data layer only" in forged.json()["message"]
@@ -110,15 +96,10 @@ def test_the_gateways_own_client_is_refused_too(
     assert [row["to"] for row in history.get_json()["items"]] == ["unverified"]
 
 
-def test_audit_rows_cannot_be_created_directly(
-    pocketbase: PocketBaseServer, services: Services
-) -> None:
+def test_audit_rows_cannot_be_created_directly(admin_ui: AdminUI, services: Services) -> None:
     target = f"forged-{secrets.token_hex(6)}"  # no other test's row can share it
-    forged = requests.post(
-        f"{pocketbase.url}/api/collections/audit_log/records",
-        json={"actor": "system", "action": "profile.erased", "target": target},
-        headers={"Authorization": superuser_token(pocketbase)},
-        timeout=10,
+    forged = admin_ui.create(
+        "audit_log", {"actor": "system", "action": "profile.erased", "target": target}
     )
     assert forged.status_code == 400, forged.text
     assert services.pb.find("audit_log", "target = {:t}", {"t": target}, limit=5) == []

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator
 
 import pytest
-import requests
 
 from gateway.errors import Conflict, IllegalTransition, StoreError
 from gateway.services.audit import append_audit
@@ -60,49 +58,6 @@ def path_to(status: str) -> list[str]:
             [*walk, nxt] for nxt in sorted(EXPECTED_TRANSITIONS[walk[-1]]) if nxt not in walk
         )
     raise AssertionError(f"{status} is unreachable")
-
-
-class AdminUI:
-    """What the PocketBase admin UI does: the records API with a superuser token."""
-
-    def __init__(self, url: str, email: str, password: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        auth = self.session.post(
-            f"{url}/api/collections/_superusers/auth-with-password",
-            json={"identity": email, "password": password},
-            timeout=10,
-        ).json()
-        self.superuser_id = auth["record"]["id"]
-        self.session.headers["Authorization"] = auth["token"]
-
-    def patch(self, collection: str, record_id: str, data: dict) -> requests.Response:
-        """Edit a record as the admin UI would."""
-        return self.session.patch(
-            f"{self.url}/api/collections/{collection}/records/{record_id}", json=data, timeout=10
-        )
-
-    def save_form(self, collection: str, record_id: str, form: dict) -> requests.Response:
-        """Save a record's edit form as the admin UI does: every value a multipart text field."""
-        return self.session.patch(
-            f"{self.url}/api/collections/{collection}/records/{record_id}",
-            files={name: (None, value) for name, value in form.items()},
-            timeout=10,
-        )
-
-    def delete(self, collection: str, record_id: str) -> requests.Response:
-        """Delete a record as the admin UI would."""
-        return self.session.delete(
-            f"{self.url}/api/collections/{collection}/records/{record_id}", timeout=10
-        )
-
-
-@pytest.fixture
-def admin_ui(pocketbase) -> Iterator[AdminUI]:
-    """A superuser session on the records API, closed after the test."""
-    ui = AdminUI(pocketbase.url, pocketbase.superuser_email, pocketbase.superuser_password)
-    yield ui
-    ui.session.close()
 
 
 @pytest.fixture

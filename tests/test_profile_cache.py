@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 import structlog
+from admin_ui import AdminUI
 from api_helpers import new_profile_id
 from flask import Flask, jsonify
 
@@ -34,18 +35,16 @@ def wait_for(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
 def elsewhere(server: PocketBaseServer, method: str, profile_id: str, data: Any = None) -> None:
     """A write no client of this process makes (as the worker's or the admin UI's would be):
     PocketBase's records API over a connection of its own."""
-    token = requests.post(
-        f"{server.url}/api/collections/_superusers/auth-with-password",
-        json={"identity": server.superuser_email, "password": server.superuser_password},
-        timeout=10,
-    ).json()["token"]
-    response = requests.request(
-        method,
-        f"{server.url}/api/collections/profiles/records/{profile_id}",
-        json=data,
-        headers={"Authorization": token},
-        timeout=10,
-    )
+    ui = AdminUI.of(server)
+    try:
+        response = ui.session.request(
+            method,
+            f"{server.url}/api/collections/profiles/records/{profile_id}",
+            json=data,
+            timeout=10,
+        )
+    finally:
+        ui.session.close()
     assert response.status_code in (200, 204), response.text
 
 

@@ -50,4 +50,24 @@ function refusal(current, expected, to) {
   return code && { status: 409, body: { code: code, current: current, allowed: allowedFrom(current) } };
 }
 
-module.exports = { TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, refusal, reviewerMovesFrom };
+// Run `change(txApp, profile)` on the profile `id` inside one transaction and return its
+// {status, body} answer (404 when there is no such profile): the routes that change a profile on
+// what they read of it (a transition, an erasure) read and write in the same transaction.
+function onProfile(id, change) {
+  let result = null;
+  $app.runInTransaction((txApp) => {
+    let profile;
+    try {
+      profile = txApp.findRecordById("profiles", id);
+    } catch (err) {
+      result = { status: 404, body: { code: "not_found" } };
+      return;
+    }
+    result = change(txApp, profile);
+  });
+  return result;
+}
+
+module.exports = {
+  TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, onProfile, refusal, reviewerMovesFrom,
+};
