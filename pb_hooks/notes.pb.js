@@ -38,3 +38,16 @@ onRecordUpdateRequest((e) => {
   const fields = require(`${__hooks}/lib/owned_fields.js`);
   require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.edited_in_admin_ui", () => fields.changedFieldNames(original, e.record));
 }, "notes");
+
+// A note a person deletes in the admin UI leaves an audit row (the note's id and the fields it
+// held, not its text), so a review's record does not lose a note without a trace. The erasure
+// (the platform's client) deletes notes with the profile's personal data, unaudited here: it
+// audits the erasure itself.
+onRecordDeleteRequest((e) => {
+  if (require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e)) {
+    e.next();
+    return;
+  }
+  const fields = require(`${__hooks}/lib/owned_fields.js`);
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.deleted_in_admin_ui", () => fields.changedFieldNames(null, e.record));
+}, "notes");

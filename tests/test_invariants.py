@@ -635,3 +635,18 @@ def test_a_note_made_in_the_admin_ui_is_signed_by_its_superuser(pb, admin_ui, pa
     note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "x"})
     assert note["author"] == "reviewer:key123"
     assert len(admin_ui_audit(pb, profile_id)) == 2
+
+
+def test_a_note_deleted_in_the_admin_ui_leaves_an_audit_row(pb, admin_ui, partner_id):
+    """A reviewer's note could vanish from the admin UI without a trace."""
+    profile_id = new_profile(pb, partner_id)
+    note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "seen"})
+    deleted = admin_ui.delete("notes", note["id"])
+    assert deleted.status_code == 204, deleted.text
+    assert pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
+    rows = admin_ui_audit(pb, profile_id)
+    assert [(row["action"], row["actor"]) for row in rows] == [
+        ("note.deleted_in_admin_ui", f"reviewer:{admin_ui.superuser_id}")
+    ]
+    assert rows[0]["detail"] == {"fields": ["author", "body", "profile"], "record": note["id"]}
+    assert "seen" not in json.dumps(rows)
