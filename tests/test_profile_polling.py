@@ -7,7 +7,7 @@ import random
 import threading
 
 import pytest
-from api_helpers import assert_problem, new_profile_id, walk
+from api_helpers import approve, assert_problem, new_profile_id, walk
 
 from gateway.services.profile_reads import encode_cursor
 
@@ -125,6 +125,23 @@ def test_changes_feed_pages_oldest_change_first_and_only_the_partners(
     items, cursor, _ = read_feed(client, mine.headers, cursor, 10)
     assert [(item["id"], item["status"]) for item in items] == [(ids[0], "in_progress")]
     assert items[0]["latest_history"]["to"] == "in_progress"
+
+
+def test_list_and_feed_show_a_fractional_score_as_the_worker_records_it(
+    client, make_partner, services
+):
+    """The worker's scores have decimals (90.8): the list and the feed read them as numbers, as
+    the profile's own GET does, not only the whole scores a test would pick."""
+    scored = make_partner("Fractional scorer")
+    profile_id = new_profile_id(client, scored.headers)
+    approve(services.pb, profile_id, 90.8)
+    listed = client.get("/api/profiles", headers=scored.headers)
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    assert [(item["id"], item["score"]) for item in listed.get_json()["items"]] == [
+        (profile_id, 90.8)
+    ]
+    items, _, _ = read_feed(client, scored.headers, None, 10)
+    assert [(item["id"], item["score"]) for item in items] == [(profile_id, 90.8)]
 
 
 def test_changes_feed_skips_and_repeats_nothing_under_concurrent_writers(
