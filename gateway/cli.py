@@ -8,6 +8,7 @@ pieces it is made of, one per container.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import shutil
 import signal
@@ -22,10 +23,12 @@ from gateway.cli_admin import add_admin_commands, positive_int_argument, run_adm
 from gateway.cli_billing import add_billing_commands
 from gateway.cli_webhooks import add_webhook_commands
 from gateway.pb_server import PRIVATE_UMASK, REPO_ROOT, PocketBaseServer, make_private
-from gateway.processes import stop_process
+from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
+# How long `ekyc up` waits for the gateway to answer before it gives up and stops everything.
+GATEWAY_START_TIMEOUT_S = 120
 # gunicorn's largest request line (its default is 4,094); a longer one, or a header over the field
 # limit, is refused by gunicorn itself, as problem JSON through the worker class below.
 LIMIT_REQUEST_LINE_BYTES = 8190
@@ -118,28 +121,24 @@ def cmd_up(settings: Settings) -> int:
         [sys.executable, "-m", "gateway.cli", "worker"], env=env, cwd=str(REPO_ROOT)
     )
     children = {"gateway": gateway, "worker": worker}
-    base = settings.public_base_url
-    print(
-        "\n".join(
-            [
-                "",
-                "eKYC gateway is up:",
-                f"  Partner API    {base}/api/profiles   (header x-api-key)",
-                f"  Hosted flow    {settings.kyc_frontend_url}/<profile_id>?t=<token>",
-                f"  Health         {base}/health   ready: {base}/health/ready",
-                f"  Metrics        {base}/metrics",
-                f"  Admin UI       {pocketbase.url}/_/   (superuser: {settings.pb_superuser_email},"
-                f" password in {settings.ekyc_home / 'secrets.json'} unless set in env)",
-                "  Make a partner: ekyc partner create 'Acme Bank'",
-                "Ctrl-C stops everything.",
-                "",
-            ]
-        ),
-        flush=True,
-    )
     stop = stop_requested()
     exit_code = 0
     try:
+        # The banner says "up": print it once the gateway answers, not when gunicorn was only
+        # spawned (it then takes a second or more to import the app and bind). A Ctrl-C meanwhile
+        # stops everything once the wait ends.
+        try:
+            wait_healthy(
+                gateway,
+                f"{_local_url(settings.gateway_host, settings.gateway_port)}/health",
+                what="the gateway",
+                timeout_s=GATEWAY_START_TIMEOUT_S,
+            )
+        except ProcessNotReady as not_ready:
+            print(f"ekyc: {not_ready}; stopping", flush=True)
+            return 1
+        if not stop.is_set():
+            print(_banner(settings, pocketbase.url), flush=True)
         while not stop.is_set():
             for name, child in children.items():
                 if child.poll() is not None:
@@ -156,6 +155,49 @@ def cmd_up(settings: Settings) -> int:
         pocketbase.stop()
         print("ekyc: stopped", flush=True)
     return exit_code
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where this machine reaches a server bound to ``host``:``port`` (any address: loopback)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:  # a host name
+        return f"http://{host or '127.0.0.1'}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("127.0.0.1" if address.version == 4 else "::1")
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
+
+
+def _ekyc_command() -> str:
+    """The ``ekyc`` script beside this Python (``.venv/bin/ekyc`` from the repository, where the
+    README runs it: it is not on PATH unless the virtualenv is activated)."""
+    script = Path(sys.executable).with_name("ekyc")
+    if not script.is_file():
+        return "ekyc"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _banner(settings: Settings, pocketbase_url: str) -> str:
+    """What ``ekyc up`` prints once everything answers: where to go."""
+    base = settings.public_base_url
+    return "\n".join(
+        [
+            "",
+            "eKYC gateway is up:",
+            f"  Partner API    {base}/api/profiles   (header x-api-key)",
+            f"  Hosted flow    {settings.kyc_frontend_url}/<profile_id>?t=<token>",
+            f"  Health         {base}/health   ready: {base}/health/ready",
+            f"  Metrics        {base}/metrics",
+            f"  Admin UI       {pocketbase_url}/_/   (superuser: {settings.pb_superuser_email},"
+            f" password in {settings.ekyc_home / 'secrets.json'} unless set in env)",
+            f"  Make a partner: {_ekyc_command()} partner create '<name>' --json",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+    )
 
 
 def cmd_serve(settings: Settings) -> int:

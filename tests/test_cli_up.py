@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,20 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 6
     wait_healthy(process, f"{url}/health/ready", what="ekyc up", timeout_s=timeout_s)
 
 
+def _wait_for_banner(
+    log_path: Path, process: subprocess.Popen[bytes], timeout_s: float = 60
+) -> str:
+    """The output of ``ekyc up`` up to its "is up" banner, read as soon as the banner appears."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        output = log_path.read_text(errors="replace")
+        if "Ctrl-C stops everything." in output:
+            return output
+        assert process.poll() is None, output
+        time.sleep(0.02)
+    raise AssertionError(f"no banner in {timeout_s} s: {log_path.read_text()}")
+
+
 def _port_closed(port: int) -> bool:
     try:
         requests.get(f"http://127.0.0.1:{port}/", timeout=0.5)
@@ -76,6 +92,12 @@ def test_up_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
 
     process, log = _start(env, tmp_path / "up.log")
     try:
+        # What the banner says holds when it is printed: the gateway answers (a reader, or a
+        # script waiting for the line, goes on at once), and its command to make a partner runs.
+        banner = _wait_for_banner(tmp_path / "up.log", process)
+        assert requests.get(f"{url}/health/ready", timeout=5).status_code == 200
+        [ekyc] = re.findall(r"Make a partner: (\S+) partner create", banner)
+        assert Path(ekyc).is_file() and os.access(ekyc, os.X_OK), banner
         _wait_ready(url, process)
         secrets_file = home / "secrets.json"
         assert secrets_file.stat().st_mode & 0o777 == 0o600
