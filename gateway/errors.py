@@ -72,6 +72,13 @@ class IdempotencyConflict(Conflict):
     code, title = "idempotency_conflict", "Idempotency-Key reused with a different request"
 
 
+class CaptureClosed(Conflict):
+    """A new capture link was asked for a profile whose capture is over (being verified or
+    decided): its page could only say the verification is complete."""
+
+    code, title = "capture_closed", "This profile has nothing left to capture"
+
+
 class Gone(GatewayError):
     """The thing existed and was removed on purpose (erased, expired): do not retry."""
 

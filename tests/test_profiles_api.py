@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from api_helpers import assert_problem, create_profile, new_profile_id, unique_ref
+from api_helpers import approve, assert_problem, create_profile, new_profile_id, unique_ref, walk
 
 from gateway import create_app
 from gateway.services import links
@@ -328,6 +328,27 @@ def test_new_link_reopens_an_expired_profile(client, partner, services):
     last = history.get_json()["items"][-1]
     assert (last["from"], last["to"]) == ("expired", "unverified")
     assert last["actor"] == f"partner:{partner.partner_id}"
+
+
+@pytest.mark.parametrize("path", [("in_progress", "submitted"), ("approved",), ("manual_review",)])
+def test_new_link_on_a_profile_with_nothing_to_capture_is_a_409_and_keeps_the_link(
+    client, partner, services, path
+):
+    """A link for a profile being verified or decided would only show "already complete": the
+    partner is told so (409, as the OpenAPI document says), not handed a dead link."""
+    created = create_profile(client, partner.headers).get_json()
+    profile_id = created["id"]
+    if path == ("approved",):
+        approve(services.pb, profile_id, 90.8)
+    elif path == ("manual_review",):
+        walk(services.pb, profile_id, "in_progress", "submitted", "processing", "manual_review")
+    else:
+        walk(services.pb, profile_id, *path)
+    nonce = stored(services, profile_id)["link_nonce"]
+    response = client.post(f"/api/profiles/{profile_id}/link", headers=partner.headers)
+    body = assert_problem(response, 409, "capture_closed")
+    assert "resubmission_requested" in body["detail"]
+    assert stored(services, profile_id)["link_nonce"] == nonce
 
 
 # -- error statuses ----------------------------------------------------------------------------

@@ -128,7 +128,10 @@ def erase_profile(profile_id: str) -> dict[str, Any]:
 
 @bp.post("/<profile_id>/link")
 @require_scope("partner")
-@documented(response=LINK_RESPONSE, errors={409: "The profile's status does not allow a new link"})
+@documented(
+    response=LINK_RESPONSE,
+    errors={409: "`capture_closed`: the profile is being verified or decided, nothing to capture"},
+)
 def new_link(profile_id: str) -> dict[str, Any]:
     """A fresh capture link (resubmission or re-verification); 429 `quota_exceeded` while the
     monthly verification quota is used up."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import Conflict, IllegalTransition, ValidationFailed
+from gateway.errors import CaptureClosed, Conflict, IllegalTransition, ValidationFailed
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
@@ -169,8 +169,15 @@ class ProfileService:
         }
 
     def new_link(self, principal: Principal, profile_id: str) -> dict[str, Any]:
-        """A fresh capture link; older links of the profile stop working at once."""
+        """A fresh capture link; older links of the profile stop working at once. A profile
+        being verified or decided has nothing to capture: ``CaptureClosed``, the link unchanged."""
         profile = self.load_owned(principal, profile_id)
+        if profile["status"] in LINK_NOT_REFRESHED:
+            raise CaptureClosed(
+                f"The profile is {profile['status']}: a new link would only show that the "
+                "verification is complete. To capture again once it is decided, a reviewer moves "
+                "it to resubmission_requested (PATCH /api/profiles/{id}/status); then ask again"
+            )
         if profile["status"] in REOPENED_BY_NEW_LINK:
             profile = self.pb.transition(
                 profile["id"],
