@@ -48,6 +48,17 @@ TOKEN_ERRORS = {
 }
 PATH_ERRORS = {"404": "No such resource for this key (or link)"}
 
+# Honoured for 24 h (EKYC_IDEMPOTENCY_TTL_S): the same key with another body is a 409.
+IDEMPOTENCY_KEY = {
+    "Idempotency-Key": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "description": "Replays of a request with this key get its first answer (400 outside "
+        "1 to 255 characters; 409 with another body)",
+    }
+}
+
 
 def documented(
     *,
@@ -61,6 +72,8 @@ def documented(
     alternatives: dict[str, dict[str, Any]] | None = None,
     media_type: str = "application/json",
     security: str | None = None,
+    headers: dict[str, dict[str, Any]] | None = None,
+    response_headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Declare what a view takes and answers, for the OpenAPI document.
 
@@ -70,7 +83,9 @@ def documented(
     ``alternatives`` other media types the success body may take, with their JSON Schema (e.g.
     ``{"text/csv": {"type": "string"}}`` for a report also sent as CSV); ``media_type`` the
     success body's own type when it is not JSON (an image); ``security`` the scheme of a view
-    that checks its own credential (not a partner key, not a capture link).
+    that checks its own credential (not a partner key, not a capture link); ``headers`` the
+    optional request headers the view reads (name: JSON Schema with a ``description``);
+    ``response_headers`` the headers its success answers carry (name: description).
     """
 
     def decorator(view: F) -> F:
@@ -84,6 +99,8 @@ def documented(
             "alternatives": alternatives or {},
             "media_type": media_type,
             "security": security,
+            "headers": headers or {},
+            "response_headers": response_headers or {},
         }
         return view
 
@@ -191,6 +208,17 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
         errors.update(PATH_ERRORS)
     if declared.get("query") is not None:
         parameters.append({"in": "query", "schema": declared["query"]})
+    for name, header in declared.get("headers", {}).items():
+        schema = {key: value for key, value in header.items() if key != "description"}
+        parameters.append(
+            {
+                "in": "header",
+                "name": name,
+                "required": False,
+                "description": header["description"],
+                "schema": schema,
+            }
+        )
     if parameters:
         result["parameters"] = parameters
     content: dict[str, Any] = {}
@@ -208,6 +236,10 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
     success_content = {media_type: {"schema": success_body}}
     for media_type, schema in declared.get("alternatives", {}).items():
         success_content[media_type] = {"schema": schema}
+    response_headers = {
+        name: {"description": why, "schema": {"type": "string"}}
+        for name, why in declared.get("response_headers", {}).items()
+    }
     responses: dict[str, Any] = {}
     for code, why in (declared.get("statuses") or {200: "Success"}).items():
         responses[str(code)] = (
@@ -215,6 +247,8 @@ def operation(endpoint: str, rule: str, view: Any) -> dict[str, Any]:
             if code in (204, 304)
             else {"description": why, "content": success_content}
         )
+        if response_headers:
+            responses[str(code)]["headers"] = response_headers
     for code, why in sorted(errors.items()):
         responses[code] = {
             "description": why,

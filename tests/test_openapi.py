@@ -65,6 +65,25 @@ def test_operations_carry_their_security_schemas_and_problem_errors(app: Flask) 
     assert {"application/json", "multipart/form-data"} <= set(face)
 
 
+def test_the_headers_a_partner_sends_and_reads_are_in_the_document(app: Flask) -> None:
+    """A client generated from the document can send Idempotency-Key and If-None-Match and read
+    the ETag: the README's contract, not only the routes' code."""
+    paths = spec_of(app)["paths"]
+
+    def headers(operation: dict) -> dict[str, dict]:
+        return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+
+    for path in ("/api/profiles", "/api/verifications"):
+        idempotency = headers(paths[path]["post"])["Idempotency-Key"]
+        assert idempotency["required"] is False
+        assert idempotency["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+    for path in ("/api/profiles/{profile_id}", "/api/profiles/{profile_id}/history"):
+        read = paths[path]["get"]
+        assert set(headers(read)) == {"If-None-Match"}
+        for status in ("200", "304"):
+            assert set(read["responses"][status]["headers"]) == {"ETag"}, (path, status)
+
+
 def test_the_docs_page_and_its_assets_are_served_by_the_gateway(app: Flask) -> None:
     if not (docs.SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
         pytest.skip(f"Swagger UI assets not installed in {docs.SWAGGER_UI_DIR} (scripts/install)")

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 
 from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest
-from gateway.openapi import documented
+from gateway.openapi import IDEMPOTENCY_KEY, documented
 from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.profiles import (
     CHANGES_RESPONSE,
@@ -28,6 +28,14 @@ _create_schema = ProfileCreateSchema()
 _list_schema = ProfileListQuerySchema()
 _changes_schema = ProfileChangesQuerySchema()
 CONDITIONAL = {200: "Success, with an `ETag`", 304: "Not modified: `If-None-Match` is current"}
+# What a conditional read takes and answers (README: "How to poll").
+IF_NONE_MATCH = {
+    "If-None-Match": {
+        "type": "string",
+        "description": "The `ETag` of your last read: 304 with no body while it is current",
+    }
+}
+ETAG = {"ETag": "The version of this answer; send it back as `If-None-Match`"}
 
 
 def conditional_response(result: Conditional) -> Response:
@@ -50,6 +58,7 @@ def conditional_response(result: Conditional) -> Response:
     statuses={201: "Created", 200: "An existing profile of the same reference or document"},
     response=LINK_RESPONSE,
     errors={409: "The Idempotency-Key was used with another body"},
+    headers=IDEMPOTENCY_KEY,
 )
 def create_profile() -> tuple[dict[str, Any], int]:
     """Create a profile, or return the existing one for the same reference or document.
@@ -95,7 +104,9 @@ def list_changes() -> dict[str, Any]:
 
 @bp.get("/<profile_id>")
 @require_scope("partner")
-@documented(statuses=CONDITIONAL, response=PROFILE_RESPONSE)
+@documented(
+    statuses=CONDITIONAL, response=PROFILE_RESPONSE, headers=IF_NONE_MATCH, response_headers=ETAG
+)
 def get_profile(profile_id: str) -> Response:
     """One profile with its decision and latest status change; conditional on `If-None-Match`."""
     return conditional_response(
@@ -107,7 +118,12 @@ def get_profile(profile_id: str) -> Response:
 
 @bp.get("/<profile_id>/history")
 @require_scope("partner")
-@documented(statuses=CONDITIONAL, response=HISTORY_LIST_RESPONSE)
+@documented(
+    statuses=CONDITIONAL,
+    response=HISTORY_LIST_RESPONSE,
+    headers=IF_NONE_MATCH,
+    response_headers=ETAG,
+)
 def get_history(profile_id: str) -> Response:
     """Every status change, oldest first; conditional on `If-None-Match`."""
     result = services().profiles.reads.history(

@@ -14,7 +14,7 @@ from flask import request
 
 from gateway.auth import current_principal, require_scope, services
 from gateway.errors import BadRequest
-from gateway.openapi import documented
+from gateway.openapi import IDEMPOTENCY_KEY, documented
 from gateway.routes import json_body, partner_blueprint
 from gateway.schemas.verifications import VerificationCreateSchema
 
@@ -60,6 +60,7 @@ def _body_and_files() -> tuple[dict[str, Any], dict[str, bytes], list[bytes]]:
         409: "The partner's profile of this reference is not open for new captures",
         502: "The object store refused the gateway (`object_store_denied`)",
     },
+    headers=IDEMPOTENCY_KEY,
 )
 def create_verification() -> tuple[dict[str, Any], int]:
     """Create or reuse a profile with its images and queue its verification."""
