@@ -100,7 +100,7 @@ class UnsupportedMediaType(GatewayError):
 class ValidationFailed(GatewayError):
     """Well-formed but wrong: ``errors`` maps each field to what is wrong with it."""
 
-    status, code, title = 422, "validation_failed", "The request body is not valid"
+    status, code, title = 422, "validation_failed", "The request is not valid"
 
 
 class RateLimited(GatewayError):
