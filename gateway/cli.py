@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ekyc`` console script."""
-    from gateway.errors import GatewayError
+    from gateway.errors import GatewayError, StoreCredentialsRefused
     from gateway.logging_setup import configure_logging
 
     args = build_parser().parse_args(argv)
@@ -289,6 +289,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             for problem in problems if isinstance(problems, list) else [problems]:
                 print(f"  {path}: {problem}", file=sys.stderr)
+        if isinstance(error, StoreCredentialsRefused):
+            # Most often ekyc run from another folder: a home of its own, with new secrets.
+            print(
+                "  the superuser comes from PB_SUPERUSER_EMAIL and PB_SUPERUSER_PASSWORD, else "
+                f"from {settings.ekyc_home / 'secrets.json'}: run ekyc in the folder the stack "
+                "runs in, or with its EKYC_HOME",
+                file=sys.stderr,
+            )
         return 2
 
 

@@ -131,6 +131,10 @@ class StoreError(GatewayError):
     status, code, title = 500, "store_error", "The data store refused the operation"
 
 
+class StoreCredentialsRefused(StoreError):
+    """PocketBase refused the superuser the settings name: another EKYC_HOME's, or stale."""
+
+
 # -- Request bodies -------------------------------------------------------------------------------
 
 

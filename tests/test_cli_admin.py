@@ -235,3 +235,22 @@ def test_the_admin_scope_is_refused_on_a_partners_key(capsys: pytest.CaptureFixt
     # What admin is for still works: an operator key.
     code, out = run(capsys, "operator", "key", "create", "--json")
     assert code == 0 and json.loads(out)["api_key"]
+
+
+def test_a_home_that_is_not_the_stacks_says_where_the_credentials_came_from(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pocketbase: PocketBaseServer,
+    tmp_path: Path,
+) -> None:
+    """``ekyc`` run from another folder reads (or makes) another home's secrets: PocketBase refuses
+    them, and the error says which file they came from and what to do, not only "refused"."""
+    home = tmp_path / "another-folder" / ".ekyc"
+    monkeypatch.setenv("EKYC_HOME", str(home))
+    monkeypatch.setenv("POCKETBASE_URL", pocketbase.url)
+    for name in ("PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["partner", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "PocketBase refused the gateway's superuser" in err
+    assert str(home / "secrets.json") in err and "EKYC_HOME" in err, err

@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from gateway.errors import NotFound, StoreError, StoreUnavailable
+from gateway.errors import NotFound, StoreCredentialsRefused, StoreError, StoreUnavailable
 from gateway.services.pocketbase_wire import Wire, WireError
 
 JsonDict = dict[str, Any]
@@ -125,7 +125,7 @@ class PocketBaseTransport:
                 authenticated=False,
             )
             if response.status_code != 200:
-                raise StoreError(
+                raise StoreCredentialsRefused(
                     f"PocketBase refused the gateway's superuser ({response.status_code})"
                 )
             self._token = response.json()["token"]
