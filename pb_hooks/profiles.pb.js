@@ -49,10 +49,11 @@ onRecordUpdate((e) => {
     );
   }
   // A reviewer's decision (through the gateway or the admin UI) becomes the profile's decision,
-  // with its maker and reason. The worker writes its own, its scored decision also kept in
-  // automated_decision; the system's moves (a verification that kept timing out, sent to
-  // manual review) are not decisions and leave `decision` as it was.
-  const DECIDED = ["approved", "rejected", "manual_review"];
+  // with its maker and reason; reopening one for resubmission is a decision too, or the partner
+  // would still read the "approved" it replaced. The worker writes its own, its scored decision
+  // also kept in automated_decision; the system's moves (a verification that kept timing out,
+  // sent to manual review) are not decisions and leave `decision` as it was.
+  const DECIDED = ["approved", "rejected", "manual_review", "resubmission_requested"];
   const actor = e.record.getString("status_actor");
   if (DECIDED.indexOf(toStatus) !== -1 && actor.indexOf("reviewer:") === 0) {
     e.record.set("decision", toStatus);

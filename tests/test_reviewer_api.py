@@ -190,6 +190,32 @@ def test_a_reviewer_reopens_a_decision_for_resubmission(client, reviewer, servic
     assert services.pb.get("profiles", profile_id)["status"] == "resubmission_requested"
 
 
+def test_a_reopened_decision_is_no_longer_the_decision(client, reviewer, services):
+    """A reviewer who reopens an approval for resubmission decided that: the partner no longer
+    reads "approved" (nor the approval's reason) on a profile that waits for new captures, in
+    GET or in the profile.resubmission_requested event."""
+    subscribe(services, reviewer.partner_id)
+    profile_id = new_profile_id(client, reviewer.headers)
+    in_manual_review(services, profile_id)
+    approved = patch_status(client, reviewer.headers, profile_id, status="approved", reason="ok")
+    assert approved.get_json()["decision"] == "approved"
+    reopened = patch_status(
+        client, reviewer.headers, profile_id, status="resubmission_requested", reason="glare"
+    )
+    body = reopened.get_json()
+    assert (body["status"], body["decision"]) == ("resubmission_requested",) * 2
+    assert (body["decided_by"], body["decision_reason"]) == (f"reviewer:{reviewer.key_id}", "glare")
+    [event] = services.pb.find(
+        "webhook_events",
+        "profile = {:p} && type = 'profile.resubmission_requested'",
+        {"p": profile_id},
+    )
+    assert (event["data"]["decision"], event["data"]["decision_reason"]) == (
+        "resubmission_requested",
+        "glare",
+    )
+
+
 @pytest.mark.parametrize(
     "body, field",
     [({"status": "bogus"}, "status"), ({}, "status"), ({"status": "approved", "x": 1}, "x")],
