@@ -175,8 +175,8 @@ class ProfileService:
         if profile["status"] in LINK_NOT_REFRESHED:
             raise CaptureClosed(
                 f"The profile is {profile['status']}: a new link would only show that the "
-                "verification is complete. To capture again once it is decided, a reviewer moves "
-                "it to resubmission_requested (PATCH /api/profiles/{id}/status); then ask again"
+                "verification is complete. To capture again, a reviewer moves the decided profile "
+                "to resubmission_requested (PATCH /api/profiles/{id}/status), then ask again"
             )
         if profile["status"] in REOPENED_BY_NEW_LINK:
             profile = self.pb.transition(
