@@ -301,3 +301,47 @@ def test_history_rows_stay_append_only_after_an_erasure(
         database.close()
     assert services.pb.get("status_history", worker_row["id"]) == worker_row
     assert services.pb.get("status_history", reviewer_row["id"]) == reviewer_row
+
+
+def sent_to_manual_review(client, services, reviewer, external_ref: str, number: str) -> str:
+    """A profile the worker sent to manual review (its own reason, no reviewer's yet)."""
+    subscribe(services, reviewer.partner_id)
+    document = {"type": "passport", "country": "GBR", "number": number}
+    profile_id = create(client, reviewer.headers, external_ref=external_ref, document=document)[
+        "id"
+    ]
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
+    services.pb.transition(
+        profile_id,
+        "manual_review",
+        actor="worker",
+        reason="processing_failed",
+        set_fields={"decision": "manual_review", "score": 72, "reasons": ["MRZ checksum fail"]},
+    )
+    return profile_id
+
+
+def test_a_reason_typed_in_the_admin_ui_without_a_status_change_is_erased_too(
+    client, services, reviewer, admin_ui
+):
+    """The admin UI lets a reviewer edit status_reason alone (the worker's change stays the last
+    one): what they typed is a person's words all the same."""
+    profile_id = sent_to_manual_review(client, services, reviewer, "typed-alone", "246813579")
+    edited = admin_ui.patch("profiles", profile_id, {"status_reason": TYPED_REASON})
+    assert edited.status_code == 200, edited.text
+
+    response = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
+
+    assert response.status_code == 200, response.get_json()
+    assert "Smith" not in stored_text(services, profile_id)
+    record = services.pb.get("profiles", profile_id)
+    assert record["status_reason"] == "[erased]"
+    assert record["last_change"]["reason"] == "processing_failed"  # the worker's code stays
+
+
+def test_a_worker_reason_on_the_profile_stays_after_an_erasure(client, services, reviewer):
+    profile_id = sent_to_manual_review(client, services, reviewer, "worker-reason", "135792468")
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    assert services.pb.get("profiles", profile_id)["status_reason"] == "processing_failed"

@@ -1,6 +1,6 @@
 // What an erasure does to the reasons people typed. A reviewer's reason (the gateway's reviewer
-// routes or the admin UI; their changes carry the actor `reviewer:<id>`) is free text and may
-// name the applicant ("name on passport is J. Smith"), so the erasure replaces it with REDACTED
+// routes or the admin UI; their changes carry the actor `reviewer:<id>`, and a status_reason
+// edited alone in the admin UI is one too) is free text and may name the applicant ("name on passport is J. Smith"), so the erasure replaces it with REDACTED
 // wherever it was copied: status_history rows, the profile's status_reason, decision_reason and
 // last_change, and the webhook events still stored for the profile. The fact that a reason was
 // given stays (REDACTED, not empty), and so does every history row with its statuses, actor and
@@ -27,9 +27,18 @@ function parsedJson(record, name) {
   }
 }
 
+// Whether the profile's status_reason is what the platform wrote with its last status change:
+// every writer but a person sets it with a status change (the transition route), which copies it
+// to last_change; one that differs was typed in the admin UI since, without a status change.
+function reasonOfPlatformChange(profile) {
+  const last = parsedJson(profile, "last_change");
+  return Boolean(last) && !typedByPerson(last.actor) && !typedByPerson(profile.getString("status_actor")) &&
+    last.reason === profile.getString("status_reason");
+}
+
 // Redact the typed reasons the profile record carries (before the erasure's save).
 function redactProfile(profile) {
-  if (typedByPerson(profile.getString("status_actor")) && profile.getString("status_reason")) {
+  if (profile.getString("status_reason") && !reasonOfPlatformChange(profile)) {
     profile.set("status_reason", REDACTED);
   }
   if (typedByPerson(profile.getString("decided_by")) && profile.getString("decision_reason")) {
