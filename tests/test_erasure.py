@@ -345,3 +345,34 @@ def test_a_worker_reason_on_the_profile_stays_after_an_erasure(client, services,
     assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
 
     assert services.pb.get("profiles", profile_id)["status_reason"] == "processing_failed"
+
+
+def test_a_reason_typed_after_the_erasure_is_not_kept(client, services, reviewer, admin_ui):
+    """An erased profile waiting in manual review can still be decided (through the gateway or
+    the admin UI), but what the reviewer types is not stored: an erasure has already run and
+    will not run again, so the words would outlive it."""
+    profile_id = sent_to_manual_review(client, services, reviewer, "typed-after", "975318642")
+    other_id = sent_to_manual_review(client, services, reviewer, "typed-after-ui", "864297531")
+    for erased in (profile_id, other_id):
+        assert client.delete(f"/api/profiles/{erased}", headers=reviewer.headers).status_code == 200
+
+    decided = client.patch(
+        f"/api/profiles/{profile_id}/status",
+        json={"status": "approved", "reason": TYPED_REASON},
+        headers=reviewer.headers,
+    )
+    edited = admin_ui.patch("profiles", other_id, {"status_reason": TYPED_REASON})
+    decided_in_ui = admin_ui.patch(
+        "profiles", other_id, {"status": "rejected", "status_reason": "J. Smith looked away"}
+    )
+
+    assert decided.status_code == 200, decided.get_json()
+    assert edited.status_code == 200, edited.text
+    assert decided_in_ui.status_code == 200, decided_in_ui.text
+    for erased in (profile_id, other_id):
+        assert "Smith" not in stored_text(services, erased)
+        record = services.pb.get("profiles", erased)
+        assert record["status_reason"] == record["decision_reason"] == "[erased]"
+        assert record["decided_by"].startswith("reviewer:")
+        rows = services.pb.find("status_history", "profile = {:p}", {"p": erased}, sort="@rowid")
+        assert rows[-1]["reason"] == "[erased]"

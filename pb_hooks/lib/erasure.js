@@ -84,4 +84,18 @@ function redactCopies(txApp, profileId) {
   }
 }
 
-module.exports = { REDACTED, redactProfile, redactCopies };
+// A reason a person writes on a profile already erased is stored as REDACTED: a reviewer deciding
+// it afterwards (the gateway's reviewer route or the admin UI) or editing status_reason alone in
+// the admin UI. The erasure ran once and does not run again, so the words would outlive it; the
+// fact that a reason was given stays. Called by onRecordUpdate (profiles.pb.js) for every writer,
+// before the reason is copied to decision_reason, last_change and the history row.
+function redactAfterErasure(original, record) {
+  const reason = record.getString("status_reason");
+  if (!original.getString("erased_at") || !reason || reason === REDACTED) return;
+  const typed = record.getString("status") !== original.getString("status")
+    ? typedByPerson(record.getString("status_actor"))
+    : reason !== original.getString("status_reason");
+  if (typed) record.set("status_reason", REDACTED);
+}
+
+module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure };
