@@ -74,7 +74,8 @@ onRecordUpdate((e) => {
 // route, the KYC Service intake with applicant fields only) starts undecided: a decision, score,
 // reasons or scores typed at creation reached the partner with profile.created as if decided.
 // A person creating one there does not preset what the platform writes either (lib/owned_fields.js
-// PLATFORM_WRITTEN), and the creation is audited like an edit (see below).
+// PLATFORM_WRITTEN), is named in its first history row (`reviewer:<superuser id>`, as for a
+// status change there), and the creation is audited like an edit (see below).
 onRecordCreateRequest((e) => {
   const fields = require(`${__hooks}/lib/owned_fields.js`);
   const platform = require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e);
@@ -90,6 +91,7 @@ onRecordCreateRequest((e) => {
     e.next();
     return;
   }
+  e.record.set("status_actor", `reviewer:${e.auth.id}`); // the creation's history row is theirs
   require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.created_in_admin_ui", () => fields.changedFieldNames(null, e.record));
 }, "profiles");
 

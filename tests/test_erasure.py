@@ -376,3 +376,18 @@ def test_a_reason_typed_after_the_erasure_is_not_kept(client, services, reviewer
         assert record["decided_by"].startswith("reviewer:")
         rows = services.pb.find("status_history", "profile = {:p}", {"p": erased}, sort="@rowid")
         assert rows[-1]["reason"] == "[erased]"
+
+
+def test_a_reason_typed_when_creating_a_profile_in_the_admin_ui_is_erased(
+    client, services, reviewer, admin_ui
+):
+    created = admin_ui.create(
+        "profiles",
+        {"partner": reviewer.partner_id, "status": "unverified", "status_reason": TYPED_REASON},
+    )
+    assert created.status_code == 200, created.text
+    profile_id = created.json()["id"]
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    assert "Smith" not in stored_text(services, profile_id)

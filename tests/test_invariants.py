@@ -464,6 +464,7 @@ PLATFORM_EDITS = {
     "retention_until": "2099-01-01 00:00:00.000Z",
     "erased_at": "2026-01-01 00:00:00.000Z",
     "version": 1000,
+    "status_actor": "system",
 }
 CAPTURE_FILES = ["document_front", "document_back", "selfie", "selfie_frames"]
 
@@ -597,7 +598,31 @@ def test_an_admin_ui_decision_and_a_created_profile_are_audited(pb, admin_ui, pa
         "profile.created_in_admin_ui",
         f"reviewer:{admin_ui.superuser_id}",
     )
-    assert row["detail"] == {"fields": ["last_name", "partner", "status"]}
+    assert row["detail"] == {"fields": ["last_name", "partner", "status", "status_actor"]}
+
+
+def test_a_profile_created_in_the_admin_ui_is_the_persons_in_the_history(pb, admin_ui, partner_id):
+    """The creation's history row names who made it, as a status change there does: a typed
+    status_actor named the worker (or anyone) as the maker of a row a person wrote."""
+    url = f"{admin_ui.url}/api/collections/profiles/records"
+    forged = admin_ui.session.post(
+        url,
+        json={"partner": partner_id, "status": "unverified", "status_actor": "worker"},
+        timeout=10,
+    )
+    assert forged.status_code == 400, forged.text
+    assert forged.json()["data"]["status_actor"]["code"] == "system_field"
+    assert pb.find("profiles", "partner = {:p}", {"p": partner_id}) == []
+    created = admin_ui.session.post(
+        url,
+        json={"partner": partner_id, "status": "unverified", "status_reason": "walk-in at desk 3"},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    rows = history(pb, created.json()["id"])
+    assert [(row["actor"], row["reason"]) for row in rows] == [
+        (f"reviewer:{admin_ui.superuser_id}", "walk-in at desk 3")
+    ]
 
 
 def test_a_refused_admin_ui_edit_is_not_audited(pb, admin_ui, partner_id):

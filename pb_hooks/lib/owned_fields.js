@@ -28,12 +28,16 @@ const OWNED = [
 //    (uniqueness per partner), which no person can write correctly by hand;
 //  - retention_until and erased_at: when personal data is erased, and that it was (only the
 //    erasure path sets erased_at, and with it replaces the scores);
-//  - version, the ETag counter the data layer bumps on every update.
+//  - version, the ETag counter the data layer bumps on every update;
+//  - status_actor, who made the last status change, copied into its history row: typed, it named
+//    the worker as the maker of a row a person wrote (a status change or a creation in the admin
+//    UI names the superuser itself, profiles.pb.js), and hid a typed reason from the erasure.
 const PLATFORM_WRITTEN = [
   "capture", "liveness_challenge", "consent_at", "link_nonce", "link_expires_at",
   "document_front", "document_back", "selfie", "selfie_frames",
   "processing_attempts", "lease_until", "document_expires_on", "expiry_notices",
   "document_number_enc", "document_index", "retention_until", "erased_at", "version",
+  "status_actor",
 ];
 
 // JSON text with every object's keys sorted, so the same value always reads the same.
