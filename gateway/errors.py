@@ -85,6 +85,10 @@ class Gone(GatewayError):
     status, code, title = 410, "gone", "No longer available"
 
 
+class ProfileErased(Gone):
+    code, title = "profile_erased", "The profile's personal data was erased"
+
+
 class PayloadTooLarge(GatewayError):
     """Refused by size before anything was decoded or stored."""
 

@@ -51,3 +51,20 @@ onRecordDeleteRequest((e) => {
   const fields = require(`${__hooks}/lib/owned_fields.js`);
   require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.deleted_in_admin_ui", () => fields.changedFieldNames(null, e.record));
 }, "notes");
+
+// No note is added to an erased profile, by anyone (the gateway answers 410 before it asks): the
+// erasure deleted the profile's notes once and does not run again, so a later one would stay.
+onRecordCreate((e) => {
+  let profile = null;
+  try {
+    profile = e.app.findRecordById("profiles", e.record.getString("profile"));
+  } catch (err) {
+    profile = null; // no such profile: the relation field refuses it
+  }
+  if (profile && profile.getString("erased_at")) {
+    throw new BadRequestError("This profile's personal data was erased: no note is added to it.", {
+      profile: new ValidationError("profile_erased", "erased"),
+    });
+  }
+  e.next();
+}, "notes");

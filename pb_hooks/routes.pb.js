@@ -146,7 +146,8 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
   const to = String(body.to || "");
   const result = machine.onProfile(e.request.pathValue("id"), (txApp, profile) => {
     const current = profile.getString("status");
-    const refused = machine.refusal(current, body.expected_from || null, to);
+    const refused = machine.refusal(current, body.expected_from || null, to) ||
+      require(`${__hooks}/lib/erasure.js`).reopenRefusal(profile, to);
     if (refused) return refused;
     const extra = body.set || {};
     for (const name of Object.keys(extra)) {

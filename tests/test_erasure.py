@@ -391,3 +391,50 @@ def test_a_reason_typed_when_creating_a_profile_in_the_admin_ui_is_erased(
     assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
 
     assert "Smith" not in stored_text(services, profile_id)
+
+
+def test_an_erased_profile_takes_no_new_personal_data(client, services, reviewer, admin_ui):
+    """A second DELETE answers as the first (the profile is erased) and the retention job skips
+    erased profiles, so whatever reached the profile after its erasure would be kept for good:
+    a new link reopened the capture, and documents and notes were stored on it."""
+    from gateway.errors import IllegalTransition
+
+    profile_id = create(client, reviewer.headers, external_ref="erased-stays-closed")["id"]
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+    erased = services.pb.get("profiles", profile_id)
+
+    link = client.post(f"/api/profiles/{profile_id}/link", headers=reviewer.headers)
+    uploaded = attach_files(
+        client, reviewer.headers, profile_id, {"document_front": (jpeg_bytes(), "front.jpg")}
+    )
+    noted = client.post(
+        f"/api/profiles/{profile_id}/notes", json={"body": "Ada again"}, headers=reviewer.headers
+    )
+    noted_in_ui = admin_ui.create("notes", {"profile": profile_id, "body": "Ada again"})
+
+    for response in (link, uploaded, noted):
+        assert_problem(response, 410, "profile_erased")
+    assert noted_in_ui.status_code == 400, noted_in_ui.text
+    with pytest.raises(IllegalTransition):  # the data layer, for every writer
+        services.pb.transition(profile_id, "unverified", actor="system", reason="reopened")
+    assert services.pb.get("profiles", profile_id) == erased
+    assert services.pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
+
+
+def test_an_erased_decision_reopened_by_a_reviewer_takes_no_new_capture(client, services, reviewer):
+    from gateway.errors import IllegalTransition
+
+    profile_id = decided_by_a_reviewer(client, services, reviewer, "erased-reopened", "192837465")
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+    reopened = client.patch(
+        f"/api/profiles/{profile_id}/status",
+        json={"status": "resubmission_requested", "reason": "retake"},
+        headers=reviewer.headers,
+    )
+    assert reopened.status_code == 200, reopened.get_json()
+
+    with pytest.raises(IllegalTransition):
+        services.pb.transition(
+            profile_id, "in_progress", actor="applicant", reason="capture started"
+        )
+    assert services.pb.get("profiles", profile_id)["status"] == "resubmission_requested"

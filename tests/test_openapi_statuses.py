@@ -147,6 +147,7 @@ def test_every_status_the_routes_answer_is_documented(
         headers=partner.headers,
     )
     client.post(f"/api/profiles/{reviewed}/notes", json={"body": "seen"}, headers=partner.headers)
+    client.post(f"/api/profiles/{reviewed}/link", headers=partner.headers)  # the walk's was erased
     client.post(
         "/api/verifications",
         json={

@@ -146,7 +146,10 @@ def erase_profile(profile_id: str) -> dict[str, Any]:
 @require_scope("partner")
 @documented(
     response=LINK_RESPONSE,
-    errors={409: "`capture_closed`: the profile is being verified or decided, nothing to capture"},
+    errors={
+        409: "`capture_closed`: the profile is being verified or decided, nothing to capture",
+        410: "The profile was erased (`profile_erased`): create a new one",
+    },
 )
 def new_link(profile_id: str) -> dict[str, Any]:
     """A fresh capture link (resubmission or re-verification); 429 `quota_exceeded` while the

@@ -44,7 +44,9 @@ def change_status(profile_id: str) -> dict[str, Any]:
 
 @bp.post("/<profile_id>/documents")
 @require_scope("reviewer")
-@documented(form=DOCUMENTS_FORM, status=201)
+@documented(
+    form=DOCUMENTS_FORM, status=201, errors={410: "The profile was erased (`profile_erased`)"}
+)
 def attach_documents(profile_id: str) -> tuple[dict[str, Any], int]:
     """Attach documents (multipart) as protected files, each through the upload policy."""
     if not request.mimetype.startswith("multipart/"):
@@ -70,7 +72,7 @@ def attach_documents(profile_id: str) -> tuple[dict[str, Any], int]:
 
 @bp.post("/<profile_id>/notes")
 @require_scope("reviewer")
-@documented(body=NoteSchema, status=201)
+@documented(body=NoteSchema, status=201, errors={410: "The profile was erased (`profile_erased`)"})
 def add_note(profile_id: str) -> tuple[dict[str, Any], int]:
     """Attach a note to a profile."""
     data = _note_schema.load(json_body())

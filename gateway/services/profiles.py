@@ -15,7 +15,13 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import CaptureClosed, Conflict, IllegalTransition, ValidationFailed
+from gateway.errors import (
+    CaptureClosed,
+    Conflict,
+    IllegalTransition,
+    ProfileErased,
+    ValidationFailed,
+)
 from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
@@ -171,7 +177,7 @@ class ProfileService:
     def new_link(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """A fresh capture link; older links of the profile stop working at once. A profile
         being verified or decided has nothing to capture: ``CaptureClosed``, the link unchanged."""
-        profile = self.load_owned(principal, profile_id)
+        profile = self.load_open(principal, profile_id)
         if profile["status"] in LINK_NOT_REFRESHED:
             raise CaptureClosed(
                 f"The profile is {profile['status']}: a new link would only show that the "
@@ -204,6 +210,17 @@ class ProfileService:
     def load_owned(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """The raw profile record if it belongs to the caller's partner, else ``NotFound``."""
         return self.reads.owned(principal, profile_id)
+
+    def load_open(self, principal: Principal, profile_id: str) -> dict[str, Any]:
+        """``load_owned`` for a write that stores personal data (a link that reopens the capture,
+        documents, notes): ``Gone`` once the profile is erased. An erasure runs once (a second
+        DELETE and the retention job skip an erased profile), so what came after it would stay."""
+        profile = self.load_owned(principal, profile_id)
+        if profile.get("erased_at"):
+            raise ProfileErased(
+                "This profile's personal data was erased; create a new profile for a new capture"
+            )
+        return profile
 
     def view(self, principal: Principal, profile_id: str) -> dict[str, Any]:
         """What a partner sees of a profile (see ``ProfileReads.view`` for conditional reads)."""
@@ -242,7 +259,7 @@ class ProfileService:
 
     def add_note(self, principal: Principal, profile_id: str, body: str) -> dict[str, Any]:
         """Attach a reviewer's note to a profile."""
-        profile = self.load_owned(principal, profile_id)
+        profile = self.load_open(principal, profile_id)
         note = self.pb.create(
             "notes", {"profile": profile["id"], "author": principal.actor, "body": body}
         )
@@ -261,7 +278,7 @@ class ProfileService:
     ) -> dict[str, Any]:
         """Store reviewer-supplied documents as protected files on the profile: one file per
         field, ``other`` up to ``MAX_OTHER_DOCUMENTS`` with those already stored."""
-        profile = self.load_owned(principal, profile_id)
+        profile = self.load_open(principal, profile_id)
         errors = {
             name: ["one file per field"]
             for name, items in files.items()

@@ -98,4 +98,16 @@ function redactAfterErasure(original, record) {
   if (typed) record.set("status_reason", REDACTED);
 }
 
-module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure };
+// The statuses that open a capture (a new link, the applicant starting): refused on an erased
+// profile, whose captures and applicant data would then never be erased (the erasure runs once).
+const REOPENING = ["unverified", "in_progress"];
+
+// The 409 answer of the transition route for an erased profile moved into a capture, else null.
+function reopenRefusal(profile, to) {
+  if (!profile.getString("erased_at") || REOPENING.indexOf(to) === -1) return null;
+  const current = profile.getString("status");
+  const allowed = require(`${__hooks}/lib/transitions.js`).allowedFrom(current).filter((s) => REOPENING.indexOf(s) === -1);
+  return { status: 409, body: { code: "profile_erased", current: current, allowed: allowed } };
+}
+
+module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure, reopenRefusal };
