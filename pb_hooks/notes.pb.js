@@ -68,3 +68,22 @@ onRecordCreate((e) => {
   }
   e.next();
 }, "notes");
+
+// Truncating the notes collection (the admin UI's collection menu) deleted every note of every
+// profile through PocketBase's own code, which fires no request hook, so none was audited: it is
+// refused, for everyone (the platform deletes notes one by one), and notes go one at a time.
+routerUse((e) => {
+  const truncate = /^\/api\/collections\/([^/]+)\/truncate\/?$/.exec(e.request.url.path);
+  if (e.request.method === "DELETE" && truncate) {
+    let collection = null;
+    try {
+      collection = e.app.findCollectionByNameOrId(decodeURIComponent(truncate[1]));
+    } catch (err) {
+      collection = null; // no such collection: PocketBase answers 404
+    }
+    if (collection && collection.name === "notes") {
+      throw new BadRequestError("Notes are not truncated: delete them one by one, each is audited.");
+    }
+  }
+  return e.next();
+});

@@ -675,3 +675,19 @@ def test_a_note_deleted_in_the_admin_ui_leaves_an_audit_row(pb, admin_ui, partne
     ]
     assert rows[0]["detail"] == {"fields": ["author", "body", "profile"], "record": note["id"]}
     assert "seen" not in json.dumps(rows)
+
+
+def test_the_admin_ui_cannot_truncate_the_notes(pb, admin_ui, partner_id):
+    """The collection menu's Truncate deleted every note of every profile through PocketBase's
+    own code, which runs no request hook: none was audited."""
+    profile_id = new_profile(pb, partner_id)
+    note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "seen"})
+    collection_id = pb.request("GET", "/api/collections/notes").json()["id"]
+
+    for name in ("notes", collection_id):
+        truncated = admin_ui.session.delete(
+            f"{admin_ui.url}/api/collections/{name}/truncate", timeout=10
+        )
+        assert truncated.status_code == 400, truncated.text
+    assert pb.find("notes", "profile = {:p}", {"p": profile_id}) == [note]
+    assert admin_ui_audit(pb, profile_id) == []
