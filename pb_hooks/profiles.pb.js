@@ -29,7 +29,9 @@ onRecordUpdate((e) => {
   const fromStatus = original.getString("status");
   const toStatus = e.record.getString("status");
   e.record.set("version", original.getInt("version") + 1); // every update, for ETags
-  require(`${__hooks}/lib/erasure.js`).redactAfterErasure(original, e.record);
+  const erasure = require(`${__hooks}/lib/erasure.js`);
+  erasure.refuseRefill(original, e.record);
+  erasure.redactAfterErasure(original, e.record);
   if (fromStatus === toStatus) {
     if (e.record.getString("decision") === original.getString("decision")) {
       e.next();

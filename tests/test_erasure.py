@@ -438,3 +438,30 @@ def test_an_erased_decision_reopened_by_a_reviewer_takes_no_new_capture(client, 
             profile_id, "in_progress", actor="applicant", reason="capture started"
         )
     assert services.pb.get("profiles", profile_id)["status"] == "resubmission_requested"
+
+
+def test_no_personal_data_is_written_to_an_erased_profile_by_anyone(
+    client, services, reviewer, admin_ui
+):
+    """The admin UI could type applicant data or attach documents to an erased profile, and the
+    erasure, having run, would never reach them."""
+    from gateway.errors import StoreError
+
+    profile_id = create(client, reviewer.headers, external_ref="erased-no-refill")["id"]
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+    erased = services.pb.get("profiles", profile_id)
+    url = f"{admin_ui.url}/api/collections/profiles/records/{profile_id}"
+
+    typed = admin_ui.patch("profiles", profile_id, {"first_name": "Ada", "metadata": {"a": 1}})
+    attached = admin_ui.session.patch(
+        url, files={"other_documents+": ("o.jpg", jpeg_bytes(), "image/jpeg")}, timeout=10
+    )
+
+    for response in (typed, attached):
+        assert response.status_code == 400, response.text
+    assert typed.json()["data"]["first_name"]["code"] == "profile_erased"
+    with pytest.raises(StoreError):  # the platform's client too
+        services.pb.update("profiles", profile_id, {"email": "ada@example.com"})
+    assert services.pb.get("profiles", profile_id) == erased
+    kept = admin_ui.patch("profiles", profile_id, {"external_ref": "renamed-after-erasure"})
+    assert kept.status_code == 200, kept.text  # the partner's reference is not personal data

@@ -98,6 +98,27 @@ function redactAfterErasure(original, record) {
   if (typed) record.set("status_reason", REDACTED);
 }
 
+// The personal data an erasure empties (gateway/services/profiles.py erasure_fields), which
+// nobody writes again on an erased profile: the erasure runs once and would never reach it.
+const ERASED_FIELDS = [
+  "first_name", "last_name", "date_of_birth", "email", "phone", "country", "metadata", "return_url",
+  "document_number_enc", "document_index", "capture", "liveness_challenge", "consent_at",
+  "document_front", "document_back", "selfie", "selfie_frames", "other_documents",
+];
+
+// Refuse an update of an erased profile (`original`) that writes personal data again, from
+// any writer (onRecordUpdate, profiles.pb.js).
+function refuseRefill(original, record) {
+  if (!original.getString("erased_at")) return;
+  const refilled = require(`${__hooks}/lib/owned_fields.js`).changedAmong(original, record, ERASED_FIELDS);
+  if (!refilled.length) return;
+  const errors = {};
+  for (const name of refilled) {
+    errors[name] = new ValidationError("profile_erased", "the profile's personal data was erased");
+  }
+  throw new BadRequestError(`${refilled.join(", ")}: this profile's personal data was erased; create a new profile.`, errors);
+}
+
 // The statuses that open a capture (a new link, the applicant starting): refused on an erased
 // profile, whose captures and applicant data would then never be erased (the erasure runs once).
 const REOPENING = ["unverified", "in_progress"];
@@ -110,4 +131,4 @@ function reopenRefusal(profile, to) {
   return { status: 409, body: { code: "profile_erased", current: current, allowed: allowed } };
 }
 
-module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure, reopenRefusal };
+module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure, refuseRefill, reopenRefusal };

@@ -151,4 +151,11 @@ function changedFieldNames(original, record) {
   return names.sort();
 }
 
-module.exports = { changedOwnedFields, presetOwnedFields, changedPlatformFields, presetPlatformFields, changedFieldNames };
+// The fields among `names` that `record` changes from `original`.
+function changedAmong(original, record, names) {
+  return names.filter((name) => comparable(original, name) !== comparable(record, name));
+}
+
+module.exports = {
+  changedOwnedFields, presetOwnedFields, changedPlatformFields, presetPlatformFields, changedFieldNames, changedAmong,
+};
