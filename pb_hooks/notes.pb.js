@@ -52,6 +52,18 @@ onRecordDeleteRequest((e) => {
   require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.deleted_in_admin_ui", () => fields.changedFieldNames(null, e.record));
 }, "notes");
 
+// A note stays on the profile it was written for, whoever edits it: moved in the admin UI, it left
+// one profile's review without a trace there (the audit row named the other profile), and could
+// land on an erased profile.
+onRecordUpdate((e) => {
+  if (e.record.getString("profile") !== e.record.original().getString("profile")) {
+    throw new BadRequestError("A note stays on the profile it was written for.", {
+      profile: new ValidationError("system_field", "written when the note is made"),
+    });
+  }
+  e.next();
+}, "notes");
+
 // No note is added to an erased profile, by anyone (the gateway answers 410 before it asks): the
 // erasure deleted the profile's notes once and does not run again, so a later one would stay.
 onRecordCreate((e) => {

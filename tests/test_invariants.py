@@ -691,3 +691,17 @@ def test_the_admin_ui_cannot_truncate_the_notes(pb, admin_ui, partner_id):
         assert truncated.status_code == 400, truncated.text
     assert pb.find("notes", "profile = {:p}", {"p": profile_id}) == [note]
     assert admin_ui_audit(pb, profile_id) == []
+
+
+def test_a_note_stays_on_its_profile(pb, admin_ui, partner_id):
+    """Moving a note in the admin UI took it off one profile's review without a trace there (the
+    audit row named the other profile), and could put it on an erased profile."""
+    profile_id, other_id = new_profile(pb, partner_id), new_profile(pb, partner_id)
+    note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "seen"})
+
+    moved = admin_ui.patch("notes", note["id"], {"profile": other_id})
+
+    assert moved.status_code == 400, moved.text
+    assert moved.json()["data"]["profile"]["code"] == "system_field"
+    assert pb.get("notes", note["id"]) == note
+    assert admin_ui_audit(pb, profile_id) == admin_ui_audit(pb, other_id) == []
