@@ -196,8 +196,9 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
       profile.set("status_actor", String(body.actor || "system"));
       profile.set("status_reason", String(body.reason || ""));
     }
+    const typedRows = erasure.typedHistoryRows(txApp, profile.id);
     txApp.save(profile);
-    erasure.redactCopies(txApp, profile.id);
+    erasure.redactCopies(txApp, profile.id, typedRows);
     return { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
   });
   return e.json(result.status, result.body);

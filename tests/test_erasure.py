@@ -465,3 +465,17 @@ def test_no_personal_data_is_written_to_an_erased_profile_by_anyone(
     assert services.pb.get("profiles", profile_id) == erased
     kept = admin_ui.patch("profiles", profile_id, {"external_ref": "renamed-after-erasure"})
     assert kept.status_code == 200, kept.text  # the partner's reference is not personal data
+
+
+def test_the_erasures_own_reason_stays_when_a_reviewer_key_erases(client, services, reviewer):
+    """With a reviewer key the erasure's history row is the reviewer's, but its reason is the
+    platform's sentence, as the profile's last_change says: it was redacted after its own save."""
+    profile_id = create(client, reviewer.headers, external_ref="erased-by-reviewer-key")["id"]
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    rows = services.pb.find("status_history", "profile = {:p}", {"p": profile_id}, sort="@rowid")
+    record = services.pb.get("profiles", profile_id)
+    assert rows[-1]["actor"].startswith("reviewer:")
+    assert rows[-1]["reason"] == record["last_change"]["reason"] == record["status_reason"]
+    assert "erased" in rows[-1]["reason"] and rows[-1]["reason"] != "[erased]"

@@ -51,16 +51,30 @@ function redactProfile(profile) {
   }
 }
 
-// Redact the typed reasons of the profile's history rows and stored webhook events (after the
-// save that set erased_at, in the same transaction).
-function redactCopies(txApp, profileId) {
+// The ids of the profile's history rows holding a reviewer's typed reason, read before the
+// erasure's save: the row that save appends (the end of an open capture) carries the erasure's
+// own sentence, under a reviewer's name when a reviewer key erases, and is not a person's words.
+function typedHistoryRows(txApp, profileId) {
+  const rows = arrayOf(new DynamicModel({ id: "" }));
   txApp.db()
     .newQuery(
-      "UPDATE status_history SET reason = {:redacted} WHERE profile = {:profile} " +
+      "SELECT id FROM status_history WHERE profile = {:profile} " +
         "AND substr(actor, 1, 9) = 'reviewer:' AND reason != '' AND reason != {:redacted}",
     )
     .bind({ redacted: REDACTED, profile: profileId })
-    .execute();
+    .all(rows);
+  return rows.map((row) => row.id);
+}
+
+// Redact the typed reasons of the history rows `rowIds` (typedHistoryRows) and of the profile's
+// stored webhook events (after the save that set erased_at, in the same transaction).
+function redactCopies(txApp, profileId, rowIds) {
+  for (const id of rowIds) {
+    txApp.db()
+      .newQuery("UPDATE status_history SET reason = {:redacted} WHERE id = {:id}")
+      .bind({ redacted: REDACTED, id: id })
+      .execute();
+  }
   const events = arrayOf(new DynamicModel({ id: "", data: "" }));
   txApp.db()
     .newQuery("SELECT id, data FROM webhook_events WHERE profile = {:profile}")
@@ -131,4 +145,4 @@ function reopenRefusal(profile, to) {
   return { status: 409, body: { code: "profile_erased", current: current, allowed: allowed } };
 }
 
-module.exports = { REDACTED, redactProfile, redactCopies, redactAfterErasure, refuseRefill, reopenRefusal };
+module.exports = { REDACTED, redactProfile, typedHistoryRows, redactCopies, redactAfterErasure, refuseRefill, reopenRefusal };
