@@ -41,8 +41,8 @@ onRecordUpdateRequest((e) => {
 
 // A note a person deletes in the admin UI leaves an audit row (the note's id and the fields it
 // held, not its text), so a review's record does not lose a note without a trace. The erasure
-// (the platform's client) deletes notes with the profile's personal data, unaudited here: it
-// audits the erasure itself.
+// deletes notes with the profile's personal data in its own transaction (routes.pb.js), unaudited
+// here: it audits the erasure itself.
 onRecordDeleteRequest((e) => {
   if (require(`${__hooks}/lib/platform_writer.js`).isPlatformWrite(e)) {
     e.next();

@@ -168,7 +168,8 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
 // Erase a profile's personal data: {set: {..the wiped values, erased_at..}, expected_from: [..],
 // to?: "expired", actor, reason}. One transaction: the wipe (and, with `to`, the end of an open
 // capture and its history row), then the reviewers' typed reasons wherever they were copied
-// (lib/erasure.js), so no reason that may name the applicant survives a committed erasure. An
+// (lib/erasure.js) and the profile's notes, so no reason or note that may name the applicant
+// survives a committed erasure. An
 // erased profile is answered as it is (200, erased: false); a profile whose status is no longer
 // in expected_from (a worker claimed it meanwhile) is a 409 like a transition's.
 routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
@@ -199,6 +200,9 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
     const typedRows = erasure.typedHistoryRows(txApp, profile.id);
     txApp.save(profile);
     erasure.redactCopies(txApp, profile.id, typedRows);
+    for (const note of txApp.findAllRecords("notes", $dbx.hashExp({ profile: profile.id }))) {
+      txApp.delete(note); // reviewers' notes are personal data too: gone with the wipe or not at all
+    }
     return { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
   });
   return e.json(result.status, result.body);

@@ -339,6 +339,7 @@ class ProfileService:
         """Erase one profile record (see ``erase``), for whoever is entitled to: the partner's
         request, or the end of its retention period. Returns the record as erased."""
         if profile.get("erased_at"):
+            emit_profile_erased(self.pb, profile)  # once (deduplicated): a retry after a failure
             return profile
         if profile["status"] == "processing":
             raise Conflict("A verification is running on this profile; erase it when it ends")
@@ -353,10 +354,8 @@ class ProfileService:
         erased = result["profile"]
         if not result["erased"]:  # erased meanwhile, by another request or the retention job
             return erased
-        for note in self.pb.find(
-            "notes", "profile = {:profile}", {"profile": profile["id"]}, limit=1000
-        ):
-            self.pb.delete("notes", note["id"])
+        # The notes went in the erasure's transaction. The event is sent once (deduplicated),
+        # also by a retry of an erasure that committed and failed after (see above).
         self.audit(actor, "profile.erased", profile["id"], {"status": erased["status"]})
         emit_profile_erased(self.pb, profile)
         return erased
