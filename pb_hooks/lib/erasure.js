@@ -1,17 +1,20 @@
 // What an erasure does to the reasons people typed. A reviewer's reason (the gateway's reviewer
-// routes or the admin UI; their changes carry the actor `reviewer:<id>`, and a status_reason
-// edited alone in the admin UI is one too) is free text and may name the applicant ("name on passport is J. Smith"), so the erasure replaces it with REDACTED
-// wherever it was copied: status_history rows, the profile's status_reason, decision_reason and
-// last_change, and the webhook events still stored for the profile. The fact that a reason was
-// given stays (REDACTED, not empty), and so does every history row with its statuses, actor and
-// times. Reasons of the worker and the system are codes and sentences the platform wrote about
-// the checks, not personal data: they stay.
+// routes or the admin UI; their changes carry the actor `reviewer:<id>`, and a status_reason edited
+// alone in the admin UI is one too) is free text and may name the applicant ("name on passport is
+// J. Smith"), so the erasure replaces it with REDACTED wherever it was copied: status_history rows,
+// the profile's status_reason, decision_reason and last_change, and the webhook events still stored
+// for the profile. The fact that a reason was given stays (REDACTED, not empty), and so does every
+// history row with its statuses, actor and times. Reasons of the worker and the system are codes
+// and sentences the platform wrote about the checks, not personal data: they stay.
 //
-// Only POST /api/ekyc/profiles/{id}/erase (routes.pb.js) calls this, in the transaction that sets
-// erased_at. The status_history rows change by a raw UPDATE (no record hook fires; the records
-// API and the admin UI still meet the append-only hooks of profiles.pb.js), which the SQLite
-// trigger of pb_migrations/1764730000_history_reason_erasure.js lets through only for this exact
-// change: a reviewer's non-empty reason becoming REDACTED on an erased profile, nothing else.
+// POST /api/ekyc/profiles/{id}/erase (routes.pb.js) redacts, in the transaction that sets
+// erased_at. An erasure runs once, so an erased profile then takes nothing it would have erased: a
+// reviewer's later reason is stored REDACTED and personal data is refused (onRecordUpdate,
+// profiles.pb.js), and no capture reopens (the transition route). The status_history rows change by
+// a raw UPDATE (no record hook fires; the records API and the admin UI still meet the append-only
+// hooks of profiles.pb.js), which the SQLite trigger of
+// pb_migrations/1764730000_history_reason_erasure.js lets through only for this exact change: a
+// reviewer's non-empty reason becoming REDACTED on an erased profile, nothing else.
 
 const REDACTED = "[erased]";
 
