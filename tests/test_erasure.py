@@ -541,3 +541,30 @@ def test_a_retried_erasure_still_tells_the_partner_once(client, services, review
     assert first.status_code == 503, first.get_json()
     assert retried.status_code == again.status_code == 200
     assert len(erased_events(services, profile_id)) == 1
+
+
+def test_an_erasure_removes_the_documents_expiry_date(client, services, reviewer):
+    """document_expires_on is read from the document: kept, it drove expiry notices and a
+    document_expired move with the date in its history row, for a profile the partner erased."""
+    from datetime import UTC, datetime
+
+    from gateway.services.expiry import run_expiry_job
+
+    subscribe(services, reviewer.partner_id)
+    profile_id = create(client, reviewer.headers, external_ref="erased-expiry")["id"]
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
+    services.pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        reason="score 91",
+        set_fields={"decision": "approved", "score": 91, "document_expires_on": "2031-05-17"},
+    )
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    assert services.pb.get("profiles", profile_id)["document_expires_on"] == ""
+    report = run_expiry_job(services.pb, now=datetime(2031, 6, 1, tzinfo=UTC))
+    assert profile_id not in [*report.expired, *(notified for notified, _ in report.notices)]
+    assert services.pb.get("profiles", profile_id)["status"] == "approved"
+    assert "2031-05-17" not in stored_text(services, profile_id)

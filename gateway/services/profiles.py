@@ -391,6 +391,10 @@ def erasure_fields(profile: dict[str, Any], *, erased_at: str) -> dict[str, Any]
         }
         if factors
         else None,
+        # Read from the document: kept, it drove expiry notices and a document_expired move
+        # (the date in its history row) for an erased profile.
+        "document_expires_on": "",
+        "expiry_notices": None,
         "link_nonce": links.new_nonce(),
         "erased_at": erased_at,
     }

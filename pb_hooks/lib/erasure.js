@@ -121,6 +121,7 @@ const ERASED_FIELDS = [
   "first_name", "last_name", "date_of_birth", "email", "phone", "country", "metadata", "return_url",
   "document_number_enc", "document_index", "capture", "liveness_challenge", "consent_at",
   "document_front", "document_back", "selfie", "selfie_frames", "other_documents",
+  "document_expires_on", "expiry_notices",
 ];
 
 // Refuse an update of an erased profile (`original`) that writes personal data again, from
