@@ -462,6 +462,10 @@ def test_no_personal_data_is_written_to_an_erased_profile_by_anyone(
     assert typed.json()["data"]["first_name"]["code"] == "profile_erased"
     with pytest.raises(StoreError):  # the platform's client too
         services.pb.update("profiles", profile_id, {"email": "ada@example.com"})
+    with pytest.raises(StoreError):  # a capture upload that passed its checks before the erasure
+        services.pb.update(
+            "profiles", profile_id, {}, files={"selfie": [("s.jpg", jpeg_bytes(), "image/jpeg")]}
+        )
     assert services.pb.get("profiles", profile_id) == erased
     kept = admin_ui.patch("profiles", profile_id, {"external_ref": "renamed-after-erasure"})
     assert kept.status_code == 200, kept.text  # the partner's reference is not personal data
