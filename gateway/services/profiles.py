@@ -321,13 +321,14 @@ class ProfileService:
         """Erase a profile's personal data at the partner's request; idempotent.
 
         Everything personal goes: applicant fields, the encrypted document number and its index,
-        metadata, every capture file, reviewer notes, the per-factor details of the scores
-        (they quote what was read from the document), and the text of every reason a reviewer
-        typed (it may name the applicant; it reads "[erased]" in the history, the profile and
-        the stored webhook events). What stays explains what happened without naming anyone:
-        every history row, the decision, score and the worker's reasons. An open capture ends
-        (status ``expired``, in the same transaction as the wipe) and every link stops working; a
-        running verification is refused (409) because the worker would write its results back.
+        the document's expiry date, metadata, every capture file, reviewer notes, the per-factor
+        details of the scores (they quote what was read from the document), and the text of
+        every reason a reviewer typed (it may name the applicant; it reads "[erased]" in the
+        history, the profile and the stored webhook events). What stays explains what happened
+        without naming anyone: every history row, the decision, score and the worker's reasons.
+        An open capture ends (status ``expired``, in the same transaction as the wipe) and every
+        link stops working; a running verification is refused (409) because the worker would
+        write its results back.
         """
         profile = self.load_owned(principal, profile_id)
         erased = self.erase_record(

@@ -4,8 +4,8 @@ At consent the applicant reads that the images "are kept for N days, then delete
 ``retention_days``), and each profile carries that date (``retention_until``, set at creation).
 This job keeps the promise. It runs daily in the worker and erases exactly what a partner's
 ``DELETE /api/profiles/{id}`` erases (``ProfileService.erase_record``):
-- gone: personal fields, capture files, reviewer notes, the per-factor details, the text of
-  reasons reviewers typed (it reads "[erased]");
+- gone: personal fields, the document's number and expiry date, capture files, reviewer notes,
+  the per-factor details, the text of reasons reviewers typed (it reads "[erased]");
 - kept: every status history row, the decision, score and the worker's reasons;
 - the partner gets ``profile.erased``.
 
