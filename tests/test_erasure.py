@@ -167,11 +167,8 @@ def test_another_partners_profile_cannot_be_erased(client, services, partner, ma
 TYPED_REASON = "name on passport is J. Smith, not John Smith"
 
 
-def decided_by_a_reviewer(
-    client, services, reviewer, external_ref: str, number: str = "123456789"
-) -> str:
-    """A profile the worker sent to manual review and a reviewer approved with a typed reason
-    that names the applicant; the partner receives every event."""
+def sent_to_manual_review(client, services, reviewer, external_ref: str, number: str) -> str:
+    """A profile the worker sent to manual review (its own reason, no reviewer's yet)."""
     subscribe(services, reviewer.partner_id)
     document = {"type": "passport", "country": "GBR", "number": number}
     profile_id = create(client, reviewer.headers, external_ref=external_ref, document=document)[
@@ -185,6 +182,15 @@ def decided_by_a_reviewer(
         reason="processing_failed",
         set_fields={"decision": "manual_review", "score": 72, "reasons": ["MRZ checksum fail"]},
     )
+    return profile_id
+
+
+def decided_by_a_reviewer(
+    client, services, reviewer, external_ref: str, number: str = "123456789"
+) -> str:
+    """A profile the worker sent to manual review and a reviewer approved with a typed reason
+    that names the applicant; the partner receives every event."""
+    profile_id = sent_to_manual_review(client, services, reviewer, external_ref, number)
     response = client.patch(
         f"/api/profiles/{profile_id}/status",
         json={"status": "approved", "reason": TYPED_REASON},
@@ -301,24 +307,6 @@ def test_history_rows_stay_append_only_after_an_erasure(
         database.close()
     assert services.pb.get("status_history", worker_row["id"]) == worker_row
     assert services.pb.get("status_history", reviewer_row["id"]) == reviewer_row
-
-
-def sent_to_manual_review(client, services, reviewer, external_ref: str, number: str) -> str:
-    """A profile the worker sent to manual review (its own reason, no reviewer's yet)."""
-    subscribe(services, reviewer.partner_id)
-    document = {"type": "passport", "country": "GBR", "number": number}
-    profile_id = create(client, reviewer.headers, external_ref=external_ref, document=document)[
-        "id"
-    ]
-    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
-    services.pb.transition(
-        profile_id,
-        "manual_review",
-        actor="worker",
-        reason="processing_failed",
-        set_fields={"decision": "manual_review", "score": 72, "reasons": ["MRZ checksum fail"]},
-    )
-    return profile_id
 
 
 def test_a_reason_typed_in_the_admin_ui_without_a_status_change_is_erased_too(
