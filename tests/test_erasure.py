@@ -560,3 +560,25 @@ def test_an_erasure_removes_the_documents_expiry_date(client, services, reviewer
     assert profile_id not in [*report.expired, *(notified for notified, _ in report.notices)]
     assert services.pb.get("profiles", profile_id)["status"] == "approved"
     assert "2031-05-17" not in stored_text(services, profile_id)
+
+
+def test_an_erasure_made_on_a_status_that_moved_since_it_was_read_still_erases(
+    client, services, reviewer
+):
+    """A partner's DELETE racing a reviewer's decision answered 409 'Cannot erase a profile that
+    is now approved': the erasure is made on the status it reads again."""
+    profile_id = sent_to_manual_review(client, services, reviewer, "erase-race", "555444333")
+    read_before = services.pb.get("profiles", profile_id)  # what the DELETE read: manual_review
+    decided = client.patch(
+        f"/api/profiles/{profile_id}/status",
+        json={"status": "approved", "reason": TYPED_REASON},
+        headers=reviewer.headers,
+    )
+    assert decided.status_code == 200, decided.get_json()
+
+    erased = services.profiles.erase_record(read_before, actor="partner:test", reason="asked")
+
+    assert erased["erased_at"]
+    assert erased["status"] == "approved"  # the decision stays; the personal data goes
+    assert "Smith" not in stored_text(services, profile_id)
+    assert len(erased_events(services, profile_id)) == 1

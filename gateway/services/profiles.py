@@ -48,6 +48,8 @@ DOCUMENT_FIELDS = ("document_front", "document_back", "selfie", "other")
 # profiles.other_documents holds at most this many files (maxSelect in pb_migrations); the other
 # document fields hold one each.
 MAX_OTHER_DOCUMENTS = 20
+# Reads of a profile an erasure makes when its status keeps moving under it (erase_record).
+ERASE_ATTEMPTS = 3
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -338,20 +340,33 @@ class ProfileService:
 
     def erase_record(self, profile: dict[str, Any], *, actor: str, reason: str) -> dict[str, Any]:
         """Erase one profile record (see ``erase``), for whoever is entitled to: the partner's
-        request, or the end of its retention period. Returns the record as erased."""
-        if profile.get("erased_at"):
-            emit_profile_erased(self.pb, profile)  # once (deduplicated): a retry after a failure
-            return profile
-        if profile["status"] == "processing":
-            raise Conflict("A verification is running on this profile; erase it when it ends")
-        result = self.pb.erase_profile(
-            profile["id"],
-            erasure_fields(profile, erased_at=pb_datetime(self.clock())),
-            expected_from=[profile["status"]],
-            to_status="expired" if profile["status"] in ERASURE_ENDS_CAPTURE else None,
-            actor=actor,
-            reason=reason,
-        )
+        request, or the end of its retention period. Returns the record as erased.
+
+        The erasure is made on the status read; when the profile moved meanwhile (a reviewer's
+        decision, the applicant's next step) it is read again and the erasure made on its new
+        status, a few times at most: the partner asked for an erasure, not for a status.
+        """
+        for attempt in range(ERASE_ATTEMPTS):
+            if profile.get("erased_at"):
+                emit_profile_erased(self.pb, profile)  # once (deduplicated): a retry after a failure
+                return profile
+            if profile["status"] == "processing":
+                raise Conflict("A verification is running on this profile; erase it when it ends")
+            try:
+                result = self.pb.erase_profile(
+                    profile["id"],
+                    erasure_fields(profile, erased_at=pb_datetime(self.clock())),
+                    expected_from=[profile["status"]],
+                    to_status="expired" if profile["status"] in ERASURE_ENDS_CAPTURE else None,
+                    actor=actor,
+                    reason=reason,
+                )
+            except IllegalTransition:
+                if attempt == ERASE_ATTEMPTS - 1:
+                    raise
+                profile = self.pb.get("profiles", profile["id"])
+                continue
+            break
         erased = result["profile"]
         if not result["erased"]:  # erased meanwhile, by another request or the retention job
             return erased
