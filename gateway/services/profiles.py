@@ -348,9 +348,8 @@ class ProfileService:
         """
         for attempt in range(ERASE_ATTEMPTS):
             if profile.get("erased_at"):
-                emit_profile_erased(
-                    self.pb, profile
-                )  # once (deduplicated): a retry after a failure
+                # Sent once (deduplicated): a retry after a failure still tells the partner.
+                emit_profile_erased(self.pb, profile)
                 return profile
             if profile["status"] == "processing":
                 raise Conflict("A verification is running on this profile; erase it when it ends")
