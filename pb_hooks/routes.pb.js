@@ -169,7 +169,7 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
 // to?: "expired", actor, reason}. One transaction: the wipe (and, with `to`, the end of an open
 // capture and its history row), then the reviewers' typed reasons wherever they were copied
 // (lib/erasure.js) and the profile's notes, so no reason or note that may name the applicant
-// survives a committed erasure. An
+// survives a committed erasure, and its audit row (actor, `profile.erased`, the status). An
 // erased profile is answered as it is (200, erased: false); a profile whose status is no longer
 // in expected_from (a worker claimed it meanwhile) is a 409 like a transition's.
 routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
@@ -203,6 +203,14 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
     for (const note of txApp.findAllRecords("notes", $dbx.hashExp({ profile: profile.id }))) {
       txApp.delete(note); // reviewers' notes are personal data too: gone with the wipe or not at all
     }
+    // Its audit row too: appended after the commit, a failure there (503, "retry") and the retry,
+    // which finds the profile erased, left an erasure nobody audited.
+    const audited = require(`${__hooks}/lib/audit.js`).auditRow({
+      actor: String(body.actor || "system"), action: "profile.erased", target: profile.id,
+      detail: { status: profile.getString("status") },
+    });
+    if (audited.error) throw new BadRequestError(audited.error);
+    require(`${__hooks}/lib/rows.js`).insertRow(txApp, "audit_log", audited.row);
     return { status: 200, body: { profile: view.exportRecord(profile), erased: true } };
   });
   return e.json(result.status, result.body);

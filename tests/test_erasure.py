@@ -582,3 +582,39 @@ def test_an_erasure_made_on_a_status_that_moved_since_it_was_read_still_erases(
     assert erased["status"] == "approved"  # the decision stays; the personal data goes
     assert "Smith" not in stored_text(services, profile_id)
     assert len(erased_events(services, profile_id)) == 1
+
+
+def test_an_erasure_cut_short_before_its_audit_row_is_still_audited(
+    client, services, reviewer, monkeypatch
+):
+    """The audit row was appended after the erasure had committed: a failure there (503, "retry")
+    and the retry, which found the profile erased and returned, left an erasure nobody audited."""
+    from gateway.errors import StoreUnavailable
+    from gateway.services import profiles as profiles_module
+
+    profile_id = create(client, reviewer.headers, external_ref="erasure-audit-retried")["id"]
+    real_append = profiles_module.append_audit
+    calls = []
+
+    def unavailable_once(pb, actor, action, target, detail):
+        calls.append(action)
+        if action == "profile.erased" and calls.count(action) == 1:
+            raise StoreUnavailable("PocketBase did not answer")
+        return real_append(pb, actor, action, target, detail)
+
+    monkeypatch.setattr(profiles_module, "append_audit", unavailable_once)
+
+    first = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
+    retried = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
+
+    assert first.status_code in (200, 503)
+    assert retried.status_code == 200, retried.get_json()
+    rows = services.pb.find(
+        "audit_log",
+        "action = 'profile.erased' && target = {:profile}",
+        {"profile": profile_id},
+        limit=10,
+    )
+    assert [(row["actor"], row["detail"]) for row in rows] == [
+        (f"reviewer:{reviewer.key_id}", {"status": "expired"})
+    ]

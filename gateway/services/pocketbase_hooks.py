@@ -133,7 +133,8 @@ class HookOperations(PocketBaseTransport):
 
         ``wipe`` (which sets ``erased_at``) is saved, with ``to_status`` the end of an open
         capture, and the reasons reviewers typed are redacted wherever they were copied (history,
-        last change, webhook events: ``pb_hooks/lib/erasure.js``). An erased profile comes back
+        last change, webhook events: ``pb_hooks/lib/erasure.js``), the notes deleted and the
+        ``profile.erased`` audit row appended (by ``actor``). An erased profile comes back
         as it is (``erased`` false). Raises ``IllegalTransition`` when the profile is no longer
         in ``expected_from``.
         """

@@ -371,9 +371,8 @@ class ProfileService:
         erased = result["profile"]
         if not result["erased"]:  # erased meanwhile, by another request or the retention job
             return erased
-        # The notes went in the erasure's transaction. The event is sent once (deduplicated),
-        # also by a retry of an erasure that committed and failed after (see above).
-        self.audit(actor, "profile.erased", profile["id"], {"status": erased["status"]})
+        # The notes and the audit row went in the erasure's transaction. The event is sent once
+        # (deduplicated), also by a retry of an erasure that committed and failed after (above).
         emit_profile_erased(self.pb, profile)
         return erased
 
