@@ -618,3 +618,35 @@ def test_an_erasure_cut_short_before_its_audit_row_is_still_audited(
     assert [(row["actor"], row["detail"]) for row in rows] == [
         (f"reviewer:{reviewer.key_id}", {"status": "expired"})
     ]
+
+
+def test_an_erasure_leaves_the_documents_expiry_date_nowhere_the_expiry_job_wrote_it(
+    client, services, reviewer
+):
+    """The erasure emptied document_expires_on, but the expiry job had already copied the date into
+    the profile.document_expiring events it stored (payload and dedupe key) and into the reason of
+    the document_expired move (history row, status_reason, last_change): all kept after it."""
+    from datetime import UTC, datetime
+
+    from gateway.services.expiry import run_expiry_job
+
+    subscribe(services, reviewer.partner_id)
+    profile_id = create(client, reviewer.headers, external_ref="erased-after-expiry")["id"]
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
+    services.pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        reason="score 91",
+        set_fields={"decision": "approved", "score": 91, "document_expires_on": "2031-05-17"},
+    )
+    notified = run_expiry_job(services.pb, now=datetime(2031, 5, 1, tzinfo=UTC))
+    expired = run_expiry_job(services.pb, now=datetime(2031, 6, 1, tzinfo=UTC))
+    assert profile_id in [notice for notice, _ in notified.notices]
+    assert profile_id in expired.expired
+    assert "2031-05-17" in stored_text(services, profile_id)  # it was there to be erased
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    assert "2031-05-17" not in stored_text(services, profile_id)  # dedupe keys included
+    assert services.pb.get("profiles", profile_id)["status"] == "document_expired"

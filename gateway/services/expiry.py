@@ -80,22 +80,22 @@ def run_expiry_job(pb: PocketBase, now: datetime | None = None) -> ExpiryReport:
             continue
         days_left = (expires_on - today).days
         if days_left < 0:
-            _expire(pb, profile, expires_on, report)
+            _expire(pb, profile, report)
         else:
             _notify(pb, profile, expires_on, days_left, report)
     log.info("expiry_job_done", **report.as_dict())
     return report
 
 
-def _expire(
-    pb: PocketBase, profile: dict[str, Any], expires_on: date, report: ExpiryReport
-) -> None:
+def _expire(pb: PocketBase, profile: dict[str, Any], report: ExpiryReport) -> None:
     try:
         pb.transition(
             profile["id"],
             "document_expired",
             actor="system",
-            reason=f"identity document expired on {expires_on.isoformat()}",
+            # Not the date: read from the document, it is erased with the profile's personal
+            # data, and this reason is copied to an append-only history row the erasure keeps.
+            reason="identity document expired",
             expected_from=["approved"],
         )
     except IllegalTransition:

@@ -3,7 +3,7 @@
 // alone in the admin UI is one too) is free text and may name the applicant ("name on passport is
 // J. Smith"), so the erasure replaces it with REDACTED wherever it was copied: status_history rows,
 // the profile's status_reason, decision_reason and last_change, and the webhook events still stored
-// for the profile. The fact that a reason was given stays (REDACTED, not empty), and so does every
+// for the profile (whose document_expiring notices lose the document's expiry date the same way). The fact that a reason was given stays (REDACTED, not empty), and so does every
 // history row with its statuses, actor and times. Reasons of the worker and the system are codes
 // and sentences the platform wrote about the checks, not personal data: they stay.
 //
@@ -78,9 +78,9 @@ function redactCopies(txApp, profileId, rowIds) {
       .bind({ redacted: REDACTED, id: id })
       .execute();
   }
-  const events = arrayOf(new DynamicModel({ id: "", data: "" }));
+  const events = arrayOf(new DynamicModel({ id: "", type: "", data: "", dedupe_key: "" }));
   txApp.db()
-    .newQuery("SELECT id, data FROM webhook_events WHERE profile = {:profile}")
+    .newQuery("SELECT id, type, data, dedupe_key FROM webhook_events WHERE profile = {:profile}")
     .bind({ profile: profileId })
     .all(events);
   for (const event of events) {
@@ -90,13 +90,23 @@ function redactCopies(txApp, profileId, rowIds) {
     } catch (err) {
       data = null;
     }
-    if (!data || !typedByPerson(data.decided_by) || !data.decision_reason || data.decision_reason === REDACTED) {
+    if (!data) continue;
+    let dedupeKey = event.dedupe_key;
+    if (typedByPerson(data.decided_by) && data.decision_reason && data.decision_reason !== REDACTED) {
+      data.decision_reason = REDACTED;
+    } else if (event.type === "profile.document_expiring" && data.document_expires_on !== REDACTED) {
+      // The document's expiry date, which the erasure empties on the profile: in the payload, in
+      // days_left (with the event's time) and in the dedupe key. An erased profile has no date
+      // left to notify again, so the key is no longer needed.
+      data.document_expires_on = REDACTED;
+      data.days_left = null;
+      dedupeKey = "";
+    } else {
       continue;
     }
-    data.decision_reason = REDACTED;
     txApp.db()
-      .newQuery("UPDATE webhook_events SET data = {:data} WHERE id = {:id}")
-      .bind({ data: JSON.stringify(data), id: event.id })
+      .newQuery("UPDATE webhook_events SET data = {:data}, dedupe_key = {:dedupe} WHERE id = {:id}")
+      .bind({ data: JSON.stringify(data), dedupe: dedupeKey, id: event.id })
       .execute();
   }
 }
