@@ -19,7 +19,7 @@ from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
 from gateway.services.pocketbase import PocketBase
 from gateway.services.pocketbase_transport import PocketBaseConfig
-from gateway.services.profile_cache import CachedProfile, encode_json
+from gateway.services.profile_cache import CachedProfile, ProfileCache, encode_json
 from gateway.services.profile_reads import VIEW_FIELDS, profile_view
 
 
@@ -251,3 +251,17 @@ def test_a_closed_cache_stops_its_thread_at_once_and_says_nothing(tmp_path: Path
         assert cache._thread is thread  # and no new thread starts
     finally:
         server.stop()
+
+
+def test_a_subscription_that_lands_after_close_leaves_the_cache_closed(services) -> None:
+    """The stream thread may have subscribed just before ``close`` shut its socket, and report it
+    just after: the cache then went live again with no stream to keep it current, and answered
+    polls from memory that no change would ever reach."""
+    cache = ProfileCache(services.pb, 10, lambda record: record)
+    cache.close()
+
+    cache._subscribed()  # the stream thread's report, arriving after close
+    cache.remember("p" * 15, CachedProfile("partner", 1, {}), cache.read_token())
+
+    assert cache.read_token() is None
+    assert cache.lookup("p" * 15) is None

@@ -159,6 +159,8 @@ class ProfileCache:
 
     def _subscribed(self) -> None:
         with self._lock:
+            if self._closed.is_set():  # subscribed just before close shut the stream: no stream
+                return
             self._entries.clear()
             self._epoch += 1
             self._live = True
