@@ -705,3 +705,24 @@ def test_a_note_stays_on_its_profile(pb, admin_ui, partner_id):
     assert moved.json()["data"]["profile"]["code"] == "system_field"
     assert pb.get("notes", note["id"]) == note
     assert admin_ui_audit(pb, profile_id) == admin_ui_audit(pb, other_id) == []
+
+
+def test_a_note_edited_in_the_admin_ui_leaves_an_audit_row(pb, admin_ui, partner_id):
+    """README lists note.edited_in_admin_ui among the audited actions; no test made one."""
+    profile_id = new_profile(pb, partner_id)
+    note = pb.create("notes", {"profile": profile_id, "author": "reviewer:key123", "body": "seen"})
+
+    edited = admin_ui.patch("notes", note["id"], {"body": "seen by Zorhan"})
+    unchanged = admin_ui.patch("notes", note["id"], {"body": "seen by Zorhan"})
+
+    assert edited.status_code == unchanged.status_code == 200, (edited.text, unchanged.text)
+    assert pb.get("notes", note["id"])["body"] == "seen by Zorhan"
+    rows = admin_ui_audit(pb, profile_id)
+    assert [(row["action"], row["actor"], row["detail"]) for row in rows] == [
+        (
+            "note.edited_in_admin_ui",
+            f"reviewer:{admin_ui.superuser_id}",
+            {"fields": ["body"], "record": note["id"]},
+        )
+    ]
+    assert "Zorhan" not in json.dumps(rows)
