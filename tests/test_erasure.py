@@ -650,3 +650,102 @@ def test_an_erasure_leaves_the_documents_expiry_date_nowhere_the_expiry_job_wrot
 
     assert "2031-05-17" not in stored_text(services, profile_id)  # dedupe keys included
     assert services.pb.get("profiles", profile_id)["status"] == "document_expired"
+
+
+def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_path):
+    """Migration 1764730000 let the erasure redact a reviewer's typed reason from then on, but a
+    profile erased before the upgrade kept it for good: an erasure runs once (a second DELETE and
+    the retention job skip an erased profile), so nothing would ever reach it."""
+    import shutil
+    import subprocess
+
+    from gateway.pb_server import HOOKS_DIR, MIGRATIONS_DIR, pocketbase_binary
+
+    erasure_sentence = "personal data erased at the partner's request"
+
+    data_dir, before = tmp_path / "pb_data", tmp_path / "migrations_before"
+    before.mkdir()
+    for migration in sorted(MIGRATIONS_DIR.glob("*.js")):
+        if migration.name < "1764730000":
+            shutil.copy(migration, before / migration.name)
+
+    def migrate(migrations) -> None:
+        subprocess.run(
+            [
+                pocketbase_binary(),
+                "migrate",
+                "up",
+                "--dir",
+                str(data_dir),
+                "--migrationsDir",
+                str(migrations),
+                "--hooksDir",
+                str(HOOKS_DIR),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    migrate(before)
+    database = sqlite3.connect(data_dir / "data.db")
+    with database:  # a profile a reviewer decided, erased by the code before the upgrade
+        database.execute(
+            "INSERT INTO partners (id, name, slug) VALUES ('p00000000000001', 'P', 'p')"
+        )
+        database.execute(
+            "INSERT INTO profiles (id, partner, status, erased_at, status_actor, status_reason, "
+            "decided_by, decision_reason, decision, last_change) VALUES ('a00000000000001', "
+            "'p00000000000001', 'approved', '2026-11-30 10:00:00.000Z', 'reviewer:k1', ?, "
+            "'reviewer:k1', ?, 'approved', ?)",
+            (
+                TYPED_REASON,
+                TYPED_REASON,
+                json.dumps({"actor": "reviewer:k1", "reason": TYPED_REASON}),
+            ),
+        )
+        database.executemany(
+            "INSERT INTO status_history (id, profile, from_status, to_status, actor, reason) "
+            "VALUES (?, 'a00000000000001', ?, ?, ?, ?)",
+            [
+                ("h00000000000001", "processing", "manual_review", "worker", "processing_failed"),
+                ("h00000000000002", "manual_review", "approved", "reviewer:k1", TYPED_REASON),
+                ("h00000000000003", "unverified", "expired", "reviewer:k1", erasure_sentence),
+            ],
+        )
+        event = {"decided_by": "reviewer:k1", "decision_reason": TYPED_REASON}
+        database.execute(
+            "INSERT INTO webhook_events (id, partner, profile, type, data) VALUES "
+            "('e00000000000001', 'p00000000000001', 'a00000000000001', 'profile.approved', ?)",
+            (json.dumps(event),),
+        )
+        # A profile not erased keeps its reviewer's words.
+        database.execute(
+            "INSERT INTO profiles (id, partner, status, decided_by, decision_reason) VALUES "
+            "('b00000000000001', 'p00000000000001', 'approved', 'reviewer:k1', ?)",
+            (TYPED_REASON,),
+        )
+        database.execute(
+            "INSERT INTO status_history (id, profile, from_status, to_status, actor, reason) "
+            "VALUES ('h00000000000004', 'b00000000000001', 'manual_review', 'approved', "
+            "'reviewer:k1', ?)",
+            (TYPED_REASON,),
+        )
+    database.close()
+
+    migrate(MIGRATIONS_DIR)
+
+    database = sqlite3.connect(data_dir / "data.db")
+    try:
+        reasons = database.execute("SELECT reason FROM status_history ORDER BY id").fetchall()
+        profiles = database.execute(
+            "SELECT status_reason, decision_reason, last_change FROM profiles ORDER BY id"
+        ).fetchall()
+        [(data,)] = database.execute("SELECT data FROM webhook_events").fetchall()
+    finally:
+        database.close()
+    assert reasons == [("processing_failed",), ("[erased]",), (erasure_sentence,), (TYPED_REASON,)]
+    assert profiles[0][:2] == ("[erased]", "[erased]")
+    assert json.loads(profiles[0][2])["reason"] == "[erased]"
+    assert profiles[1][1] == TYPED_REASON
+    assert json.loads(data)["decision_reason"] == "[erased]"
