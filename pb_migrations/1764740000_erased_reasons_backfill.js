@@ -4,7 +4,8 @@
 // on a profile erased by the code before 1764730000 would otherwise stay for good: here they read
 // "[erased]" as the erasure now leaves them, in the history rows (the trigger of 1764730000 lets
 // exactly this change through), the profile's status_reason, decision_reason and last_change, and
-// its stored webhook events. The erasure's own sentence (a reviewer key's DELETE names the
+// its stored webhook events; and the document's expiry date goes, as from an erasure since
+// 822e5cb (lib/erasure.js). The erasure's own sentence (a reviewer key's DELETE names the
 // reviewer as the actor of that row) and the worker's and system's reasons stay, as they do now.
 // Down does nothing: erased words are not brought back.
 const REDACTED = "'[erased]'";
@@ -33,6 +34,13 @@ migrate(
         `WHERE profile IN (${ERASED}) AND json_valid(data) ` +
         `AND ${BY_REVIEWER("json_extract(data, '$.decided_by')")} ` +
         `AND coalesce(json_extract(data, '$.decision_reason'), '') NOT IN ('', ${REDACTED})`,
+      // The document's expiry date, which the erasure empties since 822e5cb: on the profile (it
+      // drove notices and a document_expired move for an erased profile) and in its notices.
+      "UPDATE profiles SET document_expires_on = '', expiry_notices = NULL WHERE erased_at != '' " +
+        "AND (document_expires_on != '' OR expiry_notices IS NOT NULL)",
+      `UPDATE webhook_events SET dedupe_key = '', data = json_set(data, '$.document_expires_on', ` +
+        `${REDACTED}, '$.days_left', json('null')) WHERE profile IN (${ERASED}) AND json_valid(data) ` +
+        `AND type = 'profile.document_expiring' AND json_extract(data, '$.document_expires_on') IS NOT ${REDACTED}`,
     ];
     for (const statement of statements) {
       app.db().newQuery(statement).execute();

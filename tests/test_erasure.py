@@ -655,7 +655,8 @@ def test_an_erasure_leaves_the_documents_expiry_date_nowhere_the_expiry_job_wrot
 def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_path):
     """Migration 1764730000 let the erasure redact a reviewer's typed reason from then on, but a
     profile erased before the upgrade kept it for good: an erasure runs once (a second DELETE and
-    the retention job skip an erased profile), so nothing would ever reach it."""
+    the retention job skip an erased profile), so nothing would ever reach it. The same held for
+    the document's expiry date, which the erasure leaves out since 822e5cb."""
     import shutil
     import subprocess
 
@@ -719,6 +720,20 @@ def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_p
             "('e00000000000001', 'p00000000000001', 'a00000000000001', 'profile.approved', ?)",
             (json.dumps(event),),
         )
+        # Erased before 822e5cb too: the document's expiry date, and the notice that quoted it.
+        notices = {"expires_on": "2031-05-17", "sent": [90]}
+        database.execute(
+            "UPDATE profiles SET document_expires_on = '2031-05-17', expiry_notices = ? "
+            "WHERE id = 'a00000000000001'",
+            (json.dumps(notices),),
+        )
+        notice = {"document_expires_on": "2031-05-17", "days_left": 80, "threshold_days": 90}
+        database.execute(
+            "INSERT INTO webhook_events (id, partner, profile, type, data, dedupe_key) VALUES "
+            "('e00000000000002', 'p00000000000001', 'a00000000000001', "
+            "'profile.document_expiring', ?, 'document_expiring:a00000000000001:2031-05-17:90')",
+            (json.dumps(notice),),
+        )
         # A profile not erased keeps its reviewer's words.
         database.execute(
             "INSERT INTO profiles (id, partner, status, decided_by, decision_reason) VALUES "
@@ -741,9 +756,14 @@ def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_p
         profiles = database.execute(
             "SELECT status_reason, decision_reason, last_change FROM profiles ORDER BY id"
         ).fetchall()
-        [(data,)] = database.execute("SELECT data FROM webhook_events").fetchall()
+        [(data,), (notice_data,)] = database.execute(
+            "SELECT data FROM webhook_events ORDER BY id"
+        ).fetchall()
+        everything = "\n".join(line for line in database.iterdump())
     finally:
         database.close()
+    assert "2031-05-17" not in everything  # the expiry date, wherever it was
+    assert json.loads(notice_data)["days_left"] is None
     assert reasons == [("processing_failed",), ("[erased]",), (erasure_sentence,), (TYPED_REASON,)]
     assert profiles[0][:2] == ("[erased]", "[erased]")
     assert json.loads(profiles[0][2])["reason"] == "[erased]"
