@@ -414,6 +414,28 @@ def test_the_admin_ui_saving_a_profile_the_worker_never_decided(pb, admin_ui, pa
     assert pb.get("profiles", profile_id)["decision"] == "approved"
 
 
+def test_a_blank_json_field_saved_in_the_admin_ui_reaches_the_partner_as_null(
+    pb, services, admin_ui, partner_id
+):
+    """PocketBase stores the blank automated_decision the admin UI sends back as the JSON string
+    "": the partner's GET showed null, but the webhook of the reviewer's decision carried ""
+    where its documented value is the worker's object or null."""
+    from api_helpers import subscribe
+
+    subscribe(services, partner_id)
+    profile_id = new_profile(pb, partner_id)
+    walk(pb, profile_id, "manual_review")
+    form = {"automated_decision": "", "status": "approved", "status_reason": "checked by hand"}
+
+    response = admin_ui.save_form("profiles", profile_id, form)
+
+    assert response.status_code == 200, response.text
+    [event] = pb.find(
+        "webhook_events", "profile = {:p} && type = 'profile.approved'", {"p": profile_id}
+    )
+    assert event["data"]["automated_decision"] is None
+
+
 def test_setting_erased_at_lets_in_only_the_scores_an_erasure_leaves(pb, admin_ui, partner_id):
     """The erasure (the platform's write, gateway/services/profiles.py) replaces the scores with
     what an erasure leaves, nothing else; in the admin UI erased_at itself is the platform's."""

@@ -31,6 +31,8 @@ function profileData(profile, history) {
   } catch (err) {
     automated = null;
   }
+  // An object or nothing: the admin UI saves a blank field back as the JSON string "".
+  if (!automated || typeof automated !== "object") automated = null;
   return {
     profile_id: profile.id,
     external_ref: profile.getString("external_ref") || null,
