@@ -535,6 +535,22 @@ def test_a_retried_erasure_still_tells_the_partner_once(client, services, review
     assert len(erased_events(services, profile_id)) == 1
 
 
+def approved_until(client, services, reviewer, external_ref: str, expires_on: str) -> str:
+    """A profile the worker approved, its document expiring on ``expires_on``; the partner
+    receives every event."""
+    subscribe(services, reviewer.partner_id)
+    profile_id = create(client, reviewer.headers, external_ref=external_ref)["id"]
+    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
+    services.pb.transition(
+        profile_id,
+        "approved",
+        actor="worker",
+        reason="score 91",
+        set_fields={"decision": "approved", "score": 91, "document_expires_on": expires_on},
+    )
+    return profile_id
+
+
 def test_an_erasure_removes_the_documents_expiry_date(client, services, reviewer):
     """document_expires_on is read from the document: kept, it drove expiry notices and a
     document_expired move with the date in its history row, for a profile the partner erased."""
@@ -542,16 +558,7 @@ def test_an_erasure_removes_the_documents_expiry_date(client, services, reviewer
 
     from gateway.services.expiry import run_expiry_job
 
-    subscribe(services, reviewer.partner_id)
-    profile_id = create(client, reviewer.headers, external_ref="erased-expiry")["id"]
-    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
-    services.pb.transition(
-        profile_id,
-        "approved",
-        actor="worker",
-        reason="score 91",
-        set_fields={"decision": "approved", "score": 91, "document_expires_on": "2031-05-17"},
-    )
+    profile_id = approved_until(client, services, reviewer, "erased-expiry", "2031-05-17")
 
     assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
 
@@ -630,16 +637,7 @@ def test_an_erasure_leaves_the_documents_expiry_date_nowhere_the_expiry_job_wrot
 
     from gateway.services.expiry import run_expiry_job
 
-    subscribe(services, reviewer.partner_id)
-    profile_id = create(client, reviewer.headers, external_ref="erased-after-expiry")["id"]
-    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
-    services.pb.transition(
-        profile_id,
-        "approved",
-        actor="worker",
-        reason="score 91",
-        set_fields={"decision": "approved", "score": 91, "document_expires_on": "2031-05-17"},
-    )
+    profile_id = approved_until(client, services, reviewer, "erased-after-expiry", "2031-05-17")
     notified = run_expiry_job(services.pb, now=datetime(2031, 5, 1, tzinfo=UTC))
     expired = run_expiry_job(services.pb, now=datetime(2031, 6, 1, tzinfo=UTC))
     assert profile_id in [notice for notice, _ in notified.notices]
