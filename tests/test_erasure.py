@@ -433,7 +433,7 @@ def test_no_personal_data_is_written_to_an_erased_profile_by_anyone(
 ):
     """The admin UI could type applicant data or attach documents to an erased profile, and the
     erasure, having run, would never reach them."""
-    from gateway.errors import StoreError
+    from gateway.errors import ProfileErased
 
     profile_id = create(client, reviewer.headers, external_ref="erased-no-refill")["id"]
     assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
@@ -448,9 +448,9 @@ def test_no_personal_data_is_written_to_an_erased_profile_by_anyone(
     for response in (typed, attached):
         assert response.status_code == 400, response.text
     assert typed.json()["data"]["first_name"]["code"] == "profile_erased"
-    with pytest.raises(StoreError):  # the platform's client too
+    with pytest.raises(ProfileErased):  # the platform's client too (the API's 410)
         services.pb.update("profiles", profile_id, {"email": "ada@example.com"})
-    with pytest.raises(StoreError):  # a capture upload that passed its checks before the erasure
+    with pytest.raises(ProfileErased):  # a capture upload that passed its checks before the erasure
         services.pb.update(
             "profiles", profile_id, {}, files={"selfie": [("s.jpg", jpeg_bytes(), "image/jpeg")]}
         )
@@ -767,3 +767,27 @@ def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_p
     assert json.loads(profiles[0][2])["reason"] == "[erased]"
     assert profiles[1][1] == TYPED_REASON
     assert json.loads(data)["decision_reason"] == "[erased]"
+
+
+def test_a_write_that_races_an_erasure_is_a_410_not_a_500(client, services, reviewer, monkeypatch):
+    """The gateway checks that a profile is not erased, then writes: an erasure committing in
+    between (the retention job, another request) made the data layer refuse the write, which the
+    caller saw as a 500 store_error instead of the 410 profile_erased the docs promise."""
+    profile_id = create(client, reviewer.headers, external_ref="erased-meanwhile")["id"]
+    checked = services.profiles.load_open
+
+    def erased_right_after_the_check(principal, checked_id):
+        profile = checked(principal, checked_id)
+        services.profiles.erase_record(dict(profile), actor="system", reason="retention")
+        return profile
+
+    monkeypatch.setattr(services.profiles, "load_open", erased_right_after_the_check)
+
+    noted = client.post(
+        f"/api/profiles/{profile_id}/notes", json={"body": "Ada"}, headers=reviewer.headers
+    )
+    monkeypatch.setattr(services.profiles, "load_open", checked)
+    assert services.pb.get("profiles", profile_id)["erased_at"]
+
+    assert_problem(noted, 410, "profile_erased")
+    assert services.pb.find("notes", "profile = {:p}", {"p": profile_id}) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.errors import Conflict, IllegalTransition, NotFound, StoreError
+from gateway.errors import Conflict, IllegalTransition, NotFound, ProfileErased, StoreError
 from gateway.services.pocketbase_hooks import HookOperations
 from gateway.services.pocketbase_transport import FileTuple, JsonDict, StoreResponse, is_record_id
 
@@ -28,6 +28,7 @@ class PocketBase(HookOperations):
         """Create a record; with ``files`` the body is multipart (JSON values as strings)."""
         response = self._write("POST", f"/api/collections/{collection}/records", data, files)
         if response.status_code == 400:
+            _raise_if_erased(response)
             raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
         return self._json(response, collection)
 
@@ -78,6 +79,7 @@ class PocketBase(HookOperations):
                 for item in (body.get("data") or {}).values()
             ):
                 raise IllegalTransition(body.get("message"))
+            _raise_if_erased(response)
             raise StoreError(f"PocketBase refused a {collection} update: {response.text[:300]}")
         return self._json(response, f"{collection} record")
 
@@ -224,3 +226,15 @@ def _form(data: JsonDict) -> dict[str, str]:
 
 def _file_parts(files: dict[str, list[FileTuple]]) -> list[tuple[str, FileTuple]]:
     return [(field, item) for field, items in files.items() for item in items]
+
+
+def _raise_if_erased(response: StoreResponse) -> None:
+    """``ProfileErased`` when the data layer refused a write for its erased profile
+    (pb_hooks/lib/erasure.js, notes.pb.js): the gateway checks first, but an erasure may commit
+    between that check and the write, and the caller is owed the 410, not a 500."""
+    try:
+        fields = response.json().get("data") or {}
+    except ValueError:
+        return
+    if any((item or {}).get("code") == "profile_erased" for item in fields.values()):
+        raise ProfileErased("This profile's personal data was erased; create a new profile")
