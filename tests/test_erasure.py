@@ -791,3 +791,29 @@ def test_a_write_that_races_an_erasure_is_a_410_not_a_500(client, services, revi
 
     assert_problem(noted, 410, "profile_erased")
     assert services.pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
+
+
+def test_the_reference_of_an_erased_profile_gives_no_link_to_it(client, services, reviewer):
+    """POST /api/profiles with an erased profile's external_ref answered 200 with the erased
+    profile and a freshly signed link whose page could only say 410."""
+    body = {"external_ref": "erased-then-reused"}
+    created = client.post(
+        "/api/profiles", json=body, headers={**reviewer.headers, "Idempotency-Key": "k-erased-1"}
+    )
+    assert created.status_code == 201, created.get_json()
+    profile_id = created.get_json()["id"]
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+    before = services.pb.get("profiles", profile_id)
+
+    again = client.post("/api/profiles", json=body, headers=reviewer.headers)
+    replay = client.post(
+        "/api/profiles", json=body, headers={**reviewer.headers, "Idempotency-Key": "k-erased-1"}
+    )
+
+    for response in (again, replay):
+        assert response.status_code == 410, response.get_json()
+        assert response.get_json()["code"] == "profile_erased"
+        assert "redirect_url" not in response.get_json()
+    assert services.pb.get("profiles", profile_id) == before
+    other = client.post("/api/profiles", json={"external_ref": "new-ref"}, headers=reviewer.headers)
+    assert other.status_code == 201, other.get_json()

@@ -57,7 +57,10 @@ def conditional_response(result: Conditional) -> Response:
     body=ProfileCreateSchema,
     statuses={201: "Created", 200: "An existing profile of the same reference or document"},
     response=LINK_RESPONSE,
-    errors={409: "The Idempotency-Key was used with another body"},
+    errors={
+        409: "The Idempotency-Key was used with another body",
+        410: "`profile_erased`: the profile of this reference was erased; use another reference",
+    },
     headers=IDEMPOTENCY_KEY,
 )
 def create_profile() -> tuple[dict[str, Any], int]:

@@ -129,6 +129,13 @@ class ProfileService:
             }
         result = self.pb.upsert_profile(principal.partner_id, fields, idempotency)
         profile = result["profile"]
+        if profile.get("erased_at"):
+            # Its reference still names it, but the applicant it held is gone and it takes no new
+            # capture: a link to it could only say so.
+            raise ProfileErased(
+                "The profile with this external_ref was erased; create the applicant's new "
+                "profile with another external_ref"
+            )
         if not result["created"] and not result["replayed"]:
             profile = self._refresh_link_if_expired(principal, profile)
         return self.link_view(profile), bool(result["created"])
