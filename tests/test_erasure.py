@@ -473,48 +473,23 @@ def test_the_erasures_own_reason_stays_when_a_reviewer_key_erases(client, servic
     assert "erased" in rows[-1]["reason"] and rows[-1]["reason"] != "[erased]"
 
 
-def test_an_erasure_cut_short_after_its_wipe_leaves_no_note(
+def test_an_erasure_cut_short_after_its_commit_leaves_no_note_and_tells_the_partner_once(
     client, services, reviewer, monkeypatch
 ):
-    """The notes were deleted after the erasure had committed, one request each: PocketBase
-    unavailable meanwhile (503, "retry") left them, and the retry found the profile erased and
-    returned at once, so they were never deleted (nor by the retention job, which skips erased
-    profiles)."""
-    from gateway.errors import StoreUnavailable
-
-    profile_id = create(client, reviewer.headers, external_ref="erasure-cut-short")["id"]
-    for body in ("Ada called", "Ada sent a bill"):
-        noted = client.post(
-            f"/api/profiles/{profile_id}/notes", json={"body": body}, headers=reviewer.headers
-        )
-        assert noted.status_code == 201, noted.get_json()
-    real_delete = services.pb.delete
-    calls = []
-
-    def unavailable_once(collection, record_id):
-        calls.append(record_id)
-        if len(calls) == 1:
-            raise StoreUnavailable("PocketBase did not answer")
-        return real_delete(collection, record_id)
-
-    monkeypatch.setattr(services.pb, "delete", unavailable_once)
-
-    first = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
-    retried = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
-
-    assert first.status_code in (200, 503)
-    assert retried.status_code == 200, retried.get_json()
-    assert services.pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
-
-
-def test_a_retried_erasure_still_tells_the_partner_once(client, services, reviewer, monkeypatch):
-    """The event is written after the erasure commits: a failure there (503, "retry") and the
-    retry, which found the profile erased, meant profile.erased was never sent."""
+    """What follows the erasure's commit can fail (503, "retry"). The notes were deleted after
+    the commit, one request each, and the event sent after it: the retry found the profile
+    erased and returned at once, so the notes stayed for good (the retention job skips erased
+    profiles) and profile.erased was never sent. Notes now go in the erasure's transaction."""
     from gateway.errors import StoreUnavailable
     from gateway.services import profiles as profiles_module
 
     subscribe(services, reviewer.partner_id)
     profile_id = create(client, reviewer.headers, external_ref="erasure-event-retried")["id"]
+    for body in ("Ada called", "Ada sent a bill"):
+        noted = client.post(
+            f"/api/profiles/{profile_id}/notes", json={"body": body}, headers=reviewer.headers
+        )
+        assert noted.status_code == 201, noted.get_json()
     real_emit = profiles_module.emit_profile_erased
     calls = []
 
@@ -531,6 +506,7 @@ def test_a_retried_erasure_still_tells_the_partner_once(client, services, review
     again = client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers)
 
     assert first.status_code == 503, first.get_json()
+    assert services.pb.find("notes", "profile = {:p}", {"p": profile_id}) == []
     assert retried.status_code == again.status_code == 200
     assert len(erased_events(services, profile_id)) == 1
 
