@@ -142,6 +142,25 @@ onRecordUpdateRequest((e) => {
       });
     }
   }
+  // The hosted flow writes a capture only while the profile is still open (?expected_status=
+  // in_progress): the gateway checked the link seconds earlier, before it cleaned and judged the
+  // image, and another tab may have submitted since, so the status is read again in the
+  // transaction of the save. A capture that lost that race would replace the evidence the
+  // applicant submitted, under a verification already queued.
+  const expected = platform ? String(e.requestInfo().query["expected_status"] || "") : "";
+  if (expected) {
+    e.app.runInTransaction((txApp) => {
+      const current = txApp.findRecordById("profiles", e.record.id).getString("status");
+      if (current !== expected) {
+        throw new BadRequestError(`The profile is now ${current}, not ${expected}: nothing was written.`, {
+          status: new ValidationError("unexpected_status", `the profile is now ${current}`),
+        });
+      }
+      e.app = txApp;
+      e.next();
+    });
+    return;
+  }
   if (platform) {
     e.next();
     return;

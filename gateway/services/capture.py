@@ -136,9 +136,7 @@ class CaptureService(CaptureLink):
             "retention_days": int(session.settings.get("retention_days") or 90),
             "lang": lang,
         }
-        session.profile = self.pb.update(
-            "profiles", session.profile_id, {"consent_at": now, "capture": capture}
-        )
+        session.profile = self._save(session, {"consent_at": now, "capture": capture})
         return session.profile
 
     def countries(self, session: CaptureSession, *, lang: str) -> list[dict[str, str]]:
@@ -178,7 +176,7 @@ class CaptureService(CaptureLink):
             fields.update(document_front=None, document_back=None)
         if document_type not in TWO_SIDED_TYPES and session.profile.get("document_back"):
             fields["document_back"] = None
-        session.profile = self.pb.update("profiles", session.profile_id, fields)
+        session.profile = self._save(session, fields)
         return session.profile
 
     # -- document photos -----------------------------------------------------------------------
@@ -214,11 +212,8 @@ class CaptureService(CaptureLink):
         complete = side == "back" or document_type not in TWO_SIDED_TYPES
         if complete and (capture.get("resubmission") or {}).get("step") == "document":
             capture.pop("resubmission")
-        session.profile = self.pb.update(
-            "profiles",
-            session.profile_id,
-            {"capture": capture},
-            files={field_name: [_file(f"{field_name}.jpg", image)]},
+        session.profile = self._save(
+            session, {"capture": capture}, files={field_name: [_file(f"{field_name}.jpg", image)]}
         )
         return UploadResult(accepted=True, metrics=metrics)
 
@@ -235,9 +230,7 @@ class CaptureService(CaptureLink):
             session.profile.get("liveness_challenge") or {},
             arguments["prompts_allowed"],
         )
-        session.profile = self.pb.update(
-            "profiles", session.profile_id, {"liveness_challenge": challenge}
-        )
+        session.profile = self._save(session, {"liveness_challenge": challenge})
         return challenge_answer(challenge, self.selfie_capture)
 
     def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
@@ -266,9 +259,8 @@ class CaptureService(CaptureLink):
         names = [f"frame{index:03d}.jpg" for index in range(len(frames))]
         challenge["used_at"] = pb_datetime(datetime.now(UTC))
         # Replace, not append: the frames of an earlier attempt belong to an earlier challenge.
-        stored = self.pb.update(
-            "profiles",
-            session.profile_id,
+        stored = self._save(
+            session,
             {"liveness_challenge": challenge},
             files={
                 "selfie_frames": [
@@ -293,8 +285,28 @@ class CaptureService(CaptureLink):
         # The selfie the resubmission asked for is here: the notice has nothing more to ask.
         if (capture.get("resubmission") or {}).get("step") == "selfie":
             capture.pop("resubmission")
-        session.profile = self.pb.update("profiles", session.profile_id, {"capture": capture})
+        session.profile = self._save(session, {"capture": capture})
         return {"frames": len(frames), "challenge_id": challenge["id"]}
+
+    def _save(
+        self,
+        session: CaptureSession,
+        fields: dict[str, Any],
+        files: dict[str, list[FileTuple]] | None = None,
+    ) -> dict[str, Any]:
+        """Write one step of the capture, only while the profile is still ``in_progress``.
+
+        The link was checked when the request came in, before the image was cleaned and judged;
+        another tab may have submitted since (or the partner erased the profile), and a photo
+        stored then would replace the evidence already queued for verification. Such a step
+        writes nothing and is answered as the link would be now."""
+        try:
+            return self.pb.update(
+                "profiles", session.profile_id, fields, files, expected_status="in_progress"
+            )
+        except IllegalTransition as error:
+            self.verify(session.profile_id, session.token)
+            raise LinkFinished("finished") from error
 
     # -- files ---------------------------------------------------------------------------------
 

@@ -33,12 +33,19 @@ class PocketBase(HookOperations):
         return self._json(response, collection)
 
     def _write(
-        self, method: str, path: str, data: JsonDict, files: dict[str, list[FileTuple]] | None
+        self,
+        method: str,
+        path: str,
+        data: JsonDict,
+        files: dict[str, list[FileTuple]] | None,
+        params: dict[str, str] | None = None,
     ) -> StoreResponse:
         """A record body as JSON, or with ``files`` as a multipart form (JSON values as strings)."""
         if files:
-            return self.request(method, path, data=_form(data), files=_file_parts(files))
-        return self.request(method, path, json=data)
+            return self.request(
+                method, path, data=_form(data), files=_file_parts(files), params=params
+            )
+        return self.request(method, path, json=data, params=params)
 
     def get(self, collection: str, record_id: str) -> JsonDict:
         """One record by id; ``NotFound`` when absent."""
@@ -68,14 +75,21 @@ class PocketBase(HookOperations):
         record_id: str,
         data: JsonDict,
         files: dict[str, list[FileTuple]] | None = None,
+        *,
+        expected_status: str | None = None,
     ) -> JsonDict:
-        """Patch a record. A file field name ending in ``+`` appends to a multi-file field."""
+        """Patch a record. A file field name ending in ``+`` appends to a multi-file field.
+
+        With ``expected_status`` (profiles only) the patch is saved only if the profile's status
+        is still that one, read in the transaction of the save (``pb_hooks/profiles.pb.js``);
+        else ``IllegalTransition`` and nothing is written."""
         path = f"/api/collections/{collection}/records/{record_id}"
-        response = self._write("PATCH", path, data, files)
+        params = {"expected_status": expected_status} if expected_status else None
+        response = self._write("PATCH", path, data, files, params=params)
         if response.status_code == 400:
             body = response.json()
             if any(
-                (item or {}).get("code") == "illegal_transition"
+                (item or {}).get("code") in ("illegal_transition", "unexpected_status")
                 for item in (body.get("data") or {}).values()
             ):
                 raise IllegalTransition(body.get("message"))

@@ -1,0 +1,138 @@
+"""The hosted flow with two tabs (or an applicant's link in two hands): a capture that is still
+being checked when the other tab submits must not change the evidence that was submitted.
+
+Each race is made deterministic by holding the upload inside its image check until the other
+request has finished, against the real PocketBase."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from gateway.container import Services
+from gateway.routes.flow import capture_service
+from tests.e2e.flow_support import Link, document_jpeg
+from tests.test_flow_api import (  # noqa: F401  (fixtures)
+    api,
+    captured,
+    enqueued,
+    flow_partner,
+    link,
+    prompts_for,
+    send_frames,
+    sharp_passport,
+    upload,
+)
+
+
+class HeldCheck:
+    """Wraps the capture service's document quality check: the upload waits inside it until
+    ``release`` is set, after telling the test it got there."""
+
+    def __init__(self, check: Callable[[Any], Any]) -> None:
+        self.check = check
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, rgb: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        assert self.release.wait(30), "the test never released the held upload"
+        return self.check(rgb, **kwargs)
+
+
+def hold(app: Flask, attribute: str) -> Iterator[HeldCheck]:
+    with app.app_context():
+        service = capture_service()
+        held = HeldCheck(getattr(service, attribute))
+        setattr(service, attribute, held)
+        try:
+            yield held
+        finally:
+            held.release.set()
+            setattr(service, attribute, held.check)
+
+
+@pytest.fixture
+def held_check(app: Flask) -> Iterator[HeldCheck]:
+    yield from hold(app, "quality_check")
+
+
+@pytest.fixture
+def held_selfie_check(app: Flask) -> Iterator[HeldCheck]:
+    yield from hold(app, "selfie_check")
+
+
+def in_thread(send: Callable[[FlaskClient], Any], app: Flask) -> tuple[threading.Thread, dict]:
+    """Start ``send`` on a client of its own; its response lands in the dict."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        response = send(app.test_client())
+        result["status"] = response.status_code
+        result["body"] = response.get_json()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+@pytest.mark.usefixtures("enqueued")
+def test_a_document_upload_overtaken_by_the_submit_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    captured: Link,  # noqa: F811
+    services: Services,
+    held_check: HeldCheck,
+) -> None:
+    before = services.pb.get("profiles", captured.profile_id)
+    other_passport = document_jpeg("passport", seed=23)
+    thread, result = in_thread(lambda tab: upload(tab, captured, "front", other_passport), app)
+    assert held_check.entered.wait(30)
+    # The other tab submits while the upload is being checked.
+    submitted = api(client, captured, "POST", "/submit")
+    assert submitted.status_code == 200, submitted.get_json()
+    held_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    after = services.pb.get("profiles", captured.profile_id)
+    assert after["status"] == "submitted"
+    # The evidence the applicant submitted is the evidence the worker reads.
+    assert after["document_front"] == before["document_front"]
+    assert after["capture"]["documents"] == before["capture"]["documents"]
+    assert result["status"] == 409, result
+    assert result["body"]["code"] == "link_finished"
+
+
+@pytest.mark.usefixtures("enqueued")
+def test_a_selfie_overtaken_by_the_submit_changes_nothing(
+    app: Flask,
+    client: FlaskClient,
+    captured: Link,  # noqa: F811
+    services: Services,
+    face_frames: list[bytes],
+    held_selfie_check: HeldCheck,
+) -> None:
+    challenge = api(client, captured, "POST", "/challenge").get_json()
+    before = services.pb.get("profiles", captured.profile_id)
+    faces = face_frames[10:]
+    thread, result = in_thread(
+        lambda tab: send_frames(tab, captured, challenge["id"], prompts_for(challenge), faces), app
+    )
+    assert held_selfie_check.entered.wait(30)
+    submitted = api(client, captured, "POST", "/submit")
+    assert submitted.status_code == 200, submitted.get_json()
+    held_selfie_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    after = services.pb.get("profiles", captured.profile_id)
+    assert after["status"] == "submitted"
+    assert (after["selfie"], after["selfie_frames"]) == (before["selfie"], before["selfie_frames"])
+    assert after["capture"]["frames"] == before["capture"]["frames"]
+    assert after["capture"]["submitted_at"]
+    assert result["status"] == 409, result
+    assert result["body"]["code"] == "link_finished"
