@@ -823,6 +823,29 @@ def test_static_files_are_served_and_the_catalogue_is_complete(client: FlaskClie
     assert client.get("/flow/static/../gateway/settings.py").status_code == 404
 
 
+def test_every_answer_under_flow_carries_the_security_headers(
+    client: FlaskClient, link: Link
+) -> None:
+    """Routing's own answers too (an unknown call, a wrong method), not only the views': the
+    token may be in their URL, and they must not be cached or framed either."""
+    from gateway.routes.flow_pages import PAGE_HEADERS
+
+    answers = {
+        "unknown call": client.get(f"/flow/api/{link.profile_id}/nope?t={link.token}"),
+        "wrong method": client.get(f"/flow/api/{link.profile_id}/submit?t={link.token}"),
+        "deeper path": client.get(f"/flow/{link.profile_id}/x?t={link.token}"),
+        "a view's": api(client, link, "GET", "/state"),
+    }
+    for what, response in answers.items():
+        missing = {
+            name for name in PAGE_HEADERS if response.headers.get(name) != PAGE_HEADERS[name]
+        }
+        assert not missing, (what, response.status_code, missing)
+    assert [r.status_code for r in answers.values()] == [404, 405, 404, 200]
+    # The partner API is not the flow: its answers are left as they were.
+    assert "Permissions-Policy" not in client.get("/api/nope").headers
+
+
 def test_nothing_in_the_pages_loads_from_outside() -> None:
     from gateway.routes.flow_pages import HOSTED_FLOW_DIR
 

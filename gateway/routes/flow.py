@@ -100,10 +100,13 @@ api_limit = limiter.shared_limit(_api_limit, "capture-api", key_func=_api_key)
 check_limit = limiter.shared_limit(_check_limit, "capture-check", key_func=_check_key)
 
 
-@bp.after_request
+@bp.after_app_request
 def _security_headers(response: Response) -> Response:
-    for name, value in PAGE_HEADERS.items():
-        response.headers.setdefault(name, value)
+    """Every answer under ``/flow``, routing's own too (an unknown call 404, a wrong method 405,
+    which no view of this blueprint makes): their URL may carry the token as well."""
+    if request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/"):
+        for name, value in PAGE_HEADERS.items():
+            response.headers.setdefault(name, value)
     return response
 
 
