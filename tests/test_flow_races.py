@@ -46,15 +46,17 @@ class HeldCheck:
 
 
 def hold(app: Flask, attribute: str) -> Iterator[HeldCheck]:
+    # The service is the app's one instance; no app context stays pushed during the test, or
+    # the test client's requests would share its ``g`` (and its cached capture session).
     with app.app_context():
         service = capture_service()
-        held = HeldCheck(getattr(service, attribute))
-        setattr(service, attribute, held)
-        try:
-            yield held
-        finally:
-            held.release.set()
-            setattr(service, attribute, held.check)
+    held = HeldCheck(getattr(service, attribute))
+    setattr(service, attribute, held)
+    try:
+        yield held
+    finally:
+        held.release.set()
+        setattr(service, attribute, held.check)
 
 
 @pytest.fixture
@@ -136,3 +138,33 @@ def test_a_selfie_overtaken_by_the_submit_changes_nothing(
     assert after["capture"]["submitted_at"]
     assert result["status"] == 409, result
     assert result["body"]["code"] == "link_finished"
+
+
+def test_a_document_upload_overtaken_by_the_erasure_stores_nothing(
+    app: Flask,
+    client: FlaskClient,
+    link: Link,  # noqa: F811
+    flow_partner: Any,  # noqa: F811
+    services: Services,
+    held_check: HeldCheck,
+    sharp_passport: bytes,  # noqa: F811
+) -> None:
+    assert api(client, link, "POST", "/start").status_code == 200
+    consent = api(client, link, "POST", "/consent", json={"accepted": True})
+    assert consent.status_code == 200, consent.get_json()
+    chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
+    assert chosen.status_code == 200
+    thread, result = in_thread(lambda tab: upload(tab, link, "front", sharp_passport), app)
+    assert held_check.entered.wait(30)
+    # The partner erases the profile while the photo is being checked.
+    erased = client.delete(f"/api/profiles/{link.profile_id}", headers=flow_partner.headers)
+    assert erased.status_code == 200, erased.get_json()
+    held_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    after = services.pb.get("profiles", link.profile_id)
+    assert after["erased_at"] and after["status"] == "expired"
+    assert not after["document_front"] and not after["capture"]
+    # A clear refusal of the link (it was retired by the erasure), not a store error.
+    assert result["status"] == 403, result
+    assert result["body"]["code"] == "link_invalid"
