@@ -136,8 +136,8 @@ routerAdd("POST", "/api/ekyc/profiles/upsert", (e) => {
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 
-// Change a profile's status atomically: {to, expected_from?: [..], actor, reason, set?: {..},
-// increment?: [field..]}. The expected-from check and the save share one transaction, which is what
+// Change a profile's status atomically: {to, expected_from?: [..], expected_version?, actor,
+// reason, set?: {..}, increment?: [field..]}. The expected-from check and the save share one transaction, which is what
 // makes a worker's claim (submitted -> processing) happen once even if a job is delivered twice.
 routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
   const machine = require(`${__hooks}/lib/transitions.js`);
@@ -149,6 +149,11 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
     const refused = machine.refusal(current, body.expected_from || null, to) ||
       require(`${__hooks}/lib/erasure.js`).reopenRefusal(profile, to);
     if (refused) return refused;
+    // expected_version: the move was decided on the profile as read at that version (the
+    // applicant's submit checks the captures it read); any write since refuses it.
+    if (body.expected_version != null && profile.getInt("version") !== Number(body.expected_version)) {
+      return { status: 409, body: { code: "stale_version", current: current, allowed: machine.allowedFrom(current) } };
+    }
     const extra = body.set || {};
     for (const name of Object.keys(extra)) {
       profile.set(name, extra[name]);

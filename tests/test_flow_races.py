@@ -168,3 +168,45 @@ def test_a_document_upload_overtaken_by_the_erasure_stores_nothing(
     # A clear refusal of the link (it was retired by the erasure), not a store error.
     assert result["status"] == 403, result
     assert result["body"]["code"] == "link_invalid"
+
+
+def test_a_submit_overtaken_by_a_new_document_choice_is_judged_on_what_is_there(
+    app: Flask,
+    client: FlaskClient,
+    captured: Link,  # noqa: F811
+    services: Services,
+    enqueued: list[str],  # noqa: F811
+) -> None:
+    """The submit checked the captures, then the other tab chose another document type (which
+    drops the photos of the first): the submit must not go through without them."""
+    with app.app_context():
+        pb = capture_service().pb
+    transition = pb.transition
+    entered, release = threading.Event(), threading.Event()
+
+    def held_transition(profile_id: str, to_status: str, **kwargs: Any) -> Any:
+        if to_status == "submitted":
+            entered.set()
+            assert release.wait(30), "the test never released the held submit"
+        return transition(profile_id, to_status, **kwargs)
+
+    pb.transition = held_transition
+    try:
+        thread, result = in_thread(lambda tab: api(tab, captured, "POST", "/submit"), app)
+        assert entered.wait(30)
+        chosen = api(
+            client, captured, "POST", "/document", json={"type": "id_card", "country": "FRA"}
+        )
+        assert chosen.status_code == 200, chosen.get_json()
+        release.set()
+        thread.join(30)
+        assert not thread.is_alive()
+    finally:
+        release.set()
+        del pb.transition
+    after = services.pb.get("profiles", captured.profile_id)
+    assert not after["document_front"]
+    assert after["status"] == "in_progress"
+    assert result["status"] == 409, result
+    assert set(result["body"]["errors"]) == {"document_front", "document_back"}
+    assert enqueued == []

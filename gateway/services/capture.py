@@ -322,7 +322,18 @@ class CaptureService(CaptureLink):
     # -- submit --------------------------------------------------------------------------------
 
     def submit(self, session: CaptureSession) -> dict[str, Any]:
-        """``in_progress -> submitted`` (actor applicant), then queue the verification."""
+        """``in_progress -> submitted`` (actor applicant), then queue the verification.
+
+        The move is made only on the profile the captures were checked on (its ``version``): if
+        another tab wrote meanwhile (a new document type drops the photos of the old one), the
+        captures are checked again on what is there now."""
+        try:
+            return self._submit(session)
+        except IllegalTransition:
+            session = self.verify(session.profile_id, session.token)
+            return self._submit(session)
+
+    def _submit(self, session: CaptureSession) -> dict[str, Any]:
         self._require_in_progress(session)
         profile = session.profile
         capture = session.capture
@@ -349,9 +360,12 @@ class CaptureService(CaptureLink):
                 actor=APPLICANT_ACTOR,
                 reason="applicant submitted the captures",
                 expected_from=["in_progress"],
+                expected_version=profile.get("version"),
                 set_fields={"capture": capture},
             )
         except IllegalTransition as error:
+            if error.extra.get("current_status") == "in_progress":
+                raise  # written since it was read: checked again by submit()
             raise LinkFinished("finished") from error
         session.profile = result["profile"]
         queue_submitted(self.enqueue, session.profile_id)

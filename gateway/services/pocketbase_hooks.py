@@ -99,23 +99,28 @@ class HookOperations(PocketBaseTransport):
         expected_from: list[str] | None = None,
         set_fields: JsonDict | None = None,
         increment: list[str] | None = None,
+        expected_version: int | None = None,
     ) -> JsonDict:
         """Change a profile's status atomically; returns ``{profile, from}``.
 
-        Raises ``IllegalTransition`` (with the allowed next states) when the table forbids it or
-        the profile is not in ``expected_from``.
+        Raises ``IllegalTransition`` (with the allowed next states) when the table forbids it,
+        the profile is not in ``expected_from``, or (with ``expected_version``) it was written
+        since it was read at that version.
         """
+        payload: JsonDict = {
+            "to": to_status,
+            "actor": actor,
+            "reason": reason,
+            "expected_from": expected_from,
+            "set": set_fields or {},
+            "increment": increment or [],
+        }
+        if expected_version is not None:
+            payload["expected_version"] = expected_version
         return self._change_profile(
             profile_id,
             "transition",
-            {
-                "to": to_status,
-                "actor": actor,
-                "reason": reason,
-                "expected_from": expected_from,
-                "set": set_fields or {},
-                "increment": increment or [],
-            },
+            payload,
             refused=f"Cannot move a profile from {{current}} to {to_status}",
         )
 
