@@ -147,12 +147,18 @@ onRecordUpdateRequest((e) => {
   // image, and another tab may have submitted since, so the status is read again in the
   // transaction of the save. A capture that lost that race would replace the evidence the
   // applicant submitted, under a verification already queued.
-  const expected = platform ? String(e.requestInfo().query["expected_status"] || "") : "";
+  // With ?expected_version= too, the save also needs the profile unwritten since the gateway
+  // read it: a step's capture json made from an older read would drop another tab's step.
+  const query = e.requestInfo().query;
+  const expected = platform ? String(query["expected_status"] || "") : "";
   if (expected) {
+    const version = String(query["expected_version"] || "");
     e.app.runInTransaction((txApp) => {
-      const current = txApp.findRecordById("profiles", e.record.id).getString("status");
-      if (current !== expected) {
-        throw new BadRequestError(`The profile is now ${current}, not ${expected}: nothing was written.`, {
+      const stored = txApp.findRecordById("profiles", e.record.id);
+      const current = stored.getString("status");
+      const stale = version !== "" && String(stored.getInt("version")) !== version;
+      if (current !== expected || stale) {
+        throw new BadRequestError(`The profile is now ${current} (version ${stored.getInt("version")}): nothing was written.`, {
           status: new ValidationError("unexpected_status", `the profile is now ${current}`),
         });
       }

@@ -31,8 +31,8 @@ from tests.test_flow_api import (  # noqa: F401  (fixtures)
 
 
 class HeldCheck:
-    """Wraps the capture service's document quality check: the upload waits inside it until
-    ``release`` is set, after telling the test it got there."""
+    """Wraps one of the capture service's image checks: the upload sent from another thread
+    waits inside it until ``release`` is set, after telling the test it got there."""
 
     def __init__(self, check: Callable[[Any], Any]) -> None:
         self.check = check
@@ -40,8 +40,10 @@ class HeldCheck:
         self.release = threading.Event()
 
     def __call__(self, rgb: Any, **kwargs: Any) -> Any:
-        self.entered.set()
-        assert self.release.wait(30), "the test never released the held upload"
+        # Only the request started in its own thread is held; the test's own calls go through.
+        if threading.current_thread() is not threading.main_thread():
+            self.entered.set()
+            assert self.release.wait(30), "the test never released the held upload"
         return self.check(rgb, **kwargs)
 
 
@@ -210,3 +212,58 @@ def test_a_submit_overtaken_by_a_new_document_choice_is_judged_on_what_is_there(
     assert result["status"] == 409, result
     assert set(result["body"]["errors"]) == {"document_front", "document_back"}
     assert enqueued == []
+
+
+def test_a_document_photo_and_a_selfie_from_two_devices_keep_both_records(
+    app: Flask,
+    client: FlaskClient,
+    captured: Link,  # noqa: F811
+    services: Services,
+    face_frames: list[bytes],
+    held_check: HeldCheck,
+) -> None:
+    """The QR hand-off: the computer retakes the document photo while the phone sends a new
+    selfie. Each write of the capture record must keep what the other stored meanwhile."""
+    other_passport = document_jpeg("passport", seed=23)
+    thread, result = in_thread(lambda tab: upload(tab, captured, "front", other_passport), app)
+    assert held_check.entered.wait(30)
+    challenge = api(client, captured, "POST", "/challenge").get_json()
+    sent = send_frames(client, captured, challenge["id"], prompts_for(challenge), face_frames[5:])
+    assert sent.status_code == 201, sent.get_json()
+    held_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert result["status"] == 201, result
+    after = services.pb.get("profiles", captured.profile_id)
+    # Every stored frame is described by the capture record, under the challenge it answered.
+    assert after["capture"]["challenge_id"] == challenge["id"]
+    described = {entry["filename"] for entry in after["capture"]["frames"]}
+    assert described == set(after["selfie_frames"])
+    assert after["capture"]["documents"]["front"]
+
+
+def test_one_challenge_answered_from_two_tabs_is_used_once(
+    app: Flask,
+    client: FlaskClient,
+    captured: Link,  # noqa: F811
+    services: Services,
+    face_frames: list[bytes],
+    held_selfie_check: HeldCheck,
+) -> None:
+    challenge = api(client, captured, "POST", "/challenge").get_json()
+    prompts = prompts_for(challenge)
+    thread, result = in_thread(
+        lambda tab: send_frames(tab, captured, challenge["id"], prompts, face_frames[10:]), app
+    )
+    assert held_selfie_check.entered.wait(30)
+    # The second tab answers the same challenge while the first one's frames are checked.
+    sent = send_frames(client, captured, challenge["id"], prompts, face_frames[5:])
+    assert sent.status_code == 201, sent.get_json()
+    held_selfie_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert result["status"] == 409, result
+    assert result["body"]["code"] == "challenge_refused"
+    after = services.pb.get("profiles", captured.profile_id)
+    described = {entry["filename"] for entry in after["capture"]["frames"]}
+    assert described == set(after["selfie_frames"])

@@ -74,6 +74,8 @@ from gateway.verification.documents.normalize import DOCUMENT_TYPES
 log = structlog.get_logger("gateway.capture")
 
 SIDE_FIELDS = {"front": "document_front", "back": "document_back"}
+# Writes of one step tried on a fresh read when another tab wrote first (see CaptureService._save).
+SAVE_ATTEMPTS = 3
 IMAGE_FIELDS = ("document_front", "document_back", "selfie")
 
 
@@ -130,14 +132,16 @@ class CaptureService(CaptureLink):
                 "Consent is needed to continue", errors={"accepted": ["must be true"]}
             )
         now = pb_datetime(datetime.now(UTC))
-        capture = session.capture
-        capture["consent"] = {
-            "at": now,
-            "retention_days": int(session.settings.get("retention_days") or 90),
-            "lang": lang,
-        }
-        session.profile = self._save(session, {"consent_at": now, "capture": capture})
-        return session.profile
+
+        def change(capture: dict[str, Any]) -> dict[str, Any]:
+            capture["consent"] = {
+                "at": now,
+                "retention_days": int(session.settings.get("retention_days") or 90),
+                "lang": lang,
+            }
+            return {"consent_at": now, "capture": capture}
+
+        return self._save(session, change)
 
     def countries(self, session: CaptureSession, *, lang: str) -> list[dict[str, str]]:
         """The issuing countries the partner accepts (every one unless it restricts them), named
@@ -163,21 +167,23 @@ class CaptureService(CaptureLink):
         # Refused before anything is written: a document the partner would refuse at decision
         # time is not captured at all.
         check_document_accepted(session.settings, document_type, alpha3)
-        capture = session.capture
-        previous = (capture.get("document") or {}).get("type")
-        capture["document"] = {"type": document_type, "country": alpha3}
-        fields: dict[str, Any] = {"capture": capture}
-        # The partner's own document data wins; the applicant's choice fills what is missing.
-        if not session.profile.get("document_type"):
-            fields["document_type"] = document_type
-        if not session.profile.get("document_country"):
-            fields["document_country"] = alpha3
-        if previous and previous != document_type:
-            fields.update(document_front=None, document_back=None)
-        if document_type not in TWO_SIDED_TYPES and session.profile.get("document_back"):
-            fields["document_back"] = None
-        session.profile = self._save(session, fields)
-        return session.profile
+
+        def change(capture: dict[str, Any]) -> dict[str, Any]:
+            previous = (capture.get("document") or {}).get("type")
+            capture["document"] = {"type": document_type, "country": alpha3}
+            fields: dict[str, Any] = {"capture": capture}
+            # The partner's own document data wins; the applicant's choice fills what is missing.
+            if not session.profile.get("document_type"):
+                fields["document_type"] = document_type
+            if not session.profile.get("document_country"):
+                fields["document_country"] = alpha3
+            if previous and previous != document_type:
+                fields.update(document_front=None, document_back=None)
+            if document_type not in TWO_SIDED_TYPES and session.profile.get("document_back"):
+                fields["document_back"] = None
+            return fields
+
+        return self._save(session, change)
 
     # -- document photos -----------------------------------------------------------------------
 
@@ -201,20 +207,21 @@ class CaptureService(CaptureLink):
             log.info("document_photo_refused", side=side, codes=[i["code"] for i in issues])
             return UploadResult(accepted=False, issues=issues, metrics=metrics)
         field_name = SIDE_FIELDS[side]
-        capture = session.capture
-        capture.setdefault("documents", {})[side] = {
-            "width_px": image.width_px,
-            "height_px": image.height_px,
-            "source_type": image.source_type,
-            "quality": metrics,
-        }
-        # The document photos the resubmission asked for are all here: its notice goes.
-        complete = side == "back" or document_type not in TWO_SIDED_TYPES
-        if complete and (capture.get("resubmission") or {}).get("step") == "document":
-            capture.pop("resubmission")
-        session.profile = self._save(
-            session, {"capture": capture}, files={field_name: [_file(f"{field_name}.jpg", image)]}
-        )
+
+        def change(capture: dict[str, Any]) -> dict[str, Any]:
+            capture.setdefault("documents", {})[side] = {
+                "width_px": image.width_px,
+                "height_px": image.height_px,
+                "source_type": image.source_type,
+                "quality": metrics,
+            }
+            # The document photos the resubmission asked for are all here: its notice goes.
+            complete = side == "back" or document_type not in TWO_SIDED_TYPES
+            if complete and (capture.get("resubmission") or {}).get("step") == "document":
+                capture.pop("resubmission")
+            return {"capture": capture}
+
+        self._save(session, change, files={field_name: [_file(f"{field_name}.jpg", image)]})
         return UploadResult(accepted=True, metrics=metrics)
 
     # -- selfie with liveness challenge --------------------------------------------------------
@@ -225,12 +232,20 @@ class CaptureService(CaptureLink):
         arguments = challenge_arguments(
             session.settings, self.config.challenge_ttl_s, self.selfie_capture
         )
-        challenge = challenge_record(
-            self.issue_challenge_fn(**arguments).as_dict(),
-            session.profile.get("liveness_challenge") or {},
-            arguments["prompts_allowed"],
-        )
-        session.profile = self._save(session, {"liveness_challenge": challenge})
+        issued = self.issue_challenge_fn(**arguments).as_dict()
+        challenge: dict[str, Any] = {}
+
+        def change(capture: dict[str, Any]) -> dict[str, Any]:
+            challenge.update(
+                challenge_record(
+                    issued,
+                    session.profile.get("liveness_challenge") or {},
+                    arguments["prompts_allowed"],
+                )
+            )
+            return {"liveness_challenge": challenge}
+
+        self._save(session, change)
         return challenge_answer(challenge, self.selfie_capture)
 
     def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
@@ -257,11 +272,18 @@ class CaptureService(CaptureLink):
         cleaned = clean_frames(frames, self.config.max_upload_bytes)
         selfie_index = usable_selfie_index(frames, cleaned, self.selfie_check)
         names = [f"frame{index:03d}.jpg" for index in range(len(frames))]
-        challenge["used_at"] = pb_datetime(datetime.now(UTC))
+
+        def use_challenge(capture: dict[str, Any]) -> dict[str, Any]:
+            # Read again on a retry: another tab may have used it, or asked for a new one.
+            current = dict(session.profile.get("liveness_challenge") or {})
+            check_usable_challenge(current, challenge_id, self.clock())
+            current["used_at"] = pb_datetime(datetime.now(UTC))
+            return {"liveness_challenge": current}
+
         # Replace, not append: the frames of an earlier attempt belong to an earlier challenge.
         stored = self._save(
             session,
-            {"liveness_challenge": challenge},
+            use_challenge,
             files={
                 "selfie_frames": [
                     _file(name, image) for name, image in zip(names, cleaned, strict=True)
@@ -270,43 +292,62 @@ class CaptureService(CaptureLink):
             },
         )
         stored_frames = stored.get("selfie_frames") or []
-        capture = session.capture
-        capture["frames"] = [
-            {
-                "prompt": frame.prompt,
-                "t_ms": frame.t_ms,
-                "filename": stored_name_for(name, stored_frames) or "",
-            }
-            for frame, name in zip(frames, names, strict=True)
-        ]
-        capture["challenge_id"] = challenge["id"]
-        capture["mirrored"] = False
-        capture["selfie_frame_index"] = selfie_index
-        # The selfie the resubmission asked for is here: the notice has nothing more to ask.
-        if (capture.get("resubmission") or {}).get("step") == "selfie":
-            capture.pop("resubmission")
-        session.profile = self._save(session, {"capture": capture})
+
+        def describe_frames(capture: dict[str, Any]) -> dict[str, Any]:
+            capture["frames"] = [
+                {
+                    "prompt": frame.prompt,
+                    "t_ms": frame.t_ms,
+                    "filename": stored_name_for(name, stored_frames) or "",
+                }
+                for frame, name in zip(frames, names, strict=True)
+            ]
+            capture["challenge_id"] = challenge["id"]
+            capture["mirrored"] = False
+            capture["selfie_frame_index"] = selfie_index
+            # The selfie the resubmission asked for is here: the notice has nothing more to ask.
+            if (capture.get("resubmission") or {}).get("step") == "selfie":
+                capture.pop("resubmission")
+            return {"capture": capture}
+
+        self._save(session, describe_frames)
         return {"frames": len(frames), "challenge_id": challenge["id"]}
 
     def _save(
         self,
         session: CaptureSession,
-        fields: dict[str, Any],
+        change: Callable[[dict[str, Any]], dict[str, Any]],
         files: dict[str, list[FileTuple]] | None = None,
     ) -> dict[str, Any]:
-        """Write one step of the capture, only while the profile is still ``in_progress``.
+        """Write one step of the capture: ``change(capture)`` gives the fields to write from the
+        profile's ``capture`` as read (``session.profile``), which it updates.
 
         The link was checked when the request came in, before the image was cleaned and judged;
-        another tab may have submitted since (or the partner erased the profile), and a photo
-        stored then would replace the evidence already queued for verification. Such a step
-        writes nothing and is answered as the link would be now."""
-        try:
-            return self.pb.update(
-                "profiles", session.profile_id, fields, files, expected_status="in_progress"
-            )
-        except IllegalTransition as error:
-            self.verify(session.profile_id, session.token)
-            raise LinkFinished("finished") from error
+        another tab may have written since. The write names the version it was made on and the
+        status ``in_progress``: after a submit (or the partner's erasure) a photo stored then
+        would replace the evidence already queued, so the step writes nothing and is answered as
+        the link would be now; after another step (the computer's document photo while the phone
+        sends the selfie), the change is made again on what that step stored, or the ``capture``
+        record written from the old read would drop it."""
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                session.profile = self.pb.update(
+                    "profiles",
+                    session.profile_id,
+                    change(session.capture),
+                    files,
+                    expected_status="in_progress",
+                    expected_version=session.profile.get("version"),
+                )
+                return session.profile
+            except IllegalTransition as error:
+                fresh = self.verify(session.profile_id, session.token)
+                if fresh.profile["status"] != "in_progress":
+                    raise LinkFinished("finished") from error
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                session.profile = fresh.profile
+        raise AssertionError("unreachable")
 
     # -- files ---------------------------------------------------------------------------------
 

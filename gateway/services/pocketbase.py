@@ -77,15 +77,19 @@ class PocketBase(HookOperations):
         files: dict[str, list[FileTuple]] | None = None,
         *,
         expected_status: str | None = None,
+        expected_version: int | None = None,
     ) -> JsonDict:
         """Patch a record. A file field name ending in ``+`` appends to a multi-file field.
 
         With ``expected_status`` (profiles only) the patch is saved only if the profile's status
-        is still that one, read in the transaction of the save (``pb_hooks/profiles.pb.js``);
-        else ``IllegalTransition`` and nothing is written."""
+        is still that one, and with ``expected_version`` only if it was not written since it was
+        read at that version, both read in the transaction of the save
+        (``pb_hooks/profiles.pb.js``); else ``IllegalTransition`` and nothing is written."""
         path = f"/api/collections/{collection}/records/{record_id}"
-        params = {"expected_status": expected_status} if expected_status else None
-        response = self._write("PATCH", path, data, files, params=params)
+        params = {"expected_status": expected_status} if expected_status else {}
+        if expected_status and expected_version is not None:
+            params["expected_version"] = str(expected_version)
+        response = self._write("PATCH", path, data, files, params=params or None)
         if response.status_code == 400:
             body = response.json()
             if any(
