@@ -267,3 +267,31 @@ def test_one_challenge_answered_from_two_tabs_is_used_once(
     after = services.pb.get("profiles", captured.profile_id)
     described = {entry["filename"] for entry in after["capture"]["frames"]}
     assert described == set(after["selfie_frames"])
+
+
+def test_a_document_upload_overtaken_by_a_new_link_stores_nothing(
+    app: Flask,
+    client: FlaskClient,
+    link: Link,  # noqa: F811
+    flow_partner: Any,  # noqa: F811
+    services: Services,
+    held_check: HeldCheck,
+    sharp_passport: bytes,  # noqa: F811
+) -> None:
+    """The partner issues a new link (the old one leaked): an upload the old link started is
+    not stored when it lands after."""
+    assert api(client, link, "POST", "/start").status_code == 200
+    consent = api(client, link, "POST", "/consent", json={"accepted": True})
+    assert consent.status_code == 200, consent.get_json()
+    chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
+    assert chosen.status_code == 200
+    thread, result = in_thread(lambda tab: upload(tab, link, "front", sharp_passport), app)
+    assert held_check.entered.wait(30)
+    renewed = client.post(f"/api/profiles/{link.profile_id}/link", headers=flow_partner.headers)
+    assert renewed.status_code in (200, 201), renewed.get_json()
+    held_check.release.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert not services.pb.get("profiles", link.profile_id)["document_front"]
+    assert result["status"] == 403, result
+    assert result["body"]["code"] == "link_invalid"
