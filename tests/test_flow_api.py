@@ -640,6 +640,46 @@ def test_challenge_is_random_stored_and_single_use(
     assert len(profile["selfie_frames"]) == len(prompts_for(second, 2))
 
 
+@pytest.mark.parametrize(
+    ("first_t_ms", "code"),
+    [(None, "json_too_deep"), ("NaN", "bad_request"), ("1e999", "bad_request")],
+    ids=["deep", "nan", "infinite"],
+)
+def test_selfie_meta_that_is_not_plain_json_is_a_400_and_stores_nothing(
+    client: FlaskClient,
+    link: Link,
+    services: Services,
+    face_frames: list[bytes],
+    first_t_ms: str | None,
+    code: str,
+) -> None:
+    """Python's decoder takes NaN and Infinity, which PocketBase's JSON does not: the frames
+    were stored and the challenge used, then the capture record refused (a 500, half written)."""
+    start_with_consent(client, link)
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    prompts = prompts_for(challenge)
+    meta = json.dumps([{"prompt": p, "t_ms": 100 * i} for i, p in enumerate(prompts)])
+    if first_t_ms is None:
+        meta = "[" * 100_000 + "]" * 100_000
+    else:
+        meta = meta.replace('"t_ms": 0}', f'"t_ms": {first_t_ms}}}', 1)
+    data = {
+        "challenge_id": challenge["id"],
+        "meta": meta,
+        "frames": [
+            (io.BytesIO(face_frames[i % len(face_frames)]), f"f{i}.jpg", "image/jpeg")
+            for i in range(len(prompts))
+        ],
+    }
+    response = api(client, link, "POST", "/selfie", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == code
+    profile = services.pb.get("profiles", link.profile_id)
+    assert not profile["selfie_frames"] and not profile["selfie"]
+    assert not profile["liveness_challenge"]["used_at"]
+
+
 def test_challenge_uses_the_partners_allowed_prompts(
     client: FlaskClient, flow_partner: PartnerHandle, services: Services
 ) -> None:

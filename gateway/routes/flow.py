@@ -10,16 +10,17 @@ security headers) is rendered by ``flow_pages.py``; the views, their limits and 
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from gateway.auth import limiter, services
-from gateway.errors import BadRequest, LinkMissing, LinkRefused, NotFound
+from gateway.errors import BadRequest, JsonInvalid, LinkMissing, LinkRefused, NotFound
 from gateway.openapi import documented
 from gateway.problem import render_gateway_error
+from gateway.request_json import parse_json
 from gateway.routes import json_body
 from gateway.routes.flow_pages import (
     PAGE_HEADERS,
@@ -330,7 +331,9 @@ def selfie(profile_id: str) -> tuple[dict[str, Any], int]:
     frames = []
     for index, (meta, upload) in enumerate(zip(frames_meta, uploads, strict=True)):
         t_ms = meta.get("t_ms") if isinstance(meta, dict) else None
-        if isinstance(t_ms, bool) or not isinstance(t_ms, int | float):
+        # Finite only: Python's decoder reads NaN and Infinity, which PocketBase's JSON refuses
+        # (after the frames were stored).
+        if isinstance(t_ms, bool) or not isinstance(t_ms, int | float) or not math.isfinite(t_ms):
             raise BadRequest(f"meta[{index}] needs a prompt and a numeric t_ms")
         frames.append(FrameUpload(prompt=str(meta.get("prompt")), t_ms=t_ms, content=upload.read()))
     service = capture_service()
@@ -375,6 +378,6 @@ def _json_field(name: str) -> Any:
     if raw is None:
         raise BadRequest(f"The multipart field '{name}' is required")
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        return parse_json(raw.encode())  # depth-bounded, as JSON bodies are: never a 500
+    except JsonInvalid as exc:
         raise BadRequest(f"The multipart field '{name}' is not JSON") from exc
