@@ -27,6 +27,9 @@ from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 from gateway.settings import Settings
 
 GUNICORN_TIMEOUT_S = 60
+# Gunicorn's access line at DEBUG: the path without its query (a flow URL's query is the capture
+# token), no referrer (a page's URL) and no client address or user agent (personal data).
+ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
 # How long `ekyc up` waits for the gateway to answer before it gives up and stops everything.
 GATEWAY_START_TIMEOUT_S = 120
 # gunicorn's largest request line (its default is 4,094); a longer one, or a header over the field
@@ -91,10 +94,15 @@ def gunicorn_command(settings: Settings) -> list[str]:
         str(LIMIT_REQUEST_LINE_BYTES),
         "--limit-request-field_size",
         str(LIMIT_REQUEST_FIELD_BYTES),
-        # Gunicorn's access log only at DEBUG (the capture token is in flow URLs); the gateway's
-        # own request log line already holds method, route, status and latency. Left unset, not
-        # /dev/null: with any access log file gunicorn formats every line, ~5 % of a GET's CPU.
-        *(["--access-logfile", "-"] if settings.log_level == "DEBUG" else []),
+        # Gunicorn's access log only at DEBUG, without query strings (ACCESS_LOG_FORMAT); the
+        # gateway's own request log line already holds method, route, status and latency. Left
+        # unset, not /dev/null: with any access log file gunicorn formats every line, ~5 % of a
+        # GET's CPU.
+        *(
+            ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+            if settings.log_level == "DEBUG"
+            else []
+        ),
         # Per home, not gunicorn's default in ~/.gunicorn, so two stacks on one machine
         # (two homes, or a test beside a running stack) never share a control socket.
         "--control-socket",

@@ -49,6 +49,7 @@ def served(
         pb_superuser_password=pocketbase.superuser_password,
         link_secret="test-link-secret-0123456789",
         data_key="test-data-key-0123456789abcdef",
+        log_level="DEBUG",  # gunicorn's access log on, as an operator debugging would run it
     )
     env = {
         **os.environ,
@@ -231,3 +232,22 @@ def test_the_served_gateway_writes_its_request_lines(served: Served) -> None:
     assert [(line["event"], line["route"], line["status"]) for line in lines] == [
         ("request", "/health", 200)
     ]
+
+
+def test_the_debug_access_log_keeps_no_capture_token(served: Served) -> None:
+    """At DEBUG gunicorn's access log wrote the request line whole: a flow URL's ?t= token
+    (a working capture link) landed in the log."""
+    with connect(served) as sock:
+        head, _ = exchange(
+            sock,
+            b"GET /flow/abcdefghijklmno?t=capture-token-in-the-url HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+    assert status_of(head) in (400, 403, 404, 410)
+    deadline = time.monotonic() + 5
+    access: list[str] = []
+    while not access and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = served.log.read_text(errors="replace")
+        access = [line for line in text.splitlines() if '"GET /flow/abcdefghijklmno' in line]
+    assert access, "no access line for the request"
+    assert "capture-token-in-the-url" not in served.log.read_text(errors="replace")
