@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -71,6 +72,22 @@ def held_selfie_check(app: Flask) -> Iterator[HeldCheck]:
     yield from hold(app, "selfie_check")
 
 
+@contextmanager
+def held_in_check(
+    app: Flask, held: HeldCheck, send: Callable[[FlaskClient], Any]
+) -> Iterator[dict]:
+    """Start ``send`` on a client of its own and hold it in its image check while the block
+    runs (the other tab's move), then let it finish; its response lands in the dict."""
+    thread, result = in_thread(send, app)
+    assert held.entered.wait(30)
+    try:
+        yield result
+    finally:
+        held.release.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
 def in_thread(send: Callable[[FlaskClient], Any], app: Flask) -> tuple[threading.Thread, dict]:
     """Start ``send`` on a client of its own; its response lands in the dict."""
     result: dict[str, Any] = {}
@@ -95,14 +112,12 @@ def test_a_document_upload_overtaken_by_the_submit_changes_nothing(
 ) -> None:
     before = services.pb.get("profiles", captured.profile_id)
     other_passport = document_jpeg("passport", seed=23)
-    thread, result = in_thread(lambda tab: upload(tab, captured, "front", other_passport), app)
-    assert held_check.entered.wait(30)
-    # The other tab submits while the upload is being checked.
-    submitted = api(client, captured, "POST", "/submit")
-    assert submitted.status_code == 200, submitted.get_json()
-    held_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app, held_check, lambda tab: upload(tab, captured, "front", other_passport)
+    ) as result:
+        # The other tab submits while the upload is being checked.
+        submitted = api(client, captured, "POST", "/submit")
+        assert submitted.status_code == 200, submitted.get_json()
     after = services.pb.get("profiles", captured.profile_id)
     assert after["status"] == "submitted"
     # The evidence the applicant submitted is the evidence the worker reads.
@@ -124,15 +139,13 @@ def test_a_selfie_overtaken_by_the_submit_changes_nothing(
     challenge = api(client, captured, "POST", "/challenge").get_json()
     before = services.pb.get("profiles", captured.profile_id)
     faces = face_frames[10:]
-    thread, result = in_thread(
-        lambda tab: send_frames(tab, captured, challenge["id"], prompts_for(challenge), faces), app
-    )
-    assert held_selfie_check.entered.wait(30)
-    submitted = api(client, captured, "POST", "/submit")
-    assert submitted.status_code == 200, submitted.get_json()
-    held_selfie_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app,
+        held_selfie_check,
+        lambda tab: send_frames(tab, captured, challenge["id"], prompts_for(challenge), faces),
+    ) as result:
+        submitted = api(client, captured, "POST", "/submit")
+        assert submitted.status_code == 200, submitted.get_json()
     after = services.pb.get("profiles", captured.profile_id)
     assert after["status"] == "submitted"
     assert (after["selfie"], after["selfie_frames"]) == (before["selfie"], before["selfie_frames"])
@@ -156,14 +169,12 @@ def test_a_document_upload_overtaken_by_the_erasure_stores_nothing(
     assert consent.status_code == 200, consent.get_json()
     chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
     assert chosen.status_code == 200
-    thread, result = in_thread(lambda tab: upload(tab, link, "front", sharp_passport), app)
-    assert held_check.entered.wait(30)
-    # The partner erases the profile while the photo is being checked.
-    erased = client.delete(f"/api/profiles/{link.profile_id}", headers=flow_partner.headers)
-    assert erased.status_code == 200, erased.get_json()
-    held_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app, held_check, lambda tab: upload(tab, link, "front", sharp_passport)
+    ) as result:
+        # The partner erases the profile while the photo is being checked.
+        erased = client.delete(f"/api/profiles/{link.profile_id}", headers=flow_partner.headers)
+        assert erased.status_code == 200, erased.get_json()
     after = services.pb.get("profiles", link.profile_id)
     assert after["erased_at"] and after["status"] == "expired"
     assert not after["document_front"] and not after["capture"]
@@ -225,14 +236,14 @@ def test_a_document_photo_and_a_selfie_from_two_devices_keep_both_records(
     """The QR hand-off: the computer retakes the document photo while the phone sends a new
     selfie. Each write of the capture record must keep what the other stored meanwhile."""
     other_passport = document_jpeg("passport", seed=23)
-    thread, result = in_thread(lambda tab: upload(tab, captured, "front", other_passport), app)
-    assert held_check.entered.wait(30)
-    challenge = api(client, captured, "POST", "/challenge").get_json()
-    sent = send_frames(client, captured, challenge["id"], prompts_for(challenge), face_frames[5:])
-    assert sent.status_code == 201, sent.get_json()
-    held_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app, held_check, lambda tab: upload(tab, captured, "front", other_passport)
+    ) as result:
+        challenge = api(client, captured, "POST", "/challenge").get_json()
+        sent = send_frames(
+            client, captured, challenge["id"], prompts_for(challenge), face_frames[5:]
+        )
+        assert sent.status_code == 201, sent.get_json()
     assert result["status"] == 201, result
     after = services.pb.get("profiles", captured.profile_id)
     # Every stored frame is described by the capture record, under the challenge it answered.
@@ -252,16 +263,14 @@ def test_one_challenge_answered_from_two_tabs_is_used_once(
 ) -> None:
     challenge = api(client, captured, "POST", "/challenge").get_json()
     prompts = prompts_for(challenge)
-    thread, result = in_thread(
-        lambda tab: send_frames(tab, captured, challenge["id"], prompts, face_frames[10:]), app
-    )
-    assert held_selfie_check.entered.wait(30)
-    # The second tab answers the same challenge while the first one's frames are checked.
-    sent = send_frames(client, captured, challenge["id"], prompts, face_frames[5:])
-    assert sent.status_code == 201, sent.get_json()
-    held_selfie_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app,
+        held_selfie_check,
+        lambda tab: send_frames(tab, captured, challenge["id"], prompts, face_frames[10:]),
+    ) as result:
+        # The second tab answers the same challenge while the first one's frames are checked.
+        sent = send_frames(client, captured, challenge["id"], prompts, face_frames[5:])
+        assert sent.status_code == 201, sent.get_json()
     assert result["status"] == 409, result
     assert result["body"]["code"] == "challenge_refused"
     after = services.pb.get("profiles", captured.profile_id)
@@ -285,13 +294,11 @@ def test_a_document_upload_overtaken_by_a_new_link_stores_nothing(
     assert consent.status_code == 200, consent.get_json()
     chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
     assert chosen.status_code == 200
-    thread, result = in_thread(lambda tab: upload(tab, link, "front", sharp_passport), app)
-    assert held_check.entered.wait(30)
-    renewed = client.post(f"/api/profiles/{link.profile_id}/link", headers=flow_partner.headers)
-    assert renewed.status_code in (200, 201), renewed.get_json()
-    held_check.release.set()
-    thread.join(30)
-    assert not thread.is_alive()
+    with held_in_check(
+        app, held_check, lambda tab: upload(tab, link, "front", sharp_passport)
+    ) as result:
+        renewed = client.post(f"/api/profiles/{link.profile_id}/link", headers=flow_partner.headers)
+        assert renewed.status_code in (200, 201), renewed.get_json()
     assert not services.pb.get("profiles", link.profile_id)["document_front"]
     assert result["status"] == 403, result
     assert result["body"]["code"] == "link_invalid"
