@@ -72,6 +72,15 @@ def held_selfie_check(app: Flask) -> Iterator[HeldCheck]:
     yield from hold(app, "selfie_check")
 
 
+def at_the_document_photo(client: FlaskClient, fresh: Link) -> None:
+    """Walk a fresh link to the step where the applicant photographs a French passport."""
+    assert api(client, fresh, "POST", "/start").status_code == 200
+    consent = api(client, fresh, "POST", "/consent", json={"accepted": True})
+    assert consent.status_code == 200, consent.get_json()
+    chosen = api(client, fresh, "POST", "/document", json={"type": "passport", "country": "FRA"})
+    assert chosen.status_code == 200
+
+
 @contextmanager
 def held_in_check(
     app: Flask, held: HeldCheck, send: Callable[[FlaskClient], Any]
@@ -164,11 +173,7 @@ def test_a_document_upload_overtaken_by_the_erasure_stores_nothing(
     held_check: HeldCheck,
     sharp_passport: bytes,  # noqa: F811
 ) -> None:
-    assert api(client, link, "POST", "/start").status_code == 200
-    consent = api(client, link, "POST", "/consent", json={"accepted": True})
-    assert consent.status_code == 200, consent.get_json()
-    chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
-    assert chosen.status_code == 200
+    at_the_document_photo(client, link)
     with held_in_check(
         app, held_check, lambda tab: upload(tab, link, "front", sharp_passport)
     ) as result:
@@ -289,11 +294,7 @@ def test_a_document_upload_overtaken_by_a_new_link_stores_nothing(
 ) -> None:
     """The partner issues a new link (the old one leaked): an upload the old link started is
     not stored when it lands after."""
-    assert api(client, link, "POST", "/start").status_code == 200
-    consent = api(client, link, "POST", "/consent", json={"accepted": True})
-    assert consent.status_code == 200, consent.get_json()
-    chosen = api(client, link, "POST", "/document", json={"type": "passport", "country": "FRA"})
-    assert chosen.status_code == 200
+    at_the_document_photo(client, link)
     with held_in_check(
         app, held_check, lambda tab: upload(tab, link, "front", sharp_passport)
     ) as result:
