@@ -167,22 +167,32 @@ def test_another_partners_profile_cannot_be_erased(client, services, partner, ma
 TYPED_REASON = "name on passport is J. Smith, not John Smith"
 
 
-def sent_to_manual_review(client, services, reviewer, external_ref: str, number: str) -> str:
-    """A profile the worker sent to manual review (its own reason, no reviewer's yet)."""
+def decided_by_the_worker(
+    client, services, reviewer, status: str, reason: str, fields: dict, **body
+) -> str:
+    """A profile created with ``body`` that the worker decided (``status``, its own ``reason``,
+    ``fields`` written with the decision); the partner receives every event."""
     subscribe(services, reviewer.partner_id)
-    document = {"type": "passport", "country": "GBR", "number": number}
-    profile_id = create(client, reviewer.headers, external_ref=external_ref, document=document)[
-        "id"
-    ]
+    profile_id = create(client, reviewer.headers, **body)["id"]
     walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
     services.pb.transition(
-        profile_id,
-        "manual_review",
-        actor="worker",
-        reason="processing_failed",
-        set_fields={"decision": "manual_review", "score": 72, "reasons": ["MRZ checksum fail"]},
+        profile_id, status, actor="worker", reason=reason, set_fields={"decision": status, **fields}
     )
     return profile_id
+
+
+def sent_to_manual_review(client, services, reviewer, external_ref: str, number: str) -> str:
+    """A profile the worker sent to manual review (its own reason, no reviewer's yet)."""
+    return decided_by_the_worker(
+        client,
+        services,
+        reviewer,
+        "manual_review",
+        "processing_failed",
+        {"score": 72, "reasons": ["MRZ checksum fail"]},
+        external_ref=external_ref,
+        document={"type": "passport", "country": "GBR", "number": number},
+    )
 
 
 def decided_by_a_reviewer(
@@ -514,17 +524,15 @@ def test_an_erasure_cut_short_after_its_commit_leaves_no_note_and_tells_the_part
 def approved_until(client, services, reviewer, external_ref: str, expires_on: str) -> str:
     """A profile the worker approved, its document expiring on ``expires_on``; the partner
     receives every event."""
-    subscribe(services, reviewer.partner_id)
-    profile_id = create(client, reviewer.headers, external_ref=external_ref)["id"]
-    walk(services.pb, profile_id, *TO_PROCESSING, actor="worker", reason="queued")
-    services.pb.transition(
-        profile_id,
+    return decided_by_the_worker(
+        client,
+        services,
+        reviewer,
         "approved",
-        actor="worker",
-        reason="score 91",
-        set_fields={"decision": "approved", "score": 91, "document_expires_on": expires_on},
+        "score 91",
+        {"score": 91, "document_expires_on": expires_on},
+        external_ref=external_ref,
     )
-    return profile_id
 
 
 def test_an_erasure_removes_the_documents_expiry_date(client, services, reviewer):
