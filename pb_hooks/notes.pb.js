@@ -20,8 +20,7 @@ onRecordCreateRequest((e) => {
       author: new ValidationError("author_mismatch", `must be ${author} (or left blank)`),
     });
   }
-  const fields = require(`${__hooks}/lib/owned_fields.js`);
-  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.created_in_admin_ui", () => fields.changedFieldNames(null, e.record));
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.created_in_admin_ui", null);
 }, "notes");
 
 onRecordUpdateRequest((e) => {
@@ -35,8 +34,7 @@ onRecordUpdateRequest((e) => {
       author: new ValidationError("system_field", "written when the note is made"),
     });
   }
-  const fields = require(`${__hooks}/lib/owned_fields.js`);
-  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.edited_in_admin_ui", () => fields.changedFieldNames(original, e.record));
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.edited_in_admin_ui", original);
 }, "notes");
 
 // A note a person deletes in the admin UI leaves an audit row (the note's id and the fields it
@@ -48,8 +46,7 @@ onRecordDeleteRequest((e) => {
     e.next();
     return;
   }
-  const fields = require(`${__hooks}/lib/owned_fields.js`);
-  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.deleted_in_admin_ui", () => fields.changedFieldNames(null, e.record));
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "note.deleted_in_admin_ui", null);
 }, "notes");
 
 // A note stays on the profile it was written for, whoever edits it: moved in the admin UI, it left

@@ -94,7 +94,7 @@ onRecordCreateRequest((e) => {
     return;
   }
   e.record.set("status_actor", `reviewer:${e.auth.id}`); // the creation's history row is theirs
-  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.created_in_admin_ui", () => fields.changedFieldNames(null, e.record));
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.created_in_admin_ui", null);
 }, "profiles");
 
 // A reviewer who changes the status in the admin UI (the records API) is named in the history.
@@ -171,7 +171,7 @@ onRecordUpdateRequest((e) => {
     e.next();
     return;
   }
-  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.edited_in_admin_ui", () => fields.changedFieldNames(original, e.record));
+  require(`${__hooks}/lib/audit.js`).auditedSave(e, "profile.edited_in_admin_ui", original);
 }, "profiles");
 
 // A profile is never deleted (its status_history rows refer to it, so PocketBase would refuse

@@ -23,10 +23,12 @@ function auditRow(body) {
 
 // Save the record of the records-API request event `e` (e.next()) and, in the same transaction,
 // append one audit row: the superuser as `reviewer:<id>` (as in the status history), `action`,
-// the profile as target, and `changedFields()` (names only, asked before the save) as detail.
-// Nothing is appended when no field changed. The save and its row commit or roll back together.
-function auditedSave(e, action, changedFields) {
-  const changed = changedFields();
+// the profile as target, and the names of the fields the record changes from `original` (null:
+// the fields a new or deleted record holds; lib/owned_fields.js changedFieldNames, read before
+// the save) as detail, never their values. Nothing is appended when no field changed. The save
+// and its row commit or roll back together.
+function auditedSave(e, action, original) {
+  const changed = require(`${__hooks}/lib/owned_fields.js`).changedFieldNames(original, e.record);
   e.app.runInTransaction((txApp) => {
     e.app = txApp;
     e.next();
