@@ -154,16 +154,10 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
     if (body.expected_version != null && profile.getInt("version") !== Number(body.expected_version)) {
       return { status: 409, body: { code: "stale_version", current: current, allowed: machine.allowedFrom(current) } };
     }
-    const extra = body.set || {};
-    for (const name of Object.keys(extra)) {
-      profile.set(name, extra[name]);
-    }
+    machine.applyChange(profile, body, to);
     for (const name of body.increment || []) {
       profile.set(name, profile.getInt(name) + 1);
     }
-    profile.set("status", to);
-    profile.set("status_actor", String(body.actor || "system"));
-    profile.set("status_reason", String(body.reason || ""));
     txApp.save(profile);
     return { status: 200, body: { profile: view.exportRecord(profile), from: current } };
   });
@@ -190,17 +184,9 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
     const refused = machine.refusal(profile.getString("status"), body.expected_from || [], to || null);
     if (refused) return refused;
     erasure.redactProfile(profile);
-    const wipe = body.set || {};
-    for (const name of Object.keys(wipe)) {
-      profile.set(name, wipe[name]);
-    }
+    machine.applyChange(profile, body, to);
     if (!profile.getString("erased_at")) {
       throw new BadRequestError("An erasure sets erased_at.");
-    }
-    if (to) {
-      profile.set("status", to);
-      profile.set("status_actor", String(body.actor || "system"));
-      profile.set("status_reason", String(body.reason || ""));
     }
     const typedRows = erasure.typedHistoryRows(txApp, profile.id);
     txApp.save(profile);

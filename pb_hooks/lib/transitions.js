@@ -50,6 +50,19 @@ function refusal(current, expected, to) {
   return code && { status: 409, body: { code: code, current: current, allowed: allowedFrom(current) } };
 }
 
+// Write a profile route's body onto `profile` (not saved): its `set` fields and, when `to` is
+// given, the move to `to` with the body's actor and reason (what the history row records).
+function applyChange(profile, body, to) {
+  const fields = body.set || {};
+  for (const name of Object.keys(fields)) {
+    profile.set(name, fields[name]);
+  }
+  if (!to) return;
+  profile.set("status", to);
+  profile.set("status_actor", String(body.actor || "system"));
+  profile.set("status_reason", String(body.reason || ""));
+}
+
 // Run `change(txApp, profile)` on the profile `id` inside one transaction and return its
 // {status, body} answer (404 when there is no such profile): the routes that change a profile on
 // what they read of it (a transition, an erasure) read and write in the same transaction.
@@ -69,5 +82,5 @@ function onProfile(id, change) {
 }
 
 module.exports = {
-  TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, isAllowed, onProfile, refusal, reviewerMovesFrom,
+  TRANSITIONS, INITIAL, REVIEWER_MOVES, REASON_REQUIRED, allowedFrom, applyChange, isAllowed, onProfile, refusal, reviewerMovesFrom,
 };
