@@ -16,6 +16,8 @@ from gateway.errors import Conflict, IllegalTransition, NotFound, ProfileErased,
 from gateway.services.pocketbase_hooks import HookOperations
 from gateway.services.pocketbase_transport import FileTuple, JsonDict, StoreResponse, is_record_id
 
+ERASED_MESSAGE = "This profile's personal data was erased; create a new profile"
+
 
 class PocketBase(HookOperations):
     """The store client the services share (``container.py`` builds it once per process)."""
@@ -28,7 +30,8 @@ class PocketBase(HookOperations):
         """Create a record; with ``files`` the body is multipart (JSON values as strings)."""
         response = self._write("POST", f"/api/collections/{collection}/records", data, files)
         if response.status_code == 400:
-            _raise_if_erased(response)
+            if "profile_erased" in _field_codes(response):
+                raise ProfileErased(ERASED_MESSAGE)
             raise StoreError(f"PocketBase refused a {collection} record: {response.text[:300]}")
         return self._json(response, collection)
 
@@ -91,13 +94,11 @@ class PocketBase(HookOperations):
             params["expected_version"] = str(expected_version)
         response = self._write("PATCH", path, data, files, params=params or None)
         if response.status_code == 400:
-            body = response.json()
-            if any(
-                (item or {}).get("code") in ("illegal_transition", "unexpected_status")
-                for item in (body.get("data") or {}).values()
-            ):
-                raise IllegalTransition(body.get("message"))
-            _raise_if_erased(response)
+            codes = _field_codes(response)
+            if codes & {"illegal_transition", "unexpected_status"}:
+                raise IllegalTransition(response.json().get("message"))
+            if "profile_erased" in codes:
+                raise ProfileErased(ERASED_MESSAGE)
             raise StoreError(f"PocketBase refused a {collection} update: {response.text[:300]}")
         return self._json(response, f"{collection} record")
 
@@ -246,13 +247,13 @@ def _file_parts(files: dict[str, list[FileTuple]]) -> list[tuple[str, FileTuple]
     return [(field, item) for field, items in files.items() for item in items]
 
 
-def _raise_if_erased(response: StoreResponse) -> None:
-    """``ProfileErased`` when the data layer refused a write for its erased profile
-    (pb_hooks/lib/erasure.js, notes.pb.js): the gateway checks first, but an erasure may commit
-    between that check and the write, and the caller is owed the 410, not a 500."""
+def _field_codes(response: StoreResponse) -> set[str]:
+    """The codes of the fields a refused write names (PocketBase's ``data``): the hooks say with
+    them why, e.g. ``profile_erased`` when the data layer refused a write for its erased profile
+    (pb_hooks/lib/erasure.js, notes.pb.js: the gateway checks first, but an erasure may commit
+    between that check and the write, and the caller is owed the 410, not a 500)."""
     try:
         fields = response.json().get("data") or {}
     except ValueError:
-        return
-    if any((item or {}).get("code") == "profile_erased" for item in fields.values()):
-        raise ProfileErased("This profile's personal data was erased; create a new profile")
+        return set()
+    return {(item or {}).get("code") for item in fields.values()} - {None}
