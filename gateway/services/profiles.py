@@ -389,7 +389,9 @@ class ProfileService:
 
 
 def erasure_fields(profile: dict[str, Any], *, erased_at: str) -> dict[str, Any]:
-    """The values that erase a profile's personal data (files are removed by emptying them)."""
+    """The values that erase a profile's personal data (files are removed by emptying them).
+    The data layer refuses writing these fields again on an erased profile: keep
+    ``ERASED_FIELDS`` in pb_hooks/lib/erasure.js to the same names."""
     factors = (profile.get("scores") or {}).get("factors") or {}
     return {
         **{name: "" for name in APPLICANT_FIELDS},
