@@ -196,6 +196,14 @@ class ChallengeRefused(Conflict):
     code, title = "challenge_refused", "This liveness challenge cannot be used"
 
 
+class ChallengeLimitReached(Conflict):
+    """The capture link drew as many liveness challenges as the partner allows
+    (``liveness.max_challenges``): each draw shows a new prompt order, which is what a recording
+    made in advance for one order waits for. A new link from the partner starts the count again."""
+
+    code, title = "challenge_limit_reached", "No more liveness challenges on this link"
+
+
 class ChallengeTokenRefused(ValidationFailed):
     """A partner's ``challenge_token`` (server-to-server liveness) is unknown, foreign, expired or
     spent: a 422 on the request's field, where the hosted flow's `ChallengeRefused` is a 409 on

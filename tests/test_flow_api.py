@@ -31,6 +31,7 @@ from tests.e2e.flow_support import (
     create_profile,
     document_jpeg,
     jpeg_bytes,
+    read_link,
     set_partner_settings,
 )
 
@@ -565,7 +566,8 @@ def test_uploads_are_rate_limited_per_link(
         api(client, each, "POST", "/document", json={"type": "passport", "country": "FRA"})
     codes = [upload(client, limited, "front", blurred_passport).status_code for _ in range(2)]
     codes += [api(client, limited, "POST", "/challenge").status_code for _ in range(2)]
-    assert codes == [200, 200, 201, 429]  # uploads and challenges share the allowance
+    # Uploads and challenges share the allowance (the second challenge is the first handed back).
+    assert codes == [200, 200, 201, 429]
     refused = upload(client, limited, "front", blurred_passport)
     assert refused.get_json()["code"] == "rate_limited"
     assert "Retry-After" in refused.headers
@@ -638,6 +640,88 @@ def test_challenge_is_random_stored_and_single_use(
     assert sent.status_code == 201
     profile = services.pb.get("profiles", link.profile_id)
     assert len(profile["selfie_frames"]) == len(prompts_for(second, 2))
+
+
+def test_an_unused_challenge_is_handed_back_not_drawn_again(
+    app: Flask, client: FlaskClient, link: Link, services: Services, face_frames: list[bytes]
+) -> None:
+    """A reload (or the same link on another device) gets the order it was shown: a new order at
+    every reload let a recording made for one order wait until it came up."""
+    start_with_consent(client, link)
+    first = api(client, link, "POST", "/challenge")
+    assert first.status_code == 201
+    version = services.pb.get("profiles", link.profile_id)["version"]
+    again = api(client, link, "POST", "/challenge")
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert services.pb.get("profiles", link.profile_id)["version"] == version  # nothing written
+    # Too little of its lifetime left for a capture: replaced, as a new draw.
+    challenge = first.get_json()
+    with app.app_context():
+        service = capture_service()
+        real_clock = service.clock
+        service.clock = lambda: challenge["expires_at"] - 30
+        try:
+            late = api(client, link, "POST", "/challenge")
+        finally:
+            service.clock = real_clock
+    assert late.status_code == 201
+    assert late.get_json()["id"] != challenge["id"] and late.get_json()["attempt"] == 2
+    # The partner's prompts changed meanwhile: the unused challenge no longer fits them.
+    set_partner_settings(
+        services.pb,
+        link_partner(services, link),
+        {"liveness": {"prompts": ["turn_left", "turn_right"], "prompt_count": 2}},
+    )
+    changed = api(client, link, "POST", "/challenge")
+    assert changed.status_code == 201
+    assert sorted(changed.get_json()["prompts"]) == ["turn_left", "turn_right"]
+    stored = services.pb.get("profiles", link.profile_id)["liveness_challenge"]
+    assert stored["drawn_on_link"] == 3 and stored["attempt"] == 3
+
+
+def link_partner(services: Services, link: Link) -> str:
+    return services.pb.get("profiles", link.profile_id)["partner"]
+
+
+def test_a_link_draws_at_most_max_challenges_and_a_new_link_starts_again(
+    client: FlaskClient,
+    flow_partner: PartnerHandle,
+    link: Link,
+    services: Services,
+    face_frames: list[bytes],
+) -> None:
+    set_partner_settings(
+        services.pb,
+        flow_partner.partner_id,
+        {"allowed_return_urls": [RETURN_PREFIX], "liveness": {"max_challenges": 2}},
+    )
+    start_with_consent(client, link)
+    for attempt in (1, 2):
+        challenge = api(client, link, "POST", "/challenge").get_json()
+        assert challenge["attempt"] == attempt
+        sent = send_frames(client, link, challenge["id"], prompts_for(challenge), face_frames)
+        assert sent.status_code == 201, sent.get_json()
+    before = services.pb.get("profiles", link.profile_id)
+    refused = api(client, link, "POST", "/challenge")
+    assert refused.status_code == 409
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["code"] == "challenge_limit_reached"
+    assert refused.get_json()["max_challenges"] == 2
+    after = services.pb.get("profiles", link.profile_id)
+    assert after["liveness_challenge"] == before["liveness_challenge"]
+    assert after["version"] == before["version"]
+    # The frames of the last challenge stay: the applicant can still submit them.
+    assert after["selfie"] and after["capture"]["frames"]
+    # The partner issues a new link: the count starts again on it, the profile's goes on.
+    fresh = client.post(f"/api/profiles/{link.profile_id}/link", headers=flow_partner.headers)
+    assert fresh.status_code == 200, fresh.get_json()
+    relinked = read_link(fresh.get_json()["redirect_url"])
+    drawn = api(client, relinked, "POST", "/challenge")
+    assert drawn.status_code == 201, drawn.get_json()
+    assert drawn.get_json()["attempt"] == 3
+    stored = services.pb.get("profiles", link.profile_id)["liveness_challenge"]
+    assert stored["drawn_on_link"] == 1
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,9 @@ def test_merge_patch_null_restores_default() -> None:
         ({"branding": {"logo": "x.png"}}, "branding.logo"),
         ({"liveness": {"prompts": ["wink"]}}, "liveness.prompts"),
         ({"liveness": {"prompt_count": 9}}, "liveness.prompt_count"),
+        ({"liveness": {"max_challenges": 0}}, "liveness.max_challenges"),
+        ({"liveness": {"max_challenges": 21}}, "liveness.max_challenges"),
+        ({"liveness": {"max_challenges": True}}, "liveness.max_challenges"),
         ({"kya": {"phone": "yes"}}, "kya.phone"),
         ({"required_checks": {"registry": True}}, "required_checks.registry"),
         ({"review_email": "not-an-address"}, "review_email"),
@@ -108,7 +111,11 @@ def test_a_consistent_custom_profile_is_accepted() -> None:
                 "allowed_return_urls": ["https://shop.example/return"],
                 "rate_limit": "120/minute",
                 "branding": {"name": "Acme", "accent_color": "#AA3300"},
-                "liveness": {"prompts": ["blink", "turn_left"], "prompt_count": 2},
+                "liveness": {
+                    "prompts": ["blink", "turn_left"],
+                    "prompt_count": 2,
+                    "max_challenges": 20,
+                },
                 "review_email": "kyc@acme.example",
                 "registry": {"enabled": True, "url": "https://nik.example/lookup"},
             }

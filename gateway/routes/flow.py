@@ -300,11 +300,19 @@ def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/api/<profile_id>/challenge")
-@documented(status=201)
+@documented(
+    statuses={
+        201: "Drawn now",
+        200: "The unused challenge already shown on this link (a reload, another device)",
+    },
+    errors={409: "`challenge_limit_reached`: the link drew `liveness.max_challenges`"},
+)
 @upload_limit
 def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
-    """A new liveness challenge for this selfie attempt."""
-    return capture_service().new_challenge(current_session(profile_id)), 201
+    """The liveness challenge for this selfie attempt: 201 when drawn now, 200 when it is the
+    unused one already shown (a reload, another device)."""
+    challenge, drawn = capture_service().new_challenge(current_session(profile_id))
+    return challenge, 201 if drawn else 200
 
 
 @bp.post("/api/<profile_id>/selfie/check")

@@ -63,10 +63,14 @@ from gateway.services.selfie_capture import (
     challenge_answer,
     challenge_arguments,
     challenge_record,
+    check_draw_allowed,
     check_still,
     check_usable_challenge,
     clean_frames,
     default_selfie_check,
+    link_mark,
+    max_challenges,
+    reusable_challenge,
     usable_selfie_index,
 )
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
@@ -226,27 +230,32 @@ class CaptureService(CaptureLink):
 
     # -- selfie with liveness challenge --------------------------------------------------------
 
-    def new_challenge(self, session: CaptureSession) -> dict[str, Any]:
-        """A fresh random challenge for this attempt; any earlier one can no longer be used."""
+    def new_challenge(self, session: CaptureSession) -> tuple[dict[str, Any], bool]:
+        """The challenge for this attempt and whether it was drawn now: the unused one the
+        applicant was already shown, else a new random draw, which retires any earlier one and
+        counts against the link's ``liveness.max_challenges``."""
         self._require_consent(session)
         arguments = challenge_arguments(
             session.settings, self.config.challenge_ttl_s, self.selfie_capture
         )
+        link = link_mark(session.profile.get("link_nonce") or "")
+        limit = max_challenges(session.settings)
+        previous = session.profile.get("liveness_challenge") or {}
+        if reusable_challenge(previous, arguments, link, self.clock()):
+            return challenge_answer(previous, self.selfie_capture), False
+        check_draw_allowed(previous, link, limit)
         issued = self.issue_challenge_fn(**arguments).as_dict()
         challenge: dict[str, Any] = {}
 
         def change(capture: dict[str, Any]) -> dict[str, Any]:
-            challenge.update(
-                challenge_record(
-                    issued,
-                    session.profile.get("liveness_challenge") or {},
-                    arguments["prompts_allowed"],
-                )
-            )
+            # Read again on a retry: another tab's draw counts too.
+            current = session.profile.get("liveness_challenge") or {}
+            check_draw_allowed(current, link, limit)
+            challenge.update(challenge_record(issued, current, arguments, link))
             return {"liveness_challenge": challenge}
 
         self._save(session, change)
-        return challenge_answer(challenge, self.selfie_capture)
+        return challenge_answer(challenge, self.selfie_capture), True
 
     def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
         """Is this camera still a usable selfie? ``{ok, issue}``; nothing is stored.

@@ -37,6 +37,9 @@ OPERATOR_ONLY_KEYS = frozenset({"rate_limit", "capture_upload_rate_limit", "regi
 SECRET_PATHS = (("registry", "auth_header_value"),)
 REDACTED = "***"
 
+# The most challenges a partner may let one capture link draw: each is a new prompt order.
+MAX_CHALLENGES_PER_LINK = 20
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "thresholds": {"approve": 80, "review": 60},
     "weights": {"liveness": 30, "face_match": 40, "document": 25, "kya": 5},
@@ -57,7 +60,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "retention_days": 90,
     "allowed_return_urls": [],
     "branding": {"name": None, "accent_color": "#1f4fd1"},
-    "liveness": {"prompts": list(LIVENESS_PROMPTS), "prompt_count": 3},
+    # max_challenges: the challenges one capture link may draw (gateway.services.selfie_capture).
+    "liveness": {"prompts": list(LIVENESS_PROMPTS), "prompt_count": 3, "max_challenges": 5},
     "kya": {"email_mx": False, "phone": True, "country_coherence": True, "name_coherence": True},
     "review_email": None,
     # Every request of this partner's keys must carry X-API-TIMESTAMP and X-API-SIGN.
@@ -263,6 +267,11 @@ def validate_settings(settings: dict[str, Any]) -> None:
         errors.add("liveness.prompt_count", "must be an integer from 1 to 6")
     elif isinstance(prompts, list) and len(set(prompts)) < 2 and count > 1:
         errors.add("liveness.prompts", "two different prompts are needed for more than one")
+    draws = liveness.get("max_challenges")
+    if not _integer(draws) or not 1 <= draws <= MAX_CHALLENGES_PER_LINK:
+        errors.add(
+            "liveness.max_challenges", f"must be an integer from 1 to {MAX_CHALLENGES_PER_LINK}"
+        )
 
     kya = groups.get("kya", DEFAULT_SETTINGS["kya"])
     _unknown_keys(errors, "kya", kya, DEFAULT_SETTINGS["kya"])

@@ -9,6 +9,7 @@ applicant is still there, with a sentence that says what to change.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import ChallengeRefused, SelfieRefused
+from gateway.errors import ChallengeLimitReached, ChallengeRefused, SelfieRefused
 from gateway.services.capture_rules import (
     MAX_FRAME_SIDE_PX,
     NEUTRAL_PROMPT,
@@ -49,6 +50,11 @@ SELFIE_CANDIDATES = 4
 
 SelfieCheck = Callable[..., Any]  # (rgb, *, min_face_px) -> liveness.selfie_check.SelfieCheck
 
+# An unused challenge is handed back (a reload, the same link on another device) while at least
+# this much of its lifetime is left: the capture takes 3.5-11 s and the upload a few more, so a
+# challenge closer to its end is replaced rather than refused at upload.
+REUSE_MIN_LEFT_S = 60
+
 
 def challenge_arguments(
     settings: Mapping[str, Any], ttl_s: int, capture: SelfieCapture
@@ -69,15 +75,65 @@ def challenge_arguments(
     return arguments
 
 
+def link_mark(link_nonce: str) -> str:
+    """Which link a challenge was drawn on, without storing the link's nonce a second time."""
+    return hashlib.sha256(link_nonce.encode()).hexdigest()[:16]
+
+
+def max_challenges(settings: Mapping[str, Any]) -> int:
+    """The challenges one link may draw (partner setting ``liveness.max_challenges``)."""
+    return int((settings.get("liveness") or {}).get("max_challenges") or 1)
+
+
+def reusable_challenge(
+    previous: Mapping[str, Any], arguments: Mapping[str, Any], link: str, now: float
+) -> bool:
+    """Is the stored challenge handed back instead of a new draw: unused, drawn on this link from
+    the partner's current prompts, with time left for a capture.
+
+    A new order at every reload let a recording made for one order wait for it (one in 2-24
+    draws); handed back, the order the applicant saw is the one to follow until it is used or
+    runs out, and each new order counts against ``max_challenges``."""
+    return (
+        bool(previous.get("id"))
+        and not previous.get("used_at")
+        and previous.get("link") == link
+        and previous.get("prompts_allowed") == list(arguments["prompts_allowed"])
+        and previous.get("prompt_count") == arguments.get("count")
+        and float(previous.get("expires_at") or 0) - now >= REUSE_MIN_LEFT_S
+    )
+
+
+def drawn_on_link(previous: Mapping[str, Any], link: str) -> int:
+    """Challenges drawn so far on this link (a new link from the partner starts again at 0)."""
+    return int(previous.get("drawn_on_link") or 0) if previous.get("link") == link else 0
+
+
+def check_draw_allowed(previous: Mapping[str, Any], link: str, limit: int) -> None:
+    """``ChallengeLimitReached`` once this link drew ``limit`` challenges."""
+    if drawn_on_link(previous, link) >= limit:
+        log.info("challenge_limit_reached", limit=limit)
+        raise ChallengeLimitReached(
+            f"This link has drawn its {limit} liveness challenges; ask for a new link",
+            extra={"max_challenges": limit},
+        )
+
+
 def challenge_record(
-    issued: dict[str, Any], previous: Mapping[str, Any], prompts_allowed: Sequence[str]
+    issued: dict[str, Any],
+    previous: Mapping[str, Any],
+    arguments: Mapping[str, Any],
+    link: str,
 ) -> dict[str, Any]:
-    """What is stored as the profile's ``liveness_challenge``: the attempt number, the prompts
-    it was drawn from, not used yet."""
+    """What is stored as the profile's ``liveness_challenge``: the attempt number on the profile
+    and on this link, what it was drawn from, not used yet."""
     return {
         **issued,
         "attempt": int(previous.get("attempt") or 0) + 1,
-        "prompts_allowed": list(prompts_allowed),
+        "link": link,
+        "drawn_on_link": drawn_on_link(previous, link) + 1,
+        "prompts_allowed": list(arguments["prompts_allowed"]),
+        "prompt_count": arguments.get("count"),
         "used_at": None,
     }
 

@@ -421,13 +421,29 @@ async function runSelfie() {
     $("selfie-prompt").textContent = "";
     $("selfie-progress").textContent = "";
     setSelfieFeedback("");
-    $("selfie-start").hidden = false;
     $("selfie-start").textContent = t("selfie_retry");
+    if (error instanceof ApiError && error.code === "challenge_limit_reached") {
+      outOfChallenges();
+      return;
+    }
     showAlert(error instanceof FramingTimeout ? selfieIssueText(error.message) : errorMessage(error));
   } finally {
     delete document.body.dataset.selfiePhase;
     setBusy(false);
   }
+}
+
+// The link drew as many challenges as the partner allows: another try would only be refused
+// again. A selfie taken before can still be sent (back to the review); otherwise only a new link
+// from the partner helps, which the message says.
+function outOfChallenges() {
+  if (state.captured.selfie) {
+    route();
+    showAlert(t("error_challenge_limit_kept"));
+    return;
+  }
+  $("selfie-start").hidden = true;
+  showAlert(t("error_challenge_limit"));
 }
 
 // -- review, submit, done ----------------------------------------------------------------------

@@ -400,10 +400,10 @@ def test_only_the_documents_the_partner_accepts_are_offered(
 
 
 def submitted_by_api(
-    gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str
+    gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str, submit: bool = True
 ) -> Any:
     """A profile captured through the flow's API (passport, a real person's selfie) and
-    submitted: what a resubmission reopens."""
+    submitted (what a resubmission reopens), or left ready to submit."""
     link = gateway.create_profile(country="FRA", external_ref=external_ref)
     flow = requests.Session()
     flow.headers["X-Capture-Token"] = link.token
@@ -428,7 +428,8 @@ def submitted_by_api(
         timeout=30,
     )
     assert sent.status_code == 201, sent.text
-    assert flow.post(f"{base}/submit", timeout=10).json()["status"] == "submitted"
+    if submit:
+        assert flow.post(f"{base}/submit", timeout=10).json()["status"] == "submitted"
     flow.close()
     return link
 
@@ -481,6 +482,40 @@ def test_a_selfie_resubmission_notice_goes_once_a_good_selfie_is_taken(
     assert page.locator("#resubmission").is_hidden()
     steps.shot(page, "review-without-notice")
     page.context.close()
+
+
+def test_a_link_out_of_challenges_keeps_the_selfie_taken_and_says_what_to_do(
+    live_gateway: LiveGateway,
+    browsers: Browsers,
+    face_camera: Path,
+    tmp_path: Path,
+    datasets_dir: Path,
+) -> None:
+    """A retake past the partner's ``liveness.max_challenges`` is refused by the gateway; the
+    page goes back to the review with the selfie already taken and says so."""
+    steps = Steps("challenge-limit")
+    patch_settings(live_gateway, {"liveness": {"max_challenges": 1}})
+    try:
+        link = submitted_by_api(
+            live_gateway, tmp_path, datasets_dir, "browser-challenge-limit", submit=False
+        )
+        page = browsers.page(face_camera)
+        page.goto(link.url)
+        visible(page, "#step-review")
+        page.locator("#retake-selfie").click()
+        visible(page, "#step-selfie")
+        page.locator("#selfie-start").click()
+        visible(page, "#alert", SELFIE_TIMEOUT_MS)
+        assert "cannot be taken again with this link" in page.locator("#alert").inner_text()
+        assert page.evaluate("document.body.dataset.step") == "review"
+        steps.shot(page, "review-after-limit")
+        page.locator("#submit").click()
+        visible(page, "#step-done")
+        page.context.close()
+        history = profile(live_gateway, link.profile_id)["items"]
+        assert history[-1]["to"] == "submitted"
+    finally:
+        patch_settings(live_gateway, {"liveness": None})
 
 
 def test_pages_served_from_the_partners_own_origin(

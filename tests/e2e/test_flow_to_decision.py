@@ -7,9 +7,11 @@ The person is d9.mp4 of ``liveness/real`` (a man with glasses): his passport is 
 portrait cut from a frame of the clip at rest; the camera is that clip cut by
 ``scripts/make_fake_camera.py`` so that he is too far away first, then rests while the page takes
 its neutral frames, smiles while the page says "smile" and blinks while it says "blink". The
-partner allows those two prompts only (its ``liveness.prompts`` setting); a recording cannot
-follow a random order, so when the challenge comes in the other order the test does what an
-applicant may do: leaves the page and starts the selfie again (a new challenge each time).
+partner allows those two prompts only (its ``liveness.prompts`` setting); a recording follows
+one order only, and the challenge shown stays the link's until it is used (a reload or another
+device is handed it back), so the applicant starts the selfie on one device and carries on with the
+same link on a second device whose camera holds the recording in the order shown or, for the
+control, the other (one challenge drawn; always two devices, so each journey crosses that seam).
 
 The approved journey is also the README's docs test: its partner, settings and profile are made
 by the README's own commands, read out of README.md and run as printed (tests/e2e/readme_example.py;
@@ -50,7 +52,7 @@ from tests.e2e.browser_support import (
     visible,
     wait_js,
 )
-from tests.e2e.flow_support import read_link
+from tests.e2e.flow_support import Link, read_link
 from tests.e2e.live_stack import LiveStack, live_stack
 from tests.e2e.readme_example import ReadmeRun, run_partner_example, run_try_it
 from tests.e2e.recorded_person import (
@@ -66,7 +68,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.needs_datasets]
 SCHEDULE = SelfieSchedule()
 # The camera's two recordings: one per order of the partner's two prompts.
 CAMERAS = {("smile", "blink"): "selfie_smile_blink", ("blink", "smile"): "selfie_blink_smile"}
-MAX_SELFIE_ATTEMPTS = 10  # each order has even odds: 1 in 1024 that ten attempts all miss
+FIRST_CAMERA = ("smile", "blink")  # the device the applicant starts the selfie on
 DECISION_TIMEOUT_S = 240
 DECIDED_EVENTS = [
     "profile.approved",
@@ -105,10 +107,9 @@ def cameras(datasets_dir: Path) -> dict[tuple[str, str], Path]:
     }
 
 
-def take_selfie_in_order(
-    page: Any, stack: LiveStack, profile_id: str, order: tuple[str, ...], steps: Steps
-) -> tuple[dict[str, Any], bytes]:
-    """Start the selfie until the challenge comes in ``order``; returns it and the upload body."""
+def start_selfie(page: Any, stack: LiveStack, profile_id: str) -> tuple[dict[str, Any], list]:
+    """Start the selfie on ``page`` until its first prompt shows; the challenge shown and the
+    selfie uploads the page will make."""
     uploads: list[bytes] = []
     page.on(
         "request",
@@ -118,21 +119,38 @@ def take_selfie_in_order(
             else None
         ),
     )
-    for _attempt in range(MAX_SELFIE_ATTEMPTS):
-        visible(page, "#selfie-start")
-        page.locator("#selfie-start").click()
-        page.locator("body[data-prompt]").wait_for(state="attached", timeout=60_000)
-        challenge = stack.services.pb.get("profiles", profile_id)["liveness_challenge"]
-        if tuple(challenge["prompts"]) == order:
-            page.wait_for_timeout(300)
-            steps.shot(page, f"prompt-{order[0]}")
-            visible(page, "#step-review", 60_000)
-            return challenge, uploads[-1]
-        # Not the order this recording follows: leave the page, as an applicant may, and start
-        # again; the unused challenge is replaced by the next one.
-        page.reload()
-        visible(page, "#step-selfie")
-    raise AssertionError(f"no challenge in the order {order} in {MAX_SELFIE_ATTEMPTS} attempts")
+    visible(page, "#selfie-start")
+    page.locator("#selfie-start").click()
+    page.locator("body[data-prompt]").wait_for(state="attached", timeout=60_000)
+    return stack.services.pb.get("profiles", profile_id)["liveness_challenge"], uploads
+
+
+def take_selfie(
+    place: Place, page: Any, link: Link, in_order: bool, steps: Steps
+) -> tuple[Any, Path, dict[str, Any], bytes]:
+    """The selfie with the recording that follows the challenge (``in_order``) or its reverse.
+
+    A recording follows one order, and a reload no longer draws another: the applicant starts
+    the selfie on a first device, which shows the challenge, and carries on with the same link
+    on a second device whose camera holds the recording wanted; it is handed back the challenge
+    already shown (one draw in all). Always two devices, so every journey crosses that seam.
+    Returns the page that uploaded, its camera, the challenge and the upload body."""
+    stack = place.stack
+    challenge, _ = start_selfie(page, stack, link.profile_id)
+    page.context.close()
+    shown = tuple(challenge["prompts"])
+    camera = place.cameras[shown if in_order else shown[::-1]]
+    page = place.browsers.page(camera)
+    page.goto(link.url)
+    visible(page, "#step-selfie")
+    handed_back, uploads = start_selfie(page, stack, link.profile_id)
+    assert handed_back["id"] == challenge["id"], "the second device drew another challenge"
+    page.wait_for_timeout(300)
+    steps.shot(page, f"prompt-{shown[0]}")
+    visible(page, "#step-review", 60_000)
+    stored = stack.services.pb.get("profiles", link.profile_id)["liveness_challenge"]
+    assert (stored["id"], stored["drawn_on_link"]) == (challenge["id"], 1), stored
+    return page, camera, stored, uploads[-1]
 
 
 def wait_for_decision_webhook(receiver: Receiver, profile_id: str) -> tuple[Any, dict[str, Any]]:
@@ -254,21 +272,11 @@ class Applicant:
     secret: str
 
 
-def run_journey(
-    place: Place,
-    recorded: tuple[str, str],
-    challenge_order: tuple[str, ...],
-    applicant: Applicant,
-    steps: Steps,
-) -> Journey:
-    """Go through the flow with the camera ``recorded`` until the challenge comes in
-    ``challenge_order``, submit, and wait for the worker's decision webhook."""
-    stack, receiver, camera = place.stack, place.receiver, place.cameras[recorded]
-    page = place.browsers.page(camera)
-    page.context.route(
-        applicant.return_url.split("?")[0] + "**",
-        lambda route: route.fulfill(status=200, content_type="text/html", body="partner"),
-    )
+def run_journey(place: Place, in_order: bool, applicant: Applicant, steps: Steps) -> Journey:
+    """Go through the flow, take the selfie with the recording that follows the challenge
+    (``in_order``) or its reverse, submit, and wait for the worker's decision webhook."""
+    stack, receiver = place.stack, place.receiver
+    page = place.browsers.page(place.cameras[FIRST_CAMERA])
     link = read_link(applicant.redirect_url)
     page.goto(link.url)
     visible(page, "#step-consent")
@@ -279,7 +287,11 @@ def run_journey(
     page.locator("#photo-file").set_input_files(str(applicant.passport_path))
     visible(page, "#step-selfie")
     steps.shot(page, "selfie")
-    challenge, upload = take_selfie_in_order(page, stack, link.profile_id, challenge_order, steps)
+    page, camera, challenge, upload = take_selfie(place, page, link, in_order, steps)
+    page.context.route(
+        applicant.return_url.split("?")[0] + "**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body="partner"),
+    )
     wait_js(
         page, "[...document.querySelectorAll('#review-thumbs img')].every(i => i.naturalWidth > 0)"
     )
@@ -317,8 +329,7 @@ def test_the_readme_example_walked_through_the_flow_is_approved_and_the_partner_
     assert run.profile["status"] == "unverified", run.profile
     passport, _ = make_document(place.datasets_dir, 19, tmp_path, readme_identity(run.request))
     applicant = Applicant(run.profile["redirect_url"], passport, run.request["return_url"], secret)
-    order = ("smile", "blink")
-    journey = run_journey(place, order, order, applicant, Steps("decision"))
+    journey = run_journey(place, True, applicant, Steps("decision"))
     figures = journey.figures
     assert min(figures["fps_by_prompt"].values()) >= 10, figures
     assert figures["upload_bytes"] <= 3_000_000, figures
@@ -345,7 +356,6 @@ def test_the_same_person_out_of_the_challenged_order_is_not_approved(
     """The control: the same real footage, smiling when asked to blink and blinking when asked
     to smile (a recording replayed against a new challenge). Everything else passes; liveness
     must not, or the approval above proves nothing."""
-    recorded = ("smile", "blink")
     passport, fields = make_document(place.datasets_dir, 31, tmp_path)
     created = place.stack.api(
         "POST",
@@ -364,9 +374,7 @@ def test_the_same_person_out_of_the_challenged_order_is_not_approved(
     )
     assert created.status_code == 201, created.text
     applicant = Applicant(created.json()["redirect_url"], passport, RETURN_PREFIX, webhook_secret)
-    journey = run_journey(
-        place, recorded, ("blink", "smile"), applicant, Steps("decision-wrong-order")
-    )
+    journey = run_journey(place, False, applicant, Steps("decision-wrong-order"))
     diagnosis = journey.diagnosis(place.stack)
     # Refused for the movements, not for a capture too sparse to judge (a starved browser).
     assert min(journey.figures["fps_by_prompt"].values()) >= 10, diagnosis
