@@ -209,10 +209,23 @@ def liveness_factor(
     except ValidationFailed as error:
         return factor(NOT_CHECKED, None, [f"the selfie frames are malformed: {error.detail}"])
     confidence = float(result.get("confidence") or 0.0)
+    drawn = _challenges_drawn(captures.liveness_challenge)
+    said = [f"{drawn} challenges were drawn for this capture; the last was answered"]
+    if drawn:
+        result["challenges_drawn"] = drawn
     if result.get("is_live") is True:
-        return factor(PASS, confidence, ["the challenge was followed live"], result)
+        reasons = ["the challenge was followed live", *(said if drawn > 1 else [])]
+        return factor(PASS, confidence, reasons, result)
     hints = [str(hint) for hint in result.get("hints") or []] or ["not live"]
-    return factor(FAIL, 0.0, hints, result)
+    return factor(FAIL, 0.0, [*hints, *(said if drawn > 1 else [])], result)
+
+
+def _challenges_drawn(record: Mapping[str, Any]) -> int:
+    """How many orders the applicant was shown for this capture (the hosted flow's ``attempt``;
+    0 where the record does not say): a recording made in advance for one order waits for it
+    to be drawn, so many draws before a pass are worth a reviewer's look."""
+    attempt = record.get("attempt")
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 0
 
 
 def document_factor(
