@@ -227,6 +227,32 @@ def test_a_camera_too_slow_for_the_liveness_rules_is_told_before_anything_is_sto
     assert not profile["liveness_challenge"]["used_at"]
 
 
+def test_a_camera_that_paused_during_a_move_is_told_before_anything_is_stored(
+    client: FlaskClient, consented: Link, services: Services, face_frames: list[bytes]
+) -> None:
+    """A page starved of CPU stopped for a third of a second under a prompt, at 11.7 images a
+    second overall: the worker refused it as too sparse after the applicant had left
+    (capture_too_sparse, liveness failed); now the page hears it at once, and may retry."""
+    challenge = api(client, consented, "POST", "/challenge").get_json()
+    plan = dense_plan(challenge["prompts"])
+    second = next(i for i, (prompt, _) in enumerate(plan) if prompt == challenge["prompts"][1])
+    paused = plan[: second + 10] + plan[second + 14 :]  # 4 frames missing: 417 ms apart
+    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(paused)]
+    refused = post_frames(client, consented, challenge["id"], frames)
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["code"] == "selfie_refused"
+    assert body["issue"]["code"] == "camera_paused"
+    assert "stopped for 0.4 s" in body["issue"]["message"]
+    profile = services.pb.get("profiles", consented.profile_id)
+    assert not profile["selfie"] and not profile["selfie_frames"]
+    assert not profile["liveness_challenge"]["used_at"]
+    # Three frames missing (333 ms) is over the verifier's 300 ms too; two (250 ms) is not.
+    kept = plan[: second + 10] + plan[second + 12 :]
+    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(kept)]
+    assert post_frames(client, consented, challenge["id"], frames).status_code == 201
+
+
 def test_a_prompt_asked_twice_is_timed_in_each_of_its_stretches(
     client: FlaskClient, partner: PartnerHandle, services: Services, face_frames: list[bytes]
 ) -> None:

@@ -24,8 +24,12 @@ from gateway.verification.documents.normalize import DOCUMENT_TYPES
 # turn_right; ``look_up`` has no real footage in the dev set, so no figure can back it.
 from gateway.verification.liveness.challenge import OFFERED_PROMPTS
 from gateway.verification.liveness.frames import NEUTRAL_PROMPT
+from gateway.verification.liveness.sequence import (
+    MAX_FRAME_GAP_IN_PROMPT_MS,
+    MIN_PROMPT_FPS,
+    capture_rate,
+)
 from gateway.verification.liveness.sequence import MAX_FRAMES as VERIFIER_MAX_FRAMES
-from gateway.verification.liveness.sequence import MIN_PROMPT_FPS, capture_rate
 
 ACCENT_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_ACCENT = "#1f4fd1"
@@ -135,8 +139,9 @@ def check_frames(
 ) -> None:
     """Frames must answer this challenge: known prompts, in its order, with times, within the
     capture's frame count and byte budget (``SelfieTooLarge``, 413, over the budget), and each
-    prompt's frames at the rate the liveness rules need (``SelfieRefused``, issue
-    ``camera_too_slow``)."""
+    prompt's frames as dense as the liveness rules need (``SelfieRefused``, issue
+    ``camera_too_slow`` under their rate, ``camera_paused`` over their largest gap): frames
+    the verifier would refuse are refused while the applicant can still take them again."""
     if not frames:
         raise ValidationFailed("No frames were sent", errors={"frames": ["required"]})
     most = capture.max_frames(len(prompts))
@@ -170,6 +175,21 @@ def check_frames(
             errors={"frames": [f"expected {list(prompts)}"]},
         )
     for prompt, times in answered:
+        gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+        if gap > MAX_FRAME_GAP_IN_PROMPT_MS:
+            # A page starved of CPU (or put behind another tab) stops capturing for a moment:
+            # the movement may fall in the hole, and the verifier refuses such a capture.
+            raise SelfieRefused(
+                f"The camera paused {gap:.0f} ms under {prompt}",
+                extra={
+                    "issue": {
+                        "code": "camera_paused",
+                        "message": f"The camera stopped for {gap / 1000:.1f} s during a move; "
+                        f"at most {MAX_FRAME_GAP_IN_PROMPT_MS / 1000:.1f} s is allowed. Close "
+                        "other apps, keep this page in front and start again.",
+                    }
+                },
+            )
         rate = capture_rate(times)
         if rate < MIN_PROMPT_FPS:
             # A camera slows down in the dark; the verifier would refuse these frames later,
