@@ -10,6 +10,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import numpy as np
 import pycountry
@@ -724,6 +725,48 @@ def test_a_link_draws_at_most_max_challenges_and_a_new_link_starts_again(
     assert stored["drawn_on_link"] == 1
 
 
+def test_a_resubmission_on_the_same_link_does_not_start_the_count_again(
+    client: FlaskClient,
+    flow_partner: PartnerHandle,
+    link: Link,
+    services: Services,
+    sharp_passport: bytes,
+    face_frames: list[bytes],
+    enqueued: list[str],
+) -> None:
+    """The worker asks for a retake on its own (a document without a face), and the same link
+    reopens: if that started the count again, a submit with a faceless document bought the link
+    another ``max_challenges`` orders, as often as the attacker liked."""
+    set_partner_settings(
+        services.pb,
+        flow_partner.partner_id,
+        {"allowed_return_urls": [RETURN_PREFIX], "liveness": {"max_challenges": 2}},
+    )
+    complete_captures(client, link, sharp_passport, face_frames)
+    challenge = api(client, link, "POST", "/challenge").get_json()
+    sent = send_frames(client, link, challenge["id"], prompts_for(challenge), face_frames)
+    assert sent.status_code == 201, sent.get_json()
+    assert api(client, link, "POST", "/challenge").status_code == 409
+    assert api(client, link, "POST", "/submit").status_code == 200
+    services.pb.transition(link.profile_id, "processing", actor="worker")
+    services.pb.transition(
+        link.profile_id, "resubmission_requested", actor="worker", reason="INVALID_PHOTO:document"
+    )
+    assert api(client, link, "POST", "/start").get_json()["step"] == "document"
+    reopened = services.pb.get("profiles", link.profile_id)
+    assert not reopened["selfie"] and not reopened["selfie_frames"]
+    refused = api(client, link, "POST", "/challenge")
+    assert refused.status_code == 409, refused.get_json()
+    assert refused.get_json()["code"] == "challenge_limit_reached"
+    # A new link from the partner still starts the count again, and the attempt on the profile
+    # counts from the reopening.
+    fresh = client.post(f"/api/profiles/{link.profile_id}/link", headers=flow_partner.headers)
+    assert fresh.status_code == 200, fresh.get_json()
+    drawn = api(client, read_link(fresh.get_json()["redirect_url"]), "POST", "/challenge")
+    assert drawn.status_code == 201, drawn.get_json()
+    assert drawn.get_json()["attempt"] == 1
+
+
 @pytest.mark.parametrize(
     ("first_t_ms", "code"),
     [(None, "json_too_deep"), ("NaN", "bad_request"), ("1e999", "bad_request")],
@@ -923,7 +966,9 @@ def test_document_resubmission_clears_the_document(
     assert state["resubmission"]["step"] == "document"
     profile = services.pb.get("profiles", link.profile_id)
     assert not profile["document_front"] and not profile["selfie"]
-    assert not profile["selfie_frames"] and not profile["liveness_challenge"]
+    assert not profile["selfie_frames"]
+    # Of the challenge only the link's count is kept: nothing can be uploaded under it.
+    assert profile["liveness_challenge"] == {"link": ANY, "drawn_on_link": 1}
     # The files themselves are gone from PocketBase's storage, not only unlinked.
     assert not set(old_names) & stored_file_names(pocketbase)
     for name in old_names:

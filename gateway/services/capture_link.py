@@ -30,7 +30,11 @@ from gateway.services.image_policy import MAX_IMAGE_BYTES
 from gateway.services.partner_settings import effective_settings
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase
-from gateway.services.selfie_capture import DEFAULT_CHECK_RATE_LIMIT, warm_up_face_models
+from gateway.services.selfie_capture import (
+    DEFAULT_CHECK_RATE_LIMIT,
+    retired_challenge,
+    warm_up_face_models,
+)
 
 APPLICANT_ACTOR = "applicant"
 FINISHED_STATUSES = frozenset(
@@ -177,7 +181,13 @@ class CaptureLink:
         cleared: dict[str, Any] = {"capture": capture}
         if step == "document":
             cleared.update(document_front="", document_back="")
-        cleared.update(selfie="", selfie_frames=[], liveness_challenge=None)
+        # The link's challenge count is kept (selfie_capture.retired_challenge): a retake the
+        # worker asked for on its own must not buy the same link more prompt orders.
+        cleared.update(
+            selfie="",
+            selfie_frames=[],
+            liveness_challenge=retired_challenge(session.profile.get("liveness_challenge") or {}),
+        )
         capture.pop("frames", None)
         # One transaction: the status change and the clearing of the failed step's captures, so
         # a second tab opening at the same moment cannot clear what the first one re-captured.

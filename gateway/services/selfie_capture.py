@@ -109,6 +109,17 @@ def drawn_on_link(previous: Mapping[str, Any], link: str) -> int:
     return int(previous.get("drawn_on_link") or 0) if previous.get("link") == link else 0
 
 
+def retired_challenge(previous: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a reopening for resubmission keeps of the stored challenge: the link's count alone
+    (no id, so nothing can be uploaded under it and ``attempt`` starts again). The worker asks
+    for a retake on its own (a document without a face) and the same link reopens: cleared, the
+    count started again and each such submit bought the link another ``max_challenges``
+    orders."""
+    if not previous.get("link"):
+        return None
+    return {"link": previous["link"], "drawn_on_link": int(previous.get("drawn_on_link") or 0)}
+
+
 def check_draw_allowed(previous: Mapping[str, Any], link: str, limit: int) -> None:
     """``ChallengeLimitReached`` once this link drew ``limit`` challenges."""
     if drawn_on_link(previous, link) >= limit:
