@@ -40,12 +40,12 @@ class HeldCheck:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, rgb: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Only the request started in its own thread is held; the test's own calls go through.
         if threading.current_thread() is not threading.main_thread():
             self.entered.set()
             assert self.release.wait(30), "the test never released the held upload"
-        return self.check(rgb, **kwargs)
+        return self.check(*args, **kwargs)
 
 
 def hold(app: Flask, attribute: str) -> Iterator[HeldCheck]:
@@ -70,6 +70,11 @@ def held_check(app: Flask) -> Iterator[HeldCheck]:
 @pytest.fixture
 def held_selfie_check(app: Flask) -> Iterator[HeldCheck]:
     yield from hold(app, "selfie_check")
+
+
+@pytest.fixture
+def held_draw(app: Flask) -> Iterator[HeldCheck]:
+    yield from hold(app, "issue_challenge_fn")
 
 
 def at_the_document_photo(client: FlaskClient, fresh: Link) -> None:
@@ -303,3 +308,25 @@ def test_a_document_upload_overtaken_by_a_new_link_stores_nothing(
     assert not services.pb.get("profiles", link.profile_id)["document_front"]
     assert result["status"] == 403, result
     assert result["body"]["code"] == "link_invalid"
+
+
+def test_two_tabs_asking_for_a_challenge_at_once_share_one_draw(
+    app: Flask,
+    client: FlaskClient,
+    link: Link,  # noqa: F811
+    services: Services,
+    held_draw: HeldCheck,
+) -> None:
+    """The same link opened on two devices at once: the one that writes second is handed the
+    first one's challenge, as a reload would be. Drawing over it spent a second order of the
+    link's ``max_challenges`` and refused the first device's selfie as "not the current
+    challenge" after the applicant had filmed it."""
+    assert api(client, link, "POST", "/start").status_code == 200
+    assert api(client, link, "POST", "/consent", json={"accepted": True}).status_code == 200
+    with held_in_check(app, held_draw, lambda tab: api(tab, link, "POST", "/challenge")) as result:
+        first = api(client, link, "POST", "/challenge")
+        assert first.status_code == 201, first.get_json()
+    assert result["status"] == 200, result
+    assert result["body"] == first.get_json()
+    stored = services.pb.get("profiles", link.profile_id)["liveness_challenge"]
+    assert (stored["id"], stored["drawn_on_link"]) == (first.get_json()["id"], 1)

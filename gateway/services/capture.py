@@ -248,13 +248,19 @@ class CaptureService(CaptureLink):
         challenge: dict[str, Any] = {}
 
         def change(capture: dict[str, Any]) -> dict[str, Any]:
-            # Read again on a retry: another tab's draw counts too.
+            # Read again on a retry: another tab's draw counts too, and the one it drew (the
+            # same link opened on two devices at once) is handed back as a reload would be.
             current = session.profile.get("liveness_challenge") or {}
+            if reusable_challenge(current, arguments, link, self.clock()):
+                raise _DrawnMeanwhile(current)
             check_draw_allowed(current, link, limit)
             challenge.update(challenge_record(issued, current, arguments, link))
             return {"liveness_challenge": challenge}
 
-        self._save(session, change)
+        try:
+            self._save(session, change)
+        except _DrawnMeanwhile as drawn:
+            return challenge_answer(drawn.challenge, self.selfie_capture), False
         return challenge_answer(challenge, self.selfie_capture), True
 
     def check_selfie_still(self, session: CaptureSession, content: bytes) -> dict[str, Any]:
@@ -436,6 +442,15 @@ def _default_quality_check(rgb: Any) -> Any:
     from gateway.verification.documents.quality import assess_quality
 
     return assess_quality(rgb)
+
+
+class _DrawnMeanwhile(Exception):
+    """Another tab drew a challenge while this one drew its own: that one is handed back and
+    nothing is written (``CaptureService.new_challenge``)."""
+
+    def __init__(self, challenge: dict[str, Any]) -> None:
+        super().__init__("challenge drawn meanwhile")
+        self.challenge = challenge
 
 
 def _default_issue_challenge(**kwargs: Any) -> Any:
