@@ -65,6 +65,14 @@ def test_operations_carry_their_security_schemas_and_problem_errors(app: Flask) 
     assert {"application/json", "multipart/form-data"} <= set(face)
 
 
+def test_an_operation_s_own_conflict_keeps_the_capture_link_s(app: Flask) -> None:
+    """The challenge's 409 for the link's limit is one more reason, not the only one: before
+    consent and after the submit it answers 409 like every step of the flow."""
+    conflict = spec_of(app)["paths"]["/flow/api/{profile_id}/challenge"]["post"]["responses"]
+    assert "challenge_limit_reached" in conflict["409"]["description"]
+    assert "an earlier step is missing" in conflict["409"]["description"]
+
+
 def test_the_headers_a_partner_sends_and_reads_are_in_the_document(app: Flask) -> None:
     """A client generated from the document can send Idempotency-Key and If-None-Match and read
     the ETag: the README's contract, not only the routes' code."""

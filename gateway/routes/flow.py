@@ -305,7 +305,10 @@ def document_photo(profile_id: str, side: str) -> tuple[dict[str, Any], int]:
         201: "Drawn now",
         200: "The unused challenge already shown on this link (a reload, another device)",
     },
-    errors={409: "`challenge_limit_reached`: the link drew `liveness.max_challenges`"},
+    errors={
+        409: "The verification is complete, or an earlier step is missing; "
+        "`challenge_limit_reached`: the link drew `liveness.max_challenges`"
+    },
 )
 @upload_limit
 def challenge(profile_id: str) -> tuple[dict[str, Any], int]:
