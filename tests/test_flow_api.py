@@ -884,6 +884,32 @@ def test_submit_moves_to_submitted_enqueues_and_returns_to_the_allowed_url(
     assert enqueued == [link.profile_id]
 
 
+def test_a_retake_left_unfinished_submits_the_selfie_with_its_own_challenge(
+    client: FlaskClient,
+    captured: Link,
+    services: Services,
+    enqueued: list[str],
+) -> None:
+    """The applicant starts a retake (a new order is drawn), then leaves it and sends the selfie
+    already taken, as the page offers (and offers again once the link drew all its orders). The
+    worker judges the frames against the stored challenge: it must be the one they answer, not
+    the retake's, or a genuine selfie fails liveness for following the wrong order."""
+    before = services.pb.get("profiles", captured.profile_id)
+    answered = before["liveness_challenge"]
+    assert before["capture"]["challenge_id"] == answered["id"]
+    retake = api(client, captured, "POST", "/challenge")
+    assert retake.status_code == 201
+    submitted = api(client, captured, "POST", "/submit")
+    assert submitted.status_code == 200, submitted.get_json()
+    after = services.pb.get("profiles", captured.profile_id)
+    stored = after["liveness_challenge"]
+    assert after["capture"]["challenge_id"] == stored["id"] == answered["id"]
+    for key in ("prompts", "issued_at", "expires_at", "used_at"):
+        assert stored[key] == answered[key], key
+    # The retake's draw still counts on the link.
+    assert (stored["link"], stored["drawn_on_link"]) == (answered["link"], 2)
+
+
 def test_return_url_outside_the_allow_list_is_not_followed(
     client: FlaskClient,
     partner: PartnerHandle,

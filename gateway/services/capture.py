@@ -12,8 +12,9 @@ all fail that check, so a selfie the worker would refuse as ``INVALID_PHOTO:self
 while the applicant is still there, with a message that says what to change.
 
 The ``capture`` json on the profile records what the applicant did: consent, the document they
-chose, the selfie frames (``{prompt, t_ms, filename}``) and, after a reviewer or the worker asked
-for a resubmission, which step failed and why (cleared once that step is captured again).
+chose, the selfie frames (``{prompt, t_ms, filename}``) with the challenge they answer and, after
+a reviewer or the worker asked for a resubmission, which step failed and why (cleared once that
+step is captured again).
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ from gateway.services.pocketbase_transport import FileTuple
 from gateway.services.profiles import queue_submitted
 from gateway.services.selfie_capture import (
     SelfieCheck,
+    answered_challenge,
     challenge_answer,
     challenge_arguments,
     challenge_record,
+    challenge_to_submit,
     check_draw_allowed,
     check_still,
     check_usable_challenge,
@@ -307,6 +310,8 @@ class CaptureService(CaptureLink):
             },
         )
         stored_frames = stored.get("selfie_frames") or []
+        # The challenge as this upload used it: the one its frames answer, whatever is drawn next.
+        answered = answered_challenge(stored.get("liveness_challenge") or {})
 
         def describe_frames(capture: dict[str, Any]) -> dict[str, Any]:
             capture["frames"] = [
@@ -318,6 +323,7 @@ class CaptureService(CaptureLink):
                 for frame, name in zip(frames, names, strict=True)
             ]
             capture["challenge_id"] = challenge["id"]
+            capture["challenge"] = answered
             capture["mirrored"] = False
             capture["selfie_frame_index"] = selfie_index
             # The selfie the resubmission asked for is here: the notice has nothing more to ask.
@@ -409,6 +415,12 @@ class CaptureService(CaptureLink):
             )
         capture["submitted_at"] = pb_datetime(datetime.now(UTC))
         capture.pop("resubmission", None)
+        fields: dict[str, Any] = {"capture": capture}
+        # A retake drawn and left unfinished: the worker judges the frames sent against the
+        # challenge they answer (selfie_capture.challenge_to_submit).
+        answered = challenge_to_submit(profile.get("liveness_challenge") or {}, capture)
+        if answered is not None:
+            fields["liveness_challenge"] = answered
         try:
             result = self.pb.transition(
                 session.profile_id,
@@ -417,7 +429,7 @@ class CaptureService(CaptureLink):
                 reason="applicant submitted the captures",
                 expected_from=["in_progress"],
                 expected_version=profile.get("version"),
-                set_fields={"capture": capture},
+                set_fields=fields,
             )
         except IllegalTransition as error:
             if error.extra.get("current_status") == "in_progress":

@@ -149,6 +149,31 @@ def challenge_record(
     }
 
 
+# What the worker reads of the challenge a selfie answers (``Challenge.from_dict``, and
+# ``used_at`` for its expiry), kept with the frames in ``capture.challenge``.
+ANSWERED_KEYS = ("id", "prompts", "issued_at", "expires_at", "used_at")
+
+
+def answered_challenge(challenge: Mapping[str, Any]) -> dict[str, Any]:
+    """The challenge the stored frames answer, as kept with them."""
+    return {key: challenge.get(key) for key in ANSWERED_KEYS}
+
+
+def challenge_to_submit(
+    current: Mapping[str, Any], capture: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The stored challenge set back to the one the frames answer, or None when it is that one.
+
+    A retake draws a new order; left unfinished (the page reloaded, or the link drew all its
+    orders and the page offers to send the selfie taken), the frames sent are the earlier
+    challenge's, and the worker, which judges them against the stored challenge, refused a
+    genuine selfie for following the wrong order. The link's count stays as it is."""
+    answered = capture.get("challenge")
+    if not isinstance(answered, dict) or answered.get("id") == current.get("id"):
+        return None
+    return {**current, **answered}
+
+
 def challenge_answer(challenge: Mapping[str, Any], capture: SelfieCapture) -> dict[str, Any]:
     """What the page gets: the prompts, and how to capture them."""
     return {
