@@ -166,9 +166,10 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/transition", (e) => {
 
 // Erase a profile's personal data: {set: {..the wiped values, erased_at..}, expected_from: [..],
 // to?: "expired", actor, reason}. One transaction: the wipe (and, with `to`, the end of an open
-// capture and its history row), then the reviewers' typed reasons wherever they were copied
-// (lib/erasure.js) and the profile's notes, so no reason or note that may name the applicant
-// survives a committed erasure, and its audit row (actor, `profile.erased`, the status). An
+// capture and its history row), then the reviewers' typed reasons (and the expiry job's reason
+// that quoted the document's expiry date) wherever they were copied (lib/erasure.js) and the
+// profile's notes, so no reason or note that may name the applicant or quote that date survives
+// a committed erasure, and its audit row (actor, `profile.erased`, the status). An
 // erased profile is answered as it is (200, erased: false); a profile whose status is no longer
 // in expected_from (a worker claimed it meanwhile) is a 409 like a transition's.
 routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
@@ -188,9 +189,9 @@ routerAdd("POST", "/api/ekyc/profiles/{id}/erase", (e) => {
     if (!profile.getString("erased_at")) {
       throw new BadRequestError("An erasure sets erased_at.");
     }
-    const typedRows = erasure.typedHistoryRows(txApp, profile.id);
+    const rowsToRedact = erasure.historyRowsToRedact(txApp, profile.id);
     txApp.save(profile);
-    erasure.redactCopies(txApp, profile.id, typedRows);
+    erasure.redactCopies(txApp, profile.id, rowsToRedact);
     for (const note of txApp.findAllRecords("notes", $dbx.hashExp({ profile: profile.id }))) {
       txApp.delete(note); // reviewers' notes are personal data too: gone with the wipe or not at all
     }

@@ -634,6 +634,135 @@ def test_an_erasure_leaves_the_documents_expiry_date_nowhere_the_expiry_job_wrot
     assert services.pb.get("profiles", profile_id)["status"] == "document_expired"
 
 
+# The reason the expiry job gave its document_expired move until 67fb1d5: the document's expiry
+# date, in an append-only history row (gateway/services/expiry.py, ``git log -p``).
+OLD_EXPIRY_REASON = "identity document expired on 2031-05-17"
+
+
+def expired_the_old_way(
+    client, services, reviewer, external_ref: str, number: str = "123456789"
+) -> str:
+    """A profile the worker approved, its document expiring on 2031-05-17, that the expiry job
+    moved to document_expired as it did before 67fb1d5, the day after."""
+    profile_id = decided_by_the_worker(
+        client,
+        services,
+        reviewer,
+        "approved",
+        "score 91",
+        {"score": 91, "document_expires_on": "2031-05-17"},
+        external_ref=external_ref,
+        document={"type": "passport", "country": "GBR", "number": number},
+    )
+    services.pb.transition(
+        profile_id,
+        "document_expired",
+        actor="system",
+        reason=OLD_EXPIRY_REASON,
+        expected_from=["approved"],
+    )
+    return profile_id
+
+
+def test_an_erasure_redacts_the_expiry_date_the_expiry_job_wrote_into_history_before_67fb1d5(
+    client, services, reviewer
+):
+    """Until 67fb1d5 the expiry job moved a profile to document_expired with the reason
+    'identity document expired on <date>', copied to its history row, status_reason and
+    last_change. An erasure since then kept all three (the append-only trigger admitted only a
+    reviewer's reason being redacted): the document's expiry date outlived the erasure."""
+    profile_id = expired_the_old_way(client, services, reviewer, "expired-the-old-way")
+    assert "2031-05-17" in stored_text(services, profile_id)  # it was there to be erased
+    before = services.pb.find("status_history", "profile = {:p}", {"p": profile_id}, sort="id")
+
+    assert client.delete(f"/api/profiles/{profile_id}", headers=reviewer.headers).status_code == 200
+
+    assert "2031-05-17" not in stored_text(services, profile_id)
+    record = services.pb.get("profiles", profile_id)
+    assert record["status"] == "document_expired"
+    assert record["status_reason"] == record["last_change"]["reason"] == "[erased]"
+    after = services.pb.find("status_history", "profile = {:p}", {"p": profile_id}, sort="id")
+    # Every row stays as it was, but for that one reason.
+    redacted = [
+        {**row, "reason": "[erased]"} if row["reason"] == OLD_EXPIRY_REASON else row
+        for row in before
+    ]
+    assert after == redacted
+    assert [row["reason"] for row in after if row["to_status"] == "document_expired"] == [
+        "[erased]"
+    ]
+
+
+def test_the_trigger_lets_an_erasure_redact_only_the_expiry_jobs_dated_reason(
+    client, services, reviewer, pocketbase, admin_ui
+):
+    """The exception for the expiry job's dated reason is as narrow as a reviewer's: that row's
+    reason becoming '[erased]', on an erased profile, and nothing else; the records API still
+    refuses every change."""
+    rows_of = {}
+    for external_ref, number in (("dated-erased", "111222333"), ("dated-kept", "333222111")):
+        profile_id = expired_the_old_way(client, services, reviewer, external_ref, number)
+        rows_of[external_ref] = services.pb.find(
+            "status_history", "profile = {:p}", {"p": profile_id}, sort="@rowid"
+        )
+    erased_rows, kept_rows = rows_of["dated-erased"], rows_of["dated-kept"]
+    dated_row, worker_row, kept_row = erased_rows[-1], erased_rows[-2], kept_rows[-1]
+    assert dated_row["reason"] == kept_row["reason"] == OLD_EXPIRY_REASON
+    assert worker_row["actor"] == "worker"
+
+    database = sqlite3.connect(pocketbase.data_dir / "data.db", timeout=10)
+    try:
+        # Erased by the code before this exception: the dated reason still in its history.
+        with database:
+            database.execute(
+                "UPDATE profiles SET erased_at = '2026-11-30 10:00:00.000Z' WHERE id = ?",
+                (dated_row["profile"],),
+            )
+        patched = admin_ui.patch("status_history", dated_row["id"], {"reason": "[erased]"})
+        assert patched.status_code == 400, patched.text
+        assert "append-only" in patched.json()["message"]
+        for statement, row_id in (
+            ("UPDATE status_history SET reason = '[erased]' WHERE id = ?", kept_row["id"]),
+            ("UPDATE status_history SET reason = '[erased]' WHERE id = ?", worker_row["id"]),
+            (
+                "UPDATE status_history SET reason = 'identity document expired' WHERE id = ?",
+                dated_row["id"],
+            ),
+            (
+                "UPDATE status_history SET reason = '[erased]', to_status = 'approved' "
+                "WHERE id = ?",
+                dated_row["id"],
+            ),
+            (
+                "UPDATE status_history SET reason = '[erased]', actor = 'worker' WHERE id = ?",
+                dated_row["id"],
+            ),
+            ("DELETE FROM status_history WHERE id = ?", dated_row["id"]),
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                database.execute(statement, (row_id,))
+            database.rollback()
+        with database:  # the erasure's own change
+            database.execute(
+                "UPDATE status_history SET reason = '[erased]' WHERE id = ?", (dated_row["id"],)
+            )
+        # Once redacted, it stays so: nothing brings the date back.
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            database.execute(
+                "UPDATE status_history SET reason = ? WHERE id = ?",
+                (OLD_EXPIRY_REASON, dated_row["id"]),
+            )
+        database.rollback()
+    finally:
+        database.close()
+    assert services.pb.get("status_history", dated_row["id"]) == {
+        **dated_row,
+        "reason": "[erased]",
+    }
+    assert services.pb.get("status_history", worker_row["id"]) == worker_row
+    assert services.pb.get("status_history", kept_row["id"]) == kept_row
+
+
 def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_path):
     """Migration 1764730000 let the erasure redact a reviewer's typed reason from then on, but a
     profile erased before the upgrade kept it for good: an erasure runs once (a second DELETE and

@@ -5,7 +5,8 @@
 // the profile's status_reason, decision_reason and last_change, and the webhook events still stored
 // for the profile (whose document_expiring notices lose the document's expiry date the same way). The fact that a reason was given stays (REDACTED, not empty), and so does every
 // history row with its statuses, actor and times. Reasons of the worker and the system are codes
-// and sentences the platform wrote about the checks, not personal data: they stay.
+// and sentences the platform wrote about the checks, not personal data: they stay, but for one the
+// expiry job wrote before 67fb1d5, which quotes the document's expiry date (DATED_EXPIRY).
 //
 // POST /api/ekyc/profiles/{id}/erase (routes.pb.js) redacts, in the transaction that sets
 // erased_at. An erasure runs once, so an erased profile then takes nothing it would have erased: a
@@ -13,13 +14,26 @@
 // profiles.pb.js), and no capture reopens (the transition route). The status_history rows change by
 // a raw UPDATE (no record hook fires; the records API and the admin UI still meet the append-only
 // hooks of profiles.pb.js), which the SQLite trigger of
-// pb_migrations/1764730000_history_reason_erasure.js lets through only for this exact change: a
-// reviewer's non-empty reason becoming REDACTED on an erased profile, nothing else.
+// pb_migrations/1764750000_history_expiry_date_erasure.js lets through only for this exact change:
+// a reviewer's non-empty reason, or the expiry job's dated reason (DATED_EXPIRY), becoming REDACTED
+// on an erased profile, nothing else.
 
 const REDACTED = "[erased]";
 
+// The reason the expiry job (gateway/services/expiry.py) gave its approved -> document_expired
+// move, actor `system`, until 67fb1d5: "identity document expired on <YYYY-MM-DD>", the date read
+// from the identity document. Copied to the history row, status_reason and last_change, it is the
+// document's expiry date the erasure empties, so it goes as a reviewer's words do. The same
+// pattern, as a GLOB, is in the trigger of 1764750000 and the backfill of 1764750001.
+const DATED_EXPIRY = /^identity document expired on [0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+const DATED_EXPIRY_GLOB = "identity document expired on [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]";
+
 function typedByPerson(actor) {
   return String(actor || "").indexOf("reviewer:") === 0;
+}
+
+function quotesExpiryDate(reason) {
+  return DATED_EXPIRY.test(String(reason || ""));
 }
 
 function parsedJson(record, name) {
@@ -39,37 +53,42 @@ function reasonOfPlatformChange(profile) {
     last.reason === profile.getString("status_reason");
 }
 
-// Redact the typed reasons the profile record carries (before the erasure's save).
+// Redact the typed reasons, and the expiry job's dated one, the profile record carries (before the
+// erasure's save).
 function redactProfile(profile) {
-  if (profile.getString("status_reason") && !reasonOfPlatformChange(profile)) {
+  const statusReason = profile.getString("status_reason");
+  if (statusReason && (!reasonOfPlatformChange(profile) || quotesExpiryDate(statusReason))) {
     profile.set("status_reason", REDACTED);
   }
   if (typedByPerson(profile.getString("decided_by")) && profile.getString("decision_reason")) {
     profile.set("decision_reason", REDACTED);
   }
   const last = parsedJson(profile, "last_change");
-  if (last && typedByPerson(last.actor) && last.reason) {
+  if (last && last.reason && (typedByPerson(last.actor) || quotesExpiryDate(last.reason))) {
     last.reason = REDACTED;
     profile.set("last_change", last);
   }
 }
 
-// The ids of the profile's history rows holding a reviewer's typed reason, read before the
-// erasure's save: the row that save appends (the end of an open capture) carries the erasure's
+// The ids of the profile's history rows to redact, read before the erasure's save: those holding
+// a reviewer's typed reason, and the expiry job's moves whose reason quotes the date
+// (DATED_EXPIRY). The row that save appends (the end of an open capture) carries the erasure's
 // own sentence, under a reviewer's name when a reviewer key erases, and is not a person's words.
-function typedHistoryRows(txApp, profileId) {
+function historyRowsToRedact(txApp, profileId) {
   const rows = arrayOf(new DynamicModel({ id: "" }));
   txApp.db()
     .newQuery(
-      "SELECT id FROM status_history WHERE profile = {:profile} " +
-        "AND substr(actor, 1, 9) = 'reviewer:' AND reason != '' AND reason != {:redacted}",
+      "SELECT id FROM status_history WHERE profile = {:profile} AND (" +
+        "(substr(actor, 1, 9) = 'reviewer:' AND reason != '' AND reason != {:redacted}) " +
+        "OR (actor = 'system' AND from_status = 'approved' AND to_status = 'document_expired' " +
+        "AND reason GLOB {:dated}))",
     )
-    .bind({ redacted: REDACTED, profile: profileId })
+    .bind({ redacted: REDACTED, profile: profileId, dated: DATED_EXPIRY_GLOB })
     .all(rows);
   return rows.map((row) => row.id);
 }
 
-// Redact the typed reasons of the history rows `rowIds` (typedHistoryRows) and of the profile's
+// Redact the reasons of the history rows `rowIds` (historyRowsToRedact) and of the profile's
 // stored webhook events (after the save that set erased_at, in the same transaction).
 function redactCopies(txApp, profileId, rowIds) {
   for (const id of rowIds) {
@@ -159,4 +178,4 @@ function reopenRefusal(profile, to) {
   return { status: 409, body: { code: "profile_erased", current: current, allowed: allowed } };
 }
 
-module.exports = { REDACTED, redactProfile, typedHistoryRows, redactCopies, redactAfterErasure, refuseRefill, reopenRefusal };
+module.exports = { REDACTED, redactProfile, historyRowsToRedact, redactCopies, redactAfterErasure, refuseRefill, reopenRefusal };
