@@ -763,43 +763,59 @@ def test_the_trigger_lets_an_erasure_redact_only_the_expiry_jobs_dated_reason(
     assert services.pb.get("status_history", kept_row["id"]) == kept_row
 
 
+def migrations_before(tmp_path, first_left_out: str):
+    """A folder holding the project's migrations named before ``first_left_out``: the schema of
+    an older release, to upgrade from."""
+    import shutil
+
+    from gateway.pb_server import MIGRATIONS_DIR
+
+    before = tmp_path / "migrations_before"
+    before.mkdir()
+    for migration in sorted(MIGRATIONS_DIR.glob("*.js")):
+        if migration.name < first_left_out:
+            shutil.copy(migration, before / migration.name)
+    return before
+
+
+def migrate(data_dir, migrations, *command: str) -> None:
+    """``pocketbase migrate`` (``up`` unless ``command`` says otherwise) on ``data_dir``; ``down``
+    asks for a confirmation, answered yes (without it, it cancels and still exits 0)."""
+    import subprocess
+
+    from gateway.pb_server import HOOKS_DIR, pocketbase_binary
+
+    subprocess.run(
+        [
+            pocketbase_binary(),
+            "migrate",
+            *(command or ("up",)),
+            "--dir",
+            str(data_dir),
+            "--migrationsDir",
+            str(migrations),
+            "--hooksDir",
+            str(HOOKS_DIR),
+        ],
+        check=True,
+        capture_output=True,
+        input="y\n",
+        text=True,
+        timeout=60,
+    )
+
+
 def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_path):
     """Migration 1764730000 let the erasure redact a reviewer's typed reason from then on, but a
     profile erased before the upgrade kept it for good: an erasure runs once (a second DELETE and
     the retention job skip an erased profile), so nothing would ever reach it. The same held for
     the document's expiry date, which the erasure leaves out since 822e5cb."""
-    import shutil
-    import subprocess
-
-    from gateway.pb_server import HOOKS_DIR, MIGRATIONS_DIR, pocketbase_binary
+    from gateway.pb_server import MIGRATIONS_DIR
 
     erasure_sentence = "personal data erased at the partner's request"
 
-    data_dir, before = tmp_path / "pb_data", tmp_path / "migrations_before"
-    before.mkdir()
-    for migration in sorted(MIGRATIONS_DIR.glob("*.js")):
-        if migration.name < "1764730000":
-            shutil.copy(migration, before / migration.name)
-
-    def migrate(migrations) -> None:
-        subprocess.run(
-            [
-                pocketbase_binary(),
-                "migrate",
-                "up",
-                "--dir",
-                str(data_dir),
-                "--migrationsDir",
-                str(migrations),
-                "--hooksDir",
-                str(HOOKS_DIR),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-    migrate(before)
+    data_dir = tmp_path / "pb_data"
+    migrate(data_dir, migrations_before(tmp_path, "1764730000"))
     database = sqlite3.connect(data_dir / "data.db")
     with database:  # a profile a reviewer decided, erased by the code before the upgrade
         database.execute(
@@ -859,7 +875,7 @@ def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_p
         )
     database.close()
 
-    migrate(MIGRATIONS_DIR)
+    migrate(data_dir, MIGRATIONS_DIR)
 
     database = sqlite3.connect(data_dir / "data.db")
     try:
@@ -880,6 +896,114 @@ def test_an_upgrade_redacts_the_typed_reasons_of_profiles_erased_before_it(tmp_p
     assert json.loads(profiles[0][2])["reason"] == "[erased]"
     assert profiles[1][1] == TYPED_REASON
     assert json.loads(data)["decision_reason"] == "[erased]"
+
+
+def test_an_upgrade_redacts_the_expiry_date_in_the_history_of_profiles_erased_before_it(tmp_path):
+    """Migration 1764750000 lets the erasure redact the expiry job's dated reason from then on, but
+    a profile erased before the upgrade would keep it for good (an erasure runs once). The upgrade
+    redacts it as the erasure now does, once: running it again changes nothing."""
+    from gateway.pb_server import MIGRATIONS_DIR
+
+    data_dir = tmp_path / "pb_data"
+    migrate(data_dir, migrations_before(tmp_path, "1764750000"))
+    last_change = json.dumps({"actor": "system", "reason": OLD_EXPIRY_REASON})
+    database = sqlite3.connect(data_dir / "data.db")
+    with database:
+        database.execute(
+            "INSERT INTO partners (id, name, slug) VALUES ('p00000000000001', 'P', 'p')"
+        )
+        # Erased before the upgrade (a), and not erased (b): both expired by the old job.
+        for profile_id, erased_at in (
+            ("a00000000000001", "2026-11-30 10:00:00.000Z"),
+            ("b00000000000001", ""),
+        ):
+            database.execute(
+                "INSERT INTO profiles (id, partner, status, erased_at, status_actor, "
+                "status_reason, last_change) VALUES (?, 'p00000000000001', 'document_expired', "
+                "?, 'system', ?, ?)",
+                (profile_id, erased_at, OLD_EXPIRY_REASON, last_change),
+            )
+        database.executemany(
+            "INSERT INTO status_history (id, profile, from_status, to_status, actor, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ("h00000000000001", "a00000000000001", "processing", "approved", "worker", "s 91"),
+                (
+                    "h00000000000002",
+                    "a00000000000001",
+                    "approved",
+                    "document_expired",
+                    "system",
+                    OLD_EXPIRY_REASON,
+                ),
+                # Verified again, expired again: the job's reason since 67fb1d5 has no date.
+                (
+                    "h00000000000003",
+                    "a00000000000001",
+                    "approved",
+                    "document_expired",
+                    "system",
+                    "identity document expired",
+                ),
+                (
+                    "h00000000000004",
+                    "b00000000000001",
+                    "approved",
+                    "document_expired",
+                    "system",
+                    OLD_EXPIRY_REASON,
+                ),
+            ],
+        )
+    database.close()
+
+    def stored() -> tuple[list, list, str]:
+        database = sqlite3.connect(data_dir / "data.db")
+        try:
+            reasons = database.execute("SELECT reason FROM status_history ORDER BY id").fetchall()
+            profiles = database.execute(
+                "SELECT status_reason, last_change FROM profiles ORDER BY id"
+            ).fetchall()
+            erased = repr(  # every column of the erased profile and its history
+                database.execute("SELECT * FROM profiles WHERE erased_at != ''").fetchall()
+                + database.execute(
+                    "SELECT * FROM status_history WHERE profile = 'a00000000000001' ORDER BY id"
+                ).fetchall()
+            )
+        finally:
+            database.close()
+        return reasons, profiles, erased
+
+    migrate(data_dir, MIGRATIONS_DIR)
+    reasons, profiles, erased = stored()
+
+    assert "2031-05-17" not in erased  # the erased profile's rows, wherever the date was
+    assert reasons == [
+        ("s 91",),
+        ("[erased]",),
+        ("identity document expired",),
+        (OLD_EXPIRY_REASON,),  # a profile not erased keeps it
+    ]
+    assert profiles[0][0] == json.loads(profiles[0][1])["reason"] == "[erased]"
+    assert profiles[1] == (OLD_EXPIRY_REASON, last_change)
+
+    def applied_last() -> str:
+        database = sqlite3.connect(data_dir / "data.db")
+        try:
+            return database.execute(
+                "SELECT file FROM _migrations ORDER BY applied DESC, file DESC LIMIT 1"
+            ).fetchone()[0]
+        finally:
+            database.close()
+
+    backfill = "1764750001_erased_expiry_dates_backfill.js"
+    assert applied_last() == backfill
+    migrate(data_dir, MIGRATIONS_DIR, "down", "1")  # its down changes nothing
+    assert applied_last() != backfill
+    assert stored() == (reasons, profiles, erased)
+    migrate(data_dir, MIGRATIONS_DIR)  # and its second run neither
+    assert applied_last() == backfill
+    assert stored() == (reasons, profiles, erased)
 
 
 def test_a_write_that_races_an_erasure_is_a_410_not_a_500(client, services, reviewer, monkeypatch):
