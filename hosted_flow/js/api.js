@@ -50,6 +50,7 @@ export class FlowApi {
   }
 
   start() { return this.call("POST", "/start"); }
+  state() { return this.call("GET", "/state"); }
   consent() { return this.call("POST", "/consent", { accepted: true }); }
   countries() { return this.call("GET", "/countries"); }
   document(type, country) { return this.call("POST", "/document", { type, country }); }

@@ -423,7 +423,7 @@ async function runSelfie() {
     setSelfieFeedback("");
     $("selfie-start").textContent = t("selfie_retry");
     if (error instanceof ApiError && error.code === "challenge_limit_reached") {
-      outOfChallenges();
+      await outOfChallenges();
       return;
     }
     showAlert(error instanceof FramingTimeout ? selfieIssueText(error.message) : errorMessage(error));
@@ -434,9 +434,15 @@ async function runSelfie() {
 }
 
 // The link drew as many challenges as the partner allows: another try would only be refused
-// again. A selfie taken before can still be sent (back to the review); otherwise only a new link
-// from the partner helps, which the message says.
-function outOfChallenges() {
+// again. A selfie taken before, here or on another device (the state is read again), can still
+// be sent (back to the review); otherwise only a new link from the partner helps, which the
+// message says.
+async function outOfChallenges() {
+  try {
+    state = await api.state();
+  } catch {
+    // the state as last read: the message below is still the right one for it
+  }
   if (state.captured.selfie) {
     route();
     showAlert(t("error_challenge_limit_kept"));
