@@ -209,22 +209,36 @@ def test_a_selfie_without_a_usable_face_is_refused_before_anything_is_stored(
     assert not profile["liveness_challenge"]["used_at"]  # the applicant may try again at once
 
 
+def camera_refusal(
+    client: FlaskClient,
+    link: Link,
+    services: Services,
+    challenge: dict[str, Any],
+    plan: list[tuple[str, float]],
+    face_frames: list[bytes],
+) -> dict[str, Any]:
+    """The issue of an upload refused for how the camera delivered ``plan``'s frames, having
+    checked that nothing was stored and the challenge stays unused (the page may retry)."""
+    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(plan)]
+    refused = post_frames(client, link, challenge["id"], frames)
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["code"] == "selfie_refused"
+    profile = services.pb.get("profiles", link.profile_id)
+    assert not profile["selfie"] and not profile["selfie_frames"]
+    assert not profile["liveness_challenge"]["used_at"]
+    return body["issue"]
+
+
 def test_a_camera_too_slow_for_the_liveness_rules_is_told_before_anything_is_stored(
     client: FlaskClient, consented: Link, services: Services, face_frames: list[bytes]
 ) -> None:
     """A camera in the dark sends 6 images a second: the page hears it at once, and may retry."""
     challenge = api(client, consented, "POST", "/challenge").get_json()
     slow = dense_plan(challenge["prompts"])[::2]  # every other frame of 12 a second
-    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(slow)]
-    refused = post_frames(client, consented, challenge["id"], frames)
-    assert refused.status_code == 422
-    body = refused.get_json()
-    assert body["code"] == "selfie_refused"
-    assert body["issue"]["code"] == "camera_too_slow"
-    assert "6.0 images a second" in body["issue"]["message"]
-    profile = services.pb.get("profiles", consented.profile_id)
-    assert not profile["selfie"] and not profile["selfie_frames"]
-    assert not profile["liveness_challenge"]["used_at"]
+    issue = camera_refusal(client, consented, services, challenge, slow, face_frames)
+    assert issue["code"] == "camera_too_slow"
+    assert "6.0 images a second" in issue["message"]
 
 
 def test_a_camera_that_paused_during_a_move_is_told_before_anything_is_stored(
@@ -237,16 +251,9 @@ def test_a_camera_that_paused_during_a_move_is_told_before_anything_is_stored(
     plan = dense_plan(challenge["prompts"])
     second = next(i for i, (prompt, _) in enumerate(plan) if prompt == challenge["prompts"][1])
     paused = plan[: second + 10] + plan[second + 14 :]  # 4 frames missing: 417 ms apart
-    frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(paused)]
-    refused = post_frames(client, consented, challenge["id"], frames)
-    assert refused.status_code == 422
-    body = refused.get_json()
-    assert body["code"] == "selfie_refused"
-    assert body["issue"]["code"] == "camera_paused"
-    assert "stopped for 0.4 s" in body["issue"]["message"]
-    profile = services.pb.get("profiles", consented.profile_id)
-    assert not profile["selfie"] and not profile["selfie_frames"]
-    assert not profile["liveness_challenge"]["used_at"]
+    issue = camera_refusal(client, consented, services, challenge, paused, face_frames)
+    assert issue["code"] == "camera_paused"
+    assert "stopped for 0.4 s" in issue["message"]
     # Three frames missing (333 ms) is over the verifier's 300 ms too; two (250 ms) is not.
     kept = plan[: second + 10] + plan[second + 12 :]
     frames = [(face_frames[i % len(face_frames)], p, t) for i, (p, t) in enumerate(kept)]
