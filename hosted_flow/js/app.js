@@ -421,6 +421,8 @@ async function runSelfie() {
     $("selfie-prompt").textContent = "";
     $("selfie-progress").textContent = "";
     setSelfieFeedback("");
+    // Shown again for every refusal but the link's last (outOfChallenges hides it there).
+    $("selfie-start").hidden = false;
     $("selfie-start").textContent = t("selfie_retry");
     if (error instanceof ApiError && error.code === "challenge_limit_reached") {
       await outOfChallenges();

@@ -399,11 +399,11 @@ def test_only_the_documents_the_partner_accepts_are_offered(
         patch_settings(live_gateway, {"allowed_document_types": None, "allowed_countries": None})
 
 
-def submitted_by_api(
-    gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str, submit: bool = True
-) -> Any:
-    """A profile captured through the flow's API (passport, a real person's selfie) and
-    submitted (what a resubmission reopens), or left ready to submit."""
+def document_by_api(
+    gateway: LiveGateway, tmp_path: Path, external_ref: str
+) -> tuple[Any, requests.Session, str]:
+    """A profile whose passport was photographed through the flow's API, at the selfie step:
+    the link, a session holding its token and the flow API's base URL."""
     link = gateway.create_profile(country="FRA", external_ref=external_ref)
     flow = requests.Session()
     flow.headers["X-Capture-Token"] = link.token
@@ -414,11 +414,17 @@ def submitted_by_api(
     passport = write_document(tmp_path, "passport.jpg", kind="passport", seed=8)
     with passport.open("rb") as handle:
         assert flow.post(f"{base}/document/front", files={"file": handle}, timeout=30).ok
-    challenge = flow.post(f"{base}/challenge", timeout=10).json()
+    return link, flow, base
+
+
+def selfie_by_api(
+    flow: requests.Session, base: str, datasets_dir: Path, challenge: dict[str, Any]
+) -> requests.Response:
+    """A real person's frames sent under ``challenge`` (the flow stores no selfie without a
+    usable face)."""
     prompts = ["neutral"] + [p for p in challenge["prompts"] for _ in range(3)]
-    # A real person's frames: the flow stores no selfie without a usable face.
     faces = real_face_frames(datasets_dir, len(prompts))
-    sent = flow.post(
+    return flow.post(
         f"{base}/selfie",
         data={
             "challenge_id": challenge["id"],
@@ -427,6 +433,16 @@ def submitted_by_api(
         files=[("frames", (f"f{i}.jpg", face, "image/jpeg")) for i, face in enumerate(faces)],
         timeout=30,
     )
+
+
+def submitted_by_api(
+    gateway: LiveGateway, tmp_path: Path, datasets_dir: Path, external_ref: str, submit: bool = True
+) -> Any:
+    """A profile captured through the flow's API (passport, a real person's selfie) and
+    submitted (what a resubmission reopens), or left ready to submit."""
+    link, flow, base = document_by_api(gateway, tmp_path, external_ref)
+    challenge = flow.post(f"{base}/challenge", timeout=10).json()
+    sent = selfie_by_api(flow, base, datasets_dir, challenge)
     assert sent.status_code == 201, sent.text
     if submit:
         assert flow.post(f"{base}/submit", timeout=10).json()["status"] == "submitted"
@@ -516,6 +532,36 @@ def test_a_link_out_of_challenges_keeps_the_selfie_taken_and_says_what_to_do(
         assert history[-1]["to"] == "submitted"
     finally:
         patch_settings(live_gateway, {"liveness": None})
+
+
+def test_a_selfie_the_upload_refuses_says_why_and_can_be_started_again(
+    live_gateway: LiveGateway,
+    browsers: Browsers,
+    face_camera: Path,
+    tmp_path: Path,
+    datasets_dir: Path,
+) -> None:
+    """The same link on two devices: the other device sends its selfie under the challenge this
+    page is filming, so this page's upload is refused (409 challenge_refused). The page says so
+    and offers "Start again"; the button stayed hidden, and the applicant was stuck."""
+    steps = Steps("selfie-refused")
+    link, flow, base = document_by_api(live_gateway, tmp_path, "browser-selfie-refused")
+    page = browsers.page(face_camera)
+    page.goto(link.url)
+    visible(page, "#step-selfie")
+    page.locator("#selfie-start").click()
+    page.locator("body[data-prompt]").wait_for(state="attached", timeout=60_000)
+    handed_back = flow.post(f"{base}/challenge", timeout=10)
+    assert handed_back.status_code == 200, handed_back.text  # the one this page is filming
+    sent = selfie_by_api(flow, base, datasets_dir, handed_back.json())
+    assert sent.status_code == 201, sent.text
+    visible(page, "#alert", SELFIE_TIMEOUT_MS)
+    assert "start it again" in page.locator("#alert").inner_text()
+    steps.shot(page, "refused")
+    visible(page, "#selfie-start")
+    assert page.locator("#selfie-start").inner_text() == "Start again"
+    flow.close()
+    page.context.close()
 
 
 def test_pages_served_from_the_partners_own_origin(
