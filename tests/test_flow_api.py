@@ -906,6 +906,9 @@ def test_a_retake_left_unfinished_submits_the_selfie_with_its_own_challenge(
     assert after["capture"]["challenge_id"] == stored["id"] == answered["id"]
     for key in ("prompts", "issued_at", "expires_at", "used_at"):
         assert stored[key] == answered[key], key
+    # The liveness factor reads `attempt` as the orders drawn up to the one answered ("2
+    # challenges were drawn for this capture; the last was answered" was said of the first).
+    assert stored["attempt"] == answered["attempt"] == 1
     # The retake's draw still counts on the link.
     assert (stored["link"], stored["drawn_on_link"]) == (answered["link"], 2)
 

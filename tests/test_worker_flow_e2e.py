@@ -15,7 +15,12 @@ from tests.test_flow_selfie import post_frames
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("worker")]
 
 
-def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets_dir):
+@pytest.mark.parametrize("retake_left_unfinished", [False, True])
+def test_hosted_flow_to_an_approved_decision(
+    client, services, partner, datasets_dir, retake_left_unfinished
+):
+    """Two selfies, the second decided on; or one, then a retake drawn and never filmed (the
+    applicant sends the selfie taken): decided on the first, and said to be one draw."""
     capture = genuine_capture(datasets_dir)
     # The partner asks for head turns only: the shared clip shows turns, not blinks or smiles.
     settings = client.patch(
@@ -47,7 +52,7 @@ def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets
     uploaded = upload(client, link, "front", capture.document_jpeg)
     assert uploaded.status_code == 201, uploaded.get_json()
     # The applicant retakes the selfie once: the second challenge is the one decided on.
-    for _attempt in range(2):
+    for _attempt in range(1 if retake_left_unfinished else 2):
         challenge = api(client, link, "POST", "/challenge").get_json()
         frames = (
             capture.frames
@@ -57,6 +62,8 @@ def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets
         taken = [(data, p, t) for _, data, p, t in frames]
         sent = post_frames(client, link, challenge["id"], taken)
         assert sent.status_code == 201, sent.get_json()
+    if retake_left_unfinished:
+        assert api(client, link, "POST", "/challenge").status_code == 201
     submitted = api(client, link, "POST", "/submit")
     assert submitted.status_code == 200, submitted.get_json()
 
@@ -72,11 +79,16 @@ def test_hosted_flow_to_an_approved_decision(client, services, partner, datasets
     }
     assert factors["liveness"]["detail"]["challenge"]["prompts"] == challenge["prompts"]
     # How many orders the applicant was shown is said to whoever reads the decision.
-    assert factors["liveness"]["detail"]["challenges_drawn"] == 2
-    assert factors["liveness"]["reasons"] == [
-        "the challenge was followed live",
-        "2 challenges were drawn for this capture; the last was answered",
-    ]
+    if retake_left_unfinished:
+        # The retake drawn after the selfie was never answered: not counted for this capture.
+        assert factors["liveness"]["detail"]["challenges_drawn"] == 1
+        assert factors["liveness"]["reasons"] == ["the challenge was followed live"]
+    else:
+        assert factors["liveness"]["detail"]["challenges_drawn"] == 2
+        assert factors["liveness"]["reasons"] == [
+            "the challenge was followed live",
+            "2 challenges were drawn for this capture; the last was answered",
+        ]
     moves = [row[:3] for row in history(services.pb, link.profile_id)]
     assert moves[-3:] == [
         ("in_progress", "submitted", "applicant"),

@@ -149,9 +149,11 @@ def challenge_record(
     }
 
 
-# What the worker reads of the challenge a selfie answers (``Challenge.from_dict``, and
-# ``used_at`` for its expiry), kept with the frames in ``capture.challenge``.
-ANSWERED_KEYS = ("id", "prompts", "issued_at", "expires_at", "used_at")
+# What the worker reads of the challenge a selfie answers (``Challenge.from_dict``, ``used_at``
+# for its expiry, and ``attempt``, the liveness factor's ``challenges_drawn``: the orders shown
+# up to the one answered, whose reason says the last was answered), kept with the frames in
+# ``capture.challenge``.
+ANSWERED_KEYS = ("id", "prompts", "issued_at", "expires_at", "used_at", "attempt")
 
 
 def answered_challenge(challenge: Mapping[str, Any]) -> dict[str, Any]:
