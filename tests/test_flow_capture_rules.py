@@ -22,6 +22,8 @@ from gateway.services.capture_rules import (
     offered_prompts,
     resubmission_step,
 )
+from gateway.services.partner_settings import effective_settings
+from gateway.services.selfie_capture import max_challenges
 
 ALLOWED = ["https://bank.example/kyc", "https://shop.example/"]
 
@@ -191,3 +193,23 @@ def test_only_validated_prompts_are_offered() -> None:
     # One validated prompt left: a one-prompt challenge; none left: the validated ones.
     assert offered_prompts(["look_up", "blink"], 3) == (["blink"], 1)
     assert offered_prompts(["look_up"], 1) == (list(OFFERED_PROMPTS), 1)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"liveness": {"max_challenges": 3}}, 3),
+        ({"liveness": {"max_challenges": 20}}, 20),
+        ({}, 5),
+        # Typed into the admin UI, whose edits are not validated whole: the default, not a 500.
+        ({"liveness": {"max_challenges": "lots"}}, 5),
+        ({"liveness": {"max_challenges": 0}}, 5),
+        ({"liveness": {"max_challenges": 1000}}, 5),
+        ({"liveness": {"max_challenges": True}}, 5),
+        ({"liveness": None}, 5),
+    ],
+)
+def test_max_challenges_reads_the_partner_setting_or_its_default(
+    stored: dict, expected: int
+) -> None:
+    assert max_challenges(effective_settings(stored)) == expected

@@ -26,6 +26,7 @@ from gateway.services.capture_rules import (
     offered_prompts,
 )
 from gateway.services.image_policy import CleanImage, check_image_bytes, clean_image
+from gateway.services.partner_settings import DEFAULT_SETTINGS, MAX_CHALLENGES_PER_LINK
 from gateway.verification.faces.recognition import MIN_FACE_PX
 from gateway.verification.images import decode_image
 
@@ -81,8 +82,21 @@ def link_mark(link_nonce: str) -> str:
 
 
 def max_challenges(settings: Mapping[str, Any]) -> int:
-    """The challenges one link may draw (partner setting ``liveness.max_challenges``)."""
-    return int((settings.get("liveness") or {}).get("max_challenges") or 1)
+    """The challenges one link may draw (partner setting ``liveness.max_challenges``).
+
+    Settings are validated when the API or the CLI writes them, not when a person edits them in
+    the admin UI: a value out of its range there gives the default, with a warning, rather than
+    a 500 at every selfie."""
+    default = DEFAULT_SETTINGS["liveness"]["max_challenges"]
+    value = (settings.get("liveness") or {}).get("max_challenges", default)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= MAX_CHALLENGES_PER_LINK
+    ):
+        return value
+    log.warning("max_challenges_invalid", value=repr(value)[:40], used=default)
+    return default
 
 
 def reusable_challenge(
