@@ -213,3 +213,12 @@ def test_max_challenges_reads_the_partner_setting_or_its_default(
     stored: dict, expected: int
 ) -> None:
     assert max_challenges(effective_settings(stored)) == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "count"),
+    [("blink", "3"), ({"blink": 1}, True), ([["blink"], {"x": 1}], 0), (5, -2)],
+)
+def test_prompt_settings_of_another_shape_give_the_defaults(asked: object, count: object) -> None:
+    """Typed into the admin UI (not validated whole there): the defaults, not a 500."""
+    assert offered_prompts(asked, count) == (list(OFFERED_PROMPTS), None)  # type: ignore[arg-type]

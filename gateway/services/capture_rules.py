@@ -107,9 +107,16 @@ def offered_prompts(
     A partner may allow a prompt the evaluation has not validated (settings predate it): it is
     left out. If nothing is left, the validated ones are used; if one prompt is left, the
     challenge has one prompt (two identical prompts in a row are indistinguishable). The count
-    is at most ``max_count`` (the longest challenge the verifier reads whole).
+    is at most ``max_count`` (the longest challenge the verifier reads whole). Values of a shape
+    the settings' validation refuses (typed into the admin UI, which does not validate them
+    whole) count as not set: the defaults, rather than a 500 at every selfie.
     """
-    kept = [prompt for prompt in dict.fromkeys(asked or offered) if prompt in offered]
+    if not isinstance(asked, list | tuple):
+        asked = None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        count = None
+    names = [prompt for prompt in asked or offered if isinstance(prompt, str)]
+    kept = [prompt for prompt in dict.fromkeys(names) if prompt in offered]
     if not kept:
         kept = list(offered)
     if count and len(kept) < 2:
