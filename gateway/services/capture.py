@@ -55,6 +55,7 @@ from gateway.services.image_policy import (
     CleanImage,
     clean_image,
 )
+from gateway.services.partner_settings import retention_days
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase, stored_name_for
 from gateway.services.pocketbase_transport import FileTuple
@@ -143,7 +144,7 @@ class CaptureService(CaptureLink):
         def change(capture: dict[str, Any]) -> dict[str, Any]:
             capture["consent"] = {
                 "at": now,
-                "retention_days": int(session.settings.get("retention_days") or 90),
+                "retention_days": retention_days(session.settings),
                 "lang": lang,
             }
             return {"consent_at": now, "capture": capture}

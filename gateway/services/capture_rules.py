@@ -272,7 +272,9 @@ def check_document_accepted(settings: dict[str, Any], document_type: str, alpha3
 
 def branding(settings: dict[str, Any], partner_name: str) -> dict[str, str]:
     """Name and accent colour, with a text colour that keeps WCAG AA contrast on the accent."""
-    brand = settings.get("branding") or {}
+    brand = settings.get("branding")
+    if not isinstance(brand, dict):  # another shape typed into the admin UI: the defaults
+        brand = {}
     accent = str(brand.get("accent_color") or DEFAULT_ACCENT)
     if not ACCENT_COLOUR.match(accent):
         accent = DEFAULT_ACCENT

@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.services.capture_link import CaptureSession
 from gateway.services.capture_rules import accepted_document_types, branding
+from gateway.services.partner_settings import retention_days
 from gateway.services.pb_time import iso
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 
@@ -31,7 +32,7 @@ def page_state(session: CaptureSession, *, lang: str, max_upload_bytes: int) -> 
         "lang": lang,
         "step": next_step(profile, capture, document_type),
         "branding": branding(session.settings, session.partner_name),
-        "retention_days": int(session.settings.get("retention_days") or 90),
+        "retention_days": retention_days(session.settings),
         "consent_at": iso(profile.get("consent_at")),
         "document": {
             "type": document_type,

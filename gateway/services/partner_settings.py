@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pycountry
+import structlog
 
 from gateway.errors import Forbidden, ValidationFailed
 from gateway.services.audit import append_audit
@@ -23,6 +24,8 @@ from gateway.services.pocketbase import PocketBase
 from gateway.services.quotas import validate_quotas
 from gateway.verification.documents.normalize import DOCUMENT_TYPES
 from gateway.verification.liveness.challenge import OFFERED_PROMPTS, PROMPTS
+
+log = structlog.get_logger("gateway.settings")
 
 # The prompts a partner may allow: only those the liveness evaluation validated, as the issuer
 # offers them (one list, kept in gateway/verification/liveness/challenge.py).
@@ -97,6 +100,24 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 def effective_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
     """The partner's stored settings laid over the defaults."""
     return _merge(DEFAULT_SETTINGS, _upper_case_countries(_without_withdrawn_prompts(stored)))
+
+
+MAX_RETENTION_DAYS = 3650
+
+
+def retention_days(settings: dict[str, Any]) -> int:
+    """The partner's ``retention_days``, or the default for a value validation refuses.
+
+    Writes through the API and the CLI are validated whole; an edit in the admin UI is checked
+    only in part (pb_hooks), so another shape can be stored there. Profiles are still created
+    and captures still consented to, under the default period, with a warning, rather than a
+    500 for every applicant of that partner."""
+    value = settings.get("retention_days")
+    if _integer(value) and 1 <= value <= MAX_RETENTION_DAYS:
+        return value
+    default = DEFAULT_SETTINGS["retention_days"]
+    log.warning("retention_days_invalid", value=repr(value)[:40], used=default)
+    return default
 
 
 def _upper_case_countries(stored: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +257,8 @@ def validate_settings(settings: dict[str, Any]) -> None:
     if not isinstance(settings.get("require_signed_requests"), bool):
         errors.add("require_signed_requests", "must be true or false")
     retention = settings.get("retention_days")
-    if not _integer(retention) or not 1 <= retention <= 3650:
-        errors.add("retention_days", "must be an integer from 1 to 3650")
+    if not _integer(retention) or not 1 <= retention <= MAX_RETENTION_DAYS:
+        errors.add("retention_days", f"must be an integer from 1 to {MAX_RETENTION_DAYS}")
     _validate_rate_limit(errors, "rate_limit", settings.get("rate_limit"))
     _validate_rate_limit(
         errors, "capture_upload_rate_limit", settings.get("capture_upload_rate_limit")

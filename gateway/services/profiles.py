@@ -26,6 +26,7 @@ from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
 from gateway.services.capture_rules import url_under_prefix
+from gateway.services.partner_settings import retention_days
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.pocketbase_transport import FileTuple
@@ -104,7 +105,7 @@ class ProfileService:
             "link_nonce": links.new_nonce(),
             "link_expires_at": pb_datetime(now + timedelta(seconds=ttl_s)),
             "retention_until": pb_datetime(
-                now + timedelta(days=int(principal.settings["retention_days"]))
+                now + timedelta(days=retention_days(principal.settings))
             ),
         }
         for name in APPLICANT_FIELDS:

@@ -29,7 +29,7 @@ from gateway.services import links
 from gateway.services.image_policy import clean_image
 from gateway.services.intake.kyc_result import build_result, job_id_for, kyc_status
 from gateway.services.object_store import ObjectStore
-from gateway.services.partner_settings import effective_settings
+from gateway.services.partner_settings import effective_settings, retention_days
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.profiles import queue_submitted
@@ -257,7 +257,7 @@ class KycIntakeService:
 
     def _retention_days(self) -> int:
         partner = self.pb.get("partners", self.partner_id())
-        return int(effective_settings(partner.get("settings"))["retention_days"])
+        return retention_days(effective_settings(partner.get("settings")))
 
     def _accepted(self, profile: dict[str, Any], *, queued: bool) -> dict[str, Any]:
         intake = (profile.get("metadata") or {}).get("kyc_service") or {}
