@@ -22,8 +22,7 @@ from gateway.services.capture_rules import (
     offered_prompts,
     resubmission_step,
 )
-from gateway.services.partner_settings import effective_settings
-from gateway.services.selfie_capture import max_challenges
+from gateway.services.partner_settings import effective_settings, max_challenges
 
 ALLOWED = ["https://bank.example/kyc", "https://shop.example/"]
 
@@ -207,6 +206,7 @@ def test_only_validated_prompts_are_offered() -> None:
         ({"liveness": {"max_challenges": 1000}}, 5),
         ({"liveness": {"max_challenges": True}}, 5),
         ({"liveness": None}, 5),
+        ({"liveness": "blink"}, 5),
     ],
 )
 def test_max_challenges_reads_the_partner_setting_or_its_default(

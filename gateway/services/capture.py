@@ -55,7 +55,7 @@ from gateway.services.image_policy import (
     CleanImage,
     clean_image,
 )
-from gateway.services.partner_settings import retention_days
+from gateway.services.partner_settings import max_challenges, retention_days
 from gateway.services.pb_time import pb_datetime
 from gateway.services.pocketbase import PocketBase, stored_name_for
 from gateway.services.pocketbase_transport import FileTuple
@@ -73,7 +73,6 @@ from gateway.services.selfie_capture import (
     clean_frames,
     default_selfie_check,
     link_mark,
-    max_challenges,
     reusable_challenge,
     usable_selfie_index,
 )

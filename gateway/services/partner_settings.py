@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,6 +101,25 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 def effective_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
     """The partner's stored settings laid over the defaults."""
     return _merge(DEFAULT_SETTINGS, _upper_case_countries(_without_withdrawn_prompts(stored)))
+
+
+def liveness_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``liveness`` group, or nothing when it is not an object (typed into the admin UI)."""
+    group = settings.get("liveness")
+    return group if isinstance(group, dict) else {}
+
+
+def max_challenges(settings: Mapping[str, Any]) -> int:
+    """The challenges one link may draw (partner setting ``liveness.max_challenges``).
+
+    Read as ``retention_days`` is: a value validation refuses (typed into the admin UI) gives
+    the default, with a warning, rather than a 500 at every selfie."""
+    default = DEFAULT_SETTINGS["liveness"]["max_challenges"]
+    value = liveness_settings(settings).get("max_challenges", default)
+    if _integer(value) and 1 <= value <= MAX_CHALLENGES_PER_LINK:
+        return value
+    log.warning("max_challenges_invalid", value=repr(value)[:40], used=default)
+    return default
 
 
 MAX_RETENTION_DAYS = 3650

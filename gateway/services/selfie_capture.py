@@ -26,7 +26,7 @@ from gateway.services.capture_rules import (
     offered_prompts,
 )
 from gateway.services.image_policy import CleanImage, check_image_bytes, clean_image
-from gateway.services.partner_settings import DEFAULT_SETTINGS, MAX_CHALLENGES_PER_LINK
+from gateway.services.partner_settings import liveness_settings
 from gateway.verification.faces.recognition import MIN_FACE_PX
 from gateway.verification.images import decode_image
 
@@ -63,7 +63,7 @@ def challenge_arguments(
     """``issue_challenge``'s arguments for a partner: its allowed prompts among those the flow
     offers, its prompt count (at most what ``capture`` keeps within the verifier's frame
     limit), the flow's lifetime."""
-    liveness = settings.get("liveness") or {}
+    liveness = liveness_settings(settings)
     asked = liveness.get("prompts") or settings.get("liveness_prompts")
     prompts_allowed, count = offered_prompts(
         asked, liveness.get("prompt_count"), max_count=capture.max_prompts()
@@ -79,24 +79,6 @@ def challenge_arguments(
 def link_mark(link_nonce: str) -> str:
     """Which link a challenge was drawn on, without storing the link's nonce a second time."""
     return hashlib.sha256(link_nonce.encode()).hexdigest()[:16]
-
-
-def max_challenges(settings: Mapping[str, Any]) -> int:
-    """The challenges one link may draw (partner setting ``liveness.max_challenges``).
-
-    Settings are validated when the API or the CLI writes them, not when a person edits them in
-    the admin UI: a value out of its range there gives the default, with a warning, rather than
-    a 500 at every selfie."""
-    default = DEFAULT_SETTINGS["liveness"]["max_challenges"]
-    value = (settings.get("liveness") or {}).get("max_challenges", default)
-    if (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and 1 <= value <= MAX_CHALLENGES_PER_LINK
-    ):
-        return value
-    log.warning("max_challenges_invalid", value=repr(value)[:40], used=default)
-    return default
 
 
 def reusable_challenge(
