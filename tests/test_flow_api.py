@@ -285,12 +285,13 @@ def test_settings_of_another_shape_typed_in_the_admin_ui_do_not_stop_applicants(
 ) -> None:
     """The admin UI checks a partner's settings only in part: these are stored. Every applicant
     of that partner got a 500 at the first step (branding, retention) or at the selfie (the
-    liveness count); now the defaults serve, and a new profile is created under the default
-    retention."""
+    liveness count), and at every profile created (retention, link lifetime); now the defaults
+    serve."""
     link = create_profile(client, partner.headers, country="FRA")
     garbled = {
         "branding": "acme",
         "retention_days": "ninety",
+        "link_ttl_s": "a day",
         "liveness": {"prompt_count": "3", "max_challenges": "lots"},
     }
     saved = admin_ui.patch("partners", partner.partner_id, {"settings": garbled})
@@ -313,6 +314,8 @@ def test_settings_of_another_shape_typed_in_the_admin_ui_do_not_stop_applicants(
     profile = services.pb.get("profiles", created.get_json()["id"])
     kept_days = (parse_pb_time(profile["retention_until"]) - parse_pb_time(profile["created"])).days
     assert kept_days in (89, 90)
+    relinked = client.post(f"/api/profiles/{link.profile_id}/link", headers=partner.headers)
+    assert relinked.status_code == 200, relinked.get_json()
 
 
 def test_start_returns_branding_retention_and_prefilled_country(

@@ -123,6 +123,18 @@ def max_challenges(settings: Mapping[str, Any]) -> int:
 
 
 MAX_RETENTION_DAYS = 3650
+MIN_LINK_TTL_S, MAX_LINK_TTL_S = 300, 30 * 86_400
+
+
+def link_ttl_s(settings: Mapping[str, Any]) -> int | None:
+    """The partner's capture-link lifetime, or None for the gateway's (``EKYC_LINK_TTL_S``);
+    also None, with a warning, for a value validation refuses (typed into the admin UI), rather
+    than a 500 at every profile created or link issued."""
+    value = settings.get("link_ttl_s")
+    if value is None or (_integer(value) and MIN_LINK_TTL_S <= value <= MAX_LINK_TTL_S):
+        return value
+    log.warning("link_ttl_s_invalid", value=repr(value)[:40])
+    return None
 
 
 def retention_days(settings: dict[str, Any]) -> int:
@@ -270,7 +282,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
                 errors.add("allowed_countries", f"not an ISO 3166 alpha-3 code: {code!r}")
 
     ttl = settings.get("link_ttl_s")
-    if ttl is not None and (not _integer(ttl) or not 300 <= ttl <= 30 * 86_400):
+    if ttl is not None and (not _integer(ttl) or not MIN_LINK_TTL_S <= ttl <= MAX_LINK_TTL_S):
         errors.add(
             "link_ttl_s", "must be an integer from 300 (5 min) to 2592000 (30 days), or null"
         )

@@ -26,7 +26,7 @@ from gateway.services import crypto, links
 from gateway.services.api_keys import Principal
 from gateway.services.audit import append_audit
 from gateway.services.capture_rules import url_under_prefix
-from gateway.services.partner_settings import retention_days
+from gateway.services.partner_settings import link_ttl_s, retention_days
 from gateway.services.pb_time import iso, parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.pocketbase_transport import FileTuple
@@ -94,7 +94,7 @@ class ProfileService:
         """Create a profile, or return the partner's existing one for the same reference or
         document. Returns ``(link view, created)``."""
         now = self.clock()
-        ttl_s = int(principal.settings["link_ttl_s"] or self.config.link_ttl_s)
+        ttl_s = link_ttl_s(principal.settings) or self.config.link_ttl_s
         self._check_return_url(principal, body.get("return_url"))
         fields: dict[str, Any] = {
             "external_ref": body.get("external_ref") or "",
@@ -205,7 +205,7 @@ class ProfileService:
         return self.link_view(self._rotate_link(principal, profile))
 
     def _rotate_link(self, principal: Principal, profile: dict[str, Any]) -> dict[str, Any]:
-        ttl_s = int(principal.settings["link_ttl_s"] or self.config.link_ttl_s)
+        ttl_s = link_ttl_s(principal.settings) or self.config.link_ttl_s
         return self.pb.update(
             "profiles",
             profile["id"],
