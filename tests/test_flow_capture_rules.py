@@ -22,7 +22,12 @@ from gateway.services.capture_rules import (
     offered_prompts,
     resubmission_step,
 )
-from gateway.services.partner_settings import effective_settings, max_challenges
+from gateway.services.partner_settings import (
+    effective_settings,
+    link_ttl_s,
+    max_challenges,
+    retention_days,
+)
 
 ALLOWED = ["https://bank.example/kyc", "https://shop.example/"]
 
@@ -222,3 +227,24 @@ def test_max_challenges_reads_the_partner_setting_or_its_default(
 def test_prompt_settings_of_another_shape_give_the_defaults(asked: object, count: object) -> None:
     """Typed into the admin UI (not validated whole there): the defaults, not a 500."""
     assert offered_prompts(asked, count) == (list(OFFERED_PROMPTS), None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"branding": "acme", "retention_days": "ninety", "link_ttl_s": "a day"},
+        {"branding": None, "retention_days": 0, "link_ttl_s": 10},
+        {"branding": ["x"], "retention_days": True, "link_ttl_s": 10**9},
+    ],
+)
+def test_settings_of_another_shape_stored_before_the_data_layer_checked_them_read_as_defaults(
+    stored: dict,
+) -> None:
+    """The admin UI's guard checks these shapes since it was found that each gave a 500 (every
+    applicant's first step, every profile created); values stored before are read as their
+    defaults."""
+    settings = effective_settings(stored)
+    assert branding(settings, "Acme")["accent_color"] == "#1f4fd1"
+    assert branding(settings, "Acme")["name"] == "Acme"
+    assert retention_days(settings) == 90
+    assert link_ttl_s(settings) is None

@@ -1,6 +1,8 @@
 // Checks partners.settings on writes that bypass the gateway (an operator editing the JSON in the
 // admin UI): the rules a decision depends on (known keys, threshold order, weights summing to 100,
-// face-match threshold). The full validation, with every field, runs in
+// face-match threshold) and the shapes the capture flow and profile creation read (branding,
+// retention_days, link_ttl_s, the liveness group; a value of another shape stored before this
+// check is read as its default there). The full validation, with every field, runs in
 // gateway/services/partner_settings.py (API and CLI); this is a subset of it, never stricter. The
 // worker runs the full validation before each decision and sends the profile to manual review
 // rather than decide under settings that fail it.
@@ -46,6 +48,33 @@ function settingsProblems(settings) {
           entry.monthly >= 0 && entry.monthly <= 100000000;
       });
     if (!valid) problems.quotas = "must be {check: {monthly: N}} with N an integer from 0";
+  }
+  const isInteger = (v, low, high) => Number.isInteger(v) && v >= low && v <= high;
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if ("retention_days" in settings && !isInteger(settings.retention_days, 1, 3650)) {
+    problems.retention_days = "must be an integer from 1 to 3650";
+  }
+  if ("link_ttl_s" in settings && settings.link_ttl_s !== null &&
+      !isInteger(settings.link_ttl_s, 300, 2592000)) {
+    problems.link_ttl_s = "must be an integer from 300 to 2592000, or null";
+  }
+  if ("branding" in settings) {
+    const brand = settings.branding;
+    if (!isObject(brand) ||
+        ("accent_color" in brand && !/^#[0-9a-fA-F]{6}$/.test(String(brand.accent_color))) ||
+        ("name" in brand && brand.name !== null && typeof brand.name !== "string")) {
+      problems.branding = "must be {name: text or null, accent_color: #rrggbb}";
+    }
+  }
+  if ("liveness" in settings) {
+    const liveness = settings.liveness;
+    if (!isObject(liveness) ||
+        ("prompts" in liveness && !(Array.isArray(liveness.prompts) && liveness.prompts.length &&
+          liveness.prompts.every((p) => typeof p === "string"))) ||
+        ("prompt_count" in liveness && !isInteger(liveness.prompt_count, 1, 6)) ||
+        ("max_challenges" in liveness && !isInteger(liveness.max_challenges, 1, 20))) {
+      problems.liveness = "must be {prompts: [names], prompt_count: 1-6, max_challenges: 1-20}";
+    }
   }
   if ("face_match_threshold" in settings) {
     const t = settings.face_match_threshold;
