@@ -37,8 +37,12 @@ Attacks built from the same footage (each per segment and phase offset):
 Other cameras (`--camera`): every frame, as the browser grabs it and before its JPEG, as a poorer
 camera than the dev clips' would give it: `dim` (half the light, with the noise of the gain),
 `noisy`, `soft` (out of focus), `low_resolution` (a 320 px camera, scaled up), `far` (the
-applicant a third further away); `--jpeg-quality` the browser's encoding. The attacks are filmed
-by the same camera.
+applicant a third further away), `backlit` (a window behind: the face underexposed, the window
+clipped), `shaky` (a hand-held phone: a short directional blur, its own for every frame);
+`--jpeg-quality` the browser's encoding. The attacks are filmed by the same camera.
+`--timing` (eval/liveness_capture_timing.py): when the frames are taken, the exact grid
+(`grid`), a 30 fps camera's frames (`camera30`), or those grabbed with +-15 ms of jitter and one
+in 25 lost (`jittered`).
 
 Run from the repo root: `nice .venv/bin/python eval/liveness_eval.py` (~5 min on a quiet 2-core
 machine, ~15-20 min under load). Prints the tables for docs/liveness.md (the last: each rule's
@@ -65,7 +69,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from liveness_clip_turns import clip_turns  # noqa: E402  (beside this script)
+from liveness_capture_timing import TIMINGS, Timing  # noqa: E402  (beside this script)
+from liveness_clip_turns import clip_turns  # noqa: E402
 
 from gateway.synthetic.recapture import jittered  # noqa: E402
 from gateway.verification.liveness import Challenge, series, verify_challenge  # noqa: E402
@@ -161,6 +166,35 @@ def _low_resolution(rgb: np.ndarray, long_side: int = 320) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def _backlit(rgb: np.ndarray) -> np.ndarray:
+    """A window behind the applicant: the camera exposes for it, so the face and everything in
+    front are at 0.45 of the light, the window (the frame outside a head-and-shoulders ellipse
+    around the centre, feathered) is clipped white, glare from it lifts the blacks by 20 grey
+    levels, and the gain adds noise (sigma 3)."""
+    height, width = rgb.shape[:2]
+    rows, cols = np.ogrid[:height, :width]
+    inside = ((cols - width / 2) / (0.34 * width)) ** 2 + (
+        (rows - 0.62 * height) / (0.62 * height)
+    ) ** 2
+    window = cv2.GaussianBlur((inside > 1.0).astype(np.float32), (0, 0), 0.04 * width)
+    lit = rgb * 0.45 + 20.0 + 255.0 * window[..., None]
+    return _noisy(lit, 3.0)
+
+
+def _shaky(rgb: np.ndarray) -> np.ndarray:
+    """A hand-held phone: every frame blurred along its own direction (uniform over 180 deg) by
+    its own length (uniform 2-8 px at the flow's 480 px: a hand's few degrees a second over a
+    30 fps camera's exposure)."""
+    length = _camera_rng.uniform(2.0, 8.0)
+    angle = _camera_rng.uniform(0.0, math.pi)
+    size = math.ceil(length) | 1
+    kernel = np.zeros((size, size), np.float32)
+    centre = size // 2
+    for step in np.linspace(-length / 2, length / 2, 4 * size):
+        kernel[round(centre + step * math.sin(angle)), round(centre + step * math.cos(angle))] = 1.0
+    return cv2.filter2D(rgb, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+
 CAMERAS = {
     "as_filmed": lambda rgb: rgb,
     "dim": lambda rgb: _noisy(rgb * 0.5, 4.0),  # half the light, the gain's noise
@@ -168,9 +202,11 @@ CAMERAS = {
     "soft": lambda rgb: cv2.GaussianBlur(rgb, (0, 0), 1.2),  # focus or motion blur
     "low_resolution": _low_resolution,  # a 320 px camera, upscaled by the browser
     "far": _far,
+    "backlit": _backlit,  # a window behind the applicant
+    "shaky": _shaky,  # a hand-held phone's motion blur, its own for every frame
 }
-# What jpeg() applies; main() sets it from --camera and --jpeg-quality.
-capture_settings = {"camera": CAMERAS["as_filmed"], "quality": JPEG_QUALITY}
+# What jpeg() and build() apply; main() sets them from --camera, --jpeg-quality and --timing.
+capture_settings = {"camera": CAMERAS["as_filmed"], "quality": JPEG_QUALITY, "timing": Timing()}
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -181,6 +217,18 @@ def jpeg(rgb: np.ndarray) -> bytes:
     )
     assert ok
     return encoded.tobytes()
+
+
+@dataclass
+class Footage:
+    """A clip filmed at these times (the clip's seconds): which frame each capture shows is the
+    timing's (--timing), so build() takes the frames from the clip itself."""
+
+    clip: Clip
+    times: list[float]
+
+    def __len__(self) -> int:
+        return len(self.times)
 
 
 def window_times(start_s: float, end_s: float, offset_s: float, interval_s: float) -> list[float]:
@@ -209,18 +257,40 @@ def prompt_window(segment: Segment, clip: Clip, flow: bool) -> tuple[float, floa
 
 
 def build(
-    blocks: list[tuple[str, list[np.ndarray]]],
+    blocks: list[tuple[str, list[np.ndarray] | Footage]],
     interval_ms: float,
     gap_ms: float = GAP_BETWEEN_PROMPTS_MS,
 ) -> list[dict]:
-    """Frames as the flow sends them: bytes, prompt, t_ms (`gap_ms` between two prompts)."""
+    """Frames as the flow sends them: bytes, prompt, t_ms (`gap_ms` between two prompts).
+
+    Each block is a clip filmed at given times (Footage) or a list of images (stills, pairs),
+    one a frame on the grid; the timing (--timing) decides which are sent, the clip's frame each
+    shows and its `t_ms` (the list's images keep their order: a still shows the same thing a
+    few ms earlier)."""
+    timing = capture_settings["timing"]
     frames, t_ms = [], 0.0
-    for position, (prompt, images) in enumerate(blocks):
+    for position, (prompt, source) in enumerate(blocks):
         if position > 1:
             t_ms += gap_ms
-        for image in images:
-            frames.append({"image": jpeg(image), "prompt": prompt, "t_ms": t_ms})
+        nominal_ms = []
+        for _ in range(len(source)):
+            nominal_ms.append(t_ms)
             t_ms += interval_ms
+        if isinstance(source, Footage):
+            nominal_s = source.times
+            taken = timing.taken(nominal_s)  # a 30 fps camera filming the clip
+        else:
+            nominal_s = [ms / 1000.0 for ms in nominal_ms]
+            taken = timing.taken(nominal_s)
+        for index, shown_s in taken:
+            image = source.clip.at(shown_s) if isinstance(source, Footage) else source[index]
+            stamp = timing.stamp(nominal_ms[index], shown_s - nominal_s[index])
+            frames.append({"image": jpeg(image), "prompt": prompt, "t_ms": stamp})
+    if frames and not timing.exact:
+        # the page stamps from the burst's start: its first frame at 0
+        first = frames[0]["t_ms"]
+        for frame in frames:
+            frame["t_ms"] -= first
     return frames
 
 
@@ -291,6 +361,13 @@ def main() -> int:
         help="every frame as a poorer camera would grab it (dim, noisy, soft, ...)",
     )
     parser.add_argument(
+        "--timing",
+        choices=TIMINGS,
+        default="grid",
+        help="when frames are taken: the exact grid, a 30 fps camera's frames, or those jittered"
+        " with one in 25 lost (eval/liveness_capture_timing.py)",
+    )
+    parser.add_argument(
         "--jpeg-quality", type=int, default=JPEG_QUALITY, help="the browser's JPEG quality"
     )
     parser.add_argument("--no-attacks", action="store_true")
@@ -302,7 +379,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    capture_settings.update(camera=CAMERAS[args.camera], quality=args.jpeg_quality)
+    capture_settings.update(
+        camera=CAMERAS[args.camera], quality=args.jpeg_quality, timing=Timing(args.timing)
+    )
     if not (REAL / "segments.csv").is_file():
         print(f"dataset not found at {REAL}", file=sys.stderr)
         return 2
@@ -342,9 +421,9 @@ def main() -> int:
         clip = clip_of(segment)
         for offset in offsets(clip):
             neutral_times = window_times(*neutral_window(segment, flow), offset, interval_s)
-            neutral = [clip.at(t) for t in neutral_times]
+            neutral = Footage(clip, neutral_times)
             start, end = prompt_window(segment, clip, flow)
-            action = [clip.at(t) for t in window_times(start, end, offset, interval_s)]
+            action = Footage(clip, window_times(start, end, offset, interval_s))
             frames = build([("neutral", neutral), (segment.prompt, action)], interval_ms)
             kind = f"genuine:{segment.prompt}"
             outcome = record(kind, segment.id, offset, [segment.prompt], frames)
@@ -355,7 +434,7 @@ def main() -> int:
                 )
 
     if not args.only:
-        clip_turns(record, DATA / "short_hamilton_clip.mp4", jpeg)
+        clip_turns(record, DATA / "short_hamilton_clip.mp4", jpeg, capture_settings["timing"])
 
     if not args.no_attacks:
         attacks(segments, clip_of, offsets, interval_s, flow, rng, record)
@@ -421,15 +500,13 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
                 )
             # the segment's movement claimed as each other prompt: its prompt window (flow), or
             # its action window +-0.5 s (labelled)
-            neutral = [clip.at(t) for t in neutral_times]
+            neutral = Footage(clip, neutral_times)
             if flow:
                 movement_start, movement_end = start, end
             else:
                 movement_start = max(segment.action[0] - 0.5, segment.neutral[1])
                 movement_end = min(segment.action[1] + 0.5, clip.duration_s)
-            movement = [
-                clip.at(t) for t in window_times(movement_start, movement_end, offset, interval_s)
-            ]
+            movement = Footage(clip, window_times(movement_start, movement_end, offset, interval_s))
             for other in PROMPTS:
                 if other != segment.prompt:
                     record(
@@ -445,9 +522,7 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
                     continue
                 donor_clip = clip_of(donor)
                 d_start, d_end = prompt_window(donor, donor_clip, flow)
-                donor_action = [
-                    donor_clip.at(t) for t in window_times(d_start, d_end, 0.0, interval_s)
-                ]
+                donor_action = Footage(donor_clip, window_times(d_start, d_end, 0.0, interval_s))
                 record(
                     "splice",
                     f"{segment.id}<-{donor.id}",
@@ -476,9 +551,9 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
             gap_ms = 0.0 if b_start - a_end < 1e-6 else GAP_BETWEEN_PROMPTS_MS
             for offset in offsets(clip):
                 neutral_times = window_times(*neutral_window(first, flow), offset, interval_s)
-                neutral = [clip.at(t) for t in neutral_times]
-                a = [clip.at(t) for t in window_times(a_start, a_end, offset, interval_s)]
-                b = [clip.at(t) for t in window_times(b_start, b_end, offset, interval_s)]
+                neutral = Footage(clip, neutral_times)
+                a = Footage(clip, window_times(a_start, a_end, offset, interval_s))
+                b = Footage(clip, window_times(b_start, b_end, offset, interval_s))
                 # genuine: the two movements challenged in the order they were made (checks
                 # that a rule about the previous prompt's window refuses no real sequence);
                 # order: recorded first then second, challenged second then first
