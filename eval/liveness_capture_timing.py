@@ -15,6 +15,11 @@ never more.
   frame in 25 (at random, seeded) not sent, never two in a row (a gap stays under
   2 x 83 + 30 + 33 ms = 230 ms at 12 fps).
 
+A grab that lands on the camera frame already sent takes the camera's next one, as the page
+does (hosted_flow/js/camera.js takes a frame only when the camera delivers a new one). At
+30 fps with 12 grabs a second that never happens; it does where a clip filmed slower is the
+camera (liveness_eval: xp's 12 fps clip, whose frames a faster camera would repeat).
+
 The same timing gives the image taken from the clip and the `t_ms` sent, for genuine
 sequences and attacks alike.
 """
@@ -52,7 +57,7 @@ class Timing:
         sent. `nominal_s` is on the camera's clock: its frame k is at k / camera_fps."""
         if self.exact:
             return [(index, t) for index, t in enumerate(nominal_s)]
-        sent = []
+        sent: list[tuple[int, float]] = []
         for index, t in enumerate(nominal_s):
             grab_s = t
             if self.name == "jittered":
@@ -61,8 +66,12 @@ class Timing:
                 self.dropped_last = drop
                 if drop:
                     continue
-            # the frame at or before the grab (a hair of tolerance for float grid times)
-            sent.append((index, math.floor(grab_s * camera_fps + 1e-6) / camera_fps))
+            # the frame at or before the grab (a hair of tolerance for float grid times), or the
+            # next one when that was sent already
+            frame = math.floor(grab_s * camera_fps + 1e-6)
+            if sent and frame <= round(sent[-1][1] * camera_fps):
+                frame = round(sent[-1][1] * camera_fps) + 1
+            sent.append((index, frame / camera_fps))
         return sent
 
     def stamp(self, nominal_ms: float, shift_s: float) -> float:

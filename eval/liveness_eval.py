@@ -69,7 +69,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from liveness_capture_timing import TIMINGS, Timing  # noqa: E402  (beside this script)
+from liveness_capture_timing import CAMERA_FPS, TIMINGS, Timing  # noqa: E402  (beside this script)
 from liveness_clip_turns import clip_turns  # noqa: E402
 
 from gateway.synthetic.recapture import jittered  # noqa: E402
@@ -278,7 +278,10 @@ def build(
             t_ms += interval_ms
         if isinstance(source, Footage):
             nominal_s = source.times
-            taken = timing.taken(nominal_s)  # a 30 fps camera filming the clip
+            # the camera's frames: a 30 fps camera's, or the clip's own where it was filmed
+            # slower (d0, d12 at 25 fps, xp at 12): a camera faster than the footage would show
+            # one of its frames twice, which no camera filming a live person does
+            taken = timing.taken(nominal_s, camera_fps=min(CAMERA_FPS, source.clip.fps))
         else:
             nominal_s = [ms / 1000.0 for ms in nominal_ms]
             taken = timing.taken(nominal_s)

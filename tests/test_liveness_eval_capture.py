@@ -63,6 +63,16 @@ def test_jittered_timing_loses_about_one_in_25_never_two_in_a_row():
     assert Timing("jittered", seed=3).taken(GRID) == taken
 
 
+@pytest.mark.parametrize("name", ["camera30", "jittered"])
+def test_a_camera_slower_than_the_grabs_never_sends_a_frame_twice(name):
+    """A grab that lands on the frame already sent waits for the next (the page's rule)."""
+    for seed in range(20):
+        taken = Timing(name, seed=seed).taken([2.5 + t for t in GRID[:40]], camera_fps=12.0)
+        frames = [round(shown * 12.0) for _, shown in taken]
+        assert min(np.diff(frames)) >= 1
+        assert max(np.diff(frames)) <= 3  # a lost grab and a frame waited for: 250 ms
+
+
 def test_build_sends_the_frame_each_stamp_says(monkeypatch):
     """The image taken from the clip and the t_ms sent follow the same timing."""
     clip = NumberedClip()
