@@ -168,16 +168,19 @@ def _low_resolution(rgb: np.ndarray, long_side: int = 320) -> np.ndarray:
 
 def _backlit(rgb: np.ndarray) -> np.ndarray:
     """A window behind the applicant: the camera exposes for it, so the face and everything in
-    front are at 0.45 of the light, the window (the frame outside a head-and-shoulders ellipse
-    around the centre, feathered) is clipped white, glare from it lifts the blacks by 20 grey
-    levels, and the gain adds noise (sigma 3)."""
+    front are at 0.35 of the light (1.5 stops under), the window is clipped white, glare from it
+    lifts the blacks by 25 grey levels, and the gain adds noise (sigma 3). The window is where
+    the person does not hide it: the upper corners, outside an ellipse standing on the frame's
+    bottom edge that holds the top's middle 60 % (a face near the top, as in the shared clip's
+    stage shot, stays in front of it; a window's edge drawn across a face would be no camera's
+    picture)."""
     height, width = rgb.shape[:2]
     rows, cols = np.ogrid[:height, :width]
-    inside = ((cols - width / 2) / (0.34 * width)) ** 2 + (
-        (rows - 0.62 * height) / (0.62 * height)
+    inside = ((cols - width / 2) / (0.5 * width)) ** 2 + (
+        (rows - 0.85 * height) / (1.05 * height)
     ) ** 2
-    window = cv2.GaussianBlur((inside > 1.0).astype(np.float32), (0, 0), 0.04 * width)
-    lit = rgb * 0.45 + 20.0 + 255.0 * window[..., None]
+    window = cv2.GaussianBlur((inside > 1.0).astype(np.float32), (0, 0), 0.02 * width)
+    lit = rgb * 0.35 + 25.0 + 255.0 * window[..., None]
     return _noisy(lit, 3.0)
 
 

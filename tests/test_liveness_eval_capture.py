@@ -112,7 +112,7 @@ def test_backlit_clips_the_window_and_underexposes_the_face():
     grey = np.full((480, 360, 3), 128, np.uint8)
     lit = liveness_eval.CAMERAS["backlit"](grey).astype(float)
     face = lit[200:260, 150:210].mean()
-    assert 70 < face < 90  # 128 x 0.45 + 20, give or take the noise
+    assert 60 < face < 80  # 128 x 0.35 + 25, give or take the noise
     assert lit[:20, :20].mean() > 250  # the window behind, clipped white
 
 
