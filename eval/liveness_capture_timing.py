@@ -1,11 +1,11 @@
 """When the browser takes its frames: the `--timing` option of eval/liveness_eval.py.
 
 The eval samples each clip on an exact grid (12 fps) and stamps the grid's times. A real phone
-does not: the page takes the camera's latest frame on a timer, so what it sends is a frame of a
-~30 fps camera (its time quantized to ~33 ms), a little early or late, and now and then a frame
-is lost (a busy main thread). The upload refuses a prompt with a gap over 300 ms or under
-8.5 frames a second (docs/hosted-flow.md), so a lost frame may leave a gap of two intervals,
-never more.
+does not: what it sends is a frame of a ~30 fps camera (its time quantized to ~33 ms; the page
+takes the first new camera frame once the grid's time has come, a client on a timer the latest
+one), a little early or late, and now and then a frame is lost (a busy main thread). The upload
+refuses a prompt with a gap over 300 ms or under 8.5 frames a second (docs/hosted-flow.md), so
+a lost frame may leave a gap of two intervals, never more.
 
 - `grid`: the eval's sampling as it was (each frame the clip's frame nearest the grid time,
   stamped with the grid time);
@@ -13,7 +13,7 @@ never more.
   that frame's time (whole milliseconds, as the page stamps them);
 - `jittered`: `camera30` with the grab time moved by up to +-15 ms (uniform, seeded) and one
   frame in 25 (at random, seeded) not sent, never two in a row (a gap stays under
-  2 x 83 + 30 + 33 ms = 230 ms at 12 fps).
+  2 x 83 + 30 + 33 ms = 230 ms at 12 fps; 250 ms where a 12 fps clip is the camera).
 
 A grab that lands on the camera frame already sent takes the camera's next one, as the page
 does (hosted_flow/js/camera.js takes a frame only when the camera delivers a new one). At

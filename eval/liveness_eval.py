@@ -186,8 +186,7 @@ def _backlit(rgb: np.ndarray) -> np.ndarray:
 
 def _shaky(rgb: np.ndarray) -> np.ndarray:
     """A hand-held phone: every frame blurred along its own direction (uniform over 180 deg) by
-    its own length (uniform 2-8 px at the flow's 480 px: a hand's few degrees a second over a
-    30 fps camera's exposure)."""
+    its own length (uniform 2-8 px at the flow's 480 px, over one exposure)."""
     length = _camera_rng.uniform(2.0, 8.0)
     angle = _camera_rng.uniform(0.0, math.pi)
     size = math.ceil(length) | 1
