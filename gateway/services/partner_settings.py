@@ -64,7 +64,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "retention_days": 90,
     "allowed_return_urls": [],
     "branding": {"name": None, "accent_color": "#1f4fd1"},
-    # max_challenges: the challenges one capture link may draw (gateway.services.selfie_capture).
+    # max_challenges: the challenges one capture link may draw (docs/hosted-flow.md).
     "liveness": {"prompts": list(LIVENESS_PROMPTS), "prompt_count": 3, "max_challenges": 5},
     "kya": {"email_mx": False, "phone": True, "country_coherence": True, "name_coherence": True},
     "review_email": None,
@@ -110,16 +110,10 @@ def liveness_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def max_challenges(settings: Mapping[str, Any]) -> int:
-    """The challenges one link may draw (partner setting ``liveness.max_challenges``).
-
-    Read as ``retention_days`` is: a value validation refuses (typed into the admin UI) gives
-    the default, with a warning, rather than a 500 at every selfie."""
+    """The challenges one link may draw (partner setting ``liveness.max_challenges``)."""
     default = DEFAULT_SETTINGS["liveness"]["max_challenges"]
     value = liveness_settings(settings).get("max_challenges", default)
-    if _integer(value) and 1 <= value <= MAX_CHALLENGES_PER_LINK:
-        return value
-    log.warning("max_challenges_invalid", value=repr(value)[:40], used=default)
-    return default
+    return _in_range_or_default("max_challenges", value, 1, MAX_CHALLENGES_PER_LINK, default)
 
 
 MAX_RETENTION_DAYS = 3650
@@ -127,28 +121,30 @@ MIN_LINK_TTL_S, MAX_LINK_TTL_S = 300, 30 * 86_400
 
 
 def link_ttl_s(settings: Mapping[str, Any]) -> int | None:
-    """The partner's capture-link lifetime, or None for the gateway's (``EKYC_LINK_TTL_S``);
-    also None, with a warning, for a value validation refuses (typed into the admin UI), rather
-    than a 500 at every profile created or link issued."""
+    """The partner's capture-link lifetime, or None for the gateway's (``EKYC_LINK_TTL_S``)."""
     value = settings.get("link_ttl_s")
-    if value is None or (_integer(value) and MIN_LINK_TTL_S <= value <= MAX_LINK_TTL_S):
-        return value
-    log.warning("link_ttl_s_invalid", value=repr(value)[:40])
-    return None
+    if value is None:
+        return None
+    return _in_range_or_default("link_ttl_s", value, MIN_LINK_TTL_S, MAX_LINK_TTL_S, None)
 
 
-def retention_days(settings: dict[str, Any]) -> int:
-    """The partner's ``retention_days``, or the default for a value validation refuses.
+def retention_days(settings: Mapping[str, Any]) -> int:
+    """The partner's ``retention_days``."""
+    default = DEFAULT_SETTINGS["retention_days"]
+    value = settings.get("retention_days")
+    return _in_range_or_default("retention_days", value, 1, MAX_RETENTION_DAYS, default)
+
+
+def _in_range_or_default(name: str, value: Any, low: int, high: int, default: Any) -> Any:
+    """``value`` if it is an integer from ``low`` to ``high``, else ``default`` with a warning.
 
     Writes through the API and the CLI are validated whole; an edit in the admin UI is checked
-    only in part (pb_hooks), so another shape can be stored there. Profiles are still created
-    and captures still consented to, under the default period, with a warning, rather than a
-    500 for every applicant of that partner."""
-    value = settings.get("retention_days")
-    if _integer(value) and 1 <= value <= MAX_RETENTION_DAYS:
+    only in part (pb_hooks), and settings stored before a check was added are not checked
+    again, so another shape can be read here. The capture flow and profile creation then work
+    under the default, rather than answer 500 to every applicant of that partner."""
+    if _integer(value) and low <= value <= high:
         return value
-    default = DEFAULT_SETTINGS["retention_days"]
-    log.warning("retention_days_invalid", value=repr(value)[:40], used=default)
+    log.warning("setting_invalid", setting=name, value=repr(value)[:40], used=default)
     return default
 
 
