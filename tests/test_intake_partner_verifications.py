@@ -23,7 +23,10 @@ from worker_helpers import genuine_capture
 
 from gateway import create_app
 from gateway.container import Services
+from gateway.services.api_keys import Principal
+from gateway.services.partner_settings import effective_settings
 from gateway.verification.documents.normalize import normalize_country
+from gateway.verification.liveness.challenge import OFFERED_PROMPTS
 
 pytestmark = pytest.mark.slow
 PARTNER_BUCKET = "partner-acme"
@@ -418,3 +421,20 @@ def test_a_challenge_token_outside_ascii_is_refused_not_a_500(client, partner) -
     }
     response = client.post("/api/verifications", json=body, headers=partner.headers)
     assert_problem(response, 422, "challenge_refused")
+
+
+@pytest.mark.parametrize(
+    "liveness", ["blink", {"prompts": "blink", "prompt_count": "three"}, {"prompt_count": True}]
+)
+def test_a_partner_challenge_reads_liveness_settings_of_another_shape_as_the_defaults(
+    services: Services, liveness: Any
+) -> None:
+    """Stored before the data layer checked their shape: read as the hosted flow reads them,
+    the defaults (three of the offered prompts), not a 500."""
+    principal = Principal(
+        partner_id="p", partner_name="P", key_id="k", scopes=("partner",),
+        settings=effective_settings({"liveness": liveness}),
+    )  # fmt: skip
+    issued = services.verifications.issue_challenge(principal)
+    assert len(issued["prompts"]) == 3
+    assert set(issued["prompts"]) <= set(OFFERED_PROMPTS)

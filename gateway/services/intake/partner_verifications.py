@@ -30,6 +30,7 @@ import structlog
 
 from gateway.errors import ChallengeTokenRefused, Conflict, IllegalTransition, ValidationFailed
 from gateway.services.api_keys import Principal
+from gateway.services.capture_rules import offered_prompts
 from gateway.services.image_policy import clean_image
 
 # A request stores its captures within seconds of opening the profile (in_progress); one left
@@ -37,6 +38,7 @@ from gateway.services.image_policy import clean_image
 # Service intake's rule, one constant for both.
 from gateway.services.intake.kyc_service import ABANDONED_AFTER_S
 from gateway.services.object_store import ObjectStore
+from gateway.services.partner_settings import liveness_settings
 from gateway.services.pb_time import parse_pb_time, pb_datetime
 from gateway.services.pocketbase import PocketBase
 from gateway.services.profiles import APPLICANT_FIELDS, ProfileService, queue_submitted
@@ -97,12 +99,17 @@ class PartnerVerificationService:
         """A random challenge from the partner's liveness prompts, as a signed one-use token."""
         from gateway.verification.liveness.challenge import issue_challenge
 
-        liveness = principal.settings.get("liveness") or {}
-        options: dict[str, Any] = {"ttl_s": CHALLENGE_TTL_S, "now": self.clock()}
-        if liveness.get("prompts"):
-            options["prompts_allowed"] = list(liveness["prompts"])
-        if liveness.get("prompt_count"):
-            options["count"] = int(liveness["prompt_count"])
+        # Read as the hosted flow reads them (selfie_capture.challenge_arguments), so a group or
+        # count of another shape gives the defaults, not a 500.
+        liveness = liveness_settings(principal.settings)
+        prompts, count = offered_prompts(liveness.get("prompts"), liveness.get("prompt_count"))
+        options: dict[str, Any] = {
+            "ttl_s": CHALLENGE_TTL_S,
+            "now": self.clock(),
+            "prompts_allowed": prompts,
+        }
+        if count:
+            options["count"] = count
         challenge = issue_challenge(**options).as_dict()
         payload = {**challenge, "partner": principal.partner_id}
         return {**challenge, "challenge_token": self._sign(payload)}
