@@ -38,7 +38,9 @@ Other cameras (`--camera`): every frame, as the browser grabs it and before its 
 camera than the dev clips' would give it: `dim` (half the light, with the noise of the gain),
 `noisy`, `soft` (out of focus), `low_resolution` (a 320 px camera, scaled up), `far` (the
 applicant a third further away), `backlit` (a window behind: the face underexposed, the window
-clipped), `shaky` (a hand-held phone: a short directional blur, its own for every frame);
+clipped), `shaky` (a hand-held phone: a short directional blur, its own for every frame),
+`handheld` (a hand-held phone's view drifting and swaying from frame to frame, 4 px a frame;
+`handheld_strong` 8 px);
 `--jpeg-quality` the browser's encoding. The attacks are filmed by the same camera.
 `--timing` (eval/liveness_capture_timing.py): when the frames are taken, the exact grid
 (`grid`), a 30 fps camera's frames (`camera30`), or those grabbed with +-15 ms of jitter and one
@@ -75,6 +77,7 @@ from liveness_clip_turns import clip_turns  # noqa: E402
 from gateway.synthetic.recapture import jittered  # noqa: E402
 from gateway.verification.liveness import Challenge, series, verify_challenge  # noqa: E402
 from gateway.verification.liveness.head_motion import MAX_MOTION_DISAGREEMENT  # noqa: E402
+from gateway.verification.liveness.identity import CUT_SCENE_CHANGE  # noqa: E402
 from gateway.verification.liveness.other_movements import (  # noqa: E402
     SMILE_UNDER_OTHER_PROMPT_MS,
     TURN_UNDER_BLINK_MS,
@@ -197,6 +200,38 @@ def _shaky(rgb: np.ndarray) -> np.ndarray:
     return cv2.filter2D(rgb, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
 
 
+class _HandHeld:
+    """A phone held at arm's length: the view drifts and sways from frame to frame. The view's
+    velocity is a smooth random process (each frame keeps 0.7 of the last frame's velocity) whose
+    RMS is `px_per_frame` at the flow's 480 px (4 px a frame at 12 fps: ~50 px, about 7 degrees,
+    a second), with a spring that keeps it within ~20 px of the centre and a roll that sways
+    by ~0.3 degrees a frame; the scene is seen 8 % closer so the moving view never leaves it.
+    Each call is the next frame (jpeg() films them in order), so one sequence is one path."""
+
+    def __init__(self, px_per_frame: float = 4.0, roll_deg: float = 0.3) -> None:
+        self.px_per_frame, self.roll_deg = px_per_frame, roll_deg
+        self.position, self.velocity = np.zeros(2), np.zeros(2)
+        self.roll, self.roll_velocity = 0.0, 0.0
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        keep, spring = 0.7, 0.05
+        fresh = math.sqrt(1 - keep * keep)
+        noise = _camera_rng.normal(0.0, self.px_per_frame / math.sqrt(2), 2)
+        self.velocity = keep * self.velocity + fresh * noise - spring * self.position
+        self.position = self.position + self.velocity
+        self.roll_velocity = keep * self.roll_velocity + fresh * _camera_rng.normal(
+            0.0, self.roll_deg
+        )
+        self.roll = float(np.clip(self.roll + self.roll_velocity, -3.0, 3.0))
+        height, width = rgb.shape[:2]
+        scale = max(height, width) / LONG_SIDE_PX
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), self.roll, 1.08)
+        matrix[:, 2] += self.position * scale
+        return cv2.warpAffine(
+            rgb, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+
+
 CAMERAS = {
     "as_filmed": lambda rgb: rgb,
     "dim": lambda rgb: _noisy(rgb * 0.5, 4.0),  # half the light, the gain's noise
@@ -206,6 +241,8 @@ CAMERAS = {
     "far": _far,
     "backlit": _backlit,  # a window behind the applicant
     "shaky": _shaky,  # a hand-held phone's motion blur, its own for every frame
+    "handheld": _HandHeld(4.0),  # a hand-held phone's view drifting and swaying between frames
+    "handheld_strong": _HandHeld(8.0),  # the same, twice as fast (re-framing as one turns)
 }
 # What jpeg() and build() apply; main() sets them from --camera, --jpeg-quality and --timing.
 capture_settings = {"camera": CAMERAS["as_filmed"], "quality": JPEG_QUALITY, "timing": Timing()}
@@ -312,6 +349,7 @@ def run(prompts: list[str], frames: list[dict]) -> dict:
         "details": body["challenge"]["details"],
         "identity_spread": body["identity"].get("max_distance_to_medoid"),
         "stillness": (body["frames"].get("stillness") or {}).get("residual"),
+        "scene_change": (body["frames"].get("continuity") or {}).get("largest_scene_change"),
         "ms": elapsed_ms,
         "frames": len(frames),
     }
@@ -683,6 +721,15 @@ def report_measures(results: dict[str, list[dict]]) -> None:
         )
 
 
+def print_ranges(results: dict[str, list[dict]], key: str, title: str) -> None:
+    """One measure's range per kind, over the bursts that got far enough to measure it."""
+    print(f"\n{title}; measured only on bursts that got that far:")
+    for kind in sorted(results):
+        values = [row[key] for row in results[kind] if row.get(key) is not None]
+        if values:
+            print(f"  {kind}: {len(values)} bursts, {min(values):.3f}-{max(values):.3f}")
+
+
 def report(results: dict[str, list[dict]]) -> None:
     print("\n| presentation | sequences | accepted | rate | refusals (first hint) |")
     print("|---|---|---|---|---|")
@@ -704,11 +751,13 @@ def report(results: dict[str, list[dict]]) -> None:
             f"p50 {np.percentile(times, 50):.0f} ms, "
             f"p95 {np.percentile(times, 95):.0f} ms"
         )
-    print("\nstillness residual (stillness.py; measured only on bursts that got that far):")
-    for kind in sorted(results):
-        values = [row["stillness"] for row in results[kind] if row.get("stillness") is not None]
-        if values:
-            print(f"  {kind}: {len(values)} bursts, {min(values):.3f}-{max(values):.3f}")
+    print_ranges(results, "stillness", "stillness residual (stillness.py)")
+    print_ranges(
+        results,
+        "scene_change",
+        "largest scene change between frames <= 300 ms apart (identity.continuity; a cut past "
+        f"{CUT_SCENE_CHANGE})",
+    )
     for kind, rows in results.items():
         if kind.startswith("genuine"):
             for row in rows:

@@ -433,6 +433,8 @@ def test_another_person_spliced_in_is_caught(real):
     result = verify_challenge(challenge_of("smile"), frames, now=NOW)
     assert not result.is_live
     assert result.hint_codes == ["frames_spliced"]
+    continuity = result.frames["continuity"]
+    assert continuity["cuts"] == 1 and continuity["largest_scene_change"] > continuity["threshold"]
     for frame in frames[3:]:
         frame["t_ms"] += 1000.0
     result = verify_challenge(challenge_of("smile"), frames, now=NOW)
@@ -479,6 +481,8 @@ def test_the_light_does_not_decide_liveness(real):
     result = verify_challenge(challenge_of("smile"), live, now=NOW)
     assert result.is_live, result.hints
     assert result.frames["stillness"]["residual"] >= MIN_LIVE_RESIDUAL
+    continuity = result.frames["continuity"]
+    assert continuity["cuts"] == 0 and continuity["largest_scene_change"] < continuity["threshold"]
     opened, closed = real("d9.mp4", 5.3, 5.4)[0], real("d9.mp4", 6.47, 6.57)[0]
     shown = [opened] * 8 + [closed] * 2 + [opened] * 6
     photos = burst(

@@ -136,7 +136,22 @@ def jump_frames(with_face: Sequence[TrackedFrame]) -> list[TrackedFrame]:
     return [step.current for step in steps if step.is_jump(scene_limit)]
 
 
-def cuts(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> list[TrackedFrame]:
+@dataclass(frozen=True)
+class Continuity:
+    """The cuts of a burst and how near to one its other steps came."""
+
+    cuts: list[TrackedFrame]
+    largest_scene_change: float  # between frames at most max_gap_ms apart; 0 without a step
+
+    def as_dict(self) -> dict:
+        return {
+            "largest_scene_change": round(self.largest_scene_change, 3),
+            "threshold": CUT_SCENE_CHANGE,
+            "cuts": len(self.cuts),
+        }
+
+
+def continuity(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> Continuity:
     """Frames entered by a cut: a jump from a frame at most `max_gap_ms` earlier.
 
     A live camera at 10+ frames a second never cuts, so within a continuous capture another
@@ -144,11 +159,16 @@ def cuts(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> list[TrackedFr
     place, which this does not see: docs/liveness.md). The scene limit is fixed here, not
     relative to the burst's own steps.
     """
-    return [
-        step.current
-        for step in _steps(with_face)
-        if step.gap_ms <= max_gap_ms and step.is_jump(CUT_SCENE_CHANGE)
-    ]
+    close = [step for step in _steps(with_face) if step.gap_ms <= max_gap_ms]
+    return Continuity(
+        cuts=[step.current for step in close if step.is_jump(CUT_SCENE_CHANGE)],
+        largest_scene_change=max((step.scene_change for step in close), default=0.0),
+    )
+
+
+def cuts(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> list[TrackedFrame]:
+    """The frames entered by a cut (`continuity`)."""
+    return continuity(with_face, max_gap_ms).cuts
 
 
 @dataclass(frozen=True)

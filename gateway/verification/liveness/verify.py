@@ -121,7 +121,7 @@ def verify_challenge(
             known_faces = _renumbered(known_faces, checked.kept)
             known_embeddings = _renumbered(known_embeddings, checked.kept)
         tracked = _measure(parsed, mirrored, state, thumbnails, known_faces)
-        _check_continuity(tracked)
+        _check_continuity(tracked, state)
         _decide_prompts(checked.blocks, tracked, parsed, state)
         _check_stillness(parsed, tracked, state)
         _check_identity(
@@ -372,15 +372,17 @@ def _shortfall(outcomes: list[series.PromptOutcome]) -> float:
     return min(gaps) if gaps else 0.0
 
 
-def _check_continuity(tracked: list[TrackedFrame]) -> None:
-    """Refuse a cut between frames close in time: a live camera stream has none (identity.cuts)."""
+def _check_continuity(tracked: list[TrackedFrame], state: _Verification) -> None:
+    """Refuse a cut between frames close in time: a live camera stream has none
+    (identity.continuity)."""
     with_face = [item for item in tracked if item.has_face]
-    spliced = identity.cuts(with_face, MAX_FRAME_GAP_IN_PROMPT_MS)
-    if spliced:
+    measured = identity.continuity(with_face, MAX_FRAME_GAP_IN_PROMPT_MS)
+    state.frames["continuity"] = measured.as_dict()
+    if measured.cuts:
         raise Refusal(
             "frames_spliced",
-            f"The picture jumps at {spliced[0].t_ms:.0f} ms as if cut from another recording; "
-            "capture the whole challenge in one go.",
+            f"The picture jumps at {measured.cuts[0].t_ms:.0f} ms as if cut from another "
+            "recording; capture the whole challenge in one go.",
         )
 
 
