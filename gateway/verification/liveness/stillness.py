@@ -91,7 +91,9 @@ def measure_stillness(frames: Sequence[Frame], tracked: Sequence[TrackedFrame]) 
         first, second = reduced(earlier.index), reduced(later.index)
         if first.shape != second.shape:
             continue
-        residual = _aligned_residual(first, second, _region(earlier, first.shape))
+        region = _region(earlier, first.shape)
+        start = _mesh_motion(earlier, later, region)
+        residual = _aligned_residual(first, second, region, start)
         if residual is not None:
             residuals.append(residual)
     if not residuals:
@@ -110,23 +112,50 @@ def _region(item: TrackedFrame, shape: tuple[int, ...]) -> tuple[slice, slice]:
     return slice(top, bottom), slice(left, right)
 
 
+def _mesh_motion(
+    earlier: TrackedFrame, later: TrackedFrame, region: tuple[slice, slice]
+) -> np.ndarray:
+    """Where the face went between the two frames as the mesh saw it: a 3x3 warp from the
+    earlier frame's region (its own coordinates, reduced) into the later frame (reduced), the
+    similarity (shift, turn, scale) that best carries the one mesh onto the other; the
+    alignment starts from it.
+
+    The alignment only finds what lies near its start, and the later frame must still hold the
+    face around it: cut at the earlier frame's place, a face that had moved a few reduced
+    pixels (a photo waved in front of the camera, a phone swaying in the hand: 8 px a frame at
+    480 px) was partly outside its patch, and a photo pair read as a live face
+    (eval/liveness_eval.py --camera handheld_strong: pairs and cross-fades accepted 19 of 112).
+    """
+    source = (earlier.points[:, :2] * SCALE).astype(np.float32)
+    target = (later.points[:, :2] * SCALE).astype(np.float32)
+    similarity, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+    moved = np.eye(3, 3, dtype=np.float32)
+    if similarity is not None:
+        moved[:2] = similarity
+    to_frame = np.eye(3, 3, dtype=np.float32)
+    to_frame[:2, 2] = region[1].start, region[0].start
+    return moved @ to_frame
+
+
 def _aligned_residual(
-    first: np.ndarray, second: np.ndarray, region: tuple[slice, slice]
+    first: np.ndarray, second: np.ndarray, region: tuple[slice, slice], start: np.ndarray
 ) -> float | None:
-    """Mean |first - second aligned onto it| over `region`, smoothed, borders left out, over the
-    first patch's mean gradient magnitude (module docstring)."""
+    """Mean |first's patch - second aligned onto it| over `region`, smoothed, borders left out,
+    over the patch's mean gradient magnitude (module docstring). The alignment starts from
+    `start` (_mesh_motion) and looks for the patch in the whole of `second`."""
     rows, columns = region
-    patch, other = first[rows, columns], second[rows, columns]
+    patch = first[rows, columns]
     if min(patch.shape) < 16:
         return None
-    warp = np.eye(3, 3, dtype=np.float32)
-    # No convergence: what is left unaligned counts, as it would for a live face.
+    warp = start.copy()
+    # No convergence: what is left unaligned after the mesh's motion counts, as it would for
+    # a live face.
     with contextlib.suppress(cv2.error):
         _, warp = cv2.findTransformECC(
-            patch, other, warp, cv2.MOTION_HOMOGRAPHY, _ECC_CRITERIA, None, 3
+            patch, second, warp, cv2.MOTION_HOMOGRAPHY, _ECC_CRITERIA, None, 3
         )
     aligned = cv2.warpPerspective(
-        other,
+        second,
         warp,
         (patch.shape[1], patch.shape[0]),
         flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
