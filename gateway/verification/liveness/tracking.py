@@ -35,6 +35,14 @@ MAX_CONTINUOUS_GAP_MS = 300.0
 # crop sat 0.12 of the side off-centre and read yaw 10.2 deg, 4.3 once re-centred (3.5-4.0 from
 # a crop centred by the detector or by frame 152); offsets of 0.035-0.07 changed yaw by <= 0.4.
 CROP_RECENTRE_OFFSET = 0.08
+# A followed mesh whose extent grew or shrank this much from the one the last detection gave
+# has drifted off the face: the detector finds it again. Each crop is sized from the previous
+# mesh, so a mesh read a little small on an off-centre crop makes the next crop smaller still:
+# on the shared clip's ~83 px face filmed by a phone swaying 8 px a frame
+# (eval/liveness_eval.py --camera handheld_strong) it shrank from 93 to 59-47 px over 6-8
+# frames, and the next prompt's detection (88-97 px) read as a cut at 3 of the 6 captures.
+# 1.3 is the cut rule's own size jump.
+MESH_DRIFT_RATIO = 1.3
 
 
 @dataclass
@@ -121,6 +129,7 @@ def track(
     previous: np.ndarray | None = None
     previous_t_ms = -math.inf
     previous_prompt: str | None = None
+    anchor_side: float | None = None
     for index, frame in enumerate(frames):
         item = TrackedFrame(
             index=index,
@@ -133,7 +142,9 @@ def track(
         fresh_start = frame.t_ms - previous_t_ms > MAX_CONTINUOUS_GAP_MS or (
             frame.prompt != previous_prompt
         )
-        mesh = None if fresh_start else _tracked_mesh(frame, previous)
+        followed = None if fresh_start else _tracked_mesh(frame, previous)
+        drifted = followed is not None and _drifted(followed, anchor_side)
+        mesh = None if drifted else followed
         if mesh is None:
             faces = list(known_faces[index]) if index in known_faces else detect_faces(frame.rgb)
             item.face_count = len(faces)
@@ -146,6 +157,10 @@ def track(
                 # now, not where the previous frame had it.
                 fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
                 mesh = fresh if fresh.found else None
+                if mesh is not None:
+                    anchor_side = face_mesh.crop_from_points(mesh.points)[2]
+            if mesh is None and drifted:
+                mesh = followed  # the detector missed it: the followed mesh is all there is
             if mesh is None and fresh_start:
                 mesh = _tracked_mesh(frame, previous)
         previous_t_ms = frame.t_ms
@@ -155,6 +170,15 @@ def track(
         previous = item.points
         tracked.append(item)
     return tracked
+
+
+def _drifted(mesh: face_mesh.Mesh, anchor_side: float | None) -> bool:
+    """Whether the followed mesh's size left the band around `anchor_side`, the crop side of the
+    mesh the last detection gave (MESH_DRIFT_RATIO)."""
+    if anchor_side is None:
+        return False
+    side = face_mesh.crop_from_points(mesh.points)[2]
+    return not 1 / MESH_DRIFT_RATIO <= side / anchor_side <= MESH_DRIFT_RATIO
 
 
 def _tracked_mesh(frame: Frame, previous: np.ndarray | None) -> face_mesh.Mesh | None:
