@@ -74,7 +74,7 @@ sys.path.insert(0, str(REPO))
 from liveness_capture_timing import CAMERA_FPS, TIMINGS, Timing  # noqa: E402  (beside this script)
 from liveness_clip_turns import clip_turns  # noqa: E402
 
-from gateway.synthetic.recapture import jittered  # noqa: E402
+from gateway.synthetic.recapture import HandSway, jittered  # noqa: E402
 from gateway.verification.liveness import Challenge, series, verify_challenge  # noqa: E402
 from gateway.verification.liveness.head_motion import MAX_MOTION_DISAGREEMENT  # noqa: E402
 from gateway.verification.liveness.identity import CUT_SCENE_CHANGE  # noqa: E402
@@ -200,38 +200,6 @@ def _shaky(rgb: np.ndarray) -> np.ndarray:
     return cv2.filter2D(rgb, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
 
 
-class _HandHeld:
-    """A phone held at arm's length: the view drifts and sways from frame to frame. The view's
-    velocity is a smooth random process (each frame keeps 0.7 of the last frame's velocity) whose
-    RMS is `px_per_frame` at the flow's 480 px (4 px a frame at 12 fps: ~50 px, about 7 degrees,
-    a second), with a spring that keeps it within ~20 px of the centre and a roll that sways
-    by ~0.3 degrees a frame; the scene is seen 8 % closer so the moving view never leaves it.
-    Each call is the next frame (jpeg() films them in order), so one sequence is one path."""
-
-    def __init__(self, px_per_frame: float = 4.0, roll_deg: float = 0.3) -> None:
-        self.px_per_frame, self.roll_deg = px_per_frame, roll_deg
-        self.position, self.velocity = np.zeros(2), np.zeros(2)
-        self.roll, self.roll_velocity = 0.0, 0.0
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        keep, spring = 0.7, 0.05
-        fresh = math.sqrt(1 - keep * keep)
-        noise = _camera_rng.normal(0.0, self.px_per_frame / math.sqrt(2), 2)
-        self.velocity = keep * self.velocity + fresh * noise - spring * self.position
-        self.position = self.position + self.velocity
-        self.roll_velocity = keep * self.roll_velocity + fresh * _camera_rng.normal(
-            0.0, self.roll_deg
-        )
-        self.roll = float(np.clip(self.roll + self.roll_velocity, -3.0, 3.0))
-        height, width = rgb.shape[:2]
-        scale = max(height, width) / LONG_SIDE_PX
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), self.roll, 1.08)
-        matrix[:, 2] += self.position * scale
-        return cv2.warpAffine(
-            rgb, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
-
-
 CAMERAS = {
     "as_filmed": lambda rgb: rgb,
     "dim": lambda rgb: _noisy(rgb * 0.5, 4.0),  # half the light, the gain's noise
@@ -241,8 +209,10 @@ CAMERAS = {
     "far": _far,
     "backlit": _backlit,  # a window behind the applicant
     "shaky": _shaky,  # a hand-held phone's motion blur, its own for every frame
-    "handheld": _HandHeld(4.0),  # a hand-held phone's view drifting and swaying between frames
-    "handheld_strong": _HandHeld(8.0),  # the same, twice as fast (re-framing as one turns)
+    # a hand-held phone's view drifting and swaying between frames (recapture.HandSway); each
+    # call is the next frame (jpeg() films them in order), so one sequence is one path
+    "handheld": HandSway(_camera_rng, 4.0),
+    "handheld_strong": HandSway(_camera_rng, 8.0),  # twice as fast (re-framing as one turns)
 }
 # What jpeg() and build() apply; main() sets them from --camera, --jpeg-quality and --timing.
 capture_settings = {"camera": CAMERAS["as_filmed"], "quality": JPEG_QUALITY, "timing": Timing()}

@@ -3,12 +3,11 @@ finds the face again where the followed mesh drifts off it."""
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import pytest
 
+from gateway.synthetic.recapture import HandSway
 from gateway.verification.faces.recognition import DetectedFace
 from gateway.verification.liveness.frames import Frame
 from gateway.verification.liveness.tracking import track
@@ -27,7 +26,7 @@ def test_a_known_detection_is_used_where_the_detector_would_run():
 
 def _swayed_turns(clip_path, seed: int) -> list[Frame]:
     """The shared clip's two turns (frames 143-210, the flow's 12 fps) filmed by a phone swaying
-    ~11 px a frame at its 640 px (8 px at the flow's 480) with a slight roll."""
+    8 px a frame at the flow's 480 px (~11 at the clip's 640) with a slight roll."""
     capture = cv2.VideoCapture(str(clip_path))
     clip = {}
     for index in range(211):
@@ -35,19 +34,12 @@ def _swayed_turns(clip_path, seed: int) -> list[Frame]:
         assert ok
         clip[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     capture.release()
-    rng = np.random.default_rng(seed)
-    velocity, position, roll, roll_velocity, frames = np.zeros(2), np.zeros(2), 0.0, 0.0, []
+    hand = HandSway(np.random.default_rng(seed), 8.0)
+    frames = []
     for step in range(28):
         index = round(143 + step * 29.97 / 12)
-        velocity = 0.7 * velocity + 0.71 * rng.normal(0, 10.7 / math.sqrt(2), 2) - 0.05 * position
-        position = position + velocity
-        roll_velocity = 0.7 * roll_velocity + 0.71 * rng.normal(0, 0.3)
-        roll = float(np.clip(roll + roll_velocity, -3, 3))
-        matrix = cv2.getRotationMatrix2D((320, 180), roll, 1.08)
-        matrix[:, 2] += position
-        rgb = cv2.warpAffine(clip[index], matrix, (640, 360), borderMode=cv2.BORDER_REFLECT)
         prompt = "neutral" if index < 147 else "turn_left" if index < 180 else "turn_right"
-        frames.append(Frame(rgb=rgb, prompt=prompt, t_ms=index * 1000 / 29.97))
+        frames.append(Frame(rgb=hand(clip[index]), prompt=prompt, t_ms=index * 1000 / 29.97))
     return frames
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gateway.errors import ValidationFailed
-from gateway.synthetic.recapture import jittered
+from gateway.synthetic.recapture import HandSway, jittered
 from gateway.verification.liveness import Challenge, verify_challenge
 from gateway.verification.liveness.stillness import MIN_LIVE_RESIDUAL
 
@@ -458,32 +458,19 @@ def test_two_photos_of_a_blink_are_a_still_picture(real):
     assert result.frames["stillness"]["residual"] < MIN_LIVE_RESIDUAL
 
 
-def waved(images: list[np.ndarray], rng: np.random.Generator, px: float) -> list[np.ndarray]:
-    """The same pictures moved as a hand moves a photo (or a phone): the view drifts by ~`px` a
-    frame at 480 px, each frame keeping most of the last one's movement."""
-    velocity, position, moved = np.zeros(2), np.zeros(2), []
-    for image in images:
-        velocity = 0.7 * velocity + 0.71 * rng.normal(0, px / math.sqrt(2), 2) - 0.05 * position
-        position = position + velocity
-        matrix = np.float32([[1, 0, position[0]], [0, 1, position[1]]])
-        moved.append(
-            cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
-        )
-    return moved
-
-
 @pytest.mark.slow
 @pytest.mark.needs_datasets
 def test_two_photos_waved_in_front_of_the_camera_are_still_a_still_picture(real):
-    # the pair above, waved ~16 px a frame: three frames apart the face has moved several
-    # reduced pixels, partly out of the place where it was and beyond where the alignment finds
-    # it from no movement at all; aligned from the mesh's own movement and looked for in the
-    # whole later frame, the photos leave nothing but noise (0.27-1.1, read as live, before)
+    # the pair above, waved ~16 px a frame (at 480 px): three frames apart the face has moved
+    # several reduced pixels, partly out of the place where it was and beyond where the alignment
+    # finds it from no movement at all; aligned from the mesh's own movement and looked for in
+    # the whole later frame, the photos leave nothing but noise (read as live before b703a70)
     opened, closed = real("d9.mp4", 5.3, 5.4)[0], real("d9.mp4", 6.47, 6.57)[0]
     shown = [opened] * 6 + [opened] * 8 + [closed] * 2 + [opened] * 6
     for seed in (1, 2, 3):
         rng = np.random.default_rng(seed)
-        photos = waved([jittered(photo, rng) for photo in shown], rng, 16.0)
+        hand = HandSway(rng, 16.0, roll_deg=0.0, zoom=1.0)
+        photos = [hand(jittered(photo, rng)) for photo in shown]
         frames = burst(("neutral", photos[:6]), ("blink", photos[6:]))
         result = verify_challenge(challenge_of("blink"), frames, now=NOW)
         assert not result.is_live and result.hint_codes == ["still_picture"], seed

@@ -11,8 +11,8 @@ its eyes move and the light on it changes.
 Measure: frames `STEP_FRAMES` apart (~300 ms at the flow's rate), at a quarter of the
 resolution, the face inside the first frame's mesh outline (less `INSET`), the second frame
 aligned onto it (OpenCV's ECC, homography, starting from the mesh's own motion), smoothed; the
-mean absolute grey-level difference left, over
-the first patch's mean gradient magnitude (grey levels per pixel). In grey levels the residual
+mean absolute grey-level difference left, over the first patch's mean gradient magnitude (grey
+levels per pixel). In grey levels the residual
 followed the light: at half the light live faces fell under the limit (8 of 52 dev sequences,
 eval/liveness_eval.py --camera dim). Over the gradient it is a distance in pixels, roughly how
 far the face's texture moved other than as one plane, whatever the light. The burst's median

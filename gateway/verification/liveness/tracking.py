@@ -2,10 +2,11 @@
 
 At the flow's 10+ frames per second, running dlib's detector on every frame (~20 ms each) would
 cost more than the whole budget of a verification, so the detector runs on the first frame,
-on the first frame of each prompt, after a pause in the capture (where the face may have moved)
-and whenever the mesh loses the face; every other frame is cropped around the previous frame's
-mesh (see faces/mesh.py), and cropped again around its own mesh when the face moved far. A
-cut within a continuous capture is refused on its own (identity.cuts). Each frame then carries
+on the first frame of each prompt, after a pause in the capture (where the face may have moved),
+whenever the mesh loses the face and when its size drifts from the last detection's
+(MESH_DRIFT_RATIO); every other frame is cropped around the previous frame's mesh (see
+faces/mesh.py), and cropped again around its own mesh when the face moved far. A cut within a
+continuous capture is refused on its own (identity.continuity). Each frame then carries
 the numbers the decisions use (mesh_measures.py).
 """
 
