@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "eval"))
 from document_real_eval import (  # noqa: E402
     CPU_MS,
     REAL,
+    REAL_HELP,
     load_rgb,
     load_rows,
     print_load,
@@ -94,10 +95,12 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--only", help="one file name")
     parser.add_argument("--verbose", action="store_true", help="print each miss")
+    parser.add_argument("--real", type=Path, default=REAL, help=REAL_HELP)
     args = parser.parse_args()
-    if not REAL.is_dir():
-        sys.exit(f"no real set at {REAL}")
-    rows = [r for r in load_rows() if not args.only or r.file == args.only]
+    real = args.real
+    if not (real / "truth.csv").is_file():
+        sys.exit(f"no real set at {real}")
+    rows = [r for r in load_rows(real) if not args.only or r.file == args.only]
     print_load("start")
     summary: dict = {}
     for name in args.variants.split(","):
@@ -106,7 +109,7 @@ def main() -> None:
         scored, wrong_valid, none_found = [], 0, 0
         started = time.perf_counter()
         for row in rows:
-            outcome = score(row, np.ascontiguousarray(derive(load_rgb(REAL / row.file))))
+            outcome = score(row, np.ascontiguousarray(derive(load_rgb(real / row.file))))
             wrong_valid += outcome.wrong_but_valid
             if row.doc_type == "NONE":
                 none_found += outcome.found

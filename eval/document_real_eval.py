@@ -34,6 +34,10 @@ from gateway.verification.documents.mrz import parse_mrz  # noqa: E402
 from gateway.verification.documents.reader import read_mrz  # noqa: E402
 
 REAL = REPO.parent / "shared" / "datasets" / "documents" / "real_mrz"
+REAL_HELP = (
+    "a folder of document images with their truth.csv (file, doc_type, mrz, flags: the shared"
+    " set's columns) to measure instead of the shared set"
+)
 OUT = REPO / "eval" / "out"
 CPU_MS: list[float] = []  # CPU time of each read (the machine may be shared: wall time lies)
 EXCLUDED_FLAGS = {"bad-check-digits", "annotated", "non-ocrb"}
@@ -199,7 +203,7 @@ def print_margins(margins: list[tuple[float, float, bool]]) -> None:
                   f"{sum(m < threshold for m in wrong)} of {len(wrong)} wrong")  # fmt: skip
 
 
-def probe_fit_gaps(rows: list[Row], rotations: list[int]) -> None:
+def probe_fit_gaps(rows: list[Row], rotations: list[int], folder: Path = REAL) -> None:
     """How far the right way up leads each page's other orientations in probe fit: the
     evidence behind reader.ORIENTATION_MARGIN."""
     from gateway.verification.documents.reader import _attempts, _to_gray
@@ -209,7 +213,7 @@ def probe_fit_gaps(rows: list[Row], rotations: list[int]) -> None:
         for row in rows:
             if row.doc_type == "NONE":
                 continue
-            gray = _to_gray(np.rot90(load_rgb(REAL / row.file), -degrees // 90))
+            gray = _to_gray(np.rot90(load_rgb(folder / row.file), -degrees // 90))
             right = (degrees // 90 + (1 if "rotated-90" in row.flags else 0)) % 4
             fits: dict[bool, float] = {True: 0.0, False: 0.0}
             for turns in (0, 1):
@@ -236,13 +240,15 @@ def main() -> None:
     parser.add_argument(
         "--probe-fits", action="store_true", help="how far the right way up leads in probe fit"
     )
+    parser.add_argument("--real", type=Path, default=REAL, help=REAL_HELP)
     args = parser.parse_args()
-    if not REAL.is_dir():
-        sys.exit(f"no real set at {REAL}")
-    rows = [r for r in load_rows() if not args.only or r.file == args.only]
+    real = args.real
+    if not (real / "truth.csv").is_file():
+        sys.exit(f"no real set at {real}")
+    rows = [r for r in load_rows(real) if not args.only or r.file == args.only]
     rotations = [int(x) for x in args.rotations.split(",")]
     if args.probe_fits:
-        probe_fit_gaps(rows, rotations)
+        probe_fit_gaps(rows, rotations, real)
         return
     print_load("start")
     summary: dict = {}
@@ -253,7 +259,7 @@ def main() -> None:
         per: dict[str, list] = {"scored": [], "other": [], "none": []}
         pe_exact: list[bool] = []
         for row in rows:
-            rgb = np.ascontiguousarray(np.rot90(load_rgb(REAL / row.file), -degrees // 90))
+            rgb = np.ascontiguousarray(np.rot90(load_rgb(real / row.file), -degrees // 90))
             outcome = score(row, rgb)
             all_ms.append(outcome.elapsed_ms)
             if row.doc_type != "NONE" and "non-mrz-char" not in row.flags:

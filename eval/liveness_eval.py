@@ -325,9 +325,10 @@ def run(prompts: list[str], frames: list[dict]) -> dict:
     }
 
 
-def load_segments() -> list[Segment]:
+def load_segments(folder: Path = REAL) -> list[Segment]:
+    """The segments of `folder`/segments.csv, and each turn_right mirrored as a left turn."""
     segments = []
-    with (REAL / "segments.csv").open() as handle:
+    with (folder / "segments.csv").open() as handle:
         for row in csv.DictReader(handle):
             segments.append(
                 Segment(
@@ -390,18 +391,30 @@ def main() -> int:
     parser.add_argument(
         "--out", default=str(REPO / "eval" / "out" / "liveness_eval.json"), help="results file"
     )
+    parser.add_argument(
+        "--real",
+        default=str(REAL),
+        help="a folder of clips with their segments.csv (the shared set's columns) to measure"
+        " instead of the shared set; the shared head-turn clip and print/screen stills are then"
+        " left out",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     capture_settings.update(
         camera=CAMERAS[args.camera], quality=args.jpeg_quality, timing=Timing(args.timing)
     )
-    if not (REAL / "segments.csv").is_file():
-        print(f"dataset not found at {REAL}", file=sys.stderr)
+    real = Path(args.real)
+    if not (real / "segments.csv").is_file():
+        print(f"dataset not found at {real}", file=sys.stderr)
         return 2
+    # the shared set's own extras (its head-turn clip, its print and screen stills)
+    shared_extras = real.resolve() == REAL.resolve()
+    if not shared_extras:
+        print(f"measuring {real}: the shared head-turn clip and print/screen stills left out")
     interval_ms = 1000.0 / args.fps
     interval_s = interval_ms / 1000.0
     flow = args.windows == "flow"
-    segments = load_segments()
+    segments = load_segments(real)
     if args.only:
         segments = [s for s in segments if s.id in args.only.split(",")]
     clips: dict[tuple[str, bool], Clip] = {}
@@ -409,7 +422,7 @@ def main() -> int:
     def clip_of(segment: Segment) -> Clip:
         key = (segment.clip, segment.mirrored)
         if key not in clips:
-            clips[key] = Clip(REAL / segment.clip, mirrored=segment.mirrored)
+            clips[key] = Clip(real / segment.clip, mirrored=segment.mirrored)
         return clips[key]
 
     rng = np.random.default_rng(12)
@@ -446,11 +459,11 @@ def main() -> int:
                     f" {[d['reason'] for d in outcome['details'] if not d['satisfied']]}"
                 )
 
-    if not args.only:
+    if not args.only and shared_extras:
         clip_turns(record, DATA / "short_hamilton_clip.mp4", jpeg, capture_settings["timing"])
 
     if not args.no_attacks:
-        attacks(segments, clip_of, offsets, interval_s, flow, rng, record)
+        attacks(segments, clip_of, offsets, interval_s, flow, rng, record, shared_extras)
 
     report(results)
     report_measures(results)
@@ -460,7 +473,7 @@ def main() -> int:
     return 0
 
 
-def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
+def attacks(segments, clip_of, offsets, interval_s, flow, rng, record, shared_extras) -> None:
     interval_ms = interval_s * 1000.0
     by_prompt = defaultdict(list)
     for segment in segments:
@@ -583,6 +596,8 @@ def attacks(segments, clip_of, offsets, interval_s, flow, rng, record) -> None:
     n_neutral, n_prompt = (
         (round(FLOW_NEUTRAL_S / interval_s), round(FLOW_PROMPT_S / interval_s)) if flow else (8, 20)
     )
+    if not shared_extras:
+        return
     for name, kind in (("still_print_F1.jpg", "print"), ("still_screen_F2.jpg", "screen")):
         bgr = cv2.imread(str(DATA / name))
         height, width = bgr.shape[:2]
