@@ -40,7 +40,7 @@ CROP_RECENTRE_OFFSET = 0.08
 # has drifted off the face: the detector finds it again. Each crop is sized from the previous
 # mesh, so a mesh read a little small on an off-centre crop makes the next crop smaller still:
 # on the shared clip's ~83 px face filmed by a phone swaying 8 px a frame
-# (eval/liveness_eval.py --camera handheld_strong) it shrank from 93 to 59-47 px over 6-8
+# (eval/liveness_eval.py --camera handheld_strong) it shrank from 93 to 47-63 px over 6-8
 # frames, and the next prompt's detection (88-97 px) read as a cut at 3 of the 6 captures.
 # 1.3 is the cut rule's own size jump.
 MESH_DRIFT_RATIO = 1.3
@@ -158,12 +158,15 @@ def track(
                 # now, not where the previous frame had it.
                 fresh = face_mesh.run_mesh(frame.rgb, face_mesh.crop_from_box(faces[0].box))
                 mesh = fresh if fresh.found else None
-                if mesh is not None:
-                    anchor_side = face_mesh.crop_from_points(mesh.points)[2]
             if mesh is None and drifted:
                 mesh = followed  # the detector missed it: the followed mesh is all there is
             if mesh is None and fresh_start:
                 mesh = _tracked_mesh(frame, previous)
+            if mesh is not None:
+                # the size the next frames are held to: the detection's mesh, or where the
+                # detector missed, the followed one (else every later frame would look again,
+                # and a miss costs ~180 ms)
+                anchor_side = face_mesh.crop_from_points(mesh.points)[2]
         previous_t_ms = frame.t_ms
         previous_prompt = frame.prompt
         if mesh is not None:
