@@ -138,7 +138,7 @@ def main() -> None:
         }
     print_load("end")
     if not args.only:
-        write_summary("document_derived_eval", summary)
+        write_summary("document_derived_eval", summary, real)
 
 
 if __name__ == "__main__":

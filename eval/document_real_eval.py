@@ -180,10 +180,13 @@ def print_load(when: str) -> None:
     print(f"load average at {when}: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
-def write_summary(name: str, summary: dict) -> None:
-    """Write a run's figures to eval/out/<name>.json."""
+def write_summary(name: str, summary: dict, folder: Path = REAL) -> None:
+    """Write a run's figures to eval/out/<name>.json, or for another folder than the shared
+    set (--real) to eval/out/<name>_<folder name>.json, with the folder in the figures."""
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    if folder.resolve() != REAL.resolve():
+        name = f"{name}_{folder.name}"
+    (OUT / f"{name}.json").write_text(json.dumps({"folder": str(folder), **summary}, indent=2))
 
 
 def print_margins(margins: list[tuple[float, float, bool]]) -> None:
@@ -315,7 +318,7 @@ def main() -> None:
               f"p95 {np.percentile(pe_ms, 95):.0f} ms")  # fmt: skip
     print_load("end")
     if not args.only:
-        write_summary("document_real_eval", summary)
+        write_summary("document_real_eval", summary, real)
 
 
 if __name__ == "__main__":

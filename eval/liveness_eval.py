@@ -389,7 +389,9 @@ def main() -> int:
         "--kinds", default="", help="comma-separated attack kinds to run (default: all)"
     )
     parser.add_argument(
-        "--out", default=str(REPO / "eval" / "out" / "liveness_eval.json"), help="results file"
+        "--out",
+        help="results file (eval/out/liveness_eval.json, or liveness_eval_<folder name>.json"
+        " with --real)",
     )
     parser.add_argument(
         "--real",
@@ -467,7 +469,8 @@ def main() -> int:
 
     report(results)
     report_measures(results)
-    out = Path(args.out)
+    name = "liveness_eval" if shared_extras else f"liveness_eval_{real.name}"
+    out = Path(args.out) if args.out else REPO / "eval" / "out" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float))
     return 0

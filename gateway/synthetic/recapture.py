@@ -32,9 +32,10 @@ class HandSway:
     """A phone held at arm's length, or a photo waved in front of a camera: the view drifts and
     sways from frame to frame. Its velocity is a smooth random process (each frame keeps 0.7 of
     the last frame's) whose RMS is `px_per_frame` at the flow's 480 px (4 px a frame at 12 fps:
-    ~50 px, about 7 degrees, a second), with a spring that keeps it within ~20 px of the centre
-    (at 4 px) and a roll swaying by ~`roll_deg` a frame; the scene is seen `zoom` times closer so
-    the moving view stays inside it. Each call is the next frame of one path."""
+    ~50 px, about 7 degrees, a second), with a weak spring back to the centre (the position's
+    RMS ~3x `px_per_frame`) and a roll swaying by ~`roll_deg` a frame (within +-3 degrees); the
+    scene is seen `zoom` times closer, and where the view goes past that margin the edge is
+    mirrored in (BORDER_REFLECT). Each call is the next frame of one path."""
 
     KEEP = 0.7
     SPRING = 0.05

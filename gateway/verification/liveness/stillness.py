@@ -96,8 +96,7 @@ def measure_stillness(frames: Sequence[Frame], tracked: Sequence[TrackedFrame]) 
         if first.shape != second.shape:
             continue
         region = _region(earlier, first.shape)
-        start = _mesh_motion(earlier, later, region)
-        residual = _aligned_residual(first, second, region, start)
+        residual = _aligned_residual(first, second, region, _mesh_motion(earlier, later, region))
         if residual is not None:
             residuals.append(residual)
     if not residuals:
