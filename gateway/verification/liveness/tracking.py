@@ -178,7 +178,7 @@ def track(
 
 def _drifted(mesh: face_mesh.Mesh, anchor_side: float | None) -> bool:
     """Whether the followed mesh's size left the band around `anchor_side`, the crop side of the
-    mesh the last detection gave (MESH_DRIFT_RATIO)."""
+    mesh the last detection gave, or the followed one where it missed (MESH_DRIFT_RATIO)."""
     if anchor_side is None:
         return False
     side = face_mesh.crop_from_points(mesh.points)[2]
