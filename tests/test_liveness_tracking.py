@@ -6,6 +6,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from worker_helpers import (
+    CLIP_FPS,
+    LATER_TURN_RIGHT_SPAN,
+    NEUTRAL_SPAN,
+    TURN_LEFT_SPAN,
+    flow_frames,
+    read_clip_frames,
+)
 
 from gateway.synthetic.recapture import HandSway
 from gateway.verification.faces.recognition import DetectedFace
@@ -26,31 +34,31 @@ def test_a_known_detection_is_used_where_the_detector_would_run():
 
 
 def _swayed_turns(clip_path, seed: int) -> list[Frame]:
-    """The shared clip's two turns (frames 143-210, the flow's 12 fps) filmed by a phone swaying
-    8 px a frame at the flow's 480 px (~11 at the clip's 640) with a slight roll."""
-    capture = cv2.VideoCapture(str(clip_path))
-    clip = {}
-    for index in range(211):
-        ok, bgr = capture.read()
-        assert ok
-        clip[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    capture.release()
+    """The shared clip's two turns as the flow films them (worker_helpers.flow_frames), filmed
+    by a phone swaying 8 px a frame at the flow's 480 px (~11 at the clip's 640) with a slight
+    roll."""
+    plan = flow_frames(
+        [
+            ("neutral", NEUTRAL_SPAN),
+            ("turn_left", TURN_LEFT_SPAN),
+            ("turn_right", LATER_TURN_RIGHT_SPAN),
+        ]
+    )
+    clip = read_clip_frames(clip_path, {index for _, index in plan})
     hand = HandSway(np.random.default_rng(seed), 8.0)
-    frames = []
-    for step in range(28):
-        index = round(143 + step * 29.97 / 12)
-        prompt = "neutral" if index < 147 else "turn_left" if index < 180 else "turn_right"
-        frames.append(Frame(rgb=hand(clip[index]), prompt=prompt, t_ms=index * 1000 / 29.97))
-    return frames
+    return [
+        Frame(rgb=hand(clip[index]), prompt=prompt, t_ms=index * 1000 / CLIP_FPS)
+        for prompt, index in plan
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.needs_datasets
 def test_a_followed_mesh_does_not_shrink_away_from_the_face(datasets_dir):
     # Each crop is sized from the previous frame's mesh: on the clip's ~83 px face, swaying, a
-    # mesh read a little small made the next crop smaller, down to 0.6-0.7 of the face (1.43-
-    # 1.69x off the last detection for these seeds) until the next prompt's detection read as a
-    # cut. A followed mesh drifting past MESH_DRIFT_RATIO is found again by the detector.
+    # mesh read a little small made the next crop smaller (0.62 of the last detection's width
+    # for seed 7 before) until the next prompt's detection read as a cut. A followed mesh
+    # drifting past MESH_DRIFT_RATIO is found again by the detector.
     for seed in (6, 7, 11):
         tracked = track(_swayed_turns(datasets_dir / "liveness" / "short_hamilton_clip.mp4", seed))
         detected_width = None
