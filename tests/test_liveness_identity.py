@@ -46,7 +46,7 @@ def _chosen(frames, known=()):
 def test_without_known_embeddings_the_first_frame_and_every_jump_are_embedded():
     frames = _track(40, jumps={12, 25})
     assert [item.index for item in identity.jump_frames(frames)] == [12, 25]
-    assert identity.cuts(frames, 300.0) == []
+    assert identity.continuity(frames, 300.0).cuts == []
     assert _chosen(frames) == [0, 12, 25]
 
 
@@ -87,5 +87,5 @@ def test_a_cut_is_told_from_a_jump_at_any_light():
             if item.index >= 10:
                 item.thumbnail = other_scene + rng.normal(0.0, 1.0, size=(32, 32))
             item.thumbnail = (item.thumbnail * light).astype(np.float32)
-        assert [item.index for item in identity.cuts(frames, 300.0)] == [10]
+        assert [item.index for item in identity.continuity(frames, 300.0).cuts] == [10]
         assert [item.index for item in identity.jump_frames(frames)] == [5, 10]

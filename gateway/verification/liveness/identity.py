@@ -44,7 +44,7 @@ JUMP_SIZE_RATIO = 1.3
 # dev clips' thumbnails have a contrast of ~45 grey levels: the old floor of 8 levels is 0.17.
 JUMP_SCENE_MIN_CHANGE = 0.17
 JUMP_SCENE_FACTOR = 3.0
-# A cut between frames <= 300 ms apart (identity.cuts). Measured at the flow's 12 fps on every
+# A cut between frames <= 300 ms apart (identity.continuity). Measured at the flow's 12 fps on every
 # phase offset of the dev clips: the largest change between consecutive genuine frames 0.52
 # (d12 laughing and turning his head; 22.4 grey levels), at the splice of another clip 0.98-1.64
 # (38-82 levels); the same, to 0.01, at half the light. The limit is near their geometric
@@ -164,11 +164,6 @@ def continuity(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> Continui
         cuts=[step.current for step in close if step.is_jump(CUT_SCENE_CHANGE)],
         largest_scene_change=max((step.scene_change for step in close), default=0.0),
     )
-
-
-def cuts(with_face: Sequence[TrackedFrame], max_gap_ms: float) -> list[TrackedFrame]:
-    """The frames entered by a cut (`continuity`)."""
-    return continuity(with_face, max_gap_ms).cuts
 
 
 @dataclass(frozen=True)
