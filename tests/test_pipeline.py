@@ -3,10 +3,12 @@ policy, the KYA switches, and which bad photos become INVALID_PHOTO."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
 import pytest
+from PIL import Image
 from worker_helpers import (
     DOCUMENT_PORTRAIT_FRAME,
     genuine_capture,
@@ -134,6 +136,26 @@ def test_bad_photos_raise_invalid_photo(datasets_dir, no_liveness):
     with pytest.raises(InvalidPhoto) as no_frames:
         run_pipeline(captures_of(capture, selfie_frames=[]), {}, {})
     assert no_frames.value.code == "INVALID_PHOTO:selfie"
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2])
+def test_a_passport_photographed_sideways_or_upside_down_is_matched_as_upright(
+    datasets_dir, no_liveness, quarter_turns
+):
+    capture = genuine_capture(datasets_dir)
+    upright = run_pipeline(captures_of(capture), applicant_of(capture), {})
+    page = np.asarray(Image.open(io.BytesIO(capture.document_jpeg)).convert("RGB"))
+    turned_jpeg = jpeg(np.ascontiguousarray(np.rot90(page, quarter_turns)))
+    turned = run_pipeline(
+        captures_of(capture, document_front=turned_jpeg), applicant_of(capture), {}
+    )
+    match = turned.factors["face_match"]
+    assert match["detail"]["document_quarter_turns"] == (4 - quarter_turns) % 4
+    assert upright.factors["face_match"]["detail"]["document_quarter_turns"] == 0
+    assert match["status"] == upright.factors["face_match"]["status"] == "pass"
+    assert match["score"] == pytest.approx(upright.factors["face_match"]["score"], abs=0.02)
+    assert turned.factors["document"]["status"] == "pass"
+    assert turned.decision.decision == upright.decision.decision
 
 
 def test_effective_settings_defaults_and_partner_shape():

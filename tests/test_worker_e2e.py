@@ -13,6 +13,7 @@ from worker_helpers import genuine_capture, history, jpeg, submit
 
 from gateway.errors import StoreUnavailable
 from gateway.services.sealed_scores import reveal_scores
+from gateway.synthetic.documents import make_passport
 from gateway.worker import tasks, verification_job
 from gateway.worker.queue import huey
 from gateway.worker.tasks import enqueue_verification
@@ -144,12 +145,13 @@ def test_document_without_a_face_asks_for_a_new_document_photo(
     client, services, partner, datasets_dir
 ):
     capture = genuine_capture(datasets_dir)
-    blank = jpeg(np.full((600, 900, 3), 200, dtype=np.uint8))
+    # a readable passport page whose photo box holds a grey silhouette, no face
+    faceless = jpeg(make_passport(np.random.default_rng(3), None).image_rgb)
     profile_id = new_profile_id(client, partner.headers)
     submit(
         services.pb,
         profile_id,
-        document_jpeg=blank,
+        document_jpeg=faceless,
         frames=capture.frames[:2],
         prompts=capture.prompts,
     )

@@ -96,15 +96,18 @@ class DocumentPortrait:
     portrait: FaceCheck | None = None
 
 
-def document_portrait(document_rgb: np.ndarray) -> DocumentPortrait:
-    """Find the document's face on the photo as given and cut the portrait out.
+def document_portrait(document_rgb: np.ndarray, quarter_turns: int = 0) -> DocumentPortrait:
+    """Find the document's face on the photo turned `quarter_turns` counter-clockwise (the
+    turn its MRZ reads upright: documents.service.upright_quarter_turns) and cut the portrait
+    out; `card`'s boxes and the cut-out are in that turned photo.
 
-    The photo is not turned: the HOG detector finds upright faces only, so a document
-    photographed sideways is sent back (INVALID_PHOTO:document). Searching the quarter turns was
-    tried and left out: on the real specimen set it took a false face in a turned copy of an
-    upright passport whose portrait the detector misses (100_pass-lux), which would have
-    compared that instead of asking for a new photo (docs/face-match.md).
+    The HOG detector finds upright faces only. Without an MRZ read from this photo it is taken as
+    given, never turned on the detector's word: searching the quarter turns for a face took a
+    false face in a turned copy of an upright passport whose portrait the detector misses
+    (100_pass-lux), which would have been compared instead of asking for a new photo
+    (docs/face-match.md).
     """
+    document_rgb = np.ascontiguousarray(np.rot90(document_rgb, quarter_turns % 4))
     card = check_image_faces(document_rgb, embed=False)
     if card.problem == "multiple_faces":
         card = _holder_portrait(document_rgb, card)

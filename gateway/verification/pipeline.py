@@ -1,12 +1,13 @@
 """The verification pipeline: captures and applicant data in, factor results and a decision out.
 
-Factors run in the order that lets the cheapest refusal happen first: the document face (no
-face there means a new photo, nothing else is worth computing), then face match, liveness,
-document reading and KYA. Each factor is ``{status, score, reasons, detail}``; a factor whose
-service is not installed, or that lacks its inputs, is ``not_checked`` with the reason, never
-``pass``. A photo without a usable face raises `InvalidPhoto`: the applicant must resubmit, and
-the worker maps it to ``resubmission_requested`` without retrying. No Flask, no PocketBase here.
-The inputs are `captures.py`'s; each stage is a function of `factors.py`, run here in order.
+The document is read first (its MRZ says which way up the photo is, and the face detector
+finds upright faces only), then its face is looked for (no face there means a new photo,
+nothing else is worth computing), then face match, liveness and KYA. Each factor is
+``{status, score, reasons, detail}``; a factor whose service is not installed, or that lacks
+its inputs, is ``not_checked`` with the reason, never ``pass``. A photo without a usable face
+raises `InvalidPhoto`: the applicant must resubmit, and the worker maps it to
+``resubmission_requested`` without retrying. No Flask, no PocketBase here. The inputs are
+`captures.py`'s; each stage is a function of `factors.py`, run here in order.
 """
 
 from __future__ import annotations
@@ -126,9 +127,17 @@ def run_pipeline(
         for index, frame in enumerate(captures.selfie_frames)
     ]
     lap("decode")
+    # The document is read first: its MRZ says which way up the photo is, and the face detector
+    # finds upright faces only (a page photographed sideways had no portrait).
+    document_read, document_fields = document_factor(
+        document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today
+    )
+    apply_document_policy(document_read, document_fields, effective)
+    lap("document")
     # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
     # the portrait cut-out, and serves both the face match and liveness's same-person check.
-    document = document_portrait(document_rgb)
+    front_turns = int((document_read["detail"].get("mrz") or {}).get("front_quarter_turns", 0))
+    document = document_portrait(document_rgb, front_turns)
     if document.card.problem:
         raise InvalidPhoto("document", document.card.describe("document", MIN_FACE_PX))
     assert document.portrait_rgb is not None and document.portrait is not None
@@ -150,16 +159,13 @@ def run_pipeline(
     factors["face_match"]["detail"]["document_card_faces"] = [
         face.as_dict() for face in document.card.faces
     ]
+    factors["face_match"]["detail"]["document_quarter_turns"] = front_turns
     lap("face_match")
     factors["liveness"] = liveness_factor(
         captures, portrait_face.embedding, frames_rgb, selfie_embeddings, selfie_faces
     )
     lap("liveness")
-    factors["document"], document_fields = document_factor(
-        document_rgb, back_rgb, applicant, min_age=effective["min_age"], today=today
-    )
-    apply_document_policy(factors["document"], document_fields, effective)
-    lap("document")
+    factors["document"] = document_read
     kya = effective["kya"]
     lookup = mx_lookup
     if lookup is None and kya["email_mx"]:

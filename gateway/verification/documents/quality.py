@@ -144,11 +144,15 @@ def assess_quality(rgb: np.ndarray, *, detect_face: bool = False) -> QualityRepo
     if glare_fraction > GLARE_MAX_FRACTION:
         report.issues.append(QualityIssue("glare", MESSAGES["glare"]))
     if detect_face:
-        present = _face_present(rgb)
-        report.metrics["face_on_document"] = present
-        if present is False:
-            report.issues.append(
-                QualityIssue("no_face_on_document", MESSAGES["no_face_on_document"])
-            )
+        check_face_on_document(report, rgb)
     report.metrics["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return report
+
+
+def check_face_on_document(report: QualityReport, rgb: np.ndarray) -> None:
+    """Add the portrait check to `report`, on `rgb` as given: the detector finds upright faces
+    only, so a caller that knows which way up the document is passes it turned upright."""
+    present = _face_present(rgb)
+    report.metrics["face_on_document"] = present
+    if present is False:
+        report.issues.append(QualityIssue("no_face_on_document", MESSAGES["no_face_on_document"]))

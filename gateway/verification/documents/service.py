@@ -20,8 +20,8 @@ from gateway.verification.documents.ktp import check_nik, parse_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.mrz_layout import FILLER
 from gateway.verification.documents.mrz_repair import DOCUMENT_KINDS
-from gateway.verification.documents.quality import assess_quality
-from gateway.verification.documents.reader import read_mrz
+from gateway.verification.documents.quality import assess_quality, check_face_on_document
+from gateway.verification.documents.reader import MrzOcrResult, read_mrz
 from gateway.verification.documents.visual_zone import read_visual_zone as read_labelled_fields
 
 # What a read document may be for each declared kind. Card-sized permits and identity cards share
@@ -161,6 +161,21 @@ def _mrz_sides(
     if document_hint in ("id_card", "residence_permit"):
         sides.reverse()
     return [(side, image) for side, image in sides if image is not None]
+
+
+def upright_quarter_turns(result: MrzOcrResult | None, side: str | None) -> int:
+    """Counter-clockwise quarter turns that stand the front photo the way its MRZ reads (0: as
+    given). The face detector finds upright faces only, so a page photographed sideways or
+    upside down had no portrait and was sent back for a new photo. The zone is printed the
+    portrait's way up, and a read whose check digits all agree does not come from the page turned
+    the wrong way (on the real specimen pages at four turns, every such read named the turn that
+    stands it upright: eval/document_orientation_eval.py). The detector's own score cannot tell:
+    turned copies of two upright pages showed it false faces (docs/face-match.md). An MRZ read
+    from the back, or not read validly, says nothing of the front: as given.
+    """
+    if result is None or side != "front" or not result.reading.all_check_digits_valid:
+        return 0
+    return result.quarter_turns % 4
 
 
 def _type_check(document_hint: str, read_type: str) -> list[dict[str, str]]:
@@ -366,19 +381,22 @@ def analyze_document(
     if not isinstance(front_rgb, np.ndarray) or front_rgb.ndim != 3 or front_rgb.shape[2] != 3:
         raise ValidationFailed("front image must be an RGB image")
     today = today or dt.date.today()
-    quality = assess_quality(front_rgb, detect_face=detect_face)
+    quality = assess_quality(front_rgb)
     found: list[dict[str, str]] = []
-    if detect_face and quality.metrics.get("face_on_document") is not None:
-        present = bool(quality.metrics["face_on_document"])
-        status = document_checks.PASS if present else document_checks.FAIL
-        why = "portrait found" if present else "no face found on the document"
-        found.append(document_checks.check("face_on_document", status, why))
     result = None
     mrz_side = None
     for side, image in _mrz_sides(document_hint, front_rgb, back_rgb):
         if (result := read_mrz(image)) is not None:
             mrz_side = side
             break
+    front_turns = upright_quarter_turns(result, mrz_side)
+    if detect_face:
+        check_face_on_document(quality, np.ascontiguousarray(np.rot90(front_rgb, front_turns)))
+    if quality.metrics.get("face_on_document") is not None:
+        present = bool(quality.metrics["face_on_document"])
+        status = document_checks.PASS if present else document_checks.FAIL
+        why = "portrait found" if present else "no face found on the document"
+        found.append(document_checks.check("face_on_document", status, why))
     if result is None:
         # A KTP is an identity card without an MRZ: not what a passport or a licence looks like.
         if country_hint in ("IDN", "auto") and document_hint in ("auto", "id_card"):
@@ -456,6 +474,9 @@ def analyze_document(
             "read_lines": list(reading.read_lines),
             "repairs": [r.as_dict() for r in reading.repairs],
             "elapsed_ms": round(result.elapsed_ms, 1),
+            "side": mrz_side,
+            "quarter_turns": result.quarter_turns,
+            "front_quarter_turns": front_turns,
         },
         "visual_zone": visual,
     }
