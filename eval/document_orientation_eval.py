@@ -1,0 +1,197 @@
+"""Is the document's portrait found whichever way up the page was photographed?
+
+    nice .venv/bin/python eval/document_orientation_eval.py    # the figures in docs/face-match.md
+    nice .venv/bin/python eval/document_orientation_eval.py --synthetic 0 --real <folder>
+
+Every page (the real specimen pages of ``../shared/datasets/documents/real_mrz``, or a folder of
+yours with the same truth.csv, and ``--synthetic`` generated passports and ID cards carrying the
+shared faces) is turned 0, 90, 180 and 270 degrees, and its portrait looked for as the worker
+looked for it before (the photo as given) and as it does now (turned the way its MRZ reads:
+documents.service.upright_quarter_turns, factors.document_portrait), both in the same run.
+
+Each copy's portrait is compared with the page's reference: the portrait found on the page
+stood upright (a real page's upright turn is the one its valid MRZ reads at, which must agree
+across the four copies; a synthetic page is drawn upright). Outcomes: ``same`` (a usable face
+within SAME_FACE_DISTANCE of the reference's embedding), ``other`` (a usable face that is not
+the reference's: where the upright page has none, a false face), ``none`` (no usable face: the
+applicant would be asked for a new photo). Writes eval/out/document_orientation_eval.json (or
+``_<folder>`` with --real).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "eval"))
+
+from document_real_eval import REAL, REAL_HELP, load_rgb, load_rows  # noqa: E402
+
+from gateway.synthetic.documents import make_id_card, make_passport  # noqa: E402
+from gateway.verification.documents.reader import read_mrz  # noqa: E402
+from gateway.verification.documents.service import upright_quarter_turns  # noqa: E402
+from gateway.verification.faces.recognition import face_distance  # noqa: E402
+from gateway.verification.factors import DocumentPortrait, document_portrait  # noqa: E402
+
+FACES = REPO.parent / "shared" / "datasets" / "faces"
+# Far under the face match's own bar (EER distance ~0.5): the same printed portrait, re-found on
+# a turned copy, is the same pixels (measured 0.000 on every real page).
+SAME_FACE_DISTANCE = 0.1
+TURNS = (0, 1, 2, 3)
+# The synthetic identities are dated from this day, so every run draws the same pages.
+TODAY = dt.date(2026, 12, 1)
+
+
+@dataclass
+class Copy:
+    """One turned copy of a page: the MRZ's turn, and the portrait before and now."""
+
+    page: str
+    turns: int
+    mrz_turns: int | None  # front quarter turns from a valid read, None without one
+    before: DocumentPortrait
+    now: DocumentPortrait
+    read_ms: float
+
+
+def outcome(portrait: DocumentPortrait, reference: DocumentPortrait | None) -> str:
+    if portrait.portrait is None or portrait.portrait.embedding is None:
+        return "none"
+    if reference is None or reference.portrait is None or reference.portrait.embedding is None:
+        return "other"
+    distance = face_distance(portrait.portrait.embedding, reference.portrait.embedding)
+    return "same" if distance <= SAME_FACE_DISTANCE else "other"
+
+
+def turned_copies(name: str, rgb: np.ndarray) -> list[Copy]:
+    copies = []
+    for turns in TURNS:
+        turned = np.ascontiguousarray(np.rot90(rgb, turns))
+        started = time.perf_counter()
+        read = read_mrz(turned)
+        read_ms = (time.perf_counter() - started) * 1000.0
+        valid = read is not None and read.reading.all_check_digits_valid
+        front_turns = upright_quarter_turns(read, "front")
+        copies.append(
+            Copy(
+                name,
+                turns,
+                front_turns if valid else None,
+                document_portrait(turned),
+                document_portrait(turned, front_turns),
+                read_ms,
+            )
+        )
+    return copies
+
+
+def upright_turns(copies: list[Copy]) -> int | None:
+    """How far the page as stored is from upright, as its valid reads say: every valid copy
+    must name the same (turns + MRZ turns), else None."""
+    stands = {(c.turns + c.mrz_turns) % 4 for c in copies if c.mrz_turns is not None}
+    return stands.pop() if len(stands) == 1 else None
+
+
+def reference(copies: list[Copy], stored_upright: int | None) -> DocumentPortrait:
+    """The portrait, as given, on the copy that stands the page upright (the stored page itself
+    when that is not known)."""
+    if stored_upright is None:
+        return copies[0].before
+    return next(c for c in copies if c.turns == stored_upright % 4).before
+
+
+def synthetic_pages(count: int) -> list[tuple[str, np.ndarray]]:
+    faces = sorted(FACES.glob("img*.jpg"), key=lambda path: int(path.stem[3:]))
+    if not faces:
+        print(f"no faces in {FACES}: synthetic pages left out")
+        return []
+    pages = []
+    for index in range(count):
+        make = make_passport if index % 2 == 0 else make_id_card
+        face = faces[index % len(faces)]
+        document = make(np.random.default_rng(1000 + index), face, today=TODAY)
+        pages.append((f"{make.__name__[5:]}_{face.stem}_{index}", document.image_rgb))
+    return pages
+
+
+def summarise(label: str, pages: list[tuple[list[Copy], int | None]]) -> dict:
+    """`pages`: each page's copies and how far it is stored from upright when that is known (a
+    synthetic page: 0); a real page's comes from its valid reads, which must agree."""
+    table: dict[str, dict[str, Counter]] = {"before": {}, "now": {}}
+    valid = agree = 0
+    read_ms = []
+    for copies, known in pages:
+        stands = upright_turns(copies)
+        if any(c.mrz_turns is not None for c in copies):
+            valid += 1
+            agree += stands is not None and (known is None or stands == known)
+        ref = reference(copies, known if known is not None else stands)
+        for copy in copies:
+            read_ms.append(copy.read_ms)
+            for when, portrait in (("before", copy.before), ("now", copy.now)):
+                rotation = f"{copy.turns * 90}"
+                table[when].setdefault(rotation, Counter())[outcome(portrait, ref)] += 1
+    print(f"\n{label}: {len(pages)} pages x 4 turns; MRZ read validly on {valid} pages, its")
+    print(f"turn standing the page upright at every valid copy on {agree} of them")
+    print("| portrait looked for | page turned | the upright page's | another face | none |")
+    print("|---|---|---|---|---|")
+    for when in ("before", "now"):
+        for rotation in ("0", "90", "180", "270"):
+            counts = table[when].get(rotation, Counter())
+            shown = "as given" if when == "before" else "turned by its MRZ"
+            cells = " | ".join(str(counts[kind]) for kind in ("same", "other", "none"))
+            print(f"| {shown} | {rotation} | {cells} |")
+    return {
+        "pages": len(pages),
+        "valid_mrz_pages": valid,
+        "turn_agrees": agree,
+        "outcomes": {w: {r: dict(c) for r, c in rows.items()} for w, rows in table.items()},
+        "mrz_read_ms_p50": float(np.median(read_ms)) if read_ms else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic", type=int, default=20, help="synthetic pages (half ID cards)")
+    parser.add_argument("--real", type=Path, default=None, help=REAL_HELP)
+    args = parser.parse_args()
+    real = args.real or REAL
+    results: dict[str, dict] = {}
+    if (real / "truth.csv").is_file():
+        pages = []
+        for row in load_rows(real):
+            copies = turned_copies(row.file, load_rgb(real / row.file))
+            stands = upright_turns(copies)
+            ref = reference(copies, stands)
+            marks = "  ".join(
+                f"{c.turns * 90}: {outcome(c.before, ref)} -> {outcome(c.now, ref)}" for c in copies
+            )
+            print(f"{row.file:24s} stored {stands if stands is not None else '?'}  {marks}")
+            pages.append((copies, None))
+        results["real"] = summarise(f"real pages ({real})", pages)
+    else:
+        print(f"no truth.csv in {real}: the real pages are left out")
+    drawn = synthetic_pages(args.synthetic)
+    if drawn:
+        pages = [(turned_copies(name, rgb), 0) for name, rgb in drawn]
+        results["synthetic"] = summarise("synthetic pages (drawn upright)", pages)
+    name = "document_orientation_eval" + (f"_{args.real.name}" if args.real else "")
+    out = REPO / "eval" / "out" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
