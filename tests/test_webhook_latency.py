@@ -13,9 +13,10 @@ import pytest
 from api_helpers import new_profile_id
 from flask import Flask
 from webhook_receiver import Receiver
-from worker_helpers import CONSUMER_ARGV, consumer_env, worker_process
+from worker_helpers import CONSUMER_ARGV, consumer_env, set_aside_leftover_jobs, worker_process
 
 from gateway import create_app
+from gateway.container import Services
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -23,8 +24,11 @@ DEADLINE_S = 2.0
 
 
 @pytest.fixture
-def app_with_worker(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Flask]:
+def app_with_worker(
+    make_settings: Callable[..., Settings], services: Services, tmp_path: Path
+) -> Iterator[Flask]:
     """The app and a real consumer process sharing one queue, loopback receivers allowed."""
+    set_aside_leftover_jobs(services.pb)
     settings = make_settings(webhook_allow_private=True)
     home = tmp_path / "worker_home"
     env = consumer_env(settings, home, EKYC_WEBHOOK_ALLOW_PRIVATE="true")

@@ -8,7 +8,14 @@ import time
 
 import pytest
 from api_helpers import new_profile_id
-from worker_helpers import CONSUMER_ARGV, consumer_env, history, submit, worker_process
+from worker_helpers import (
+    CONSUMER_ARGV,
+    consumer_env,
+    history,
+    set_aside_leftover_jobs,
+    submit,
+    worker_process,
+)
 
 from gateway.worker.queue import build_huey, huey
 from gateway.worker.tasks import verify_profile
@@ -26,6 +33,7 @@ def wait_for(predicate, timeout_s: float) -> bool:
 
 
 def test_consumer_process_verifies_a_queued_profile(client, services, partner, settings, tmp_path):
+    set_aside_leftover_jobs(services.pb)
     home = tmp_path / "worker_home"
     env = consumer_env(settings, home, EKYC_LOG_JSON="true")
     queue = build_huey({"EKYC_HOME": str(home)})

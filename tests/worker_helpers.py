@@ -183,6 +183,30 @@ def history(pb: PocketBase, profile_id: str) -> list[tuple[str, str, str, str]]:
     return [(row["from_status"], row["to_status"], row["actor"], row["reason"]) for row in rows]
 
 
+def set_aside_leftover_jobs(pb: PocketBase) -> None:
+    """Put the unfinished jobs of earlier tests on this PocketBase out of a real worker's reach.
+
+    A real consumer's reconciler works on the whole store: it re-queues every profile left
+    `submitted` and takes back every claim whose lease ran out. Earlier tests leave both (a
+    claim held on purpose, profiles whose S3 server or registry has since been stopped), the
+    worker takes them up, and its graceful stop waits for the job in hand: in a full-suite run
+    it was still busy 30 s after SIGINT and was killed. Tests on one store run one at a time
+    (each pytest-xdist process starts its own), so none of these jobs is anyone's any more.
+    """
+    while leftovers := pb.find(
+        "profiles", "status = 'submitted' || status = 'processing'", limit=200
+    ):
+        for profile in leftovers:
+            pb.transition(
+                profile["id"],
+                "manual_review",
+                actor="system",
+                reason="an earlier test's unfinished job, set aside",
+                expected_from=["submitted", "processing"],
+                set_fields={"lease_until": ""},
+            )
+
+
 @contextmanager
 def worker_process(argv: list[str], env: dict[str, str], log_path: Path) -> Iterator[Any]:
     """A real worker process (its output in ``log_path``), stopped with SIGINT as an operator
