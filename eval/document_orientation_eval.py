@@ -4,13 +4,14 @@
     nice .venv/bin/python eval/document_orientation_eval.py --synthetic 0 --real <folder>
 
 Every page (the real specimen pages of ``../shared/datasets/documents/real_mrz``, or a folder of
-yours with the same truth.csv, and ``--synthetic`` generated passports and ID cards carrying the
-shared faces) is turned 0, 90, 180 and 270 degrees, and its portrait looked for as the worker
-looked for it before (the photo as given) and as it does now (turned the way its MRZ reads:
-documents.service.upright_quarter_turns, factors.document_portrait), both in the same run.
+yours with the same truth.csv, and ``--synthetic`` generated passports, ID cards and KTPs
+carrying the shared faces) is turned 0, 90, 180 and 270 degrees, read as the worker reads it
+(analyze_document), and its portrait looked for as the worker looked for it before (the photo
+as given) and as it does now (turned the way its MRZ or, on a KTP, its NIK reads:
+``front_quarter_turns``, factors.document_portrait), both in the same run.
 
 Each copy's portrait is compared with the page's reference: the portrait found on the page
-stood upright (a real page's upright turn is the one its valid MRZ reads at, which must agree
+stood upright (a real page's upright turn is the one its trusted reads give, which must agree
 across the four copies; a synthetic page is drawn upright). Outcomes: ``same`` (a usable face
 within SAME_FACE_DISTANCE of the reference's embedding), ``other`` (a usable face that is not
 the reference's: where the upright page has none, a false face), ``none`` (no usable face: the
@@ -38,8 +39,8 @@ sys.path.insert(0, str(REPO / "eval"))
 from document_real_eval import REAL, REAL_HELP, load_rgb, load_rows  # noqa: E402
 
 from gateway.synthetic.documents import make_id_card, make_passport  # noqa: E402
-from gateway.verification.documents.reader import read_mrz  # noqa: E402
-from gateway.verification.documents.service import upright_quarter_turns  # noqa: E402
+from gateway.synthetic.ktp import make_ktp  # noqa: E402
+from gateway.verification.documents.service import analyze_document  # noqa: E402
 from gateway.verification.faces.recognition import face_distance  # noqa: E402
 from gateway.verification.factors import DocumentPortrait, document_portrait  # noqa: E402
 
@@ -54,11 +55,11 @@ TODAY = dt.date(2026, 12, 1)
 
 @dataclass
 class Copy:
-    """One turned copy of a page: the MRZ's turn, and the portrait before and now."""
+    """One turned copy of a page: its trusted read's turn, and the portrait before and now."""
 
     page: str
     turns: int
-    mrz_turns: int | None  # front quarter turns from a valid read, None without one
+    read_turns: int | None  # front quarter turns from a trusted read, None without one
     before: DocumentPortrait
     now: DocumentPortrait
     read_ms: float
@@ -73,20 +74,34 @@ def outcome(portrait: DocumentPortrait, reference: DocumentPortrait | None) -> s
     return "same" if distance <= SAME_FACE_DISTANCE else "other"
 
 
+def trusted_turns(result: dict) -> int | None:
+    """The front's turn from a read that can vouch for it: an MRZ read from the front with no
+    failing check digit, or a KTP's NIK that parses; None otherwise."""
+    checks = {item["name"]: item["status"] for item in result["checks"]}
+    mrz = result.get("mrz")
+    if mrz is not None:
+        digits = [status for name, status in checks.items() if name.startswith("mrz_check_digit")]
+        valid = mrz.get("side") == "front" and bool(digits) and "fail" not in digits
+    else:
+        valid = checks.get("nik_structure") == "pass"
+    return int(result["front_quarter_turns"]) if valid else None
+
+
 def turned_copies(name: str, rgb: np.ndarray) -> list[Copy]:
+    """The page at each turn, read as the worker reads it (analyze_document, as the document
+    factor calls it, without the visual zone), its portrait looked for before and now."""
     copies = []
     for turns in TURNS:
         turned = np.ascontiguousarray(np.rot90(rgb, turns))
         started = time.perf_counter()
-        read = read_mrz(turned)
+        result = analyze_document(turned, today=TODAY, detect_face=False, read_visual_zone=False)
         read_ms = (time.perf_counter() - started) * 1000.0
-        valid = read is not None and read.reading.all_check_digits_valid
-        front_turns = upright_quarter_turns(read, "front")
+        front_turns = int(result["front_quarter_turns"])
         copies.append(
             Copy(
                 name,
                 turns,
-                front_turns if valid else None,
+                trusted_turns(result),
                 document_portrait(turned),
                 document_portrait(turned, front_turns),
                 read_ms,
@@ -97,8 +112,8 @@ def turned_copies(name: str, rgb: np.ndarray) -> list[Copy]:
 
 def upright_turns(copies: list[Copy]) -> int | None:
     """How far the page as stored is from upright, as its valid reads say: every valid copy
-    must name the same (turns + MRZ turns), else None."""
-    stands = {(c.turns + c.mrz_turns) % 4 for c in copies if c.mrz_turns is not None}
+    must name the same (turns + read turns), else None."""
+    stands = {(c.turns + c.read_turns) % 4 for c in copies if c.read_turns is not None}
     return stands.pop() if len(stands) == 1 else None
 
 
@@ -117,7 +132,7 @@ def synthetic_pages(count: int) -> list[tuple[str, np.ndarray]]:
         return []
     pages = []
     for index in range(count):
-        make = make_passport if index % 2 == 0 else make_id_card
+        make = (make_passport, make_id_card, make_ktp)[index % 3]
         face = faces[index % len(faces)]
         document = make(np.random.default_rng(1000 + index), face, today=TODAY)
         pages.append((f"{make.__name__[5:]}_{face.stem}_{index}", document.image_rgb))
@@ -132,7 +147,7 @@ def summarise(label: str, pages: list[tuple[list[Copy], int | None]]) -> dict:
     read_ms = []
     for copies, known in pages:
         stands = upright_turns(copies)
-        if any(c.mrz_turns is not None for c in copies):
+        if any(c.read_turns is not None for c in copies):
             valid += 1
             agree += stands is not None and (known is None or stands == known)
         ref = reference(copies, known if known is not None else stands)
@@ -141,28 +156,30 @@ def summarise(label: str, pages: list[tuple[list[Copy], int | None]]) -> dict:
             for when, portrait in (("before", copy.before), ("now", copy.now)):
                 rotation = f"{copy.turns * 90}"
                 table[when].setdefault(rotation, Counter())[outcome(portrait, ref)] += 1
-    print(f"\n{label}: {len(pages)} pages x 4 turns; MRZ read validly on {valid} pages, its")
+    print(f"\n{label}: {len(pages)} pages x 4 turns; a trusted read (MRZ, NIK) on {valid}, its")
     print(f"turn standing the page upright at every valid copy on {agree} of them")
     print("| portrait looked for | page turned | the upright page's | another face | none |")
     print("|---|---|---|---|---|")
     for when in ("before", "now"):
         for rotation in ("0", "90", "180", "270"):
             counts = table[when].get(rotation, Counter())
-            shown = "as given" if when == "before" else "turned by its MRZ"
+            shown = "as given" if when == "before" else "turned by its read"
             cells = " | ".join(str(counts[kind]) for kind in ("same", "other", "none"))
             print(f"| {shown} | {rotation} | {cells} |")
     return {
         "pages": len(pages),
-        "valid_mrz_pages": valid,
+        "trusted_read_pages": valid,
         "turn_agrees": agree,
         "outcomes": {w: {r: dict(c) for r, c in rows.items()} for w, rows in table.items()},
-        "mrz_read_ms_p50": float(np.median(read_ms)) if read_ms else None,
+        "read_ms_p50": float(np.median(read_ms)) if read_ms else None,
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic", type=int, default=20, help="synthetic pages (half ID cards)")
+    parser.add_argument(
+        "--synthetic", type=int, default=30, help="synthetic pages: passports, ID cards, KTPs"
+    )
     parser.add_argument("--real", type=Path, default=None, help=REAL_HELP)
     args = parser.parse_args()
     real = args.real or REAL

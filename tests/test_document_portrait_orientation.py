@@ -4,12 +4,14 @@ word (the worker's side: tests/test_pipeline.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from gateway.synthetic.ktp import make_ktp
 from gateway.verification.documents.reader import read_mrz
 from gateway.verification.documents.service import analyze_document, upright_quarter_turns
 from gateway.verification.faces.recognition import face_distance
@@ -37,7 +39,7 @@ def test_a_real_page_stored_sideways_is_read_and_its_portrait_found():
     assert document_portrait(page).card.problem == "no_face"  # as given: nothing to compare
     result = analyze_document(page, read_visual_zone=False)
     assert result["mrz"]["side"] == "front"
-    assert result["mrz"]["front_quarter_turns"] == 1
+    assert result["front_quarter_turns"] == 1
     checks = {item["name"]: item["status"] for item in result["checks"]}
     assert checks["face_on_document"] == "pass"
     assert "no_face_on_document" not in [issue["code"] for issue in result["quality"]["issues"]]
@@ -78,3 +80,19 @@ def test_only_a_valid_read_of_the_front_turns_the_front():
     assert upright_quarter_turns(read, "front") == 3
     assert upright_quarter_turns(read, "back") == 0  # a card's back says nothing of its front
     assert upright_quarter_turns(None, "front") == 0
+
+
+def test_a_sideways_ktp_has_its_portrait_found_upright(datasets_dir):
+    # No MRZ: the turn comes from the NIK read on the card turned upright.
+    today = dt.date(2026, 12, 1)
+    card = make_ktp(np.random.default_rng(8), datasets_dir / "faces" / "img1.jpg", today=today)
+    upright = document_portrait(card.image_rgb).portrait
+    assert upright is not None and upright.embedding is not None
+    turned = _turned(card.image_rgb, 3)
+    assert document_portrait(turned).card.problem == "no_face"
+    result = analyze_document(turned, today=today, read_visual_zone=False)
+    assert result["front_quarter_turns"] == 1
+    assert {c["name"]: c["status"] for c in result["checks"]}["face_on_document"] == "pass"
+    found = document_portrait(turned, 1).portrait
+    assert found is not None and found.embedding is not None
+    assert face_distance(found.embedding, upright.embedding) < 0.1

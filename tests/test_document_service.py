@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from gateway.errors import ValidationFailed
 from gateway.synthetic.degrade import degrade
 from gateway.synthetic.documents import make_id_card, make_passport
 from gateway.synthetic.ktp import make_ktp
+from gateway.verification.documents import service
 from gateway.verification.documents.service import analyze_document, validate_fields, validate_mrz
 
 SPECIMEN = (
@@ -261,6 +263,42 @@ def test_sideways_and_upside_down_photos_are_read(quarter_turns):
     assert result["mrz"]["lines"] == list(doc.mrz_lines)
     assert result["document_valid"] is True
     assert _statuses(result).get("visual_vs_mrz:surname") == "pass"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_ktp_photographed_sideways_or_upside_down_is_read_upright(quarter_turns):
+    card = make_ktp(np.random.default_rng(6), today=TODAY)
+    turned = np.ascontiguousarray(np.rot90(card.image_rgb, quarter_turns))
+    result = analyze_document(turned, today=TODAY, detect_face=False)
+    assert result["fields"]["nik"] == card.fields["nik"]
+    assert _statuses(result)["nik_structure"] == "pass"
+    assert result["document_valid"] is True
+    assert result["front_quarter_turns"] == (4 - quarter_turns) % 4
+
+
+@pytest.mark.slow
+def test_an_mrz_less_card_that_is_no_ktp_is_tried_upside_down_once_and_not_read():
+    # A landscape outline that gives no NIK as given: one more read, upside down, then nothing.
+    card = make_ktp(np.random.default_rng(6), today=TODAY)
+    blank = card.image_rgb.copy()
+    corners = card.card_corners.astype(np.int32)
+    inner = cv2.boundingRect(corners)
+    x, y, w, h = inner
+    blank[y + h // 8 : y + h - h // 8, x + w // 16 : x + w - w // 16] = 235  # the text wiped
+    reads = []
+    real_read = service.read_ktp
+
+    def counted_read(*args, **kwargs):
+        reads.append(1)
+        return real_read(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "read_ktp", counted_read)
+        result = analyze_document(blank, today=TODAY, detect_face=False)
+    assert result["fields"] == {}
+    assert result["front_quarter_turns"] == 0
+    assert len(reads) == 2
 
 
 @pytest.mark.slow

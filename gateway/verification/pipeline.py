@@ -136,7 +136,7 @@ def run_pipeline(
     lap("document")
     # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
     # the portrait cut-out, and serves both the face match and liveness's same-person check.
-    front_turns = int((document_read["detail"].get("mrz") or {}).get("front_quarter_turns", 0))
+    front_turns = int(document_read["detail"].get("front_quarter_turns") or 0)
     document = document_portrait(document_rgb, front_turns)
     if document.card.problem:
         raise InvalidPhoto("document", document.card.describe("document", MIN_FACE_PX))

@@ -16,11 +16,16 @@ import numpy as np
 from gateway.errors import ValidationFailed
 from gateway.verification.documents import checks as document_checks
 from gateway.verification.documents import normalize
+from gateway.verification.documents.geometry import order_corners
 from gateway.verification.documents.ktp import check_nik, parse_nik, read_ktp
 from gateway.verification.documents.mrz import MrzReading, parse_mrz
 from gateway.verification.documents.mrz_layout import FILLER
 from gateway.verification.documents.mrz_repair import DOCUMENT_KINDS
-from gateway.verification.documents.quality import assess_quality, check_face_on_document
+from gateway.verification.documents.quality import (
+    QualityReport,
+    assess_quality,
+    check_face_on_document,
+)
 from gateway.verification.documents.reader import MrzOcrResult, read_mrz
 from gateway.verification.documents.visual_zone import read_visual_zone as read_labelled_fields
 
@@ -304,8 +309,33 @@ def validate_fields(
     return {"document_valid": valid, "checks": found, "confidence": confidence}
 
 
-def _analyze_ktp(rgb, quality, applicant, min_age, today) -> dict[str, Any]:
+def _read_ktp_upright(
+    rgb: np.ndarray, quality: QualityReport, today: dt.date
+) -> tuple[dict[str, str], int]:
+    """A KTP's fields, read the way up its NIK parses, and that turn (counter-clockwise quarter
+    turns; 0 when no turn reads one: the read as given).
+
+    Tesseract reads upright text only, and the card is warped flat as its outline lies, so a
+    card photographed sideways or upside down read nothing and its portrait was looked for
+    sideways. A turn is tried only when the photo as given gives no NIK that parses (16 digits,
+    region codes, a birth date: what garbage read off a turned card does not make), and only
+    the turns the outline allows: a card is landscape, so an outline standing upright is a
+    quarter turn away, a lying one upside down (or simply not a KTP). No outline, no turn.
+    """
     fields, _ = read_ktp(rgb, quality.card_corners)
+    if quality.card_corners is None or parse_nik(fields.get("nik") or "", today)[0] is not None:
+        return fields, 0
+    top_left, top_right, _, bottom_left = order_corners(quality.card_corners)
+    standing = np.linalg.norm(bottom_left - top_left) > np.linalg.norm(top_right - top_left)
+    for turns in (1, 3) if standing else (2,):
+        turned = np.ascontiguousarray(np.rot90(rgb, turns))
+        turned_fields, _ = read_ktp(turned, assess_quality(turned).card_corners)
+        if parse_nik(turned_fields.get("nik") or "", today)[0] is not None:
+            return turned_fields, turns
+    return fields, 0
+
+
+def _analyze_ktp(fields, applicant, min_age, today) -> dict[str, Any]:
     found = check_nik(fields, today)
     found.append(_ktp_minimum_age(fields, today, min_age))
     if applicant:
@@ -390,6 +420,12 @@ def analyze_document(
             mrz_side = side
             break
     front_turns = upright_quarter_turns(result, mrz_side)
+    ktp = None
+    # A KTP is an identity card without an MRZ: not what a passport or a licence looks like.
+    if result is None and country_hint in ("IDN", "auto") and document_hint in ("auto", "id_card"):
+        ktp_fields, ktp_turns = _read_ktp_upright(front_rgb, quality, today)
+        if ktp_fields.get("nik"):
+            ktp, front_turns = _analyze_ktp(ktp_fields, applicant, min_age, today), ktp_turns
     if detect_face:
         check_face_on_document(quality, np.ascontiguousarray(np.rot90(front_rgb, front_turns)))
     if quality.metrics.get("face_on_document") is not None:
@@ -397,22 +433,20 @@ def analyze_document(
         status = document_checks.PASS if present else document_checks.FAIL
         why = "portrait found" if present else "no face found on the document"
         found.append(document_checks.check("face_on_document", status, why))
+    if ktp is not None:
+        checks_all = found + ktp["checks"] + _type_check(document_hint, "id_card")
+        valid, confidence = _verdict(checks_all, _REQUIRED_KTP)
+        return {
+            **ktp,
+            "checks": checks_all,
+            "document_valid": valid,
+            "confidence": confidence,
+            "quality": quality.as_dict(),
+            "mrz": None,
+            "visual_zone": ktp["fields"],
+            "front_quarter_turns": front_turns,
+        }
     if result is None:
-        # A KTP is an identity card without an MRZ: not what a passport or a licence looks like.
-        if country_hint in ("IDN", "auto") and document_hint in ("auto", "id_card"):
-            ktp = _analyze_ktp(front_rgb, quality, applicant, min_age, today)
-            if ktp["fields"].get("nik"):
-                checks_all = found + ktp["checks"] + _type_check(document_hint, "id_card")
-                valid, confidence = _verdict(checks_all, _REQUIRED_KTP)
-                return {
-                    **ktp,
-                    "checks": checks_all,
-                    "document_valid": valid,
-                    "confidence": confidence,
-                    "quality": quality.as_dict(),
-                    "mrz": None,
-                    "visual_zone": ktp["fields"],
-                }
         found.append(
             document_checks.check(
                 "mrz_read", document_checks.FAIL, "no machine-readable zone found"
@@ -428,6 +462,7 @@ def analyze_document(
             "quality": quality.as_dict(),
             "mrz": None,
             "visual_zone": {},
+            "front_quarter_turns": 0,
         }
     reading = result.reading
     fields = mrz_fields(reading, today)
@@ -476,7 +511,7 @@ def analyze_document(
             "elapsed_ms": round(result.elapsed_ms, 1),
             "side": mrz_side,
             "quarter_turns": result.quarter_turns,
-            "front_quarter_turns": front_turns,
         },
         "visual_zone": visual,
+        "front_quarter_turns": front_turns,
     }
