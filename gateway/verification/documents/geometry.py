@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 ID1_ASPECT = 85.6 / 54.0
+MAX_CARD_ASPECT = 3.0
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:
@@ -25,7 +26,9 @@ def warp_card(image: np.ndarray, corners: np.ndarray, width_px: int = 1400) -> n
     tl, tr, br, bl = order_corners(corners)
     width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
     height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
-    aspect = width / max(height, 1.0)
+    # No document is more than MAX_CARD_ASPECT times taller than wide: a sliver of an outline
+    # would otherwise ask for a huge warp.
+    aspect = max(width / max(height, 1.0), 1.0 / MAX_CARD_ASPECT)
     out_h = round(width_px / aspect)
     dst = np.array([[0, 0], [width_px, 0], [width_px, out_h], [0, out_h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(np.array([tl, tr, br, bl]), dst)

@@ -16,6 +16,7 @@ import numpy as np
 from gateway.verification.documents.geometry import largest_bright_region
 
 WORK_WIDTH_PX = 640
+MAX_WORK_HEIGHT_PX = 5 * WORK_WIDTH_PX
 # Variance of the Laplacian inside the card, at WORK_WIDTH_PX. Measured on synthetic cards:
 # clean ~3,200-4,600; the eval's degraded set (blur sigma <= 1.6 px at 1600 px, JPEG 60,
 # perspective), which the reader still reads, ~550-1,700; Gaussian blur sigma 3 px, 90-220.
@@ -102,9 +103,13 @@ def assess_quality(rgb: np.ndarray, *, detect_face: bool = False) -> QualityRepo
     started = time.perf_counter()
     report = QualityReport()
     height, width = rgb.shape[:2]
-    scale = WORK_WIDTH_PX / width
+    # The work width, unless the photo is so tall and narrow that its height would pass
+    # MAX_WORK_HEIGHT_PX (a 1 px wide "document" asked for gigabytes here).
+    scale = min(WORK_WIDTH_PX / width, MAX_WORK_HEIGHT_PX / height)
     small = cv2.resize(
-        rgb, (WORK_WIDTH_PX, max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        rgb,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
     )
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     corners = find_card(gray)

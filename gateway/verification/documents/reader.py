@@ -264,6 +264,8 @@ def page_outline(gray: np.ndarray) -> np.ndarray | None:
     """The four corners of a document photographed on a darker ground, when its outline is a
     clear quadrilateral (perspective kept: the page is then warped flat), else None."""
     scale = OUTLINE_WORK_PX / max(gray.shape)
+    if min(gray.shape) * scale < 16:
+        return None  # a sliver, not a page
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     # A page filling the frame has no perspective to undo.
     contour = largest_bright_region(small, 0.15, 0.9)
