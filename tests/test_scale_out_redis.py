@@ -28,7 +28,7 @@ from intake_fixtures import (
     shared_s3,
 )
 from scale_out_stack import GatewayProcesses, WorkerProcess, run_reconciler, stack_env
-from worker_helpers import genuine_capture
+from worker_helpers import genuine_capture, set_aside_leftover_jobs
 
 from gateway.pb_server import PocketBaseServer
 from gateway.services import partners
@@ -44,8 +44,10 @@ DECIDED = {"approved", "manual_review", "rejected", "resubmission_requested"}
 
 
 @pytest.fixture(scope="module")
-def stack(request, tmp_path_factory, pocketbase: PocketBaseServer):
-    """The gateway (2 gunicorn processes) on the test PocketBase and the shared servers."""
+def stack(request, tmp_path_factory, pocketbase: PocketBaseServer, pb: PocketBase):
+    """The gateway (2 gunicorn processes) on the test PocketBase and the shared servers; the
+    workers the tests start find no earlier test's unfinished job there."""
+    set_aside_leftover_jobs(pb)
     s3 = shared_s3(request.config, tmp_path_factory)
     postgres = shared_postgres(request.config, tmp_path_factory)
     redis_server = shared_redis(request.config, tmp_path_factory)

@@ -59,8 +59,8 @@ def test_consumer_process_verifies_a_queued_profile(client, services, partner, s
     record = services.pb.get("profiles", profile_id)
     assert record["status"] == "resubmission_requested"
     assert history(services.pb, profile_id)[-2][1:3] == ("processing", "worker")
-    # (The worker's reconciler may have queued other tests' leftovers; ours was consumed.) The
-    # consumer also queued its periodic jobs, whose modules this test must know to read them.
+    # Ours was consumed. The consumer also queued its periodic jobs, whose modules this test
+    # must know to read them.
     from gateway.worker import periodic, reconciler  # noqa: F401
 
     waiting = [huey.deserialize_task(data).args for data in queue.storage.enqueued_items()]
