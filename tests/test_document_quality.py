@@ -10,7 +10,7 @@ import pytest
 
 from gateway.synthetic import degrade as D
 from gateway.synthetic.documents import make_id_card, make_passport
-from gateway.verification.documents.quality import MESSAGES, assess_quality
+from gateway.verification.documents.quality import MESSAGES, assess_quality, check_face_on_document
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,11 @@ def test_fast_enough_for_upload_time(passport):
 def test_face_on_document(datasets_dir):
     with_face = make_passport(np.random.default_rng(2), datasets_dir / "faces" / "img1.jpg")
     silhouette = make_passport(np.random.default_rng(2))
-    assert assess_quality(with_face.image_rgb, detect_face=True).metrics["face_on_document"]
-    report = assess_quality(silhouette.image_rgb, detect_face=True)
+    found = assess_quality(with_face.image_rgb)
+    check_face_on_document(found, with_face.image_rgb)
+    assert found.metrics["face_on_document"] is True
+    assert "no_face_on_document" not in found.codes
+    report = assess_quality(silhouette.image_rgb)
+    check_face_on_document(report, silhouette.image_rgb)
+    assert report.metrics["face_on_document"] is False
     assert "no_face_on_document" in report.codes

@@ -241,10 +241,11 @@ def document_factor(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The document engineer's reading and checks; returns (factor, fields read).
 
-    The portrait was already checked by the pipeline, so the reader is asked not to look for it
-    again. An unreadable document whose photo has quality problems (blur, glare, cut off) is an
-    `InvalidPhoto`: a better photo will fix it, a reviewer cannot; one that is sharp but has no
-    zone the reader reads is `not_checked` (a person decides). A valid document on which the
+    The reader is not asked to look for the portrait: the pipeline does, on the photo turned
+    the way this read says (`front_quarter_turns`), after it. An unreadable document whose
+    photo has quality problems (blur, glare, cut off) is an `InvalidPhoto`: a better photo will
+    fix it, a reviewer cannot; one that is sharp but has no zone the reader reads is
+    `not_checked` (a person decides). A valid document on which the
     minimum age or a comparison with the partner's data could not run is `not_checked`, naming
     those checks, never `pass`.
     """

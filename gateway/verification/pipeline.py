@@ -134,8 +134,9 @@ def run_pipeline(
     )
     apply_document_policy(document_read, document_fields, effective)
     lap("document")
-    # Presence on the whole card decides INVALID_PHOTO:document; the embedding is taken once, on
-    # the portrait cut-out, and serves both the face match and liveness's same-person check.
+    # Then presence on the whole card (turned upright) decides INVALID_PHOTO:document, as an
+    # unreadable photo already may have; the embedding is taken once, on the portrait cut-out,
+    # and serves both the face match and liveness's same-person check.
     front_turns = int(document_read["detail"].get("front_quarter_turns") or 0)
     document = document_portrait(document_rgb, front_turns)
     if document.card.problem:
