@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gateway.synthetic.documents import make_passport
 from gateway.synthetic.ktp import make_ktp
 from gateway.verification.documents.reader import read_mrz
 from gateway.verification.documents.service import analyze_document, upright_quarter_turns
@@ -73,13 +74,37 @@ def test_a_turned_copy_never_lends_a_false_face_to_a_page_whose_portrait_is_miss
     assert document_portrait(turned, turns).card.problem == "no_face"
 
 
-def test_only_a_valid_read_of_the_front_turns_the_front():
+def test_a_read_of_the_back_never_turns_the_front():
     page = _real_page("100_pass-cze.jpg")
     read = read_mrz(_turned(page, 1))
     assert read is not None and read.reading.all_check_digits_valid
     assert upright_quarter_turns(read, "front") == 3
     assert upright_quarter_turns(read, "back") == 0  # a card's back says nothing of its front
     assert upright_quarter_turns(None, "front") == 0
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2])
+def test_a_turned_page_whose_mrz_reads_with_a_wrong_digit_gives_the_upright_portrait(
+    datasets_dir, quarter_turns
+):
+    # A misprinted or misread digit is common on a phone photo; the read still says which way
+    # up the page is, and upside down the detector would otherwise find the portrait head down
+    # and compare that (another face, far from the upright one).
+    today, face = dt.date(2026, 12, 1), datasets_dir / "faces" / "img2.jpg"
+    first, second = make_passport(np.random.default_rng(5), face, today=today).mrz_lines
+    wrong = str((int(second[9]) + 1) % 10)  # the document number's check digit
+    misread = (first, second[:9] + wrong + second[10:])
+    page = make_passport(np.random.default_rng(5), face, today=today, mrz_lines=misread).image_rgb
+    upright = document_portrait(page).portrait
+    assert upright is not None and upright.embedding is not None
+    turned = _turned(page, quarter_turns)
+    read = read_mrz(turned)
+    assert read is not None and not read.reading.all_check_digits_valid
+    result = analyze_document(turned, today=today, read_visual_zone=False)
+    assert result["front_quarter_turns"] == (4 - quarter_turns) % 4
+    found = document_portrait(turned, result["front_quarter_turns"]).portrait
+    assert found is not None and found.embedding is not None
+    assert face_distance(found.embedding, upright.embedding) < 0.1
 
 
 def test_a_sideways_ktp_has_its_portrait_found_upright(datasets_dir):

@@ -171,14 +171,16 @@ def _mrz_sides(
 def upright_quarter_turns(result: MrzOcrResult | None, side: str | None) -> int:
     """Counter-clockwise quarter turns that stand the front photo the way its MRZ reads (0: as
     given). The face detector finds upright faces only, so a page photographed sideways or
-    upside down had no portrait and was sent back for a new photo. The zone is printed the
-    portrait's way up, and a read whose check digits all agree does not come from the page turned
-    the wrong way (on the real specimen pages at four turns, every such read named the turn that
-    stands it upright: eval/document_orientation_eval.py). The detector's own score cannot tell:
-    turned copies of two upright pages showed it false faces (docs/face-match.md). An MRZ read
-    from the back, or not read validly, says nothing of the front: as given.
+    upside down had no portrait (a new photo was asked for) or a head-down one (compared, and
+    failed). The zone is printed the portrait's way up, and the reader takes the way up its
+    glyphs fit OCR-B best, a check digit failing or not: on the real specimen pages at four
+    turns every read named the turn that stands its page upright, the three that read with a
+    failing digit included, and so did ten synthetic passports with a wrong digit turned over
+    (eval/document_orientation_eval.py, tests). The detector's own score cannot tell: turned
+    copies of two upright pages showed it false faces (docs/face-match.md). An MRZ read from
+    the back says nothing of the front: as given.
     """
-    if result is None or side != "front" or not result.reading.all_check_digits_valid:
+    if result is None or side != "front":
         return 0
     return result.quarter_turns % 4
 
