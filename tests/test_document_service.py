@@ -277,28 +277,47 @@ def test_a_ktp_photographed_sideways_or_upside_down_is_read_upright(quarter_turn
     assert result["front_quarter_turns"] == (4 - quarter_turns) % 4
 
 
+def _counting_ktp_reads(patch: pytest.MonkeyPatch) -> list[bool]:
+    """Patch the service's KTP read to note, for each call, whether it was given an outline."""
+    reads: list[bool] = []
+    real_read = service.read_ktp
+
+    def counted_read(rgb, card_corners=None):
+        reads.append(card_corners is not None)
+        return real_read(rgb, card_corners)
+
+    patch.setattr(service, "read_ktp", counted_read)
+    return reads
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("quarter_turns", "reads"), [(0, 1), (1, 3), (2, 2), (3, 2)])
+def test_a_turned_ktp_costs_a_read_per_turn_its_outline_allows(quarter_turns, reads):
+    # Upright: the read as given, nothing more. Standing: a quarter turn one way (the right
+    # one for 3 quarters), then the other. Lying upside down: one more. Every turned read
+    # warps the card by the outline found once, carried over.
+    card = make_ktp(np.random.default_rng(6), today=TODAY)
+    turned = np.ascontiguousarray(np.rot90(card.image_rgb, quarter_turns))
+    with pytest.MonkeyPatch.context() as patch:
+        made = _counting_ktp_reads(patch)
+        result = analyze_document(turned, today=TODAY, detect_face=False)
+    assert result["fields"]["nik"] == card.fields["nik"]
+    assert made == [True] * reads
+
+
 @pytest.mark.slow
 def test_an_mrz_less_card_that_is_no_ktp_is_tried_upside_down_once_and_not_read():
     # A landscape outline that gives no NIK as given: one more read, upside down, then nothing.
     card = make_ktp(np.random.default_rng(6), today=TODAY)
     blank = card.image_rgb.copy()
-    corners = card.card_corners.astype(np.int32)
-    inner = cv2.boundingRect(corners)
-    x, y, w, h = inner
+    x, y, w, h = cv2.boundingRect(card.card_corners.astype(np.int32))
     blank[y + h // 8 : y + h - h // 8, x + w // 16 : x + w - w // 16] = 235  # the text wiped
-    reads = []
-    real_read = service.read_ktp
-
-    def counted_read(*args, **kwargs):
-        reads.append(1)
-        return real_read(*args, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service, "read_ktp", counted_read)
+        made = _counting_ktp_reads(patch)
         result = analyze_document(blank, today=TODAY, detect_face=False)
     assert result["fields"] == {}
     assert result["front_quarter_turns"] == 0
-    assert len(reads) == 2
+    assert made == [True, True]
 
 
 @pytest.mark.slow

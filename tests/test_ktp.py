@@ -105,3 +105,21 @@ def test_read_generated_ktp():
     for key in ("nik", "name", "birth_date", "sex", "address", "religion"):
         assert fields.get(key) == card.fields[key], key
     assert _statuses(check_nik(fields, TODAY))["nik_birth_date"] == "pass"
+
+
+def test_a_photo_without_a_card_outline_is_read_shrunk(monkeypatch):
+    # Tesseract on a whole 4096 px photo took over 20 s; without an outline to warp by, the
+    # block read gets the photo at most UNWARPED_MAX_SIDE_PX long.
+    from gateway.verification.documents import ktp, tesseract
+
+    seen: list[tuple[int, ...]] = []
+
+    class Engine:
+        def read(self, gray):
+            seen.append(gray.shape)
+            return "", None
+
+    monkeypatch.setattr(tesseract, "engine", lambda *args, **kwargs: Engine())
+    ktp.read_ktp(np.zeros((819, 4096, 3), np.uint8))
+    ktp.read_ktp(np.zeros((600, 800, 3), np.uint8))
+    assert seen == [(320, ktp.UNWARPED_MAX_SIDE_PX), (600, 800)]

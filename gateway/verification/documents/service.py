@@ -172,13 +172,13 @@ def upright_quarter_turns(result: MrzOcrResult | None, side: str | None) -> int:
     """Counter-clockwise quarter turns that stand the front photo the way its MRZ reads (0: as
     given). The face detector finds upright faces only, so a page photographed sideways or
     upside down had no portrait (a new photo was asked for) or a head-down one (compared, and
-    failed). The zone is printed the portrait's way up, and the reader takes the way up its
-    glyphs fit OCR-B best, a check digit failing or not: on the real specimen pages at four
-    turns every read named the turn that stands its page upright, the three that read with a
-    failing digit included, and so did ten synthetic passports with a wrong digit turned over
-    (eval/document_orientation_eval.py, tests). The detector's own score cannot tell: turned
-    copies of two upright pages showed it false faces (docs/face-match.md). An MRZ read from
-    the back says nothing of the front: as given.
+    failed). The zone is printed the portrait's way up, and the reader's read comes from the way
+    up it ranks best (check digits agreeing, then the glyphs' fit to OCR-B), a check digit
+    failing or not: on the real specimen pages at four turns every read named the turn that
+    stands its page upright, the three that read with a failing digit included, and so did ten
+    synthetic passports with a wrong digit turned over (eval/document_orientation_eval.py).
+    The detector's own score cannot tell: turned copies of two upright pages showed it false
+    faces (docs/face-match.md). An MRZ read from the back says nothing of the front: as given.
     """
     if result is None or side != "front":
         return 0
@@ -331,10 +331,24 @@ def _read_ktp_upright(
     standing = np.linalg.norm(bottom_left - top_left) > np.linalg.norm(top_right - top_left)
     for turns in (1, 3) if standing else (2,):
         turned = np.ascontiguousarray(np.rot90(rgb, turns))
-        turned_fields, _ = read_ktp(turned, assess_quality(turned).card_corners)
+        corners = turned_points(quality.card_corners, rgb.shape[:2], turns)
+        turned_fields, _ = read_ktp(turned, corners)
         if parse_nik(turned_fields.get("nik") or "", today)[0] is not None:
             return turned_fields, turns
     return fields, 0
+
+
+def turned_points(points: np.ndarray, shape: tuple[int, ...], turns: int) -> np.ndarray:
+    """`points` (x, y) of an image of `shape` (height, width), where they fall once the image
+    is turned `turns` quarter turns counter-clockwise (np.rot90): the outline already found is
+    carried over, not looked for again (a turned sliver found none, and its whole photo was
+    read: seconds)."""
+    height, width = shape[:2]
+    x, y = points[:, 0], points[:, 1]
+    for _ in range(turns % 4):
+        x, y = y, (width - 1) - x
+        height, width = width, height
+    return np.stack([x, y], axis=1).astype(np.float32)
 
 
 def _analyze_ktp(fields, applicant, min_age, today) -> dict[str, Any]:
@@ -401,8 +415,10 @@ def analyze_document(
 ) -> dict[str, Any]:
     """Read and check a document photo (and its back, where TD1 cards print the MRZ).
 
-    Returns ``{detected, fields, checks, document_valid, confidence, quality, mrz,
-    visual_zone}``. ``detect_face`` adds the portrait check (dlib, ~100-300 ms);
+    Returns ``{detected, fields, field_status, checks, document_valid, confidence, quality,
+    mrz, visual_zone, front_quarter_turns}``; the last is how far the front must be turned
+    (counter-clockwise quarters) to stand the way its MRZ or NIK reads. ``detect_face`` adds the
+    portrait check on the front so turned (dlib, ~100-300 ms);
     ``read_visual_zone`` reads the labelled fields to compare with the MRZ (tesseract,
     ~300-700 ms), on the side the MRZ was read from.
     """
