@@ -26,7 +26,6 @@ from gateway.processes import ProcessNotReady, stop_process, wait_healthy
 from gateway.services import partners
 from gateway.settings import Settings
 from tests.e2e.flow_gateway import loopback_settings
-from tests.worker_helpers import set_aside_leftover_jobs
 
 START_TIMEOUT_S = 60
 
@@ -105,7 +104,6 @@ def live_stack(pocketbase: PocketBaseServer, home: Path) -> Iterator[LiveStack]:
     }
     env.pop("REDIS_URL", None)
     services = Services.build(settings)
-    set_aside_leftover_jobs(services.pb)  # the worker's reconciler would take them up
     created = partners.create_partner(services.pb, f"Live partner {port}", ("partner",))
     logs = {"gateway": home / "gateway.log", "worker": home / "worker.log"}
     with ExitStack() as stack:

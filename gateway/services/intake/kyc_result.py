@@ -1,7 +1,8 @@
 """A decided profile as the KYC Service reads it: ``ocr_complete`` or ``ocr_failed`` and a result.
 
 The error codes are that service's own, kept exactly so its back end needs no change:
-``INVALID_PHOTO:passport:<why>`` (no usable face on the passport), ``INVALID_PHOTO:selfie:<why>``
+``INVALID_PHOTO:passport:<why>`` (a passport photo that cannot be read for its quality, or no
+usable face on it), ``INVALID_PHOTO:selfie:<why>``
 (none on the selfie), ``FACE_MISMATCH:<similarity>:<why>`` (similarity below the threshold,
 0.75 by default), and ``PROCESSING_FAILED:<why>`` when no decision could be reached. The result
 holds what was read and measured, never the images.
