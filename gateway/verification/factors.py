@@ -97,12 +97,13 @@ class DocumentPortrait:
 
 
 def document_portrait(document_rgb: np.ndarray, quarter_turns: int = 0) -> DocumentPortrait:
-    """Find the document's face on the photo turned `quarter_turns` counter-clockwise (the
-    turn its MRZ reads upright: documents.service.upright_quarter_turns) and cut the portrait
-    out; `card`'s boxes and the cut-out are in that turned photo.
+    """Find the document's face on the photo turned `quarter_turns` counter-clockwise (the turn
+    that stands it the way its MRZ, or a KTP's NIK, reads: analyze_document's
+    `front_quarter_turns`) and cut the portrait out; `card`'s boxes and the cut-out are in that
+    turned photo.
 
-    The HOG detector finds upright faces only. Without an MRZ read from this photo it is taken as
-    given, never turned on the detector's word: searching the quarter turns for a face took a
+    The HOG detector finds upright faces only. Without such a read the photo is taken as given,
+    never turned on the detector's word: searching the quarter turns for a face took a
     false face in a turned copy of an upright passport whose portrait the detector misses
     (100_pass-lux), which would have been compared instead of asking for a new photo
     (docs/face-match.md).
