@@ -186,6 +186,45 @@ def summarise(label: str, pages: list[tuple[list[Copy], int | None]]) -> dict:
     }
 
 
+def derived_turns(pages: list[tuple[str, np.ndarray, int]], variants: list[str]) -> dict:
+    """Each real page with a read, derived as eval/document_derived_eval.py derives it (smaller,
+    keystoned, faded, JPEG 30) and turned 0-270 degrees: does every read from the front, a
+    check digit failing or not, name the turn that stands the page upright? `pages`: (file,
+    pixels, how far the stored page is from upright)."""
+    from document_derived_eval import VARIANTS
+
+    table = {}
+    for variant in variants:
+        derive = VARIANTS[variant]
+        counts = Counter()
+        for name, rgb, stands in pages:
+            derived = derive(rgb)
+            for turns in TURNS:
+                turned = np.ascontiguousarray(np.rot90(derived, turns))
+                result = analyze_document(
+                    turned, today=TODAY, detect_face=False, read_visual_zone=False
+                )
+                mrz = result.get("mrz")
+                if mrz is None or mrz.get("side") != "front":
+                    continue
+                checks = {item["name"]: item["status"] for item in result["checks"]}
+                failing = "fail" in [v for k, v in checks.items() if k.startswith("mrz_check")]
+                wrong = (turns + int(result["front_quarter_turns"])) % 4 != stands
+                counts["reads"] += 1
+                counts["failing"] += failing
+                counts["wrong_turn"] += wrong
+                counts["wrong_turn_failing"] += wrong and failing
+                if wrong:
+                    print(f"  wrong turn: {name} {variant} turned {turns * 90}")
+        table[variant] = dict(counts)
+        print(
+            f"{variant:8s} reads from the front {counts['reads']} (a digit failing on "
+            f"{counts['failing']}); wrong turn {counts['wrong_turn']} "
+            f"({counts['wrong_turn_failing']} of them failing)"
+        )
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -195,14 +234,23 @@ def main() -> int:
         "--misread", type=int, default=10, help="synthetic passports with a check digit one off"
     )
     parser.add_argument("--real", type=Path, default=None, help=REAL_HELP)
+    parser.add_argument(
+        "--derived",
+        default="",
+        help="comma-separated variants of eval/document_derived_eval.py (scale60, scale40, warp,"
+        " faded, jpeg30): the real pages with a read, so derived, checked for the turn alone",
+    )
     args = parser.parse_args()
     real = args.real or REAL
     results: dict[str, dict] = {}
     if (real / "truth.csv").is_file():
-        pages = []
+        pages, read_pages = [], []
         for row in load_rows(real):
-            copies = turned_copies(row.file, load_rgb(real / row.file))
+            rgb = load_rgb(real / row.file)
+            copies = turned_copies(row.file, rgb)
             stands = upright_turns(copies)
+            if stands is not None:
+                read_pages.append((row.file, rgb, stands))
             ref = reference(copies, stands)
             marks = "  ".join(
                 f"{c.turns * 90}: {outcome(c.before, ref)} -> {outcome(c.now, ref)}" for c in copies
@@ -210,6 +258,9 @@ def main() -> int:
             print(f"{row.file:24s} stored {stands if stands is not None else '?'}  {marks}")
             pages.append((copies, None))
         results["real"] = summarise(f"real pages ({real})", pages)
+        if args.derived:
+            print("\nderived real pages, each turned 0-270 degrees: the turn of every read")
+            results["derived"] = derived_turns(read_pages, args.derived.split(","))
     else:
         print(f"no truth.csv in {real}: the real pages are left out")
     for key, drawn, label in (
