@@ -17,6 +17,7 @@ import numpy as np
 from gateway.verification.documents import tesseract
 from gateway.verification.documents.checks import FAIL, NOT_CHECKED, PASS, check
 from gateway.verification.documents.normalize import normalize_sex, parse_visual_date
+from gateway.verification.images import downscale_to_max_side
 
 # Province codes in use (Kemendagri), including the four Papua provinces created in 2022.
 PROVINCE_CODES = frozenset(
@@ -168,10 +169,8 @@ def read_ktp(rgb: np.ndarray, card_corners: np.ndarray | None = None) -> tuple[d
         from gateway.verification.documents.geometry import warp_card
 
         gray = warp_card(gray, card_corners, width_px=1100)
-    elif max(gray.shape) > UNWARPED_MAX_SIDE_PX:
-        scale = UNWARPED_MAX_SIDE_PX / max(gray.shape)
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    else:
+        gray, _ = downscale_to_max_side(gray, UNWARPED_MAX_SIDE_PX)
     engine = tesseract.engine("ktp_block", psm=tesseract.PSM_BLOCK)
     text, _ = engine.read(gray)
     return parse_ktp_text(text), text
