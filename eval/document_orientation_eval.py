@@ -98,16 +98,9 @@ def turned_copies(name: str, rgb: np.ndarray) -> list[Copy]:
         result = analyze_document(turned, today=TODAY, detect_face=False, read_visual_zone=False)
         read_ms = (time.perf_counter() - started) * 1000.0
         front_turns = int(result["front_quarter_turns"])
-        copies.append(
-            Copy(
-                name,
-                turns,
-                trusted_turns(result),
-                document_portrait(turned),
-                document_portrait(turned, front_turns),
-                read_ms,
-            )
-        )
+        before = document_portrait(turned)
+        now = document_portrait(turned, front_turns) if front_turns else before
+        copies.append(Copy(name, turns, trusted_turns(result), before, now, read_ms))
     return copies
 
 
