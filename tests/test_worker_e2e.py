@@ -4,11 +4,13 @@ API; plus the error mapping and a twice-delivered job that runs once."""
 
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
 import pytest
 from api_helpers import new_profile_id
+from PIL import Image
 from worker_helpers import genuine_capture, history, jpeg, submit
 
 from gateway.errors import StoreUnavailable
@@ -139,6 +141,34 @@ def test_invalid_partner_settings_send_the_profile_to_review(client, services, m
     [reason] = stored["reasons"]
     assert reason.startswith("processing_failed: the partner's settings are invalid")
     assert "min_age" in reason and "allowed_countries" in reason
+
+
+def test_a_passport_photographed_sideways_is_approved_by_the_real_worker(
+    client, services, partner, datasets_dir
+):
+    # Through the stored profile, the queue and every factor, liveness included: the page
+    # turned a quarter (before: INVALID_PHOTO:document, no face as given).
+    capture = genuine_capture(datasets_dir)
+    page = np.asarray(Image.open(io.BytesIO(capture.document_jpeg)).convert("RGB"))
+    profile_id = new_profile_id(client, partner.headers, **applicant_body(capture.fields))
+    submit(
+        services.pb,
+        profile_id,
+        document_jpeg=jpeg(np.ascontiguousarray(np.rot90(page, 3))),
+        frames=capture.frames,
+        prompts=capture.prompts,
+    )
+    enqueue_verification(profile_id)
+    record = services.pb.get("profiles", profile_id)
+    factors = record["scores"]["factors"]
+    assert record["status"] == "approved", record["reasons"]
+    assert factors["face_match"]["detail"]["document_quarter_turns"] == 1
+    assert {name: factors[name]["status"] for name in factors} == {
+        "face_match": "pass",
+        "liveness": "pass",
+        "document": "pass",
+        "kya": "pass",
+    }
 
 
 def test_document_without_a_face_asks_for_a_new_document_photo(
