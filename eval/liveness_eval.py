@@ -637,6 +637,7 @@ RULES = {
     ("smile", "held_ms"): (">=", series.SMILE_MIN_HOLD_MS),
     ("smile", "corner_balance"): (">=", series.SMILE_MIN_CORNER_BALANCE),
     ("smile", "largest_step_fraction"): ("<=", series.SMILE_MAX_STEP_FRACTION),
+    ("smile", "lip_closures"): ("<", series.SMILE_SPEECH_CLOSURES),
     ("turn", "peak_deg"): (">=", series.TURN_YAW_DEG),
     ("turn", "largest_step_fraction"): ("<=", series.TURN_MAX_STEP_FRACTION),
     ("turn", "held_ms"): (">=", series.TURN_MIN_HOLD_MS),

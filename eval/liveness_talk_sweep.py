@@ -41,11 +41,20 @@ def sweep(name: str, step_s: float) -> tuple[int, list[float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--step", type=float, default=0.25, help="seconds between window starts")
+    parser.add_argument(
+        "--clips",
+        default=",".join(TALKING_CLIPS),
+        help="comma-separated clip names, or 'all' for every clip of the dev set (its smiles, "
+        "laughs and grimaces too: read each live start against the frames)",
+    )
     args = parser.parse_args()
     if not (REAL / "segments.csv").is_file():
         print(f"dataset not found at {REAL}", file=sys.stderr)
         return 2
-    for name in TALKING_CLIPS:
+    names = args.clips.split(",")
+    if args.clips == "all":
+        names = sorted(path.name for path in REAL.glob("*.mp4"))
+    for name in names:
         windows, live = sweep(name, args.step)
         print(f"{name}: {len(live)} of {windows} windows pass as a smile; starts (s): {live}")
     return 0

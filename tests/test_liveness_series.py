@@ -118,6 +118,51 @@ def test_a_pulled_mouth_does_not_hide_a_smile_held_after_it():
     assert outcome.satisfied and outcome.decisive_position >= 10
 
 
+def test_lip_closures_count_falls_that_reopen_and_ignore_jitter():
+    assert series.lip_closures([0.13, 0.04, 0.13, 0.03, 0.15, 0.15]) == 2
+    # jitter of the mesh (0.01-0.03) never counts, nor a mouth that closes and stays closed
+    assert series.lip_closures([0.15, 0.13, 0.16, 0.14, 0.17, 0.15]) == 0
+    assert series.lip_closures([0.18, 0.10, 0.02, 0.02, 0.02]) == 0
+    # a laugh's open mouth wavering by the depth is not a closure: the lips never meet
+    assert series.lip_closures([0.14, 0.14, 0.09, 0.11, 0.14, 0.16, 0.11, 0.16]) == 0
+    assert series.lip_closures([0.14, 0.14, 0.05, 0.11, 0.14]) == 1
+    # frames without a measure are passed over
+    assert series.lip_closures([0.13, math.nan, 0.04, math.nan, 0.13]) == 1
+
+
+def test_speech_around_a_held_wide_mouth_is_not_a_smile():
+    # 12 fps; d13's talking: syllables before and after a spread vowel held ~667 ms with the
+    # corners lifted (1.3x) - the widening, the hold and both corners pass the smile's rules
+    widths = [1.0, 1.1, 1.0, 1.05, 1.0, 1.1, 1.2, *[1.3] * 8, 1.2, 1.0, 1.1, 1.0, 1.0, *[1.0] * 4]
+
+    def smile(openings, widths=widths):
+        times = [83.3 * k for k in range(len(widths))]
+        lifts = [0.05 if w >= 1.2 else 0.0 for w in widths]
+        moves = [(0.03, 0.04) if w >= 1.2 else (0.0, 0.0) for w in widths]
+        return series.smile_outcome(widths, lifts, 1.0, 0.0, times, moves, openings)
+
+    talking = [0.12, 0.04, 0.13, 0.03, 0.12, 0.05, *[0.12] * 10, 0.04, 0.12, 0.03, 0.12, 0.04]
+    talking += [0.12] * (len(widths) - len(talking))
+    spoken = smile(talking)
+    assert not spoken.satisfied and "speech" in spoken.reason
+    assert spoken.measures["lip_closures"] >= series.SMILE_SPEECH_CLOSURES
+    assert smile(None).satisfied  # every other rule passes it
+    # the same held mouth with the lips still (a smile with teeth) passes, and so does one that
+    # closes once as it forms or fades (d12's laugh, d5's pucker before his smile)
+    still = [0.02, 0.02, 0.02, 0.02, 0.02, 0.08, *[0.15] * 10, 0.1, *[0.03] * 7]
+    held = smile(still)
+    assert held.satisfied and held.measures["lip_closures"] == 0
+    assert smile([*still[:17], 0.02, 0.15, 0.15, *still[20:]]).satisfied
+    # talking under the prompt that ends SMILE_SPEECH_LEAD_MS before the smile forms is not
+    # counted (d13 talks, then smiles 0.8 s later: the prompt may appear mid-sentence)...
+    assert smile(talking[:12] + still, [1.0] * 12 + widths).satisfied
+    assert not smile(talking[:8] + still[4:], [1.0] * 4 + widths).satisfied
+    # ...but talking after it is, however late: the prompt asks to keep smiling
+    released = [*widths, *[1.0] * 12]
+    assert not smile([*still, *[0.12] * 4, *talking[:8]], released).satisfied
+    assert smile([*still, *[0.12] * 12], released).satisfied
+
+
 def test_a_turn_is_held_not_a_jerk():
     # 12 fps: a head jerk seen in one frame (xp's, as he squeezes his eyes: 17 deg, past 12 for
     # ~112 ms) passes the angle but is not a turn held 160 ms

@@ -44,6 +44,17 @@ SMILE_MAX_STEP_FRACTION = 0.75
 # d9's mouth pulled to his right during his slow blink -0.09-+0.04 (one corner out, the other in:
 # it widens the mouth 1.18-1.19x with the corners lifted, for 500-750 ms).
 SMILE_MIN_CORNER_BALANCE = 0.15
+# ...and a smile keeps the lips still: speech closes and reopens them every few syllables, and
+# its spread vowels widen the mouth with the corners lifted as a smile does (d13's "talking
+# smile" at 3.0-3.5 s, 1.21-1.38x for 583-667 ms). A closure is the inner lips' opening falling
+# by LIP_CLOSURE_DEPTH (outer-eye distances) from its last high and rising again by as much.
+# Counted from SMILE_SPEECH_LEAD_MS before the held smile to the prompt's end: the prompt says
+# "keep smiling", so talk after the smile counts, while one may still be finishing a word as the
+# prompt appears. Refused at SMILE_SPEECH_CLOSURES. Measured: docs/liveness.md ("Speech").
+LIP_CLOSURE_DEPTH = 0.05
+LIPS_MEET = 0.06  # closed lips read 0.00-0.03 (the dev neutrals); speech's closures 0.02-0.05
+SMILE_SPEECH_LEAD_MS = 800.0
+SMILE_SPEECH_CLOSURES = 2
 # Turn. The mesh's yaw is compressed against true yaw (the dev turn described as 25-35 deg
 # reads 19-21 deg); the speaking, unturned faces of the dev clips wobble by up to +-8 deg.
 TURN_YAW_DEG = 12.0
@@ -201,13 +212,16 @@ def smile_outcome(
     neutral_lift: float,
     times_ms: Sequence[float] | None = None,
     corner_moves: Sequence[tuple[float, float]] | None = None,
+    openings: Sequence[float] | None = None,
 ) -> PromptOutcome:
     """Mouth wider by SMILE_WIDEN_RATIO and corners lifted, in SMILE_MIN_FRAMES frames in a row.
 
     With `times_ms`, the widening must also build up through intermediate frames (as a turn
     must): a smile takes ~0.3-0.5 s to form, a switch between two photos one frame. With
     `corner_moves` (each frame's outward movement of the two corners from neutral), both corners
-    must share the widening: a mouth pulled to one side widens it too.
+    must share the widening: a mouth pulled to one side widens it too. With `openings` (each
+    frame's inner-lip gap) and the times, lips that close and reopen SMILE_SPEECH_CLOSURES times
+    from just before the held smile to the prompt's end are someone talking.
     """
     if not math.isfinite(neutral_width) or neutral_width <= 0 or not math.isfinite(neutral_lift):
         return _failed("smile", SMILE_WIDEN_RATIO, "no neutral mouth")
@@ -284,6 +298,21 @@ def smile_outcome(
                     measured,
                     measures,
                 )
+        if times is not None and openings is not None:
+            since = times[start] - SMILE_SPEECH_LEAD_MS
+            closures = lip_closures(
+                [value for t_ms, value in zip(times, openings, strict=True) if t_ms >= since]
+            )
+            measures["lip_closures"] = float(closures)
+            if closures >= SMILE_SPEECH_CLOSURES:
+                return _failed(
+                    "smile",
+                    SMILE_WIDEN_RATIO,
+                    f"the lips closed and opened again {closures} times around the smile: that "
+                    "is speech, not a held smile (smile without talking)",
+                    measured,
+                    measures,
+                )
         return PromptOutcome(
             "smile",
             True,
@@ -302,6 +331,29 @@ def smile_outcome(
         peak,
         measures,
     )
+
+
+def lip_closures(openings: Sequence[float]) -> int:
+    """How many times the lips (nearly) met and parted again.
+
+    A closure falls by LIP_CLOSURE_DEPTH from the opening's last high to LIPS_MEET or less, and
+    rises again by LIP_CLOSURE_DEPTH. Both conditions hold against the mesh's jitter: a laugh's
+    mouth wavers 0.05 while it stays open (d12 through a blurred camera), which the depth alone
+    would count. Frames without a measure are skipped.
+    """
+    values = [value for value in openings if math.isfinite(value)]
+    count, falling, high, low = 0, False, -math.inf, math.inf
+    for value in values:
+        if not falling:
+            high = max(high, value)
+            if high - value >= LIP_CLOSURE_DEPTH:
+                falling, low = True, value
+        else:
+            low = min(low, value)
+            if value - low >= LIP_CLOSURE_DEPTH:
+                count += low <= LIPS_MEET
+                falling, high = False, value
+    return count
 
 
 def corner_moves(

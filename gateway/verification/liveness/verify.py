@@ -293,6 +293,7 @@ def _decide_prompts(
                     else (math.nan, math.nan)
                     for item in items
                 ],
+                [item.mouth_opening if frontal(item) else math.nan for item in items],
             )
         if block.prompt != "smile":
             outcome = other_movements.refuse_other_movements(
