@@ -121,13 +121,14 @@ def test_a_pulled_mouth_does_not_hide_a_smile_held_after_it():
 def test_lip_closures_count_falls_that_reopen_and_ignore_jitter():
     assert series.lip_closures([0.13, 0.04, 0.13, 0.03, 0.15, 0.15]) == 2
     # jitter of the mesh (0.01-0.03) never counts, nor a mouth that closes and stays closed
-    assert series.lip_closures([0.15, 0.13, 0.16, 0.14, 0.17, 0.15]) == 0
+    assert series.lip_closures([0.03, 0.01, 0.04, 0.02, 0.03, 0.0]) == 0
     assert series.lip_closures([0.18, 0.10, 0.02, 0.02, 0.02]) == 0
     # a laugh's open mouth wavering by the depth is not a closure: the lips never meet
     assert series.lip_closures([0.14, 0.14, 0.09, 0.11, 0.14, 0.16, 0.11, 0.16]) == 0
     assert series.lip_closures([0.14, 0.14, 0.05, 0.11, 0.14]) == 1
     # frames without a measure are passed over
     assert series.lip_closures([0.13, math.nan, 0.04, math.nan, 0.13]) == 1
+    assert series.lip_closures([0.13, math.nan, 0.13, math.nan, 0.13]) == 0
 
 
 def test_speech_around_a_held_wide_mouth_is_not_a_smile():
@@ -161,6 +162,34 @@ def test_speech_around_a_held_wide_mouth_is_not_a_smile():
     released = [*widths, *[1.0] * 12]
     assert not smile([*still, *[0.12] * 4, *talking[:8]], released).satisfied
     assert smile([*still, *[0.12] * 12], released).satisfied
+
+
+def test_two_closures_are_speech_and_the_smile_is_any_held_run_that_is_not():
+    times = [83.3 * k for k in range(30)]
+
+    def outcome(widths, openings, moves=None):
+        lifts = [0.05 if w >= 1.2 else 0.0 for w in widths]
+        moves = moves or [(0.03, 0.04) if w >= 1.2 else (0.0, 0.0) for w in widths]
+        return series.smile_outcome(widths, lifts, 1.0, 0.0, times, moves, openings)
+
+    smile = [1.0, 1.1, 1.2, *[1.3] * 10, 1.1, *[1.0] * 16]
+    # exactly two closures (d13's talk claimed as a smile: 2 in each of the 6) is speech
+    two = [0.12, 0.03, 0.12, 0.03, *[0.12] * 26]
+    assert outcome(smile, two).measures["lip_closures"] == 2 and not outcome(smile, two).satisfied
+    assert outcome(smile, [0.12, 0.03, *[0.12] * 28]).satisfied
+    # talk holding a spoken vowel (the longer held run, 667 ms) and then a real smile more than
+    # SMILE_SPEECH_LEAD_MS later, the lips still (417 ms): the smile is judged on its own
+    vowel_then_smile = [1.0, 1.0, 1.1, *[1.3] * 9, 1.1, *[1.0] * 8, 1.1, 1.2, *[1.3] * 5, 1.1, 1.0]
+    talk_then_still = [0.12, 0.03, 0.12, *[0.12] * 9, 0.03, *[0.12] * 17]
+    judged = outcome(vowel_then_smile, talk_then_still)
+    assert judged.satisfied and judged.decisive_position >= 23
+    assert judged.measures["lip_closures"] == 0
+    # the lead is counted before the run the corner rule chose, not before a lopsided one:
+    # talk, then a mouth pulled to one side (longer), then a balanced smile 1 s later
+    pulled_then_smile = [1.0, 1.0, *[1.3] * 10, *[1.0] * 10, 1.2, *[1.3] * 5, 1.1, 1.0]
+    moves = [(-0.01, 0.09)] * 12 + [(0.0, 0.0)] * 10 + [(0.04, 0.05)] * 8
+    talk_first = [0.12, 0.03, 0.12, 0.03, 0.12, *[0.12] * 25]
+    assert outcome(pulled_then_smile, talk_first, moves).satisfied
 
 
 def test_a_turn_is_held_not_a_jerk():

@@ -47,7 +47,8 @@ SMILE_MIN_CORNER_BALANCE = 0.15
 # ...and a smile keeps the lips still: speech closes and reopens them every few syllables, and
 # its spread vowels widen the mouth with the corners lifted as a smile does (d13's "talking
 # smile" at 3.0-3.5 s, 1.21-1.38x for 583-667 ms). A closure is the inner lips' opening falling
-# by LIP_CLOSURE_DEPTH (outer-eye distances) from its last high and rising again by as much.
+# by LIP_CLOSURE_DEPTH (outer-eye distances) from its last high to LIPS_MEET or less (the lips
+# meet, or nearly), and rising again by LIP_CLOSURE_DEPTH.
 # Counted from SMILE_SPEECH_LEAD_MS before the held smile to the prompt's end: the prompt says
 # "keep smiling", so talk after the smile counts, while one may still be finishing a word as the
 # prompt appears. Refused at SMILE_SPEECH_CLOSURES. Measured: docs/liveness.md ("Speech").
@@ -278,50 +279,23 @@ def smile_outcome(
                 measures["held_widening"],
                 measures,
             )
-        measures["corner_balance"], length, start = balanced[0]
-        describe_run(start, length)
+        candidates = balanced
+    elif length >= SMILE_MIN_FRAMES:
+        candidates = [(math.nan, length, start)]
     if length >= SMILE_MIN_FRAMES:
-        held = widening[start : start + length]
-        measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames
-        decisive = start + int(np.argmax(held))
-        if times is not None:
-            largest, longest = path_steps(widening - 1.0, times, decisive)
-            total = float(widening[decisive] - 1.0)
-            measures["largest_step_fraction"] = largest / total if total > 0 else math.nan
-            measures["longest_step_ms"] = longest
-            if largest > SMILE_MAX_STEP_FRACTION * total or longest > TURN_MAX_STEP_MS:
-                return _failed(
-                    "smile",
-                    SMILE_WIDEN_RATIO,
-                    f"the mouth jumped {largest:.2f} of its {total:.2f} widening between two "
-                    "frames: a real smile forms through the shapes in between",
-                    measured,
-                    measures,
-                )
-        if times is not None and openings is not None:
-            since = times[start] - SMILE_SPEECH_LEAD_MS
-            closures = lip_closures(
-                [value for t_ms, value in zip(times, openings, strict=True) if t_ms >= since]
-            )
-            measures["lip_closures"] = float(closures)
-            if closures >= SMILE_SPEECH_CLOSURES:
-                return _failed(
-                    "smile",
-                    SMILE_WIDEN_RATIO,
-                    f"the lips closed and opened again {closures} times around the smile: that "
-                    "is speech, not a held smile (smile without talking)",
-                    measured,
-                    measures,
-                )
-        return PromptOutcome(
-            "smile",
-            True,
-            measured,
-            SMILE_WIDEN_RATIO,
-            decisive,
-            f"mouth {measured:.2f}x its neutral width, corners lifted, for {length} frames",
-            measures=measures,
-        )
+        # Each held run that passed the rules above, longest first: the first that also formed
+        # gradually and was not spoken is the smile (a spoken vowel held before a real smile
+        # must not hide it); if none, the longest run's refusal is the answer.
+        refusal = None
+        for balance, frames, begin in candidates:
+            describe_run(begin, frames)
+            if math.isfinite(balance):
+                measures["corner_balance"] = balance
+            outcome = _held_smile_outcome(widening, times, openings, begin, frames, dict(measures))
+            if outcome.satisfied:
+                return outcome
+            refusal = refusal or outcome
+        return refusal
     peak = measures["widening"]
     return _failed(
         "smile",
@@ -330,6 +304,58 @@ def smile_outcome(
         f"the corners lifted in {SMILE_MIN_FRAMES} frames in a row)",
         peak,
         measures,
+    )
+
+
+def _held_smile_outcome(
+    widening: np.ndarray,
+    times: np.ndarray | None,
+    openings: Sequence[float] | None,
+    start: int,
+    length: int,
+    measures: dict[str, float],
+) -> PromptOutcome:
+    """The held run at `start` judged as the smile: formed gradually, and not spoken."""
+    held = widening[start : start + length]
+    measured = float(np.sort(held)[-SMILE_MIN_FRAMES])  # the weaker of the best frames
+    decisive = start + int(np.argmax(held))
+    if times is not None:
+        largest, longest = path_steps(widening - 1.0, times, decisive)
+        total = float(widening[decisive] - 1.0)
+        measures["largest_step_fraction"] = largest / total if total > 0 else math.nan
+        measures["longest_step_ms"] = longest
+        if largest > SMILE_MAX_STEP_FRACTION * total or longest > TURN_MAX_STEP_MS:
+            return _failed(
+                "smile",
+                SMILE_WIDEN_RATIO,
+                f"the mouth jumped {largest:.2f} of its {total:.2f} widening between two "
+                "frames: a real smile forms through the shapes in between",
+                measured,
+                measures,
+            )
+    if times is not None and openings is not None:
+        since = times[start] - SMILE_SPEECH_LEAD_MS
+        closures = lip_closures(
+            [value for t_ms, value in zip(times, openings, strict=True) if t_ms >= since]
+        )
+        measures["lip_closures"] = float(closures)
+        if closures >= SMILE_SPEECH_CLOSURES:
+            return _failed(
+                "smile",
+                SMILE_WIDEN_RATIO,
+                f"the lips closed and opened again {closures} times around the smile: that "
+                "is speech, not a held smile (smile without talking)",
+                measured,
+                measures,
+            )
+    return PromptOutcome(
+        "smile",
+        True,
+        measured,
+        SMILE_WIDEN_RATIO,
+        decisive,
+        f"mouth {measured:.2f}x its neutral width, corners lifted, for {length} frames",
+        measures=measures,
     )
 
 
