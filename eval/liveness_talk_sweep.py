@@ -8,7 +8,9 @@ labelled: a window that passes may hold a real smile (d13 smiles at 6.4-8.5 s), 
 starts it prints against the frames before calling one an attack (docs/liveness.md, "Movements
 claimed as another prompt").
 
-Run from the repo root: `.venv/bin/python eval/liveness_talk_sweep.py` (~25 s on 2 cores).
+Run from the repo root: `.venv/bin/python eval/liveness_talk_sweep.py` (~25 s on 2 cores;
+`--clips all` for every dev clip, ~2 min; `--no-speech-rule` for what the smile's speech rule
+changes).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 
 import numpy as np
 from liveness_eval import FLOW_FPS, FLOW_NEUTRAL_S, FLOW_PROMPT_S, REAL, Clip, build, run
+
+from gateway.verification.liveness import series
 
 # The dev clips whose people talk through them (the dataset's README and segments.csv notes).
 TALKING_CLIPS = ("d13.mp4", "d10.mp4")
@@ -47,7 +51,15 @@ def main() -> int:
         help="comma-separated clip names, or 'all' for every clip of the dev set (its smiles, "
         "laughs and grimaces too: read each live start against the frames)",
     )
+    parser.add_argument(
+        "--no-speech-rule",
+        action="store_true",
+        help="the smile prompt without its speech rule (series.SMILE_SPEECH_CLOSURES out of "
+        "reach): what the rule changes, measured in the same minutes",
+    )
     args = parser.parse_args()
+    if args.no_speech_rule:
+        series.SMILE_SPEECH_CLOSURES = sys.maxsize
     if not (REAL / "segments.csv").is_file():
         print(f"dataset not found at {REAL}", file=sys.stderr)
         return 2

@@ -149,7 +149,7 @@ def test_speech_around_a_held_wide_mouth_is_not_a_smile():
     assert spoken.measures["lip_closures"] >= series.SMILE_SPEECH_CLOSURES
     assert smile(None).satisfied  # every other rule passes it
     # the same held mouth with the lips still (a smile with teeth) passes, and so does one that
-    # closes once as it forms or fades (d12's laugh, d5's pucker before his smile)
+    # closes once as it forms or fades (d12's laugh, d8 opening his mouth after his smile)
     still = [0.02, 0.02, 0.02, 0.02, 0.02, 0.08, *[0.15] * 10, 0.1, *[0.03] * 7]
     held = smile(still)
     assert held.satisfied and held.measures["lip_closures"] == 0
