@@ -121,6 +121,7 @@ def test_a_pulled_mouth_does_not_hide_a_smile_held_after_it():
 def test_lip_closures_count_falls_that_reopen_and_ignore_jitter():
     assert series.lip_closures([0.13, 0.04, 0.13, 0.03, 0.15, 0.15]) == 2
     # jitter of the mesh (0.01-0.03) never counts, nor a mouth that closes and stays closed
+    assert series.lip_closures([0.15, 0.13, 0.16, 0.14, 0.17, 0.15]) == 0
     assert series.lip_closures([0.03, 0.01, 0.04, 0.02, 0.03, 0.0]) == 0
     assert series.lip_closures([0.18, 0.10, 0.02, 0.02, 0.02]) == 0
     # a laugh's open mouth wavering by the depth is not a closure: the lips never meet
@@ -190,6 +191,46 @@ def test_two_closures_are_speech_and_the_smile_is_any_held_run_that_is_not():
     moves = [(-0.01, 0.09)] * 12 + [(0.0, 0.0)] * 10 + [(0.04, 0.05)] * 8
     talk_first = [0.12, 0.03, 0.12, 0.03, 0.12, *[0.12] * 25]
     assert outcome(pulled_then_smile, talk_first, moves).satisfied
+
+
+def test_each_held_run_is_judged_on_its_own_measures():
+    times = [83.3 * k for k in range(30)]
+
+    def lifted(widths):
+        return [0.05 if w >= 1.2 else 0.0 for w in widths]
+
+    def both_out(widths):
+        return [(0.03, 0.04) if w >= 1.2 else (0.0, 0.0) for w in widths]
+
+    # the longest run jumps in one frame (a photo's switch), a later one forms gradually: the
+    # later one is the smile
+    jump_then_smile = [1.0, 1.0, *[1.3] * 10, *[1.0] * 8, 1.1, 1.2, *[1.3] * 6, 1.1, 1.0]
+    still = [0.02] * 30
+    judged = series.smile_outcome(
+        jump_then_smile, lifted(jump_then_smile), 1.0, 0.0, times, both_out(jump_then_smile), still
+    )
+    assert judged.satisfied and judged.decisive_position >= 22
+    assert judged.measures["held_frames"] == 7
+    # none passes: the refusal is the longest run's, with that run's measures only (the later
+    # run's speech count does not leak into the jump's refusal)
+    talk_late = [0.02] * 18 + [0.12, 0.03, 0.12, 0.03, 0.12, 0.03, 0.12, *[0.12] * 5]
+    refused = series.smile_outcome(
+        jump_then_smile,
+        lifted(jump_then_smile),
+        1.0,
+        0.0,
+        times,
+        both_out(jump_then_smile),
+        talk_late,
+    )
+    assert not refused.satisfied and "jumped" in refused.reason
+    assert refused.measures["held_frames"] == 10 and "lip_closures" not in refused.measures
+    # without the corners' movements (the rule's callers before it), each run is judged too
+    vowel_then_smile = [1.0, 1.0, 1.1, *[1.3] * 9, 1.1, *[1.0] * 8, 1.1, 1.2, *[1.3] * 5, 1.1, 1.0]
+    talk_then_still = [0.12, 0.03, 0.12, *[0.12] * 9, 0.03, *[0.12] * 17]
+    assert series.smile_outcome(
+        vowel_then_smile, lifted(vowel_then_smile), 1.0, 0.0, times, None, talk_then_still
+    ).satisfied
 
 
 def test_a_turn_is_held_not_a_jerk():

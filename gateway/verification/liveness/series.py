@@ -242,7 +242,7 @@ def smile_outcome(
     measures = {"widening": float(np.nanmax(widening)) if np.isfinite(widening).any() else math.nan}
 
     def describe_run(begin: int, frames: int) -> None:
-        """The measures of the held run the rules look at (the longest, then a balanced one)."""
+        """The measures of the held run being judged (the longest first, then each other)."""
         measures["held_widening"] = float(np.nanmax(widening[begin : begin + frames]))
         measures["held_frames"] = float(frames)
         if times is not None:
@@ -281,7 +281,11 @@ def smile_outcome(
             )
         candidates = balanced
     elif length >= SMILE_MIN_FRAMES:
-        candidates = [(math.nan, length, start)]
+        candidates = [
+            (math.nan, frames, begin)
+            for ms, frames, begin in held_runs
+            if frames >= SMILE_MIN_FRAMES and (times is None or ms >= SMILE_MIN_HOLD_MS)
+        ]
     if length >= SMILE_MIN_FRAMES:
         # Each held run that passed the rules above, longest first: the first that also formed
         # gradually and was not spoken is the smile (a spoken vowel held before a real smile
