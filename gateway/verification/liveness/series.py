@@ -260,36 +260,34 @@ def smile_outcome(
             peak,
             measures,
         )
-    if length >= SMILE_MIN_FRAMES and corner_moves is not None:
-        # the longest held run whose two corners share the widening
-        balances = [
-            (corner_balance(corner_moves[begin : begin + frames]), frames, begin)
-            for ms, frames, begin in held_runs
-            if frames >= SMILE_MIN_FRAMES and (times is None or ms >= SMILE_MIN_HOLD_MS)
-        ]
-        balanced = [item for item in balances if item[0] >= SMILE_MIN_CORNER_BALANCE]
-        if not balanced:
-            measures["corner_balance"] = balances[0][0]
-            return _failed(
-                "smile",
-                SMILE_WIDEN_RATIO,
-                f"the mouth was pulled to one side (the weaker corner moved out "
-                f"{balances[0][0]:.2f} as far as the other; a smile draws both corners out at "
-                f"least {SMILE_MIN_CORNER_BALANCE:.2f})",
-                measures["held_widening"],
-                measures,
-            )
-        candidates = balanced
-    elif length >= SMILE_MIN_FRAMES:
+    if length >= SMILE_MIN_FRAMES:
+        # The held runs long enough to be judged, longest first; with the corners' movements,
+        # only those whose two corners share the widening.
         candidates = [
             (math.nan, frames, begin)
             for ms, frames, begin in held_runs
             if frames >= SMILE_MIN_FRAMES and (times is None or ms >= SMILE_MIN_HOLD_MS)
         ]
-    if length >= SMILE_MIN_FRAMES:
-        # Each held run that passed the rules above, longest first: the first that also formed
-        # gradually and was not spoken is the smile (a spoken vowel held before a real smile
-        # must not hide it); if none, the longest run's refusal is the answer.
+        if corner_moves is not None:
+            balances = [
+                (corner_balance(corner_moves[begin : begin + frames]), frames, begin)
+                for _, frames, begin in candidates
+            ]
+            candidates = [item for item in balances if item[0] >= SMILE_MIN_CORNER_BALANCE]
+            if not candidates:
+                measures["corner_balance"] = balances[0][0]
+                return _failed(
+                    "smile",
+                    SMILE_WIDEN_RATIO,
+                    f"the mouth was pulled to one side (the weaker corner moved out "
+                    f"{balances[0][0]:.2f} as far as the other; a smile draws both corners out at "
+                    f"least {SMILE_MIN_CORNER_BALANCE:.2f})",
+                    measures["held_widening"],
+                    measures,
+                )
+        # Each in turn: the first that also formed gradually and was not spoken is the smile (a
+        # spoken vowel held before a real smile must not hide it); if none, the longest run's
+        # refusal is the answer.
         refusal = None
         for balance, frames, begin in candidates:
             describe_run(begin, frames)
